@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * `bedside-hub`: the agent and its operator commands (DESIGN.md, CLI).
+ * Each command lives in its own module under commands/ and is loaded on demand, so that
+ * `bedside-hub decode` does not pay for loading Kafka, SQLite or the MQTT broker.
+ */
+import { readFileSync } from 'node:fs'
+
+type CommandModule = { main(argv: string[]): Promise<number> }
+
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  run: { summary: 'run the agent (demo ward without --config)', load: () => import('./commands/run.js') },
+  decode: { summary: 'decode one device payload: decode PROTOCOL HEX', load: () => import('./commands/decode.js') },
+  qrs: { summary: 'detect R peaks in a WFDB record: qrs RECORD', load: () => import('./commands/qrs.js') },
+  config: { summary: 'config check FILE: validate a config file', load: () => import('./commands/config.js') },
+  cloud: { summary: 'the cloud writer: cloud run|migrate [--config FILE]', load: () => import('../cloud/cli.js') },
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  return `usage: bedside-hub <command> [options]\n\ncommands:\n${lines.join('\n')}\n`
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`bedside-hub ${version()}\n`)
+    return 0
+  }
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage())
+    return name ? 0 : 2
+  }
+  const command = commands[name]
+  if (!command) {
+    process.stderr.write(`bedside-hub: unknown command "${name}"\n${usage()}`)
+    return 2
+  }
+  return (await command.load()).main(rest)
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // `run` keeps the process alive through its servers; other commands exit with their code.
+    if (code >= 0) process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`bedside-hub: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exitCode = 1
+  },
+)
