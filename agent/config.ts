@@ -1,0 +1,166 @@
+/**
+ * The agent's configuration: one YAML file, declared once here with defaults, validated without
+ * touching the network, every error reported at once with its path, unknown keys rejected, then
+ * deep-frozen (STYLE.md §5). The commented example is packaging/config.example.yaml.
+ */
+import { readFileSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+import YAML from 'yaml'
+import { z } from 'zod'
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'must be "host:port", e.g. "127.0.0.1:8080"')
+  .refine((s) => Number(s.split(':')[1]) <= 65535, 'port must be at most 65535')
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
+
+const mqttDevice = z.object({
+  id,
+  type: z.literal('mqtt'),
+  /** MQTT password of this device (username = id). */
+  secret: z.string().min(8, 'must be at least 8 characters'),
+  /** Manufacturer serial number, if known: an identifier, pseudonymized before it leaves the gateway. */
+  serial: z.string().optional(),
+}).strict()
+const bleDevice = z.object({
+  id,
+  type: z.enum(['polar-pmd', 'hrs', 'plx', 'hts']),
+  address: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a BLE address like "a0:9e:1a:00:00:01"'),
+  serial: z.string().optional(),
+}).strict()
+const serialDevice = z.object({
+  id,
+  type: z.enum(['datex', 'hl7']),
+  port: z.string().min(1),
+  baud_rate: z.number().int().positive().optional(),
+  serial: z.string().optional(),
+}).strict()
+const hl7TcpDevice = z.object({
+  id,
+  type: z.literal('hl7-tcp'),
+  listen: hostPort,
+  serial: z.string().optional(),
+}).strict()
+const simDevice = z.object({
+  id,
+  type: z.literal('sim'),
+  /** Scenario of the simulated patient: stable, or drifting into a condition. */
+  scenario: z.enum(['stable', 'tachycardia', 'desaturation', 'fever']).default('stable'),
+  serial: z.string().optional(),
+}).strict()
+
+export const deviceSchema = z.discriminatedUnion('type', [mqttDevice, bleDevice, serialDevice, hl7TcpDevice, simDevice])
+
+const bed = z.object({ id, devices: z.array(deviceSchema).default([]) }).strict()
+
+const kafka = z.object({
+  brokers: z.array(hostPort).min(1),
+  client_id: z.string().default('bedside-hub'),
+  topics: z
+    .object({
+      raw_vitals: z.string().default('raw-vitals'),
+      waveforms: z.string().default('waveforms'),
+      alert_events: z.string().default('alert-events'),
+      audit_log: z.string().default('audit-log'),
+      dead_letter: z.string().default('dead-letter'),
+    })
+    .strict()
+    .default({}),
+  /** Upper bound of records in one sendBatch; the producer adapts below it. */
+  max_batch_records: z.number().int().min(1).max(100_000).default(5000),
+}).strict()
+
+export const configSchema = z.object({
+  hub: z.object({
+    id,
+    site: z.string().min(1),
+    data_dir: z.string().min(1),
+  }).strict(),
+  http: z.object({
+    listen: hostPort.default('127.0.0.1:8080'),
+    tokens: z.array(z.object({ token: z.string().min(8), role: z.enum(['viewer', 'nurse', 'admin']), name: z.string().optional() }).strict()).default([]),
+  }).strict().default({}),
+  mqtt: z.object({
+    listen: hostPort.default('0.0.0.0:1883'),
+    /** Non-device MQTT clients (central stations, integrations): may subscribe to beds/ and alarms/. */
+    clients: z.array(z.object({ username: z.string().min(1), password: z.string().min(8), role: z.enum(['viewer', 'nurse']) }).strict()).default([]),
+  }).strict().default({}),
+  beds: z.array(bed).default([]),
+  store: z.object({
+    /** Group commit closes after this many ms or max_records records, whichever first. */
+    commit_interval_ms: z.number().min(0).max(1000).default(2),
+    commit_max_records: z.number().int().min(1).max(100_000).default(4096),
+  }).strict().default({}),
+  cloud: z.object({ kafka }).strict().optional(),
+  /** Alarm rules; the engine validates this section itself (see agent/rules). */
+  rules: z.unknown().optional(),
+  log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
+}).strict().superRefine((cfg, ctx) => {
+  const seenBeds = new Set<string>()
+  const seenDevices = new Set<string>()
+  cfg.beds.forEach((b, i) => {
+    if (seenBeds.has(b.id)) ctx.addIssue({ code: 'custom', path: ['beds', i, 'id'], message: `duplicate bed id "${b.id}"` })
+    seenBeds.add(b.id)
+    b.devices.forEach((d, j) => {
+      if (seenDevices.has(d.id)) ctx.addIssue({ code: 'custom', path: ['beds', i, 'devices', j, 'id'], message: `duplicate device id "${d.id}"` })
+      seenDevices.add(d.id)
+    })
+  })
+})
+
+export type Config = z.infer<typeof configSchema>
+export type DeviceConfig = z.infer<typeof deviceSchema>
+
+export class ConfigError extends Error {
+  readonly code = 'BEDSIDE_ERR_CONFIG'
+  constructor(readonly source: string, readonly problems: readonly string[]) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** `beds[3].devices[0].type` from zod's path array. */
+function formatPath(path: readonly (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(root)'
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const where = formatPath(issue.path)
+    return issue.keys.map((k) => `${where === '(root)' ? k : `${where}.${k}`}: unknown key "${k}"`).join('\n  - ')
+  }
+  if (issue.code === 'invalid_union_discriminator') {
+    return `${formatPath(issue.path)}: unknown value, expected one of ${issue.options.map((o) => `"${String(o)}"`).join(', ')}`
+  }
+  return `${formatPath(issue.path)}: ${issue.message}`
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value as object)) deepFreeze(v)
+  }
+  return value
+}
+
+/** Validates a parsed YAML document; throws ConfigError listing every problem with its path. */
+export function parseConfig(doc: unknown, source = '(inline)', baseDir = process.cwd()): Readonly<Config> {
+  const result = configSchema.safeParse(doc ?? {})
+  if (!result.success) throw new ConfigError(source, result.error.issues.map(describeIssue))
+  const cfg = result.data
+  if (!isAbsolute(cfg.hub.data_dir)) cfg.hub.data_dir = resolve(baseDir, cfg.hub.data_dir)
+  return deepFreeze(cfg)
+}
+
+export function loadConfigFile(file: string): Readonly<Config> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read: ${(err as Error).message}`])
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true })
+  if (doc.errors.length > 0) throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`))
+  return parseConfig(doc.toJS(), file, process.cwd())
+}

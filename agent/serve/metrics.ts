@@ -1,0 +1,32 @@
+/**
+ * Prometheus series of the agent (DESIGN.md, HTTP contract). One registry per agent instance so
+ * that tests can run several agents in one process. Names may grow, never change.
+ */
+import client from 'prom-client'
+
+export function createMetrics() {
+  const registry = new client.Registry()
+  client.collectDefaultMetrics({ register: registry, prefix: 'bedside_process_' })
+  const m = {
+    registry,
+    observationsIngested: new client.Counter({ name: 'bedside_observations_ingested_total', help: 'Observations accepted into the pipeline (before durable commit)', registers: [registry] }),
+    waveformChunksIngested: new client.Counter({ name: 'bedside_waveform_chunks_ingested_total', help: 'Waveform chunks accepted into the pipeline', registers: [registry] }),
+    ingestRejected: new client.Counter({ name: 'bedside_ingest_rejected_total', help: 'Inputs refused, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+    recordsCommitted: new client.Counter({ name: 'bedside_records_committed_total', help: 'Records durably committed to the local store', registers: [registry] }),
+    commitFailures: new client.Counter({ name: 'bedside_commit_failures_total', help: 'Group commits that failed (nothing of them was acknowledged)', registers: [registry] }),
+    commitLatency: new client.Histogram({ name: 'bedside_commit_latency_seconds', help: 'Wall time of one group commit (transaction + fsync)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [registry] }),
+    outboxDepth: new client.Gauge({ name: 'bedside_outbox_depth', help: 'Committed records not yet acknowledged by Kafka', registers: [registry] }),
+    oldestUnsyncedAge: new client.Gauge({ name: 'bedside_oldest_unsynced_age_seconds', help: 'Age of the oldest record not yet acknowledged by Kafka (0 when none)', registers: [registry] }),
+    synced: new client.Counter({ name: 'bedside_synced_total', help: 'Records acknowledged by Kafka (acks=all), by topic', labelNames: ['topic'] as const, registers: [registry] }),
+    syncErrors: new client.Counter({ name: 'bedside_sync_errors_total', help: 'Failed Kafka sends (retried), by cause', labelNames: ['cause'] as const, registers: [registry] }),
+    syncUp: new client.Gauge({ name: 'bedside_sync_up', help: '1 when the last Kafka send succeeded, 0 when failing or not configured', registers: [registry] }),
+    alarms: new client.Counter({ name: 'bedside_alarms_total', help: 'Alarms raised or escalated, by priority', labelNames: ['priority'] as const, registers: [registry] }),
+    alarmChanges: new client.Counter({ name: 'bedside_alarm_changes_total', help: 'Alarm state changes, by state', labelNames: ['state'] as const, registers: [registry] }),
+    alarmLatency: new client.Histogram({ name: 'bedside_alarm_latency_seconds', help: 'From the arrival of the record that fulfils a condition to the alarm publish', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1], registers: [registry] }),
+    deviceLink: new client.Gauge({ name: 'bedside_device_link_up', help: '1 when the device link is connected', labelNames: ['device'] as const, registers: [registry] }),
+    mqttClients: new client.Gauge({ name: 'bedside_mqtt_clients', help: 'Connected MQTT clients', registers: [registry] }),
+  }
+  return m
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,117 @@
+/**
+ * The agent's SQLite database: opening, durability settings, schema and its version.
+ *
+ * Durability, exactly (SQLite WAL semantics, https://sqlite.org/wal.html):
+ * - journal_mode=WAL, synchronous=FULL: every COMMIT appends the transaction's pages to the WAL and
+ *   fsyncs the WAL before COMMIT returns. better-sqlite3 would default to NORMAL in WAL mode, which
+ *   skips that fsync and can lose the last transactions on power loss; FULL cannot.
+ * - Process crash (kill -9, OOM, segfault) at any moment: every transaction that returned from COMMIT
+ *   survives; a transaction in progress is rolled back on the next open (its frames in the WAL have
+ *   no commit marker). A record is never half-written. The agent acknowledges a record only after
+ *   its group commit returned, so every acknowledged record survives.
+ * - Power cut / kernel panic: the same holds as long as the disk honours fsync (no volatile write
+ *   cache that lies). A gateway with such a disk can lose acknowledged data; hospital IT must use
+ *   disks with power-loss protection or write-through caching (README, hospital IT section).
+ * - Checkpoints copy WAL pages into the main file; they are crash-safe by design (the WAL is only
+ *   reset after the main file is fsynced).
+ */
+import { chmodSync, existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+
+export type Db = Database.Database
+
+/** Bump with a migration in `migrations` below. */
+export const SCHEMA_VERSION = 1
+
+export class StoreError extends Error {
+  constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreError'
+  }
+}
+
+const migrations: ReadonlyArray<(db: Db) => void> = [
+  // v0 → v1: records (the durable log and outbox), admissions, sync cursor, meta.
+  (db) => {
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+      CREATE TABLE admissions (
+        id INTEGER PRIMARY KEY,
+        bed_id TEXT NOT NULL,
+        mrn TEXT NOT NULL,
+        name TEXT,
+        birth_date TEXT,
+        admitted_ms INTEGER NOT NULL,
+        discharged_ms INTEGER
+      ) STRICT;
+      CREATE INDEX admissions_by_bed ON admissions (bed_id, discharged_ms);
+      -- One row per accepted record. hub_seq is assigned by the agent (monotonic across restarts,
+      -- never reused even after retention deletes rows; see meta.hub_seq_floor).
+      CREATE TABLE records (
+        hub_seq INTEGER PRIMARY KEY,
+        kind INTEGER NOT NULL,          -- 1 observation, 2 waveform, 3 alarm, 4 audit
+        bed_id TEXT,
+        device_id TEXT,
+        admission_id INTEGER,
+        code INTEGER,
+        value REAL,
+        unit TEXT,
+        device_time_ms INTEGER,
+        hub_time_ms INTEGER NOT NULL,
+        device_seq INTEGER,
+        quality INTEGER,
+        body BLOB                       -- waveform samples (int32 LE) or alarm/audit JSON
+      ) STRICT;
+      CREATE TABLE sync_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), hub_seq INTEGER NOT NULL) STRICT;
+      INSERT INTO sync_cursor (id, hub_seq) VALUES (1, 0);
+    `)
+  },
+]
+
+function migrate(db: Db, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError('BEDSIDE_ERR_STORE_NEWER', file, `${file}: database schema version ${version} is newer than this agent supports (${SCHEMA_VERSION}); upgrade bedside-hub or restore a backup. The file was not modified.`)
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      migrations[v]!(db)
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+}
+
+/** Opens (creating if needed) the store in `dataDir`, readable by the agent's user only. */
+export function openDatabase(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const file = join(dataDir, 'bedside.db')
+  const isNew = !existsSync(file)
+  let db: Db
+  try {
+    db = new Database(file)
+  } catch (err) {
+    throw new StoreError('BEDSIDE_ERR_STORE_OPEN', file, `${file}: cannot open database: ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    // Reading the schema is the first thing that touches the file's pages: a corrupt or foreign file fails here.
+    db.pragma('schema_version', { simple: true })
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (version > SCHEMA_VERSION) {
+      db.close()
+      throw new StoreError('BEDSIDE_ERR_STORE_NEWER', file, `${file}: database schema version ${version} is newer than this agent supports (${SCHEMA_VERSION}); upgrade bedside-hub or restore a backup. The file was not modified.`)
+    }
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    // The WAL is checkpointed automatically every 1000 pages (~4 MiB), bounding its size.
+    db.pragma('wal_autocheckpoint = 1000')
+    migrate(db, file)
+  } catch (err) {
+    if (db.open) db.close()
+    if (err instanceof StoreError) throw err
+    throw new StoreError('BEDSIDE_ERR_STORE_CORRUPT', file, `${file}: not a usable bedside-hub database (${(err as Error).message}); the file was left untouched. Move it aside to start empty, or restore a backup.`, { cause: err })
+  }
+  if (isNew) chmodSync(file, 0o600)
+  return db
+}

@@ -1,0 +1,66 @@
+/**
+ * The outbox: committed records not yet acknowledged by Kafka, read in hub_seq order.
+ * The cursor (highest hub_seq Kafka acknowledged) moves only after `acks=all` succeeded;
+ * a crash between send and cursor update re-sends, and consumers drop the duplicate by
+ * (hub_id, hub_seq) (DESIGN.md, Delivery semantics).
+ */
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './db.js'
+
+export interface OutboxRow {
+  hub_seq: number
+  kind: number
+  bed_id: string | null
+  device_id: string | null
+  admission_id: number | null
+  code: number | null
+  value: number | null
+  unit: string | null
+  device_time_ms: number | null
+  hub_time_ms: number
+  device_seq: number | null
+  quality: number | null
+  body: Buffer | null
+}
+
+export class Outbox {
+  private readonly readAfter: Statement<[number, number], OutboxRow>
+  private readonly setCursor: Statement<[number]>
+  private readonly countAfter: Statement<[number], { n: number }>
+  private readonly oldestAfter: Statement<[number], { t: number | null }>
+  private cursorSeq: number
+
+  constructor(db: Db) {
+    this.readAfter = db.prepare('SELECT * FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?')
+    this.setCursor = db.prepare('UPDATE sync_cursor SET hub_seq = ? WHERE id = 1')
+    this.countAfter = db.prepare('SELECT COUNT(*) AS n FROM records WHERE hub_seq > ?')
+    this.oldestAfter = db.prepare('SELECT MIN(hub_time_ms) AS t FROM (SELECT hub_time_ms FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1)')
+    this.cursorSeq = (db.prepare('SELECT hub_seq FROM sync_cursor WHERE id = 1').get() as { hub_seq: number }).hub_seq
+  }
+
+  /** Highest hub_seq that Kafka has acknowledged. */
+  get cursor(): number {
+    return this.cursorSeq
+  }
+
+  /** Up to `limit` unsynced rows after `afterSeq` (default: the cursor), oldest first. */
+  read(limit: number, afterSeq = this.cursorSeq): OutboxRow[] {
+    return this.readAfter.all(afterSeq, limit)
+  }
+
+  /** Records that Kafka acknowledged everything up to and including `hubSeq`. Durable at return. */
+  advance(hubSeq: number): void {
+    if (hubSeq <= this.cursorSeq) return
+    this.setCursor.run(hubSeq)
+    this.cursorSeq = hubSeq
+  }
+
+  depth(): number {
+    return this.countAfter.get(this.cursorSeq)!.n
+  }
+
+  /** Hub receive time of the oldest unsynced record, or null when the outbox is empty. */
+  oldestUnsyncedMs(): number | null {
+    return this.oldestAfter.get(this.cursorSeq)!.t
+  }
+}
