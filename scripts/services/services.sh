@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Real Kafka (single KRaft node) and Cassandra (single node) for tests and local development,
+# run straight from Maven Central jars on the machine's Java 17 (DESIGN.md "Real services for
+# tests and local development"; facts in SERVICES.md).
+#
+#   services.sh fetch                      resolve the jars into the cache (idempotent, offline once cached)
+#   services.sh start [kafka|cassandra|all] start and wait until really ready (default: all)
+#   services.sh stop  [kafka|cassandra|all] SIGTERM, wait, SIGKILL; no JVM left behind
+#   services.sh status                     one line per service
+#   services.sh env                        export lines for eval: KAFKA_BROKERS, CASSANDRA_CONTACT
+#
+# Environment:
+#   BEDSIDE_CACHE         jar cache, outside the repo (default ~/.cache/bedside-hub)
+#   BEDSIDE_SERVICES_DIR  state: configs, data, logs, pids, ports (default <repo>/.services)
+#   KAFKA_START_TIMEOUT_S / CASSANDRA_START_TIMEOUT_S  readiness timeouts (90 / 240)
+#
+# Ports are picked once, at a service's first start, and kept in the state dir so that
+# `stop kafka; start kafka` (the outage tests) comes back on the same address with the same data.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${BEDSIDE_CACHE:-$HOME/.cache/bedside-hub}
+M2="$CACHE/m2"
+STATE=${BEDSIDE_SERVICES_DIR:-$ROOT/.services}
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+KAFKA_START_TIMEOUT_S=${KAFKA_START_TIMEOUT_S:-90}
+CASSANDRA_START_TIMEOUT_S=${CASSANDRA_START_TIMEOUT_S:-240}
+STOP_GRACE_S=${STOP_GRACE_S:-30}
+
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=kafka.sh
+source "$HERE/kafka.sh"
+# shellcheck source=cassandra.sh
+source "$HERE/cassandra.sh"
+
+services_of() {
+  case "${1:-all}" in
+    all) echo "kafka cassandra" ;;
+    kafka | cassandra) echo "$1" ;;
+    *) die "unknown service '$1' (kafka, cassandra or all)" ;;
+  esac
+}
+
+cmd_fetch() {
+  local svc
+  for svc in kafka cassandra; do fetch_classpath "$svc" >/dev/null; done
+}
+
+# Launch every requested JVM first, then wait for each: Kafka is ready while Cassandra still boots.
+cmd_start() {
+  local svc
+  for svc in $(services_of "${1:-all}"); do
+    if is_running "$svc"; then
+      echo "$svc: already running (pid $(cat "$(pid_file "$svc")"))"
+    else
+      "${svc}_launch"
+    fi
+  done
+  for svc in $(services_of "${1:-all}"); do wait_ready "$svc"; done
+}
+
+cmd_stop() {
+  local svc
+  for svc in $(services_of "${1:-all}"); do stop_service "$svc"; done
+}
+
+cmd_status() {
+  local svc
+  for svc in kafka cassandra; do
+    if is_running "$svc"; then
+      echo "$svc: running pid $(cat "$(pid_file "$svc")") on $(endpoint_of "$svc")"
+    elif [[ -f "$(ports_file "$svc")" ]]; then
+      echo "$svc: stopped (ports kept: $(endpoint_of "$svc"))"
+    else
+      echo "$svc: never started"
+    fi
+  done
+}
+
+cmd_env() {
+  local printed=0
+  if [[ -f "$(ports_file kafka)" ]]; then
+    echo "export KAFKA_BROKERS=$(endpoint_of kafka)"
+    printed=1
+  fi
+  if [[ -f "$(ports_file cassandra)" ]]; then
+    echo "export CASSANDRA_CONTACT=$(endpoint_of cassandra)"
+    printed=1
+  fi
+  [[ $printed == 1 ]] || die "no service has been started in $STATE yet (run: $0 start)"
+}
+
+main() {
+  local command=${1:-}
+  shift || true
+  case "$command" in
+    fetch) cmd_fetch ;;
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    *) die "usage: $0 fetch | start [kafka|cassandra|all] | stop [kafka|cassandra|all] | status | env" ;;
+  esac
+}
+
+main "$@"
