@@ -1,0 +1,54 @@
+/**
+ * The last `capacity` values (first in, first out) with their median, as OSEA's qrsdet2 keeps its
+ * QRS-peak, noise-peak and RR buffers (8 values; for an even count the upper middle value).
+ * Fixed memory; the median is recomputed on push (insertion sort of ≤ 8 values), read for free.
+ */
+export class SortedWindow {
+  private readonly values: Float64Array
+  private readonly scratch: Float64Array
+  private head = 0
+  private count = 0
+  private cachedMedian = 0
+
+  constructor(readonly capacity: number) {
+    this.values = new Float64Array(capacity)
+    this.scratch = new Float64Array(capacity)
+  }
+
+  get size(): number {
+    return this.count
+  }
+
+  push(v: number): void {
+    this.values[this.head] = v
+    this.head = (this.head + 1) % this.capacity
+    if (this.count < this.capacity) this.count++
+    this.cachedMedian = this.computeMedian()
+  }
+
+  clear(): void {
+    this.head = 0
+    this.count = 0
+    this.cachedMedian = 0
+  }
+
+  /** Median of the values held (0 when empty). */
+  median(): number {
+    return this.cachedMedian
+  }
+
+  private computeMedian(): number {
+    const s = this.scratch
+    const n = this.count
+    for (let i = 0; i < n; i++) {
+      const v = this.values[i]!
+      let j = i - 1
+      while (j >= 0 && s[j]! > v) {
+        s[j + 1] = s[j]!
+        j--
+      }
+      s[j + 1] = v
+    }
+    return s[n >> 1]!
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Test utility: MIT annotation (.atr) reader and an ANSI/AAMI EC57 beat-by-beat scorer, with the
+ * same rules as WFDB bxb and shared/checks/score_qrs.py: reference beats are the isqrs() codes,
+ * a detection matches the nearest unmatched reference beat within 150 ms, scoring starts at
+ * 05:00, and reference beats and detections inside [ ] flutter episodes are ignored.
+ * Format: shared/data/README.md §1.6 (MIT annotation format), §1.7 (scoring).
+ */
+import { readFileSync } from 'node:fs'
+
+/** WFDB isqrs(): annotation codes that are beats. */
+const QRS_CODES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 25, 30, 31, 34, 35, 38, 41])
+const SKIP = 59
+const AUX = 63
+const FLUTTER_START = 32
+const FLUTTER_END = 33
+
+export interface Annotation {
+  readonly sample: number
+  readonly code: number
+}
+
+/** Parses MIT-format annotation bytes (16-bit little-endian words; SKIP, AUX, SUB, CHN, NUM handled). */
+export function parseAtr(b: Uint8Array): Annotation[] {
+  const out: Annotation[] = []
+  let t = 0
+  for (let i = 0; i + 1 < b.length; ) {
+    const w = b[i]! | (b[i + 1]! << 8)
+    i += 2
+    const a = w >> 10
+    const v = w & 0x3ff
+    if (a === 0 && v === 0) break
+    if (a === SKIP) {
+      // 32-bit interval, high 16-bit word first, each word little-endian ("PDP-11" order)
+      t += (((b[i]! | (b[i + 1]! << 8)) << 16) | (b[i + 2]! | (b[i + 3]! << 8))) | 0
+      i += 4
+    } else if (a === AUX) i += v + (v & 1)
+    else if (a < 59) {
+      t += v
+      out.push({ sample: t, code: a })
+    }
+  }
+  return out
+}
+
+export function readAtr(record: string): Annotation[] {
+  return parseAtr(readFileSync(`${record}.atr`))
+}
+
+export interface Score {
+  tp: number
+  fn: number
+  fp: number
+}
+
+/** Scores detections (sample indices) against annotations, EC57 style. */
+export function scoreBeats(annotations: readonly Annotation[], detections: readonly number[], rateHz: number): Score {
+  const window = Math.round(0.15 * rateHz)
+  const start = Math.round(300 * rateHz)
+  const flutter = flutterEpisodes(annotations)
+  const inFlutter = (s: number) => flutter.some(([a, b]) => s >= a && s <= b)
+  const ref = annotations.filter((a) => QRS_CODES.has(a.code) && a.sample >= start && !inFlutter(a.sample)).map((a) => a.sample)
+  const det = detections.filter((s) => s >= start && !inFlutter(s)).sort((x, y) => x - y)
+  const used = new Uint8Array(det.length)
+  let tp = 0
+  let lo = 0
+  for (const r of ref) {
+    while (lo < det.length && det[lo]! < r - window) lo++
+    let best = -1
+    for (let k = lo; k < det.length && det[k]! <= r + window; k++) {
+      if (!used[k] && (best < 0 || Math.abs(det[k]! - r) < Math.abs(det[best]! - r))) best = k
+    }
+    if (best >= 0) {
+      used[best] = 1
+      tp++
+    }
+  }
+  return { tp, fn: ref.length - tp, fp: det.length - tp }
+}
+
+function flutterEpisodes(annotations: readonly Annotation[]): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let open: number | undefined
+  for (const a of annotations) {
+    if (a.code === FLUTTER_START) open = a.sample
+    else if (a.code === FLUTTER_END && open !== undefined) {
+      out.push([open, a.sample])
+      open = undefined
+    }
+  }
+  return out
+}
+
+export function sePercent(s: Score): number {
+  return (100 * s.tp) / (s.tp + s.fn)
+}
+export function ppPercent(s: Score): number {
+  return (100 * s.tp) / (s.tp + s.fp)
+}
