@@ -3,4 +3,5 @@
  * Kept apart from decoders.ts so that protocol folders can be added without touching the registry type.
  */
 import './ble/register.js'
+import './serial/register.js'
 export {}
