@@ -1,0 +1,6 @@
+/** Simulated BLE radio and devices (demo ward, tests). See polar-h10.ts and sensors.ts for usage. */
+export { SimRadio, SimPeripheral, SimCharacteristic } from './sim-radio.js'
+export { SimPolarH10, H10_SAMPLES_PER_FRAME } from './polar-h10.js'
+export { SimHrsSensor, SimPlxSensor, SimHtsSensor } from './sensors.js'
+export { EcgSynth, pqrstUv } from './ecg-synth.js'
+export * from './encode.js'
