@@ -56,6 +56,7 @@ XML
     echo "-XX:+UseG1GC"
     echo "-XX:+ParallelRefProcEnabled"
     echo "-XX:MaxTenuringThreshold=1"
+    echo "-XX:+ExitOnOutOfMemoryError"
     echo "-XX:+PerfDisableSharedMem"
     echo "-Djava.net.preferIPv4Stack=true"
     [[ -n "$jamm" ]] && echo "-javaagent:$jamm"

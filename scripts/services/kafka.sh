@@ -60,6 +60,8 @@ PROPS
     echo "-XX:+PerfDisableSharedMem"
     echo "-Djava.awt.headless=true"
     echo "-Dlog4j2.configurationFile=$dir/log4j2.properties"
+    # Kafka's own shutdown hook logs the clean shutdown; Log4j's would close the file first.
+    echo "-Dlog4j2.shutdownHookEnabled=false"
     echo "-Dkafka.logs.dir=$dir/logs"
     echo "-cp"
     tr -d '\n' <"$cp_file"

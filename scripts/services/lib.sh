@@ -127,6 +127,10 @@ print_log_tail() {
   local svc=$1 log
   for log in "$(svc_dir "$svc")/logs/$(main_log_name "$svc")" "$(svc_dir "$svc")/logs/stdout.log"; do
     [[ -s "$log" ]] || continue
+    if grep -qE '(^|\] )(ERROR|FATAL)' "$log"; then
+      echo "----- last errors in $log -----" >&2
+      grep -E '(^|\] )(ERROR|FATAL)' "$log" | tail -n 5 | cut -c1-400 >&2
+    fi
     echo "----- last lines of $log -----" >&2
     tail -n 30 "$log" >&2
   done

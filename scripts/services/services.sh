@@ -23,6 +23,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${BEDSIDE_CACHE:-$HOME/.cache/bedside-hub}
 M2="$CACHE/m2"
 STATE=${BEDSIDE_SERVICES_DIR:-$ROOT/.services}
+mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd) # configs and argfiles need absolute paths
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 KAFKA_START_TIMEOUT_S=${KAFKA_START_TIMEOUT_S:-90}
 CASSANDRA_START_TIMEOUT_S=${CASSANDRA_START_TIMEOUT_S:-240}
@@ -92,9 +94,15 @@ cmd_env() {
   [[ $printed == 1 ]] || die "no service has been started in $STATE yet (run: $0 start)"
 }
 
+require_tools() {
+  command -v "$JAVA" >/dev/null || die "java not found (Debian package: openjdk-17-jre-headless, or set JAVA_HOME)"
+  command -v node >/dev/null || die "node not found (the readiness probes use kafkajs and cassandra-driver)"
+}
+
 main() {
   local command=${1:-}
   shift || true
+  [[ "$command" == start ]] && require_tools
   case "$command" in
     fetch) cmd_fetch ;;
     start) cmd_start "$@" ;;
