@@ -5,12 +5,20 @@
  *   scripts/services/services.sh start all && eval "$(scripts/services/services.sh env)"
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import cassandra from 'cassandra-driver'
 import kafkajs from 'kafkajs'
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs'
-import { cassandraContact, kafkaBrokers, startKafka, stopKafka } from '../support/services.js'
+import {
+  SERVICES_SCRIPT,
+  ServicesError,
+  cassandraContact,
+  kafkaBrokers,
+  startKafka,
+  stopKafka,
+} from '../support/services.js'
 
 const { CompressionTypes, Kafka, logLevel } = kafkajs
 
@@ -77,6 +85,32 @@ async function readAll(kafka: InstanceType<typeof Kafka>, topic: string, count: 
   }
   return messages
 }
+
+describe('services: script and helper', () => {
+  test('services: env prints the addresses this suite runs against', () => {
+    const printed = execFileSync('bash', [SERVICES_SCRIPT, 'env'], { encoding: 'utf8' })
+    assert.match(printed, /^export KAFKA_BROKERS=127\.0\.0\.1:\d+$/m)
+    assert.ok(printed.includes(`export KAFKA_BROKERS=${kafkaBrokers().join(',')}\n`))
+    assert.ok(printed.includes(`export CASSANDRA_CONTACT=${cassandraContact()}\n`))
+  })
+
+  test('services: helper names the missing variable and how to set it', () => {
+    const saved = process.env.KAFKA_BROKERS
+    delete process.env.KAFKA_BROKERS
+    try {
+      assert.throws(
+        () => kafkaBrokers(),
+        (err: unknown) =>
+          err instanceof ServicesError &&
+          err.code === 'SERVICES_ENV_MISSING' &&
+          err.message.includes('KAFKA_BROKERS') &&
+          err.message.includes('services.sh env'),
+      )
+    } finally {
+      process.env.KAFKA_BROKERS = saved
+    }
+  })
+})
 
 describe('services: kafka', () => {
   const kafka = newKafka()
