@@ -4,5 +4,7 @@
  */
 import { payloadDecoders } from '../decoders.js'
 import { decodeDatexFrame } from './datex/record.js'
+import { decodeHl7Frame } from './hl7/decode.js'
 
 payloadDecoders.datex = decodeDatexFrame
+payloadDecoders.hl7 = decodeHl7Frame
