@@ -1,0 +1,274 @@
+/**
+ * The rule engine: per-bed state, created lazily, driven by observations (device time), technical
+ * inputs and ticks (hub time). Pure: no clock reads, no I/O; the caller supplies every time.
+ *
+ * Time frames. Physiological rules run on device time. Each bed keeps its newest device time and
+ * the offset hub − device of its latest record, so a tick (hub time) maps to the bed's device time.
+ * Watermark: a record older than (newest device time − watermarkMs) is too late and is only counted.
+ * Technical rules run on hub time.
+ *
+ * Hot path (`observe`): one Map lookup for the bed, one for the code's rules, integer compares;
+ * the shared NONE array is returned when nothing changes (no allocation).
+ */
+import type { Observation } from '../../drivers/records.js'
+import { Quality } from '../../drivers/records.js'
+import { AlarmSlot } from './alarm-slot.js'
+import type { RulesConfig } from './config.js'
+import type { Evaluator, Verdict } from './kinds/common.js'
+import { News2Inputs, NEWS2_INPUT_OF_CODE, type News2Rule } from './kinds/news2-rule.js'
+import { TechState, type TechnicalRule } from './kinds/technical.js'
+import type { News2Result } from './news2.js'
+import { RuleSet, type CompiledRule } from './ruleset.js'
+import { resolveRules } from './schema.js'
+import {
+  TECHNICAL_CONDITIONS,
+  type AlarmChange,
+  type AlarmView,
+  type RuleEngine,
+  type RuleEngineOptions,
+  type RuleEngineStats,
+  type TechnicalCondition,
+} from './types.js'
+
+const NONE: readonly AlarmChange[] = Object.freeze([])
+const LEADS_OFF = TECHNICAL_CONDITIONS.indexOf('leads-off')
+const SENSOR_OFF = TECHNICAL_CONDITIONS.indexOf('sensor-off')
+const NO_DATA = TECHNICAL_CONDITIONS.indexOf('no-data')
+/** NEWS2 input ages when a bed has no NEWS2 rule (dashboard only): the default rule's. */
+const DEFAULT_NEWS2_AGES = { maxAgeMs: 3_600_000, ctxMaxAgeMs: 43_200_000 }
+
+class Bed {
+  readonly slots: AlarmSlot[]
+  readonly evals: (Evaluator | null)[]
+  readonly news2 = new News2Inputs()
+  readonly tech = TECHNICAL_CONDITIONS.map(() => new TechState())
+  offsetMs = Number.NaN
+  maxDeviceMs = Number.NEGATIVE_INFINITY
+  lastTickDeviceMs = Number.NEGATIVE_INFINITY
+  lastObsHubMs = Number.NaN
+  /** No observation for the no-data timeout (bed-level silence, hub time). */
+  silent = false
+
+  constructor(
+    readonly id: string,
+    readonly set: RuleSet,
+  ) {
+    this.slots = set.rules.map(() => new AlarmSlot())
+    this.evals = set.newStates()
+  }
+
+  deviceNow(hubMs: number): number {
+    return Number.isNaN(this.offsetMs) ? hubMs : hubMs - this.offsetMs
+  }
+}
+
+export class Engine implements RuleEngine {
+  private readonly wardSet: RuleSet
+  private readonly bedSets = new Map<string, RuleSet>()
+  private readonly beds = new Map<string, Bed>()
+  private readonly open = new Map<string, { bed: Bed; index: number }>()
+  private readonly watermarkMs: number
+  private readonly acceptMask: number
+  private readonly verdict: Verdict = { active: false, rank: 0, value: 0, sinceMs: 0 }
+  private out: AlarmChange[] | null = null
+  private lateDropped = 0
+  private flaggedIgnored = 0
+  private unmatched = 0
+
+  constructor(config: RulesConfig, opts: RuleEngineOptions = {}) {
+    this.wardSet = new RuleSet(resolveRules(config))
+    for (const bedId of Object.keys(config.beds)) this.bedSets.set(bedId, new RuleSet(resolveRules(config, bedId)))
+    this.watermarkMs = opts.watermarkMs ?? 10_000
+    this.acceptMask = opts.validQualityMask ?? 0
+  }
+
+  observe(bedId: string, obs: Observation): readonly AlarmChange[] {
+    const bed = this.bed(bedId)
+    const t = obs.deviceTimeMs
+    bed.offsetMs = obs.hubTimeMs - t
+    if (!(obs.hubTimeMs <= bed.lastObsHubMs)) bed.lastObsHubMs = obs.hubTimeMs
+    if (bed.silent) this.technicalEval(bed, NO_DATA, obs.hubTimeMs) // the no-data timeout ends
+    if (t > bed.maxDeviceMs) bed.maxDeviceMs = t
+    const wm = bed.maxDeviceMs - this.watermarkMs
+    if (t < wm) {
+      this.lateDropped++
+      return this.flush()
+    }
+    const bad = obs.quality & ~this.acceptMask
+    if (bad !== 0 || Number.isNaN(obs.value)) {
+      this.flaggedIgnored++
+      if (bad & Quality.LEADS_OFF) this.setTech(bed, LEADS_OFF, obs.deviceId, true, obs.hubTimeMs, undefined)
+      if (bad & Quality.SENSOR_OFF) this.setTech(bed, SENSOR_OFF, obs.deviceId, true, obs.hubTimeMs, undefined)
+      return this.flush()
+    }
+    // A valid value from a device means its leads/sensor are on again.
+    if (bed.tech[LEADS_OFF]!.active) this.setTech(bed, LEADS_OFF, obs.deviceId, false, obs.hubTimeMs, undefined)
+    if (bed.tech[SENSOR_OFF]!.active) this.setTech(bed, SENSOR_OFF, obs.deviceId, false, obs.hubTimeMs, undefined)
+    const news2Slot = NEWS2_INPUT_OF_CODE.get(obs.code)
+    if (news2Slot !== undefined) {
+      bed.news2.set(news2Slot, obs.value, t)
+      this.news2Eval(bed, bed.maxDeviceMs)
+    }
+    const indices = bed.set.rulesFor(obs.code)
+    if (indices.length === 0 && news2Slot === undefined) this.unmatched++
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!
+      if (bed.evals[i]!.observe(t, obs.value, wm, this.verdict)) this.apply(bed, i, bed.maxDeviceMs)
+    }
+    return this.flush()
+  }
+
+  technical(bedId: string, deviceId: string, condition: TechnicalCondition, active: boolean, atMs: number, detail?: string): readonly AlarmChange[] {
+    const ci = TECHNICAL_CONDITIONS.indexOf(condition)
+    if (ci < 0) throw new RangeError(`unknown technical condition "${condition}"`)
+    this.setTech(this.bed(bedId), ci, deviceId, active, atMs, detail)
+    return this.flush()
+  }
+
+  tick(nowMs: number): readonly AlarmChange[] {
+    for (const bed of this.beds.values()) {
+      const devNow = bed.deviceNow(nowMs)
+      if (devNow > bed.lastTickDeviceMs) bed.lastTickDeviceMs = devNow
+      const wm = devNow - this.watermarkMs
+      for (let i = 0; i < bed.evals.length; i++) {
+        if (bed.evals[i]?.tick(devNow, wm, this.verdict)) this.apply(bed, i, devNow)
+      }
+      for (let ci = 0; ci < TECHNICAL_CONDITIONS.length; ci++) this.technicalEval(bed, ci, nowMs)
+      this.news2Eval(bed, Math.max(devNow, bed.maxDeviceMs))
+      const rules = bed.set.rules
+      for (let i = 0; i < rules.length; i++) {
+        const rule = rules[i]!
+        this.record(bed, i, bed.slots[i]!.tick(rule, bed.id, rule.category === 'technical' ? nowMs : devNow))
+      }
+    }
+    return this.flush()
+  }
+
+  acknowledge(alarmId: string, by: string, atMs: number): AlarmChange | undefined {
+    const ref = this.open.get(alarmId)
+    if (!ref) return undefined
+    const change = ref.bed.slots[ref.index]!.acknowledge(ref.bed.set.rules[ref.index]!, ref.bed.id, by, atMs)
+    if (change?.state === 'cleared') this.open.delete(alarmId)
+    return change
+  }
+
+  active(): readonly AlarmView[] {
+    const out: AlarmView[] = []
+    for (const { bed, index } of this.open.values()) out.push(bed.slots[index]!.view(bed.set.rules[index]!, bed.id))
+    return out
+  }
+
+  news2(bedId: string): News2Result | undefined {
+    const bed = this.beds.get(bedId)
+    if (!bed) return undefined
+    const ages = this.news2Ages(bed)
+    return bed.news2.result(Math.max(bed.maxDeviceMs, bed.lastTickDeviceMs), ages.maxAgeMs, ages.ctxMaxAgeMs)
+  }
+
+  setPatientContext(
+    bedId: string,
+    ctx: { spo2Scale?: 1 | 2; onOxygen?: boolean; consciousness?: 'A' | 'C' | 'V' | 'P' | 'U' },
+    atMs: number,
+  ): readonly AlarmChange[] {
+    const bed = this.bed(bedId)
+    const devAt = bed.deviceNow(atMs)
+    if (ctx.spo2Scale !== undefined) bed.news2.spo2Scale = ctx.spo2Scale
+    if (ctx.onOxygen !== undefined) bed.news2.onOxygen = ctx.onOxygen
+    if (ctx.consciousness !== undefined) {
+      bed.news2.consciousness = ctx.consciousness
+      bed.news2.consciousnessMs = devAt
+    }
+    this.news2Eval(bed, Math.max(devAt, bed.maxDeviceMs))
+    return this.flush()
+  }
+
+  resetBed(bedId: string): void {
+    const bed = this.beds.get(bedId)
+    if (!bed) return
+    for (const slot of bed.slots) if (slot.open) this.open.delete(slot.alarmId)
+    this.beds.delete(bedId)
+  }
+
+  stats(): RuleEngineStats {
+    return { beds: this.beds.size, lateDropped: this.lateDropped, flaggedIgnored: this.flaggedIgnored, unmatched: this.unmatched }
+  }
+
+  /** Approximate bytes of evaluator state of one bed (ring buffers and scalars), for the memory report. */
+  stateBytes(bedId: string): number | undefined {
+    const bed = this.beds.get(bedId)
+    if (!bed) return undefined
+    let bytes = 400 + bed.slots.length * 160
+    for (const e of bed.evals) bytes += e?.bytes ?? 0
+    return bytes
+  }
+
+  private bed(bedId: string): Bed {
+    let bed = this.beds.get(bedId)
+    if (!bed) {
+      bed = new Bed(bedId, this.bedSets.get(bedId) ?? this.wardSet)
+      this.beds.set(bedId, bed)
+    }
+    return bed
+  }
+
+  private setTech(bed: Bed, ci: number, deviceId: string, active: boolean, atMs: number, detail: string | undefined): void {
+    if (bed.tech[ci]!.set(deviceId, active, atMs, detail) || active) this.technicalEval(bed, ci, atMs)
+  }
+
+  /** Decides technical condition `ci` of a bed at hub time `atMs`. */
+  private technicalEval(bed: Bed, ci: number, atMs: number): void {
+    const index = bed.set.technicalIndex[ci]!
+    if (index < 0) return
+    const rule = bed.set.rules[index] as TechnicalRule
+    const slot = bed.slots[index]!
+    const st = bed.tech[ci]!
+    let since = st.sinceMs
+    if (ci === NO_DATA && !st.active) {
+      // Bed-level silence: no observation for timeoutMs (hub time).
+      bed.silent = !Number.isNaN(bed.lastObsHubMs) && atMs - bed.lastObsHubMs >= rule.timeoutMs
+      since = bed.silent ? bed.lastObsHubMs : Number.NaN
+    }
+    if (Number.isNaN(since)) return this.record(bed, index, slot.relieve(rule, bed.id, atMs))
+    if (atMs - since < rule.delayMs) return
+    slot.detail = st.active ? st.detail : undefined
+    this.record(bed, index, slot.fulfil(rule, bed.id, rule.rank, Number.NaN, since, atMs))
+  }
+
+  private news2Eval(bed: Bed, devNowMs: number): void {
+    const index = bed.set.news2Index
+    if (index < 0) return
+    ;(bed.set.rules[index] as News2Rule).decide(bed.news2, devNowMs, this.verdict)
+    this.apply(bed, index, devNowMs)
+  }
+
+  private news2Ages(bed: Bed): { maxAgeMs: number; ctxMaxAgeMs: number } {
+    const index = bed.set.news2Index
+    return index < 0 ? DEFAULT_NEWS2_AGES : (bed.set.rules[index] as News2Rule)
+  }
+
+  /** Feeds the scratch verdict to the rule's alarm slot. */
+  private apply(bed: Bed, index: number, atMs: number): void {
+    const rule: CompiledRule = bed.set.rules[index]!
+    const slot = bed.slots[index]!
+    const v = this.verdict
+    const change = v.active ? slot.fulfil(rule, bed.id, v.rank, v.value, v.sinceMs, atMs) : slot.relieve(rule, bed.id, atMs)
+    this.record(bed, index, change)
+  }
+
+  private record(bed: Bed, index: number, change: AlarmChange | undefined): void {
+    if (!change) return
+    if (change.state === 'raised') this.open.set(change.alarmId, { bed, index })
+    else if (change.state === 'cleared') this.open.delete(change.alarmId)
+    ;(this.out ??= []).push(change)
+  }
+
+  private flush(): readonly AlarmChange[] {
+    const out = this.out
+    this.out = null
+    return out ?? NONE
+  }
+}
+
+export function createRuleEngine(rules: RulesConfig, opts?: RuleEngineOptions): Engine {
+  return new Engine(rules, opts)
+}

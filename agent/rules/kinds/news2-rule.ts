@@ -1,0 +1,141 @@
+/**
+ * NEWS2 as an alarm rule, and the per-bed store of its latest valid inputs.
+ * Inputs: latest valid RR, SpO2, systolic BP, pulse (any HR/pulse source) and temperature from
+ * devices; consciousness (ACVPU), on-oxygen and the SpO2 scale from the patient context.
+ * Inputs older than `max_age_s` (consciousness: `context_max_age_s`) do not count.
+ * Alarm: aggregate ≥ 7 → high; 5–6 → the rule's priority (medium by default); a single 3 →
+ * `red_priority` (RCP Chart 2, protocols.md §9). Allocation-free on the per-record path.
+ */
+import { MDC } from '../../../drivers/codes.js'
+import type { News2RuleDef } from '../config.js'
+import { news2Band, pointsOf, scoreNews2, type Acvpu, type News2Input, type News2Param, type News2Result } from '../news2.js'
+import { PRIORITY_RANK } from '../types.js'
+import type { CompiledBase, Verdict } from './common.js'
+
+/** Device inputs of NEWS2, by slot. */
+const RR = 0, SPO2 = 1, SBP = 2, PULSE = 3, TEMP = 4
+const DEVICE_PARAMS: readonly News2Param[] = ['rr', 'spo2', 'sbp', 'pulse', 'temp']
+
+/** MDC code → device input slot. Pulse accepts any heart/pulse rate source; SBP any systolic. */
+export const NEWS2_INPUT_OF_CODE: ReadonlyMap<number, number> = new Map([
+  [MDC.MDC_RESP_RATE!, RR],
+  [MDC.MDC_PULS_OXIM_SAT_O2!, SPO2],
+  [MDC.MDC_PRESS_BLD_NONINV_SYS!, SBP],
+  [MDC.MDC_PRESS_BLD_SYS!, SBP],
+  [MDC.MDC_PRESS_BLD_ART_SYS!, SBP],
+  [MDC.MDC_ECG_HEART_RATE!, PULSE],
+  [MDC.MDC_PULS_RATE!, PULSE],
+  [MDC.MDC_PULS_OXIM_PULS_RATE!, PULSE],
+  [MDC.MDC_PULS_RATE_NON_INV!, PULSE],
+  [MDC.MDC_BLD_PULS_RATE_INV!, PULSE],
+  [MDC.MDC_TEMP_BODY!, TEMP],
+  [MDC.MDC_TEMP_CORE!, TEMP],
+])
+
+export class News2Rule implements CompiledBase {
+  readonly kind = 'news2'
+  readonly category = 'physiological'
+  readonly id: string
+  readonly cooldownMs: number
+  readonly latching: News2RuleDef['latching']
+  readonly maxAgeMs: number
+  readonly ctxMaxAgeMs: number
+  readonly mediumRank: number
+  readonly redRank: number
+
+  constructor(def: News2RuleDef) {
+    this.id = def.id
+    this.cooldownMs = def.cooldown_s * 1000
+    this.latching = def.latching
+    this.maxAgeMs = def.max_age_s * 1000
+    this.ctxMaxAgeMs = def.context_max_age_s * 1000
+    this.mediumRank = PRIORITY_RANK[def.priority]
+    this.redRank = PRIORITY_RANK[def.red_priority]
+  }
+
+  describe(value: number, rank: number): string {
+    const band = value >= 7 ? 'high' : value >= 5 ? 'medium' : 'low–medium (single parameter 3)'
+    return `NEWS2 ${value}: ${band} clinical risk${rank === 2 ? ', urgent or emergency response' : ''}`
+  }
+
+  /** Fills `out` from the inputs at `nowMs`. */
+  decide(inputs: News2Inputs, nowMs: number, out: Verdict): boolean {
+    const total = inputs.aggregate(nowMs, this.maxAgeMs, this.ctxMaxAgeMs)
+    const red = inputs.lastRed
+    out.active = total >= 5 || red
+    out.rank = total >= 7 ? 2 : total >= 5 ? this.mediumRank : this.redRank
+    out.value = total
+    out.sinceMs = nowMs
+    return true
+  }
+}
+
+/** Latest valid NEWS2 inputs of one bed. */
+export class News2Inputs {
+  readonly values = new Float64Array(5).fill(Number.NaN)
+  readonly timesMs = new Float64Array(5).fill(Number.NEGATIVE_INFINITY)
+  consciousness: Acvpu | undefined = undefined
+  consciousnessMs = Number.NEGATIVE_INFINITY
+  onOxygen: boolean | undefined = undefined
+  spo2Scale: 1 | 2 = 1
+  lastRed = false
+  /** Scratch input for scoring without allocation. */
+  private readonly scratch: News2Input = {}
+
+  /** Keeps the latest (by device time) valid value of a slot. */
+  set(slot: number, value: number, tMs: number): void {
+    if (tMs < this.timesMs[slot]!) return
+    this.values[slot] = value
+    this.timesMs[slot] = tMs
+  }
+
+  /** Aggregate score of the inputs young enough at `nowMs`; sets `lastRed`. */
+  aggregate(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): number {
+    const input = this.fill(nowMs, maxAgeMs, ctxMaxAgeMs)
+    let total = 0
+    let red = false
+    if (input.rr !== undefined) total += this.add(pointsOf('rr', input))
+    if (input.spo2 !== undefined) total += this.add(pointsOf('spo2', input))
+    if (input.onOxygen !== undefined) total += pointsOf('air', input)
+    if (input.sbp !== undefined) total += this.add(pointsOf('sbp', input))
+    if (input.pulse !== undefined) total += this.add(pointsOf('pulse', input))
+    if (input.consciousness !== undefined) total += this.add(pointsOf('consciousness', input))
+    if (input.temp !== undefined) total += this.add(pointsOf('temp', input))
+    red = this.redSeen
+    this.redSeen = false
+    this.lastRed = red
+    return total
+  }
+  private redSeen = false
+  private add(points: number): number {
+    if (points === 3) this.redSeen = true
+    return points
+  }
+
+  /** Full result for the dashboard (allocates). */
+  result(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Result {
+    const input = { ...this.fill(nowMs, maxAgeMs, ctxMaxAgeMs), atMs: nowMs }
+    const times: Partial<Record<News2Param, number>> = { consciousness: this.consciousnessMs }
+    DEVICE_PARAMS.forEach((p, i) => (times[p] = this.timesMs[i]!))
+    const r = scoreNews2(input, times)
+    return { ...r, band: news2Band(r.total, r.redScore) }
+  }
+
+  private fill(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Input {
+    const s = this.scratch
+    s.rr = this.fresh(RR, nowMs, maxAgeMs)
+    s.spo2 = this.fresh(SPO2, nowMs, maxAgeMs)
+    s.sbp = this.fresh(SBP, nowMs, maxAgeMs)
+    s.pulse = this.fresh(PULSE, nowMs, maxAgeMs)
+    s.temp = this.fresh(TEMP, nowMs, maxAgeMs)
+    s.consciousness = nowMs - this.consciousnessMs <= ctxMaxAgeMs ? this.consciousness : undefined
+    s.onOxygen = this.onOxygen
+    s.spo2Scale = this.spo2Scale
+    return s
+  }
+
+  private fresh(slot: number, nowMs: number, maxAgeMs: number): number | undefined {
+    const v = this.values[slot]!
+    return Number.isNaN(v) || nowMs - this.timesMs[slot]! > maxAgeMs ? undefined : v
+  }
+}
