@@ -4,6 +4,7 @@
  */
 import { DecodeError } from '../errors.js'
 import type { DeviceCondition } from '../types.js'
+import { ConditionLatch } from './conditions.js'
 
 /**
  * Default low-battery threshold. No standard fixes it; 20 % leaves a typical patch a few hours,
@@ -18,21 +19,15 @@ export function parseBatteryLevel(payload: Buffer): number {
   return pct
 }
 
-/**
- * Tracks the low-battery condition of one device so that it is reported on change only
- * (one condition episode, not one report per notification).
- */
+/** Tracks one device's low-battery condition so that it is reported on change only. */
 export class BatteryMonitor {
-  private low: boolean | null = null
-  constructor(private readonly deviceId: string, private readonly lowPct = DEFAULT_LOW_BATTERY_PCT) {}
+  private readonly latch: ConditionLatch
+  constructor(deviceId: string, private readonly lowPct = DEFAULT_LOW_BATTERY_PCT) {
+    this.latch = new ConditionLatch(deviceId, 'low-battery')
+  }
 
   /** Returns the condition to report, or null when the state did not change. */
   update(pct: number, atMs: number): DeviceCondition | null {
-    const low = pct <= this.lowPct
-    if (low === this.low) return null
-    const first = this.low === null
-    this.low = low
-    if (first && !low) return null // nothing to clear on the first healthy reading
-    return { deviceId: this.deviceId, condition: 'low-battery', active: low, detail: `battery ${pct} %`, atMs }
+    return this.latch.update(pct <= this.lowPct, atMs, `battery ${pct} %`)
   }
 }
