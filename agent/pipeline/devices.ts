@@ -1,0 +1,38 @@
+/**
+ * The ward's device registry, from config: which device belongs to which bed, and its credentials.
+ * Association device → bed is static config; bed → patient comes from admissions.
+ */
+import type { Config, DeviceConfig } from '../config.js'
+
+export interface DeviceEntry {
+  readonly id: string
+  readonly bedId: string
+  readonly config: DeviceConfig
+  /** Identifier pseudonymized for the cloud: the manufacturer serial when known, else the configured id. */
+  readonly identity: string
+  /** Next sequence number for records whose device sends none. */
+  nextSeq: number
+}
+
+export class DeviceRegistry {
+  private readonly byId = new Map<string, DeviceEntry>()
+
+  constructor(beds: Config['beds']) {
+    for (const bed of beds) {
+      for (const d of bed.devices) this.byId.set(d.id, { id: d.id, bedId: bed.id, config: d, identity: d.serial ?? d.id, nextSeq: 1 })
+    }
+  }
+
+  get(deviceId: string): DeviceEntry | undefined {
+    return this.byId.get(deviceId)
+  }
+
+  all(): IterableIterator<DeviceEntry> {
+    return this.byId.values()
+  }
+
+  /** Device ids of one bed. */
+  ofBed(bedId: string): DeviceEntry[] {
+    return [...this.byId.values()].filter((d) => d.bedId === bedId)
+  }
+}

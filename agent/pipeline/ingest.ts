@@ -1,0 +1,126 @@
+/**
+ * The record bus: every canonical record from every source passes here, in this order:
+ *   validate → normalize → associate (device → bed → admission) → rules → store (group commit)
+ * Alarms are decided in memory the moment a record arrives and published at once; the durable
+ * commit of the record and of the alarm follows in the same group commit (DESIGN.md, Data flow).
+ */
+import type { Logger } from 'pino'
+import { Quality, type Observation, type WaveformChunk } from '../../drivers/records.js'
+import type { Admissions } from '../store/admissions.js'
+import { RecordKind, type GroupCommitter } from '../store/commit.js'
+import type { AlarmChange, RuleEngine } from '../rules/index.js'
+import type { Metrics } from '../serve/metrics.js'
+import type { DeviceRegistry } from './devices.js'
+import type { LatestVitals } from './latest.js'
+import { normalizeObservation } from './normalize.js'
+import { RejectCounter } from './rejects.js'
+
+/** A device clock further off than this from the hub clock is re-timed (flagged RETIMED). */
+export const DEFAULT_CLOCK_DRIFT_BOUND_MS = 10 * 60_000
+
+export interface PipelineDeps {
+  readonly devices: DeviceRegistry
+  readonly admissions: Admissions
+  readonly committer: GroupCommitter
+  readonly engine: RuleEngine
+  readonly latest: LatestVitals
+  readonly metrics: Metrics
+  readonly log: Logger
+  /** Publishes one alarm change to every live output (MQTT, WebSocket). Must not throw. */
+  readonly publishAlarm: (change: AlarmChange, hubSeq: number) => void
+  readonly clockDriftBoundMs?: number
+}
+
+export type IngestResult = 'accepted' | 'rejected'
+
+export class Pipeline {
+  readonly rejects: RejectCounter
+  private readonly driftBoundMs: number
+
+  constructor(private readonly d: PipelineDeps) {
+    this.rejects = new RejectCounter(d.metrics, d.log)
+    this.driftBoundMs = d.clockDriftBoundMs ?? DEFAULT_CLOCK_DRIFT_BOUND_MS
+  }
+
+  reject(reason: string, source: string, detail?: string): void {
+    this.rejects.reject(reason, source, detail)
+  }
+
+  /** Validates, evaluates and queues one observation for the next group commit. */
+  ingestObservation(input: Observation): IngestResult {
+    const arrivedNs = process.hrtime.bigint()
+    const device = this.d.devices.get(input.deviceId)
+    if (!device) return this.refuse('unknown-device', input.deviceId)
+    if (!Number.isFinite(input.value) && (input.quality & Quality.UNAVAILABLE) === 0) return this.refuse('bad-value', input.deviceId, 'value is not finite and not flagged unavailable')
+    const norm = normalizeObservation(input)
+    if ('reject' in norm) return this.refuse(norm.reject, input.deviceId, norm.detail)
+    const obs = this.retimeIfDrifted(norm)
+    const bedId = device.bedId
+    const admission = this.d.admissions.current(bedId)
+    this.d.latest.update(bedId, obs)
+    const changes = this.d.engine.observe(bedId, obs)
+    this.d.committer.append({
+      kind: RecordKind.OBSERVATION, bedId, deviceId: obs.deviceId, admissionId: admission ? admission.id : null,
+      code: obs.code, value: Number.isNaN(obs.value) ? null : obs.value, unit: obs.unit, deviceTimeMs: obs.deviceTimeMs,
+      hubTimeMs: obs.hubTimeMs, deviceSeq: obs.deviceSeq, quality: obs.quality, body: null,
+    })
+    this.d.metrics.observationsIngested.inc()
+    if (changes.length > 0) this.handleAlarms(changes, arrivedNs)
+    return 'accepted'
+  }
+
+  /** Queues one waveform chunk; the ECG analysis hook turns it into HR observations. */
+  ingestWaveform(chunk: WaveformChunk): IngestResult {
+    const device = this.d.devices.get(chunk.deviceId)
+    if (!device) return this.refuse('unknown-device', chunk.deviceId)
+    const admission = this.d.admissions.current(device.bedId)
+    const s = chunk.samplesUv
+    this.d.committer.append({
+      kind: RecordKind.WAVEFORM, bedId: device.bedId, deviceId: chunk.deviceId, admissionId: admission ? admission.id : null,
+      code: chunk.code, value: chunk.rateHz, unit: 'uV', deviceTimeMs: Math.floor(chunk.t0Us / 1000),
+      hubTimeMs: chunk.hubTimeMs, deviceSeq: chunk.deviceSeq, quality: chunk.quality,
+      body: Buffer.from(s.buffer, s.byteOffset, s.byteLength),
+    })
+    this.d.metrics.waveformChunksIngested.inc()
+    return 'accepted'
+  }
+
+  /** Records and publishes alarm changes that did not come from a record (ticks, technical, acks). */
+  handleAlarms(changes: readonly AlarmChange[], arrivedNs?: bigint): void {
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i]!
+      const admission = this.d.admissions.current(c.bedId)
+      const hubSeq = this.d.committer.append({
+        kind: RecordKind.ALARM, bedId: c.bedId, deviceId: null, admissionId: admission ? admission.id : null,
+        code: null, value: c.value ?? null, unit: null, deviceTimeMs: c.atMs, hubTimeMs: Date.now(), deviceSeq: null, quality: null,
+        body: Buffer.from(JSON.stringify(c)),
+      })
+      this.d.publishAlarm(c, hubSeq)
+      this.d.metrics.alarmChanges.inc({ state: c.state })
+      if (c.state === 'raised' || c.state === 'escalated') this.d.metrics.alarms.inc({ priority: c.priority })
+      if (arrivedNs !== undefined) this.d.metrics.alarmLatency.observe(Number(process.hrtime.bigint() - arrivedNs) / 1e9)
+      this.d.log.info({ event: 'alarm', alarmId: c.alarmId, bedId: c.bedId, state: c.state, priority: c.priority, ruleId: c.ruleId }, c.message)
+    }
+  }
+
+  /** Appends an audit event (admission, acknowledgement, key rotation…) to the durable log. */
+  audit(action: string, actor: string, bedId: string | null, detail: string): number {
+    const admission = bedId ? this.d.admissions.current(bedId) : undefined
+    return this.d.committer.append({
+      kind: RecordKind.AUDIT, bedId, deviceId: null, admissionId: admission ? admission.id : null, code: null, value: null, unit: null,
+      deviceTimeMs: null, hubTimeMs: Date.now(), deviceSeq: null, quality: null, body: Buffer.from(JSON.stringify({ action, actor, detail })),
+    })
+  }
+
+  private retimeIfDrifted(obs: Observation): Observation {
+    const drift = obs.deviceTimeMs - obs.hubTimeMs
+    if (drift <= this.driftBoundMs && drift >= -this.driftBoundMs) return obs
+    this.d.metrics.retimed.inc()
+    return { ...obs, deviceTimeMs: obs.hubTimeMs, quality: obs.quality | Quality.RETIMED }
+  }
+
+  private refuse(reason: string, source: string, detail?: string): 'rejected' {
+    this.rejects.reject(reason, source, detail)
+    return 'rejected'
+  }
+}
