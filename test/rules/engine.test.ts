@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import fc from 'fast-check'
+import { createRuleEngine, DEFAULT_RULES, type AlarmChange } from '../../agent/rules/index.js'
+import { Quality } from '../../drivers/records.js'
+import { CASES } from './cases.js'
+import { BED, config, obs, runCase, series, T0 } from './script.js'
+
+describe('rules: behaviour table', () => {
+  for (const c of CASES) {
+    test(`rules: ${c.name}`, () => {
+      assert.deepEqual(runCase(c).lines, c.expect)
+    })
+  }
+})
+
+const HR = 'MDC_ECG_HEART_RATE'
+const hrHigh = { id: 'hr-high', kind: 'threshold', code: HR, op: '>', limit: 120, delay_s: 10, hysteresis: 5, latching: 'never' }
+
+describe('rules: engine details', () => {
+  test('rules: the contract check leaves an active physiological alarm with a readable message', () => {
+    const { engine } = runCase({ name: 'contract', rules: { defaults: true }, offsetS: 40, steps: series(HR, 185, 5, 31), expect: [] })
+    const hr = engine.active().filter((a) => a.bedId === BED && a.ruleId === 'hr-high')
+    assert.equal(hr.length, 1)
+    assert.equal(hr[0]!.category, 'physiological')
+    assert.equal(hr[0]!.code, 'MDC_ECG_HEART_RATE')
+    assert.equal(hr[0]!.value, 185)
+    assert.equal(hr[0]!.message, 'HR 185 /min > 140 for 10 s')
+    assert.equal(hr[0]!.alarmId, `${BED}:hr-high:${T0 + 5000}`)
+    assert.equal(hr[0]!.conditionSinceMs, T0 + 5000)
+    assert.equal(hr[0]!.latching, true)
+  })
+
+  test('rules: a storm of 200 readings gives at most one raise per rule', () => {
+    const { changes } = runCase({ name: 'storm', rules: { defaults: true }, steps: series(HR, 185, 0, 200, 0.3), expect: [] })
+    const raised = changes.filter((c) => c.state === 'raised').map((c) => c.ruleId).sort()
+    assert.deepEqual(raised, ['hr-avg-high', 'hr-high', 'news2'])
+  })
+
+  test('rules: observe returns the shared empty array when nothing changes', () => {
+    const engine = createRuleEngine(DEFAULT_RULES)
+    const a = engine.observe(BED, obs(HR, 75, 0))
+    const b = engine.observe(BED, obs(HR, 76, 1))
+    assert.equal(a.length, 0)
+    assert.equal(a, b)
+    assert.ok(Object.isFrozen(a))
+  })
+
+  test('rules: acknowledgement records who and when; unknown or repeated acks return undefined', () => {
+    const engine = createRuleEngine(config({ set: [hrHigh] }))
+    let raised: AlarmChange | undefined
+    for (let t = 0; t <= 10; t++) raised ??= engine.observe(BED, obs(HR, 130, t))[0]
+    assert.ok(raised)
+    const ack = engine.acknowledge(raised.alarmId, 'nurse-7', T0 + 11_000)
+    assert.equal(ack?.state, 'acknowledged')
+    assert.equal(ack?.ackBy, 'nurse-7')
+    assert.equal(ack?.atMs, T0 + 11_000)
+    assert.equal(engine.acknowledge(raised.alarmId, 'nurse-7', T0 + 12_000), undefined)
+    assert.equal(engine.acknowledge('no-such-alarm', 'nurse-7', T0), undefined)
+    assert.equal(engine.active()[0]?.state, 'acknowledged')
+  })
+
+  test('rules: late records are counted, flagged ones too', () => {
+    const engine = createRuleEngine(config({ set: [hrHigh] }), { watermarkMs: 5000 })
+    engine.observe(BED, obs(HR, 80, 100))
+    engine.observe(BED, obs(HR, 80, 94))
+    engine.observe(BED, obs(HR, 80, 96))
+    engine.observe(BED, obs(HR, 80, 97, Quality.QUESTIONABLE))
+    assert.deepEqual(engine.stats(), { beds: 1, lateDropped: 1, flaggedIgnored: 1, unmatched: 0 })
+  })
+
+  test('rules: validQualityMask lets re-timed values count', () => {
+    const engine = createRuleEngine(config({ set: [{ ...hrHigh, delay_s: 0 }] }), { validQualityMask: Quality.RETIMED })
+    assert.equal(engine.observe(BED, obs(HR, 130, 0, Quality.RETIMED)).length, 1)
+    assert.equal(engine.observe('bed-2', obs(HR, 130, 0, Quality.RETIMED | Quality.QUESTIONABLE)).length, 0)
+  })
+
+  test('rules: per-bed overrides and disables apply to that bed only', () => {
+    const cfg = config({
+      set: [hrHigh, { id: 'hr-low', kind: 'threshold', code: HR, op: '<', limit: 50, delay_s: 0 }],
+      beds: { 'bed-1': { disable: ['hr-low'], set: [{ id: 'hr-high', limit: 150 }] } },
+    })
+    const engine = createRuleEngine(cfg)
+    const fired = (bed: string, value: number) => {
+      const out: string[] = []
+      for (let t = 0; t <= 12; t++) for (const c of engine.observe(bed, obs(HR, value, t))) out.push(c.ruleId)
+      return out
+    }
+    assert.deepEqual(fired('bed-1', 130), [])
+    assert.deepEqual(fired('bed-2', 130), ['hr-high'])
+    assert.deepEqual(fired('bed-3', 40), ['hr-low'])
+    assert.deepEqual(fired('bed-1', 40), [])
+    assert.deepEqual(fired('bed-4', 40), ['hr-low'])
+  })
+
+  test('rules: resetBed forgets the bed and its alarms', () => {
+    const engine = createRuleEngine(config({ set: [{ ...hrHigh, delay_s: 0 }] }))
+    engine.observe(BED, obs(HR, 130, 0))
+    assert.equal(engine.active().length, 1)
+    engine.resetBed(BED)
+    assert.equal(engine.active().length, 0)
+    assert.equal(engine.news2(BED), undefined)
+    assert.equal(engine.stats().beds, 0)
+  })
+
+  test('rules: news2() reports the inputs used and those missing or too old', () => {
+    const engine = createRuleEngine(config({ set: [{ id: 'news2', kind: 'news2', max_age_s: 60 }] }))
+    engine.setPatientContext(BED, { onOxygen: true, spo2Scale: 2 }, T0)
+    engine.observe(BED, obs('MDC_RESP_RATE', 18, 0))
+    engine.observe(BED, obs('MDC_PULS_OXIM_SAT_O2', 95, 50))
+    engine.observe(BED, obs(HR, 80, 70))
+    const r = engine.news2(BED)!
+    assert.deepEqual(r.used, ['spo2', 'air', 'pulse'])
+    assert.deepEqual(r.missing, ['rr', 'sbp', 'consciousness', 'temp'])
+    assert.equal(r.complete, false)
+    assert.equal(r.spo2Scale, 2)
+    // SpO2 95 on O2 (scale 2) = 2, oxygen = 2, pulse 80 = 0.
+    assert.equal(r.total, 4)
+    assert.equal(r.parts.find((p) => p.param === 'spo2')?.atMs, T0 + 50_000)
+  })
+
+  test('rules: technical alarms name the device that reported them', () => {
+    const engine = createRuleEngine(DEFAULT_RULES)
+    const [c] = engine.technical('bed-9', 'patch-9', 'low-battery', true, T0, '12 %')
+    assert.equal(c?.category, 'technical')
+    assert.equal(c?.message, 'Battery low: patch-9 12 %')
+    assert.equal(c?.code, undefined)
+  })
+})
+
+describe('rules: properties', () => {
+  test('rules: any HR stream gives well-formed episodes and at most one raise per cooldown', () => {
+    const cfg = config({ set: [{ ...hrHigh, delay_s: 3, cooldown_s: 60, escalate: { limit: 180 } }] })
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 30, max: 220 }), { minLength: 1, maxLength: 300 }), fc.boolean(), (hr, withTicks) => {
+        const engine = createRuleEngine(cfg)
+        const changes: AlarmChange[] = []
+        hr.forEach((v, t) => {
+          changes.push(...engine.observe(BED, obs(HR, v, t)))
+          if (withTicks) changes.push(...engine.tick(T0 + t * 1000 + 500))
+        })
+        const state = new Map<string, string>()
+        let mediumRaises = 0
+        for (const c of changes) {
+          const prev = state.get(c.alarmId)
+          if (c.state === 'raised') assert.equal(prev, undefined, 'raised twice')
+          else assert.ok(prev !== undefined && prev !== 'cleared', `${c.state} after ${prev}`)
+          if (c.state === 'raised' && c.priority === 'medium') mediumRaises++
+          state.set(c.alarmId, c.state)
+        }
+        assert.ok(mediumRaises <= Math.ceil(hr.length / 60), `${mediumRaises} medium raises in ${hr.length} s`)
+        const open = [...state.values()].filter((s) => s !== 'cleared').length
+        assert.equal(engine.active().length, open)
+      }),
+      { numRuns: 200 },
+    )
+  })
+})
