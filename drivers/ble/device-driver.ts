@@ -38,6 +38,8 @@ export interface BleDeviceOptions {
   /** Bound on each GATT operation. */
   readonly gattTimeoutMs?: number
   readonly lowBatteryPct?: number
+  /** Overrides the profile's silence bound (null: never report 'silent'). */
+  readonly silenceMs?: number | null
   readonly nowMs?: () => number
   readonly random?: () => number
   /** Called after each connection with the Device Information strings (pairing records). */
@@ -157,7 +159,7 @@ export class BleDeviceDriver implements Driver {
   }
 
   private watchSilence(ctx: DriverContext): void {
-    const silenceMs = this.o.profile.silenceMs
+    const silenceMs = this.o.silenceMs !== undefined ? this.o.silenceMs : this.o.profile.silenceMs
     if (silenceMs === null) return
     this.silent = false
     this.silenceTimer = setInterval(() => {
