@@ -1,0 +1,91 @@
+/**
+ * One HL7 MLLP conversation (a serial line or one TCP connection): deframe, parse, emit,
+ * acknowledge. The serial driver and the TCP listener share it, so both behave the same
+ * (issue 4: "the same parser serves a serial port and a TCP listener").
+ */
+import type { DecodeError } from '../../errors.js'
+import type { Observation } from '../../records.js'
+import type { DriverContext } from '../../types.js'
+import { countReject, type LinkCounters } from '../counters.js'
+import { buildAckFrame } from './ack.js'
+import { processMessage } from './decode.js'
+import { MllpDeframer, type MllpSink } from './mllp.js'
+import type { Hl7Value } from './oru.js'
+
+/** What a session shares with its driver (one per device, across reconnects). */
+export interface Hl7Host {
+  readonly deviceId: string
+  readonly ctx: DriverContext
+  readonly counters: LinkCounters
+  readonly now: () => number
+  /** Offset for DTMs without one (HL7: sender's local time); minutes east of UTC. */
+  readonly defaultOffsetMin: number
+  /** Next per-device sequence number (HL7 messages carry none we can rely on). */
+  nextSeq(): number
+  /** A valid message arrived (feeds the silence watch). */
+  heard(nowMs: number): void
+}
+
+export class Hl7Session implements MllpSink {
+  private readonly deframer: MllpDeframer
+  private ackSeq = 0
+
+  constructor(
+    private readonly host: Hl7Host,
+    /** Where ACKs go; the bytes are counted as bytesOut by the caller's transport. */
+    private readonly write: (bytes: Buffer) => void,
+    private readonly label: string,
+  ) {
+    this.deframer = new MllpDeframer(this, host.counters)
+  }
+
+  /** Bytes from the transport (which counts bytesIn itself). */
+  push(chunk: Buffer): void {
+    this.deframer.push(chunk)
+  }
+
+  reset(): void {
+    this.deframer.reset()
+  }
+
+  /** MllpSink: one message body. Every message gets exactly one ACK. */
+  message(body: Buffer): void {
+    const nowMs = this.host.now()
+    const out = processMessage(body, this.host.defaultOffsetMin)
+    const ackControlId = `${this.host.deviceId}-${nowMs.toString(36)}-${++this.ackSeq}`
+    if (out.ack === 'AA') {
+      this.host.heard(nowMs)
+      this.emitAll(out.content.values, nowMs)
+      for (const reason of out.content.skipped) this.count(reason, `${this.label}: OBX skipped (${reason}) in ${out.content.controlId}`)
+      this.send(buildAckFrame({ message: out.message, controlId: out.content.controlId, code: 'AA', ackControlId, nowMs }), 'AA')
+      return
+    }
+    this.reject(out.error)
+    this.send(buildAckFrame({ message: out.message, controlId: out.controlId, code: out.ack, error: out.error, ackControlId, nowMs }), out.ack)
+  }
+
+  /** MllpSink: a framing reject (no ACK: there is no control id to answer). */
+  reject(err: DecodeError): void {
+    this.count(err.reason, `${this.label}: ${err.message}`)
+  }
+
+  private emitAll(values: readonly Hl7Value[], hubTimeMs: number): void {
+    const deviceSeq = this.host.nextSeq()
+    for (const v of values) {
+      const deviceTimeMs = Number.isNaN(v.timeMs) ? hubTimeMs : v.timeMs
+      const obs: Observation = { kind: 'obs', deviceId: this.host.deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
+      this.host.counters.observations++
+      this.host.ctx.emit(obs)
+    }
+  }
+
+  private send(frame: Buffer, code: 'AA' | 'AE' | 'AR'): void {
+    this.host.counters.acks[code]++
+    this.write(frame)
+  }
+
+  private count(reason: string, detail: string): void {
+    countReject(this.host.counters, reason)
+    this.host.ctx.reject(reason, detail)
+  }
+}
