@@ -1,0 +1,108 @@
+/**
+ * HL7 v2/MLLP drivers end to end: a serial monitor through socat ptys, and a PCD-01 gateway over
+ * TCP, each getting one ACK per message.
+ */
+import assert from 'node:assert/strict'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { MDC } from '../../drivers/codes.js'
+import { Hl7SerialDriver } from '../../drivers/serial/hl7/driver.js'
+import { mllpFrame } from '../../drivers/serial/hl7/mllp.js'
+import { Hl7TcpDriver } from '../../drivers/serial/hl7/tcp.js'
+import { openPtyLink } from '../../drivers/serial/pty-link.js'
+import { startHl7Emulator } from '../../drivers/sim/hl7-emulator.js'
+import { buildOru } from '../../drivers/sim/hl7-message.js'
+import { lastStatus, recordingContext, sleep, tempDir, waitFor } from './helpers.js'
+
+const vitals = () => ({ hrPerMin: 81, spo2Pct: 96, pulsePerMin: 80, rrPerMin: 18, tempCel: 37.1 })
+
+test('hl7: serial driver acknowledges every message, survives garbage and split frames, unplug and replug', async (t) => {
+  const dir = tempDir('hl7-pty-')
+  t.after(dir.remove)
+  const hub = join(dir.path, 'hub')
+  const mon = join(dir.path, 'mon')
+  let link = await openPtyLink(hub, mon)
+  t.after(() => link.close())
+  let emu = await startHl7Emulator(mon, vitals, { periodMs: 100 })
+  t.after(() => emu.stop())
+  const ctx = recordingContext()
+  const driver = new Hl7SerialDriver({ deviceId: 'hl7-1', port: hub, silenceMs: 400, reopenInitialMs: 100, reopenMaxMs: 400 })
+  t.after(() => driver.stop())
+  await driver.start(ctx)
+
+  await waitFor('three ACKs', () => emu.acks.length >= 3)
+  assert.ok(emu.acks.every((a) => a.code === 'AA'))
+  assert.deepEqual(emu.acks.slice(0, 3).map((a) => a.controlId), ['SIM000001', 'SIM000002', 'SIM000003'])
+  const hr = ctx.records.filter((r) => r.code === MDC.MDC_ECG_HEART_RATE)
+  assert.equal(hr[0]!.value, 81)
+  assert.ok(hr[1]!.deviceSeq > hr[0]!.deviceSeq)
+
+  emu.hold(true)
+  await sleep(150)
+  const acks0 = emu.acks.length
+  const frame = mllpFrame(buildOru({ hrPerMin: 55 }, { controlId: 'SPLIT1', timeMs: Date.now() }))
+  await emu.sendRaw(Buffer.from('line noise'))
+  await emu.sendRaw(frame.subarray(0, 40))
+  await sleep(60)
+  await emu.sendRaw(Buffer.concat([frame.subarray(40), mllpFrame('MSH|^~\\&|X|Y|||20240101||ADT^A01|BAD1|P|2.6\r')]))
+  await waitFor('two more ACKs', () => emu.acks.length >= acks0 + 2)
+  assert.deepEqual(emu.acks.slice(acks0).map((a) => [a.code, a.controlId]), [['AA', 'SPLIT1'], ['AR', 'BAD1']])
+  assert.match(emu.acks[acks0 + 1]!.error, /ADT\^A01/)
+  assert.equal(driver.counters.acks.AR, 1)
+  assert.ok(driver.counters.resyncs >= 1)
+  assert.ok(ctx.records.some((r) => r.code === MDC.MDC_ECG_HEART_RATE && r.value === 55))
+
+  await waitFor('silent', () => lastStatus(ctx)?.state === 'silent', 3000)
+  emu.hold(false)
+  await waitFor('connected again', () => lastStatus(ctx)?.state === 'connected')
+
+  await emu.stop()
+  await link.close()
+  await waitFor('unplugged', () => lastStatus(ctx)?.state === 'disconnected')
+  link = await openPtyLink(hub, mon)
+  emu = await startHl7Emulator(mon, () => ({ hrPerMin: 66 }), { periodMs: 100 })
+  await waitFor('data after the replug', () => ctx.records.some((r) => r.code === MDC.MDC_ECG_HEART_RATE && r.value === 66))
+  assert.equal(driver.counters.opens, 2)
+  assert.ok(emu.acks.length > 0 && emu.acks.every((a) => a.code === 'AA'))
+})
+
+test('hl7: TCP listener serves several gateways, each frame split or batched, one ACK each', async (t) => {
+  const ctx = recordingContext()
+  const driver = new Hl7TcpDriver({ deviceId: 'gw-1', port: 0 })
+  t.after(() => driver.stop())
+  await driver.start(ctx)
+  const port = driver.address()!.port
+  const gw = await startHl7Emulator({ host: '127.0.0.1', port }, vitals, { periodMs: 50 })
+  t.after(() => gw.stop())
+  await waitFor('ACKs from the gateway', () => gw.acks.length >= 3)
+  assert.ok(gw.acks.every((a) => a.code === 'AA'))
+  assert.equal(lastStatus(ctx)?.state, 'connected')
+
+  // A second peer writes two messages in one packet and then one byte at a time.
+  const acks: Buffer[] = []
+  const sock = connect(port, '127.0.0.1')
+  t.after(() => sock.destroy())
+  sock.on('data', (d: Buffer) => acks.push(d))
+  await new Promise((r) => sock.once('connect', r))
+  const m = (id: string) => mllpFrame(buildOru({ hrPerMin: 101 }, { controlId: id, timeMs: Date.now() }))
+  sock.write(Buffer.concat([m('T1'), m('T2')]))
+  for (const b of m('T3')) sock.write(Buffer.from([b]))
+  await waitFor('three ACKs on the second connection', () => Buffer.concat(acks).toString().split('MSA|AA|').length - 1 === 3)
+  assert.match(Buffer.concat(acks).toString(), /MSA\|AA\|T1\r[\s\S]*MSA\|AA\|T2\r[\s\S]*MSA\|AA\|T3\r/)
+  assert.equal(ctx.records.filter((r) => r.code === MDC.MDC_ECG_HEART_RATE && r.value === 101).length, 3)
+  assert.equal(driver.counters.opens, 2)
+
+  await gw.stop()
+  sock.destroy()
+  await waitFor('no peer left', () => lastStatus(ctx)?.state === 'disconnected')
+  assert.deepEqual(lastStatus(ctx), { state: 'disconnected', cause: 'no-peer' })
+})
+
+test('hl7: TCP listener start rejects when the port is taken (a configuration error)', async (t) => {
+  const first = new Hl7TcpDriver({ deviceId: 'gw-a', port: 0 })
+  t.after(() => first.stop())
+  await first.start(recordingContext())
+  const second = new Hl7TcpDriver({ deviceId: 'gw-b', port: first.address()!.port })
+  await assert.rejects(second.start(recordingContext()), /EADDRINUSE/)
+})
