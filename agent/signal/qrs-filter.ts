@@ -38,6 +38,8 @@ export class QrsFilter {
   private readonly derivScale: number
   /** Band-passed sample of the last `step` (delayed by `bandpassDelay`). */
   bandpass = 0
+  /** Low-passed sample of the last `step` (delayed by `lpLength − 1`). */
+  lowpass = 0
   /** Derivative of the band-passed signal of the last `step`, µV per 10 ms. */
   slope = 0
 
@@ -87,6 +89,7 @@ export class QrsFilter {
     this.mwiSum += ad - this.mwi[kw]!
     this.mwi[kw] = ad
     this.bandpass = bp
+    this.lowpass = b
     this.slope = d
     return this.mwiSum / this.windowLength
   }
