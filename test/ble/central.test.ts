@@ -8,7 +8,7 @@ import { BleCentral, createBleDriver, StaticAllowlist, type BleDeviceType } from
 import { BleError } from '../../drivers/ble/ble-errors.js'
 import { GATT } from '../../drivers/ble/gatt-uuids.js'
 import { codeOf } from '../../drivers/codes.js'
-import { SimHrsSensor, SimHtsSensor, SimPlxSensor, SimPolarH10, SimRadio } from '../../drivers/sim/ble/index.js'
+import { createSimBleWard, SimHrsSensor, SimHtsSensor, SimPlxSensor, SimPolarH10, SimRadio } from '../../drivers/sim/ble/index.js'
 import { RecordingContext, waitFor } from './helpers.js'
 
 const FAST = { backoff: { baseMs: 5, maxMs: 40 }, connectTimeoutMs: 300, gattTimeoutMs: 300 }
@@ -249,4 +249,21 @@ test('ble central: a connected stream that stalls is reported silent, and connec
   strap.emitFrame()
   await waitFor('connected again', () => ctx.lastState === 'connected')
   assert.equal(ctx.waves.length, 1)
+})
+
+test('ble central: the demo ward helper gives a working radio with a streaming patch and an oximeter', async (t) => {
+  const ward = createSimBleWard([{ bed: '3a-01', patch: H10_ADDR, heartRateBpm: 90, oximeter: 'c0:ff:ee:00:01:02', spo2Pct: 96 }], 10)
+  const allowlist = new StaticAllowlist([H10_ADDR, 'c0:ff:ee:00:01:02'])
+  const central = new BleCentral(ward.radio, allowlist)
+  const drivers = [
+    createBleDriver({ deviceId: 'patch', type: 'polar-pmd', address: H10_ADDR }, central, allowlist, FAST),
+    createBleDriver({ deviceId: 'ox', type: 'ble-plx', address: 'c0:ff:ee:00:01:02' }, central, allowlist, FAST),
+  ]
+  const ctx = new RecordingContext()
+  t.after(() => (drivers.forEach((d) => d.stop()), ward.stop(), central.close()))
+  await Promise.all(drivers.map((d) => d.start(ctx)))
+  ;(ward.devices.get(H10_ADDR) as SimPolarH10).emitFrame()
+  await waitFor('ECG and SpO2', () => ctx.waves.length >= 1 && ctx.records.some((r) => r.kind === 'obs' && r.code === codeOf('MDC_PULS_OXIM_SAT_O2')))
+  const spo2 = ctx.records.find((r) => r.kind === 'obs' && r.code === codeOf('MDC_PULS_OXIM_SAT_O2'))
+  assert.ok(spo2?.kind === 'obs' && spo2.value >= 95 && spo2.value <= 97)
 })
