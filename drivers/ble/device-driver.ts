@@ -136,7 +136,13 @@ export class BleDeviceDriver implements Driver {
     const timeoutMs = this.o.connectTimeoutMs ?? 15_000
     const p = await this.o.central.find(this.address, timeoutMs, signal)
     if (!this.o.allowlist.has(this.address)) throw new BleError('BEDSIDE_ERR_BLE_NOT_ALLOWLISTED', `${this.address} left the allowlist`)
-    await raceTimeout(p.connectAsync(), timeoutMs, signal, `${this.deviceId}: connect to ${this.address} did not complete within ${timeoutMs} ms`)
+    try {
+      await raceTimeout(p.connectAsync(), timeoutMs, signal, `${this.deviceId}: connect to ${this.address} did not complete within ${timeoutMs} ms`)
+    } catch (err) {
+      // A connect left pending would complete later and hold a link nobody uses.
+      p.cancelConnect?.()
+      throw err
+    }
     return new Link(p, ctx, this.device, this.o.gattTimeoutMs ?? 10_000, this.nowMs)
   }
 

@@ -31,6 +31,8 @@ export interface PeripheralLike extends EmitterLike {
   readonly state: string
   readonly advertisement: { readonly localName?: string; readonly serviceUuids?: readonly string[] }
   connectAsync(): Promise<void>
+  /** Abandons a pending connect (noble: Peripheral.cancelConnect). */
+  cancelConnect?(): void
   disconnectAsync(): Promise<void>
   discoverSomeServicesAndCharacteristicsAsync(
     serviceUuids: string[],

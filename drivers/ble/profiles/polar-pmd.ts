@@ -25,11 +25,14 @@ export class PolarPmdProfile implements BleProfile {
   private assembler = new ControlPointAssembler()
   private pending: { op: number; resolve: (r: Response) => void } | null = null
   private prevTimestampNs: bigint | null = null
+  /** True once the sensor accepted the start request on this connection; close() stops only what it started. */
+  private streaming = false
 
   async open(link: Link): Promise<void> {
     this.assembler = new ControlPointAssembler()
     this.pending = null
     this.prevTimestampNs = null // a new stream: no previous frame to measure Δ against (§5.4)
+    this.streaming = false
     const data = link.require(GATT.PMD_DATA, 'PMD data')
     const cp = link.require(GATT.PMD_CONTROL_POINT, 'PMD control point')
     // The SDK sends no command before both are enabled (§5.1, clientReady).
@@ -43,13 +46,15 @@ export class PolarPmdProfile implements BleProfile {
   }
 
   async close(link: Link): Promise<void> {
-    if (!link.isUp) return
+    if (!link.isUp || !this.streaming) return
+    this.streaming = false
     this.expectOk(await this.request(link, stopCommand()), 'stop ECG stream')
   }
 
   private async startStream(link: Link): Promise<void> {
     const r = await this.request(link, startCommand(H10_ECG_SETTINGS))
     if (r.status !== STATUS_ALREADY_IN_STATE) this.expectOk(r, 'start ECG stream')
+    this.streaming = true
   }
 
   /** Writes one command and waits for the response with the same op code (§5.3). */
