@@ -103,7 +103,7 @@ export class Link {
 
   /** Subscribes (CCCD notify/indicate) and routes every 'data' event to `handler`; close() undoes it. */
   async subscribe(c: CharacteristicLike, what: string, handler: DataHandler): Promise<void> {
-    const listener = (data: Buffer) => this.deliver(handler, data)
+    const listener = (data: Buffer) => this.handle(handler, data)
     c.on('data', listener)
     this.subscriptions.push({ c, listener })
     await this.gatt(`subscribe to ${what}`, c.subscribeAsync(), true)
@@ -144,7 +144,8 @@ export class Link {
     this.peripheral.disconnectAsync().catch((e) => this.ctx.reject('ble-teardown', errorText(e)))
   }
 
-  private deliver(handler: DataHandler, data: Buffer): void {
+  /** Runs `handler` on one payload; a malformed payload is counted, never thrown (also for plain reads). */
+  handle(handler: DataHandler, data: Buffer): void {
     this.device.lastDataMs = this.nowMs()
     try {
       handler(data)

@@ -328,3 +328,37 @@ test('ble central: an absent device does not hold start-up, and stop() ends the 
   assert.deepEqual(ctx.statuses.at(-1), { state: 'disconnected', cause: 'stopped' })
   assert.equal(radio.scanning, false)
 })
+
+test('ble central: when the sensor stops the ECG stream itself, the driver starts it again', async (t) => {
+  const { radio, central, drive } = ward([H10_ADDR])
+  const strap = h10(radio)
+  const driver = drive('patch-1', 'polar-pmd', H10_ADDR)
+  const ctx = new RecordingContext()
+  t.after(async () => {
+    await driver.stop()
+    strap.stop()
+    await central.close()
+  })
+  await driver.start(ctx)
+  strap.stopStreamFromSensor()
+  await waitFor('stream restarted', () => strap.streaming)
+  const writes = strap.peripheral.characteristic(GATT.PMD_CONTROL_POINT).writes.map((b) => b.toString('hex'))
+  assert.deepEqual(writes, ['0100', '02000001820001010e00', '02000001820001010e00'])
+  assert.equal(strap.peripheral.connectCount, 1)
+})
+
+test('ble central: a reserved battery value is counted as a reject and does not fail the connection', async (t) => {
+  const addr = 'c0:00:00:00:00:01'
+  const { radio, central, drive } = ward([addr])
+  const strap = new SimHrsSensor({ address: addr, batteryPct: 150 })
+  radio.add(strap.peripheral)
+  const driver = drive('strap', 'ble-hrs', addr)
+  const ctx = new RecordingContext()
+  t.after(async () => {
+    await driver.stop()
+    await central.close()
+  })
+  await driver.start(ctx)
+  assert.equal(ctx.lastState, 'connected')
+  assert.deepEqual(ctx.rejects.map((r) => r.reason), ['battery:reserved-value'])
+})

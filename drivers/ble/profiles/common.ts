@@ -28,6 +28,6 @@ export async function watchBattery(link: Link, monitor: BatteryMonitor): Promise
   const c = link.characteristic(GATT.BATTERY_LEVEL)
   if (!c) return
   const onLevel = (data: Buffer) => link.condition(monitor.update(parseBatteryLevel(data), link.nowMs()))
-  onLevel(await link.gatt('read battery level', c.readAsync(), true))
+  link.handle(onLevel, await link.gatt('read battery level', c.readAsync(), true))
   if (c.properties.includes('notify')) await link.subscribe(c, 'battery level', onLevel)
 }

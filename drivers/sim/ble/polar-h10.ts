@@ -78,6 +78,12 @@ export class SimPolarH10 extends SimBleDevice {
     return frame
   }
 
+  /** The sensor ends the stream on its own and says so on the control point (`01` + stopped types, §5.3). */
+  stopStreamFromSensor(): void {
+    this.stopStream()
+    this.peripheral.characteristic(GATT.PMD_CONTROL_POINT).notify(Buffer.from([0x01, 0x00]))
+  }
+
   override stop(): void {
     this.stopStream()
     super.stop()
