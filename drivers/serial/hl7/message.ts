@@ -63,13 +63,31 @@ function readDelimiters(text: string): Hl7Delimiters {
   return { field, component: enc[0]!, repetition: enc[1]!, escape: enc[2]!, subcomponent: enc[3]! }
 }
 
-/** Wire form of SEG-n, component c (1-based), first repetition; '' when absent. */
+/** Wire form of SEG-n, component c (1-based), first repetition; '' when absent. Scans, no split. */
 export function component(seg: Hl7Segment | undefined, n: number, c: number, d: Hl7Delimiters): string {
   const raw = seg?.fields[n]
   if (!raw) return ''
-  const rep = raw.indexOf(d.repetition) < 0 || (seg!.id === 'MSH' && n <= 2) ? raw : raw.slice(0, raw.indexOf(d.repetition))
-  if (c === 1 && rep.indexOf(d.component) < 0) return rep
-  return rep.split(d.component)[c - 1] ?? ''
+  if (n <= 2 && seg!.id === 'MSH') return c === 1 ? raw : '' // separator and encoding chars are literal
+  let end = raw.indexOf(d.repetition)
+  if (end < 0) end = raw.length
+  let start = 0
+  for (let k = 1; k < c; k++) {
+    const at = raw.indexOf(d.component, start)
+    if (at < 0 || at >= end) return ''
+    start = at + 1
+  }
+  const stop = raw.indexOf(d.component, start)
+  return raw.slice(start, stop < 0 || stop > end ? end : stop)
+}
+
+/** Un-escaped components of SEG-n (first repetition), split once. */
+export function components(seg: Hl7Segment | undefined, n: number, d: Hl7Delimiters): string[] {
+  const raw = seg?.fields[n]
+  if (!raw) return []
+  const end = raw.indexOf(d.repetition)
+  const parts = (end < 0 ? raw : raw.slice(0, end)).split(d.component)
+  for (let i = 0; i < parts.length; i++) parts[i] = unescape(parts[i]!, d)
+  return parts
 }
 
 /** Un-escaped text of SEG-n component c. */

@@ -15,7 +15,7 @@
 import { DecodeError } from '../../errors.js'
 import { Quality } from '../../records.js'
 import { canonicalUnit, identifierToMdc, toCanonical, unitToUcum } from './coding.js'
-import { component, text, type Hl7Delimiters, type Hl7Message, type Hl7Segment } from './message.js'
+import { components, text, type Hl7Delimiters, type Hl7Message, type Hl7Segment } from './message.js'
 import { parseDtm } from './time.js'
 
 export interface Hl7Value {
@@ -85,12 +85,12 @@ function readObx(seg: Hl7Segment, d: Hl7Delimiters, timeMs: number, baseQuality:
     skipped.push('unsupported-value-type')
     return
   }
-  const code = identifierToMdc(parts(seg, 3, d))
+  const code = identifierToMdc(components(seg, 3, d))
   if (code === undefined) {
     skipped.push('unmapped-code')
     return
   }
-  const unit = unitToUcum(parts(seg, 6, d)) || canonicalUnit(code)
+  const unit = unitToUcum(components(seg, 6, d)) || canonicalUnit(code)
   if (unit === undefined) {
     skipped.push('unmapped-unit')
     return
@@ -107,11 +107,4 @@ function readObx(seg: Hl7Segment, d: Hl7Delimiters, timeMs: number, baseQuality:
     return
   }
   out.push({ code, value: canon.value, unit: canon.unit, quality: baseQuality, timeMs, subId: text(seg, 4, 1, d) })
-}
-
-/** Un-escaped components of a CWE field (first repetition). */
-function parts(seg: Hl7Segment, n: number, d: Hl7Delimiters): string[] {
-  const out: string[] = []
-  for (let c = 1; c <= 6; c++) out.push(text(seg, n, c, d))
-  return out
 }

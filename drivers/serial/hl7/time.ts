@@ -12,6 +12,18 @@ const DTM = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+
  * (`defaultOffsetMin`, 0 = UTC unless configured). Throws DecodeError `bad-time`.
  */
 export function parseDtm(dtm: string, defaultOffsetMin = 0): number {
+  // PCD-01 messages repeat one timestamp in every OBX: a one-entry memo skips the regex.
+  if (dtm === last.text && defaultOffsetMin === last.offsetMin) return last.ms
+  const ms = parseUncached(dtm, defaultOffsetMin)
+  last.text = dtm
+  last.offsetMin = defaultOffsetMin
+  last.ms = ms
+  return ms
+}
+
+const last = { text: '', offsetMin: 0, ms: 0 }
+
+function parseUncached(dtm: string, defaultOffsetMin: number): number {
   const m = DTM.exec(dtm)
   if (!m) throw new DecodeError('hl7', 'bad-time', `"${dtm.slice(0, 40)}" is not an HL7 DTM`)
   const [, y, mo = '01', d = '01', h = '00', mi = '00', s = '00', frac = '', tz] = m
