@@ -31,6 +31,13 @@ export class BleCentral {
   private readonly waiters = new Set<Waiter>()
   private scanning = false
   private readonly onDiscover = (p: PeripheralLike) => this.discovered(p)
+  // An adapter that powers off stops scanning by itself; scan again for waiting drivers when it is back.
+  private readonly onStateChange = (state: string) => {
+    if (state !== 'poweredOn') this.scanning = false
+    else this.updateScanning().catch((err) => (this.lastScanError = err))
+  }
+  /** Last scan start/stop failure outside a `find` call (diagnostics; the next `find` retries and reports its own). */
+  lastScanError: unknown = null
 
   constructor(
     readonly binding: NobleLike,
@@ -38,6 +45,7 @@ export class BleCentral {
     private readonly nowMs: () => number = Date.now,
   ) {
     binding.on('discover', this.onDiscover)
+    binding.on('stateChange', this.onStateChange)
   }
 
   /**
@@ -76,6 +84,7 @@ export class BleCentral {
   async close(): Promise<void> {
     this.waiters.clear()
     this.binding.removeListener('discover', this.onDiscover)
+    this.binding.removeListener('stateChange', this.onStateChange)
     await this.updateScanning()
   }
 
@@ -111,9 +120,14 @@ export class BleCentral {
     const want = this.waiters.size > 0 && this.binding.state === 'poweredOn'
     if (want === this.scanning) return
     this.scanning = want
-    // allowDuplicates: a device seen before the scan began must be reported again to be found.
-    if (want) await this.binding.startScanningAsync([], true)
-    else await this.binding.stopScanningAsync()
+    try {
+      // allowDuplicates: a device seen before the scan began must be reported again to be found.
+      if (want) await this.binding.startScanningAsync([], true)
+      else await this.binding.stopScanningAsync()
+    } catch (err) {
+      this.scanning = !want // so that the next call tries again
+      throw err
+    }
   }
 
   private async poweredOn(timeoutMs: number, signal: AbortSignal): Promise<void> {

@@ -362,3 +362,23 @@ test('ble central: a reserved battery value is counted as a reject and does not 
   assert.equal(ctx.lastState, 'connected')
   assert.deepEqual(ctx.rejects.map((r) => r.reason), ['battery:reserved-value'])
 })
+
+test('ble central: after the adapter powers off and on again, every device reconnects', async (t) => {
+  const other = 'a0:9e:1a:00:00:02'
+  const { radio, central, drive } = ward([H10_ADDR, other])
+  const straps = [h10(radio), h10(radio, other)]
+  const drivers = [drive('patch-1', 'polar-pmd', H10_ADDR), drive('patch-2', 'polar-pmd', other)]
+  const ctx = new RecordingContext()
+  t.after(async () => {
+    await Promise.all(drivers.map((d) => d.stop()))
+    straps.forEach((s) => s.stop())
+    await central.close()
+  })
+  await Promise.all(drivers.map((d) => d.start(ctx)))
+  radio.setPowered(false)
+  await waitFor('both links down', () => ctx.statuses.filter((s) => s.state === 'disconnected').length >= 2)
+  await new Promise((r) => setTimeout(r, 30))
+  assert.ok(straps.every((s) => s.peripheral.connectCount === 1))
+  radio.setPowered(true)
+  await waitFor('both reconnected', () => straps.every((s) => s.peripheral.connectCount === 2 && s.streaming))
+})
