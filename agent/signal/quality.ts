@@ -7,11 +7,11 @@
  *  - flat line: peak-to-peak under 10 µV over a whole block. Any electrode on skin picks up more
  *    than that (baseline noise of ambulatory ECG is tens of µV; MIT-BIH quantises at 5 µV, so a
  *    constant record reads 0). A true asystole still shows baseline noise and is not "flat".
- *  - saturation: at least 10 % of the block sits exactly at the block's maximum or minimum while
- *    that extreme lies at least a quarter of the peak-to-peak away from the block mean (a rail or
- *    a clipped R wave, not a flat baseline), or beyond the device's rails when they are known.
- *    Flat-topped R waves alone (bidmc_13: 4.5 % of samples clipped) stay under 10 % and do not
- *    stop beat detection, so they do not flag the block.
+ *  - saturation: at least 10 % of the block sits exactly at the block's maximum or minimum (an
+ *    amplifier rail: real ECG has noise of at least one quantisation step, so its extremes are
+ *    single samples), or at or beyond the device's rails when they are known. Flat-topped R waves
+ *    alone (bidmc_13: 4.5 % of samples clipped) stay under 10 % and do not stop beat detection,
+ *    so they do not flag the block.
  */
 import { Quality } from '../../drivers/records.js'
 
@@ -23,7 +23,6 @@ export class SignalQualityMeter {
   private max = -Infinity
   private atMin = 0
   private atMax = 0
-  private sum = 0
   private count = 0
   private beyondRails = 0
 
@@ -36,7 +35,6 @@ export class SignalQualityMeter {
   }
 
   addOne(x: number): void {
-    this.sum += x
     this.count++
     if (x > this.max) {
       this.max = x
@@ -49,22 +47,20 @@ export class SignalQualityMeter {
     if (x >= this.railUv || x <= -this.railUv) this.beyondRails++
   }
 
-  /** Closes the block: LEADS_OFF for a flat line, OUT_OF_RANGE for saturation, 0 when fine (or empty). */
+  /** Closes the block: LEADS_OFF for a flat line, OUT_OF_RANGE for saturation (both for a flat line at a known rail), 0 when fine (or empty). */
   take(): number {
     const q = this.count === 0 ? 0 : this.judge()
     this.min = Infinity
     this.max = -Infinity
-    this.atMin = this.atMax = this.sum = this.count = this.beyondRails = 0
+    this.atMin = this.atMax = this.count = this.beyondRails = 0
     return q
   }
 
   private judge(): number {
     const p2p = this.max - this.min
-    if (p2p < FLAT_P2P_UV) return Quality.LEADS_OFF
-    const mean = this.sum / this.count
-    let pinned = this.beyondRails
-    if (this.max - mean >= p2p / 4) pinned += this.atMax
-    if (mean - this.min >= p2p / 4) pinned += this.atMin
-    return pinned >= SATURATED_FRACTION * this.count ? Quality.OUT_OF_RANGE : 0
+    const limit = SATURATED_FRACTION * this.count
+    const railed = this.beyondRails >= limit ? Quality.OUT_OF_RANGE : 0
+    if (p2p < FLAT_P2P_UV) return Quality.LEADS_OFF | railed
+    return railed | (this.atMax + this.atMin >= limit ? Quality.OUT_OF_RANGE : 0)
   }
 }

@@ -14,6 +14,8 @@ export interface SyntheticOptions {
   readonly seconds: number
   readonly bpm: number
   readonly rAmplitudeUv?: number
+  /** T-wave amplitude relative to R (default 0.25). */
+  readonly tRelative?: number
   /** Gaussian white noise, µV rms. */
   readonly noiseUv?: number
   /** Returns the beat times (s) to use instead of a regular rhythm at `bpm`. */
@@ -56,7 +58,8 @@ export function syntheticEcg(o: SyntheticOptions): SyntheticEcg {
     const r = Math.round(times[b]! * o.rateHz)
     if (r >= n) break
     rPeaks.push(r)
-    for (const [offset, width, rel] of WAVES) {
+    for (const [offset, width, relDefault] of WAVES) {
+      const rel = width === 0.045 && o.tRelative !== undefined ? o.tRelative : relDefault
       const centre = times[b]! + (Math.abs(offset) > 0.05 ? offset * qt : offset)
       const from = Math.max(0, Math.floor((centre - 4 * width) * o.rateHz))
       const to = Math.min(n, Math.ceil((centre + 4 * width) * o.rateHz))

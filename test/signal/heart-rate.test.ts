@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { codeOf } from '../../drivers/codes.js'
+import { Quality } from '../../drivers/records.js'
+import { runAnalyzer, secondsOf } from './feed.js'
+import { gaussianNoise, makeRng, syntheticEcg } from './synthetic.js'
+
+const RATE = 130 // Polar PMD ECG
+
+/** HR values at ticks in [fromS, toS). */
+function hrBetween(run: ReturnType<typeof runAnalyzer>, fromS: number, toS: number) {
+  return run.hr.filter((o) => secondsOf(o.deviceTimeMs) >= fromS && secondsOf(o.deviceTimeMs) < toS)
+}
+
+test('signal: HR at 40, 72 and 220 /min, one Observation per second of device time', () => {
+  for (const bpm of [40, 72, 220]) {
+    const ecg = syntheticEcg({ rateHz: RATE, seconds: 60, bpm, noiseUv: 15 })
+    const run = runAnalyzer(ecg.samplesUv, RATE, {}, { chunkSamples: 73 })
+    assert.equal(run.hr.length, 60, 'one value per second')
+    run.hr.forEach((o, k) => {
+      assert.equal(o.deviceTimeMs % 1000, 0)
+      assert.equal(o.deviceSeq, k)
+      assert.equal(o.code, codeOf('MDC_ECG_HEART_RATE'))
+      assert.equal(o.unit, '/min')
+      assert.equal(o.deviceId, 'patch-1')
+    })
+    const settled = hrBetween(run, 15, 60)
+    for (const o of settled) {
+      assert.equal(o.quality, 0, `${bpm}/min at ${secondsOf(o.deviceTimeMs)} s: quality ${o.quality}`)
+      assert.ok(Math.abs(o.value - bpm) <= 1, `${bpm}/min: HR ${o.value} at ${secondsOf(o.deviceTimeMs)} s`)
+    }
+    const first = run.hr[0]!
+    assert.ok(Number.isNaN(first.value) && first.quality & Quality.UNAVAILABLE, 'no value while learning')
+    const rr = run.beats.map((b) => b.rrMs).filter(Number.isFinite)
+    assert.ok(rr.length > 20 && rr.every((ms) => Math.abs(ms - 60000 / bpm) <= 2 * (1000 / RATE) + 1), 'RR intervals')
+  }
+})
+
+test('signal: asystole drives HR to 0 /min within 7 s, as a valid value', () => {
+  const beatTimesS = Array.from({ length: 25 }, (_, i) => 0.5 + i * 0.8) // 75 /min until 19.7 s
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 40, bpm: 75, beatTimesS, noiseUv: 20 })
+  const run = runAnalyzer(ecg.samplesUv, RATE)
+  const before = hrBetween(run, 12, 20)
+  assert.ok(before.every((o) => o.quality === 0 && Math.abs(o.value - 75) <= 1))
+  const after = hrBetween(run, 27, 40)
+  assert.ok(after.length > 10 && after.every((o) => o.value === 0 && o.quality === 0), JSON.stringify(after.map((o) => [o.value, o.quality])))
+  const falling = hrBetween(run, 20, 27).map((o) => o.value)
+  assert.ok(falling.some((v) => v > 0 && v < 70), `HR falls during the pause: ${falling}`)
+})
+
+test('signal: leads off (device flag or flat line) flags HR and raises then clears the condition', () => {
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 70, bpm: 80, noiseUv: 15 })
+  const flat = Int32Array.from(ecg.samplesUv, (v, i) => (i >= 40 * RATE && i < 50 * RATE ? 0 : v))
+  const run = runAnalyzer(flat, RATE, {}, { chunkQuality: (k) => (k >= 20 && k < 25 ? Quality.LEADS_OFF : 0) })
+  const leads = run.conditions.filter((c) => c.condition === 'leads-off').map((c) => [c.active, secondsOf(c.atMs)])
+  assert.deepEqual(leads, [[true, 22], [false, 28], [true, 42], [false, 53]])
+  for (const o of [...hrBetween(run, 21, 26), ...hrBetween(run, 41, 51)]) assert.ok(o.quality & Quality.LEADS_OFF, `HR at ${secondsOf(o.deviceTimeMs)} s not flagged`)
+  assert.ok(hrBetween(run, 64, 70).every((o) => o.quality === 0 && Math.abs(o.value - 80) <= 1), 'valid again once the window is clean')
+})
+
+test('signal: muscle noise marks HR questionable and raises ecg-noise; HR from it is never valid', () => {
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 60, bpm: 70, noiseUv: 10 })
+  const rng = makeRng(9)
+  const noisy = Int32Array.from(ecg.samplesUv, (v, i) => (i >= 20 * RATE && i < 35 * RATE ? v + Math.round(250 * gaussianNoise(rng)) : v))
+  const run = runAnalyzer(noisy, RATE)
+  const noise = run.conditions.filter((c) => c.condition === 'ecg-noise')
+  assert.ok(noise.length === 2 && noise[0]!.active && !noise[1]!.active, JSON.stringify(noise))
+  assert.ok(secondsOf(noise[0]!.atMs) <= 23 && secondsOf(noise[1]!.atMs) >= 35)
+  for (const o of hrBetween(run, 21, 36)) assert.ok(o.quality & Quality.QUESTIONABLE, `HR at ${secondsOf(o.deviceTimeMs)} s valid in noise`)
+  assert.ok(hrBetween(run, 10, 20).every((o) => o.quality === 0))
+})
+
+test('signal: a clipped signal marks HR out of range and raises ecg-saturation', () => {
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 50, bpm: 70, noiseUv: 10 })
+  const clipped = Int32Array.from(ecg.samplesUv, (v, i) => (i >= 20 * RATE && i < 30 * RATE ? Math.min(v, 60) : v))
+  const run = runAnalyzer(clipped, RATE)
+  const sat = run.conditions.filter((c) => c.condition === 'ecg-saturation').map((c) => [c.active, secondsOf(c.atMs)])
+  assert.deepEqual(sat, [[true, 22], [false, 33]])
+  for (const o of hrBetween(run, 21, 31)) assert.ok(o.quality & Quality.OUT_OF_RANGE)
+  // known rails: samples at or beyond them count even when the block is otherwise flat
+  const railed = Int32Array.from(ecg.samplesUv, (v, i) => (i >= 20 * RATE && i < 30 * RATE ? 4000 : v))
+  const run2 = runAnalyzer(railed, RATE, { railUv: 4000 })
+  for (const o of hrBetween(run2, 21, 31)) assert.ok(o.quality & Quality.OUT_OF_RANGE && o.quality & Quality.LEADS_OFF)
+})
+
+test('signal: a lost chunk is bridged, a long gap restarts detection without a false HR', () => {
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 60, bpm: 66, noiseUv: 10 })
+  const short = runAnalyzer(ecg.samplesUv, RATE, {}, { chunkSamples: 26, dropChunk: (k) => k === 100 }) // 200 ms lost at 20 s
+  assert.equal(short.hr.length, 60)
+  assert.ok(hrBetween(short, 30, 60).every((o) => o.quality === 0 && Math.abs(o.value - 66) <= 1))
+  const long = runAnalyzer(ecg.samplesUv, RATE, {}, { dropChunk: (k) => k >= 20 && k < 25 }) // 5 s lost
+  const gap = long.hr.map((o) => secondsOf(o.deviceTimeMs)).filter((s) => s > 21 && s <= 25)
+  assert.deepEqual(gap, [], 'no HR for time without data')
+  for (const o of hrBetween(long, 26, 60)) assert.ok(Number.isNaN(o.value) ? o.quality & Quality.UNAVAILABLE : Math.abs(o.value - 66) <= 1)
+})
