@@ -9,6 +9,7 @@
  *   subscribed or failed: an absent patch must not hold the agent's start-up. Attempts go on in the
  *   background, reported through `ctx.status`.
  * - Every attempt checks the allowlist again: a device removed from it is not reconnected.
+ * - One `start` per instance (a driver is created per configured device).
  * - `stop()` (or `ctx.signal` abort) is idempotent: it stops the profile's stream (PMD `03 00`),
  *   clears the CCCDs, disconnects, and reports `disconnected` with cause `stopped`.
  */
@@ -56,7 +57,6 @@ export class BleDeviceDriver implements Driver {
   private readonly nowMs: () => number
   private abort: AbortController | null = null
   private loop: Promise<void> | null = null
-  private link: Link | null = null
   private silenceTimer: NodeJS.Timeout | null = null
   private silent = false
   /** Resolves with 'stopped' once stop() is called; raced against each link's end. */
@@ -116,7 +116,6 @@ export class BleDeviceDriver implements Driver {
     let link: Link | null = null
     try {
       link = await this.connect(ctx, signal)
-      this.link = link
       await this.open(link)
       resetBackoff()
       ctx.status({ state: 'connected' })
@@ -127,7 +126,6 @@ export class BleDeviceDriver implements Driver {
       return errorText(err)
     } finally {
       this.unwatchSilence()
-      this.link = null
       if (link) await this.teardown(link)
     }
   }
