@@ -20,6 +20,8 @@ export interface LinkCounters {
   rejected: Record<string, number>
   /** Successful port opens / accepted TCP connections. */
   opens: number
+  /** Open attempts that failed (device absent after an unplug, busy, permission). */
+  openFailures: number
   /** Losses of the port (unplug) or of a TCP peer. */
   disconnects: number
   /** Canonical observations emitted. */
@@ -37,6 +39,7 @@ export function newLinkCounters(): LinkCounters {
     resyncs: 0,
     rejected: {},
     opens: 0,
+    openFailures: 0,
     disconnects: 0,
     observations: 0,
     acks: { AA: 0, AE: 0, AR: 0 },

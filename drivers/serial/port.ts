@@ -97,6 +97,7 @@ export class SerialLink {
       }
       this.attach(port)
     } catch (err) {
+      this.o.counters.openFailures++
       this.markDown(`open failed: ${(err as Error).message}`)
     }
   }

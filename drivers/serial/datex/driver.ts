@@ -6,6 +6,7 @@
  * again; an unplug is reported and the port reopened with backoff. stop() asks the monitor to
  * stop transmitting (interval 0), closes the port and restores its settings.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import { isDecodeError, type DecodeError } from '../../errors.js'
 import type { Observation } from '../../records.js'
 import type { Driver, DriverContext } from '../../types.js'
@@ -18,6 +19,9 @@ import { buildRequestFrames, DEFAULT_DRI_LEVELS } from './request.js'
 
 /** §6.1 [S-VSC Class1.cs]. */
 export const DATEX_LINE: SerialSettings = { baudRate: 19200, dataBits: 8, parity: 'even', stopBits: 1, rtscts: true }
+
+/** How long stop() waits for the stop request to leave the port. */
+const STOP_REQUEST_WAIT_MS = 1000
 
 /** Device time earlier than this is a clock that was never set (r_time 0 or a reset RTC). */
 const EARLIEST_PLAUSIBLE_MS = Date.UTC(2001, 0, 1)
@@ -83,7 +87,9 @@ export class DatexDriver implements Driver, DatexFrameSink {
     if (!link) return
     this.link = undefined
     this.silence?.stop()
-    if (link.isOpen) await this.send(link, 0) // interval 0 = stop transmission (§6.4)
+    // Interval 0 = stop transmission (§6.4). Bounded: with RTS/CTS a monitor that is off never
+    // raises CTS, and a drain would wait forever.
+    if (link.isOpen) await Promise.race([this.send(link, 0), delay(STOP_REQUEST_WAIT_MS)])
     await link.stop()
     this.ctx?.status({ state: 'disconnected', cause: 'stopped' })
   }
