@@ -53,6 +53,13 @@ export class TimeRing {
     this.size++
   }
 
+  /** Drops the oldest sample (no-op when empty). */
+  dropOldest(): void {
+    if (this.size === 0) return
+    this.head = (this.head + 1) % this.capacity
+    this.size--
+  }
+
   /** Drops samples at or before `timeMs`. */
   evictThrough(timeMs: number): void {
     while (this.size > 0 && this.t[this.head]! <= timeMs) {

@@ -19,16 +19,11 @@ export function opText(op: Op): OpText {
 }
 /** Whether `value` fulfils `value op limit`. NaN never fulfils. */
 export function beyond(op: Op, value: number, limit: number): boolean {
-  switch (op) {
-    case Op.GT:
-      return value > limit
-    case Op.GE:
-      return value >= limit
-    case Op.LT:
-      return value < limit
-    default:
-      return value <= limit
-  }
+  // Literal cases (not Op.GT …): this runs for every sample of every rule.
+  if (op === 0) return value > limit
+  if (op === 1) return value >= limit
+  if (op === 2) return value < limit
+  return value <= limit
 }
 /** The limit shifted by the hysteresis towards normal (clearing needs the value past it). */
 export function relaxedLimit(op: Op, limit: number, hysteresis: number): number {

@@ -8,7 +8,22 @@
  */
 import { MDC } from '../../../drivers/codes.js'
 import type { News2RuleDef } from '../config.js'
-import { news2Band, pointsOf, scoreNews2, type Acvpu, type News2Input, type News2Param, type News2Result } from '../news2.js'
+import {
+  airPoints,
+  consciousnessPoints,
+  news2Band,
+  pulsePoints,
+  rrPoints,
+  sbpPoints,
+  scoreNews2,
+  spo2Scale1Points,
+  spo2Scale2Points,
+  tempPoints,
+  type Acvpu,
+  type News2Input,
+  type News2Param,
+  type News2Result,
+} from '../news2.js'
 import { PRIORITY_RANK } from '../types.js'
 import type { CompiledBase, Verdict } from './common.js'
 
@@ -79,8 +94,6 @@ export class News2Inputs {
   onOxygen: boolean | undefined = undefined
   spo2Scale: 1 | 2 = 1
   lastRed = false
-  /** Scratch input for scoring without allocation. */
-  private readonly scratch: News2Input = {}
 
   /** Keeps the latest (by device time) valid value of a slot. */
   set(slot: number, value: number, tMs: number): void {
@@ -89,32 +102,49 @@ export class News2Inputs {
     this.timesMs[slot] = tMs
   }
 
-  /** Aggregate score of the inputs young enough at `nowMs`; sets `lastRed`. */
+  /**
+   * Aggregate score of the inputs young enough at `nowMs`; sets `lastRed`. Reads the typed arrays
+   * directly (no scratch object) so that no number is boxed on the per-record path.
+   */
   aggregate(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): number {
-    const input = this.fill(nowMs, maxAgeMs, ctxMaxAgeMs)
     let total = 0
     let red = false
-    if (input.rr !== undefined) total += this.add(pointsOf('rr', input))
-    if (input.spo2 !== undefined) total += this.add(pointsOf('spo2', input))
-    if (input.onOxygen !== undefined) total += pointsOf('air', input)
-    if (input.sbp !== undefined) total += this.add(pointsOf('sbp', input))
-    if (input.pulse !== undefined) total += this.add(pointsOf('pulse', input))
-    if (input.consciousness !== undefined) total += this.add(pointsOf('consciousness', input))
-    if (input.temp !== undefined) total += this.add(pointsOf('temp', input))
-    red = this.redSeen
-    this.redSeen = false
+    for (let slot = 0; slot < 5; slot++) {
+      const v = this.values[slot]!
+      if (Number.isNaN(v) || nowMs - this.timesMs[slot]! > maxAgeMs) continue
+      const points = this.slotPoints(slot, v)
+      total += points
+      if (points === 3) red = true
+    }
+    if (this.consciousness !== undefined && nowMs - this.consciousnessMs <= ctxMaxAgeMs) {
+      const points = consciousnessPoints(this.consciousness)
+      total += points
+      if (points === 3) red = true
+    }
+    if (this.onOxygen !== undefined) total += airPoints(this.onOxygen)
     this.lastRed = red
     return total
   }
-  private redSeen = false
-  private add(points: number): number {
-    if (points === 3) this.redSeen = true
-    return points
+
+  private slotPoints(slot: number, v: number): number {
+    switch (slot) {
+      case RR:
+        return rrPoints(v)
+      case SPO2:
+        return this.spo2Scale === 2 ? spo2Scale2Points(v, this.onOxygen === true) : spo2Scale1Points(v)
+      case SBP:
+        return sbpPoints(v)
+      case PULSE:
+        return pulsePoints(v)
+      default:
+        return tempPoints(v)
+    }
   }
 
   /** Full result for the dashboard (allocates). */
   result(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Result {
-    const input = { ...this.fill(nowMs, maxAgeMs, ctxMaxAgeMs), atMs: nowMs }
+    const input = this.fill(nowMs, maxAgeMs, ctxMaxAgeMs)
+    input.atMs = nowMs
     const times: Partial<Record<News2Param, number>> = { consciousness: this.consciousnessMs }
     DEVICE_PARAMS.forEach((p, i) => (times[p] = this.timesMs[i]!))
     const r = scoreNews2(input, times)
@@ -122,7 +152,7 @@ export class News2Inputs {
   }
 
   private fill(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Input {
-    const s = this.scratch
+    const s: News2Input = {}
     s.rr = this.fresh(RR, nowMs, maxAgeMs)
     s.spo2 = this.fresh(SPO2, nowMs, maxAgeMs)
     s.sbp = this.fresh(SBP, nowMs, maxAgeMs)

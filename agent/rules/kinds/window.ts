@@ -81,45 +81,91 @@ export class WindowRule implements CompiledBase {
   }
 }
 
+/**
+ * Sliding window with incremental sum and excursion count (O(1) per in-order sample; min/max scan
+ * the ring). Out-of-order inserts and every `capacity` inserts recompute from the ring, which
+ * also bounds floating-point drift of the running sum.
+ */
 class SlidingState implements Evaluator {
   private readonly ring: TimeRing
+  private sum = 0
+  private excursions = 0
+  private sinceRecompute = 0
   private activeSinceMs = Number.NaN
 
   constructor(private readonly rule: WindowRule) {
     this.ring = new TimeRing(rule.maxSamples)
   }
   get bytes(): number {
-    return this.ring.bytes + 48
+    return this.ring.bytes + 64
   }
 
   observe(t: number, v: number, _wm: number, out: Verdict): boolean {
     const r = this.rule
     const ring = this.ring
-    ring.insert(t, v)
-    const newest = ring.newestTime()
-    ring.evictThrough(newest - r.windowMs)
-    const n = ring.size
-    let acc = r.agg === 1 ? Number.POSITIVE_INFINITY : r.agg === 2 ? Number.NEGATIVE_INFINITY : 0
-    let wasOut = false
-    for (let i = 0; i < n; i++) {
-      const x = ring.valueAt(i)
-      if (r.agg === 0) acc += x
-      else if (r.agg === 1) acc = x < acc ? x : acc
-      else if (r.agg === 2) acc = x > acc ? x : acc
-      else {
-        const isOut = beyond(r.excOp, x, r.excLimit)
-        if (isOut && !wasOut) acc++
-        wasOut = isOut
-      }
+    if (t >= ring.newestTime() && this.sinceRecompute < ring.capacity) {
+      if (ring.size === ring.capacity) this.dropOldest()
+      const prevOut = ring.size > 0 && beyond(r.excOp, ring.valueAt(ring.size - 1), r.excLimit)
+      ring.insert(t, v)
+      this.sum += v
+      if (!prevOut && beyond(r.excOp, v, r.excLimit)) this.excursions++
+      this.sinceRecompute++
+    } else {
+      ring.insert(t, v)
+      this.recompute()
     }
-    if (r.agg === 0 && n > 0) acc /= n
-    r.decide(acc, n, Number.isNaN(this.activeSinceMs) ? ring.timeAt(0) : this.activeSinceMs, out)
+    const oldestKeptMs = ring.newestTime() - r.windowMs
+    while (ring.size > 0 && ring.timeAt(0) <= oldestKeptMs) this.dropOldest()
+    const n = ring.size
+    r.decide(this.aggregate(n), n, Number.isNaN(this.activeSinceMs) ? ring.timeAt(0) : this.activeSinceMs, out)
     this.activeSinceMs = out.active ? out.sinceMs : Number.NaN
     return true
   }
 
   tick(): boolean {
     return false // a sliding window decides on samples; silence is the no-data rule's business
+  }
+
+  private aggregate(n: number): number {
+    const agg = this.rule.agg
+    if (agg === AGG.avg) return n > 0 ? this.sum / n : Number.NaN
+    if (agg === AGG.count) return this.excursions
+    let acc = agg === AGG.min ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
+    for (let i = 0; i < n; i++) {
+      const x = this.ring.valueAt(i)
+      if (agg === AGG.min ? x < acc : x > acc) acc = x
+    }
+    return acc
+  }
+
+  /** Removes the oldest sample from the ring and from the running sum/count. */
+  private dropOldest(): void {
+    const r = this.rule
+    const ring = this.ring
+    const v0 = ring.valueAt(0)
+    this.sum -= v0
+    // The oldest sample counts as an excursion entry when out; after it leaves, the next sample
+    // does (if out). Net change: −1 only when it was out and the next one is not.
+    if (beyond(r.excOp, v0, r.excLimit) && (ring.size === 1 || !beyond(r.excOp, ring.valueAt(1), r.excLimit))) this.excursions--
+    ring.dropOldest()
+  }
+
+  private recompute(): void {
+    const r = this.rule
+    const ring = this.ring
+    let sum = 0
+    let excursions = 0
+    let wasOut = false
+    for (let i = 0; i < ring.size; i++) {
+      const x = ring.valueAt(i)
+      sum += x
+      const isOut = beyond(r.excOp, x, r.excLimit)
+      if (isOut && !wasOut) excursions++
+      wasOut = isOut
+    }
+    this.sum = sum
+    this.excursions = excursions
+    this.sinceRecompute = 0
   }
 }
 
