@@ -4,7 +4,8 @@
  *
  * Time frames. Physiological rules run on device time. Each bed keeps its newest device time and
  * the offset hub − device of its latest record, so a tick (hub time) maps to the bed's device time.
- * Watermark: a record older than (newest device time − watermarkMs) is too late and is only counted.
+ * Watermark: a record older than (its device's newest device time − watermarkMs) is too late and
+ * is only counted.
  * Technical rules run on hub time.
  *
  * Hot path (`observe`): one Map lookup for the bed, one for the code's rules, integer compares;
@@ -43,7 +44,12 @@ class Bed {
   readonly news2 = new News2Inputs()
   readonly tech = TECHNICAL_CONDITIONS.map(() => new TechState())
   offsetMs = Number.NaN
+  /** Newest device time of any of the bed's devices: the bed's "now" on device time. */
   maxDeviceMs = Number.NEGATIVE_INFINITY
+  /** Newest device time per device (a bed has a handful): lateness is judged per device, so one
+   *  device whose clock runs ahead cannot make another device's records late. */
+  readonly deviceIds: string[] = []
+  readonly deviceMaxMs: number[] = []
   lastTickDeviceMs = Number.NEGATIVE_INFINITY
   lastObsHubMs = Number.NaN
   /** No observation for the no-data timeout (bed-level silence, hub time). */
@@ -55,6 +61,18 @@ class Bed {
   ) {
     this.slots = set.rules.map(() => new AlarmSlot())
     this.evals = set.newStates()
+  }
+
+  /** Records `t` for `deviceId`; returns that device's watermark base (its newest device time). */
+  deviceMax(deviceId: string, t: number): number {
+    const i = this.deviceIds.indexOf(deviceId)
+    if (i < 0) {
+      this.deviceIds.push(deviceId)
+      this.deviceMaxMs.push(t)
+      return t
+    }
+    if (t > this.deviceMaxMs[i]!) this.deviceMaxMs[i] = t
+    return this.deviceMaxMs[i]!
   }
 
   deviceNow(hubMs: number): number {
@@ -69,7 +87,7 @@ export class Engine implements RuleEngine {
   private readonly open = new Map<string, { bed: Bed; index: number }>()
   private readonly watermarkMs: number
   private readonly acceptMask: number
-  private readonly verdict: Verdict = { active: false, rank: 0, value: 0, sinceMs: 0 }
+  private readonly verdict: Verdict = { active: false, rank: 0, value: Number.NaN, sinceMs: Number.NaN, watermarkMs: Number.NaN }
   private out: AlarmChange[] | null = null
   private lateDropped = 0
   private flaggedIgnored = 0
@@ -89,7 +107,7 @@ export class Engine implements RuleEngine {
     if (!(obs.hubTimeMs <= bed.lastObsHubMs)) bed.lastObsHubMs = obs.hubTimeMs
     if (bed.silent) this.technicalEval(bed, NO_DATA, obs.hubTimeMs) // the no-data timeout ends
     if (t > bed.maxDeviceMs) bed.maxDeviceMs = t
-    const wm = bed.maxDeviceMs - this.watermarkMs
+    const wm = bed.deviceMax(obs.deviceId, t) - this.watermarkMs
     if (t < wm) {
       this.lateDropped++
       return this.flush()
@@ -113,7 +131,8 @@ export class Engine implements RuleEngine {
     if (indices.length === 0 && news2Slot === undefined) this.unmatched++
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k]!
-      if (bed.evals[i]!.observe(t, obs.value, wm, this.verdict)) this.apply(bed, i, bed.maxDeviceMs)
+      this.verdict.watermarkMs = wm
+      if (bed.evals[i]!.observe(obs, this.verdict)) this.apply(bed, i, bed.maxDeviceMs)
     }
     return this.flush()
   }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { createRuleEngine, DEFAULT_RULES, type AlarmChange } from '../../agent/rules/index.js'
+import { createRuleEngine, DEFAULT_RULES, type AlarmChange, type Engine } from '../../agent/rules/index.js'
 import { Quality } from '../../drivers/records.js'
+import { windowRuleSchema } from '../../agent/rules/config.js'
+import { WindowRule } from '../../agent/rules/kinds/window.js'
 import { CASES } from './cases.js'
 import { BED, config, obs, runCase, series, T0 } from './script.js'
 
@@ -69,6 +71,30 @@ describe('rules: engine details', () => {
     assert.deepEqual(engine.stats(), { beds: 1, lateDropped: 1, flaggedIgnored: 1, unmatched: 0 })
   })
 
+  test('rules: lateness is judged per device: a device whose clock runs ahead does not make others late', () => {
+    const engine = createRuleEngine(config({ set: [hrHigh] }), { watermarkMs: 5000 })
+    engine.observe(BED, obs('MDC_PULS_OXIM_SAT_O2', 97, 60, 0, 'oximeter'))
+    const raised: string[] = []
+    for (let t = 0; t <= 10; t++) for (const c of engine.observe(BED, obs(HR, 130, t, 0, 'ecg-patch'))) raised.push(c.ruleId)
+    assert.deepEqual(raised, ['hr-high'])
+    assert.equal(engine.stats().lateDropped, 0)
+  })
+
+  test('rules: state per bed is bounded: a day of data does not grow it', () => {
+    const engine = createRuleEngine(DEFAULT_RULES) as Engine
+    const feed = (fromS: number, toS: number) => {
+      for (let t = fromS; t < toS; t++) {
+        engine.observe(BED, obs(HR, 70 + (t % 7), t))
+        engine.observe(BED, obs('MDC_PULS_OXIM_SAT_O2', 95 + (t % 4), t))
+      }
+    }
+    feed(0, 600)
+    const after10min = engine.stateBytes(BED)!
+    feed(600, 86_400)
+    assert.equal(engine.stateBytes(BED), after10min)
+    assert.ok(after10min < 16_384, `${after10min} bytes of evaluator state`)
+  })
+
   test('rules: validQualityMask lets re-timed values count', () => {
     const engine = createRuleEngine(config({ set: [{ ...hrHigh, delay_s: 0 }] }), { validQualityMask: Quality.RETIMED })
     assert.equal(engine.observe(BED, obs(HR, 130, 0, Quality.RETIMED)).length, 1)
@@ -129,6 +155,43 @@ describe('rules: engine details', () => {
 })
 
 describe('rules: properties', () => {
+  test('rules: the incremental sliding window equals a brute-force aggregate, in any arrival order', () => {
+    const rule = (aggregate: 'avg' | 'min' | 'max' | 'count') =>
+      new WindowRule(windowRuleSchema.parse({
+        id: 'w', kind: 'window', code: 'MDC_PULS_OXIM_SAT_O2', window: 'sliding', window_s: 20, aggregate, op: '>=', limit: 0, max_samples: 16,
+        ...(aggregate === 'count' ? { excursion: { op: '<', limit: 90 } } : {}),
+      }))
+    const sample = fc.record({ t: fc.integer({ min: 0, max: 120 }), v: fc.integer({ min: 80, max: 100 }) })
+    fc.assert(
+      fc.property(fc.constantFrom('avg' as const, 'min' as const, 'max' as const, 'count' as const), fc.array(sample, { minLength: 1, maxLength: 80 }), (aggregate, samples) => {
+        const state = rule(aggregate).newState()
+        const out = { active: false, rank: 0, value: Number.NaN, sinceMs: Number.NaN, watermarkMs: Number.NEGATIVE_INFINITY }
+        // Brute force: time-ordered, the newest 16 samples, within 20 s of the newest.
+        const kept: Array<{ t: number; v: number }> = []
+        let newest = Number.NEGATIVE_INFINITY
+        for (const s of samples) {
+          assert.equal(state.observe(obs('MDC_PULS_OXIM_SAT_O2', s.v, s.t), out), true)
+          newest = Math.max(newest, s.t)
+          if (kept.length < 16 || s.t >= kept[0]!.t) {
+            if (kept.length === 16) kept.shift()
+            let i = kept.length
+            while (i > 0 && kept[i - 1]!.t > s.t) i--
+            kept.splice(i, 0, s)
+          }
+          while (kept.length > 0 && kept[0]!.t * 1000 <= newest * 1000 - 20_000) kept.shift()
+          const vs = kept.map((k) => k.v)
+          const expected =
+            aggregate === 'avg' ? vs.reduce((a, b) => a + b, 0) / vs.length
+            : aggregate === 'min' ? Math.min(...vs)
+            : aggregate === 'max' ? Math.max(...vs)
+            : vs.filter((v, i) => v < 90 && (i === 0 || vs[i - 1]! >= 90)).length
+          assert.ok(Math.abs(out.value - expected) < 1e-9, `${aggregate}: ${out.value} vs ${expected}`)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   test('rules: any HR stream gives well-formed episodes and at most one raise per cooldown', () => {
     const cfg = config({ set: [{ ...hrHigh, delay_s: 3, cooldown_s: 60, escalate: { limit: 180 } }] })
     fc.assert(

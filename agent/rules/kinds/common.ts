@@ -3,6 +3,7 @@
  * evaluator contract, and short parameter labels for alarm messages.
  */
 import { termByRef } from '../../../drivers/codes.js'
+import type { Observation } from '../../../drivers/records.js'
 import type { AlarmCategory } from '../types.js'
 
 /** Operators as small integers so the hot path compares numbers, not strings. */
@@ -41,12 +42,18 @@ export interface Verdict {
   value: number
   /** Device time the condition started. */
   sinceMs: number
+  /** Input: the bed's watermark (device time) for the call. Passed here, not as an argument, so no double is boxed per call. */
+  watermarkMs: number
 }
 
 /** Per-bed, per-rule state of a physiological rule. */
 export interface Evaluator {
-  /** One valid sample at device time `t`; `watermarkMs` is the bed's watermark. True when `out` holds a verdict. */
-  observe(t: number, v: number, watermarkMs: number, out: Verdict): boolean
+  /**
+   * One valid observation (device time `obs.deviceTimeMs`, bed watermark in `out.watermarkMs`).
+   * True when `out` holds a verdict. Takes the record, not (t, v): a polymorphic call with
+   * double arguments would box them on every record.
+   */
+  observe(obs: Observation, out: Verdict): boolean
   /** Device time has advanced to `devNowMs` without this sample stream. True when `out` holds a verdict. */
   tick(devNowMs: number, watermarkMs: number, out: Verdict): boolean
   /** Approximate bytes of state held, for the memory report. */

@@ -12,6 +12,7 @@
  * it, and the run restarts at the newest violating sample (conservative: the delay starts again).
  */
 import { codeOf } from '../../../drivers/codes.js'
+import type { Observation } from '../../../drivers/records.js'
 import type { ThresholdRuleDef } from '../config.js'
 import { PRIORITY_RANK } from '../types.js'
 import { beyond, fmt, fmtSeconds, labelOf, opOf, opText, relaxedLimit, unitOf, type CompiledBase, type Evaluator, type Op, type Verdict } from './common.js'
@@ -76,7 +77,9 @@ export class ThresholdState implements Evaluator {
 
   constructor(private readonly rule: ThresholdRule) {}
 
-  observe(t: number, v: number, _wm: number, out: Verdict): boolean {
+  observe(obs: Observation, out: Verdict): boolean {
+    const t = obs.deviceTimeMs
+    const v = obs.value
     const r = this.rule
     if (this.active) return this.observeActive(t, v, out)
     if (beyond(r.op, v, r.limit)) {

@@ -8,6 +8,7 @@
  * Out-of-order samples (older than the newest) are ignored: an EWMA cannot take them back.
  */
 import { codeOf } from '../../../drivers/codes.js'
+import type { Observation } from '../../../drivers/records.js'
 import type { TrendRuleDef } from '../config.js'
 import { PRIORITY_RANK } from '../types.js'
 import { fmt, fmtSeconds, labelOf, unitOf, type CompiledBase, type Evaluator, type Verdict } from './common.js'
@@ -64,7 +65,9 @@ export class TrendState implements Evaluator {
 
   constructor(private readonly rule: TrendRule) {}
 
-  observe(t: number, v: number, _wm: number, out: Verdict): boolean {
+  observe(obs: Observation, out: Verdict): boolean {
+    const t = obs.deviceTimeMs
+    const v = obs.value
     const r = this.rule
     if (Number.isNaN(this.firstMs)) {
       this.firstMs = this.lastMs = t

@@ -8,6 +8,7 @@
  * the watermark still count; the decision holds until the next window closes.
  */
 import { codeOf } from '../../../drivers/codes.js'
+import type { Observation } from '../../../drivers/records.js'
 import type { WindowRuleDef } from '../config.js'
 import { TimeRing } from '../ring.js'
 import { PRIORITY_RANK } from '../types.js'
@@ -100,7 +101,9 @@ class SlidingState implements Evaluator {
     return this.ring.bytes + 64
   }
 
-  observe(t: number, v: number, _wm: number, out: Verdict): boolean {
+  observe(obs: Observation, out: Verdict): boolean {
+    const t = obs.deviceTimeMs
+    const v = obs.value
     const r = this.rule
     const ring = this.ring
     if (t >= ring.newestTime() && this.sinceRecompute < ring.capacity) {
@@ -199,7 +202,10 @@ class TumblingState implements Evaluator {
 
   constructor(private readonly rule: WindowRule) {}
 
-  observe(t: number, v: number, wm: number, out: Verdict): boolean {
+  observe(obs: Observation, out: Verdict): boolean {
+    const t = obs.deviceTimeMs
+    const v = obs.value
+    const wm = out.watermarkMs
     const idx = Math.floor(t / this.rule.windowMs)
     if (Number.isNaN(this.openIdx)) this.openIdx = idx
     const decided = this.closeAll(wm, out)
