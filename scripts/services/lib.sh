@@ -23,6 +23,11 @@ endpoint_of() {
 }
 
 now_s() { date +%s; }
+# Milliseconds since the epoch, for the start-up figures (bash 5 EPOCHREALTIME, no fork).
+now_ms() {
+  local t=${EPOCHREALTIME/./}
+  echo $((t / 1000))
+}
 
 # --- jars -------------------------------------------------------------------------------
 
@@ -113,13 +118,14 @@ launch_jvm() {
   rm -f "$pidf"
   # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell, which execs the JVM
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$JAVA" "@$(jvm_args_file "$svc")" "$@" \
-    >>"$dir/logs/stdout.log" 2>&1 </dev/null &
+    >>"$dir/logs/stdout.log" 2>&1 </dev/null 9>&- &
   local waited=0
   until [[ -s "$pidf" ]]; do
     sleep 0.05
     waited=$((waited + 1))
     ((waited < 200)) || die "$svc: JVM did not start (see $dir/logs/stdout.log)"
   done
+  now_ms >"$dir/launched_at_ms"
   say "$svc: started pid $(cat "$pidf") on $(endpoint_of "$svc")"
 }
 
@@ -143,6 +149,14 @@ main_log_name() {
   esac
 }
 
+since_launch() {
+  local file
+  file="$(svc_dir "$1")/launched_at_ms"
+  [[ -s "$file" ]] || return 0
+  local ms=$(($(now_ms) - $(cat "$file")))
+  printf '%d.%01d s after JVM launch' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
 # Waits until the service answers a real client request, the JVM dies, or the timeout passes.
 wait_ready() {
   local svc=$1 timeout_s start pid reason
@@ -158,7 +172,7 @@ wait_ready() {
       die "$svc: JVM (pid $pid) exited before becoming ready"
     fi
     if reason=$(node "$HERE/probe.mjs" "$svc" "$(endpoint_of "$svc")" 2>&1); then
-      say "$svc: ready on $(endpoint_of "$svc") after $(($(now_s) - start)) s"
+      say "$svc: ready on $(endpoint_of "$svc") $(since_launch "$svc")"
       return 0
     fi
     if (($(now_s) - start >= timeout_s)); then

@@ -103,6 +103,11 @@ main() {
   local command=${1:-}
   shift || true
   [[ "$command" == start ]] && require_tools
+  if [[ "$command" == start || "$command" == stop ]]; then
+    # One start/stop at a time per state dir: two concurrent starts would launch two JVMs.
+    exec 9>"$STATE/.lock"
+    flock 9
+  fi
   case "$command" in
     fetch) cmd_fetch ;;
     start) cmd_start "$@" ;;
