@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { codeOf } from '../../drivers/codes.js'
 import { Quality } from '../../drivers/records.js'
+import { EcgAnalysis } from '../../agent/signal/index.js'
 import { runAnalyzer, secondsOf } from './feed.js'
 import { gaussianNoise, makeRng, syntheticEcg } from './synthetic.js'
 
@@ -92,4 +93,24 @@ test('signal: a lost chunk is bridged, a long gap restarts detection without a f
   const gap = long.hr.map((o) => secondsOf(o.deviceTimeMs)).filter((s) => s > 21 && s <= 25)
   assert.deepEqual(gap, [], 'no HR for time without data')
   for (const o of hrBetween(long, 26, 60)) assert.ok(Number.isNaN(o.value) ? o.quality & Quality.UNAVAILABLE : Math.abs(o.value - 66) <= 1)
+})
+
+test('signal: EcgAnalysis routes ECG chunks per device, one lead each, and ignores other waveforms', () => {
+  const hr: string[] = []
+  const analysis = new EcgAnalysis({ sink: { observation: (o) => hr.push(o.deviceId), condition: () => {} } })
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 5, bpm: 60 })
+  const chunk = (deviceId: string, code: number, k: number) => ({
+    kind: 'wave' as const, deviceId, code, rateHz: RATE, t0Us: 1_764_000_000_000_000 + k * 1_000_000,
+    samplesUv: ecg.samplesUv.subarray(k * RATE, (k + 1) * RATE), hubTimeMs: 0, deviceSeq: k, quality: 0,
+  })
+  for (let k = 0; k < 5; k++) {
+    assert.equal(analysis.push(chunk('a', codeOf('MDC_ECG_ELEC_POTL_II'), k)), true)
+    assert.equal(analysis.push(chunk('a', codeOf('MDC_ECG_ELEC_POTL_V5'), k)), false, 'second lead of the same device')
+    assert.equal(analysis.push(chunk('b', codeOf('MDC_ECG_ELEC_POTL_I'), k)), true)
+    assert.equal(analysis.push(chunk('c', codeOf('MDC_PULS_OXIM_SAT_O2'), k)), false, 'not ECG')
+  }
+  assert.equal(analysis.deviceCount, 2)
+  assert.deepEqual([hr.filter((d) => d === 'a').length, hr.filter((d) => d === 'b').length], [5, 5])
+  analysis.stop('a')
+  assert.equal(analysis.deviceCount, 1)
 })
