@@ -105,8 +105,8 @@ main() {
   [[ "$command" == start ]] && require_tools
   if [[ "$command" == start || "$command" == stop ]]; then
     # One start/stop at a time per state dir: two concurrent starts would launch two JVMs.
-    exec 9>"$STATE/.lock"
-    flock 9
+    exec 9>"$STATE/services.lock"
+    flock -w 300 9 || die "another services.sh start/stop has held $STATE/services.lock for 300 s"
   fi
   case "$command" in
     fetch) cmd_fetch ;;
