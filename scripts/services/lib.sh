@@ -157,7 +157,8 @@ since_launch() {
   printf '%d.%01d s after JVM launch' $((ms / 1000)) $((ms % 1000 / 100))
 }
 
-# Waits until the service answers a real client request, the JVM dies, or the timeout passes.
+# wait_ready SVC [launched]: waits until the service answers a real client request, the JVM
+# dies, or the timeout passes. "launched" adds the time since this run launched the JVM.
 wait_ready() {
   local svc=$1 timeout_s start pid reason
   case "$svc" in
@@ -172,7 +173,7 @@ wait_ready() {
       die "$svc: JVM (pid $pid) exited before becoming ready"
     fi
     if reason=$(node "$HERE/probe.mjs" "$svc" "$(endpoint_of "$svc")" 2>&1); then
-      say "$svc: ready on $(endpoint_of "$svc") $(since_launch "$svc")"
+      say "$svc: ready on $(endpoint_of "$svc")${2:+ $(since_launch "$svc")}"
       return 0
     fi
     if (($(now_s) - start >= timeout_s)); then

@@ -52,15 +52,18 @@ cmd_fetch() {
 
 # Launch every requested JVM first, then wait for each: Kafka is ready while Cassandra still boots.
 cmd_start() {
-  local svc
+  local svc launched=" "
   for svc in $(services_of "${1:-all}"); do
     if is_running "$svc"; then
-      echo "$svc: already running (pid $(cat "$(pid_file "$svc")"))"
+      say "$svc: already running (pid $(cat "$(pid_file "$svc")"))"
     else
       "${svc}_launch"
+      launched+="$svc "
     fi
   done
-  for svc in $(services_of "${1:-all}"); do wait_ready "$svc"; done
+  for svc in $(services_of "${1:-all}"); do
+    wait_ready "$svc" "$([[ "$launched" == *" $svc "* ]] && echo launched)"
+  done
 }
 
 cmd_stop() {
