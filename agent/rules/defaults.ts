@@ -1,18 +1,32 @@
 /**
  * The default adult rule set. Every limit names its source in `source`.
  *
- * Sources and how sure we are:
- * - [NEWS2] RCP 2017 NEWS2 Chart 1 band edges, protocols.md §9 ([S-NEWS-CHART], [S-NEWS-RCP]):
- *   verified there. Used where a limit coincides with a band edge.
- * - [PHILIPS-IFU] Philips IntelliVue MP/MX patient monitor IFU, "default alarm limits, adult":
- *   HR/Pulse 50–120 /min, extreme brady 40, extreme tachy high + 20 = 140, SpO2 low 90,
- *   desat 80, Resp 8–30 /min, apnea 20 s, NBP systolic 90–160 mmHg, Temp 36.0–39.0 °C.
- *   UNVERIFIED: quoted from memory of the IFU, which could not be opened from this sandbox;
- *   check against the ward's monitor IFU before clinical use.
- * - [IEC-8] IEC 60601-1-8 as restated in protocols.md §10 ([S-LUCAS], [S-DRAGER-LATCH]):
- *   latching high-priority alarms, technical alarms while the cause exists.
- * - [LOCAL] a local design choice with no published default; says so.
- * Condition delays of 10 s follow the issue's own examples ("SpO2 < 90 % for 10 s").
+ * Sources (manufacturer IFUs read through the project's page search; page addresses below):
+ * - [NEWS2] RCP 2017 NEWS2 Chart 1 band edges, protocols.md §9 ([S-NEWS-CHART], [S-NEWS-RCP]).
+ * - [EDAN-M3A] Edan M3A Vital Signs Monitor User Manual §9.5, p. 53: adult defaults SpO2 low 90 %,
+ *   PR 50–120 /min, priority medium.
+ *   http://38.142.81.21:8001/manual/edan/m3a-nst-c/product-manual-english/page-60.html
+ * - [MINDRAY-TM80] Mindray TM80/TM70 Telemetry Monitor Operator's Manual 12-5, factory defaults:
+ *   SpO2 low 90 % (Med/High), SpO2 Desat 80 % (High), NIBP-S 90–160 mmHg.
+ *   http://38.142.81.21:8001/manual/mindray/wmtstm70/operator-s-manual-english/page-64.html
+ * - [MINDRAY-TMS60] Mindray TMS60 Operator's Manual 9-4: adult PR 50–120 /min, SpO2 Desat 80 %.
+ *   http://38.142.81.21:8001/manual/shenzhen-mindray-bio-medical-electronics/td608fe/user-s-manual-english/page-94.html
+ * - [DRAGER-APOLLO] Dräger Apollo Operator's Manual p. 155: pulse factory default 50–120 bpm.
+ *   https://www.easymanua.ls/drager/apollo/manual/21547?p=163
+ * - [PHILIPS-VS30] Philips EarlyVue VS30 IFU 5-9: the SpO2 Desat alarm is high priority, fixed at
+ *   10 below the low limit for adults; alarm delay example 10 s.
+ *   https://www.easymanua.ls/philips/earlyvue-vs30/manual?p=129
+ * - [LIFEPAK-15] Physio-Control LIFEPAK 15 Operating Instructions Table A-3, default limits:
+ *   RR 5–30 /min, temperature 35–39 °C.
+ *   http://38.142.81.21:8001/manual/physio-control/lifepak-15/manual-english/page-248.html
+ * - [SPACELABS] Spacelabs Ultraview capnography: apnea default 20 s, RR high 30.
+ *   http://38.142.81.21:8001/manual/spacelabs-healthcare/76a90341-wmts/user-s-manual-english/page-37.html
+ * - [IEC-8] IEC 60601-1-8 as restated in protocols.md §10 ([S-LUCAS], [S-DRAGER-LATCH]).
+ * - [LOCAL] a local design choice with no published default found; says so. UNVERIFIED.
+ * ECG heart-rate defaults: the IFUs above give HR and PR the same limits (PR 50–120 in three of
+ * them); no ECG-only HR default table was read, so hr-high/hr-low rest on the PR defaults.
+ * Condition delays of 10 s follow the issue's examples and [PHILIPS-VS30]'s delay example.
+ * These defaults are a starting point: each ward must review them against its monitors' IFUs.
  */
 import type { RuleDef } from './config.js'
 
@@ -29,33 +43,33 @@ const threshold = { ...physio, kind: 'threshold', hysteresis: 0, hold_s: 30 } as
 const thresholds: RuleDef[] = [
   { ...threshold, id: 'hr-high', code: HR, op: '>', limit: 120, delay_s: 10, hysteresis: 5, priority: 'medium',
     escalate: { limit: 140, priority: 'high' },
-    source: '[PHILIPS-IFU] HR high 120, extreme tachy 140 (UNVERIFIED); NEWS2 ≥131 scores 3 [NEWS2]' },
+    source: 'HR/PR high 120 [EDAN-M3A] [MINDRAY-TMS60] [DRAGER-APOLLO]; escalation at 140 (high + 20) [LOCAL]; NEWS2 ≥131 scores 3 [NEWS2]' },
   { ...threshold, id: 'hr-low', code: HR, op: '<', limit: 50, delay_s: 10, hysteresis: 5, priority: 'medium',
     escalate: { limit: 41, priority: 'high' },
-    source: '[PHILIPS-IFU] HR low 50, extreme brady 40 (UNVERIFIED); NEWS2 ≤40 scores 3 [NEWS2]' },
+    source: 'HR/PR low 50 [EDAN-M3A] [MINDRAY-TMS60] [DRAGER-APOLLO]; escalation at ≤40 = NEWS2 pulse 3 [NEWS2]' },
   { ...threshold, id: 'pr-high', code: PR, op: '>', limit: 120, delay_s: 10, hysteresis: 5, priority: 'medium',
-    escalate: { limit: 140, priority: 'high' }, source: '[PHILIPS-IFU] Pulse high 120 (UNVERIFIED)' },
+    escalate: { limit: 140, priority: 'high' }, source: 'PR high 120 [EDAN-M3A] [MINDRAY-TMS60] [DRAGER-APOLLO]; escalation at 140 [LOCAL]' },
   { ...threshold, id: 'pr-low', code: PR, op: '<', limit: 50, delay_s: 10, hysteresis: 5, priority: 'medium',
-    escalate: { limit: 41, priority: 'high' }, source: '[PHILIPS-IFU] Pulse low 50 (UNVERIFIED); NEWS2 ≤40 scores 3 [NEWS2]' },
+    escalate: { limit: 41, priority: 'high' }, source: 'PR low 50 [EDAN-M3A] [MINDRAY-TMS60] [DRAGER-APOLLO]; escalation at ≤40 [NEWS2]' },
   { ...threshold, id: 'spo2-low', code: SPO2, op: '<', limit: 90, delay_s: 10, hysteresis: 2, priority: 'medium',
     escalate: { limit: 80, priority: 'high' },
-    source: '[PHILIPS-IFU] SpO2 low 90, desat 80 (UNVERIFIED); NEWS2 scale 1 ≤91 scores 3 [NEWS2]' },
+    source: 'SpO2 low 90 (medium) [EDAN-M3A] [MINDRAY-TM80]; desat 80 high [MINDRAY-TM80] [PHILIPS-VS30]; 10 s delay [PHILIPS-VS30]' },
   { ...threshold, id: 'rr-high', code: RR, op: '>', limit: 30, delay_s: 30, hysteresis: 2, priority: 'medium',
-    source: '[PHILIPS-IFU] Resp high 30 (UNVERIFIED); NEWS2 ≥25 scores 3 [NEWS2]; delay [LOCAL]' },
+    source: 'RR high 30 [LIFEPAK-15] [SPACELABS]; 30 s delay [LOCAL]' },
   { ...threshold, id: 'rr-low', code: RR, op: '<=', limit: 8, delay_s: 20, hysteresis: 2, priority: 'medium',
     escalate: { limit: 4, priority: 'high' },
-    source: 'NEWS2 ≤8 scores 3 [NEWS2]; [PHILIPS-IFU] Resp low 8, apnea 20 s (UNVERIFIED); escalation at 4 [LOCAL]' },
+    source: 'RR ≤8 scores 3 [NEWS2]; 20 s delay = apnea default [SPACELABS]; escalation at ≤4 [LOCAL]' },
   // NIBP is a spot measurement every few minutes: each reading is the whole episode, no delay.
   { ...threshold, id: 'sbp-low', code: SBP, op: '<=', limit: 90, delay_s: 0, hysteresis: 5, priority: 'medium',
     escalate: { limit: 70, priority: 'high' },
-    source: 'NEWS2 ≤90 scores 3 [NEWS2]; [PHILIPS-IFU] NBP sys low 90 (UNVERIFIED); escalation at 70 [LOCAL]' },
+    source: 'NIBP-S low 90 [MINDRAY-TM80]; ≤90 scores 3 [NEWS2]; escalation at ≤70 [LOCAL]' },
   { ...threshold, id: 'sbp-high', code: SBP, op: '>', limit: 160, delay_s: 0, hysteresis: 5, priority: 'low',
     escalate: { limit: 219, priority: 'medium' },
-    source: '[PHILIPS-IFU] NBP sys high 160 (UNVERIFIED); NEWS2 ≥220 scores 3 [NEWS2]' },
+    source: 'NIBP-S high 160 [MINDRAY-TM80]; escalation at ≥220 = NEWS2 3 [NEWS2]' },
   { ...threshold, id: 'temp-high', code: TEMP, op: '>', limit: 39.0, delay_s: 0, hysteresis: 0.2, priority: 'low',
-    source: 'NEWS2 ≥39.1 scores 2 [NEWS2]; [PHILIPS-IFU] Temp high 39.0 (UNVERIFIED)' },
+    source: 'Temp high 39 °C [LIFEPAK-15]; ≥39.1 scores 2 [NEWS2]' },
   { ...threshold, id: 'temp-low', code: TEMP, op: '<=', limit: 35.0, delay_s: 0, hysteresis: 0.2, priority: 'medium',
-    source: 'NEWS2 ≤35.0 scores 3 [NEWS2]' },
+    source: 'Temp low 35 °C [LIFEPAK-15]; ≤35.0 scores 3 [NEWS2]' },
 ]
 
 const aggregates: RuleDef[] = [
@@ -64,7 +78,7 @@ const aggregates: RuleDef[] = [
     source: 'NEWS2 pulse 111–130 scores 2 [NEWS2]; 60 s average, 5 samples [LOCAL] (DESIGN.md example)' },
   { ...physio, kind: 'window', id: 'spo2-dips', code: SPO2, window: 'sliding', window_s: 120, aggregate: 'count',
     excursion: { op: '<', limit: 90 }, op: '>=', limit: 3, min_samples: 1, max_samples: 128, priority: 'low',
-    source: 'SpO2 low 90 [PHILIPS-IFU] (UNVERIFIED); 3 dips in 120 s [LOCAL]' },
+    source: 'SpO2 low 90 [EDAN-M3A] [MINDRAY-TM80]; 3 dips in 120 s [LOCAL]' },
   { ...physio, kind: 'trend', id: 'hr-rise', code: HR, direction: 'up', change: 30, baseline_s: 1800, recent_s: 60,
     warmup_s: 300, min_samples: 10, priority: 'low', source: '+30 /min over the 30 min baseline [LOCAL], no published default' },
   { ...physio, kind: 'trend', id: 'spo2-fall', code: SPO2, direction: 'down', change: 4, baseline_s: 1800, recent_s: 60,
