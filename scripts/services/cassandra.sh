@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Cassandra: one node, the CQL stand-in for ScyllaDB (SERVICES.md "Cassandra").
 # Sourced by services.sh; uses lib.sh.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Kafka: one KRaft node acting as broker and controller (SERVICES.md "Kafka").
 # Sourced by services.sh; uses lib.sh.
 

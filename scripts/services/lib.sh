@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared pieces of services.sh: jar fetching, ports, JVM launch, readiness wait, stop.
 # Sourced by services.sh, which sets HERE, CACHE, M2, STATE, JAVA and the timeouts.
 
@@ -93,10 +94,10 @@ pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
 find_jvms() {
   local f pid
   # "[@]" keeps grep's own command line (which holds the pattern) from matching.
-  for f in $(grep -la -- "[@]$(jvm_args_file "$1")" /proc/[0-9]*/cmdline 2>/dev/null); do
+  while IFS= read -r f; do
     pid=${f#/proc/}
     echo "${pid%/cmdline}"
-  done
+  done < <(grep -la -- "[@]$(jvm_args_file "$1")" /proc/[0-9]*/cmdline 2>/dev/null)
 }
 
 is_running() {
