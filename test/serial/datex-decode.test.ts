@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { MDC } from '../../drivers/codes.js'
 import { DecodeError } from '../../drivers/errors.js'
+import { DatexDriver } from '../../drivers/serial/datex/driver.js'
 import { Quality } from '../../drivers/records.js'
 import { newLinkCounters } from '../../drivers/serial/counters.js'
 import { checksum, DatexDeframer, encodeFrame } from '../../drivers/serial/datex/frame.js'
 import { decodeDatexFrame, decodeRecord } from '../../drivers/serial/datex/record.js'
 import { buildRequestFrames, buildRequestRecord, decodeRequest } from '../../drivers/serial/datex/request.js'
 import { buildBasicRecord, DatexMarker } from '../../drivers/sim/datex-record.js'
+import { lastStatus, recordingContext } from './helpers.js'
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 
@@ -138,4 +141,33 @@ test('datex: deframer copes with split reads, garbage, empty frames and counts r
   assert.equal(counters.frames, 3)
   assert.equal(counters.resyncs, 2) // leading noise + the rejected run
   assert.equal(d.midFrame, false)
+})
+
+test('datex: the first subrecord is decoded even when its sr_type is not 1, and r_time 0 falls back to the subrecord time', () => {
+  const rec = buildBasicRecord({ hrPerMin: 61 }, { timeS: 1_700_000_123 })
+  rec[18] = 2 // sr_desc[0].type: a 10-s trend subrecord (same layout)
+  rec.writeUInt32LE(0, 6) // r_time unset
+  const out = decodeRecord(rec)
+  assert.equal(out.timeS, 1_700_000_123)
+  assert.equal(out.values.find((v) => v.code === MDC.MDC_ECG_HEART_RATE)?.value, 61)
+})
+
+test('datex: driver stamps plausible device time, else hub time, and numbers records monotonically', async (t) => {
+  const hubMs = Date.UTC(2026, 0, 1)
+  const ctx = recordingContext()
+  const driver = new DatexDriver({ deviceId: 'mon-t', port: '/nonexistent/ttyDATEX', now: () => hubMs, reopenInitialMs: 60_000 })
+  t.after(() => driver.stop())
+  await driver.start(ctx) // the port is absent: start still resolves and retries later (not a configuration error)
+  assert.equal(lastStatus(ctx)?.state, 'disconnected')
+  const at = (timeS: number) => {
+    const rec = buildBasicRecord({ hrPerMin: 70 }, { timeS })
+    driver.frame(rec)
+    return ctx.records.filter((r) => r.code === MDC.MDC_ECG_HEART_RATE).pop()!
+  }
+  const good = at(hubMs / 1000 - 30)
+  assert.equal(good.deviceTimeMs, hubMs - 30_000)
+  assert.equal(at(0).deviceTimeMs, hubMs, 'unset clock → hub time')
+  assert.equal(at(hubMs / 1000 + 3 * 86_400).deviceTimeMs, hubMs, 'days ahead → hub time')
+  assert.deepEqual(ctx.records.map((r) => r.deviceSeq), [1, 2, 3, 4, 5, 6], 'one deviceSeq per observation, monotonic')
+  assert.ok(ctx.records.every((r) => r.deviceId === 'mon-t' && r.hubTimeMs === hubMs && r.kind === 'obs'))
 })

@@ -108,8 +108,10 @@ export class DatexDriver implements Driver, DatexFrameSink {
     }
     const deviceMs = rec.timeS * 1000
     const deviceTimeMs = deviceMs >= EARLIEST_PLAUSIBLE_MS && deviceMs <= hubTimeMs + MAX_AHEAD_MS ? deviceMs : hubTimeMs
-    const deviceSeq = ++this.seq // the monitor has no sequence number: assigned, monotonic per device
     for (const v of rec.values) {
+      // The monitor has no sequence number: assigned, one per observation, monotonic per device
+      // (as the BLE drivers do), so (deviceId, deviceSeq) names one observation.
+      const deviceSeq = ++this.seq
       const obs: Observation = { kind: 'obs', deviceId: this.deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
       this.counters.observations++
       this.ctx?.emit(obs)

@@ -16,7 +16,7 @@ export const PHDB_SUBRECORD_BYTES = 278
 
 export interface DatexRecord {
   readonly header: DatexHeader
-  /** Time of the decoded subrecord (Unix s), else the header's r_time; 0 when neither is set. */
+  /** r_time (Unix s), else the subrecord's time; 0 when neither is set. */
   readonly timeS: number
   /** Empty for WAVE/ALARM records and for PHDB subrecords we do not decode. */
   readonly values: DatexValue[]
@@ -27,22 +27,24 @@ export interface DatexRecord {
  *
  * Which subrecord is the Basic class: the class lives in `cl_drilvl_subt`, whose bit layout is
  * UNCONFIRMED (§6.5). The driver requests the Basic class only (class bitfield 0, §6.4), so the
- * first displayed-values subrecord is Basic; VSCapture relies on the same ordering. Further
- * subrecords (a monitor that ignored our class bits) are skipped rather than guessed at.
+ * first PHDB subrecord is Basic; VSCapture relies on the same ordering. We prefer the first
+ * subrecord typed 1 (displayed) and otherwise take the first one, because whether the monitor
+ * sets sr_type to the subtype is UNCONFIRMED too and VSCapture ignores it. Further subrecords
+ * (a monitor that ignored our class bits) are skipped rather than guessed at.
  */
 export function decodeRecord(record: Buffer): DatexRecord {
   const header = decodeHeader(record)
   const values: DatexValue[] = []
+  // Time: the header's r_time (§6.3); the subrecord's own time only when r_time is unset.
   if (header.mainType !== MainType.PHDB) return { header, timeS: header.timeS, values }
-  const sr = header.subrecords.find((d) => d.type === SR_DISPLAYED)
+  const sr = header.subrecords.find((d) => d.type === SR_DISPLAYED) ?? header.subrecords[0]
   if (!sr) return { header, timeS: header.timeS, values }
   const start = HEADER_BYTES + sr.offset
   if (sr.offset < 0 || start + 4 + BASIC_CLASS_BYTES > record.length) {
     throw new DecodeError('datex', 'bad-subrecord', `subrecord at data offset ${sr.offset} overruns the ${record.length}-byte record`)
   }
-  const srTimeS = record.readUInt32LE(start)
   decodeBasic(record, start + 4, values)
-  return { header, timeS: srTimeS || header.timeS, values }
+  return { header, timeS: header.timeS || record.readUInt32LE(start), values }
 }
 
 /** JSON form of one decoded record: MDC reference ids, UCUM units, quality names (CLI contract). */

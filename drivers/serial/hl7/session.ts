@@ -20,7 +20,7 @@ export interface Hl7Host {
   readonly now: () => number
   /** Offset for DTMs without one (HL7: sender's local time); minutes east of UTC. */
   readonly defaultOffsetMin: number
-  /** Next per-device sequence number (HL7 messages carry none we can rely on). */
+  /** Next per-device sequence number, one per observation (HL7 messages carry none we can rely on). */
   nextSeq(): number
   /** A valid message arrived (feeds the silence watch). */
   heard(nowMs: number): void
@@ -70,8 +70,8 @@ export class Hl7Session implements MllpSink {
   }
 
   private emitAll(values: readonly Hl7Value[], hubTimeMs: number): void {
-    const deviceSeq = this.host.nextSeq()
     for (const v of values) {
+      const deviceSeq = this.host.nextSeq() // one per observation, monotonic per device
       const deviceTimeMs = Number.isNaN(v.timeMs) ? hubTimeMs : v.timeMs
       const obs: Observation = { kind: 'obs', deviceId: this.host.deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
       this.host.counters.observations++
