@@ -18,6 +18,16 @@
  *       op: ">="
  *       limit: 3
  *       priority: low
+ *     - { id: news2, red_priority: medium, max_age_s: 1800 }   # NEWS2: inputs older than 30 min do not count
+ *     - { id: tech-no-data, timeout_s: 20 }
+ *     - id: rr-fall                                    # trend against the patient's own baseline
+ *       kind: trend
+ *       code: MDC_RESP_RATE
+ *       direction: down       # up | down
+ *       change: 6             # /min below the baseline
+ *       baseline_s: 1800
+ *       recent_s: 60
+ *       priority: low
  *   beds:
  *     "3a-01":                # per-bed: applied on top of the ward rules
  *       disable: [hr-avg-high]
@@ -25,6 +35,8 @@
  *         - { id: spo2-low, limit: 88, escalate: { limit: 84 } }   # COPD target 88–92 %
  * ```
  *
+ * Common fields: id, kind, priority (high|medium|low), latching (never|always|high = latch once
+ * high), cooldown_s (300: no new raise of the same condition within it), source (citation).
  * Rule kinds: threshold, window, trend, news2, technical (fields below). Times are in seconds in
  * YAML (`delay_s`, `window_s`) and milliseconds inside the engine. Every error names the rule id
  * and the field: `rules.set[0].limit: rule "hr-high" field "limit": Expected number, received string`.

@@ -79,7 +79,10 @@ export interface RuleEngine {
    * Returns changes (a shared empty array when none: no allocation on the common path).
    */
   observe(bedId: string, obs: Observation): readonly AlarmChange[]
-  /** Technical input: device link/battery/leads conditions, queue over quota. atMs is hub time. */
+  /**
+   * Technical input: device link/battery/leads conditions, queue over quota. atMs is hub time.
+   * Hub-wide conditions (queue-over-quota) go to a bed id of the caller's choice (e.g. the hub id).
+   */
   technical(
     bedId: string,
     deviceId: string,

@@ -52,6 +52,8 @@ describe('rules: config schema', () => {
     assert.equal((find(ward, 'hr-high') as { limit: number }).limit, 130)
     assert.equal((find(ward, 'hr-high') as { delay_s: number }).delay_s, 10, 'a patch keeps the fields it does not name')
     assert.ok(find(ward, 'spo2-dips'))
+    assert.equal(find(ward, 'rr-fall')?.kind, 'trend')
+    assert.equal((find(ward, 'news2') as { red_priority: string }).red_priority, 'medium')
     assert.equal(find(bed, 'hr-avg-high'), undefined)
     assert.equal((find(bed, 'spo2-low') as { limit: number }).limit, 88)
     assert.deepEqual((find(bed, 'spo2-low') as { escalate: unknown }).escalate, { limit: 84, priority: 'high' })
