@@ -46,6 +46,7 @@ export class AlarmSlot {
   /** Time of the last change (for `view`). */
   changedAtMs = Number.NaN
   lastRaiseMs = Number.NEGATIVE_INFINITY
+  private lastIdMs = Number.NEGATIVE_INFINITY
   lastRaiseRank = -1
   /** Condition true but held back by the cooldown: since when, at which rank and value. */
   pendingSinceMs = Number.NaN
@@ -113,7 +114,11 @@ export class AlarmSlot {
   }
 
   private raise(rule: SlotRule, bedId: string, rank: number, value: number, sinceMs: number, atMs: number): AlarmChange {
-    this.alarmId = `${bedId}:${rule.id}:${sinceMs}`
+    // The id's time part is the episode start, bumped past the previous episode's so that ids
+    // stay unique even when two episodes report the same start (e.g. out-of-order data).
+    const idMs = sinceMs > this.lastIdMs ? sinceMs : this.lastIdMs + 1
+    this.lastIdMs = idMs
+    this.alarmId = `${bedId}:${rule.id}:${idMs}`
     this.state = 'raised'
     this.rank = rank
     this.value = value

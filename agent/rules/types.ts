@@ -38,7 +38,10 @@ export const PRIORITY_RANK: Readonly<Record<AlarmPriority, number>> = { low: 0, 
 export const PRIORITY_BY_RANK: readonly AlarmPriority[] = ['low', 'medium', 'high']
 
 export interface AlarmChange {
-  /** Stable per episode: `${bedId}:${ruleId}:${conditionSinceMs}`; unique within a hub. */
+  /**
+   * Stable per episode: `${bedId}:${ruleId}:${conditionSinceMs}` (the time part bumped by 1 ms if
+   * an earlier episode of the same rule and bed used it); unique within a hub.
+   */
   readonly alarmId: string
   readonly bedId: string
   readonly ruleId: string

@@ -192,8 +192,12 @@ describe('rules: properties', () => {
     )
   })
 
-  test('rules: any HR stream gives well-formed episodes and at most one raise per cooldown', () => {
-    const cfg = config({ set: [{ ...hrHigh, delay_s: 3, cooldown_s: 60, escalate: { limit: 180 } }] })
+  test('rules: any HR stream gives well-formed episodes, unique ids and at most one raise per cooldown', () => {
+    const cfg = config({ set: [
+      { ...hrHigh, delay_s: 3, cooldown_s: 60, escalate: { limit: 180 } },
+      { id: 'hr-avg', kind: 'window', code: HR, window: 'sliding', window_s: 10, aggregate: 'avg', op: '>', limit: 120, min_samples: 2, priority: 'low', cooldown_s: 20 },
+      { id: 'hr-max-t', kind: 'window', code: HR, window: 'tumbling', window_s: 15, aggregate: 'max', op: '>', limit: 200, priority: 'low', cooldown_s: 0 },
+    ] })
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 30, max: 220 }), { minLength: 1, maxLength: 300 }), fc.boolean(), (hr, withTicks) => {
         const engine = createRuleEngine(cfg)
@@ -212,6 +216,8 @@ describe('rules: properties', () => {
           state.set(c.alarmId, c.state)
         }
         assert.ok(mediumRaises <= Math.ceil(hr.length / 60), `${mediumRaises} medium raises in ${hr.length} s`)
+        const ids = changes.filter((c) => c.state === 'raised').map((c) => c.alarmId)
+        assert.equal(new Set(ids).size, ids.length, 'alarm ids are unique')
         const open = [...state.values()].filter((s) => s !== 'cleared').length
         assert.equal(engine.active().length, open)
       }),

@@ -120,7 +120,8 @@ class SlidingState implements Evaluator {
     const oldestKeptMs = ring.newestTime() - r.windowMs
     while (ring.size > 0 && ring.timeAt(0) <= oldestKeptMs) this.dropOldest()
     const n = ring.size
-    r.decide(this.aggregate(n), n, Number.isNaN(this.activeSinceMs) ? ring.timeAt(0) : this.activeSinceMs, out)
+    // The condition starts at the sample that made the aggregate cross the limit.
+    r.decide(this.aggregate(n), n, Number.isNaN(this.activeSinceMs) ? t : this.activeSinceMs, out)
     this.activeSinceMs = out.active ? out.sinceMs : Number.NaN
     return true
   }
