@@ -15,6 +15,7 @@
  *
  * Quality: the HR carries the OR of the quality of every block (one cadence interval) from its
  * oldest beat to the tick: LEADS_OFF (chunk flag or flat line), OUT_OF_RANGE (saturation),
+ * QUESTIONABLE for samples lost and bridged,
  * QUESTIONABLE (noise: high-frequency ratio above 0.08, or 3 or more QRS-like rejects per second;
  * see QrsDetector.takeNoiseRatio and takeStrongRejects), plus the chunks' own
  * flags. So HR from a noisy or leads-off stretch is never valid.
@@ -161,11 +162,16 @@ export class EcgAnalyzer implements BeatSink {
     }
   }
 
+  /**
+   * Bridges lost samples by holding the last value: the detector's time axis stays continuous.
+   * The held samples do not count for flat-line or saturation, but a beat may hide in the gap,
+   * so the block's HR is QUESTIONABLE.
+   */
   private hold(count: number): void {
     const detector = this.detector!
     this.heldSample[0] = this.lastSample
     for (let i = 0; i < count; i++) detector.push(this.heldSample)
-    for (let i = 0; i < count; i++) this.meter.addOne(this.lastSample)
+    if (count > 0) this.blockQuality |= Quality.QUESTIONABLE
   }
 
   private tick(): void {

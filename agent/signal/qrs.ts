@@ -23,11 +23,14 @@
  *
  * Detection delay (fixed, documented): an ordinary beat is delivered exactly `releaseDelaySamples`
  * after its R peak (filter delay + 95 ms peak wait + 195 ms pre-blank + 80 ms localisation + one
- * integration window: 0.578 s at 360 Hz, 0.562 s at 130 Hz, 0.568 s at 125 Hz). A beat recovered by search-back is delivered as soon as it is found,
- * at most 1.5 × median RR + 0.3 s after the previous beat.
+ * integration window: 0.578 s at 360 Hz, 0.562 s at 130 Hz, 0.568 s at 125 Hz). A beat
+ * recovered by search-back is delivered as soon as it is found, at most 1.5 × median RR + 0.3 s
+ * after the previous beat.
  * Memory: fixed-size typed arrays sized from rateHz at construction; nothing grows.
  */
 import { QrsFilter } from './qrs-filter.js'
+import { HighFrequencyNoise } from './noise.js'
+import { ReleaseQueue } from './release-queue.js'
 import { SortedWindow } from './sorted-window.js'
 
 export interface BeatSink {
@@ -39,15 +42,20 @@ export interface BeatSink {
 const MIN_PEAK_UV = 35
 const THRESHOLD_FRACTION = 0.25
 const LEARN_SECONDS = 3
-const PENDING_CAPACITY = 16
 
 export class QrsDetector {
   readonly rateHz: number
   /** Samples between an ordinary beat's R peak and its delivery to the sink. */
   readonly releaseDelaySamples: number
   private readonly filter: QrsFilter
-  private readonly sink: BeatSink
-  private readonly ms: (ms: number) => number
+  // windows in samples, from rateHz (Hamilton & Tompkins / OSEA values in ms)
+  private readonly peakWait: number // 95 ms
+  private readonly preBlankLength: number // 195 ms
+  private readonly tWaveZone: number // 360 ms
+  private readonly minRr: number // 200 ms
+  private readonly locateHalf: number // 80 ms
+  private readonly shiftHalf: number // 110 ms
+  private readonly slopePairMax: number // 150 ms
   // ring buffers on the raw time axis (index & mask)
   private readonly raw: Float64Array
   private readonly bp: Float64Array
@@ -77,6 +85,8 @@ export class QrsDetector {
   private lastQrsPeakIdx = -1e15
   private lastR = -1e15
   private lastSlope = 0
+  /** Search-back waits 1.5 median RR from here: the last QRS, or the end of (re)learning. */
+  private searchFromIdx = 0
   // search-back candidate
   private sbPeak = 0
   private sbPeakIdx = 0
@@ -84,15 +94,10 @@ export class QrsDetector {
   private sbSlope = 0
   private sbAmplitude = 0
   // beats waiting for their fixed release time
-  private readonly pending = new Float64Array(PENDING_CAPACITY)
-  private pendingHead = 0
-  private pendingCount = 0
-  // noise estimate: mean |raw − low-passed| per 100 ms piece since the last takeNoiseRatio()
+  private readonly pending: ReleaseQueue
+  // noise estimate (noise.ts) and the R amplitudes it is measured against
   private readonly rAmplitudes = new SortedWindow(8)
-  private readonly pieceMeans = new Float64Array(64)
-  private pieceCount = 0
-  private pieceSum = 0
-  private pieceFill = 0
+  private readonly hfNoise: HighFrequencyNoise
   private strongRejects = 0
   // scratch results of locate()
   private locR = 0
@@ -103,14 +108,22 @@ export class QrsDetector {
   constructor(rateHz: number, sink: BeatSink) {
     if (!(rateHz >= 50 && rateHz <= 2000)) throw new RangeError(`QRS detector: rateHz ${rateHz} outside 50–2000`)
     this.rateHz = rateHz
-    this.sink = sink
-    this.ms = (ms: number) => Math.max(1, Math.round((ms * rateHz) / 1000))
+    const ms = (t: number) => Math.max(1, Math.round((t * rateHz) / 1000))
+    this.peakWait = ms(95)
+    this.preBlankLength = ms(195)
+    this.tWaveZone = ms(360)
+    this.minRr = ms(200)
+    this.locateHalf = ms(80)
+    this.shiftHalf = ms(110)
+    this.slopePairMax = ms(150)
+    this.hfNoise = new HighFrequencyNoise(ms(100))
     this.filter = new QrsFilter(rateHz)
     const size = 1 << Math.ceil(Math.log2(rateHz * 2))
     this.raw = new Float64Array(size)
     this.bp = new Float64Array(size)
     this.mask = size - 1
-    this.releaseDelaySamples = Math.ceil(this.filter.integratorDelay) + this.ms(80 + 95 + 195) + this.filter.windowLength
+    this.releaseDelaySamples = Math.ceil(this.filter.integratorDelay) + ms(80 + 95 + 195) + this.filter.windowLength
+    this.pending = new ReleaseQueue(this.releaseDelaySamples, sink)
   }
 
   /** Samples consumed so far (the index the next pushed sample will get). */
@@ -119,21 +132,11 @@ export class QrsDetector {
   }
 
   /**
-   * High-frequency noise since the last call, as a fraction of the median R amplitude
-   * (band-passed) of the last 8 beats: per 100 ms piece, the mean |raw − low-passed| (what lies
-   * above the ~40 Hz low-pass: muscle, mains, electrode crackle); the 30th percentile of the
-   * pieces skips the QRS complexes, which have such content too. Measured on the 34 MIT-BIH
-   * records (1 s blocks): median 0.012, 99th percentile 0.067; the 8 BIDMC records stay under
-   * 0.03; with 100 µV of added white noise (Se −0.03 %, +P −0.1 %) median 0.088.
-   * NaN before the first beats or with no complete piece since the last call.
+   * High-frequency noise since the last call as a fraction of the median R amplitude
+   * (band-passed) of the last 8 beats (noise.ts); NaN before the first beats.
    */
   takeNoiseRatio(): number {
-    const k = this.pieceCount
-    const amp = this.rAmplitudes.median()
-    this.pieceCount = 0
-    if (k === 0 || amp <= 0) return NaN
-    const p = this.pieceMeans.subarray(0, k).sort()
-    return p[Math.floor(0.3 * (k - 1))]! / amp
+    return this.hfNoise.take(this.rAmplitudes.median())
   }
 
   /**
@@ -149,11 +152,7 @@ export class QrsDetector {
 
   private trackNoise(n: number): void {
     const v = this.raw[(n - this.filter.lpLength + 1) & this.mask]! - this.filter.lowpass
-    this.pieceSum += v < 0 ? -v : v
-    if (++this.pieceFill < this.ms(100)) return
-    if (this.pieceCount < this.pieceMeans.length) this.pieceMeans[this.pieceCount++] = this.pieceSum / this.pieceFill
-    this.pieceSum = 0
-    this.pieceFill = 0
+    this.hfNoise.add(v < 0 ? -v : v)
   }
 
   /** Consumes a chunk of samples in µV; calls `sink.onBeat` for every beat whose release time is reached. */
@@ -168,12 +167,12 @@ export class QrsDetector {
     this.trackNoise(n)
     this.bp[(n - this.filter.bandpassDelay) & this.mask] = this.filter.bandpass
     const peak = this.findPeak(y, n)
-    const candidate = this.preBlank(peak, n)
+    const candidate = this.preBlank(peak)
     if (candidate > 0) this.classify(candidate, this.heldIdx)
     this.everySecond(peak)
     if (!this.learning) this.searchBack(n)
     this.n = n + 1
-    if (this.pendingCount > 0) this.release()
+    if (this.pending.size > 0) this.pending.releaseDue(this.n)
   }
 
   /** OSEA Peak(): a maximum is reported once the signal falls below half of it or 95 ms pass. */
@@ -184,7 +183,7 @@ export class QrsDetector {
       this.pkMax = y
       this.pkIdx = n
       this.pkAge = 1
-    } else if (this.pkMax > 0 && (y < this.pkMax / 2 || this.pkAge > this.ms(95))) {
+    } else if (this.pkMax > 0 && (y < this.pkMax / 2 || this.pkAge > this.peakWait)) {
       pk = this.pkMax
       this.pkMax = 0
       this.pkAge = 0
@@ -194,11 +193,11 @@ export class QrsDetector {
   }
 
   /** Holds a peak for 195 ms; a bigger one within that time replaces it (one QRS per 195 ms). */
-  private preBlank(peak: number, _n: number): number {
+  private preBlank(peak: number): number {
     if (peak > 0 && (this.heldCount === 0 || peak > this.heldPeak)) {
       this.heldPeak = peak
       this.heldIdx = this.pkIdx
-      this.heldCount = this.ms(195)
+      this.heldCount = this.preBlankLength
       return 0
     }
     if (this.heldCount > 0 && --this.heldCount === 0) return this.heldPeak
@@ -210,15 +209,15 @@ export class QrsDetector {
     this.locate(peakIdx)
     if (this.locBaselineShift) return
     const sinceQrs = peakIdx - this.lastQrsPeakIdx
-    const tWave = sinceQrs < this.ms(360) && this.locSlope < this.lastSlope / 2
-    if (peak > this.threshold && !tWave && this.locR - this.lastR >= this.ms(200)) {
+    const tWave = sinceQrs < this.tWaveZone && this.locSlope < this.lastSlope / 2
+    if (peak > this.threshold && !tWave && this.locR - this.lastR >= this.minRr) {
       this.accept(peak, peakIdx, this.locR, this.locSlope, this.locAmplitude)
       return
     }
     if (peak > this.threshold / 2) this.strongRejects++
     this.noisePeaks.push(peak)
     this.updateThreshold()
-    if (peak > this.sbPeak && sinceQrs >= this.ms(360) && this.locR - this.lastR >= this.ms(200)) {
+    if (peak > this.sbPeak && sinceQrs >= this.tWaveZone && this.locR - this.lastR >= this.minRr) {
       this.sbPeak = peak
       this.sbPeakIdx = peakIdx
       this.sbR = this.locR
@@ -233,19 +232,20 @@ export class QrsDetector {
     if (this.lastQrsPeakIdx > 0) this.rrs.push(peakIdx - this.lastQrsPeakIdx)
     this.updateThreshold()
     this.lastQrsPeakIdx = peakIdx
+    this.searchFromIdx = peakIdx
     this.lastR = r
     this.lastSlope = slope
     this.sbPeak = 0
     this.secondsSinceQrs = 0
     this.thresholdFloor = 0
-    this.enqueue(r)
+    this.pending.add(r)
   }
 
   /** Search-back (Hamilton & Tompkins rule): no QRS for 1.5 × median RR → best noise peak above threshold/2. */
   private searchBack(n: number): void {
     if (this.sbPeak === 0) return
     const rr = this.rrs.size > 0 ? this.rrs.median() : this.rateHz
-    if (n - this.ms(195) - this.lastQrsPeakIdx <= rr * 1.5 + this.filter.windowLength) return
+    if (n - this.preBlankLength - this.searchFromIdx <= rr * 1.5 + this.filter.windowLength) return
     if (this.sbPeak > this.threshold / 2) this.accept(this.sbPeak, this.sbPeakIdx, this.sbR, this.sbSlope, this.sbAmplitude)
   }
 
@@ -284,6 +284,7 @@ export class QrsDetector {
     this.learning = false
     this.secondsSinceQrs = 0
     this.sbPeak = 0
+    this.searchFromIdx = this.n
   }
 
   /**
@@ -293,7 +294,7 @@ export class QrsDetector {
    */
   private locate(peakIdx: number): void {
     const est = Math.round(peakIdx - this.filter.integratorDelay)
-    const half = this.ms(80)
+    const half = this.locateHalf
     let best = est
     let bestAbs = -1
     let slope = 0
@@ -320,7 +321,7 @@ export class QrsDetector {
     let min = 0
     let maxAt = 0
     let minAt = 0
-    const w = this.ms(110)
+    const w = this.shiftHalf
     for (let k = est - w; k <= est + w; k++) {
       const d = this.raw[k & this.mask]! - this.raw[(k - lag) & this.mask]!
       if (d > max) {
@@ -332,24 +333,7 @@ export class QrsDetector {
       }
     }
     min = -min
-    return !(max > min / 8 && min > max / 8 && Math.abs(maxAt - minAt) < this.ms(150))
-  }
-
-  private enqueue(r: number): void {
-    if (this.pendingCount === PENDING_CAPACITY) this.releaseOne() // cannot happen below 1900 /min; never drop a beat
-    this.pending[(this.pendingHead + this.pendingCount) % PENDING_CAPACITY] = r
-    this.pendingCount++
-  }
-
-  private release(): void {
-    while (this.pendingCount > 0 && this.n >= this.pending[this.pendingHead]! + this.releaseDelaySamples) this.releaseOne()
-  }
-
-  private releaseOne(): void {
-    const r = this.pending[this.pendingHead]!
-    this.pendingHead = (this.pendingHead + 1) % PENDING_CAPACITY
-    this.pendingCount--
-    this.sink.onBeat(r)
+    return !(max > min / 8 && min > max / 8 && Math.abs(maxAt - minAt) < this.slopePairMax)
   }
 
   /**
@@ -362,7 +346,6 @@ export class QrsDetector {
     const end = this.n
     const last = this.raw[(end - 1) & this.mask]!
     for (let i = 0; i < this.releaseDelaySamples; i++) this.step(last)
-    while (this.pendingCount > 0 && this.pending[this.pendingHead]! < end) this.releaseOne()
-    this.pendingCount = 0
+    this.pending.drain(end)
   }
 }

@@ -88,6 +88,7 @@ test('signal: a lost chunk is bridged, a long gap restarts detection without a f
   const ecg = syntheticEcg({ rateHz: RATE, seconds: 60, bpm: 66, noiseUv: 10 })
   const short = runAnalyzer(ecg.samplesUv, RATE, {}, { chunkSamples: 26, dropChunk: (k) => k === 100 }) // 200 ms lost at 20 s
   assert.equal(short.hr.length, 60)
+  assert.ok(hrBetween(short, 21, 22).every((o) => o.quality & Quality.QUESTIONABLE), 'a beat may hide in the gap')
   assert.ok(hrBetween(short, 30, 60).every((o) => o.quality === 0 && Math.abs(o.value - 66) <= 1))
   const long = runAnalyzer(ecg.samplesUv, RATE, {}, { dropChunk: (k) => k >= 20 && k < 25 }) // 5 s lost
   const gap = long.hr.map((o) => secondsOf(o.deviceTimeMs)).filter((s) => s > 21 && s <= 25)
