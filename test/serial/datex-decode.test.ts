@@ -171,3 +171,14 @@ test('datex: driver stamps plausible device time, else hub time, and numbers rec
   assert.deepEqual(ctx.records.map((r) => r.deviceSeq), [1, 2, 3, 4, 5, 6], 'one deviceSeq per observation, monotonic')
   assert.ok(ctx.records.every((r) => r.deviceId === 'mon-t' && r.hubTimeMs === hubMs && r.kind === 'obs'))
 })
+
+test('datex: one respiration rate per record: impedance when valid, else CO2', () => {
+  const rr = (v: Parameters<typeof buildBasicRecord>[0], markers?: Record<number, number>) =>
+    decodeRecord(buildBasicRecord(v, { timeS: 1_700_000_000, markers })).values.filter((x) => x.code === MDC.MDC_RESP_RATE)
+  assert.deepEqual(rr({ hrPerMin: 60, rrPerMin: 12, etco2MmHg: 38 }).map((x) => x.value), [12])
+  assert.deepEqual(rr({ hrPerMin: 60, rrPerMin: 12, etco2MmHg: 38 }, { 14: DatexMarker.INVALID }).map((x) => x.value), [12], 'CO2 rr when the impedance rr is invalid')
+  const none = rr({ hrPerMin: 60, etco2MmHg: 38 })
+  assert.equal(none.length, 1)
+  assert.equal(none[0]!.quality, Quality.UNAVAILABLE)
+  assert.deepEqual(rr({ spo2Pct: 97 }), [], 'no ECG and no CO2 module: no rate at all')
+})

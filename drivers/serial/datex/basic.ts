@@ -75,24 +75,30 @@ function push(out: DatexValue[], code: number, raw: number, divisor: number, uni
  * Offsets below are within the class (§6.6 table); the caller has checked the 270 bytes exist.
  */
 export function decodeBasic(rec: Buffer, at: number, out: DatexValue[]): void {
-  decodeEcgAndResp(rec, at, out)
+  const ecg = groupQuality(rec, at)
+  if (ecg >= 0) push(out, MDC.MDC_ECG_HEART_RATE!, rec.readInt16LE(at + 6), 1, '/min', ecg)
+  decodeRespRate(rec, at, ecg, out)
   for (let i = 0; i < 4; i++) decodePressure(rec, at + 16 + 14 * i, i, out)
   for (let i = 0; i < 2; i++) decodePressure(rec, at + 240 + 14 * i, 4 + i, out)
   decodeNibp(rec, at + 72, out)
   for (let i = 0; i < 4; i++) decodeTemp(rec, at + 86 + 8 * i, i, out)
   decodeSpo2(rec, at + 118, out)
+  decodeEtco2(rec, at + 132, out)
 }
 
-function decodeEcgAndResp(rec: Buffer, at: number, out: DatexValue[]): void {
-  const gq = groupQuality(rec, at)
-  let impRrValid = false
-  if (gq >= 0) {
-    push(out, MDC.MDC_ECG_HEART_RATE!, rec.readInt16LE(at + 6), 1, '/min', gq)
-    const rr = rec.readInt16LE(at + 14) // impedance respiration rate
-    push(out, MDC.MDC_RESP_RATE!, rr, 1, '/min', gq)
-    impRrValid = gq === Quality.VALID && markerQuality(rr) === Quality.VALID
-  }
-  decodeCo2(rec, at + 132, !impRrValid, out)
+/**
+ * One MDC_RESP_RATE per record, so a device never sends two different rates at once: the
+ * impedance rate (ecg.imp_rr @14) when valid, else the CO2 rate (co2.rr @142) when valid, else
+ * whichever group exists, carrying its marker's quality.
+ */
+function decodeRespRate(rec: Buffer, at: number, ecg: number, out: DatexValue[]): void {
+  const co2 = groupQuality(rec, at + 132)
+  const imp = rec.readInt16LE(at + 14)
+  const co2Rr = rec.readInt16LE(at + 142)
+  const impValid = ecg === Quality.VALID && markerQuality(imp) === Quality.VALID
+  const co2Valid = co2 === Quality.VALID && markerQuality(co2Rr) === Quality.VALID
+  if (ecg >= 0 && (impValid || !co2Valid)) push(out, MDC.MDC_RESP_RATE!, imp, 1, '/min', ecg)
+  else if (co2 >= 0) push(out, MDC.MDC_RESP_RATE!, co2Rr, 1, '/min', co2)
 }
 
 function decodePressure(rec: Buffer, g: number, channel: number, out: DatexValue[]): void {
@@ -136,12 +142,8 @@ function decodeSpo2(rec: Buffer, g: number, out: DatexValue[]): void {
   push(out, MDC.MDC_PULS_OXIM_PULS_RATE!, rec.readInt16LE(g + 8), 1, '/min', gq)
 }
 
-/**
- * etCO2 in mmHg = (et/100 %) × (amb/10 mmHg) / 100, as VSCapture computes it (§6.6).
- * The CO2 respiration rate is reported only when the impedance rate is not valid, so that one
- * device never sends two different MDC_RESP_RATE values in one record.
- */
-function decodeCo2(rec: Buffer, g: number, withRr: boolean, out: DatexValue[]): void {
+/** etCO2 in mmHg = (et/100 %) × (amb/10 mmHg) / 100, as VSCapture computes it (§6.6). */
+function decodeEtco2(rec: Buffer, g: number, out: DatexValue[]): void {
   const gq = groupQuality(rec, g)
   if (gq < 0) return
   const et = rec.readInt16LE(g + 6)
@@ -149,5 +151,4 @@ function decodeCo2(rec: Buffer, g: number, withRr: boolean, out: DatexValue[]): 
   let q = gq | markerQuality(et)
   if (q === Quality.VALID && (markerQuality(amb) !== Quality.VALID || amb <= 0)) q = Quality.UNAVAILABLE
   out.push({ code: MDC.MDC_AWAY_CO2_ET!, value: q === Quality.VALID ? (et * amb) / 1e5 : NaN, unit: 'mm[Hg]', quality: q })
-  if (withRr) push(out, MDC.MDC_RESP_RATE!, rec.readInt16LE(g + 10), 1, '/min', gq)
 }

@@ -53,8 +53,8 @@ export class Hl7Session implements MllpSink {
     const nowMs = this.host.now()
     const out = processMessage(body, this.host.defaultOffsetMin)
     const ackControlId = `${this.host.deviceId}-${nowMs.toString(36)}-${++this.ackSeq}`
+    this.host.heard(nowMs) // a sender whose messages we refuse is misconfigured, not silent
     if (out.ack === 'AA') {
-      this.host.heard(nowMs)
       this.emitAll(out.content.values, nowMs)
       for (const reason of out.content.skipped) this.count(reason, `${this.label}: OBX skipped (${reason}) in ${out.content.controlId}`)
       this.send(buildAckFrame({ message: out.message, controlId: out.content.controlId, code: 'AA', ackControlId, nowMs }), 'AA')
