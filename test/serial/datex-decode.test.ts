@@ -9,7 +9,7 @@ import { checksum, DatexDeframer, encodeFrame } from '../../drivers/serial/datex
 import { decodeDatexFrame, decodeRecord } from '../../drivers/serial/datex/record.js'
 import { buildRequestFrames, buildRequestRecord, decodeRequest } from '../../drivers/serial/datex/request.js'
 import { buildBasicRecord, DatexMarker } from '../../drivers/sim/datex-record.js'
-import { lastStatus, recordingContext } from './helpers.js'
+import { cleanupStack, lastStatus, recordingContext } from './helpers.js'
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 
@@ -153,10 +153,11 @@ test('datex: the first subrecord is decoded even when its sr_type is not 1, and 
 })
 
 test('datex: driver stamps plausible device time, else hub time, and numbers records monotonically', async (t) => {
+  const cleanup = cleanupStack(t)
   const hubMs = Date.UTC(2026, 0, 1)
   const ctx = recordingContext()
   const driver = new DatexDriver({ deviceId: 'mon-t', port: '/nonexistent/ttyDATEX', now: () => hubMs, reopenInitialMs: 60_000 })
-  t.after(() => driver.stop())
+  cleanup(() => driver.stop())
   await driver.start(ctx) // the port is absent: start still resolves and retries later (not a configuration error)
   assert.equal(lastStatus(ctx)?.state, 'disconnected')
   const at = (timeS: number) => {

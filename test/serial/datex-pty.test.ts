@@ -12,7 +12,7 @@ import { encodeFrame } from '../../drivers/serial/datex/frame.js'
 import { openPtyLink, socatAvailable } from '../../drivers/serial/pty-link.js'
 import { startDatexEmulator } from '../../drivers/sim/datex-emulator.js'
 import { buildBasicRecord, type EmulatorVitals } from '../../drivers/sim/datex-record.js'
-import { lastStatus, recordingContext, sleep, tempDir, waitFor } from './helpers.js'
+import { cleanupStack, lastStatus, recordingContext, sleep, tempDir, waitFor } from './helpers.js'
 
 const vitals = (): EmulatorVitals => ({ hrPerMin: 72, rrPerMin: 16, spo2Pct: 97, pulsePerMin: 71, nibp: { sysMmHg: 121, diaMmHg: 79, meanMmHg: 93 }, tempCel: 36.9, etco2MmHg: 38 })
 const stty = (path: string, ...args: string[]) => execFileSync('stty', ['-F', path, ...args]).toString().trim()
@@ -22,17 +22,18 @@ test('serial: socat is installed (the pty tests need it)', () => {
 })
 
 test('datex: driver opens 19200 8E1 RTS/CTS, asks for displayed values, stops and restores the port settings', async (t) => {
+  const cleanup = cleanupStack(t)
   const dir = tempDir('datex-settings-')
-  t.after(dir.remove)
+  cleanup(dir.remove)
   const link = await openPtyLink(join(dir.path, 'hub'), join(dir.path, 'mon'))
-  t.after(() => link.close())
+  cleanup(() => link.close())
   stty(link.a, '9600')
   const before = stty(link.a, '-g')
   const emu = await startDatexEmulator(link.b, vitals, { periodMs: 100 })
-  t.after(() => emu.stop())
+  cleanup(() => emu.stop())
   const ctx = recordingContext()
   const driver = new DatexDriver({ deviceId: 'mon-1', port: link.a, intervalS: 2 })
-  t.after(() => driver.stop())
+  cleanup(() => driver.stop())
   await driver.start(ctx)
   await waitFor('a first observation', () => ctx.records.length > 0)
   const open = stty(link.a, '-a')
@@ -48,17 +49,18 @@ test('datex: driver opens 19200 8E1 RTS/CTS, asks for displayed values, stops an
 })
 
 test('datex: garbage, split frames, bad checksums, silence, unplug and replug through ptys', async (t) => {
+  const cleanup = cleanupStack(t)
   const dir = tempDir('datex-pty-')
-  t.after(dir.remove)
+  cleanup(dir.remove)
   const hub = join(dir.path, 'hub')
   const mon = join(dir.path, 'mon')
   let link = await openPtyLink(hub, mon)
-  t.after(() => link.close())
+  cleanup(() => link.close())
   let emu = await startDatexEmulator(mon, vitals, { periodMs: 100 })
-  t.after(() => emu.stop())
+  cleanup(() => emu.stop())
   const ctx = recordingContext()
   const driver = new DatexDriver({ deviceId: 'mon-2', port: hub, intervalS: 1, silenceMs: 500, reopenInitialMs: 100, reopenMaxMs: 400 })
-  t.after(() => driver.stop())
+  cleanup(() => driver.stop())
   await driver.start(ctx)
 
   await waitFor('three records', () => driver.counters.frames >= 3)

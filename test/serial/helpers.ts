@@ -51,3 +51,15 @@ export function tempDir(prefix: string): { path: string; remove: () => void } {
 export function lastStatus(ctx: RecordingContext): LinkStatus | undefined {
   return ctx.statuses[ctx.statuses.length - 1]
 }
+
+/**
+ * Registers cleanups that run last-in-first-out in one t.after: driver, then emulator, then
+ * socat, then the temp dir (node:test runs separate after hooks in registration order).
+ */
+export function cleanupStack(t: { after(fn: () => unknown): void }): (fn: () => unknown) => void {
+  const fns: (() => unknown)[] = []
+  t.after(async () => {
+    for (const fn of fns.reverse()) await fn()
+  })
+  return (fn) => void fns.push(fn)
+}

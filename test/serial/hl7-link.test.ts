@@ -13,22 +13,23 @@ import { Hl7TcpDriver } from '../../drivers/serial/hl7/tcp.js'
 import { openPtyLink } from '../../drivers/serial/pty-link.js'
 import { startHl7Emulator } from '../../drivers/sim/hl7-emulator.js'
 import { buildOru } from '../../drivers/sim/hl7-message.js'
-import { lastStatus, recordingContext, sleep, tempDir, waitFor } from './helpers.js'
+import { cleanupStack, lastStatus, recordingContext, sleep, tempDir, waitFor } from './helpers.js'
 
 const vitals = () => ({ hrPerMin: 81, spo2Pct: 96, pulsePerMin: 80, rrPerMin: 18, tempCel: 37.1 })
 
 test('hl7: serial driver acknowledges every message, survives garbage and split frames, unplug and replug', async (t) => {
+  const cleanup = cleanupStack(t)
   const dir = tempDir('hl7-pty-')
-  t.after(dir.remove)
+  cleanup(dir.remove)
   const hub = join(dir.path, 'hub')
   const mon = join(dir.path, 'mon')
   let link = await openPtyLink(hub, mon)
-  t.after(() => link.close())
+  cleanup(() => link.close())
   let emu = await startHl7Emulator(mon, vitals, { periodMs: 100 })
-  t.after(() => emu.stop())
+  cleanup(() => emu.stop())
   const ctx = recordingContext()
   const driver = new Hl7SerialDriver({ deviceId: 'hl7-1', port: hub, silenceMs: 400, reopenInitialMs: 100, reopenMaxMs: 400 })
-  t.after(() => driver.stop())
+  cleanup(() => driver.stop())
   await driver.start(ctx)
 
   await waitFor('three ACKs', () => emu.acks.length >= 3)
@@ -69,13 +70,14 @@ test('hl7: serial driver acknowledges every message, survives garbage and split 
 })
 
 test('hl7: TCP listener serves several gateways, each frame split or batched, one ACK each', async (t) => {
+  const cleanup = cleanupStack(t)
   const ctx = recordingContext()
   const driver = new Hl7TcpDriver({ deviceId: 'gw-1', port: 0 })
-  t.after(() => driver.stop())
+  cleanup(() => driver.stop())
   await driver.start(ctx)
   const port = driver.address()!.port
   const gw = await startHl7Emulator({ host: '127.0.0.1', port }, vitals, { periodMs: 50 })
-  t.after(() => gw.stop())
+  cleanup(() => gw.stop())
   await waitFor('ACKs from the gateway', () => gw.acks.length >= 3)
   assert.ok(gw.acks.every((a) => a.code === 'AA'))
   assert.equal(lastStatus(ctx)?.state, 'connected')
@@ -83,7 +85,7 @@ test('hl7: TCP listener serves several gateways, each frame split or batched, on
   // A second peer writes two messages in one packet and then one byte at a time.
   const acks: Buffer[] = []
   const sock = connect(port, '127.0.0.1')
-  t.after(() => sock.destroy())
+  cleanup(() => sock.destroy())
   sock.on('data', (d: Buffer) => acks.push(d))
   await new Promise((r) => sock.once('connect', r))
   const m = (id: string) => mllpFrame(buildOru({ hrPerMin: 101 }, { controlId: id, timeMs: Date.now() }))
@@ -101,8 +103,9 @@ test('hl7: TCP listener serves several gateways, each frame split or batched, on
 })
 
 test('hl7: TCP listener start rejects when the port is taken (a configuration error)', async (t) => {
+  const cleanup = cleanupStack(t)
   const first = new Hl7TcpDriver({ deviceId: 'gw-a', port: 0 })
-  t.after(() => first.stop())
+  cleanup(() => first.stop())
   await first.start(recordingContext())
   const second = new Hl7TcpDriver({ deviceId: 'gw-b', port: first.address()!.port })
   await assert.rejects(second.start(recordingContext()), /EADDRINUSE/)

@@ -5,11 +5,12 @@ import { newLinkCounters } from '../../drivers/serial/counters.js'
 import { SerialLink } from '../../drivers/serial/port.js'
 import { openPtyLink } from '../../drivers/serial/pty-link.js'
 import { SilenceWatch } from '../../drivers/serial/silence.js'
-import { sleep, tempDir, waitFor } from './helpers.js'
+import { cleanupStack, sleep, tempDir, waitFor } from './helpers.js'
 
 test('serial: reopen backs off exponentially while the device is absent, then opens when it appears', async (t) => {
+  const cleanup = cleanupStack(t)
   const dir = tempDir('serial-backoff-')
-  t.after(dir.remove)
+  cleanup(dir.remove)
   const path = join(dir.path, 'hub')
   const counters = newLinkCounters()
   const downs: string[] = []
@@ -24,7 +25,7 @@ test('serial: reopen backs off exponentially while the device is absent, then op
     onOpen: () => opened++,
     onDown: (cause) => downs.push(cause),
   })
-  t.after(() => link.stop())
+  cleanup(() => link.stop())
   await link.start()
   await sleep(900)
   // Attempts at ~0, 40, 120, 280, 440, 600, 760 ms: 7; a fixed 40 ms retry would make ~22.
@@ -32,7 +33,7 @@ test('serial: reopen backs off exponentially while the device is absent, then op
   assert.equal(downs.length, 1, 'one down report per outage, not one per attempt')
   assert.match(downs[0]!, /^open failed/)
   const pty = await openPtyLink(path, join(dir.path, 'dev'))
-  t.after(() => pty.close())
+  cleanup(() => pty.close())
   await waitFor('the link to open', () => opened === 1, 3000)
   assert.equal(counters.opens, 1)
   assert.ok(link.isOpen)
