@@ -28,7 +28,7 @@ export interface SlotRule {
   readonly cooldownMs: number
   readonly latching: 'never' | 'always' | 'high'
   /** Human text for a change; only called when a change is emitted. */
-  describe(value: number, rank: number, sinceMs: number, detail?: string): string
+  describe(value: number, rank: number, sinceMs: number, detail?: unknown): string
 }
 
 export class AlarmSlot {
@@ -41,8 +41,11 @@ export class AlarmSlot {
   value = Number.NaN
   message = ''
   ackBy: string | undefined = undefined
-  /** Extra text for technical alarms (which device); set by the engine before fulfil. */
-  detail: string | undefined = undefined
+  /**
+   * Context for the message, set by the engine (a reference, never built per record): the
+   * reporting devices (string) for technical alarms, the bed's NEWS2 inputs for NEWS2.
+   */
+  detail: unknown = undefined
   /** Time of the last change (for `view`). */
   changedAtMs = Number.NaN
   lastRaiseMs = Number.NEGATIVE_INFINITY

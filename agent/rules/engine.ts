@@ -61,6 +61,7 @@ class Bed {
   ) {
     this.slots = set.rules.map(() => new AlarmSlot())
     this.evals = set.newStates()
+    if (set.news2Index >= 0) this.slots[set.news2Index]!.detail = this.news2
   }
 
   /** Records `t` for `deviceId`; returns that device's watermark base (its newest device time). */

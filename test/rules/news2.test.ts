@@ -49,6 +49,7 @@ describe('rules: NEWS2 worked examples (protocols.md §9)', () => {
     assert.equal(r.band, 'medium')
     assert.equal(r.complete, true)
     assert.deepEqual(raised.map((c) => `${c.state} ${c.priority} ${c.value}`), ['raised medium 5'])
+    assert.equal(raised[0]!.message, 'NEWS2 5: medium clinical risk (RR 22: 2, SpO2 95: 1, air: 0, BP 105: 1, pulse 95: 1, ACVPU A: 0; missing temp)')
   })
 })
 

@@ -68,7 +68,7 @@ export interface CompiledBase {
   readonly codeRef?: string
   readonly cooldownMs: number
   readonly latching: 'never' | 'always' | 'high'
-  describe(value: number, rank: number, sinceMs: number, detail?: string): string
+  describe(value: number, rank: number, sinceMs: number, detail?: unknown): string
 }
 
 const LABELS: Readonly<Record<string, string>> = {

@@ -25,7 +25,7 @@ import {
   type News2Result,
 } from '../news2.js'
 import { PRIORITY_RANK } from '../types.js'
-import type { CompiledBase, Verdict } from './common.js'
+import { fmt, type CompiledBase, type Verdict } from './common.js'
 
 /** Device inputs of NEWS2, by slot. */
 const RR = 0, SPO2 = 1, SBP = 2, PULSE = 3, TEMP = 4
@@ -46,6 +46,10 @@ export const NEWS2_INPUT_OF_CODE: ReadonlyMap<number, number> = new Map([
   [MDC.MDC_TEMP_BODY!, TEMP],
   [MDC.MDC_TEMP_CORE!, TEMP],
 ])
+
+const PARAM_LABEL: Readonly<Record<News2Param, string>> = {
+  rr: 'RR', spo2: 'SpO2', air: 'O2', sbp: 'BP', pulse: 'pulse', consciousness: 'ACVPU', temp: 'temp',
+}
 
 export class News2Rule implements CompiledBase {
   readonly kind = 'news2'
@@ -68,9 +72,17 @@ export class News2Rule implements CompiledBase {
     this.redRank = PRIORITY_RANK[def.red_priority]
   }
 
-  describe(value: number, rank: number): string {
+  /** E.g. "NEWS2 6: medium clinical risk (RR 22: 2, SpO2 95: 1, pulse 95: 1; missing BP, temp, ACVPU, O2)". */
+  describe(value: number, _rank: number, _sinceMs: number, detail?: unknown): string {
     const band = value >= 7 ? 'high' : value >= 5 ? 'medium' : 'low–medium (single parameter 3)'
-    return `NEWS2 ${value}: ${band} clinical risk${rank === 2 ? ', urgent or emergency response' : ''}`
+    const head = `NEWS2 ${value}: ${band} clinical risk`
+    if (!(detail instanceof News2Inputs)) return head
+    const r = detail.result(detail.lastEvalMs, this.maxAgeMs, this.ctxMaxAgeMs)
+    const parts = r.parts.map((p) =>
+      p.param === 'air' ? `${p.value}: ${p.points}` : `${PARAM_LABEL[p.param]} ${typeof p.value === 'number' ? fmt(p.value) : p.value}: ${p.points}`,
+    )
+    const missing = r.missing.length > 0 ? `; missing ${r.missing.map((m) => PARAM_LABEL[m]).join(', ')}` : ''
+    return `${head} (${parts.join(', ')}${missing})`
   }
 
   /** Fills `out` from the inputs at `nowMs`. */
@@ -94,6 +106,8 @@ export class News2Inputs {
   onOxygen: boolean | undefined = undefined
   spo2Scale: 1 | 2 = 1
   lastRed = false
+  /** Time of the last aggregate (for the alarm message). */
+  lastEvalMs = Number.NaN
 
   /** Keeps the latest (by device time) valid value of a slot. */
   set(slot: number, value: number, tMs: number): void {
@@ -123,6 +137,7 @@ export class News2Inputs {
     }
     if (this.onOxygen !== undefined) total += airPoints(this.onOxygen)
     this.lastRed = red
+    this.lastEvalMs = nowMs
     return total
   }
 

@@ -42,9 +42,9 @@ export class TechnicalRule implements CompiledBase {
     this.rank = PRIORITY_RANK[def.priority]
   }
 
-  describe(_value: number, _rank: number, _sinceMs: number, detail?: string): string {
+  describe(_value: number, _rank: number, _sinceMs: number, detail?: unknown): string {
     const base = this.condition === 'no-data' ? `${TEXT['no-data']} for ${fmtSeconds(this.timeoutMs)}` : TEXT[this.condition]
-    return detail ? `${base}: ${detail}` : base
+    return typeof detail === 'string' && detail !== '' ? `${base}: ${detail}` : base
   }
 }
 
