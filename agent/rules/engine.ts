@@ -116,13 +116,13 @@ export class Engine implements RuleEngine {
     const bad = obs.quality & ~this.acceptMask
     if (bad !== 0 || Number.isNaN(obs.value)) {
       this.flaggedIgnored++
-      if (bad & Quality.LEADS_OFF) this.setTech(bed, LEADS_OFF, obs.deviceId, true, obs.hubTimeMs, undefined)
-      if (bad & Quality.SENSOR_OFF) this.setTech(bed, SENSOR_OFF, obs.deviceId, true, obs.hubTimeMs, undefined)
+      if (bad & Quality.LEADS_OFF) this.setTech(bed, LEADS_OFF, obs.deviceId, true, obs.hubTimeMs, undefined, true)
+      if (bad & Quality.SENSOR_OFF) this.setTech(bed, SENSOR_OFF, obs.deviceId, true, obs.hubTimeMs, undefined, true)
       return this.flush()
     }
-    // A valid value from a device means its leads/sensor are on again.
-    if (bed.tech[LEADS_OFF]!.active) this.setTech(bed, LEADS_OFF, obs.deviceId, false, obs.hubTimeMs, undefined)
-    if (bed.tech[SENSOR_OFF]!.active) this.setTech(bed, SENSOR_OFF, obs.deviceId, false, obs.hubTimeMs, undefined)
+    // A valid value from a device means the leads/sensor its flags reported off are on again.
+    if (bed.tech[LEADS_OFF]!.flagged.length > 0) this.setTech(bed, LEADS_OFF, obs.deviceId, false, obs.hubTimeMs, undefined, true)
+    if (bed.tech[SENSOR_OFF]!.flagged.length > 0) this.setTech(bed, SENSOR_OFF, obs.deviceId, false, obs.hubTimeMs, undefined, true)
     const news2Slot = NEWS2_INPUT_OF_CODE.get(obs.code)
     if (news2Slot !== undefined) {
       bed.news2.set(news2Slot, obs.value, t)
@@ -141,7 +141,7 @@ export class Engine implements RuleEngine {
   technical(bedId: string, deviceId: string, condition: TechnicalCondition, active: boolean, atMs: number, detail?: string): readonly AlarmChange[] {
     const ci = TECHNICAL_CONDITIONS.indexOf(condition)
     if (ci < 0) throw new RangeError(`unknown technical condition "${condition}"`)
-    this.setTech(this.bed(bedId), ci, deviceId, active, atMs, detail)
+    this.setTech(this.bed(bedId), ci, deviceId, active, atMs, detail, false)
     return this.flush()
   }
 
@@ -231,8 +231,8 @@ export class Engine implements RuleEngine {
     return bed
   }
 
-  private setTech(bed: Bed, ci: number, deviceId: string, active: boolean, atMs: number, detail: string | undefined): void {
-    if (bed.tech[ci]!.set(deviceId, active, atMs, detail) || active) this.technicalEval(bed, ci, atMs)
+  private setTech(bed: Bed, ci: number, deviceId: string, active: boolean, atMs: number, detail: string | undefined, fromQuality: boolean): void {
+    if (bed.tech[ci]!.set(deviceId, active, atMs, detail, fromQuality) || active) this.technicalEval(bed, ci, atMs)
   }
 
   /** Decides technical condition `ci` of a bed at hub time `atMs`. */

@@ -107,6 +107,10 @@ export const CASES: readonly Case[] = [
     rules: { set: [hrHigh(), tech('leads-off', { delay_s: 5 })] },
     steps: [...Array.from({ length: 7 }, (_, t) => ['obsq', HR, Number.NaN, t, Quality.LEADS_OFF] as Step), ['obs', HR, 80, 7]],
     expect: ['tech-leads-off raised medium @5', 'tech-leads-off cleared medium @7'] },
+  { name: 'quality: a valid value clears only flag-raised leads-off, not leads-off reported by the agent',
+    rules: { set: [tech('leads-off')] },
+    steps: [['tech', 'leads-off', true, 0], ['obs', HR, 80, 1], ['tick', 2], ['tech', 'leads-off', false, 3]],
+    expect: ['tech-leads-off raised medium @0', 'tech-leads-off cleared medium @3'] },
   // ── windowed aggregates ──
   { name: 'window: sliding average needs min_samples before it decides',
     rules: { set: [{ id: 'hr-avg', kind: 'window', code: HR, window: 'sliding', window_s: 60, aggregate: 'avg', op: '>', limit: 110, min_samples: 5, priority: 'low' }] },

@@ -48,31 +48,38 @@ export class TechnicalRule implements CompiledBase {
   }
 }
 
-/** One technical condition at one bed: which devices report it, since when (hub time). */
+/**
+ * One technical condition at one bed: which devices report it, since when (hub time).
+ * Reports through `technical()` and through quality flags are kept apart, so a valid value from a
+ * device clears only what its own flags raised (the agent's signal module may still report leads
+ * off for the same device from the waveform).
+ */
 export class TechState {
-  devices: string[] = []
+  readonly reported: string[] = []
+  readonly flagged: string[] = []
   sinceMs = Number.NaN
   detail = ''
 
   /** Returns true when the set of reporting devices changed. */
-  set(deviceId: string, active: boolean, atMs: number, detail: string | undefined): boolean {
-    const i = this.devices.indexOf(deviceId)
+  set(deviceId: string, active: boolean, atMs: number, detail: string | undefined, fromQuality: boolean): boolean {
+    const list = fromQuality ? this.flagged : this.reported
+    const i = list.indexOf(deviceId)
     if (active) {
       if (detail !== undefined) this.detail = `${deviceId} ${detail}`
       else if (i < 0) this.detail = deviceId
       if (i >= 0) return false
-      if (this.devices.length === 0) this.sinceMs = atMs
-      this.devices.push(deviceId)
+      if (!this.active) this.sinceMs = atMs
+      list.push(deviceId)
       return true
     }
     if (i < 0) return false
-    this.devices.splice(i, 1)
-    if (this.devices.length === 0) this.sinceMs = Number.NaN
-    else this.detail = this.devices.join(', ')
+    list.splice(i, 1)
+    if (!this.active) this.sinceMs = Number.NaN
+    else this.detail = [...new Set([...this.reported, ...this.flagged])].join(', ')
     return true
   }
 
   get active(): boolean {
-    return this.devices.length > 0
+    return this.reported.length > 0 || this.flagged.length > 0
   }
 }
