@@ -5,6 +5,8 @@
  * - `{ type: datex, port }`              → new DatexDriver({ deviceId, port })
  * - `{ type: hl7, port }` (RS-232 MLLP)  → new Hl7SerialDriver({ deviceId, port })
  * - `{ type: hl7-tcp, listen port }`     → new Hl7TcpDriver({ deviceId, host, port })
+ *   A PCD-01 gateway speaking for several monitors: pass `sources: { <EUI-64>: <device id> }`
+ *   and each message's observations carry the device id of its sender (MSH-3).
  * Each driver exposes `counters` (LinkCounters) for /metrics.
  */
 export { DatexDriver, DATEX_LINE, type DatexDriverOptions } from './datex/driver.js'

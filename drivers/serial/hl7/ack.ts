@@ -14,7 +14,7 @@ import { formatDtmUtc } from './time.js'
 export type AckCode = 'AA' | 'AE' | 'AR'
 
 /** Reject reasons that mean "will not process this kind of message" (AR); all others are AE. */
-const AR_REASONS = new Set(['missing-msh', 'bad-msh', 'unsupported-message-type', 'unsupported-version', 'unsupported-processing-id', 'missing-control-id'])
+const AR_REASONS = new Set(['unknown-source', 'missing-msh', 'bad-msh', 'unsupported-message-type', 'unsupported-version', 'unsupported-processing-id', 'missing-control-id'])
 
 /** HL7 table 0357 error codes for ERR-3. */
 const ERR_0357: Record<string, string> = {
@@ -22,6 +22,7 @@ const ERR_0357: Record<string, string> = {
   'unsupported-version': '203^Unsupported version id',
   'unsupported-processing-id': '202^Unsupported processing id',
   'missing-control-id': '101^Required field missing',
+  'unknown-source': '204^Unknown key identifier',
   'missing-msh': '100^Segment sequence error',
   'bad-msh': '102^Data type error',
   'bad-segment': '100^Segment sequence error',

@@ -37,6 +37,7 @@ export function contentToJson(c: OruContent): object {
   return {
     protocol: 'hl7',
     controlId: c.controlId,
+    senderId: c.senderId,
     ack: 'AA',
     observations: c.values.map((v) => ({
       code: serialRefOf(v.code),

@@ -14,6 +14,13 @@ export interface Hl7DeviceOptions {
   /** Minutes east of UTC for DTMs without an offset; default 0 (UTC). */
   readonly defaultOffsetMin?: number
   readonly now?: () => number
+  /**
+   * Gateway mode: sender id → configured device id. The sender id is MSH-3's universal id (the
+   * EUI-64 in PCD-01, §7.3), else its namespace id. When set, a message from any other sender is
+   * refused (AR `unknown-source`), so one bed's numbers never land on another bed's device.
+   * Unset: every message belongs to `deviceId` (one monitor per port or listener).
+   */
+  readonly sources?: Readonly<Record<string, string>>
 }
 
 export class Hl7Device implements Hl7Host {
@@ -22,7 +29,8 @@ export class Hl7Device implements Hl7Host {
   readonly now: () => number
   readonly defaultOffsetMin: number
   readonly silence: SilenceWatch
-  private seq = 0
+  private readonly sources: ReadonlyMap<string, string> | undefined
+  private readonly seqs = new Map<string, number>()
 
   constructor(
     o: Hl7DeviceOptions,
@@ -31,11 +39,18 @@ export class Hl7Device implements Hl7Host {
     this.deviceId = o.deviceId
     this.now = o.now ?? Date.now
     this.defaultOffsetMin = o.defaultOffsetMin ?? 0
+    this.sources = o.sources ? new Map(Object.entries(o.sources)) : undefined
     this.silence = new SilenceWatch(o.silenceMs ?? 60_000, (sinceMs) => ctx.status({ state: 'silent', sinceMs }), () => ctx.status({ state: 'connected' }), this.now)
   }
 
-  nextSeq(): number {
-    return ++this.seq
+  deviceFor(senderId: string): string | undefined {
+    return this.sources ? this.sources.get(senderId) : this.deviceId
+  }
+
+  nextSeq(deviceId: string): number {
+    const next = (this.seqs.get(deviceId) ?? 0) + 1
+    this.seqs.set(deviceId, next)
+    return next
   }
 
   heard(nowMs: number): void {

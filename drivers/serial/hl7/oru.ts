@@ -32,6 +32,8 @@ export interface Hl7Value {
 
 export interface OruContent {
   readonly controlId: string
+  /** MSH-3 universal id (PCD-01: the sender's EUI-64), else its namespace id. */
+  readonly senderId: string
   readonly values: Hl7Value[]
   /** Reasons for OBX rows that were well-formed but not mapped. */
   readonly skipped: string[]
@@ -67,7 +69,8 @@ export function readOru(msg: Hl7Message, defaultOffsetMin = 0): OruContent {
     if (seg.id === 'OBR') obrTime = timeOf(seg, 7, d, defaultOffsetMin, mshTime)
     else if (seg.id === 'OBX') readObx(seg, d, timeOf(seg, 14, d, defaultOffsetMin, obrTime), baseQuality, values, skipped)
   }
-  return { controlId, values, skipped }
+  const senderId = text(msg.msh, 3, 2, d) || text(msg.msh, 3, 1, d)
+  return { controlId, senderId, values, skipped }
 }
 
 function timeOf(seg: Hl7Segment, n: number, d: Hl7Delimiters, offsetMin: number, fallback: number): number {

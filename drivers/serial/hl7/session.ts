@@ -3,7 +3,7 @@
  * acknowledge. The serial driver and the TCP listener share it, so both behave the same
  * (issue 4: "the same parser serves a serial port and a TCP listener").
  */
-import type { DecodeError } from '../../errors.js'
+import { DecodeError } from '../../errors.js'
 import type { Observation } from '../../records.js'
 import type { DriverContext } from '../../types.js'
 import { countReject, type LinkCounters } from '../counters.js'
@@ -20,8 +20,10 @@ export interface Hl7Host {
   readonly now: () => number
   /** Offset for DTMs without one (HL7: sender's local time); minutes east of UTC. */
   readonly defaultOffsetMin: number
+  /** Device id for a sender id (see Hl7DeviceOptions.sources); undefined = not ours. */
+  deviceFor(senderId: string): string | undefined
   /** Next per-device sequence number, one per observation (HL7 messages carry none we can rely on). */
-  nextSeq(): number
+  nextSeq(deviceId: string): number
   /** A valid message arrived (feeds the silence watch). */
   heard(nowMs: number): void
 }
@@ -55,7 +57,15 @@ export class Hl7Session implements MllpSink {
     const ackControlId = `${this.host.deviceId}-${nowMs.toString(36)}-${++this.ackSeq}`
     this.host.heard(nowMs) // a sender whose messages we refuse is misconfigured, not silent
     if (out.ack === 'AA') {
-      this.emitAll(out.content.values, nowMs)
+      const sender = out.content.senderId
+      const deviceId = this.host.deviceFor(sender)
+      if (deviceId === undefined) {
+        const error = new DecodeError('hl7', 'unknown-source', `sender "${sender}" (MSH-3) is not a configured source`)
+        this.reject(error)
+        this.send(buildAckFrame({ message: out.message, controlId: out.content.controlId, code: 'AR', error, ackControlId, nowMs }), 'AR')
+        return
+      }
+      this.emitAll(deviceId, out.content.values, nowMs)
       for (const reason of out.content.skipped) this.count(reason, `${this.label}: OBX skipped (${reason}) in ${out.content.controlId}`)
       this.send(buildAckFrame({ message: out.message, controlId: out.content.controlId, code: 'AA', ackControlId, nowMs }), 'AA')
       return
@@ -69,11 +79,11 @@ export class Hl7Session implements MllpSink {
     this.count(err.reason, `${this.label}: ${err.message}`)
   }
 
-  private emitAll(values: readonly Hl7Value[], hubTimeMs: number): void {
+  private emitAll(deviceId: string, values: readonly Hl7Value[], hubTimeMs: number): void {
     for (const v of values) {
-      const deviceSeq = this.host.nextSeq() // one per observation, monotonic per device
+      const deviceSeq = this.host.nextSeq(deviceId) // one per observation, monotonic per device
       const deviceTimeMs = Number.isNaN(v.timeMs) ? hubTimeMs : v.timeMs
-      const obs: Observation = { kind: 'obs', deviceId: this.host.deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
+      const obs: Observation = { kind: 'obs', deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
       this.host.counters.observations++
       this.host.ctx.emit(obs)
     }
