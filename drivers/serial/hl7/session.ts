@@ -9,6 +9,7 @@ import type { DriverContext } from '../../types.js'
 import { countReject, type LinkCounters } from '../counters.js'
 import { buildAckFrame } from './ack.js'
 import { processMessage } from './decode.js'
+import type { Hl7Message } from './message.js'
 import { MllpDeframer, type MllpSink } from './mllp.js'
 import type { Hl7Value } from './oru.js'
 
@@ -56,22 +57,25 @@ export class Hl7Session implements MllpSink {
     const out = processMessage(body, this.host.defaultOffsetMin)
     const ackControlId = `${this.host.deviceId}-${nowMs.toString(36)}-${++this.ackSeq}`
     this.host.heard(nowMs) // a sender whose messages we refuse is misconfigured, not silent
-    if (out.ack === 'AA') {
-      const sender = out.content.senderId
-      const deviceId = this.host.deviceFor(sender)
-      if (deviceId === undefined) {
-        const error = new DecodeError('hl7', 'unknown-source', `sender "${sender}" (MSH-3) is not a configured source`)
-        this.reject(error)
-        this.send(buildAckFrame({ message: out.message, controlId: out.content.controlId, code: 'AR', error, ackControlId, nowMs }), 'AR')
-        return
-      }
-      this.emitAll(deviceId, out.content.values, nowMs)
-      for (const reason of out.content.skipped) this.count(reason, `${this.label}: OBX skipped (${reason}) in ${out.content.controlId}`)
-      this.send(buildAckFrame({ message: out.message, controlId: out.content.controlId, code: 'AA', ackControlId, nowMs }), 'AA')
+    if (out.ack !== 'AA') {
+      this.refuse(out.message, out.controlId, out.ack, out.error, ackControlId, nowMs)
       return
     }
-    this.reject(out.error)
-    this.send(buildAckFrame({ message: out.message, controlId: out.controlId, code: out.ack, error: out.error, ackControlId, nowMs }), out.ack)
+    const { content } = out
+    const deviceId = this.host.deviceFor(content.senderId)
+    if (deviceId === undefined) {
+      const error = new DecodeError('hl7', 'unknown-source', `sender "${content.senderId}" (MSH-3) is not a configured source`)
+      this.refuse(out.message, content.controlId, 'AR', error, ackControlId, nowMs)
+      return
+    }
+    this.emitAll(deviceId, content.values, nowMs)
+    for (const reason of content.skipped) this.count(reason, `${this.label}: OBX skipped (${reason}) in ${content.controlId}`)
+    this.send(buildAckFrame({ message: out.message, controlId: content.controlId, code: 'AA', ackControlId, nowMs }), 'AA')
+  }
+
+  private refuse(message: Hl7Message | undefined, controlId: string, code: 'AE' | 'AR', error: DecodeError, ackControlId: string, nowMs: number): void {
+    this.reject(error)
+    this.send(buildAckFrame({ message, controlId, code, error, ackControlId, nowMs }), code)
   }
 
   /** MllpSink: a framing reject (no ACK: there is no control id to answer). */
