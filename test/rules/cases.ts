@@ -127,6 +127,17 @@ export const CASES: readonly Case[] = [
   { name: 'window: a tumbling window closes on tick without new data, and counts late samples within the watermark',
     rules: { set: [{ id: 'hr-max-t', kind: 'window', code: HR, window: 'tumbling', window_s: 60, aggregate: 'max', op: '>', limit: 150, priority: 'low' }] },
     steps: [...series(HR, 100, 0, 60), ['obs', HR, 160, 50], ['tick', 69], ['tick', 70]], expect: ['hr-max-t raised low @70'] },
+  { name: 'window: a late sample lands in the still-open older tumbling window while the next one fills',
+    rules: { set: [{ id: 'hr-max-t', kind: 'window', code: HR, window: 'tumbling', window_s: 10, aggregate: 'max', op: '>', limit: 150, priority: 'low', latching: 'never' }] },
+    steps: [...series(HR, 100, 0, 16), ['obs', HR, 160, 8], ['obs', HR, 100, 19], ['obs', HR, 100, 20], ['obs', HR, 100, 30]],
+    expect: ['hr-max-t raised low @20', 'hr-max-t cleared low @30'] },
+  { name: 'window: a sample for a tumbling window already decided is ignored',
+    rules: { set: [{ id: 'hr-max-t', kind: 'window', code: HR, window: 'tumbling', window_s: 10, aggregate: 'max', op: '>', limit: 150, priority: 'low' }] },
+    watermarkMs: 30_000,
+    steps: [...series(HR, 100, 0, 10), ['tick', 40], ['obs', HR, 160, 5], ['tick', 50]], expect: [] },
+  { name: 'window: tumbling count of excursions decides per window',
+    rules: { set: [{ id: 'dips-t', kind: 'window', code: SPO2, window: 'tumbling', window_s: 60, aggregate: 'count', excursion: { op: '<', limit: 90 }, op: '>=', limit: 3, priority: 'low' }] },
+    steps: [...values(SPO2, [97, 88, 97, 88, 97, 88]), ['tick', 69], ['tick', 70]], expect: ['dips-t raised low @70'] },
   // ── trend against the patient's own baseline ──
   // After a step 70 → 110 at t = 600: recent − baseline = 40·(e^(−k/1800) − e^(−k/60)) reaches 30 at the 98th sample of 110, t = 697 s.
   { name: 'trend: a sustained rise against the baseline raises once; a stable baseline raises nothing',
