@@ -89,7 +89,7 @@ export class DatexDriver implements Driver, DatexFrameSink {
     this.silence?.stop()
     // Interval 0 = stop transmission (§6.4). Bounded: with RTS/CTS a monitor that is off never
     // raises CTS, and a drain would wait forever.
-    if (link.isOpen) await Promise.race([this.send(link, 0), delay(STOP_REQUEST_WAIT_MS)])
+    if (link.isOpen) await Promise.race([this.send(link, 0), delay(STOP_REQUEST_WAIT_MS, undefined, { ref: false })])
     await link.stop()
     this.ctx?.status({ state: 'disconnected', cause: 'stopped' })
   }
