@@ -9,9 +9,11 @@
  * - One alarm per condition episode: while an episode is open, a still-true or flapping condition
  *   changes nothing; only a higher priority produces `escalated` (at once, even if acknowledged:
  *   an acknowledgement silences the current condition, not a worse one).
- * - Cooldown: after an episode was raised, the same condition at the same or lower priority does
- *   not raise again for `cooldownMs` (from that raise). If it is still true when the cooldown
- *   expires, it raises then (tick), so a persisting condition is never hidden for good.
+ * - Cooldown: the same condition at the same or lower priority does not raise again for
+ *   `cooldownMs` after the last episode was raised, escalated or cleared (whichever is latest), so
+ *   a value hovering at the limit after a long episode does not re-alarm every few seconds. If the
+ *   condition is still true when the cooldown expires, it raises then (tick): a persisting
+ *   condition is never hidden for good.
  * - Latching [S-LUCAS]: a latching alarm stays after its condition ends until acknowledged. Mode
  *   `high` latches once the episode reached high priority ("latch high, not low" [S-DRAGER-LATCH]).
  * - Non-latching alarms clear when the condition ends, acknowledged or not.
@@ -48,7 +50,7 @@ export class AlarmSlot {
   detail: unknown = undefined
   /** Time of the last change (for `view`). */
   changedAtMs = Number.NaN
-  lastRaiseMs = Number.NEGATIVE_INFINITY
+  cooldownFromMs = Number.NEGATIVE_INFINITY
   private lastIdMs = Number.NEGATIVE_INFINITY
   lastRaiseRank = -1
   /** Condition true but held back by the cooldown: since when, at which rank and value. */
@@ -73,11 +75,11 @@ export class AlarmSlot {
       this.value = value
       this.state = 'escalated'
       this.ackBy = undefined
-      this.lastRaiseMs = atMs
+      this.cooldownFromMs = atMs
       this.lastRaiseRank = rank
       return this.change(rule, bedId, atMs)
     }
-    if (atMs - this.lastRaiseMs < rule.cooldownMs && rank <= this.lastRaiseRank) {
+    if (atMs - this.cooldownFromMs < rule.cooldownMs && rank <= this.lastRaiseRank) {
       if (Number.isNaN(this.pendingSinceMs)) this.pendingSinceMs = sinceMs
       if (rank > this.pendingRank) this.pendingRank = rank
       this.pendingValue = value
@@ -92,6 +94,7 @@ export class AlarmSlot {
     this.pendingRank = -1
     if (!this.open || !this.conditionActive) return undefined
     this.conditionActive = false
+    if (atMs > this.cooldownFromMs) this.cooldownFromMs = atMs // the episode's condition ended now
     if (this.latches(rule) && this.state !== 'acknowledged') return undefined
     return this.clear(rule, bedId, atMs)
   }
@@ -99,14 +102,16 @@ export class AlarmSlot {
   /** Time passes: a condition held back by the cooldown raises once the cooldown has expired. */
   tick(rule: SlotRule, bedId: string, atMs: number): AlarmChange | undefined {
     if (this.open || Number.isNaN(this.pendingSinceMs)) return undefined
-    if (atMs - this.lastRaiseMs < rule.cooldownMs) return undefined
+    if (atMs - this.cooldownFromMs < rule.cooldownMs) return undefined
     return this.raise(rule, bedId, this.pendingRank, this.pendingValue, this.pendingSinceMs, atMs)
   }
 
   acknowledge(rule: SlotRule, bedId: string, by: string, atMs: number): AlarmChange | undefined {
     if (!this.open || this.state === 'acknowledged') return undefined
     this.ackBy = by
-    if (!this.conditionActive) return this.clear(rule, bedId, atMs) // latched, condition over
+    // Latched with its condition over: clears now. The cooldown still counts from the condition's
+    // end (device time), not from this hub-time acknowledgement.
+    if (!this.conditionActive) return this.clear(rule, bedId, atMs)
     this.state = 'acknowledged'
     return this.change(rule, bedId, atMs)
   }
@@ -128,7 +133,7 @@ export class AlarmSlot {
     this.conditionSinceMs = sinceMs
     this.conditionActive = true
     this.ackBy = undefined
-    this.lastRaiseMs = atMs
+    this.cooldownFromMs = atMs
     this.lastRaiseRank = rank
     this.pendingSinceMs = Number.NaN
     this.pendingRank = -1
