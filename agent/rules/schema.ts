@@ -108,7 +108,7 @@ export const rulesConfigSchema: z.ZodType<RulesConfig, z.ZodTypeDef, unknown> = 
 })
 
 /** The cited default adult rule set, as a config (same as `rules: { defaults: true }`). */
-export const DEFAULT_RULES: RulesConfig = Object.freeze({ defaults: true, set: [], beds: {} })
+export const DEFAULT_RULES: RulesConfig = Object.freeze({ defaults: true, set: Object.freeze([]), beds: Object.freeze({}) })
 
 /** The rules in force for one bed: ward rules (defaults + set), minus `disable`, plus the bed's set. */
 export function resolveRules(config: RulesConfig, bedId?: string): RuleDef[] {
