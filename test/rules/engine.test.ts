@@ -224,4 +224,46 @@ describe('rules: properties', () => {
       { numRuns: 200 },
     )
   })
+
+  test('rules: random mixes of every input never throw, and active() matches the changes reported', () => {
+    const codes = ['MDC_ECG_HEART_RATE', 'MDC_PULS_OXIM_PULS_RATE', 'MDC_PULS_OXIM_SAT_O2', 'MDC_RESP_RATE', 'MDC_PRESS_BLD_NONINV_SYS', 'MDC_TEMP_BODY']
+    const conditions = ['disconnected', 'low-battery', 'leads-off', 'sensor-off', 'clock-drift', 'no-data', 'queue-over-quota'] as const
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('obs' as const), bed: fc.integer({ min: 0, max: 2 }), code: fc.constantFrom(...codes), v: fc.oneof(fc.double({ min: 0, max: 250, noNaN: true }), fc.constant(Number.NaN)), dt: fc.integer({ min: -15, max: 5 }), q: fc.constantFrom(0, 0, 0, Quality.LEADS_OFF, Quality.SENSOR_OFF, Quality.QUESTIONABLE) }),
+      fc.record({ k: fc.constant('tick' as const), dt: fc.integer({ min: 0, max: 90 }) }),
+      fc.record({ k: fc.constant('tech' as const), bed: fc.integer({ min: 0, max: 2 }), c: fc.constantFrom(...conditions), on: fc.boolean() }),
+      fc.record({ k: fc.constant('ack' as const), pick: fc.nat() }),
+      fc.record({ k: fc.constant('ctx' as const), bed: fc.integer({ min: 0, max: 2 }), c: fc.constantFrom('A' as const, 'C' as const, 'U' as const), o2: fc.boolean() }),
+      fc.record({ k: fc.constant('reset' as const), bed: fc.integer({ min: 0, max: 2 }) }),
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const engine = createRuleEngine(DEFAULT_RULES)
+        const open = new Map<string, AlarmChange>()
+        const track = (list: readonly AlarmChange[]) => {
+          for (const c of list) c.state === 'cleared' ? open.delete(c.alarmId) : open.set(c.alarmId, c)
+        }
+        let t = 0
+        for (const o of ops) {
+          const bed = 'bed-' + ('bed' in o ? o.bed : 0)
+          if (o.k === 'obs') track(engine.observe(bed, obs(o.code, o.v, (t = Math.max(0, t + o.dt)), o.q)))
+          else if (o.k === 'tick') track(engine.tick(T0 + (t += o.dt) * 1000))
+          else if (o.k === 'tech') track(engine.technical(bed, 'dev-1', o.c, o.on, T0 + t * 1000))
+          else if (o.k === 'ctx') track(engine.setPatientContext(bed, { consciousness: o.c, onOxygen: o.o2 }, T0 + t * 1000))
+          else if (o.k === 'ack') {
+            const ids = [...open.keys()]
+            const id = ids[o.pick % Math.max(1, ids.length)]
+            const c = id === undefined ? undefined : engine.acknowledge(id, 'fuzz', T0 + t * 1000)
+            if (c) track([c])
+          } else {
+            engine.resetBed(bed)
+            for (const [id, c] of open) if (c.bedId === bed) open.delete(id)
+          }
+        }
+        assert.deepEqual(engine.active().map((a) => a.alarmId).sort(), [...open.keys()].sort())
+        for (const a of engine.active()) assert.equal(a.state, open.get(a.alarmId)!.state)
+      }),
+      { numRuns: 150 },
+    )
+  })
 })
