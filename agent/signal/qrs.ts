@@ -38,8 +38,19 @@ export interface BeatSink {
   onBeat(rPeakIndex: number): void
 }
 
-/** Peaks of the integrated slope below this (µV per 10 ms) are never candidates: OSEA MIN_PEAK_AMP (7 units at 200 ADC/mV ≈ 35 µV). */
-const MIN_PEAK_UV = 35
+/**
+ * Peaks of the integrated slope (µV per 10 ms) below MIN_PEAK_UV are never candidates; peaks below
+ * NOISE_MIN_UV may still be a QRS (if above the threshold of a low-amplitude lead) but never enter
+ * the noise estimate. OSEA has one limit, MIN_PEAK_AMP = 7 units at 200 ADC/mV ≈ 35 µV. Measured on
+ * MIT-BIH lead 1 (V1/V2/V4/V5, used only as a generalisation check, never scored as the goal): one
+ * limit at 35 misses 2,228 beats of low-amplitude leads (988 in 205's tiny V1); candidates from 20
+ * with the noise estimate from 35 miss 1,001 (Se 98.4 %, +P 99.3 %); letting the small peaks into
+ * the noise median too lowers the threshold: lead 1 Se 99.5 % but +P falls under added noise
+ * (white 100 µV rms: 99.87 → 99.29 %), so it is not done. Lead 0 is the same either way within
+ * 0.05 %. 20 µV rms of white noise peaks at 15 µV/10 ms at 125 Hz and 8 at 360 Hz.
+ */
+const MIN_PEAK_UV = 20
+const NOISE_MIN_UV = 35
 const THRESHOLD_FRACTION = 0.25
 const LEARN_SECONDS = 3
 
@@ -214,6 +225,7 @@ export class QrsDetector {
       this.accept(peak, peakIdx, this.locR, this.locSlope, this.locAmplitude)
       return
     }
+    if (peak < NOISE_MIN_UV) return
     if (peak > this.threshold / 2) this.strongRejects++
     this.noisePeaks.push(peak)
     this.updateThreshold()
