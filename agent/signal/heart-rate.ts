@@ -101,15 +101,18 @@ export class EcgAnalyzer implements BeatSink {
     this.blockFlags = new Int32Array(blocks)
   }
 
-  /** Feeds one chunk (µV). Chunks must come in device-time order; overlaps are dropped, gaps bridged or restarted. */
+  /**
+   * Feeds one chunk (µV). Chunks must come in device-time order: re-sent samples are dropped, a gap
+   * up to maxGapMs is bridged, a longer gap or a jump of the device clock restarts detection.
+   */
   push(chunk: WaveformChunk): void {
     if (chunk.samplesUv.length === 0) return
     let from = 0
     if (!this.detector || chunk.rateHz !== this.rateHz) this.start(chunk)
     else {
       const lagSamples = Math.round(((chunk.t0Us - this.expectedT0Us()) * this.rateHz) / 1e6)
-      if (lagSamples < 0) from = Math.min(-lagSamples, chunk.samplesUv.length) // re-sent samples
-      else if (lagSamples > 0 && (lagSamples * 1000) / this.rateHz > this.maxGapMs) this.start(chunk)
+      if ((Math.abs(lagSamples) * 1000) / this.rateHz > this.maxGapMs) this.start(chunk) // long gap or clock jump
+      else if (lagSamples < 0) from = Math.min(-lagSamples, chunk.samplesUv.length) // re-sent samples
       else if (lagSamples > 0) this.feed(null, 0, lagSamples)
     }
     this.hubTimeMs = chunk.hubTimeMs
@@ -117,7 +120,7 @@ export class EcgAnalyzer implements BeatSink {
     this.feed(chunk.samplesUv, from, chunk.samplesUv.length)
   }
 
-  /** The stream ended: judges the last beats and closes the current block. */
+  /** The stream ended: judges and delivers the last beats; the unfinished block is dropped. A later push starts afresh. */
   finish(): void {
     this.detector?.finish()
     this.detector = undefined
@@ -139,7 +142,9 @@ export class EcgAnalyzer implements BeatSink {
     this.originUs = chunk.t0Us
     this.streamStartMs = chunk.t0Us / 1000
     this.beatCount = 0
-    if (this.nextTickMs <= this.streamStartMs) this.nextTickMs = (Math.floor(this.streamStartMs / this.cadenceMs) + 1) * this.cadenceMs
+    this.nextTickMs = (Math.floor(this.streamStartMs / this.cadenceMs) + 1) * this.cadenceMs
+    this.meter.take()
+    this.blockQuality = 0
   }
 
   private expectedT0Us(): number {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { codeOf } from '../../drivers/codes.js'
 import { Quality } from '../../drivers/records.js'
-import { EcgAnalysis } from '../../agent/signal/index.js'
+import { EcgAnalysis, EcgAnalyzer } from '../../agent/signal/index.js'
 import { runAnalyzer, secondsOf } from './feed.js'
 import { gaussianNoise, makeRng, syntheticEcg } from './synthetic.js'
 
@@ -94,6 +94,21 @@ test('signal: a lost chunk is bridged, a long gap restarts detection without a f
   const gap = long.hr.map((o) => secondsOf(o.deviceTimeMs)).filter((s) => s > 21 && s <= 25)
   assert.deepEqual(gap, [], 'no HR for time without data')
   for (const o of hrBetween(long, 26, 60)) assert.ok(Number.isNaN(o.value) ? o.quality & Quality.UNAVAILABLE : Math.abs(o.value - 66) <= 1)
+})
+
+test('signal: a device clock jumping back restarts the stream instead of discarding it', () => {
+  const hr: Array<[number, number]> = []
+  const analyzer = new EcgAnalyzer({ deviceId: 'p', sink: { observation: (o) => hr.push([o.deviceTimeMs, o.value]), condition: () => {} } })
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 40, bpm: 66, noiseUv: 10 })
+  const jumpUs = 3_600_000_000 // the patch clock is reset one hour back at 20 s
+  for (let k = 0; k < 40; k++) {
+    const t0Us = 1_764_000_000_000_000 + k * 1_000_000 - (k >= 20 ? jumpUs : 0)
+    analyzer.push({ kind: 'wave', deviceId: 'p', code: 131330, rateHz: RATE, t0Us, samplesUv: ecg.samplesUv.subarray(k * RATE, (k + 1) * RATE), hubTimeMs: 0, deviceSeq: k, quality: 0 })
+  }
+  assert.equal(hr.length, 40)
+  const afterJump = hr.slice(20)
+  assert.ok(afterJump.every(([t]) => t < 1_764_000_000_000 - 3_000_000), 'new device time base')
+  assert.ok(afterJump.slice(-10).every(([, v]) => Math.abs(v - 66) <= 1), JSON.stringify(afterJump.slice(-10)))
 })
 
 test('signal: EcgAnalysis routes ECG chunks per device, one lead each, and ignores other waveforms', () => {
