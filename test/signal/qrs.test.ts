@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import { QrsDetector } from '../../agent/signal/qrs.js'
 import { detectBeats } from '../../agent/commands/qrs.js'
 import { gaussianNoise, makeRng, syntheticEcg } from './synthetic.js'
@@ -92,4 +93,23 @@ test('signal: a T wave up to 1.5 × the R wave is not counted as a beat', () => 
     const ecg = syntheticEcg({ rateHz, seconds: 40, bpm: 67, noiseUv: 5, tRelative })
     assertExact(detectBeats(ecg.samplesUv, rateHz), ecg.rPeaks, rateHz, `T at ${tRelative} × R`)
   }
+})
+
+test('signal: any partition of the stream into chunks gives the same beats (property)', () => {
+  const ecg = syntheticEcg({ rateHz: 130, seconds: 20, bpm: 95, noiseUv: 40, seed: 11 })
+  const whole = detectBeats(ecg.samplesUv, 130, ecg.samplesUv.length)
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 50 }), (sizes) => {
+      const beats: number[] = []
+      const det = new QrsDetector(130, { onBeat: (r) => beats.push(r) })
+      for (let i = 0, k = 0; i < ecg.samplesUv.length; k++) {
+        const size = sizes[k % sizes.length]!
+        det.push(ecg.samplesUv.subarray(i, i + size))
+        i += size
+      }
+      det.finish()
+      assert.deepEqual(beats, whole)
+    }),
+    { numRuns: 25 },
+  )
 })
