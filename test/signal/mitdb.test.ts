@@ -11,6 +11,7 @@ import { QrsDetector } from '../../agent/signal/qrs.js'
 import { adcToMicrovolts, decodeFormat212, parseHeader } from '../../agent/signal/wfdb.js'
 import { ppPercent, readAtr, scoreBeats, sePercent, type Score } from './ec57.js'
 import { runAnalyzer, secondsOf } from './feed.js'
+import { resample } from './resample.js'
 
 const MITDB = new URL('../../../shared/data/mitdb/', import.meta.url).pathname
 
@@ -84,3 +85,20 @@ function referenceBeatTimesMs(annotations: readonly { sample: number; code: numb
   const beats = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 25, 30, 31, 34, 35, 38, 41])
   return annotations.filter((a) => beats.has(a.code)).map((a) => (a.sample * 1000) / rateHz)
 }
+
+test('signal: MIT-BIH resampled to 130 Hz (Polar PMD) and 500 Hz keeps gross Se and +P at or above 99.5 %', () => {
+  const records = readFileSync(`${MITDB}RECORDS`, 'utf8').split(/\s+/).filter((r) => r && existsSync(`${MITDB}${r}.hea`))
+  for (const toHz of [130, 500]) {
+    const gross: Score = { tp: 0, fn: 0, fp: 0 }
+    for (const rec of records) {
+      const { rateHz, samplesUv } = readFirstSignalUv(`${MITDB}${rec}`)
+      const annotations = readAtr(`${MITDB}${rec}`).map((a) => ({ sample: Math.round((a.sample * toHz) / rateHz), code: a.code }))
+      const s = scoreBeats(annotations, detectBeats(resample(samplesUv, rateHz, toHz), toHz), toHz)
+      gross.tp += s.tp
+      gross.fn += s.fn
+      gross.fp += s.fp
+    }
+    console.log(`resampled to ${toHz} Hz: TP ${gross.tp} FN ${gross.fn} FP ${gross.fp} Se ${sePercent(gross).toFixed(3)} % +P ${ppPercent(gross).toFixed(3)} %`)
+    assert.ok(sePercent(gross) >= 99.5 && ppPercent(gross) >= 99.5, `${toHz} Hz`)
+  }
+})
