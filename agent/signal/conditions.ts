@@ -1,5 +1,7 @@
 /**
- * Technical conditions of one ECG stream, derived from per-block quality flags with hysteresis:
+ * Technical conditions of one ECG stream (protocols.md §10 [S-B40-ALARMS]: a lead off, or "an
+ * algorithm that cannot interpret the data", is a technical alarm condition), derived from
+ * per-block quality flags with hysteresis:
  * a condition turns active after 2 consecutive bad blocks and clears after 3 consecutive good
  * ones, so a single noisy second neither raises nor clears a technical alarm (IEC 60601-1-8
  * asks alarm conditions to be free of nuisance flicker; the alarm engine adds its own delays).

@@ -8,8 +8,8 @@
  *
  * HR (MDC_ECG_HEART_RATE, /min), one value per `cadenceMs` of device time (tick times are
  * multiples of cadenceMs since the epoch, so beds line up): 60000 / mean of the last ≤ 8 RR
- * intervals within the last 10 s (IEC 60601-2-27 201.7.9.2.9.101 b asks the averaging to be
- * disclosed: this is it). When the time since the last beat (less the detector's fixed delay)
+ * intervals within the last 10 s (ECG monitor standards ask the HR averaging to be disclosed:
+ * this is it). When the time since the last beat (less the detector's fixed delay)
  * exceeds that mean, it is used instead, so the rate falls during a pause rather than holding;
  * no beat for 6 s gives 0 /min (asystole). Before the detector has learnt: NaN + UNAVAILABLE.
  *
