@@ -3,8 +3,8 @@
  * algorithm that cannot interpret the data", is a technical alarm condition), derived from
  * per-block quality flags with hysteresis:
  * a condition turns active after 2 consecutive bad blocks and clears after 3 consecutive good
- * ones, so a single noisy second neither raises nor clears a technical alarm (IEC 60601-1-8
- * asks alarm conditions to be free of nuisance flicker; the alarm engine adds its own delays).
+ * ones, so a single noisy second neither raises nor clears a technical alarm (no nuisance
+ * flicker; the alarm engine adds its own condition delays).
  */
 import { Quality } from '../../drivers/records.js'
 
