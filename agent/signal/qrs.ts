@@ -297,6 +297,7 @@ export class QrsDetector {
     this.secondsSinceQrs = 0
     this.sbPeak = 0
     this.searchFromIdx = this.n
+    this.lastQrsPeakIdx = -1e15 // the interval across a re-learning is not an RR for the median
   }
 
   /**
