@@ -166,13 +166,18 @@ export class QrsDetector {
     this.hfNoise.add(v < 0 ? -v : v)
   }
 
-  /** Consumes a chunk of samples in µV; calls `sink.onBeat` for every beat whose release time is reached. */
+  /**
+   * Consumes a chunk of samples in µV; calls `sink.onBeat` for every beat whose release time is
+   * reached. A non-finite sample (a decoder's "no value") is replaced by the previous one: one NaN
+   * in a running sum would otherwise silence the detector for good.
+   */
   push(samples: ArrayLike<number>): void {
     for (let i = 0; i < samples.length; i++) this.step(samples[i]!)
   }
 
-  private step(x: number): void {
+  private step(value: number): void {
     const n = this.n
+    const x = Number.isFinite(value) ? value : this.raw[(n - 1) & this.mask]!
     const y = this.filter.step(x)
     this.raw[n & this.mask] = x
     this.trackNoise(n)

@@ -113,3 +113,14 @@ test('signal: any partition of the stream into chunks gives the same beats (prop
     { numRuns: 25 },
   )
 })
+
+test('signal: non-finite samples do not silence the detector', () => {
+  const ecg = syntheticEcg({ rateHz: 250, seconds: 30, bpm: 70, noiseUv: 10 })
+  const x = Float64Array.from(ecg.samplesUv, (v, i) => (i >= 2500 && i < 2510 ? NaN : i === 4000 ? Infinity : v))
+  const beats: number[] = []
+  const det = new QrsDetector(250, { onBeat: (r) => beats.push(r) })
+  det.push(x)
+  det.finish()
+  const late = ecg.rPeaks.filter((r) => r > 20 * 250)
+  assert.ok(late.length > 5 && late.every((r) => beats.some((b) => Math.abs(b - r) <= 5)))
+})
