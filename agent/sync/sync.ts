@@ -1,0 +1,150 @@
+/**
+ * Cloud sync: outbox → pseudonymized protobuf Envelopes → Kafka, in hub_seq order.
+ *
+ * - One sendBatch in flight at a time on an idempotent producer with maxInFlightRequests 1:
+ *   kafkajs loses messages or fails with OUT_OF_ORDER_SEQUENCE_NUMBER under concurrent sends on an
+ *   idempotent producer (kafkajs #1005, #598). Throughput comes from large batches instead.
+ * - acks=all; the cursor moves only after Kafka acknowledged the whole batch. A crash between the
+ *   acknowledgement and the cursor update re-sends the batch; consumers drop duplicates by
+ *   (hub_id, hub_seq).
+ * - On any send failure the producer is discarded and re-created (a fresh producer id resets the
+ *   idempotence sequence numbers), after a jittered exponential backoff. Meanwhile the outbox grows
+ *   on disk, never in memory: only one batch is ever read into memory.
+ */
+import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
+import type { Logger } from 'pino'
+import type { Metrics } from '../serve/metrics.js'
+import type { Outbox } from '../store/outbox.js'
+import type { EnvelopeEncoder, TopicName } from './envelope.js'
+
+export interface SyncOptions {
+  readonly topics: Readonly<Record<TopicName, string>>
+  readonly maxBatchRecords: number
+  readonly idleWaitMs?: number
+  readonly maxBackoffMs?: number
+}
+
+export type SyncState = { state: 'idle' | 'sending' } | { state: 'failing'; since: number; cause: string }
+
+export class CloudSync {
+  private producer: Producer | null = null
+  private running = false
+  private loop: Promise<void> | null = null
+  private wake: (() => void) | null = null
+  private interrupt: (() => void) | null = null
+  private failures = 0
+  private lastError: { atMs: number; message: string } | null = null
+  private failingSince: number | null = null
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly outbox: Outbox,
+    private readonly encoder: EnvelopeEncoder,
+    private readonly opts: SyncOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.loop = this.run()
+  }
+
+  /** Wakes the loop after a commit so that new records go out without waiting for the idle timer. */
+  notify(): void {
+    this.wake?.()
+  }
+
+  get status(): { up: boolean; lastError: { atMs: number; message: string } | null; failingSinceMs: number | null } {
+    return { up: this.failingSince === null && this.producer !== null, lastError: this.lastError, failingSinceMs: this.failingSince }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.interrupt?.()
+    await this.loop
+    await this.dropProducer()
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const rows = this.outbox.read(this.opts.maxBatchRecords)
+      if (rows.length === 0) {
+        await this.sleep(this.opts.idleWaitMs ?? 250, true)
+        continue
+      }
+      try {
+        const producer = await this.ensureProducer()
+        const byTopic = new Map<string, Message[]>()
+        const counts = new Map<TopicName, number>()
+        for (const row of rows) {
+          const e = this.encoder.encode(row)
+          const topic = this.opts.topics[e.topic]
+          let list = byTopic.get(topic)
+          if (!list) byTopic.set(topic, (list = []))
+          list.push({ key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength) })
+          counts.set(e.topic, (counts.get(e.topic) ?? 0) + 1)
+        }
+        await producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+        this.outbox.advance(rows[rows.length - 1]!.hub_seq)
+        for (const [t, n] of counts) this.metrics.synced.inc({ topic: this.opts.topics[t] }, n)
+        this.onSuccess()
+      } catch (err) {
+        await this.onFailure(err as Error)
+      }
+    }
+  }
+
+  private async ensureProducer(): Promise<Producer> {
+    if (this.producer) return this.producer
+    const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+    await p.connect()
+    this.producer = p
+    return p
+  }
+
+  private async dropProducer(): Promise<void> {
+    const p = this.producer
+    this.producer = null
+    if (p) await p.disconnect().catch((err: Error) => this.log.debug({ err: err.message }, 'producer disconnect failed'))
+  }
+
+  private onSuccess(): void {
+    if (this.failingSince !== null) this.log.info({ event: 'sync_recovered', afterFailures: this.failures }, 'Kafka sync recovered')
+    this.failures = 0
+    this.failingSince = null
+    this.metrics.syncUp.set(1)
+  }
+
+  private async onFailure(err: Error): Promise<void> {
+    const cause = err.name || 'Error'
+    this.metrics.syncErrors.inc({ cause })
+    this.metrics.syncUp.set(0)
+    this.lastError = { atMs: Date.now(), message: err.message }
+    if (this.failingSince === null) {
+      this.failingSince = Date.now()
+      this.log.warn({ event: 'sync_failing', cause, err: err.message }, 'Kafka sync failing; records stay queued on disk and are retried')
+    }
+    this.failures++
+    await this.dropProducer()
+    const maxMs = this.opts.maxBackoffMs ?? 10_000
+    const base = Math.min(maxMs, 250 * 2 ** Math.min(this.failures - 1, 10))
+    await this.sleep(base / 2 + Math.random() * (base / 2), false)
+  }
+
+  /** Idle sleeps end early on notify(); backoff sleeps only on stop(). */
+  private sleep(ms: number, wakeable: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.wake = null
+        this.interrupt = null
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.interrupt = done
+      if (wakeable) this.wake = done
+    })
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Runs the built agent (`dist/agent/cli.js`) as a real child process for integration tests:
+ * writes its YAML config into a temp dir, starts it, waits for /healthz, and stops it with
+ * SIGTERM (or SIGKILL for crash tests). `npm test` builds dist/ before running tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import YAML from 'yaml'
+
+export const CLI = fileURLToPath(new URL('../../dist/agent/cli.js', import.meta.url))
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `bedside-${prefix}-`))
+}
+
+export interface ChildHandle {
+  readonly proc: ChildProcess
+  /** Everything the child wrote so far (stdout + stderr). */
+  output(): string
+  exited: Promise<number | null>
+}
+
+export function spawnCli(args: string[], env: Record<string, string> = {}): ChildHandle {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  return { proc, output: () => out, exited }
+}
+
+export interface AgentHandle extends ChildHandle {
+  readonly http: string
+  readonly mqtt: string
+  readonly dir: string
+  readonly configFile: string
+  stop(): Promise<void>
+  kill(): Promise<void>
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastErr: unknown
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v
+    } catch (err) {
+      lastErr = err
+    }
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`)
+}
+
+/** Starts an agent with `config` (hub/http/mqtt sections are filled in when absent). */
+export async function startAgentProcess(config: Record<string, unknown>, existing?: { dir: string; httpPort: number; mqttPort: number }): Promise<AgentHandle> {
+  const dir = existing?.dir ?? tempDir('agent')
+  const httpPort = existing?.httpPort ?? (await freePort())
+  const mqttPort = existing?.mqttPort ?? (await freePort())
+  const full = {
+    hub: { id: 'test-hub', site: 'test-site', data_dir: join(dir, 'data') },
+    ...config,
+    http: { listen: `127.0.0.1:${httpPort}`, tokens: [{ token: 'test-nurse-token', role: 'nurse', name: 'nurse-1' }, { token: 'test-viewer-token', role: 'viewer' }] },
+    mqtt: { listen: `127.0.0.1:${mqttPort}` },
+    log: { level: 'warn' },
+  }
+  const configFile = join(dir, 'config.yaml')
+  writeFileSync(configFile, YAML.stringify(full))
+  const child = spawnCli(['run', '--config', configFile])
+  const http = `http://127.0.0.1:${httpPort}`
+  const died = child.exited.then((code) => {
+    throw new Error(`agent exited with ${code} before it was ready:\n${child.output()}`)
+  })
+  await Promise.race([waitFor('agent /healthz', async () => (await fetch(`${http}/healthz`)).ok, 30_000), died])
+  died.catch(() => undefined)
+  return {
+    ...child,
+    http,
+    mqtt: `mqtt://127.0.0.1:${mqttPort}`,
+    dir,
+    configFile,
+    async stop() {
+      if (child.proc.exitCode === null) child.proc.kill('SIGTERM')
+      await child.exited
+    },
+    async kill() {
+      if (child.proc.exitCode === null) child.proc.kill('SIGKILL')
+      await child.exited
+    },
+  }
+}
+
+/** Value of one Prometheus series (summed over labels matching `labelFilter`). */
+export async function metricValue(http: string, name: string, labelFilter = ''): Promise<number> {
+  const text = await (await fetch(`${http}/metrics`)).text()
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const rest = line.slice(name.length)
+    if (rest[0] !== ' ' && rest[0] !== '{') continue
+    if (labelFilter && !rest.includes(labelFilter)) continue
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return sum
+}
