@@ -6,11 +6,12 @@
  *   MQTT devices ─→ MqttServer.authorizePublish ─→ Pipeline          Outbox ─→ CloudSync ─→ Kafka
  *   alarms ─→ MQTT alarms/{bed}, HTTP API                           /metrics, /healthz, /api/*
  */
+import { EventEmitter } from 'node:events'
 import { pino, type Logger } from 'pino'
 import { isDecodeError } from '../drivers/errors.js'
 import { decodeObsPayload, decodeWavePayload } from '../drivers/mqtt/payload.js'
 import { Quality, type Observation } from '../drivers/records.js'
-import type { Driver, DriverContext } from '../drivers/types.js'
+import type { Driver, DriverContext, LinkStatus } from '../drivers/types.js'
 import { SimVitalsDriver } from '../drivers/sim/vitals.js'
 import type { Config } from './config.js'
 import { AgentApiImpl } from './api.js'
@@ -18,7 +19,7 @@ import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
 import { DeviceRegistry } from './pipeline/devices.js'
 import { Pipeline } from './pipeline/ingest.js'
 import { LatestVitals } from './pipeline/latest.js'
-import { createRuleEngine, rulesConfigSchema, type RuleEngine } from './rules/index.js'
+import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
 import { buildHttp } from './serve/http.js'
 import { createMetrics, type Metrics } from './serve/metrics.js'
 import { MqttServer, type MqttIngest } from './serve/mqtt.js'
@@ -38,6 +39,16 @@ export interface AgentOptions {
   readonly demo?: boolean
 }
 
+/** Live events for outputs that are not MQTT (the dashboard's WebSocket feed). */
+export interface AgentEvents {
+  /** An alarm state change, already published on MQTT and queued for the store. */
+  alarm: [change: AlarmChange, hubSeq: number]
+  /** A bed's latest vitals changed (emitted at most once per second per bed). */
+  vitals: [bedId: string]
+  /** A device's link state changed. */
+  link: [deviceId: string, status: LinkStatus]
+}
+
 export interface RunningAgent {
   readonly httpPort: number
   readonly mqttPort: number
@@ -53,6 +64,10 @@ function splitHostPort(s: string): { host: string; port: number } {
 /** Parts of a running agent, kept together so stop() can unwind them in reverse order. */
 class Agent implements RunningAgent {
   readonly metrics = createMetrics()
+  readonly events = new EventEmitter<AgentEvents>()
+  /** Link state per device id, for the API and dashboard. */
+  readonly links = new Map<string, LinkStatus>()
+  readonly startedMs = Date.now()
   readonly log: Logger
   readonly db: Db
   readonly committer: GroupCommitter
@@ -105,7 +120,10 @@ class Agent implements RunningAgent {
     this.pipeline = new Pipeline({
       devices: this.devices, admissions: this.admissions, committer: this.committer, engine: this.engine, latest: this.latest,
       metrics: this.metrics, log: this.log.child({ component: 'pipeline' }),
-      publishAlarm: (c, hubSeq) => this.mqtt.publish(alarmTopic(c.bedId), JSON.stringify(alarmJson(c, hubSeq)), 1, false),
+      publishAlarm: (c, hubSeq) => {
+        this.mqtt.publish(alarmTopic(c.bedId), JSON.stringify(alarmJson(c, hubSeq)), 1, false)
+        this.events.emit('alarm', c, hubSeq)
+      },
     })
   }
 
@@ -188,13 +206,22 @@ class Agent implements RunningAgent {
     return {
       signal: this.abort.signal,
       emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.pipeline.ingestWaveform(r)),
-      status: (s) => this.metrics.deviceLink.set({ device: deviceId }, s.state === 'connected' ? 1 : 0),
+      status: (s) => this.setLink(deviceId, s),
       reject: (reason, detail) => this.pipeline.reject(reason, deviceId, detail),
     }
   }
 
+  private setLink(deviceId: string, s: LinkStatus): void {
+    this.links.set(deviceId, s)
+    this.metrics.deviceLink.set({ device: deviceId }, s.state === 'connected' ? 1 : 0)
+    this.events.emit('link', deviceId, s)
+  }
+
   private publishVitals(): void {
-    for (const bedId of this.latest.takeChanged()) this.mqtt.publish(vitalsTopic(bedId), JSON.stringify(vitalsJson(bedId, this.latest.of(bedId))), 0, true)
+    for (const bedId of this.latest.takeChanged()) {
+      this.mqtt.publish(vitalsTopic(bedId), JSON.stringify(vitalsJson(bedId, this.latest.of(bedId))), 0, true)
+      this.events.emit('vitals', bedId)
+    }
   }
 
   private refreshGauges(): void {

@@ -68,6 +68,20 @@ export class AgentApiImpl implements AgentApi {
     return { ok: true as const }
   }
 
+  status() {
+    const a = this.a
+    const oldest = a.outbox.oldestUnsyncedMs()
+    return {
+      hub: a.cfg.hub.id,
+      version: process.env.npm_package_version ?? null,
+      uptimeS: Math.round((Date.now() - a.startedMs) / 1000),
+      devices: [...a.devices.all()].map((d) => ({ id: d.id, bedId: d.bedId, type: d.config.type, link: a.links.get(d.id) ?? (d.config.type === 'mqtt' ? null : { state: 'connecting' }) })),
+      queue: { depth: a.outbox.depth(), cursor: a.outbox.cursor, oldestUnsyncedMs: oldest, oldestUnsyncedAgeS: oldest === null ? 0 : Math.round((Date.now() - oldest) / 1000) },
+      sync: a.sync ? { configured: true, ...a.sync.status } : { configured: false },
+      activeAlarms: a.engine.active().length,
+    }
+  }
+
   health() {
     return { live: this.a.db.open }
   }

@@ -19,6 +19,8 @@ export interface AgentApi {
   acknowledge(alarmId: string, actor: Actor): Promise<{ ok: true; alarm: unknown } | { ok: false; status: 404 | 409; error: string }>
   admit(req: AdmissionRequest, actor: Actor): Promise<{ ok: true; admission: unknown } | { ok: false; status: 404 | 409; error: string }>
   discharge(bedId: string, actor: Actor): Promise<{ ok: true } | { ok: false; status: 404; error: string }>
+  /** Operator summary for `bedside-hub status`: links, queue, sync lag, active alarms. */
+  status(): unknown
   health(): { live: boolean }
   readiness(): { ready: boolean; parts: Record<string, { ok: boolean; detail?: string }> }
 }
@@ -75,6 +77,7 @@ export function buildHttp(api: AgentApi, tokens: readonly TokenEntry[], metrics:
   })
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
   app.get('/api/beds', async () => ({ beds: api.beds() }))
+  app.get('/api/status', async () => api.status())
   app.get('/api/alarms', async (req, reply) => {
     const state = (req.query as { state?: string }).state ?? 'active'
     if (state !== 'active' && state !== 'all') return reply.code(400).send({ error: 'state must be "active" or "all"', fields: [{ field: 'state', message: 'must be "active" or "all"' }] })
