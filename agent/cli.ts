@@ -4,7 +4,9 @@
  * Each command lives in its own module under commands/ and is loaded on demand, so that
  * `bedside-hub decode` does not pay for loading Kafka, SQLite or the MQTT broker.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 type CommandModule = { main(argv: string[]): Promise<number> }
 
@@ -13,12 +15,26 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   decode: { summary: 'decode one device payload: decode PROTOCOL HEX', load: () => import('./commands/decode.js') },
   qrs: { summary: 'detect R peaks in a WFDB record: qrs RECORD', load: () => import('./commands/qrs.js') },
   config: { summary: 'config check FILE: validate a config file', load: () => import('./commands/config.js') },
+  status: { summary: 'status [--config FILE | --url URL] [--json]: ask the running agent', load: () => import('./commands/status.js') },
   cloud: { summary: 'the cloud writer: cloud run|migrate [--config FILE]', load: () => import('../cloud/cli.js') },
 }
 
+/**
+ * The version from the nearest package.json above this module: `dist/agent/cli.js` in a build or
+ * the .deb (/usr/lib/bedside-hub/package.json), `agent/cli.ts` when run from source with tsx.
+ */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'bedside-hub' && pkg.version) return pkg.version
+    }
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error('cannot find the package.json of bedside-hub above ' + fileURLToPath(import.meta.url))
+    dir = parent
+  }
 }
 
 function usage(): string {
