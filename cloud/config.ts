@@ -17,6 +17,13 @@ export const cloudConfigSchema = z.object({
     group_id: z.string().default('bedside-cloud-writer'),
     partitions: z.number().int().min(1).default(6),
     replication_factor: z.number().int().min(1).default(1),
+    /** A writer that stops heartbeating loses its partitions after this long (takeover time). */
+    session_timeout_ms: z.number().int().min(6000).max(300_000).default(30_000),
+    heartbeat_interval_ms: z.number().int().min(100).max(60_000).default(3000),
+    /** Partitions whose batches one writer processes at once. */
+    partitions_consumed_concurrently: z.number().int().min(1).max(64).default(3),
+    /** Where a new group starts: earliest keeps a fresh writer from skipping history. */
+    from_beginning: z.boolean().default(true),
     topics: z.object({
       raw_vitals: topic(DEFAULT_TOPICS.rawVitals.name, 30),
       waveforms: topic(DEFAULT_TOPICS.waveforms.name, 7),
@@ -33,10 +40,23 @@ export const cloudConfigSchema = z.object({
     ttl_raw_days: z.number().positive().default(30),
     ttl_alerts_days: z.number().positive().default(365),
     ttl_audit_days: z.number().positive().default(6 * 365),
-    /** Concurrent CQL writes per batch of messages. */
+    /** CQL requests (single rows or batches) in flight per writer process, over all partitions. */
     concurrency: z.number().int().min(1).max(1024).default(64),
+    /**
+     * Upper bound of one single-partition UNLOGGED batch, estimated from the bound values.
+     * Cassandra fails batches over batch_size_fail_threshold (50 KiB) and warns over 5 KiB.
+     */
+    batch_max_bytes: z.number().int().min(256).max(48 * 1024).default(16 * 1024),
+    request_timeout_ms: z.number().int().min(100).max(120_000).default(12_000),
+    /** Attempts of one write before the partition is paused (exponential backoff in between). */
+    write_attempts: z.number().int().min(1).max(100).default(5),
+    retry_initial_ms: z.number().int().min(1).max(60_000).default(200),
+    retry_max_ms: z.number().int().min(1).max(600_000).default(5000),
+    /** How long a partition whose writes keep failing stays paused before it is tried again. */
+    pause_ms: z.number().int().min(10).max(3_600_000).default(10_000),
   }).strict(),
-  http: z.object({ listen: z.string().default('127.0.0.1:9464') }).strict().default({}),
+  /** /metrics, /healthz (liveness), /readyz (readiness). Port 0 picks a free port. */
+  http: z.object({ listen: z.string().regex(/^[^:]+:\d+$/).default('127.0.0.1:9464') }).strict().default({}),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
 }).strict()
 

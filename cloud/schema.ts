@@ -63,4 +63,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITH CLUSTERING ORDER BY (ts DESC, hub_seq ASC) AND ${twcs(o.ttlAuditS)}`,
     ],
   },
+  {
+    version: 2,
+    // "Alarms of a ward yesterday" without secondary indexes or materialized views (neither is
+    // portable to ScyllaDB, SERVICES.md): the writer writes each alarm a second time, keyed by hub
+    // (one hub = one ward gateway) and UTC day. Alarms are few, so the extra write is cheap.
+    description: 'alerts_by_hub_day: alarms of one ward (hub) and day',
+    statements: (o) => [
+      `CREATE TABLE IF NOT EXISTS ${o.keyspace}.alerts_by_hub_day (
+        hub_id text, day date, ts timestamp, hub_seq bigint,
+        subject text, subject_kind int, key_epoch text, bed_id text, alarm_id text, rule_id text, state text, priority text,
+        category text, code text, value double, message text, condition_since timestamp, latching boolean, ack_by text,
+        PRIMARY KEY ((hub_id, day), ts, hub_seq)
+      ) WITH CLUSTERING ORDER BY (ts DESC, hub_seq ASC) AND ${twcs(o.ttlAlertsS)}`,
+    ],
+  },
 ]

@@ -1,106 +1,192 @@
 /**
- * The cloud writer: a Kafka consumer group over the agent topics that decodes each Envelope and
- * writes it into Cassandra/ScyllaDB, committing offsets only after the rows are written.
- * An undecodable or invalid message goes to the dead-letter topic with the reason and its source
- * offset, and the partition moves on. A failing write throws out of the batch: kafkajs restarts
- * from the last committed offset, and the idempotent primary key absorbs the re-writes.
+ * The cloud writer: one member of a Kafka consumer group over the agent topics. Two or more writer
+ * processes with the same group_id share the partitions; when one dies, the group coordinator
+ * hands its partitions to the others after `session_timeout_ms`, and they resume from the last
+ * committed offset.
+ *
+ * Per batch (one topic partition): decode and check every Envelope (validate.ts), send the invalid
+ * ones to dead-letter, write the rows (rows.ts → batches.ts → sink.ts), and only then resolve and
+ * commit the batch's offsets. A crash between the writes and the commit re-delivers the batch to
+ * whoever owns the partition next; the rows' primary keys end with (hub_id, hub_seq) and their
+ * write timestamps come from the event, so the re-write changes nothing (exactly once in the table).
+ *
+ * A write that keeps failing pauses the partition (without resolving its offsets) for `pause_ms`,
+ * doubling per consecutive pause up to 16×; on resume kafkajs fetches again from the last resolved
+ * offset. Other partitions keep going.
  */
-import cassandra from 'cassandra-driver'
+import type cassandra from 'cassandra-driver'
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
-import { decodeEnvelope } from '../proto/codec.js'
+import type { EnvelopeMsg } from '../proto/codec.js'
+import { toRequests } from './batches.js'
 import type { CloudConfig } from './config.js'
-import { insertStatements, toWrite, type CqlWrite, type InsertStatements } from './rows.js'
+import { DeadLetter, type DeadMessage } from './deadletter.js'
+import { WriterMetrics } from './metrics.js'
+import { insertStatements, toRows, type InsertStatements, type RowWrite } from './rows.js'
+import { CqlSink } from './sink.js'
+import { InvalidMessage, decodeChecked } from './validate.js'
 
-export interface WriterStats {
-  written: number
-  deadLettered: number
-  batches: number
+export interface WriterOptions {
+  /** Called after the rows of these envelopes are written (bench: end-to-end latency). */
+  readonly onWritten?: (envelopes: readonly EnvelopeMsg[], writtenAtMs: number) => void
 }
+
+type Phase = 'idle' | 'starting' | 'joined' | 'stopping' | 'stopped' | 'crashed'
+
+const MAX_PAUSE_DOUBLINGS = 4
 
 export class CloudWriter {
   private consumer: Consumer | null = null
   private producer: Producer | null = null
+  private deadLetter: DeadLetter | null = null
   private readonly statements: InsertStatements
-  readonly stats: WriterStats = { written: 0, deadLettered: 0, batches: 0 }
+  private readonly sink: CqlSink
+  /** Consecutive pauses per partition (`topic/partition`), reset by a successful batch. */
+  private readonly pauseStreaks = new Map<string, number>()
+  private readonly paused = new Map<string, NodeJS.Timeout>()
+  private phase: Phase = 'idle'
+  private crashCause: string | null = null
 
   constructor(
     private readonly kafka: Kafka,
     private readonly cql: cassandra.Client,
     private readonly cfg: CloudConfig,
     private readonly log: Logger,
+    readonly metrics: WriterMetrics = new WriterMetrics(),
+    private readonly opts: WriterOptions = {},
   ) {
     this.statements = insertStatements(cfg.cassandra.keyspace)
+    this.sink = new CqlSink(cql, cfg.cassandra, this.metrics)
   }
 
-  private get sourceTopics(): string[] {
+  get sourceTopics(): string[] {
     const t = this.cfg.kafka.topics
     return [t.raw_vitals.name, t.alert_events.name, t.waveforms.name, t.audit_log.name]
   }
 
+  /** Connects, joins the group and starts consuming; resolves once consumption is scheduled. */
   async start(): Promise<void> {
+    this.phase = 'starting'
+    await this.cql.connect()
     this.producer = this.kafka.producer({ allowAutoTopicCreation: false })
     await this.producer.connect()
-    const consumer = this.kafka.consumer({ groupId: this.cfg.kafka.group_id, sessionTimeout: 30_000, heartbeatInterval: 3000 })
+    this.deadLetter = new DeadLetter(this.producer, this.cfg.kafka.topics.dead_letter.name, this.metrics, this.log)
+    const k = this.cfg.kafka
+    const consumer = this.kafka.consumer({ groupId: k.group_id, sessionTimeout: k.session_timeout_ms, heartbeatInterval: k.heartbeat_interval_ms, allowAutoTopicCreation: false })
     this.consumer = consumer
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment))
+    consumer.on(consumer.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart))
     await consumer.connect()
-    await consumer.subscribe({ topics: this.sourceTopics, fromBeginning: true })
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 2, eachBatch: (p) => this.onBatch(p) })
-    this.log.info({ event: 'writer_started', topics: this.sourceTopics, group: this.cfg.kafka.group_id }, 'cloud writer consuming')
+    await consumer.subscribe({ topics: this.sourceTopics, fromBeginning: k.from_beginning })
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: k.partitions_consumed_concurrently, eachBatch: (p) => this.onBatch(p) })
+    this.log.info({ event: 'writer_started', topics: this.sourceTopics, group: k.group_id }, 'cloud writer consuming')
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (batch.messages.length === 0 || !isRunning() || isStale()) return
-    const writes: CqlWrite[] = []
-    const dead: { value: Buffer | null; reason: string; offset: string }[] = []
-    for (const m of batch.messages) {
-      try {
-        if (!m.value) throw new Error('empty message value')
-        writes.push(toWrite(decodeEnvelope(m.value), this.statements))
-      } catch (err) {
-        dead.push({ value: m.value, reason: (err as Error).message, offset: m.offset })
-      }
-    }
-    if (writes.length > 0) {
-      await cassandra.concurrent.executeConcurrent(this.cql, writes.map((w) => ({ query: w.query, params: w.params })), {
-        concurrencyLevel: this.cfg.cassandra.concurrency,
-        executionProfile: undefined,
-        raiseOnFirstError: true,
-      })
-    }
-    if (dead.length > 0) await this.deadLetter(batch.topic, batch.partition, dead)
+  private onJoin(assignment: Record<string, number[]>): void {
+    this.phase = 'joined'
+    this.crashCause = null
+    this.metrics.lag.reset()
+    let n = 0
+    for (const parts of Object.values(assignment)) n += parts.length
+    this.metrics.assigned.set(n)
+    this.log.info({ event: 'group_joined', assignment }, 'partitions assigned')
+  }
+
+  private onCrash(error: Error, restart: boolean): void {
+    this.crashCause = error.message
+    this.log.error({ event: 'consumer_crashed', err: error.message, restart }, restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed for good')
+    if (!restart) this.phase = 'crashed'
+  }
+
+  private async onBatch(p: EachBatchPayload): Promise<void> {
+    const { batch } = p
+    const key = `${batch.topic}/${batch.partition}`
+    if (batch.messages.length === 0 || !p.isRunning() || p.isStale() || this.paused.has(key)) return
+    const rows: RowWrite[] = []
+    const envelopes: EnvelopeMsg[] = []
+    const dead: DeadMessage[] = []
+    for (const m of batch.messages) this.decodeInto(m, rows, envelopes, dead)
+    const failure = await this.sendDead(batch.topic, batch.partition, dead)
+    if (failure) return this.pausePartition(p, key, failure, 1)
+    const result = await this.sink.write(toRequests(rows, this.cfg.cassandra.batch_max_bytes), p)
+    if (result.kind === 'retry') return this.pausePartition(p, key, result.cause, result.attempts)
+    this.pauseStreaks.delete(key)
     const last = batch.messages[batch.messages.length - 1]!.offset
-    await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }])
-    this.stats.written += writes.length
-    this.stats.batches++
-    await heartbeat()
+    p.resolveOffset(last)
+    await p.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] })
+    this.afterCommit(batch.topic, batch.partition, Number(batch.offsetLag()), envelopes, batch.messages.length - dead.length)
+    await p.heartbeat()
   }
 
-  private async deadLetter(topic: string, partition: number, dead: { value: Buffer | null; reason: string; offset: string }[]): Promise<void> {
-    await this.producer!.send({
-      topic: this.cfg.kafka.topics.dead_letter.name,
-      acks: -1,
-      messages: dead.map((d) => ({
-        key: `${topic}/${partition}`,
-        value: d.value,
-        headers: { 'bedside-reason': d.reason, 'bedside-source-topic': topic, 'bedside-source-partition': String(partition), 'bedside-source-offset': d.offset },
-      })),
-    })
-    this.stats.deadLettered += dead.length
-    for (const d of dead) this.log.warn({ event: 'dead_lettered', topic, partition, offset: d.offset, reason: d.reason }, 'message sent to dead-letter')
+  private decodeInto(m: EachBatchPayload['batch']['messages'][number], rows: RowWrite[], envelopes: EnvelopeMsg[], dead: DeadMessage[]): void {
+    try {
+      const e = decodeChecked(m.value)
+      for (const r of toRows(e, this.statements)) rows.push(r)
+      envelopes.push(e)
+    } catch (err) {
+      if (!(err instanceof InvalidMessage)) throw err
+      dead.push({ message: m, error: err })
+    }
   }
 
+  private afterCommit(topic: string, partition: number, lag: number, envelopes: readonly EnvelopeMsg[], written: number): void {
+    const nowMs = Date.now()
+    this.metrics.lag.set({ topic, partition: String(partition) }, lag)
+    this.metrics.messages.inc({ topic, outcome: 'written' }, written)
+    for (const e of envelopes) this.metrics.eventAge.observe((nowMs - e.hubTimeMs) / 1000)
+    this.opts.onWritten?.(envelopes, nowMs)
+  }
+
+  /** Null when sent (or nothing to send); the error when the dead-letter topic refused them. */
+  private async sendDead(topic: string, partition: number, dead: readonly DeadMessage[]): Promise<Error | null> {
+    if (dead.length === 0) return null
+    try {
+      await this.deadLetter!.send(topic, partition, dead)
+      return null
+    } catch (err) {
+      return err as Error
+    }
+  }
+
+  /** Pauses the partition; kafkajs re-fetches from the last resolved offset when it resumes. */
+  private pausePartition(p: EachBatchPayload, key: string, cause: Error, attempts: number): void {
+    if (!p.isRunning()) return
+    const streak = this.pauseStreaks.get(key) ?? 0
+    const pauseMs = this.cfg.cassandra.pause_ms * 2 ** Math.min(streak, MAX_PAUSE_DOUBLINGS)
+    const resume = p.pause()
+    this.pauseStreaks.set(key, streak + 1)
+    this.metrics.pauses.inc({ topic: p.batch.topic })
+    this.metrics.paused.inc()
+    this.log.error({ event: 'partition_paused', partition: key, attempts, pauseMs, err: cause.message }, 'writes keep failing: partition paused')
+    const timer = setTimeout(() => {
+      this.paused.delete(key)
+      this.metrics.paused.dec()
+      resume()
+      this.log.warn({ event: 'partition_resumed', partition: key }, 'partition resumed')
+    }, pauseMs)
+    this.paused.set(key, timer)
+  }
+
+  live(): { ok: boolean; detail: Record<string, unknown> } {
+    return { ok: this.phase !== 'crashed' && this.phase !== 'stopped', detail: { phase: this.phase, crash: this.crashCause } }
+  }
+
+  ready(): { ok: boolean; detail: Record<string, unknown> } {
+    const cqlHosts = this.cql.getState().getConnectedHosts().length
+    return { ok: this.phase === 'joined' && this.crashCause === null && cqlHosts > 0, detail: { phase: this.phase, cqlHosts, pausedPartitions: this.paused.size } }
+  }
+
+  /**
+   * Graceful stop: kafkajs stops fetching and waits for the batches in flight, whose writes and
+   * commits complete; then the writer leaves the group, so the others take over at once.
+   */
   async stop(): Promise<void> {
+    if (this.phase === 'stopped') return
+    this.phase = 'stopping'
+    for (const t of this.paused.values()) clearTimeout(t)
+    this.paused.clear()
     await this.consumer?.disconnect()
     await this.producer?.disconnect()
+    this.phase = 'stopped'
   }
-}
-
-export function createCqlClient(cfg: CloudConfig): cassandra.Client {
-  return new cassandra.Client({
-    contactPoints: cfg.cassandra.contact_points,
-    localDataCenter: cfg.cassandra.local_datacenter,
-    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
-    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
-  })
 }

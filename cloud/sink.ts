@@ -1,0 +1,92 @@
+/**
+ * Writes CQL requests to Cassandra/ScyllaDB: prepared statements (routed token-aware by the
+ * driver from the partition key), at most `concurrency` requests in flight for the process, and
+ * retries with exponential backoff. The sink reports; the writer decides (pause the partition).
+ */
+import cassandra from 'cassandra-driver'
+import type { CloudConfig } from './config.js'
+import type { CqlRequest } from './batches.js'
+import { Limiter } from './limiter.js'
+import type { WriterMetrics } from './metrics.js'
+
+export type SinkResult = { kind: 'ok' } | { kind: 'retry'; cause: Error; attempts: number }
+
+export interface RetryHooks {
+  /** False once the consumer stops or the partition is revoked: stop retrying. */
+  isRunning(): boolean
+  /** Keeps the group membership alive during backoff. */
+  heartbeat(): Promise<void>
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+export class CqlSink {
+  private readonly limiter: Limiter
+  private readonly batchOptions: cassandra.QueryOptions = { prepare: true, logged: false }
+  private readonly rowOptions: cassandra.QueryOptions = { prepare: true }
+
+  constructor(
+    private readonly client: cassandra.Client,
+    private readonly cfg: CloudConfig['cassandra'],
+    private readonly metrics: WriterMetrics,
+  ) {
+    this.limiter = new Limiter(cfg.concurrency)
+  }
+
+  /** Writes every request; failed ones are retried up to `write_attempts` in all. */
+  async write(requests: readonly CqlRequest[], hooks: RetryHooks): Promise<SinkResult> {
+    let pending = requests
+    let backoffMs = this.cfg.retry_initial_ms
+    for (let attempt = 1; ; attempt++) {
+      const failed = await this.writeOnce(pending)
+      if (failed.requests.length === 0) return { kind: 'ok' }
+      if (attempt >= this.cfg.write_attempts || !hooks.isRunning()) return { kind: 'retry', cause: failed.cause!, attempts: attempt }
+      this.metrics.writeRetries.inc(failed.requests.length)
+      await sleep(backoffMs)
+      backoffMs = Math.min(backoffMs * 2, this.cfg.retry_max_ms)
+      await hooks.heartbeat()
+      pending = failed.requests
+    }
+  }
+
+  private async writeOnce(requests: readonly CqlRequest[]): Promise<{ requests: CqlRequest[]; cause: Error | null }> {
+    const failed: CqlRequest[] = []
+    let cause: Error | null = null
+    await Promise.all(requests.map(async (req) => {
+      await this.limiter.acquire()
+      try {
+        await this.execute(req)
+      } catch (err) {
+        failed.push(req)
+        cause ??= err as Error
+      } finally {
+        this.limiter.release()
+      }
+    }))
+    return { requests: failed, cause }
+  }
+
+  private async execute(req: CqlRequest): Promise<void> {
+    const t0 = process.hrtime.bigint()
+    const rows = req.rows
+    if (rows.length === 1) await this.client.execute(rows[0]!.query, rows[0]!.params, this.rowOptions)
+    else await this.client.batch(rows.map((r) => ({ query: r.query, params: r.params })), this.batchOptions)
+    this.metrics.writeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9)
+    for (const r of rows) this.metrics.rows.inc({ table: r.table })
+  }
+}
+
+export function createCqlClient(cfg: CloudConfig): cassandra.Client {
+  const c = cfg.cassandra
+  const { TokenAwarePolicy, DCAwareRoundRobinPolicy } = cassandra.policies.loadBalancing
+  return new cassandra.Client({
+    contactPoints: c.contact_points,
+    localDataCenter: c.local_datacenter,
+    // Token-aware: each prepared insert (and single-partition batch) goes to a replica of its
+    // partition, saving the coordinator hop.
+    policies: { loadBalancing: new TokenAwarePolicy(new DCAwareRoundRobinPolicy(c.local_datacenter)) },
+    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
+    socketOptions: { readTimeout: c.request_timeout_ms },
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
+  })
+}
