@@ -10,9 +10,12 @@ import { EventEmitter } from 'node:events'
 import { pino, type Logger } from 'pino'
 import { isDecodeError } from '../drivers/errors.js'
 import { decodeObsPayload, decodeWavePayload } from '../drivers/mqtt/payload.js'
-import { Quality, type Observation } from '../drivers/records.js'
+import { Quality, type Observation, type WaveformChunk } from '../drivers/records.js'
 import type { Driver, DriverContext, LinkStatus } from '../drivers/types.js'
-import { SimVitalsDriver } from '../drivers/sim/vitals.js'
+import { StaticAllowlist } from '../drivers/ble/index.js'
+import type { NobleLike } from '../drivers/ble/noble-like.js'
+import type { LinkCounters } from '../drivers/serial/index.js'
+import { buildDrivers } from './device-drivers.js'
 import type { Config } from './config.js'
 import { AgentApiImpl } from './api.js'
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
@@ -21,9 +24,10 @@ import { Pipeline } from './pipeline/ingest.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
 import { buildHttp } from './serve/http.js'
-import { createMetrics, type Metrics } from './serve/metrics.js'
+import { createMetrics, observedCounter, type Metrics } from './serve/metrics.js'
 import { MqttServer, type MqttIngest } from './serve/mqtt.js'
-import { renderPage } from './serve/page.js'
+import { loadPageAssets } from './serve/page.js'
+import { LiveFeed } from './serve/ws.js'
 import { Admissions } from './store/admissions.js'
 import { GroupCommitter } from './store/commit.js'
 import { openDatabase, type Db } from './store/db.js'
@@ -35,8 +39,10 @@ import { CloudSync } from './sync/sync.js'
 
 export interface AgentOptions {
   readonly log?: Logger
-  /** Demo ward: simulated devices flag their data DEMO; let it drive alarms anyway. */
+  /** Demo ward: simulated devices flag their data DEMO; let it drive alarms anyway (also `demo: true` in the config). */
   readonly demo?: boolean
+  /** The demo ward's simulated BLE radio (config `ble.radio: sim`). */
+  readonly simRadio?: NobleLike
 }
 
 /** Live events for outputs that are not MQTT (the dashboard's WebSocket feed). */
@@ -47,6 +53,8 @@ export interface AgentEvents {
   vitals: [bedId: string]
   /** A device's link state changed. */
   link: [deviceId: string, status: LinkStatus]
+  /** An accepted waveform chunk of a bed's device (the dashboard's ECG strip decimates it). */
+  wave: [bedId: string, chunk: WaveformChunk]
 }
 
 export interface RunningAgent {
@@ -86,9 +94,11 @@ class Agent implements RunningAgent {
   private readonly drivers: Driver[] = []
   private readonly timers: NodeJS.Timeout[] = []
   private http: ReturnType<typeof buildHttp> | null = null
+  private live: LiveFeed | null = null
   private readonly scratch: Observation[] = []
+  private readonly linkCounters = new Map<string, () => LinkCounters>()
 
-  constructor(readonly cfg: Readonly<Config>, opts: AgentOptions) {
+  constructor(readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
     this.db = openDatabase(cfg.hub.data_dir)
     this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records }, {
@@ -107,7 +117,8 @@ class Agent implements RunningAgent {
     this.devices = new DeviceRegistry(cfg.beds)
     this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
     const rules = rulesConfigSchema.parse(cfg.rules ?? {})
-    this.engine = createRuleEngine(rules, { validQualityMask: Quality.RETIMED | (opts.demo ? Quality.DEMO : 0) })
+    this.engine = createRuleEngine(rules, { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
+    this.observeCounters()
     this.mqtt = new MqttServer(
       {
         devices: new Map([...this.devices.all()].filter((d) => d.config.type === 'mqtt').map((d) => [d.id, (d.config as { secret: string }).secret])),
@@ -150,7 +161,7 @@ class Agent implements RunningAgent {
         const device = this.devices.get(deviceId)
         if (!device) return false
         try {
-          return this.pipeline.ingestWaveform(decodeWavePayload(payload, { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq++ })) === 'accepted'
+          return this.ingestWave(decodeWavePayload(payload, { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq++ })) === 'accepted'
         } catch (err) {
           if (!isDecodeError(err)) throw err
           this.pipeline.reject(err.reason, deviceId, err.message)
@@ -166,7 +177,8 @@ class Agent implements RunningAgent {
     const mq = splitHostPort(this.cfg.mqtt.listen)
     this.mqttPort = (await this.mqtt.start(mq.host, mq.port)).port
     const api = new AgentApiImpl(this)
-    this.http = buildHttp(api, this.cfg.http.tokens, this.metrics, () => renderPage(this.cfg.hub.id))
+    this.live = new LiveFeed(this.events, api, this.log.child({ component: 'ws' }))
+    this.http = buildHttp(api, { tokens: this.cfg.http.tokens, metrics: this.metrics, log: this.log.child({ component: 'http' }), assets: loadPageAssets(), live: this.live })
     const hp = splitHostPort(this.cfg.http.listen)
     await this.http.listen({ host: hp.host, port: hp.port })
     const addr = this.http.server.address()
@@ -193,28 +205,68 @@ class Agent implements RunningAgent {
   }
 
   private async startDrivers(): Promise<void> {
-    let seed = 1
-    for (const d of this.devices.all()) {
-      if (d.config.type !== 'sim') continue // mqtt devices come through the broker; BLE and serial drivers are wired by their own issues
-      const driver = new SimVitalsDriver(d.id, d.config.scenario, seed++)
+    const bleAddresses = [...this.devices.all()].flatMap((d) => ('address' in d.config ? [d.config.address] : []))
+    const built = await buildDrivers(this.devices.all(), { cfg: this.cfg, allowlist: new StaticAllowlist(bleAddresses), simRadio: this.opts.simRadio, log: this.log })
+    for (const [id, read] of built.linkCounters) this.linkCounters.set(id, read)
+    for (const driver of built.drivers) {
       this.drivers.push(driver)
-      await driver.start(this.driverContext(d.id))
+      try {
+        await driver.start(this.driverContext(driver.deviceId))
+      } catch (err) {
+        // A configuration error of one device (bad port path, bonding required) must not stop the ward.
+        this.setLink(driver.deviceId, { state: 'disconnected', cause: (err as Error).message })
+        this.log.error({ event: 'driver_start_failed', device: driver.deviceId, err: (err as Error).message }, `device ${driver.deviceId} could not start: ${(err as Error).message}`)
+      }
     }
   }
 
   private driverContext(deviceId: string): DriverContext {
     return {
       signal: this.abort.signal,
-      emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.pipeline.ingestWaveform(r)),
+      emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
       status: (s) => this.setLink(deviceId, s),
+      condition: (c) => this.pipeline.deviceCondition(c.deviceId, c.condition, c.active, c.detail),
       reject: (reason, detail) => this.pipeline.reject(reason, deviceId, detail),
     }
   }
 
+  /** Waveforms from every source pass here: into the pipeline, then to the dashboard feed. */
+  private ingestWave(chunk: WaveformChunk): 'accepted' | 'rejected' {
+    const result = this.pipeline.ingestWaveform(chunk)
+    if (result === 'accepted' && this.events.listenerCount('wave') > 0) {
+      const device = this.devices.get(chunk.deviceId)
+      if (device) this.events.emit('wave', device.bedId, chunk)
+    }
+    return result
+  }
+
   private setLink(deviceId: string, s: LinkStatus): void {
+    const before = this.links.get(deviceId)
     this.links.set(deviceId, s)
+    // Link state → technical conditions: a disconnect the agent did not ask for, a silent monitor.
+    if (s.state === 'disconnected' && s.cause !== 'stopped' && !this.abort.signal.aborted) this.pipeline.deviceCondition(deviceId, 'disconnected', true, s.cause)
+    if (s.state === 'silent') this.pipeline.deviceCondition(deviceId, 'no-data', true)
+    if (s.state === 'connected' && before && before.state !== 'connected' && before.state !== 'connecting') {
+      this.pipeline.deviceCondition(deviceId, 'disconnected', false)
+      this.pipeline.deviceCondition(deviceId, 'no-data', false)
+    }
+    if (s.state === 'disconnected') this.pipeline.ecg.stop(deviceId)
     this.metrics.deviceLink.set({ device: deviceId }, s.state === 'connected' ? 1 : 0)
     this.events.emit('link', deviceId, s)
+  }
+
+  /** Counters that drivers and the engine keep themselves, read at scrape time. */
+  private observeCounters(): void {
+    const perLink = (pick: (c: LinkCounters) => number) => () => [...this.linkCounters].map(([device, read]) => [{ device }, pick(read())] as [{ device: string }, number])
+    observedCounter(this.metrics, 'bedside_link_frames_total', 'Frames received per serial/TCP device link', ['device'], perLink((c) => c.frames))
+    observedCounter(this.metrics, 'bedside_link_bytes_total', 'Bytes received per serial/TCP device link', ['device'], perLink((c) => c.bytesIn))
+    observedCounter(this.metrics, 'bedside_link_checksum_failures_total', 'Frames with a bad checksum per device link', ['device'], perLink((c) => c.checksumFailures))
+    observedCounter(this.metrics, 'bedside_link_resyncs_total', 'Resynchronisations on garbage per device link', ['device'], perLink((c) => c.resyncs))
+    observedCounter(this.metrics, 'bedside_link_reopens_total', 'Port opens (first open and reopens after unplug) per device link', ['device'], perLink((c) => c.opens))
+    observedCounter(this.metrics, 'bedside_rules_skipped_total', 'Observations the alarm engine did not evaluate, by reason', ['reason'], () => {
+      const st = this.engine.stats()
+      return [[{ reason: 'late' }, st.lateDropped], [{ reason: 'flagged' }, st.flaggedIgnored], [{ reason: 'no-rule' }, st.unmatched]]
+    })
   }
 
   private publishVitals(): void {
@@ -244,6 +296,7 @@ class Agent implements RunningAgent {
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
     for (const d of this.drivers) await d.stop()
+    this.live?.close()
     await this.http?.close()
     await this.mqtt.stop()
     this.committer.close()

@@ -25,21 +25,33 @@ const mqttDevice = z.object({
 }).strict()
 const bleDevice = z.object({
   id,
-  type: z.enum(['polar-pmd', 'hrs', 'plx', 'hts']),
+  /** polar-pmd: Polar H10 ECG patch (raw ECG, HR derived by the agent); ble-*: standard GATT sensors. */
+  type: z.enum(['polar-pmd', 'ble-hrs', 'ble-plx', 'ble-hts']),
   address: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a BLE address like "a0:9e:1a:00:00:01"'),
+  /** Refuse at start when the device needs a bonded link (the Linux HCI binding cannot bond). */
+  requires_bonding: z.boolean().default(false),
+  /** Battery level (%) at or below which a low-battery technical alarm is raised. */
+  low_battery_pct: z.number().int().min(1).max(99).default(20),
   serial: z.string().optional(),
 }).strict()
 const serialDevice = z.object({
   id,
+  /** datex: Datex-Ohmeda S/5 computer interface (19200 8E1, RTS/CTS); hl7: HL7 v2 ORU^R01 over MLLP. */
   type: z.enum(['datex', 'hl7']),
   port: z.string().min(1),
-  baud_rate: z.number().int().positive().optional(),
+  /** Datex: seconds between displayed-values records the monitor is asked for. */
+  interval_s: z.number().int().min(1).max(3600).default(5),
+  /** No data for this long raises a "no data" technical condition for the device. */
+  silence_s: z.number().int().min(1).max(3600).default(30),
   serial: z.string().optional(),
 }).strict()
 const hl7TcpDevice = z.object({
   id,
   type: z.literal('hl7-tcp'),
   listen: hostPort,
+  /** Gateway mode: HL7 sender id (MSH-3 EUI-64) → configured device id; unknown senders are refused. */
+  sources: z.record(z.string()).optional(),
+  silence_s: z.number().int().min(1).max(3600).default(60),
   serial: z.string().optional(),
 }).strict()
 const simDevice = z.object({
@@ -47,6 +59,8 @@ const simDevice = z.object({
   type: z.literal('sim'),
   /** Scenario of the simulated patient: stable, or drifting into a condition. */
   scenario: z.enum(['stable', 'tachycardia', 'desaturation', 'fever']).default('stable'),
+  /** Parameters it emits (a bed whose HR comes from an ECG patch leaves out hr). */
+  parameters: z.array(z.enum(['hr', 'spo2', 'rr', 'temp', 'nibp'])).default(['hr', 'spo2', 'rr', 'temp', 'nibp']),
   serial: z.string().optional(),
 }).strict()
 
@@ -87,6 +101,10 @@ export const configSchema = z.object({
     clients: z.array(z.object({ username: z.string().min(1), password: z.string().min(8), role: z.enum(['viewer', 'nurse']) }).strict()).default([]),
   }).strict().default({}),
   beds: z.array(bed).default([]),
+  /** hci: the machine's Bluetooth adapter through @stoprocent/noble; sim: the simulated demo radio. */
+  ble: z.object({ radio: z.enum(['hci', 'sim']).default('hci') }).strict().default({}),
+  /** Demo mode: simulated devices flag their data DEMO; true lets such data drive alarms (never on a real ward). */
+  demo: z.boolean().default(false),
   store: z.object({
     /** Group commit closes after this many ms or max_records records, whichever first. */
     commit_interval_ms: z.number().min(0).max(1000).default(2),

@@ -1,20 +1,95 @@
 /**
- * The demo ward: the embedded configuration `bedside-hub run` uses without --config.
- * Eight beds of simulated devices, one patient drifting into tachycardia so an alarm fires.
- * No external service: cloud sync is off, everything stays on loopback.
+ * The demo ward: what `bedside-hub run` starts without --config. Eight beds, no external service:
+ * - beds 01 and 02 wear simulated Polar H10 ECG patches on the simulated BLE radio (real PMD
+ *   control-point exchange and ECG frames); their HR is derived by the agent's QRS detector;
+ * - bed 03 drifts into tachycardia, bed 05 desaturates, bed 07 develops a fever (alarms fire);
+ * - when socat is installed, bed 04 has a Datex S/5 monitor and bed 06 an HL7 (MLLP) monitor, each
+ *   an emulator writing real frames into a pseudo-terminal that the agent reads as a serial port;
+ *   without socat those beds get simulated monitors instead, and the agent says so.
  */
-import type { Config } from './config.js'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { openPtyLink, socatAvailable, type PtyLink } from '../drivers/serial/index.js'
+import type { NobleLike } from '../drivers/ble/noble-like.js'
+import { createSimBleWard } from '../drivers/sim/ble/index.js'
+import type { EmulatorVitals } from '../drivers/sim/datex-record.js'
+import { startDatexEmulator } from '../drivers/sim/datex-emulator.js'
+import { startHl7Emulator } from '../drivers/sim/hl7-emulator.js'
+import { SimPatient } from '../drivers/sim/vitals.js'
 
 const scenarios = ['stable', 'stable', 'tachycardia', 'stable', 'desaturation', 'stable', 'fever', 'stable'] as const
+const PATCHES: Readonly<Record<number, { address: string; hr: number }>> = {
+  1: { address: 'a0:9e:1a:00:00:01', hr: 72 },
+  2: { address: 'a0:9e:1a:00:00:02', hr: 64 },
+}
+const SERIAL_BEDS = { datex: 4, hl7: 6 } as const
 
-export function demoConfigDocument(dataDir: string): Record<string, unknown> {
-  return {
+export interface DemoWard {
+  /** The config document for parseConfig. */
+  readonly config: Record<string, unknown>
+  readonly simRadio: NobleLike
+  /** Notes for the operator (e.g. socat missing). */
+  readonly notes: string[]
+  stop(): Promise<void>
+}
+
+const n2 = (i: number) => String(i).padStart(2, '0')
+
+function emulatorVitals(patient: SimPatient): () => EmulatorVitals {
+  const start = Date.now()
+  return () => {
+    const v = patient.sample((Date.now() - start) / 1000)
+    return { hrPerMin: v.hr, pulsePerMin: v.hr, spo2Pct: v.spo2, rrPerMin: v.rr, tempCel: v.tempC, nibp: { sysMmHg: v.sys, diaMmHg: v.dia, meanMmHg: Math.round((v.sys + 2 * v.dia) / 3) } }
+  }
+}
+
+export async function prepareDemoWard(dataDir: string): Promise<DemoWard> {
+  const notes: string[] = []
+  const stops: (() => Promise<void>)[] = []
+  const serialPorts: Partial<Record<'datex' | 'hl7', string>> = {}
+  if (socatAvailable()) {
+    const ptyDir = join(dataDir, 'pty')
+    mkdirSync(ptyDir, { recursive: true })
+    const links: Record<string, PtyLink> = {}
+    for (const kind of ['datex', 'hl7'] as const) {
+      const link = await openPtyLink(join(ptyDir, `${kind}-agent`), join(ptyDir, `${kind}-monitor`))
+      links[kind] = link
+      stops.push(() => link.close())
+      serialPorts[kind] = link.a
+    }
+    const datex = await startDatexEmulator(links.datex!.b, emulatorVitals(new SimPatient('stable', 404)), { periodMs: 1000 })
+    const hl7 = await startHl7Emulator(links.hl7!.b, emulatorVitals(new SimPatient('stable', 606)), { periodMs: 1000 })
+    stops.unshift(() => datex.stop(), () => hl7.stop())
+  } else {
+    notes.push('socat is not installed: beds 04 and 06 use simulated monitors instead of the Datex and HL7 serial emulators (apt-get install socat)')
+  }
+  const ward = createSimBleWard(Object.entries(PATCHES).map(([i, p]) => ({ bed: `demo-${n2(Number(i))}`, patch: p.address, heartRateBpm: p.hr })))
+  stops.push(async () => ward.stop())
+
+  const beds = scenarios.map((scenario, k) => {
+    const i = k + 1
+    const devices: Record<string, unknown>[] = []
+    const patch = PATCHES[i]
+    if (patch) devices.push({ id: `patch-${n2(i)}`, type: 'polar-pmd', address: patch.address })
+    if (i === SERIAL_BEDS.datex && serialPorts.datex) devices.push({ id: `datex-${n2(i)}`, type: 'datex', port: serialPorts.datex, interval_s: 1 })
+    else if (i === SERIAL_BEDS.hl7 && serialPorts.hl7) devices.push({ id: `hl7-${n2(i)}`, type: 'hl7', port: serialPorts.hl7 })
+    else devices.push({ id: `sim-${n2(i)}`, type: 'sim', scenario, ...(patch ? { parameters: ['spo2', 'rr', 'temp', 'nibp'] } : {}) })
+    return { id: `demo-${n2(i)}`, devices }
+  })
+  const config = {
     hub: { id: 'demo-ward', site: 'demo-hospital', data_dir: dataDir },
     http: { listen: '127.0.0.1:8080', tokens: [{ token: 'demo-nurse-token', role: 'nurse', name: 'demo-nurse' }] },
     mqtt: { listen: '127.0.0.1:1883' },
-    beds: scenarios.map((scenario, i) => {
-      const n = String(i + 1).padStart(2, '0')
-      return { id: `demo-${n}`, devices: [{ id: `sim-${n}`, type: 'sim', scenario }] }
-    }),
-  } satisfies Partial<Record<keyof Config, unknown>>
+    ble: { radio: 'sim' },
+    demo: true,
+    beds,
+  }
+  return {
+    config,
+    simRadio: ward.radio,
+    notes,
+    async stop() {
+      for (const s of stops) await s().catch(() => undefined)
+    },
+  }
 }

@@ -1,33 +1,87 @@
 /**
  * `bedside-hub run [--config FILE]`: the agent. Without --config, the demo ward with embedded
- * defaults (no external service). Stops cleanly on SIGINT/SIGTERM.
+ * defaults (no external service). Stops cleanly on SIGINT/SIGTERM. Under systemd it reports
+ * readiness and feeds the watchdog (packaging/bedside-hub.service).
  */
+import { execFile } from 'node:child_process'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile, parseConfig } from '../config.js'
-import { demoConfigDocument } from '../demo.js'
+import { prepareDemoWard, type DemoWard } from '../demo.js'
 import { startAgent } from '../agent.js'
+import { urlOfListen } from './status.js'
+
+/**
+ * sd_notify(3) through systemd-notify(1): Node cannot write to the AF_UNIX datagram socket in
+ * $NOTIFY_SOCKET and no binding is among our dependencies. The unit sets NotifyAccess=all so the
+ * helper, a child in the service's cgroup, may speak for the agent; systemd-notify waits until
+ * systemd has read the message (sd_notify_barrier, systemd >= 246; Debian 12 has 252), so a message
+ * is not dropped when the helper exits before systemd looks up its cgroup. No-op outside systemd.
+ */
+function sdNotify(...assignments: string[]): void {
+  if (!process.env.NOTIFY_SOCKET) return
+  execFile('systemd-notify', assignments, { timeout: 5000 }, (err) => {
+    if (err) process.stderr.write(`bedside-hub: systemd-notify ${assignments[0]} failed: ${err.message}\n`)
+  })
+}
+
+/**
+ * Feeds the systemd watchdog (WatchdogSec= in the unit) at half its period, and only while the
+ * agent answers its own /healthz (event loop turning, HTTP serving, store open): a wedged agent
+ * stops the pings and systemd restarts it.
+ */
+function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
+  const usec = Number(process.env.WATCHDOG_USEC)
+  const pid = process.env.WATCHDOG_PID
+  if (!process.env.NOTIFY_SOCKET || !(usec > 0) || (pid && Number(pid) !== process.pid)) return null
+  const periodMs = Math.max(1000, Math.floor(usec / 2000))
+  const timer = setInterval(() => {
+    fetch(healthUrl, { signal: AbortSignal.timeout(periodMs) }).then(
+      (res) => (res.ok ? sdNotify('WATCHDOG=1') : process.stderr.write(`bedside-hub: watchdog: /healthz answered ${res.status}, not feeding the watchdog\n`)),
+      (err: Error) => process.stderr.write(`bedside-hub: watchdog: /healthz failed (${err.message}), not feeding the watchdog\n`),
+    )
+  }, periodMs)
+  timer.unref()
+  return timer
+}
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true })
   let cfg
+  let demo: DemoWard | undefined
   try {
-    cfg = values.config ? loadConfigFile(values.config) : parseConfig(demoConfigDocument(resolve('data/demo')), '(embedded demo ward)')
+    if (values.config) cfg = loadConfigFile(values.config)
+    else {
+      demo = await prepareDemoWard(resolve('data/demo'))
+      cfg = parseConfig(demo.config, '(embedded demo ward)')
+    }
   } catch (err) {
+    await demo?.stop()
     if (err instanceof ConfigError) {
       process.stderr.write(`bedside-hub: ${err.message}\n`)
       return 2
     }
     throw err
   }
-  const agent = await startAgent(cfg, { demo: !values.config })
-  if (!values.config) process.stderr.write(`demo ward running: open http://127.0.0.1:${agent.httpPort}/ (MQTT on 127.0.0.1:${agent.mqttPort}); Ctrl-C stops it\n`)
+  const agent = await startAgent(cfg, { demo: demo !== undefined, simRadio: demo?.simRadio }).catch(async (err: unknown) => {
+    await demo?.stop()
+    throw err
+  })
+  const base = urlOfListen(cfg.http.listen).replace(/:\d+$/, `:${agent.httpPort}`)
+  const watchdog = startWatchdog(`${base}/healthz`)
+  sdNotify('--ready', `--status=serving ${base}, MQTT port ${agent.mqttPort}`)
+  if (demo) {
+    for (const note of demo.notes) process.stderr.write(`demo: ${note}\n`)
+    process.stderr.write(`demo ward running: open http://127.0.0.1:${agent.httpPort}/ (MQTT on 127.0.0.1:${agent.mqttPort}); Ctrl-C stops it\n`)
+  }
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
     process.stderr.write(`bedside-hub: ${signal}, stopping\n`)
-    agent.stop().then(() => process.exit(0), (err: Error) => {
+    if (watchdog) clearInterval(watchdog)
+    sdNotify('STOPPING=1')
+    agent.stop().then(() => demo?.stop()).then(() => process.exit(0), (err: Error) => {
       process.stderr.write(`bedside-hub: stop failed: ${err.message}\n`)
       process.exit(1)
     })

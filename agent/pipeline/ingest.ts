@@ -13,6 +13,7 @@ import type { Metrics } from '../serve/metrics.js'
 import type { DeviceRegistry } from './devices.js'
 import type { LatestVitals } from './latest.js'
 import { normalizeObservation } from './normalize.js'
+import { EcgAnalysis, type EcgCondition } from '../signal/index.js'
 import { RejectCounter } from './rejects.js'
 
 /** A device clock further off than this from the hub clock is re-timed (flagged RETIMED). */
@@ -36,10 +37,31 @@ export type IngestResult = 'accepted' | 'rejected'
 export class Pipeline {
   readonly rejects: RejectCounter
   private readonly driftBoundMs: number
+  /** Raw ECG → HR observations and signal-quality conditions, per patch (agent/signal). */
+  readonly ecg: EcgAnalysis
 
   constructor(private readonly d: PipelineDeps) {
     this.rejects = new RejectCounter(d.metrics, d.log)
     this.driftBoundMs = d.clockDriftBoundMs ?? DEFAULT_CLOCK_DRIFT_BOUND_MS
+    this.ecg = new EcgAnalysis({
+      sink: {
+        observation: (o) => void this.ingestObservation(o),
+        condition: (c) => this.ecgCondition(c),
+      },
+    })
+  }
+
+  /** A technical condition of a device (link, battery, leads, ECG quality) → the alarm engine. */
+  deviceCondition(deviceId: string, condition: Parameters<RuleEngine['technical']>[2], active: boolean, detail?: string): void {
+    const device = this.d.devices.get(deviceId)
+    if (!device) return
+    if (active) this.d.metrics.deviceConditions.inc({ condition })
+    const changes = this.d.engine.technical(device.bedId, deviceId, condition, active, Date.now(), detail)
+    if (changes.length > 0) this.handleAlarms(changes)
+  }
+
+  private ecgCondition(c: EcgCondition): void {
+    this.deviceCondition(c.deviceId, c.condition, c.active, c.detail)
   }
 
   reject(reason: string, source: string, detail?: string): void {
@@ -82,6 +104,8 @@ export class Pipeline {
       body: Buffer.from(s.buffer, s.byteOffset, s.byteLength),
     })
     this.d.metrics.waveformChunksIngested.inc()
+    // After the chunk is queued: the HR derived from it follows it in hub_seq order.
+    this.ecg.push(chunk)
     return 'accepted'
   }
 

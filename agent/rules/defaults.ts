@@ -99,6 +99,9 @@ const technicals: RuleDef[] = [
   { ...technical, id: 'tech-clock-drift', condition: 'clock-drift', priority: 'low', source: 'DESIGN.md: drifting device flagged [LOCAL]' },
   { ...technical, id: 'tech-queue-over-quota', condition: 'queue-over-quota', priority: 'medium',
     source: 'DESIGN.md delivery semantics: quota raises a technical alarm; priority [LOCAL]' },
+  // An algorithm that cannot interpret the data is a technical condition [IEC-8] (protocols.md §10).
+  { ...technical, id: 'tech-ecg-noise', condition: 'ecg-noise', delay_s: 10, priority: 'low', source: 'algorithm cannot interpret the data [IEC-8]; 10 s delay, low [LOCAL]' },
+  { ...technical, id: 'tech-ecg-saturation', condition: 'ecg-saturation', delay_s: 10, priority: 'low', source: 'algorithm cannot interpret the data [IEC-8]; 10 s delay, low [LOCAL]' },
 ]
 
 /** The default adult rules, complete and validated by the schema tests. */

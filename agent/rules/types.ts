@@ -22,6 +22,10 @@ export type TechnicalCondition =
   | 'clock-drift'
   | 'no-data'
   | 'queue-over-quota'
+  /** ECG too noisy to trust the derived HR (agent/signal). */
+  | 'ecg-noise'
+  /** ECG clipped at the device's rails (agent/signal). */
+  | 'ecg-saturation'
 
 export const TECHNICAL_CONDITIONS: readonly TechnicalCondition[] = [
   'disconnected',
@@ -31,6 +35,8 @@ export const TECHNICAL_CONDITIONS: readonly TechnicalCondition[] = [
   'clock-drift',
   'no-data',
   'queue-over-quota',
+  'ecg-noise',
+  'ecg-saturation',
 ]
 
 /** Priority as a rank so comparisons on the hot path are integer compares. */

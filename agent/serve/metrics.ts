@@ -26,8 +26,23 @@ export function createMetrics() {
     retimed: new client.Counter({ name: 'bedside_records_retimed_total', help: 'Observations whose device clock was off by more than the drift bound, re-timed to hub time (flagged)', registers: [registry] }),
     deviceLink: new client.Gauge({ name: 'bedside_device_link_up', help: '1 when the device link is connected', labelNames: ['device'] as const, registers: [registry] }),
     mqttClients: new client.Gauge({ name: 'bedside_mqtt_clients', help: 'Connected MQTT clients', registers: [registry] }),
+    deviceConditions: new client.Counter({ name: 'bedside_device_conditions_total', help: 'Technical conditions reported by devices and the ECG analysis, by condition', labelNames: ['condition'] as const, registers: [registry] }),
   }
   return m
+}
+
+/** A counter whose value is read from elsewhere at scrape time (drivers and the engine keep their own). */
+export function observedCounter<L extends string>(m: Metrics, name: string, help: string, labelNames: readonly L[], read: () => Iterable<[Partial<Record<L, string>>, number]>): void {
+  new client.Counter({
+    name,
+    help,
+    labelNames,
+    registers: [m.registry],
+    collect() {
+      this.reset()
+      for (const [labels, v] of read()) if (v > 0) this.inc(labels, v)
+    },
+  })
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

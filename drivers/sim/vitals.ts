@@ -9,6 +9,8 @@ import { Quality, type Observation } from '../records.js'
 import type { Driver, DriverContext } from '../types.js'
 
 export type Scenario = 'stable' | 'tachycardia' | 'desaturation' | 'fever'
+export type SimParameter = 'hr' | 'spo2' | 'rr' | 'temp' | 'nibp'
+const ALL_PARAMETERS: readonly SimParameter[] = ['hr', 'spo2', 'rr', 'temp', 'nibp']
 
 /** Deterministic PRNG (mulberry32) so a demo bed behaves the same on every run. */
 function prng(seed: number): () => number {
@@ -55,7 +57,11 @@ export class SimVitalsDriver implements Driver {
   private timer: NodeJS.Timeout | null = null
   private seq = 1
 
-  constructor(readonly deviceId: string, private readonly scenario: Scenario, private readonly seed: number, private readonly periodMs = 1000) {}
+  private readonly params: ReadonlySet<SimParameter>
+
+  constructor(readonly deviceId: string, private readonly scenario: Scenario, private readonly seed: number, parameters: readonly SimParameter[] = ALL_PARAMETERS, private readonly periodMs = 1000) {
+    this.params = new Set(parameters)
+  }
 
   async start(ctx: DriverContext): Promise<void> {
     const patient = new SimPatient(this.scenario, this.seed)
@@ -69,11 +75,12 @@ export class SimVitalsDriver implements Driver {
       const now = Date.now()
       const elapsedS = (now - startMs) / 1000
       const v = patient.sample(elapsedS)
-      emit(MDC.MDC_ECG_HEART_RATE!, v.hr, '/min', now)
-      emit(MDC.MDC_PULS_OXIM_SAT_O2!, v.spo2, '%', now)
-      emit(MDC.MDC_RESP_RATE!, v.rr, '/min', now)
-      if (Math.floor(elapsedS) % 60 === 0) emit(MDC.MDC_TEMP_BODY!, v.tempC, 'Cel', now)
-      if (Math.floor(elapsedS) % 300 === 0) {
+      const p = this.params
+      if (p.has('hr')) emit(MDC.MDC_ECG_HEART_RATE!, v.hr, '/min', now)
+      if (p.has('spo2')) emit(MDC.MDC_PULS_OXIM_SAT_O2!, v.spo2, '%', now)
+      if (p.has('rr')) emit(MDC.MDC_RESP_RATE!, v.rr, '/min', now)
+      if (p.has('temp') && Math.floor(elapsedS) % 60 === 0) emit(MDC.MDC_TEMP_BODY!, v.tempC, 'Cel', now)
+      if (p.has('nibp') && Math.floor(elapsedS) % 300 === 0) {
         emit(MDC.MDC_PRESS_BLD_NONINV_SYS!, v.sys, 'mm[Hg]', now)
         emit(MDC.MDC_PRESS_BLD_NONINV_DIA!, v.dia, 'mm[Hg]', now)
       }

@@ -17,6 +17,8 @@ const TEXT: Readonly<Record<TechnicalCondition, string>> = {
   'clock-drift': 'Device clock drift',
   'no-data': 'No data',
   'queue-over-quota': 'Queue over disk quota',
+  'ecg-noise': 'ECG noisy: HR unreliable',
+  'ecg-saturation': 'ECG saturated: check electrodes',
 }
 
 export class TechnicalRule implements CompiledBase {

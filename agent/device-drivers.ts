@@ -1,0 +1,79 @@
+/**
+ * Builds one Driver per configured device (drivers/ are the sources of the data flow). MQTT devices
+ * have no driver: they arrive through the broker. BLE devices share one central (the machine's
+ * adapter, or the simulated radio of the demo ward), which connects only to allowlisted addresses.
+ */
+import type { Logger } from 'pino'
+import { BleCentral, createBleDriver, loadNoble, type Allowlist } from '../drivers/ble/index.js'
+import type { NobleLike } from '../drivers/ble/noble-like.js'
+import { DatexDriver, Hl7SerialDriver, Hl7TcpDriver, type LinkCounters } from '../drivers/serial/index.js'
+import { SimVitalsDriver } from '../drivers/sim/vitals.js'
+import type { Driver } from '../drivers/types.js'
+import type { Config } from './config.js'
+import type { DeviceEntry } from './pipeline/devices.js'
+
+export interface BuiltDrivers {
+  readonly drivers: Driver[]
+  /** Per-port counters of serial/TCP drivers, by device id, for /metrics. */
+  readonly linkCounters: Map<string, () => LinkCounters>
+}
+
+export interface DriverFactoryOptions {
+  readonly cfg: Readonly<Config>
+  readonly allowlist: Allowlist
+  /** The demo ward's simulated radio; otherwise the machine's adapter is loaded on first use. */
+  readonly simRadio?: NobleLike
+  readonly log: Logger
+}
+
+function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':')
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
+}
+
+export async function buildDrivers(devices: Iterable<DeviceEntry>, o: DriverFactoryOptions): Promise<BuiltDrivers> {
+  const drivers: Driver[] = []
+  const linkCounters = new Map<string, () => LinkCounters>()
+  let central: BleCentral | null = null
+  const bleCentral = async (): Promise<BleCentral> => {
+    if (!central) central = new BleCentral(o.simRadio ?? (await loadNoble()), o.allowlist)
+    return central
+  }
+  let seed = 1
+  for (const d of devices) {
+    const c = d.config
+    switch (c.type) {
+      case 'mqtt':
+        break
+      case 'sim':
+        drivers.push(new SimVitalsDriver(d.id, c.scenario, seed++, c.parameters))
+        break
+      case 'polar-pmd':
+      case 'ble-hrs':
+      case 'ble-plx':
+      case 'ble-hts':
+        drivers.push(createBleDriver({ deviceId: d.id, type: c.type, address: c.address, requiresBonding: c.requires_bonding, lowBatteryPct: c.low_battery_pct }, await bleCentral(), o.allowlist))
+        break
+      case 'datex': {
+        const drv = new DatexDriver({ deviceId: d.id, port: c.port, intervalS: c.interval_s, silenceMs: c.silence_s * 1000 })
+        linkCounters.set(d.id, () => drv.counters)
+        drivers.push(drv)
+        break
+      }
+      case 'hl7': {
+        const drv = new Hl7SerialDriver({ deviceId: d.id, port: c.port, silenceMs: c.silence_s * 1000 })
+        linkCounters.set(d.id, () => drv.counters)
+        drivers.push(drv)
+        break
+      }
+      case 'hl7-tcp': {
+        const { host, port } = splitHostPort(c.listen)
+        const drv = new Hl7TcpDriver({ deviceId: d.id, host, port, silenceMs: c.silence_s * 1000, sources: c.sources })
+        linkCounters.set(d.id, () => drv.counters)
+        drivers.push(drv)
+        break
+      }
+    }
+  }
+  return { drivers, linkCounters }
+}

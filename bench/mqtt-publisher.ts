@@ -1,0 +1,30 @@
+/**
+ * A real MQTT client process for the ingest benchmark: DEVICES clients publish MESSAGES QoS 1
+ * messages of OBS observations each, with up to WINDOW unacknowledged per client, and print the
+ * elapsed milliseconds once every PUBACK has arrived.
+ * usage: node --import tsx bench/mqtt-publisher.ts URL DEVICES MESSAGES OBS WINDOW
+ */
+import mqtt from 'mqtt'
+
+const [url, devices, messages, obsPer, window] = [process.argv[2]!, ...process.argv.slice(3, 7).map(Number)] as [string, number, number, number, number]
+
+async function device(i: number): Promise<void> {
+  const c = await mqtt.connectAsync(url, { username: `mon-${i}`, password: `secret-of-mon-${i}`, clientId: `bench-${i}`, reconnectPeriod: 0 })
+  const topic = `bedside/v1/devices/mon-${i}/obs`
+  const t0 = Date.now() - 3_600_000
+  let inflight: Promise<unknown>[] = []
+  for (let m = 0; m < messages; m++) {
+    const obs = Array.from({ length: obsPer }, (_, k) => ({ code: k % 2 ? 'MDC_PULS_OXIM_SAT_O2' : 'MDC_ECG_HEART_RATE', value: k % 2 ? 97 : 76, unit: k % 2 ? '%' : '/min' }))
+    inflight.push(c.publishAsync(topic, JSON.stringify({ ts: t0 + m * 1000, seq: m + 1, obs }), { qos: 1 }))
+    if (inflight.length >= window) {
+      await Promise.all(inflight)
+      inflight = []
+    }
+  }
+  await Promise.all(inflight)
+  await c.endAsync()
+}
+
+const start = Date.now()
+await Promise.all(Array.from({ length: devices }, (_, i) => device(i)))
+console.log(String(Date.now() - start))
