@@ -1,34 +1,53 @@
 /**
- * The HTTP API's view of the agent (serve/http.ts AgentApi): bed and alarm listings,
- * acknowledgements and admissions. Every write is audited and answered only once durable.
+ * The HTTP API's view of the agent (serve/http.ts AgentApi) and the dashboard feed's state
+ * (serve/ws.ts LiveState): bed and alarm listings, acknowledgements and admissions. Every write is
+ * audited and answered only once durable.
  */
 import type { AgentInternals } from './agent.js'
 import { alarmJson, vitalJson } from './outputs.js'
-import type { Actor, AdmissionRequest, AgentApi } from './serve/http.js'
+import type { Actor, AdmitRequest, AgentApi, TransferRequest } from './serve/http.js'
+import type { LiveState } from './serve/ws.js'
 
-export class AgentApiImpl implements AgentApi {
+/** Rule ids of the default technical rules the page shows as device state, not only as alarms. */
+const isLowBattery = (ruleId: string) => ruleId.includes('low-battery')
+const isOverQuota = (ruleId: string) => ruleId.includes('queue-over-quota')
+
+export class AgentApiImpl implements AgentApi, LiveState {
   constructor(private readonly a: AgentInternals) {}
 
   private durable(): Promise<void> {
     return new Promise((resolve, reject) => this.a.committer.whenCommitted((err) => (err ? reject(err) : resolve())))
   }
 
-  beds(): unknown[] {
-    return this.a.cfg.beds.map((b) => {
-      const admission = this.a.admissions.current(b.id)
-      const latest = this.a.latest.of(b.id)
-      return {
-        id: b.id,
-        // The patient label stays on the ward network (never synced); the MRN is not shown.
-        patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
-        devices: b.devices.map((d) => ({ id: d.id, type: d.type })),
-        vitals: latest ? [...latest.values()].map(vitalJson) : [],
-        news2: this.a.engine.news2(b.id) ?? null,
-      }
-    })
+  private actor(actor: Actor): string {
+    return `${actor.role}:${actor.name}`
   }
 
-  alarms(state: 'active' | 'all'): unknown[] {
+  hubId(): string {
+    return this.a.cfg.hub.id
+  }
+
+  beds(): unknown[] {
+    return this.a.cfg.beds.map((b) => this.bed(b.id))
+  }
+
+  /** One bed's tile: patient label, vitals, NEWS2, devices with link state. */
+  bed(bedId: string): unknown {
+    const admission = this.a.admissions.current(bedId)
+    const latest = this.a.latest.of(bedId)
+    const cfg = this.a.cfg.beds.find((b) => b.id === bedId)
+    const batteryLow = this.a.engine.active().some((v) => v.bedId === bedId && isLowBattery(v.ruleId))
+    return {
+      id: bedId,
+      // The patient label stays on the ward network (never synced); the MRN is not shown.
+      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
+      devices: (cfg?.devices ?? []).map((d) => ({ id: d.id, type: d.type, link: this.a.links.get(d.id) ?? null, battery: batteryLow ? 'low' : null })),
+      vitals: latest ? [...latest.values()].map(vitalJson) : [],
+      news2: this.a.engine.news2(bedId) ?? null,
+    }
+  }
+
+  alarms(state: 'active' | 'all' = 'active'): unknown[] {
     // The engine keeps only alarms that are not cleared; "all" is the same list until the alarm history lands.
     void state
     return this.a.engine.active().map((v) => alarmJson(v))
@@ -38,47 +57,87 @@ export class AgentApiImpl implements AgentApi {
     const change = this.a.engine.acknowledge(alarmId, actor.name, Date.now())
     if (!change) {
       const exists = this.a.engine.active().some((v) => v.alarmId === alarmId)
-      return exists ? { ok: false as const, status: 409 as const, error: `alarm ${alarmId} is already acknowledged` } : { ok: false as const, status: 404 as const, error: `no active alarm ${alarmId}` }
+      return exists
+        ? { ok: false as const, status: 409 as const, error: `alarm ${alarmId} is already acknowledged`, field: 'id' }
+        : { ok: false as const, status: 404 as const, error: `no active alarm ${alarmId}`, field: 'id' }
     }
     this.a.pipeline.handleAlarms([change])
-    this.a.pipeline.audit('alarm-ack', `${actor.role}:${actor.name}`, change.bedId, `alarm ${alarmId} (${change.ruleId}) acknowledged`)
+    this.a.pipeline.audit('alarm-ack', this.actor(actor), change.bedId, `alarm ${alarmId} (${change.ruleId}) acknowledged`)
     await this.durable()
     return { ok: true as const, alarm: alarmJson(change) }
   }
 
-  async admit(req: AdmissionRequest, actor: Actor) {
-    if (!this.a.cfg.beds.some((b) => b.id === req.bed_id)) return { ok: false as const, status: 404 as const, error: `bed_id: unknown bed "${req.bed_id}"` }
-    const now = Date.now()
-    const a = this.a.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, now)
-    this.a.engine.resetBed(req.bed_id)
-    this.a.latest.clearBed(req.bed_id)
+  private unknownBed(bedId: string, field: string) {
+    return { ok: false as const, status: 404 as const, error: `${field}: unknown bed "${bedId}"`, field }
+  }
+
+  private hasBed(bedId: string): boolean {
+    return this.a.cfg.beds.some((b) => b.id === bedId)
+  }
+
+  /** Forgets what the engine and the latest values knew about a bed (its patient changed). */
+  private resetBed(bedId: string): void {
+    this.a.engine.resetBed(bedId)
+    this.a.latest.clearBed(bedId)
+    this.a.events.emit('vitals', bedId)
+  }
+
+  async admit(req: AdmitRequest, actor: Actor) {
+    if (!this.hasBed(req.bed_id)) return this.unknownBed(req.bed_id, 'bed_id')
+    const a = this.a.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now())
+    this.resetBed(req.bed_id)
+    const pseudonym = this.a.pseudonyms.pseudonym('patient', a.mrn)
     // The audit trail names the admission by its local id and pseudonym, never by MRN or name.
-    this.a.pipeline.audit('admission', `${actor.role}:${actor.name}`, req.bed_id, `admission ${a.id} to bed ${req.bed_id}, patient ${this.a.pseudonyms.pseudonym('patient', a.mrn)}`)
+    this.a.pipeline.audit('admission', this.actor(actor), req.bed_id, `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym}`)
     await this.durable()
-    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym: this.a.pseudonyms.pseudonym('patient', a.mrn) } }
+    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym } }
   }
 
   async discharge(bedId: string, actor: Actor) {
+    if (!this.hasBed(bedId)) return this.unknownBed(bedId, 'bed_id')
     const a = this.a.admissions.discharge(bedId, Date.now())
-    if (!a) return { ok: false as const, status: 404 as const, error: `no patient admitted to bed "${bedId}"` }
-    this.a.engine.resetBed(bedId)
-    this.a.latest.clearBed(bedId)
-    this.a.pipeline.audit('discharge', `${actor.role}:${actor.name}`, bedId, `admission ${a.id} discharged from bed ${bedId}`)
+    if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
+    this.resetBed(bedId)
+    this.a.pipeline.audit('discharge', this.actor(actor), bedId, `admission ${a.id} discharged from bed ${bedId}`)
     await this.durable()
     return { ok: true as const }
+  }
+
+  /** Moves a patient: discharge from one bed and admission to the other, one audit event. */
+  async transfer(req: TransferRequest, actor: Actor) {
+    if (!this.hasBed(req.bed_id)) return this.unknownBed(req.bed_id, 'bed_id')
+    if (!this.hasBed(req.to_bed_id)) return this.unknownBed(req.to_bed_id, 'to_bed_id')
+    const from = this.a.admissions.current(req.bed_id)
+    if (!from) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${req.bed_id}"`, field: 'bed_id' }
+    if (req.to_bed_id === req.bed_id || this.a.admissions.current(req.to_bed_id)) {
+      return { ok: false as const, status: 409 as const, error: `to_bed_id: bed "${req.to_bed_id}" is occupied; discharge first`, field: 'to_bed_id' }
+    }
+    const now = Date.now()
+    this.a.admissions.discharge(req.bed_id, now)
+    const to = this.a.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now)
+    this.resetBed(req.bed_id)
+    this.resetBed(req.to_bed_id)
+    const pseudonym = this.a.pseudonyms.pseudonym('patient', to.mrn)
+    this.a.pipeline.audit('transfer', this.actor(actor), req.to_bed_id, `admission ${from.id} in bed ${req.bed_id} moved to admission ${to.id} in bed ${req.to_bed_id}, patient ${pseudonym}`)
+    await this.durable()
+    return { ok: true as const, admission: { id: to.id, bedId: to.bedId, admittedMs: to.admittedMs, pseudonym, from: { id: from.id, bedId: from.bedId } } }
   }
 
   status() {
     const a = this.a
     const oldest = a.outbox.oldestUnsyncedMs()
+    const active = a.engine.active()
     return {
       hub: a.cfg.hub.id,
       version: process.env.npm_package_version ?? null,
       uptimeS: Math.round((Date.now() - a.startedMs) / 1000),
       devices: [...a.devices.all()].map((d) => ({ id: d.id, bedId: d.bedId, type: d.config.type, link: a.links.get(d.id) ?? (d.config.type === 'mqtt' ? null : { state: 'connecting' }) })),
-      queue: { depth: a.outbox.depth(), cursor: a.outbox.cursor, oldestUnsyncedMs: oldest, oldestUnsyncedAgeS: oldest === null ? 0 : Math.round((Date.now() - oldest) / 1000) },
+      queue: {
+        depth: a.outbox.depth(), cursor: a.outbox.cursor, oldestUnsyncedMs: oldest, oldestUnsyncedAgeS: oldest === null ? 0 : Math.round((Date.now() - oldest) / 1000),
+        overQuota: active.some((v) => isOverQuota(v.ruleId)),
+      },
       sync: a.sync ? { configured: true, ...a.sync.status } : { configured: false },
-      activeAlarms: a.engine.active().length,
+      activeAlarms: active.length,
     }
   }
 
@@ -86,13 +145,19 @@ export class AgentApiImpl implements AgentApi {
     return { live: this.a.db.open }
   }
 
+  /** Which part is unhealthy: the store, the MQTT broker, cloud sync (when configured), each driver with a link. */
   readiness() {
-    const parts: Record<string, { ok: boolean; detail?: string }> = { store: { ok: this.a.db.open } }
+    const parts: Record<string, { ok: boolean; detail?: string }> = {
+      store: this.a.db.open ? { ok: true } : { ok: false, detail: 'database closed' },
+      broker: this.a.mqtt.listening ? { ok: true } : { ok: false, detail: 'MQTT broker not listening' },
+    }
     if (this.a.sync) {
       const s = this.a.sync.status
       parts.sync = s.failingSinceMs === null ? { ok: true } : { ok: false, detail: `failing since ${new Date(s.failingSinceMs).toISOString()}: ${s.lastError?.message ?? ''}` }
     }
+    for (const [deviceId, link] of this.a.links) {
+      parts[`driver:${deviceId}`] = link.state === 'disconnected' ? { ok: false, detail: `disconnected: ${link.cause}` } : { ok: true, detail: link.state }
+    }
     return { ready: Object.values(parts).every((p) => p.ok), parts }
   }
 }
-

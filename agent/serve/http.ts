@@ -4,45 +4,80 @@
  * token from the config with a role allowed to write. Bad requests get a 4xx naming the field.
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import websocket from '@fastify/websocket'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { Metrics } from './metrics.js'
+import type { StaticAsset } from './page.js'
+import type { LiveFeed } from './ws.js'
 
 export type Role = 'viewer' | 'nurse' | 'admin'
 export interface TokenEntry { readonly token: string; readonly role: Role; readonly name?: string }
 export interface Actor { readonly role: Role; readonly name: string }
 
+type Refusal<S extends number> = { ok: false; status: S; error: string; field?: string }
+
 /** What the HTTP layer needs from the agent: a narrow facade, no internals. */
 export interface AgentApi {
   beds(): unknown[]
   alarms(state: 'active' | 'all'): unknown[]
-  acknowledge(alarmId: string, actor: Actor): Promise<{ ok: true; alarm: unknown } | { ok: false; status: 404 | 409; error: string }>
-  admit(req: AdmissionRequest, actor: Actor): Promise<{ ok: true; admission: unknown } | { ok: false; status: 404 | 409; error: string }>
-  discharge(bedId: string, actor: Actor): Promise<{ ok: true } | { ok: false; status: 404; error: string }>
+  acknowledge(alarmId: string, actor: Actor): Promise<{ ok: true; alarm: unknown } | Refusal<404 | 409>>
+  admit(req: AdmitRequest, actor: Actor): Promise<{ ok: true; admission: unknown } | Refusal<404 | 409>>
+  discharge(bedId: string, actor: Actor): Promise<{ ok: true } | Refusal<404>>
+  transfer(req: TransferRequest, actor: Actor): Promise<{ ok: true; admission: unknown } | Refusal<404 | 409>>
   /** Operator summary for `bedside-hub status`: links, queue, sync lag, active alarms. */
   status(): unknown
   health(): { live: boolean }
   readiness(): { ready: boolean; parts: Record<string, { ok: boolean; detail?: string }> }
 }
 
-export const admissionSchema = z.object({
-  bed_id: z.string().min(1),
+export interface HttpOptions {
+  readonly tokens: readonly TokenEntry[]
+  readonly metrics: Metrics
+  readonly log: Logger
+  /** Dashboard files by URL path (page.ts). */
+  readonly assets: ReadonlyMap<string, StaticAsset>
+  /** The dashboard's live feed; GET /ws answers 404 without it. */
+  readonly live?: LiveFeed
+}
+
+const bedId = z.string().min(1).max(64)
+const admitFields = {
+  bed_id: bedId,
   mrn: z.string().min(1).max(64),
   name: z.string().min(1).max(200).optional(),
-  birth_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').optional(),
-}).strict()
+  birth_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(s)), 'is not a date').optional(),
+}
+/** Admit (the default action: `{bed_id, mrn, name?, birth_date?}`), discharge or transfer. */
+export const admissionSchema = z.preprocess(
+  (b) => (b && typeof b === 'object' && !Array.isArray(b) && !('action' in b) ? { ...b, action: 'admit' } : b),
+  z.discriminatedUnion('action', [
+    z.object({ action: z.literal('admit'), ...admitFields }).strict(),
+    z.object({ action: z.literal('discharge'), bed_id: bedId }).strict(),
+    z.object({ action: z.literal('transfer'), bed_id: bedId, to_bed_id: bedId }).strict(),
+  ]),
+)
 export type AdmissionRequest = z.infer<typeof admissionSchema>
+export type AdmitRequest = Extract<AdmissionRequest, { action: 'admit' }>
+export type TransferRequest = Extract<AdmissionRequest, { action: 'transfer' }>
 
 const WRITE_ROLES: ReadonlySet<Role> = new Set(['nurse', 'admin'])
+const alarmIdSchema = z.string().min(1).max(200)
 
 function fieldErrors(err: z.ZodError): { error: string; fields: { field: string; message: string }[] } {
   const fields = err.issues.map((i) => ({ field: i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(',') : '(body)'), message: i.message }))
   return { error: `invalid request: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields }
 }
 
-export function buildHttp(api: AgentApi, tokens: readonly TokenEntry[], metrics: Metrics, pageHtml: () => string): FastifyInstance {
+function refusal(reply: FastifyReply, r: Refusal<number>): FastifyReply {
+  return reply.code(r.status).send({ error: r.error, ...(r.field ? { fields: [{ field: r.field, message: r.error }] } : {}) })
+}
+
+export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
-  const hashed = tokens.map((t) => ({ digest: createHash('sha256').update(t.token).digest(), role: t.role, name: t.name ?? t.role }))
+  const log = opts.log
+  const hashed = opts.tokens.map((t) => ({ digest: createHash('sha256').update(t.token).digest(), role: t.role, name: t.name ?? t.role }))
 
   function actorOf(req: FastifyRequest): Actor | null {
     const h = req.headers.authorization
@@ -52,21 +87,38 @@ export function buildHttp(api: AgentApi, tokens: readonly TokenEntry[], metrics:
     return hit ? { role: hit.role, name: hit.name } : null
   }
 
-  /** Returns the actor, or sends 401/403 and returns null. */
+  /** Returns the actor, or sends 401/403 (logged with the cause) and returns null. */
   function requireWriter(req: FastifyRequest, reply: FastifyReply): Actor | null {
     const actor = actorOf(req)
     if (!actor) {
+      log.warn({ event: 'auth_refused', cause: req.headers.authorization ? 'unknown-token' : 'no-token', route: req.routeOptions.url, ip: req.ip }, 'write refused: missing or unknown bearer token')
       void reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or unknown bearer token' })
       return null
     }
     if (!WRITE_ROLES.has(actor.role)) {
+      log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`)
       void reply.code(403).send({ error: `role "${actor.role}" may not write; needs nurse or admin` })
       return null
     }
     return actor
   }
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(pageHtml()))
+  // Malformed JSON, wrong content type, oversized body: a 4xx with a JSON body, never fastify's HTML.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    if (status === 500) log.error({ event: 'http_error', cause: err.message, route: req.routeOptions.url }, 'HTTP handler failed')
+    else log.info({ event: 'http_bad_request', cause: err.code ?? err.message, route: req.routeOptions.url }, 'bad request')
+    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, ...(status < 500 ? { fields: [{ field: '(body)', message: err.message }] } : {}) })
+  })
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }))
+
+  void app.register(websocket, { options: { maxPayload: 4096 } })
+  const live = opts.live
+  if (live) void app.register(async (scope) => live.route(scope))
+
+  for (const [path, asset] of opts.assets) {
+    app.get(path, async (_req, reply) => reply.type(asset.contentType).header('cache-control', 'no-cache').send(asset.body))
+  }
   app.get('/healthz', async (_req, reply) => {
     const h = api.health()
     return reply.code(h.live ? 200 : 503).send({ status: h.live ? 'ok' : 'down' })
@@ -75,7 +127,7 @@ export function buildHttp(api: AgentApi, tokens: readonly TokenEntry[], metrics:
     const r = api.readiness()
     return reply.code(r.ready ? 200 : 503).send(r)
   })
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
+  app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()))
   app.get('/api/beds', async () => ({ beds: api.beds() }))
   app.get('/api/status', async () => api.status())
   app.get('/api/alarms', async (req, reply) => {
@@ -86,22 +138,29 @@ export function buildHttp(api: AgentApi, tokens: readonly TokenEntry[], metrics:
   app.post('/api/alarms/:id/ack', async (req, reply) => {
     const actor = requireWriter(req, reply)
     if (!actor) return reply
-    const r = await api.acknowledge((req.params as { id: string }).id, actor)
-    return r.ok ? reply.send({ alarm: r.alarm }) : reply.code(r.status).send({ error: r.error })
+    const id = alarmIdSchema.safeParse((req.params as { id: string }).id)
+    if (!id.success) return reply.code(400).send({ error: 'id: must be 1-200 characters', fields: [{ field: 'id', message: 'must be 1-200 characters' }] })
+    const r = await api.acknowledge(id.data, actor)
+    return r.ok ? reply.send({ alarm: r.alarm }) : refusal(reply, r)
   })
   app.post('/api/admissions', async (req, reply) => {
     const actor = requireWriter(req, reply)
     if (!actor) return reply
     const parsed = admissionSchema.safeParse(req.body ?? {})
     if (!parsed.success) return reply.code(400).send(fieldErrors(parsed.error))
-    const r = await api.admit(parsed.data, actor)
-    return r.ok ? reply.code(201).send({ admission: r.admission }) : reply.code(r.status).send({ error: r.error })
+    const body = parsed.data
+    if (body.action === 'discharge') {
+      const r = await api.discharge(body.bed_id, actor)
+      return r.ok ? reply.code(200).send({ discharged: body.bed_id }) : refusal(reply, r)
+    }
+    const r = body.action === 'transfer' ? await api.transfer(body, actor) : await api.admit(body, actor)
+    return r.ok ? reply.code(body.action === 'admit' ? 201 : 200).send({ admission: r.admission }) : refusal(reply, r)
   })
   app.delete('/api/admissions/:bedId', async (req, reply) => {
     const actor = requireWriter(req, reply)
     if (!actor) return reply
     const r = await api.discharge((req.params as { bedId: string }).bedId, actor)
-    return r.ok ? reply.code(204).send() : reply.code(r.status).send({ error: r.error })
+    return r.ok ? reply.code(204).send() : refusal(reply, r)
   })
   return app
 }

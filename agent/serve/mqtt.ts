@@ -78,6 +78,11 @@ export class MqttServer {
     return { port: typeof addr === 'object' && addr ? addr.port : port }
   }
 
+  /** True while the broker accepts connections (readiness, GET /readyz). */
+  get listening(): boolean {
+    return this.server?.listening ?? false
+  }
+
   /** Publishes on an output topic (alarms, vitals). Never throws; failures are logged. */
   publish(topic: string, payload: string, qos: 0 | 1, retain: boolean): void {
     const broker = this.broker

@@ -1,0 +1,404 @@
+// Central-station page: state from the /ws feed (serve/ws.ts), drawn into a bed grid, an alarm
+// list and a sweeping ECG strip per bed. Plain browser JS, no build step. Every server value is
+// written with textContent (never innerHTML): alarm messages and labels are data, not markup.
+'use strict'
+;(() => {
+  const WAVE_WINDOW_S = 5 // strip width in seconds (a 25 mm/s paper sweep shows about this much)
+  const WAVE_PLAYOUT_MS = 300 // jitter buffer: samples are drawn this long after they arrive
+  const STALE_VALUE_MS = 60_000
+  const QUIET_RECONNECT_MS = 6000 // the server sends status every 2 s; silence this long = dead link
+  const SYNC_BEHIND_S = 60
+  const PRIO = { high: 2, medium: 1, low: 0 }
+  const IGNORED_FLAGS = new Set(['demo', 'retimed']) // shown as a label, still a value
+  const CODES = {
+    hr: ['MDC_ECG_HEART_RATE', 'MDC_PULS_OXIM_PULS_RATE'],
+    spo2: ['MDC_PULS_OXIM_SAT_O2'],
+    rr: ['MDC_RESP_RATE'],
+    temp: ['MDC_TEMP_BODY'],
+  }
+
+  const $ = (id) => document.getElementById(id)
+  const state = { hub: '', beds: new Map(), alarms: new Map(), status: null, snapshots: 0, messages: 0 }
+  const tiles = new Map() // bedId → { el, strip }
+  let ws = null
+  let backoffMs = 500
+  let lastMessageMs = 0
+
+  // ---------- live feed ----------
+  function connect() {
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
+    const sock = new WebSocket(url)
+    ws = sock
+    sock.onopen = () => {
+      backoffMs = 500
+      lastMessageMs = Date.now()
+    }
+    sock.onmessage = (ev) => {
+      lastMessageMs = Date.now()
+      state.messages++
+      let msg
+      try {
+        msg = JSON.parse(ev.data)
+      } catch (err) {
+        console.warn('dashboard: bad message from hub', err)
+        return
+      }
+      handle(msg)
+    }
+    sock.onclose = () => {
+      if (ws !== sock) return
+      ws = null
+      setConnected(false)
+      setTimeout(connect, backoffMs)
+      backoffMs = Math.min(backoffMs * 2, 5000)
+    }
+    sock.onerror = () => sock.close()
+  }
+
+  // A half-open link (hub gone, no FIN) shows no close event: treat silence as a drop.
+  setInterval(() => {
+    if (ws && ws.readyState === WebSocket.OPEN && Date.now() - lastMessageMs > QUIET_RECONNECT_MS) ws.close()
+  }, 1000)
+
+  function handle(msg) {
+    switch (msg.type) {
+      case 'snapshot': return applySnapshot(msg)
+      case 'bed': return applyBed(msg.bed)
+      case 'alarm': return applyAlarm(msg.alarm)
+      case 'link': return applyLink(msg.deviceId, msg.link)
+      case 'wave': return applyWave(msg)
+      case 'status': return applyStatus(msg.status)
+      default: console.warn('dashboard: unknown message type', msg.type)
+    }
+  }
+
+  /** A snapshot replaces everything: whatever was missed while disconnected is now correct. */
+  function applySnapshot(msg) {
+    state.snapshots++
+    state.hub = msg.hub
+    $('ward').textContent = msg.hub
+    document.title = `${msg.hub} central station`
+    state.beds = new Map(msg.beds.map((b) => [b.id, b]))
+    for (const [id, t] of tiles) if (!state.beds.has(id)) { t.el.remove(); tiles.delete(id) }
+    state.alarms = new Map(msg.alarms.map((a) => [a.alarmId, a]))
+    for (const b of msg.beds) renderBed(b)
+    setConnected(true)
+    applyStatus(msg.status)
+    renderAlarms()
+  }
+
+  function applyBed(bed) {
+    if (!bed || !bed.id) return
+    state.beds.set(bed.id, bed)
+    renderBed(bed)
+  }
+
+  function applyAlarm(a) {
+    if (a.state === 'cleared') state.alarms.delete(a.alarmId)
+    else state.alarms.set(a.alarmId, a)
+    renderAlarms()
+  }
+
+  function applyLink(deviceId, link) {
+    for (const bed of state.beds.values()) {
+      const d = bed.devices.find((x) => x.id === deviceId)
+      if (!d) continue
+      d.link = link
+      renderDevices(bed)
+    }
+  }
+
+  function applyStatus(s) {
+    state.status = s
+    if (!s) return
+    const q = s.queue || {}
+    const behind = s.sync && s.sync.configured && (q.oldestUnsyncedAgeS >= SYNC_BEHIND_S || s.sync.failingSinceMs)
+    const sync = $('banner-sync')
+    sync.hidden = !behind
+    if (behind) {
+      const cause = s.sync.lastError ? ` (${s.sync.lastError.message})` : ''
+      sync.textContent = `Cloud sync behind: oldest unsynced record ${fmtAge(q.oldestUnsyncedAgeS)} old, ${q.depth} queued${cause}. Alarms on this ward are not affected.`
+    }
+    const quota = $('banner-quota')
+    quota.hidden = !q.overQuota
+    if (q.overQuota) quota.textContent = `Local queue over quota: waveforms are being shed oldest-first (${q.depth} records queued).`
+  }
+
+  function setConnected(up) {
+    const c = $('conn')
+    c.textContent = up ? 'live' : 'reconnecting…'
+    c.className = `conn ${up ? 'up' : 'down'}`
+    $('banner-conn').hidden = up
+    document.body.classList.toggle('stale', !up)
+  }
+
+  // ---------- bed tiles ----------
+  function tileOf(bedId) {
+    let t = tiles.get(bedId)
+    if (t) return t
+    const el = $('bed-tpl').content.firstElementChild.cloneNode(true)
+    el.dataset.bed = bedId
+    el.querySelector('.bed-id').textContent = bedId
+    $('beds').appendChild(el)
+    t = { el, strip: new Strip(el.querySelector('canvas.ecg')) }
+    tiles.set(bedId, t)
+    return t
+  }
+
+  function valueOf(bed, codes) {
+    for (const code of codes) {
+      const v = bed.vitals.find((x) => x.code === code)
+      if (v) return v
+    }
+    return null
+  }
+
+  function fmt(v, digits) {
+    return v === null || v === undefined ? '--' : Number(v).toFixed(digits)
+  }
+
+  function setNum(el, key, text, vs) {
+    const box = el.querySelector(`.num[data-k="${key}"]`)
+    box.querySelector('b').textContent = text
+    const flags = vs.flatMap((v) => (v ? v.quality.filter((q) => !IGNORED_FLAGS.has(q)) : []))
+    box.classList.toggle('flagged', flags.length > 0)
+    box.title = flags.length > 0 ? `flagged: ${flags.join(', ')}` : ''
+    const newest = Math.max(0, ...vs.map((v) => (v ? v.ts : 0)))
+    box.classList.toggle('stale', newest > 0 && Date.now() - newest > STALE_VALUE_MS)
+  }
+
+  function renderBed(bed) {
+    const { el } = tileOf(bed.id)
+    el.querySelector('.patient').textContent = bed.patient ? bed.patient.label : 'no patient admitted'
+    const hr = valueOf(bed, CODES.hr)
+    const spo2 = valueOf(bed, CODES.spo2)
+    const rr = valueOf(bed, CODES.rr)
+    const temp = valueOf(bed, CODES.temp)
+    const sys = valueOf(bed, ['MDC_PRESS_BLD_NONINV_SYS'])
+    const dia = valueOf(bed, ['MDC_PRESS_BLD_NONINV_DIA'])
+    setNum(el, 'hr', fmt(hr && hr.value, 0), [hr])
+    setNum(el, 'spo2', fmt(spo2 && spo2.value, 0), [spo2])
+    setNum(el, 'rr', fmt(rr && rr.value, 0), [rr])
+    setNum(el, 'temp', fmt(temp && temp.value, 1), [temp])
+    setNum(el, 'nibp', sys || dia ? `${fmt(sys && sys.value, 0)}/${fmt(dia && dia.value, 0)}` : '--/--', [sys, dia])
+    const n = el.querySelector('.news2')
+    n.className = 'news2'
+    if (bed.news2) {
+      n.textContent = `NEWS2 ${bed.news2.total}${bed.news2.complete ? '' : '*'}`
+      n.classList.add(`band-${bed.news2.band}`)
+      n.title = bed.news2.complete ? `NEWS2 band ${bed.news2.band}` : `NEWS2 band ${bed.news2.band}; incomplete, missing: ${bed.news2.missing.join(', ')}`
+    } else {
+      n.textContent = 'NEWS2 –'
+      n.title = 'NEWS2: no data'
+    }
+    el.dataset.demo = bed.vitals.some((v) => v.quality.includes('demo')) ? '1' : ''
+    renderDevices(bed)
+    renderBedAlarm(bed.id)
+  }
+
+  function renderDevices(bed) {
+    const { el } = tileOf(bed.id)
+    const foot = el.querySelector('.devices')
+    foot.textContent = ''
+    for (const d of bed.devices) {
+      const s = document.createElement('span')
+      const link = d.link ? d.link.state : 'unknown'
+      s.className = `dev link-${link}`
+      s.textContent = `${d.id} ${link}`
+      if (d.link && d.link.cause) s.title = d.link.cause
+      foot.appendChild(s)
+      if (d.battery === 'low') {
+        const b = document.createElement('span')
+        b.className = 'batt-low'
+        b.textContent = `${d.id} battery low`
+        foot.appendChild(b)
+      }
+    }
+    if (el.dataset.demo) {
+      const demo = document.createElement('span')
+      demo.className = 'demo'
+      demo.textContent = 'DEMO DATA'
+      foot.appendChild(demo)
+    }
+  }
+
+  function renderBedAlarm(bedId) {
+    const t = tiles.get(bedId)
+    if (!t) return
+    let top = null
+    let flash = false
+    for (const a of state.alarms.values()) {
+      if (a.bedId !== bedId) continue
+      if (!top || PRIO[a.priority] > PRIO[top]) top = a.priority
+      if (a.priority === 'high' && a.state !== 'acknowledged') flash = true
+    }
+    t.el.dataset.alarm = top || ''
+    t.el.classList.toggle('flash', flash)
+  }
+
+  // ---------- alarm list ----------
+  function renderAlarms() {
+    const list = [...state.alarms.values()].sort((a, b) =>
+      (a.state === 'acknowledged') - (b.state === 'acknowledged') || PRIO[b.priority] - PRIO[a.priority] || b.atMs - a.atMs)
+    const ol = $('alarms')
+    ol.textContent = ''
+    for (const a of list) ol.appendChild(alarmItem(a))
+    $('alarm-count').textContent = String(list.length)
+    $('counts').textContent = `${state.beds.size} beds · ${list.filter((a) => a.state !== 'acknowledged').length} unacknowledged`
+    for (const id of tiles.keys()) renderBedAlarm(id)
+  }
+
+  function alarmItem(a) {
+    const li = document.createElement('li')
+    const unacked = a.state !== 'acknowledged'
+    li.className = `alarm prio-${a.priority} state-${a.state}${unacked ? ' unacked' : ''}`
+    li.dataset.alarmId = a.alarmId
+    li.dataset.priority = a.priority
+    li.dataset.state = a.state
+    const sw = document.createElement('span')
+    sw.className = 'swatch'
+    const what = document.createElement('span')
+    what.className = 'what'
+    what.textContent = `${a.bedId}: ${a.message}`
+    const meta = document.createElement('span')
+    meta.className = 'meta'
+    meta.textContent = `${a.priority} · ${a.category} · ${a.state}${a.ackBy ? ` by ${a.ackBy}` : ''} · since ${fmtTime(a.conditionSinceMs)}`
+    const btn = document.createElement('button')
+    btn.type = 'button'
+    btn.className = 'ack'
+    btn.textContent = 'Acknowledge'
+    btn.disabled = !unacked
+    btn.addEventListener('click', () => acknowledge(a.alarmId, btn))
+    li.append(sw, what, btn, meta)
+    return li
+  }
+
+  async function acknowledge(alarmId, btn) {
+    const token = $('token').value.trim() || sessionStorage.getItem('bedside-token') || ''
+    const err = $('ack-error')
+    err.textContent = ''
+    if (!token) {
+      err.textContent = 'Enter your nurse token to acknowledge alarms.'
+      $('token').focus()
+      return
+    }
+    btn.disabled = true
+    try {
+      const r = await fetch(`/api/alarms/${encodeURIComponent(alarmId)}/ack`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+      const body = await r.json().catch(() => ({}))
+      if (!r.ok) {
+        btn.disabled = false
+        err.textContent = `Not acknowledged: ${body.error || r.status}`
+        return
+      }
+      sessionStorage.setItem('bedside-token', token)
+      applyAlarm(body.alarm)
+    } catch (e) {
+      btn.disabled = false
+      err.textContent = `Not acknowledged: ${e.message}`
+    }
+  }
+
+  // ---------- ECG strip ----------
+  /** Sweeping strip: new samples overwrite the oldest left to right, with a gap ahead of the pen. */
+  class Strip {
+    constructor(canvas) {
+      this.canvas = canvas
+      this.ctx = canvas.getContext('2d')
+      this.queue = [] // [{ dueMs, samples, rateHz }]
+      this.x = 0
+      this.lastY = null
+      this.carry = 0
+      this.rateHz = 0
+    }
+
+    push(samples, rateHz) {
+      this.queue.push({ dueMs: performance.now() + WAVE_PLAYOUT_MS, samples, i: 0, rateHz })
+      if (this.queue.length > 50) this.queue.splice(0, this.queue.length - 50) // a hidden tab must not hoard
+    }
+
+    resize() {
+      const w = Math.max(50, Math.round(this.canvas.clientWidth))
+      const h = Math.max(20, Math.round(this.canvas.clientHeight))
+      if (this.canvas.width !== w || this.canvas.height !== h) {
+        this.canvas.width = w
+        this.canvas.height = h
+        this.x = 0
+        this.lastY = null
+      }
+    }
+
+    /** Draws the samples that became due during `dtMs`. */
+    frame(nowMs, dtMs) {
+      this.resize()
+      const head = this.queue[0]
+      if (!head || head.dueMs > nowMs) return
+      this.rateHz = head.rateHz
+      this.carry += (dtMs / 1000) * head.rateHz
+      // Catch up when far behind (tab was hidden): never more than one second of lag.
+      const queued = this.queue.reduce((n, c) => n + c.samples.length - c.i, 0)
+      if (queued > head.rateHz) this.carry += queued - head.rateHz
+      let n = Math.floor(this.carry)
+      this.carry -= n
+      const { ctx, canvas } = this
+      const w = canvas.width
+      const h = canvas.height
+      const pxPerSample = w / (WAVE_WINDOW_S * head.rateHz)
+      const pxPerUv = (h * 0.4) / 1000 // 1 mV spans 40 % of the strip
+      ctx.strokeStyle = '#4cff7a'
+      ctx.lineWidth = 1.5
+      while (n-- > 0 && this.queue.length > 0) {
+        const c = this.queue[0]
+        const y = Math.max(1, Math.min(h - 1, h * 0.6 - c.samples[c.i] * pxPerUv))
+        if (++c.i >= c.samples.length) this.queue.shift()
+        const nx = this.x + pxPerSample
+        ctx.clearRect(Math.floor(this.x) + 1, 0, Math.ceil(pxPerSample) + 8, h)
+        if (this.lastY !== null) {
+          ctx.beginPath()
+          ctx.moveTo(this.x, this.lastY)
+          ctx.lineTo(nx, y)
+          ctx.stroke()
+        }
+        this.lastY = y
+        this.x = nx
+        if (this.x >= w) {
+          this.x = 0
+          this.lastY = null
+        }
+      }
+    }
+  }
+
+  function applyWave(msg) {
+    const t = tiles.get(msg.bedId)
+    if (t && Array.isArray(msg.samples) && msg.rateHz > 0) t.strip.push(msg.samples, msg.rateHz)
+  }
+
+  let lastFrameMs = performance.now()
+  function animate(nowMs) {
+    const dt = Math.min(1000, nowMs - lastFrameMs)
+    lastFrameMs = nowMs
+    for (const t of tiles.values()) t.strip.frame(nowMs, dt)
+    requestAnimationFrame(animate)
+  }
+
+  // ---------- helpers ----------
+  function fmtTime(ms) {
+    return ms ? new Date(ms).toLocaleTimeString([], { hour12: false }) : '?'
+  }
+
+  function fmtAge(s) {
+    if (s < 120) return `${s} s`
+    if (s < 7200) return `${Math.round(s / 60)} min`
+    return `${(s / 3600).toFixed(1)} h`
+  }
+
+  setInterval(() => ($('clock').textContent = new Date().toLocaleTimeString([], { hour12: false })), 1000)
+  $('token').value = sessionStorage.getItem('bedside-token') || ''
+  $('signin').addEventListener('submit', (e) => e.preventDefault())
+
+  // For tests and for support staff: read-only view of the page's state.
+  window.bedsideDashboard = { state, socket: () => ws }
+  connect()
+  requestAnimationFrame(animate)
+})()

@@ -1,0 +1,166 @@
+/**
+ * The dashboard's live feed at GET /ws (DESIGN.md, HTTP contract). One JSON message per frame:
+ *   snapshot  on every (re)connect: the whole ward, so a client that missed messages resynchronizes
+ *   bed       a bed's tile (vitals, NEWS2, devices) when its vitals change: at most 1 Hz per bed
+ *   alarm     every alarm state change, sent the moment the pipeline publishes it
+ *   link      a device's link state change
+ *   wave      ECG for the strip: decimated to about 125 Hz, flushed every WAVE_FLUSH_MS
+ *   status    queue depth, oldest unsynced age, sync state: every STATUS_EVERY_MS (also a heartbeat)
+ * The feed is read-only; acknowledgements go through the token-checked HTTP API.
+ */
+import type { EventEmitter } from 'node:events'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { WebSocket } from 'ws'
+import { refOf } from '../../drivers/codes.js'
+import type { WaveformChunk } from '../../drivers/records.js'
+import type { LinkStatus } from '../../drivers/types.js'
+import type { AlarmChange } from '../rules/index.js'
+import { alarmJson } from '../outputs.js'
+
+/** The events the feed listens to; a subset of AgentEvents (agent.ts). */
+export interface LiveEvents {
+  alarm: [change: AlarmChange, hubSeq: number]
+  vitals: [bedId: string]
+  link: [deviceId: string, status: LinkStatus]
+  wave: [bedId: string, chunk: WaveformChunk]
+}
+
+/** Read access to the agent's current state, for snapshots and per-bed updates. */
+export interface LiveState {
+  hubId(): string
+  beds(): unknown[]
+  bed(bedId: string): unknown
+  alarms(): unknown[]
+  status(): unknown
+}
+
+/** Browsers draw the strip at ≤ 125 Hz; more only costs bandwidth on the ward network. */
+export const WAVE_MAX_RATE_HZ = 125
+export const WAVE_FLUSH_MS = 100
+export const STATUS_EVERY_MS = 2000
+/** Bound of samples held per bed between flushes (a stalled timer cannot grow memory). */
+const WAVE_PENDING_MAX = 2 * WAVE_MAX_RATE_HZ
+/** A bed whose shown lead sent nothing for this long may switch to another lead. */
+const LEAD_STALE_MS = 5000
+/** Sockets with more than this buffered are too slow; they are closed and will resync on reconnect. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+/** Per-bed ECG decimation state: boxcar average of `step` input samples per output sample. */
+class WaveStrip {
+  code = 0
+  inRateHz = 0
+  step = 1
+  acc = 0
+  accN = 0
+  /** Output time of the first pending sample, ms. */
+  t0Ms = 0
+  lastInputMs = 0
+  readonly pending: number[] = []
+
+  /** Appends a chunk; false when the chunk is of another lead than the one shown. */
+  add(chunk: WaveformChunk, nowMs: number): boolean {
+    if (this.code !== chunk.code || this.inRateHz !== chunk.rateHz) {
+      if (this.code !== 0 && nowMs - this.lastInputMs < LEAD_STALE_MS) return false
+      this.code = chunk.code
+      this.inRateHz = chunk.rateHz
+      this.step = Math.max(1, Math.round(chunk.rateHz / WAVE_MAX_RATE_HZ))
+      this.acc = 0
+      this.accN = 0
+      this.pending.length = 0
+    }
+    this.lastInputMs = nowMs
+    const s = chunk.samplesUv
+    if (this.pending.length === 0 && this.accN === 0) this.t0Ms = chunk.t0Us / 1000
+    for (let i = 0; i < s.length; i++) {
+      this.acc += s[i]!
+      if (++this.accN < this.step) continue
+      if (this.pending.length >= WAVE_PENDING_MAX) this.pending.shift()
+      this.pending.push(Math.round(this.acc / this.accN))
+      this.acc = 0
+      this.accN = 0
+    }
+    return true
+  }
+
+  get outRateHz(): number {
+    return this.inRateHz / this.step
+  }
+}
+
+export class LiveFeed {
+  private readonly clients = new Set<WebSocket>()
+  private readonly strips = new Map<string, WaveStrip>()
+  private readonly timers: NodeJS.Timeout[] = []
+
+  constructor(private readonly events: EventEmitter<LiveEvents>, private readonly state: LiveState, private readonly log: Logger) {
+    events.on('alarm', (c, hubSeq) => this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq) }))
+    events.on('vitals', (bedId) => this.clients.size > 0 && this.broadcast({ type: 'bed', bed: this.state.bed(bedId) }))
+    events.on('link', (deviceId, link) => this.broadcast({ type: 'link', deviceId, link }))
+    events.on('wave', (bedId, chunk) => this.onWave(bedId, chunk))
+    this.timers.push(setInterval(() => this.flushWaves(), WAVE_FLUSH_MS))
+    this.timers.push(setInterval(() => this.clients.size > 0 && this.broadcast({ type: 'status', status: this.state.status() }), STATUS_EVERY_MS))
+  }
+
+  /** Registers GET /ws; call after `@fastify/websocket` is registered on `app`. */
+  route(app: FastifyInstance): void {
+    app.get('/ws', { websocket: true }, (socket) => this.accept(socket))
+  }
+
+  get clientCount(): number {
+    return this.clients.size
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t)
+    for (const ws of this.clients) ws.close(1001, 'agent stopping')
+    this.clients.clear()
+  }
+
+  private accept(ws: WebSocket): void {
+    this.clients.add(ws)
+    ws.on('close', () => this.clients.delete(ws))
+    ws.on('error', (err) => this.log.debug({ event: 'ws_error', cause: err.message }, 'dashboard socket error'))
+    // Clients send nothing; anything they do send is ignored rather than parsed.
+    ws.on('message', () => undefined)
+    this.send(ws, JSON.stringify({
+      type: 'snapshot', hub: this.state.hubId(), serverTimeMs: Date.now(), beds: this.state.beds(), alarms: this.state.alarms(), status: this.state.status(),
+    }))
+  }
+
+  private onWave(bedId: string, chunk: WaveformChunk): void {
+    if (this.clients.size === 0) return
+    const ref = refOf(chunk.code)
+    if (!ref || !ref.startsWith('MDC_ECG_ELEC_POTL')) return
+    let strip = this.strips.get(bedId)
+    if (!strip) this.strips.set(bedId, (strip = new WaveStrip()))
+    strip.add(chunk, Date.now())
+  }
+
+  private flushWaves(): void {
+    for (const [bedId, strip] of this.strips) {
+      if (strip.pending.length === 0) continue
+      if (this.clients.size > 0) {
+        this.broadcast({ type: 'wave', bedId, code: refOf(strip.code), rateHz: strip.outRateHz, t0Ms: strip.t0Ms, samples: strip.pending })
+      }
+      strip.t0Ms += (strip.pending.length * 1000) / strip.outRateHz
+      strip.pending.length = 0
+    }
+  }
+
+  private broadcast(msg: Record<string, unknown>): void {
+    if (this.clients.size === 0) return
+    const text = JSON.stringify(msg)
+    for (const ws of this.clients) this.send(ws, text)
+  }
+
+  private send(ws: WebSocket, text: string): void {
+    if (ws.readyState !== ws.OPEN) return
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.log.warn({ event: 'ws_slow_client', cause: 'send buffer over bound', bufferedBytes: ws.bufferedAmount }, 'dashboard client too slow: closing it (it resynchronizes on reconnect)')
+      ws.close(1013, 'too slow')
+      return
+    }
+    ws.send(text)
+  }
+}
