@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import Database from 'better-sqlite3'
+import { GroupCommitter, RecordKind } from '../../agent/store/commit.js'
+import { openDatabase, SCHEMA_VERSION, StoreError } from '../../agent/store/db.js'
+import { Outbox } from '../../agent/store/outbox.js'
+import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
+import { tempDir } from '../support/agent-process.js'
+
+const row = (i: number) => ({ kind: RecordKind.OBSERVATION, bedId: 'b', deviceId: 'd', admissionId: null, code: 147842, value: 70 + i, unit: '/min', deviceTimeMs: i, hubTimeMs: i, deviceSeq: i, quality: 0, body: null })
+
+test('store: WAL with synchronous=FULL, the database file readable by the agent only', () => {
+  const dir = tempDir('store')
+  const db = openDatabase(dir)
+  assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+  assert.equal(db.pragma('synchronous', { simple: true }), 2) // 2 = FULL
+  assert.equal(statSync(join(dir, 'bedside.db')).mode & 0o777, 0o600)
+  db.close()
+})
+
+test('store: group commit acknowledges only after the batch is durable, and hub_seq keeps rising across restarts', async () => {
+  const dir = tempDir('store')
+  let db = openDatabase(dir)
+  let c = new GroupCommitter(db, { intervalMs: 5, maxRecords: 1000 })
+  const seqs = [c.append(row(1)), c.append(row(2))]
+  assert.deepEqual(seqs, [1, 2])
+  assert.equal((db.prepare('SELECT COUNT(*) n FROM records').get() as { n: number }).n, 0, 'nothing written before the commit closes')
+  await new Promise<void>((resolve, reject) => c.whenCommitted((err) => (err ? reject(err) : resolve())))
+  assert.equal((db.prepare('SELECT COUNT(*) n FROM records').get() as { n: number }).n, 2)
+  c.close()
+  db.close()
+  db = openDatabase(dir)
+  c = new GroupCommitter(db, { intervalMs: 5, maxRecords: 1000 })
+  assert.equal(c.append(row(3)), 3)
+  c.close()
+  db.close()
+})
+
+test('store: a batch reaching max records commits at once; a failed commit fails its waiters', () => {
+  const dir = tempDir('store')
+  const db = openDatabase(dir)
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 3 })
+  for (let i = 0; i < 3; i++) c.append(row(i))
+  assert.equal((db.prepare('SELECT COUNT(*) n FROM records').get() as { n: number }).n, 3)
+  const errors: (Error | null)[] = []
+  c.append({ ...row(9), kind: 99 as never, bedId: null })
+  db.exec('DROP TABLE records') // the next commit cannot succeed
+  c.whenCommitted((err) => errors.push(err))
+  c.flush()
+  assert.equal(errors.length, 1)
+  assert.ok(errors[0] instanceof Error)
+  db.close()
+})
+
+test('store: the outbox reads in hub_seq order and its cursor survives a restart', async () => {
+  const dir = tempDir('store')
+  let db = openDatabase(dir)
+  const c = new GroupCommitter(db, { intervalMs: 1, maxRecords: 100 })
+  for (let i = 0; i < 10; i++) c.append(row(i))
+  c.flush()
+  let ob = new Outbox(db)
+  assert.deepEqual(ob.read(4).map((r) => r.hub_seq), [1, 2, 3, 4])
+  ob.advance(4)
+  assert.equal(ob.depth(), 6)
+  db.close()
+  db = openDatabase(dir)
+  ob = new Outbox(db)
+  assert.equal(ob.cursor, 4)
+  assert.deepEqual(ob.read(100).map((r) => r.hub_seq), [5, 6, 7, 8, 9, 10])
+  db.close()
+})
+
+test('store: a corrupt file or one from a newer schema is refused with the file named, and left untouched', () => {
+  const dir = tempDir('store')
+  const file = join(dir, 'bedside.db')
+  writeFileSync(file, Buffer.alloc(8192, 0x5a))
+  const before = statSync(file).mtimeMs
+  assert.throws(() => openDatabase(dir), (e: unknown) => e instanceof StoreError && e.code === 'BEDSIDE_ERR_STORE_CORRUPT' && e.message.includes(file))
+  assert.equal(statSync(file).mtimeMs, before)
+
+  const dir2 = tempDir('store')
+  const raw = new Database(join(dir2, 'bedside.db'))
+  raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`)
+  raw.close()
+  assert.throws(() => openDatabase(dir2), (e: unknown) => e instanceof StoreError && e.code === 'BEDSIDE_ERR_STORE_NEWER' && /newer than this agent supports/.test(e.message))
+})
+
+test('pseudonym: the key file is created 0600, pseudonyms are stable and keyed, rotation changes them', () => {
+  const dir = tempDir('keys')
+  const p = Pseudonymizer.open(dir, 'site-a', 1000)
+  assert.equal(statSync(join(dir, 'keys.json')).mode & 0o777, 0o600)
+  const a = p.pseudonym('patient', 'MRN-1')
+  assert.equal(p.pseudonym('patient', 'MRN-1'), a)
+  assert.notEqual(p.pseudonym('device', 'MRN-1'), a, 'patients and devices never share a pseudonym')
+  assert.equal(Pseudonymizer.open(dir, 'site-a', 2000).pseudonym('patient', 'MRN-1'), a, 'the key survives a restart')
+  assert.notEqual(Pseudonymizer.open(dir, 'site-b', 2000).pseudonym('patient', 'MRN-1'), a, 'the site is part of the input')
+  p.rotate(3000)
+  const b = p.pseudonym('patient', 'MRN-1')
+  assert.notEqual(b, a)
+  assert.deepEqual(p.allPseudonyms('patient', 'MRN-1').map((x) => x.pseudonym), [a, b])
+})
