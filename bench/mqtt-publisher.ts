@@ -2,11 +2,12 @@
  * A real MQTT client process for the ingest benchmark: DEVICES clients publish MESSAGES QoS 1
  * messages of OBS observations each, with up to WINDOW unacknowledged per client, and print the
  * elapsed milliseconds once every PUBACK has arrived.
- * usage: node --import tsx bench/mqtt-publisher.ts URL DEVICES MESSAGES OBS WINDOW
+ * usage: node --import tsx bench/mqtt-publisher.ts URL DEVICES MESSAGES OBS WINDOW [MESSAGES_PER_S_PER_DEVICE]
+ * With the last argument, each client paces itself to that message rate (background load).
  */
 import mqtt from 'mqtt'
 
-const [url, devices, messages, obsPer, window] = [process.argv[2]!, ...process.argv.slice(3, 7).map(Number)] as [string, number, number, number, number]
+const [url, devices, messages, obsPer, window, ratePerS] = [process.argv[2]!, ...process.argv.slice(3, 8).map(Number)] as [string, number, number, number, number, number | undefined]
 
 async function device(i: number): Promise<void> {
   const c = await mqtt.connectAsync(url, { username: `mon-${i}`, password: `secret-of-mon-${i}`, clientId: `bench-${i}`, reconnectPeriod: 0 })
@@ -19,6 +20,11 @@ async function device(i: number): Promise<void> {
     if (inflight.length >= window) {
       await Promise.all(inflight)
       inflight = []
+    }
+    if (ratePerS) {
+      const due = start + ((m + 1) * 1000) / ratePerS
+      const wait = due - Date.now()
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     }
   }
   await Promise.all(inflight)

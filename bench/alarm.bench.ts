@@ -1,0 +1,84 @@
+/**
+ * alarm.latency: condition-fulfilling record in → alarm on MQTT out, measured by a subscriber, while
+ * a real MQTT client process keeps the agent at about half of its maximum ingest rate.
+ * Each probe bed sends HR 185 /min at device time T, then at T + 11 s: the second record fulfils
+ * the default "HR > 120 for 10 s" condition, and the time from its publish to the alarm's arrival
+ * is one sample. Beside it, the agent's own `bedside_alarm_latency_seconds` (arrival → publish).
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import mqtt from 'mqtt'
+import { pino } from 'pino'
+import { startAgent } from '../agent/agent.js'
+import { parseConfig } from '../agent/config.js'
+import type { BenchFigure } from './harness.js'
+
+const LOAD_DEVICES = 8
+const PROBES = 200
+/** Observations per second of background load: half of the ~300k/s measured by mqtt.bench.ts. */
+const LOAD_OBS_PER_S = 150_000
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+export default async function bench(): Promise<BenchFigure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-alarm-'))
+  const beds = [
+    ...Array.from({ length: LOAD_DEVICES }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] })),
+    ...Array.from({ length: PROBES }, (_, i) => ({ id: `probe-bed-${i}`, devices: [{ id: `probe-${i}`, type: 'mqtt', secret: `secret-of-probe-${i}` }] })),
+  ]
+  const cfg = parseConfig({ hub: { id: 'bench', site: 's', data_dir: dir }, http: { listen: '127.0.0.1:0' }, mqtt: { listen: '127.0.0.1:0', clients: [{ username: 'watch', password: 'watch-password', role: 'viewer' }] }, beds })
+  const agent = await startAgent(cfg, { log: pino({ level: 'silent' }) })
+  const url = `mqtt://127.0.0.1:${agent.mqttPort}`
+  const sentAt = new Map<string, number>()
+  const latencies: number[] = []
+  const watch = await mqtt.connectAsync(url, { username: 'watch', password: 'watch-password', reconnectPeriod: 0 })
+  await watch.subscribeAsync('bedside/v1/alarms/#', { qos: 0 })
+  watch.on('message', (topic, payload) => {
+    const bed = topic.slice('bedside/v1/alarms/'.length)
+    const t = sentAt.get(bed)
+    const a = JSON.parse(payload.toString()) as { state: string; ruleId: string }
+    if (t !== undefined && a.state === 'raised' && a.ruleId.startsWith('hr-')) {
+      latencies.push(performance.now() - t)
+      sentAt.delete(bed)
+    }
+  })
+  // Background load: 100 obs per message, paced to LOAD_OBS_PER_S for about 20 s.
+  const publisher = fileURLToPath(new URL('./mqtt-publisher.ts', import.meta.url))
+  const messagesPerDevice = Math.round((LOAD_OBS_PER_S * 20) / 100 / LOAD_DEVICES)
+  const load = spawn(process.execPath, ['--import', 'tsx', publisher, url, String(LOAD_DEVICES), String(messagesPerDevice), '100', '8', String(LOAD_OBS_PER_S / 100 / LOAD_DEVICES)], { stdio: 'ignore' })
+  try {
+    await new Promise((r) => setTimeout(r, 3000))
+    const probes = await Promise.all(Array.from({ length: PROBES }, (_, i) => mqtt.connectAsync(url, { username: `probe-${i}`, password: `secret-of-probe-${i}`, reconnectPeriod: 0 })))
+    const t0 = Date.now() - 60_000
+    for (let i = 0; i < PROBES; i++) {
+      const topic = `bedside/v1/devices/probe-${i}/obs`
+      const obs = (ts: number, seq: number) => JSON.stringify({ ts, seq, obs: [{ code: 'MDC_ECG_HEART_RATE', value: 185, unit: '/min' }] })
+      await probes[i]!.publishAsync(topic, obs(t0, 1), { qos: 1 })
+      sentAt.set(`probe-bed-${i}`, performance.now())
+      probes[i]!.publish(topic, obs(t0 + 11_000, 2), { qos: 0 })
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+    for (const p of probes) p.end(true)
+    const internal = (await agent.metrics.alarmLatency.get()).values
+    const sum = internal.find((v) => v.metricName === 'bedside_alarm_latency_seconds_sum')?.value ?? 0
+    const count = internal.find((v) => v.metricName === 'bedside_alarm_latency_seconds_count')?.value ?? 0
+    latencies.sort((a, b) => a - b)
+    const note = `${latencies.length}/${PROBES} alarms, under ${LOAD_OBS_PER_S.toLocaleString('en-US')} obs/s of QoS 1 background load; goal p99 < 5 ms`
+    return [
+      { name: 'alarm.latency.p50', value: percentile(latencies, 50), unit: 'ms', note: 'publish of the fulfilling record → alarm received by an MQTT subscriber' },
+      { name: 'alarm.latency.p99', value: percentile(latencies, 99), unit: 'ms', note },
+      { name: 'alarm.latency.internal.mean', value: count ? (sum / count) * 1000 : Number.NaN, unit: 'ms', note: 'bedside_alarm_latency_seconds: record arrival in the agent → alarm published' },
+    ]
+  } finally {
+    load.kill('SIGKILL')
+    watch.end(true)
+    await agent.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
