@@ -94,7 +94,11 @@ export class LiveFeed {
   private readonly timers: NodeJS.Timeout[] = []
 
   constructor(private readonly events: EventEmitter<LiveEvents>, private readonly state: LiveState, private readonly log: Logger) {
-    events.on('alarm', (c, hubSeq) => this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq) }))
+    events.on('alarm', (c, hubSeq) => {
+      this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq) })
+      // The tile shows the value and the NEWS2 that raised the alarm now, not at the next 1 Hz update.
+      if (this.clients.size > 0 && c.category === 'physiological') this.broadcast({ type: 'bed', bed: this.state.bed(c.bedId) })
+    })
     events.on('vitals', (bedId) => this.clients.size > 0 && this.broadcast({ type: 'bed', bed: this.state.bed(bedId) }))
     events.on('link', (deviceId, link) => this.broadcast({ type: 'link', deviceId, link }))
     events.on('wave', (bedId, chunk) => this.onWave(bedId, chunk))

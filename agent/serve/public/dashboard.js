@@ -183,7 +183,8 @@
     setNum(el, 'nibp', sys || dia ? `${fmt(sys && sys.value, 0)}/${fmt(dia && dia.value, 0)}` : '--/--', [sys, dia])
     const n = el.querySelector('.news2')
     n.className = 'news2'
-    if (bed.news2) {
+    // No parameter scored: no score to show (a grey dash, never a reassuring green 0).
+    if (bed.news2 && bed.news2.used.length > 0) {
       n.textContent = `NEWS2 ${bed.news2.total}${bed.news2.complete ? '' : '*'}`
       n.classList.add(`band-${bed.news2.band}`)
       n.title = bed.news2.complete ? `NEWS2 band ${bed.news2.band}` : `NEWS2 band ${bed.news2.band}; incomplete, missing: ${bed.news2.missing.join(', ')}`
@@ -204,7 +205,7 @@
       const s = document.createElement('span')
       const link = d.link ? d.link.state : 'unknown'
       s.className = `dev link-${link}`
-      s.textContent = `${d.id} ${link}`
+      s.textContent = `${d.id} ${d.link ? link : d.type}`
       if (d.link && d.link.cause) s.title = d.link.cause
       foot.appendChild(s)
       if (d.battery === 'low') {
