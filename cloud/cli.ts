@@ -67,20 +67,29 @@ async function run(cfg: CloudConfig, log: Logger): Promise<number> {
   const cql = createCqlClient(cfg)
   const writer = new CloudWriter(kafka, cql, cfg, log)
   const ops = new OpsServer({ registry: writer.metrics.registry, live: () => writer.live(), ready: () => writer.ready() })
-  const port = await ops.start(cfg.http.listen)
-  log.info({ event: 'http_listening', port }, 'metrics, healthz and readyz listening')
-  await writer.start()
+  const startup = ops.start(cfg.http.listen).then(async (port) => {
+    log.info({ event: 'http_listening', port }, 'metrics, healthz and readyz listening')
+    await writer.start()
+  })
   let stopping = false
   const stop = (code: number) => {
     if (stopping) return
     stopping = true
-    void writer.stop().then(() => ops.stop()).then(() => cql.shutdown()).then(() => process.exit(code), (err: Error) => {
+    // A signal during start-up waits for start() to settle, so that no half-joined member lingers.
+    void startup.catch(() => undefined).then(() => writer.stop()).then(() => ops.stop()).then(() => cql.shutdown()).then(() => process.exit(code), (err: Error) => {
       log.error({ event: 'stop_failed', err: err.message }, 'graceful stop failed')
       process.exit(1)
     })
   }
   process.on('SIGINT', () => stop(0))
   process.on('SIGTERM', () => stop(0))
+  try {
+    await startup
+  } catch (err) {
+    log.error({ event: 'start_failed', err: (err as Error).message }, 'cloud writer failed to start')
+    stop(1)
+    return -1
+  }
   const poll = setInterval(() => {
     if (!writer.live().ok) stop(1)
   }, 1000)
