@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import { chromium, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core'
-import { startAgentProcess, waitFor, type AgentHandle } from '../support/agent-process.js'
+import { freePort, startAgentProcess, waitFor, type AgentHandle } from '../support/agent-process.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
@@ -62,7 +62,7 @@ async function numbersOf(bedId: string): Promise<string> {
   return page.locator(`.bed[data-bed="${bedId}"] .nums`).innerText()
 }
 
-async function apiAlarms(): Promise<{ alarmId: string; state: string; priority: string; bedId: string; ackBy?: string }[]> {
+async function apiAlarms(): Promise<{ alarmId: string; ruleId: string; state: string; priority: string; bedId: string; ackBy?: string }[]> {
   return (await (await fetch(`${agent.http}/api/alarms?state=active`)).json()).alarms
 }
 
@@ -130,7 +130,11 @@ describe('dashboard', { timeout: 120_000 }, () => {
     }, 10_000, 250)
     assert.equal(await page.locator(`.bed[data-bed="${MON_BED}"] .patient`).innerText(), 'Grace Hopper')
     assert.match(await page.locator(`.bed[data-bed="${MON_BED}"] .num[data-k="nibp"] b`).innerText(), /^118\//)
-    assert.match(await page.locator('.bed[data-bed="ward-01"] .news2').innerText(), /^NEWS2 \d+/)
+    // NEWS2 with its band colour where valid values arrived; sim data is flagged DEMO (no score, no green 0).
+    const news2 = page.locator(`.bed[data-bed="${MON_BED}"] .news2`)
+    assert.match(await news2.innerText(), /^NEWS2 \d+\*?$/)
+    assert.match((await news2.getAttribute('class')) ?? '', /band-(low|low-medium|medium|high)/)
+    assert.equal(await page.locator('.bed[data-bed="ward-01"] .news2').innerText(), 'NEWS2 –')
     assert.match(await page.locator('.bed[data-bed="ward-01"] .devices').innerText(), /sim-1 connected/)
     // The strip is drawn from the live /wave feed: count bright green pixels on the canvas.
     const inked = await waitFor('the ECG strip to be drawn', async () => {
@@ -183,6 +187,7 @@ describe('dashboard', { timeout: 120_000 }, () => {
     assert.equal(await tile.getAttribute('data-alarm'), 'high')
     assert.equal(await tile.evaluate((e) => getComputedStyle(e).borderTopColor), COLOURS.high)
     assert.ok(await tile.evaluate((e) => e.classList.contains('flash')))
+    await page.waitForTimeout(2000) // let the ECG strip sweep again after the viewport change, for the screenshot
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-alarm-high.png') })
   })
 
@@ -207,6 +212,35 @@ describe('dashboard', { timeout: 120_000 }, () => {
     assert.equal(api?.ackBy, 'nurse-1')
   })
 
+  test('dashboard: a banner says when cloud sync is behind, and /readyz names sync as the unhealthy part', async () => {
+    // A broker address nobody listens on: every send fails, the queue grows on disk.
+    const deadBroker = `127.0.0.1:${await freePort()}`
+    const hub = await startAgentProcess({
+      hub: { id: 'ward-9s', site: 'test-site', data_dir: join(mkdtempSync(join(tmpdir(), 'bedside-dash-sync-')), 'data') },
+      beds: [{ id: 'sync-01', devices: [{ id: 'sim-s1', type: 'sim', scenario: 'stable' }] }],
+      cloud: { kafka: { brokers: [deadBroker] } },
+    })
+    const other = await context.newPage()
+    try {
+      await other.goto(hub.http)
+      const banner = other.locator('#banner-sync')
+      await banner.waitFor({ state: 'visible', timeout: 10_000 })
+      assert.match(await banner.innerText(), /Cloud sync behind: oldest unsynced record \d+ s old, \d+ queued \(.*ECONNREFUSED.*\)/)
+      assert.equal(await other.locator('#banner-quota').isVisible(), false)
+      const ready = await fetch(`${hub.http}/readyz`)
+      assert.equal(ready.status, 503)
+      const parts = (await ready.json()).parts
+      assert.equal(parts.sync.ok, false)
+      assert.match(parts.sync.detail, /ECONNREFUSED/)
+      assert.equal(parts.store.ok, true)
+      assert.equal(parts.broker.ok, true)
+      await other.screenshot({ path: join(ARTIFACTS, 'dashboard-sync-behind.png') })
+    } finally {
+      await other.close()
+      await hub.stop()
+    }
+  })
+
   test('dashboard: after a WebSocket drop the page reconnects by itself and resynchronizes what it missed', async () => {
     const snapshotsBefore = await page.evaluate(() => (window as any).bedsideDashboard.state.snapshots as number)
     wsBlocked = true
@@ -215,7 +249,7 @@ describe('dashboard', { timeout: 120_000 }, () => {
     assert.equal(await page.locator('#conn').innerText(), 'reconnecting…')
     // While the page is cut off: a new low-priority alarm (temperature > 39 °C, no delay) and new vitals.
     await publishObs('MDC_TEMP_BODY', 39.8, 'Cel')
-    const missed = await waitFor('the temperature alarm in the API', async () => (await apiAlarms()).find((a) => a.bedId === MON_BED && a.priority === 'low'), 3000, 50)
+    const missed = await waitFor('the temperature alarm in the API', async () => (await apiAlarms()).find((a) => a.bedId === MON_BED && a.ruleId === 'temp-high'), 3000, 50)
     await page.waitForTimeout(1500)
     assert.ok(!(await pageAlarms()).some((a) => a.startsWith(`${missed.alarmId}=`)), 'the page cannot have seen it yet')
     wsBlocked = false

@@ -160,7 +160,8 @@
   function setNum(el, key, text, vs) {
     const box = el.querySelector(`.num[data-k="${key}"]`)
     box.querySelector('b').textContent = text
-    const flags = vs.flatMap((v) => (v ? v.quality.filter((q) => !IGNORED_FLAGS.has(q)) : []))
+    // A value with flags is shown struck through; "no value" (unavailable) is just "--".
+    const flags = vs.flatMap((v) => (v && v.value !== null ? v.quality.filter((q) => !IGNORED_FLAGS.has(q)) : []))
     box.classList.toggle('flagged', flags.length > 0)
     box.title = flags.length > 0 ? `flagged: ${flags.join(', ')}` : ''
     const newest = Math.max(0, ...vs.map((v) => (v ? v.ts : 0)))
