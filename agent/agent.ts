@@ -36,6 +36,8 @@ import { EnvelopeEncoder } from './sync/envelope.js'
 import { createKafka } from './sync/kafka.js'
 import { Pseudonymizer } from './sync/pseudonym.js'
 import { CloudSync } from './sync/sync.js'
+import { Durability } from './housekeeping/wire.js' // issue 7
+import { kafkaSecurity } from './sync/security.js' // issue 7
 
 export interface AgentOptions {
   readonly log?: Logger
@@ -88,6 +90,8 @@ class Agent implements RunningAgent {
   readonly pipeline: Pipeline
   readonly mqtt: MqttServer
   sync: CloudSync | null = null
+  /** Quota, retention, checkpoints, key rotation (issue 7). */
+  readonly durability: Durability
   httpPort = 0
   mqttPort = 0
   private readonly abort = new AbortController()
@@ -128,14 +132,24 @@ class Agent implements RunningAgent {
       this.metrics,
       this.log.child({ component: 'mqtt' }),
     )
+    this.durability = new Durability(this) // issue 7: before the pipeline, which reads its quota gate
     this.pipeline = new Pipeline({
       devices: this.devices, admissions: this.admissions, committer: this.committer, engine: this.engine, latest: this.latest,
-      metrics: this.metrics, log: this.log.child({ component: 'pipeline' }),
+      metrics: this.metrics, log: this.log.child({ component: 'pipeline' }), storeGate: this.durability.quota,
       publishAlarm: (c, hubSeq) => {
         this.mqtt.publish(alarmTopic(c.bedId), JSON.stringify(alarmJson(c, hubSeq)), 1, false)
         this.events.emit('alarm', c, hubSeq)
       },
     })
+  }
+
+  /** DurabilityHost (issue 7): hub-level audit events and alarm changes of the store. */
+  audit(action: string, detail: string): void {
+    this.pipeline.audit(action, 'bedside-hub', null, detail)
+  }
+
+  handleAlarms(changes: readonly AlarmChange[]): void {
+    if (changes.length > 0) this.pipeline.handleAlarms(changes)
   }
 
   private mqttIngest(): MqttIngest {
@@ -184,6 +198,7 @@ class Agent implements RunningAgent {
     const addr = this.http.server.address()
     this.httpPort = typeof addr === 'object' && addr ? addr.port : hp.port
     this.startSync()
+    this.durability.housekeeping.start() // issue 7
     await this.startDrivers()
     this.every(250, () => this.pipeline.handleAlarms(this.engine.tick(Date.now())))
     this.every(1000, () => this.publishVitals())
@@ -198,9 +213,10 @@ class Agent implements RunningAgent {
       this.log.info({ event: 'sync_disabled' }, 'no cloud.kafka configured: records are queued locally and never sent')
       return
     }
-    const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log })
+    const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
     const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms)
     this.sync = new CloudSync(kafka, this.outbox, encoder, { topics: kcfg.topics, maxBatchRecords: kcfg.max_batch_records }, this.metrics, this.log.child({ component: 'sync' }))
+    this.sync.onError = (e) => this.durability.syncError(e) // issue 7
     this.sync.start()
   }
 
@@ -299,6 +315,7 @@ class Agent implements RunningAgent {
     this.live?.close()
     await this.http?.close()
     await this.mqtt.stop()
+    await this.durability.housekeeping.stop() // issue 7
     this.committer.close()
     await this.sync?.stop()
     this.db.close()

@@ -83,6 +83,25 @@ const kafka = z.object({
     .default({}),
   /** Upper bound of records in one sendBatch; the producer adapts below it. */
   max_batch_records: z.number().int().min(1).max(100_000).default(5000),
+  // --- issue 7 (durability): flow control and security of the producer ---
+  /** Acknowledgement latency the adaptive batch size aims for. */
+  target_ack_ms: z.number().int().min(10).max(60_000).default(1000),
+  /** TLS to the brokers: CA to verify them, and a client certificate when the broker asks for one. */
+  ssl: z.object({
+    ca_file: z.string().min(1),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    /** Name checked against the broker certificate (default: the broker host). */
+    servername: z.string().optional(),
+  }).strict().optional(),
+  sasl: z.object({
+    mechanism: z.literal('scram-sha-512'),
+    username: z.string().min(1),
+    /** The password itself, or password_file (mode 0600) to keep it out of the config. */
+    password: z.string().min(1).optional(),
+    password_file: z.string().min(1).optional(),
+  }).strict().refine((s) => (s.password === undefined) !== (s.password_file === undefined), 'set exactly one of password, password_file').optional(),
+  // --- end issue 7 ---
 }).strict()
 
 export const configSchema = z.object({
@@ -109,7 +128,22 @@ export const configSchema = z.object({
     /** Group commit closes after this many ms or max_records records, whichever first. */
     commit_interval_ms: z.number().min(0).max(1000).default(2),
     commit_max_records: z.number().int().min(1).max(100_000).default(4096),
+    // --- issue 7 (durability) ---
+    /** Disk quota of the store in MiB; default: half of the data directory's free space at start. */
+    quota_mb: z.number().min(1).optional(),
+    /** Records Kafka acknowledged are deleted locally after this many days (and pseudonym keys forgotten). */
+    retention_days: z.number().min(0).max(3650).default(7),
+    // --- end issue 7 ---
   }).strict().default({}),
+  // --- issue 7 (durability): schedules of store and key care (node-cron syntax, seconds field optional) ---
+  housekeeping: z.object({
+    quota_check_ms: z.number().int().min(50).max(60_000).default(1000),
+    retention_cron: z.string().default('*/10 * * * *'),
+    checkpoint_cron: z.string().default('* * * * *'),
+    /** Pseudonym key rotation; default weekly, Monday 03:00. */
+    key_rotation_cron: z.string().default('0 3 * * 1'),
+  }).strict().default({}),
+  // --- end issue 7 ---
   cloud: z.object({ kafka }).strict().optional(),
   /** Alarm rules; the engine validates this section itself (see agent/rules). */
   rules: z.unknown().optional(),

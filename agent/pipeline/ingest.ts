@@ -30,6 +30,8 @@ export interface PipelineDeps {
   /** Publishes one alarm change to every live output (MQTT, WebSocket). Must not throw. */
   readonly publishAlarm: (change: AlarmChange, hubSeq: number) => void
   readonly clockDriftBoundMs?: number
+  /** issue 7: while `refusing`, the store's quota holds only numerics, alarms and audit: non-alarm input is refused, alarming continues. */
+  readonly storeGate?: { readonly refusing: boolean }
 }
 
 export type IngestResult = 'accepted' | 'rejected'
@@ -81,6 +83,10 @@ export class Pipeline {
     const admission = this.d.admissions.current(bedId)
     this.d.latest.update(bedId, obs)
     const changes = this.d.engine.observe(bedId, obs)
+    if (this.d.storeGate?.refusing) { // issue 7: evaluated for alarms above, not stored
+      if (changes.length > 0) this.handleAlarms(changes, arrivedNs)
+      return this.refuse('store-full', input.deviceId, 'store quota full of numerics, alarms and audit events')
+    }
     this.d.committer.append({
       kind: RecordKind.OBSERVATION, bedId, deviceId: obs.deviceId, admissionId: admission ? admission.id : null,
       code: obs.code, value: Number.isNaN(obs.value) ? null : obs.value, unit: obs.unit, deviceTimeMs: obs.deviceTimeMs,
@@ -95,6 +101,10 @@ export class Pipeline {
   ingestWaveform(chunk: WaveformChunk): IngestResult {
     const device = this.d.devices.get(chunk.deviceId)
     if (!device) return this.refuse('unknown-device', chunk.deviceId)
+    if (this.d.storeGate?.refusing) { // issue 7: the HR derived from it still reaches the alarm engine
+      this.ecg.push(chunk)
+      return this.refuse('store-full', chunk.deviceId, 'store quota full of numerics, alarms and audit events')
+    }
     const admission = this.d.admissions.current(device.bedId)
     const s = chunk.samplesUv
     this.d.committer.append({

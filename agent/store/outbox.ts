@@ -28,13 +28,16 @@ export class Outbox {
   private readonly setCursor: Statement<[number]>
   private readonly countAfter: Statement<[number], { n: number }>
   private readonly oldestAfter: Statement<[number], { t: number | null }>
+  private readonly countByKind: Statement<[number], { kind: number; n: number; oldest: number }>
   private cursorSeq: number
+  private inFlightSeq = 0
 
   constructor(db: Db) {
     this.readAfter = db.prepare('SELECT * FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?')
     this.setCursor = db.prepare('UPDATE sync_cursor SET hub_seq = ? WHERE id = 1')
     this.countAfter = db.prepare('SELECT COUNT(*) AS n FROM records WHERE hub_seq > ?')
     this.oldestAfter = db.prepare('SELECT MIN(hub_time_ms) AS t FROM (SELECT hub_time_ms FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1)')
+    this.countByKind = db.prepare('SELECT kind, COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind')
     this.cursorSeq = (db.prepare('SELECT hub_seq FROM sync_cursor WHERE id = 1').get() as { hub_seq: number }).hub_seq
   }
 
@@ -53,6 +56,21 @@ export class Outbox {
     if (hubSeq <= this.cursorSeq) return
     this.setCursor.run(hubSeq)
     this.cursorSeq = hubSeq
+  }
+
+  /** The sync loop read everything up to `hubSeq` into a batch on its way to Kafka. */
+  markInFlight(hubSeq: number): void {
+    if (hubSeq > this.inFlightSeq) this.inFlightSeq = hubSeq
+  }
+
+  /** Highest hub_seq that may already be in Kafka (acknowledged or in flight): never shed at or below it. */
+  get sentUpTo(): number {
+    return Math.max(this.cursorSeq, this.inFlightSeq)
+  }
+
+  /** Unsynced records per kind with the hub time of each kind's oldest (for `bedside-hub queue`). */
+  depthByKind(): { kind: number; n: number; oldestMs: number }[] {
+    return this.countByKind.all(this.cursorSeq).map((r) => ({ kind: r.kind, n: r.n, oldestMs: r.oldest }))
   }
 
   depth(): number {

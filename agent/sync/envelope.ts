@@ -7,7 +7,7 @@ import { RecordKind } from '../store/commit.js'
 import type { OutboxRow } from '../store/outbox.js'
 import type { Admissions } from '../store/admissions.js'
 import type { DeviceRegistry } from '../pipeline/devices.js'
-import type { Pseudonymizer } from './pseudonym.js'
+import type { EpochKey, Pseudonymizer } from './pseudonym.js'
 
 export type TopicName = 'raw_vitals' | 'waveforms' | 'alert_events' | 'audit_log'
 
@@ -34,15 +34,17 @@ export class EnvelopeEncoder {
   ) {}
 
   encode(row: OutboxRow): EncodedRecord {
-    const { subject, kind } = this.subjectOf(row)
-    const device = row.device_id ? this.pseudonyms.pseudonym('device', this.devices.get(row.device_id)?.identity ?? row.device_id) : ''
+    // The key of the epoch in force when the record was accepted (pseudonym.ts, Epochs).
+    const epoch = this.pseudonyms.epochAt(row.hub_time_ms)
+    const { subject, kind } = this.subjectOf(row, epoch)
+    const device = row.device_id ? this.pseudonyms.pseudonymIn(epoch, 'device', this.devices.get(row.device_id)?.identity ?? row.device_id) : ''
     const env: EnvelopeMsg = {
       schemaVersion: SCHEMA_VERSION,
       hubId: this.hubId,
       hubSeq: row.hub_seq,
       subject,
       subjectKind: kind,
-      keyEpoch: this.pseudonyms.currentEpoch.id,
+      keyEpoch: epoch.id,
       bedId: row.bed_id ?? '',
       hubTimeMs: row.hub_time_ms,
     }
@@ -76,14 +78,14 @@ export class EnvelopeEncoder {
     return { topic: TOPIC_OF_KIND[row.kind]!, key: subject, value: encodeEnvelope(env) }
   }
 
-  private subjectOf(row: OutboxRow): { subject: string; kind: number } {
+  private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number } {
     if (row.admission_id !== null) {
       const a = this.admissions.get(row.admission_id)
-      if (a) return { subject: this.pseudonyms.pseudonym('patient', a.mrn), kind: SubjectKind.PATIENT }
+      if (a) return { subject: this.pseudonyms.pseudonymIn(epoch, 'patient', a.mrn), kind: SubjectKind.PATIENT }
     }
     if (row.device_id !== null) {
       const identity = this.devices.get(row.device_id)?.identity ?? row.device_id
-      return { subject: this.pseudonyms.pseudonym('device', identity), kind: SubjectKind.DEVICE }
+      return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE }
     }
     // Bed- or hub-level events with nobody admitted: keyed by the bed label (not an identifier of a person).
     return { subject: `bed/${row.bed_id ?? ''}`, kind: SubjectKind.UNSPECIFIED }

@@ -10,18 +10,27 @@
  * - On any send failure the producer is discarded and re-created (a fresh producer id resets the
  *   idempotence sequence numbers), after a jittered exponential backoff. Meanwhile the outbox grows
  *   on disk, never in memory: only one batch is ever read into memory.
+ * - Backpressure: one batch in flight bounds what is in memory and in the broker's hands; the batch
+ *   size adapts to the acknowledgement latency (AdaptiveBatch) and halves on a failure (a batch
+ *   over the broker's message.max.bytes fails with MESSAGE_TOO_LARGE until it is small enough).
+ * - Ordering per patient: one patient's records share one key and so one partition, and with one
+ *   batch in flight, in hub_seq order, a retry re-sends the same prefix before anything newer.
  */
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Metrics } from '../serve/metrics.js'
 import type { Outbox } from '../store/outbox.js'
 import type { EnvelopeEncoder, TopicName } from './envelope.js'
+import { AdaptiveBatch, SyncRate } from './flow.js'
 
 export interface SyncOptions {
   readonly topics: Readonly<Record<TopicName, string>>
   readonly maxBatchRecords: number
   readonly idleWaitMs?: number
   readonly maxBackoffMs?: number
+  /** Acknowledgement latency the batch size aims for (default 1000 ms). */
+  readonly targetAckMs?: number
+  readonly minBatchRecords?: number
 }
 
 export type SyncState = { state: 'idle' | 'sending' } | { state: 'failing'; since: number; cause: string }
@@ -35,6 +44,8 @@ export class CloudSync {
   private failures = 0
   private lastError: { atMs: number; message: string } | null = null
   private failingSince: number | null = null
+  private readonly batch: AdaptiveBatch
+  readonly rate = new SyncRate(10_000)
 
   constructor(
     private readonly kafka: Kafka,
@@ -43,7 +54,17 @@ export class CloudSync {
     private readonly opts: SyncOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.batch = new AdaptiveBatch(opts.minBatchRecords ?? Math.min(100, opts.maxBatchRecords), opts.maxBatchRecords, opts.targetAckMs ?? 1000)
+  }
+
+  /** Records per sendBatch the loop uses now. */
+  get batchRecords(): number {
+    return this.batch.size
+  }
+
+  /** Told about every send failure (the store keeps the last one for `bedside-hub queue`). */
+  onError: ((e: { atMs: number; message: string }) => void) | null = null
 
   start(): void {
     if (this.running) return
@@ -69,11 +90,13 @@ export class CloudSync {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const rows = this.outbox.read(this.opts.maxBatchRecords)
+      const rows = this.outbox.read(this.batch.size)
       if (rows.length === 0) {
         await this.sleep(this.opts.idleWaitMs ?? 250, true)
         continue
       }
+      // Housekeeping must not shed what is already on its way (store/quota.ts).
+      this.outbox.markInFlight(rows[rows.length - 1]!.hub_seq)
       try {
         const producer = await this.ensureProducer()
         const byTopic = new Map<string, Message[]>()
@@ -86,8 +109,11 @@ export class CloudSync {
           list.push({ key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength) })
           counts.set(e.topic, (counts.get(e.topic) ?? 0) + 1)
         }
+        const t0 = Date.now()
         await producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
         this.outbox.advance(rows[rows.length - 1]!.hub_seq)
+        this.batch.acknowledged(rows.length, Date.now() - t0)
+        this.rate.add(Date.now(), rows.length)
         for (const [t, n] of counts) this.metrics.synced.inc({ topic: this.opts.topics[t] }, n)
         this.onSuccess()
       } catch (err) {
@@ -121,12 +147,16 @@ export class CloudSync {
     const cause = err.name || 'Error'
     this.metrics.syncErrors.inc({ cause })
     this.metrics.syncUp.set(0)
+    const prevMessage = this.lastError?.message
     this.lastError = { atMs: Date.now(), message: err.message }
+    this.onError?.(this.lastError)
     if (this.failingSince === null) {
       this.failingSince = Date.now()
       this.log.warn({ event: 'sync_failing', cause, err: err.message }, 'Kafka sync failing; records stay queued on disk and are retried')
     }
     this.failures++
+    this.batch.failed()
+    if (this.lastError.message !== prevMessage) this.log.warn({ event: 'sync_error', cause, err: err.message, batchRecords: this.batch.size }, `Kafka send failed: ${err.message}`)
     await this.dropProducer()
     const maxMs = this.opts.maxBackoffMs ?? 10_000
     const base = Math.min(maxMs, 250 * 2 ** Math.min(this.failures - 1, 10))

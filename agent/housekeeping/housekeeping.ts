@@ -1,0 +1,86 @@
+/**
+ * Periodic care of the gateway's store and keys (issue 7):
+ * - quota: enforced every `quotaCheckMs` (store/quota.ts);
+ * - retention of acknowledged records and a WAL checkpoint, on node-cron schedules;
+ * - pseudonym key rotation on a node-cron schedule, audited; keys whose epoch ended before the
+ *   retention horizon (and before the oldest unsynced record) are forgotten.
+ * Every job catches and logs its own failure: a failed pass is retried at the next tick.
+ */
+import cron, { type ScheduledTask } from 'node-cron'
+import type { Logger } from 'pino'
+import type { StoreQuota } from '../store/quota.js'
+import type { Retention } from '../store/retention.js'
+import type { Outbox } from '../store/outbox.js'
+import type { Pseudonymizer } from '../sync/pseudonym.js'
+
+export interface HousekeepingOptions {
+  readonly quotaCheckMs: number
+  readonly retentionMs: number
+  readonly retentionCron: string
+  readonly checkpointCron: string
+  readonly keyRotationCron: string
+}
+
+export interface HousekeepingHooks {
+  /** Appends an audit event to the durable log (never shed). */
+  audit(action: string, detail: string): void
+}
+
+export class Housekeeping {
+  private readonly tasks: ScheduledTask[] = []
+  private quotaTimer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly opts: HousekeepingOptions,
+    private readonly parts: { quota: StoreQuota; retention: Retention; outbox: Outbox; pseudonyms: Pseudonymizer },
+    private readonly hooks: HousekeepingHooks,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.quotaTimer = setInterval(() => this.guard('quota', () => this.parts.quota.enforce()), this.opts.quotaCheckMs)
+    this.parts.quota.enforce() // a store over its quota at start refuses at once
+    this.schedule('retention', this.opts.retentionCron, () => this.purge())
+    this.schedule('checkpoint', this.opts.checkpointCron, () => this.checkpoint())
+    this.schedule('key-rotation', this.opts.keyRotationCron, () => this.rotateKeys(Date.now()))
+  }
+
+  async stop(): Promise<void> {
+    if (this.quotaTimer) clearInterval(this.quotaTimer)
+    for (const t of this.tasks) await t.destroy()
+  }
+
+  purge(): number {
+    const n = this.parts.retention.purge(Date.now() - this.opts.retentionMs)
+    if (n > 0) this.log.info({ event: 'retention', deleted: n }, `retention: deleted ${n} synced records older than ${Math.round(this.opts.retentionMs / 86_400_000)} d`)
+    return n
+  }
+
+  checkpoint(): void {
+    const r = this.parts.retention.checkpoint()
+    if (r.busy) this.log.warn({ event: 'checkpoint_busy', walPages: r.walPages }, 'WAL checkpoint could not complete: a reader held it; retried at the next tick')
+  }
+
+  /** New epoch key from now on; the rotation is audited with the epoch ids, never with key material. */
+  rotateKeys(nowMs: number): void {
+    const p = this.parts.pseudonyms
+    const previous = p.currentEpoch.id
+    const e = p.rotate(nowMs)
+    const oldestUnsynced = this.parts.outbox.oldestUnsyncedMs() ?? nowMs
+    const dropped = p.prune(Math.min(nowMs - this.opts.retentionMs, oldestUnsynced))
+    this.hooks.audit('keys.rotate', `pseudonym key epoch ${previous} → ${e.id}${dropped.length ? `; forgot keys past retention: ${dropped.join(', ')}` : ''}`)
+    this.log.info({ event: 'key_rotated', epoch: e.id, previous, dropped }, `pseudonym key rotated: epoch ${e.id}`)
+  }
+
+  private schedule(name: string, expression: string, job: () => unknown): void {
+    this.tasks.push(cron.schedule(expression, () => this.guard(name, job), { name: `bedside-${name}`, noOverlap: true }))
+  }
+
+  private guard(name: string, job: () => unknown): void {
+    try {
+      job()
+    } catch (err) {
+      this.log.error({ event: 'housekeeping_failed', job: name, err: (err as Error).message }, `housekeeping ${name} failed: ${(err as Error).message}`)
+    }
+  }
+}

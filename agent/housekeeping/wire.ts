@@ -1,0 +1,101 @@
+/**
+ * Wiring of the durability parts into the agent (kept here so agent.ts only calls build/start/stop):
+ * quota with its shed audit and technical alarm, retention, key rotation, and their /metrics.
+ */
+import { statfsSync } from 'node:fs'
+import client from 'prom-client'
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import type { AlarmChange, RuleEngine } from '../rules/index.js'
+import type { Metrics } from '../serve/metrics.js'
+import type { Db } from '../store/db.js'
+import { Meta, MetaKey } from '../store/meta.js'
+import type { Outbox } from '../store/outbox.js'
+import { StoreQuota, storeUsedBytes } from '../store/quota.js'
+import { Retention } from '../store/retention.js'
+import type { CloudSync } from '../sync/sync.js'
+import type { Pseudonymizer } from '../sync/pseudonym.js'
+import { TOPIC_OF_KIND } from '../sync/envelope.js'
+import { Housekeeping } from './housekeeping.js'
+
+export interface DurabilityHost {
+  readonly cfg: Readonly<Config>
+  readonly db: Db
+  readonly outbox: Outbox
+  readonly pseudonyms: Pseudonymizer
+  readonly metrics: Metrics
+  readonly log: Logger
+  readonly engine: RuleEngine
+  readonly sync: CloudSync | null
+  /** The pipeline's audit and alarm paths (constructed after the quota, hence functions). */
+  audit(action: string, detail: string): void
+  handleAlarms(changes: readonly AlarmChange[]): void
+}
+
+/** Default quota: half of what the data directory could hold now (free space + the store itself). */
+export function defaultQuotaBytes(dataDir: string, usedBytes: number): number {
+  const fs = statfsSync(dataDir)
+  return Math.floor(0.5 * (fs.bavail * fs.bsize + usedBytes))
+}
+
+export class Durability {
+  readonly quota: StoreQuota
+  readonly housekeeping: Housekeeping
+  private readonly meta: Meta
+
+  constructor(private readonly host: DurabilityHost) {
+    const { cfg, db, outbox, log } = host
+    this.meta = new Meta(db)
+    const shed = new client.Counter({ name: 'bedside_store_shed_total', help: 'Unsynced waveform chunks shed to stay under the store quota', labelNames: ['kind'] as const, registers: [host.metrics.registry] })
+    const quotaBytes = cfg.store.quota_mb !== undefined ? cfg.store.quota_mb * 1048576 : defaultQuotaBytes(cfg.hub.data_dir, storeUsedBytes(db))
+    this.quota = new StoreQuota(db, outbox, quotaBytes, {
+      shed: (count, fromSeq, toSeq, usedBytes) => {
+        shed.inc({ kind: 'waveform' }, count)
+        const detail = `shed ${count} unsynced waveform chunks (hub_seq ${fromSeq}..${toSeq}, oldest first) to stay under the store quota; store ${(usedBytes / 1048576).toFixed(1)} MB`
+        host.audit('store.shed', detail)
+        log.warn({ event: 'store_shed', count, fromSeq, toSeq }, detail)
+      },
+      condition: (active, detail) => this.quotaCondition(active, detail),
+    })
+    const hk = cfg.housekeeping
+    this.housekeeping = new Housekeeping(
+      { quotaCheckMs: hk.quota_check_ms, retentionMs: cfg.store.retention_days * 86_400_000, retentionCron: hk.retention_cron, checkpointCron: hk.checkpoint_cron, keyRotationCron: hk.key_rotation_cron },
+      { quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms },
+      { audit: (action, detail) => host.audit(action, detail) },
+      log.child({ component: 'housekeeping' }),
+    )
+    this.registerGauges()
+  }
+
+  /** The queue-over-quota technical alarm at every bed: the whole ward's data is at stake. */
+  private quotaCondition(active: boolean, detail: string): void {
+    const now = Date.now()
+    for (const bed of this.host.cfg.beds) this.host.handleAlarms(this.host.engine.technical(bed.id, 'store', 'queue-over-quota', active, now, detail))
+    if (active) this.host.log.error({ event: 'store_over_quota', detail }, detail)
+    else this.host.log.info({ event: 'store_under_quota', detail }, detail)
+  }
+
+  /** Remembers the last sync error for `bedside-hub queue` (rare: once per failed send). */
+  syncError(e: { atMs: number; message: string }): void {
+    this.meta.set(MetaKey.LAST_SYNC_ERROR, JSON.stringify(e))
+  }
+
+  private registerGauges(): void {
+    const r = [this.host.metrics.registry]
+    const quota = this.quota
+    const outbox = this.host.outbox
+    const host = this.host
+    new client.Gauge({ name: 'bedside_store_used_bytes', help: 'Live pages of the store (what the quota counts)', registers: r, collect() { this.set(quota.usedBytes()) } })
+    new client.Gauge({ name: 'bedside_store_quota_bytes', help: 'Disk quota of the store', registers: r, collect() { this.set(quota.limitBytes) } })
+    new client.Gauge({ name: 'bedside_store_refusing', help: '1 while non-alarm input is refused because numerics, alarms and audit alone fill the quota', registers: r, collect() { this.set(quota.refusing ? 1 : 0) } })
+    new client.Gauge({ name: 'bedside_sync_rate_records_per_second', help: 'Records acknowledged by Kafka per second over the last 10 s', registers: r, collect() { this.set(host.sync ? host.sync.rate.perSecond(Date.now()) : 0) } })
+    new client.Gauge({ name: 'bedside_sync_batch_records', help: 'Records per sendBatch now (adapts to the acknowledgement latency)', registers: r, collect() { this.set(host.sync ? host.sync.batchRecords : 0) } })
+    new client.Gauge({
+      name: 'bedside_outbox_depth_by_topic', help: 'Committed records not yet acknowledged by Kafka, by topic', labelNames: ['topic'] as const, registers: r,
+      collect() {
+        this.reset()
+        for (const k of outbox.depthByKind()) this.set({ topic: TOPIC_OF_KIND[k.kind] ?? String(k.kind) }, k.n)
+      },
+    })
+  }
+}
