@@ -17,6 +17,8 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   config: { summary: 'config check FILE: validate a config file', load: () => import('./commands/config.js') },
   status: { summary: 'status [--config FILE | --url URL] [--json]: ask the running agent', load: () => import('./commands/status.js') },
   cloud: { summary: 'the cloud writer: cloud run|migrate [--config FILE]', load: () => import('../cloud/cli.js') },
+  queue: { summary: 'queue [--config FILE] [--json]: unsynced records per topic, shed counts, last sync error', load: () => import('./commands/queue.js') },
+  relink: { summary: 'relink PSEUDONYM [--config FILE]: which admission or device a pseudonym stands for', load: () => import('./commands/relink.js') },
 }
 
 /**

@@ -1,0 +1,54 @@
+/**
+ * `bedside-hub queue [--config FILE] [--json]`: what waits on this gateway for the cloud, read
+ * straight from the store (works whether or not the agent runs): unsynced records per topic with the
+ * oldest of each, shed waveform chunks, and the last sync error.
+ * Exit 0 on an answer, 1 when the store cannot be read, 2 on a usage or config error.
+ */
+import { existsSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfigFile } from '../config.js'
+import { StoreError } from '../store/db.js'
+import { openReadOnly, queueReport, type QueueReport } from '../store/inspect.js'
+import { TOPIC_OF_KIND } from '../sync/envelope.js'
+import { PACKAGED_CONFIG, formatDuration } from './status.js'
+
+function ago(ms: number, nowMs: number): string {
+  return `${formatDuration((nowMs - ms) / 1000)} ago (${new Date(ms).toISOString()})`
+}
+
+export function formatQueue(r: QueueReport, nowMs: number): string {
+  const lines = [`unsynced records: ${r.total}${r.oldestMs !== null ? `, oldest received ${ago(r.oldestMs, nowMs)}` : ''}`]
+  for (const k of r.byKind) lines.push(`  ${(TOPIC_OF_KIND[k.kind] ?? `kind ${k.kind}`).padEnd(13)} ${String(k.n).padStart(9)}   oldest ${ago(k.oldestMs, nowMs)}`)
+  lines.push(`sync cursor: hub_seq ${r.cursor}`)
+  lines.push(`shed waveform chunks: ${r.shedWaveforms}${r.lastShed ? ` (last: ${r.lastShed.count} at ${new Date(r.lastShed.atMs).toISOString()}, hub_seq ${r.lastShed.fromSeq}..${r.lastShed.toSeq})` : ''}`)
+  lines.push(`last sync error: ${r.lastSyncError ? `${ago(r.lastSyncError.atMs, nowMs)}: ${r.lastSyncError.message}` : 'none'}`)
+  return lines.join('\n') + '\n'
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, strict: true })
+  const file = values.config ?? (existsSync(PACKAGED_CONFIG) ? PACKAGED_CONFIG : null)
+  if (!file) {
+    process.stderr.write('bedside-hub queue: no --config FILE and no packaged config\n')
+    return 2
+  }
+  let dataDir: string
+  try {
+    dataDir = loadConfigFile(file).hub.data_dir
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`bedside-hub queue: ${err.message}\n`)
+    return 2
+  }
+  try {
+    const db = openReadOnly(dataDir)
+    const r = queueReport(db)
+    db.close()
+    process.stdout.write(values.json ? JSON.stringify({ ...r, byTopic: r.byKind.map((k) => ({ topic: TOPIC_OF_KIND[k.kind], records: k.n, oldestMs: k.oldestMs })) }) + '\n' : formatQueue(r, Date.now()))
+    return 0
+  } catch (err) {
+    if (!(err instanceof StoreError)) throw err
+    process.stderr.write(`bedside-hub queue: ${err.message}\n`)
+    return 1
+  }
+}

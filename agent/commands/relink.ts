@@ -1,0 +1,89 @@
+/**
+ * `bedside-hub relink PSEUDONYM [--config FILE] [--json]`, on the gateway only: which admission (or
+ * device) a pseudonym seen in the cloud stands for, under any epoch key still kept (keys older than
+ * retention are forgotten, and with them the link). Reading keys.json and the store needs the
+ * agent's user (files mode 0600): that is the authorization. Every lookup is appended to
+ * relink-audit.log in the data dir (who, when, what, found or not).
+ * Exit 0 when found, 1 when not (or the store/keys cannot be read), 2 on a usage or config error.
+ */
+import { appendFileSync, existsSync } from 'node:fs'
+import { userInfo } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfigFile, type Config } from '../config.js'
+import { StoreError } from '../store/db.js'
+import { openReadOnly } from '../store/inspect.js'
+import { Pseudonymizer, pseudonymWith } from '../sync/pseudonym.js'
+import { PACKAGED_CONFIG } from './status.js'
+
+export interface RelinkHit {
+  kind: 'patient' | 'device'
+  epoch: string
+  admission?: { id: number; bedId: string; mrn: string; name: string | null; birthDate: string | null; admittedMs: number; dischargedMs: number | null }
+  device?: { id: string; bedId: string; identity: string }
+}
+
+interface AdmissionRow { id: number; bed_id: string; mrn: string; name: string | null; birth_date: string | null; admitted_ms: number; discharged_ms: number | null }
+
+/** Every kept epoch × every admission and configured device: a gateway holds thousands, not millions. */
+export function relink(pseudonym: string, cfg: Readonly<Config>): RelinkHit[] {
+  const keysFile = join(cfg.hub.data_dir, 'keys.json')
+  if (!existsSync(keysFile)) throw new StoreError('BEDSIDE_ERR_STORE_OPEN', keysFile, `${keysFile}: no pseudonym keys on this gateway`)
+  const keys = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
+  const db = openReadOnly(cfg.hub.data_dir)
+  const rows = db.prepare('SELECT * FROM admissions ORDER BY id').all() as AdmissionRow[]
+  db.close()
+  const hits: RelinkHit[] = []
+  for (const e of keys.all) {
+    for (const a of rows) {
+      if (pseudonymWith(e.key, cfg.hub.site, 'patient', a.mrn) !== pseudonym) continue
+      hits.push({ kind: 'patient', epoch: e.id, admission: { id: a.id, bedId: a.bed_id, mrn: a.mrn, name: a.name, birthDate: a.birth_date, admittedMs: a.admitted_ms, dischargedMs: a.discharged_ms } })
+    }
+    for (const bed of cfg.beds) {
+      for (const d of bed.devices) {
+        const identity = d.serial ?? d.id
+        if (pseudonymWith(e.key, cfg.hub.site, 'device', identity) === pseudonym) hits.push({ kind: 'device', epoch: e.id, device: { id: d.id, bedId: bed.id, identity } })
+      }
+    }
+  }
+  return hits
+}
+
+function describe(h: RelinkHit): string {
+  if (h.device) return `device ${h.device.id} (bed ${h.device.bedId}, serial/identity ${h.device.identity}), key epoch ${h.epoch}`
+  const a = h.admission!
+  const span = `${new Date(a.admittedMs).toISOString()} – ${a.dischargedMs === null ? 'now' : new Date(a.dischargedMs).toISOString()}`
+  return `admission ${a.id}: MRN ${a.mrn}${a.name ? `, ${a.name}` : ''}${a.birthDate ? `, born ${a.birthDate}` : ''}; bed ${a.bedId}, ${span}; key epoch ${h.epoch}`
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+  const file = values.config ?? (existsSync(PACKAGED_CONFIG) ? PACKAGED_CONFIG : null)
+  if (positionals.length !== 1 || !file) {
+    process.stderr.write('usage: bedside-hub relink PSEUDONYM [--config FILE] [--json]\n')
+    return 2
+  }
+  const pseudonym = positionals[0]!
+  let cfg: Readonly<Config>
+  try {
+    cfg = loadConfigFile(file)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`bedside-hub relink: ${err.message}\n`)
+    return 2
+  }
+  let hits: RelinkHit[]
+  try {
+    hits = relink(pseudonym, cfg)
+  } catch (err) {
+    if (!(err instanceof StoreError)) throw err
+    process.stderr.write(`bedside-hub relink: ${err.message}\n`)
+    return 1
+  }
+  const line = { atMs: Date.now(), user: userInfo().username, pseudonym, found: hits.map((h) => (h.admission ? `admission:${h.admission.id}` : `device:${h.device!.id}`)) }
+  appendFileSync(join(cfg.hub.data_dir, 'relink-audit.log'), JSON.stringify(line) + '\n', { mode: 0o600 })
+  if (values.json) process.stdout.write(JSON.stringify(hits) + '\n')
+  else if (hits.length === 0) process.stdout.write(`${pseudonym}: no admission or device under any kept key (unknown, or older than retention)\n`)
+  else for (const h of hits) process.stdout.write(`${pseudonym}: ${describe(h)}\n`)
+  return hits.length > 0 ? 0 : 1
+}
