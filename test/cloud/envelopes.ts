@@ -2,15 +2,17 @@
 import { encodeEnvelope, SCHEMA_VERSION, type AlarmMsg, type EnvelopeMsg } from '../../proto/codec.js'
 import type { RawRecord } from '../support/cloud-process.js'
 
-export const subjectOf = (i: number) => `p-test-${i}`
 
-/** `count` observations from hub `hubId`, hub_seq 1..count, over `subjects` patients, 1 s apart. */
-export function observationRecords(hubId: string, count: number, subjects: number, startMs: number, firstSeq = 1): RawRecord[] {
+/**
+ * `count` observations from hub `hubId`, hub_seq firstSeq.., over `subjects` patients named
+ * `${prefix}${n}`; observation k (from 1) has device time startMs + k s.
+ */
+export function observationRecords(hubId: string, count: number, subjects: number, startMs: number, firstSeq = 1, prefix = 'p-test-'): RawRecord[] {
   const out: RawRecord[] = []
   for (let k = 0; k < count; k++) {
     const seq = firstSeq + k
-    const subject = subjectOf(seq % subjects)
-    const t = startMs + seq * 1000
+    const subject = `${prefix}${seq % subjects}`
+    const t = startMs + (k + 1) * 1000
     const e: EnvelopeMsg = {
       schemaVersion: SCHEMA_VERSION, hubId, hubSeq: seq, subject, subjectKind: 1, keyEpoch: 'e1', bedId: `bed-${seq % subjects}`, hubTimeMs: t + 20,
       observation: { code: 147842, value: 60 + (seq % 40), unit: '/min', deviceTimeMs: t, hubTimeMs: t + 20, deviceSeq: seq, quality: 128, device: `d-${seq % subjects}` },

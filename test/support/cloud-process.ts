@@ -24,7 +24,8 @@ export interface CloudSetup {
   close(): Promise<void>
 }
 
-export async function setupCloud(name: string, partitions = 3): Promise<CloudSetup> {
+/** `overrides` are merged into the writer config's `kafka` and `cassandra` sections. */
+export async function setupCloud(name: string, partitions = 3, overrides: { kafka?: Record<string, unknown>; cassandra?: Record<string, unknown> } = {}): Promise<CloudSetup> {
   const id = `${name}-${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9-]/g, '-')
   const topic = (t: string) => `${id}-${t}`
   const agentTopics = { raw_vitals: topic('raw-vitals'), waveforms: topic('waveforms'), alert_events: topic('alert-events'), audit_log: topic('audit-log'), dead_letter: topic('dead-letter') }
@@ -37,8 +38,9 @@ export async function setupCloud(name: string, partitions = 3): Promise<CloudSet
       session_timeout_ms: 6000,
       heartbeat_interval_ms: 1000,
       topics: { raw_vitals: { name: agentTopics.raw_vitals }, waveforms: { name: agentTopics.waveforms }, alert_events: { name: agentTopics.alert_events }, audit_log: { name: agentTopics.audit_log }, dead_letter: { name: agentTopics.dead_letter } },
+      ...overrides.kafka,
     },
-    cassandra: { contact_points: [cassandraContact()], keyspace: `t_${id.replace(/-/g, '_')}`.slice(0, 48) },
+    cassandra: { contact_points: [cassandraContact()], keyspace: `t_${id.replace(/-/g, '_')}`.slice(0, 48), ...overrides.cassandra },
     http: { listen: '127.0.0.1:0' },
     log: { level: 'warn' },
   }
