@@ -191,6 +191,7 @@ class Agent implements RunningAgent {
     const mq = splitHostPort(this.cfg.mqtt.listen)
     this.mqttPort = (await this.mqtt.start(mq.host, mq.port)).port
     const api = new AgentApiImpl(this)
+    this.mqtt.alarmAck = (alarmId, bedId, actor) => api.acknowledge(alarmId, actor, bedId) // nurse stations ack over MQTT (issue 6)
     this.live = new LiveFeed(this.events, api, this.log.child({ component: 'ws' }))
     this.http = buildHttp(api, { tokens: this.cfg.http.tokens, metrics: this.metrics, log: this.log.child({ component: 'http' }), assets: loadPageAssets(), live: this.live })
     const hp = splitHostPort(this.cfg.http.listen)

@@ -53,7 +53,11 @@ export class AgentApiImpl implements AgentApi, LiveState {
     return this.a.engine.active().map((v) => alarmJson(v))
   }
 
-  async acknowledge(alarmId: string, actor: Actor) {
+  /** `bedId`, when given (MQTT acks name the bed in the topic), must be the alarm's bed. */
+  async acknowledge(alarmId: string, actor: Actor, bedId?: string) {
+    if (bedId !== undefined && !this.a.engine.active().some((v) => v.alarmId === alarmId && v.bedId === bedId)) {
+      return { ok: false as const, status: 404 as const, error: `no active alarm ${alarmId} on bed ${bedId}`, field: 'id' }
+    }
     const change = this.a.engine.acknowledge(alarmId, actor.name, Date.now())
     if (!change) {
       const exists = this.a.engine.active().some((v) => v.alarmId === alarmId)

@@ -35,6 +35,12 @@ export interface MqttCredentials {
 type Principal = { kind: 'device'; id: string; prefix: string } | { kind: 'client'; id: string; role: 'viewer' | 'nurse' }
 
 const DEVICE_TOPIC = /^bedside\/v1\/devices\/([^/]+)\/(obs|wave)$/
+/** Alarm acknowledgement by a `nurse` client: `{"alarmId": "…", "by": "…"}` (issue 6). */
+const ACK_TOPIC = /^bedside\/v1\/alarms\/([^/]+)\/ack$/
+const ACK_MAX_BYTES = 1024
+
+/** Acknowledges an alarm of `bedId` for a nurse client; resolves once the ack and its audit event are durable. */
+export type AlarmAckHandler = (alarmId: string, bedId: string, actor: { role: 'nurse'; name: string }) => Promise<{ ok: boolean; error?: string }>
 /** Read-only ward feeds any authenticated client may subscribe to (no patient identity is ever published). */
 const FEED_FILTER = /^bedside\/v1\/(beds|alarms)(\/|$)/
 
@@ -50,6 +56,8 @@ export class MqttServer {
   private broker: Aedes | null = null
   private server: Server | null = null
   private readonly principals = new WeakMap<Client, Principal>()
+  /** Set by the agent once its API exists; without it, ack publishes are refused like any other topic. */
+  alarmAck: AlarmAckHandler | null = null
 
   constructor(
     private readonly creds: MqttCredentials,
@@ -126,6 +134,7 @@ export class MqttServer {
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (client === null) return cb(null) // the agent's own outputs
     const p = this.principals.get(client)
+    if (p?.kind === 'client' && p.role === 'nurse' && this.alarmAck && ACK_TOPIC.test(packet.topic)) return this.nurseAck(p.id, packet, cb)
     if (!p || p.kind !== 'device' || !packet.topic.startsWith(p.prefix)) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-topic-not-allowed' })
       this.log.warn({ event: 'mqtt_publish_refused', client: client.id, principal: p?.id, topic: packet.topic }, 'MQTT publish outside the device prefix refused; disconnecting')
@@ -140,6 +149,39 @@ export class MqttServer {
     } else accepted = m[2] === 'obs' ? this.ingest.deviceObs(p.id, payload) : this.ingest.deviceWave(p.id, payload)
     if (!accepted || packet.qos === 0) return cb(null)
     this.ingest.whenCommitted((err) => cb(err))
+  }
+
+  /**
+   * An acknowledgement from a nurse station. Like a malformed device payload, a bad or unknown ack
+   * is counted, logged and PUBACKed (MQTT 3.1.1 has no negative ack); the alarm topic shows the
+   * outcome. For QoS 1 the PUBACK follows the durable audit event.
+   */
+  private nurseAck(clientId: string, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    const bedId = ACK_TOPIC.exec(packet.topic)![1]!
+    const refuse = (reason: string, cause: string) => {
+      this.metrics.ingestRejected.inc({ reason })
+      this.log.warn({ event: 'mqtt_ack_refused', client: clientId, bedId, cause }, `MQTT alarm acknowledgement refused: ${cause}`)
+      cb(null)
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+    if (payload.length > ACK_MAX_BYTES) return refuse('mqtt-ack-invalid', 'payload too large')
+    let doc: { alarmId?: unknown; by?: unknown }
+    try {
+      doc = JSON.parse(payload.toString('utf8')) as typeof doc
+    } catch {
+      return refuse('mqtt-ack-invalid', 'payload is not JSON')
+    }
+    if (!doc || typeof doc.alarmId !== 'string' || doc.alarmId.length === 0) return refuse('mqtt-ack-invalid', 'alarmId must be a non-empty string')
+    if (doc.by !== undefined && (typeof doc.by !== 'string' || doc.by.length === 0 || doc.by.length > 100)) return refuse('mqtt-ack-invalid', 'by must be a string of 1-100 characters')
+    // The station's login names the station; "by" names the nurse at it. Both go into the audit trail.
+    const name = doc.by ? `${doc.by}@${clientId}` : clientId
+    this.alarmAck!(doc.alarmId, bedId, { role: 'nurse', name }).then(
+      (r) => (r.ok ? cb(null) : refuse('mqtt-ack-refused', r.error ?? 'refused')),
+      (err: Error) => {
+        this.log.error({ event: 'mqtt_ack_failed', client: clientId, bedId, cause: err.message }, 'MQTT alarm acknowledgement failed')
+        cb(err)
+      },
+    )
   }
 
   private maySubscribe(client: Client, filter: string): boolean {
