@@ -55,6 +55,12 @@ function syncText(sync: AgentStatus['sync'], nowMs: number): string {
   return sync.up ? 'up' : 'connecting'
 }
 
+function queueText(s: AgentStatus): string {
+  if (!s.sync.configured) return `queue: ${s.queue.depth} records kept on this gateway (no cloud configured)`
+  if (s.queue.depth === 0) return 'queue: empty, every record synced'
+  return `queue: ${s.queue.depth} records not yet synced, sync lag ${formatDuration(s.queue.oldestUnsyncedAgeS)} (age of the oldest)`
+}
+
 /** The human summary, one fact per line, aligned for a terminal. */
 export function formatStatus(s: AgentStatus, nowMs: number): string {
   const connected = s.devices.filter((d) => d.link?.state === 'connected').length
@@ -64,7 +70,7 @@ export function formatStatus(s: AgentStatus, nowMs: number): string {
     `hub ${s.hub}${s.version ? ` (bedside-hub ${s.version})` : ''}, up ${formatDuration(s.uptimeS)}`,
     `devices: ${s.devices.length} configured, ${connected} connected`,
     ...s.devices.map((d) => `  ${d.id.padEnd(idWidth)}  bed ${d.bedId.padEnd(bedWidth)}  ${d.type.padEnd(9)}  ${linkText(d.link, nowMs)}`),
-    `queue: ${s.queue.depth} records not yet synced` + (s.queue.depth > 0 ? `, sync lag ${formatDuration(s.queue.oldestUnsyncedAgeS)} (oldest unsynced record)` : ''),
+    queueText(s),
     `sync: ${syncText(s.sync, nowMs)}`,
     `active alarms: ${s.activeAlarms}`,
   ]
