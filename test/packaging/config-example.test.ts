@@ -1,0 +1,91 @@
+/**
+ * packaging/config.example.yaml is the documentation of the config (DESIGN.md, Config): as shipped
+ * it must be valid, with every switched-off setting switched on it must still be valid, and it
+ * must show every key the schema (agent/config.ts) accepts, so a new key without documentation
+ * fails here.
+ */
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import YAML from 'yaml'
+import { z } from 'zod'
+import { configSchema, parseConfig } from '../../agent/config.js'
+import { rulesConfigSchema } from '../../agent/rules/index.js'
+import { REPO, uncommentExample } from './support.js'
+
+const exampleText = readFileSync(join(REPO, 'packaging/config.example.yaml'), 'utf8')
+const fullDoc = () => YAML.parse(uncommentExample(exampleText)) as unknown
+
+/** Documented alternatives: only one may be set, the other is named in a comment. */
+const ALTERNATIVES: Record<string, RegExp> = {
+  'cloud.kafka.sasl.password': /`password: "\.\.\."`/,
+}
+
+/** Every key path the schema accepts ("beds[].devices[].address"); `rules` is validated by the engine. */
+function schemaPaths(schema: z.ZodTypeAny, prefix: string, out: Set<string>): void {
+  const def = schema._def as { typeName: string; innerType?: z.ZodTypeAny; schema?: z.ZodTypeAny; type?: z.ZodTypeAny }
+  switch (def.typeName) {
+    case 'ZodDefault':
+    case 'ZodOptional':
+    case 'ZodNullable':
+      return schemaPaths(def.innerType!, prefix, out)
+    case 'ZodEffects':
+      return schemaPaths(def.schema!, prefix, out)
+    case 'ZodArray':
+      return schemaPaths(def.type!, `${prefix}[]`, out)
+    case 'ZodDiscriminatedUnion':
+      for (const option of (schema as z.ZodDiscriminatedUnion<string, z.ZodObject<z.ZodRawShape>[]>).options) schemaPaths(option, prefix, out)
+      return
+    case 'ZodObject':
+      for (const [key, child] of Object.entries((schema as z.ZodObject<z.ZodRawShape>).shape)) {
+        const path = prefix ? `${prefix}.${key}` : key
+        out.add(path)
+        if (path !== 'rules') schemaPaths(child as z.ZodTypeAny, path, out)
+      }
+      return
+    default:
+      return
+  }
+}
+
+function docPaths(value: unknown, prefix: string, out: Set<string>): void {
+  if (Array.isArray(value)) for (const v of value) docPaths(v, `${prefix}[]`, out)
+  else if (value && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      const path = prefix ? `${prefix}.${key}` : key
+      out.add(path)
+      docPaths(child, path, out)
+    }
+  }
+}
+
+test('packaging: the example config is valid as shipped and with every setting switched on', () => {
+  const shipped = parseConfig(YAML.parse(exampleText), 'config.example.yaml')
+  assert.equal(shipped.beds.length, 0, 'as shipped the ward is empty: no device is contacted before IT configures one')
+  assert.equal(shipped.cloud, undefined)
+  const full = parseConfig(fullDoc(), 'config.example.yaml (all on)')
+  assert.ok(full.beds.length > 0 && full.cloud)
+  assert.ok(rulesConfigSchema.safeParse(full.rules).success, 'the rules example is valid')
+})
+
+test('packaging: the example config shows every key of the schema', () => {
+  const wanted = new Set<string>()
+  schemaPaths(configSchema, '', wanted)
+  const shown = new Set<string>()
+  docPaths(fullDoc(), '', shown)
+  const missing = [...wanted].filter((p) => !shown.has(p) && !(ALTERNATIVES[p]?.test(exampleText)))
+  assert.deepEqual(missing, [], `keys accepted by agent/config.ts but not shown in packaging/config.example.yaml: ${missing.join(', ')}`)
+  assert.ok(wanted.size > 40, `the schema walk found ${wanted.size} keys`)
+})
+
+test('packaging: every device type of the schema has an example device', () => {
+  const types = new Set<string>()
+  for (const option of (configSchema.innerType().shape.beds._def.innerType.element.shape.devices._def.innerType.element as z.ZodDiscriminatedUnion<'type', z.ZodObject<{ type: z.ZodTypeAny }>[]>).options) {
+    const t = option.shape.type._def as { value?: string; values?: string[] }
+    for (const v of t.values ?? [t.value!]) types.add(v)
+  }
+  const cfg = parseConfig(fullDoc())
+  const shown = new Set(cfg.beds.flatMap((b) => b.devices.map((d) => d.type)))
+  assert.deepEqual([...types].filter((t) => !shown.has(t)), [])
+})
