@@ -26,7 +26,9 @@ export default async function bench(): Promise<BenchFigure[]> {
   const beds = Array.from({ length: BEDS }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
   writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}` }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds }))
   const cli = fileURLToPath(new URL('../dist/agent/cli.js', import.meta.url))
-  const agent = spawn(process.execPath, [cli, 'run', '--config', join(dir, 'config.yaml')], { stdio: 'ignore' })
+  // BENCH_AGENT_NODE_OPTIONS compares V8 settings side by side (e.g. "--max-semi-space-size=2").
+  const nodeOptions = process.env.BENCH_AGENT_NODE_OPTIONS ?? ''
+  const agent = spawn(process.execPath, [...nodeOptions.split(' ').filter(Boolean), cli, 'run', '--config', join(dir, 'config.yaml')], { stdio: 'ignore' })
   const samples: number[] = []
   try {
     await waitFor('agent', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 30_000)
@@ -42,7 +44,7 @@ export default async function bench(): Promise<BenchFigure[]> {
     const early = samples.slice(q, 2 * q).reduce((a, b) => a + b, 0) / q
     const late = samples.slice(-q).reduce((a, b) => a + b, 0) / q
     return [
-      { name: 'ward.rss.final', value: samples[samples.length - 1] ?? Number.NaN, unit: 'MB', note: `${BEDS} beds, ECG 250 Hz + 5 numerics/s each, ${durationS} s, ${chunks} ECG chunks ingested; goal ≤ 120 MB after 600 s` },
+      { name: 'ward.rss.final', value: samples[samples.length - 1] ?? Number.NaN, unit: 'MB', note: `${BEDS} beds, ECG 250 Hz + 5 numerics/s each, ${durationS} s, ${chunks} ECG chunks ingested, node ${nodeOptions || '(defaults)'}; goal ≤ 120 MB after 600 s` },
       { name: 'ward.rss.max', value: Math.max(...samples), unit: 'MB' },
       { name: 'ward.rss.growth', value: late - early, unit: 'MB', note: 'mean of the last quarter minus mean of the second quarter of the run (flat ≈ 0)' },
     ]

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile, parseConfig } from '../config.js'
-import { prepareDemoWard, type DemoWard } from '../demo.js'
+import type { DemoWard } from '../demo.js'
 import { startAgent } from '../agent.js'
 import { urlOfListen } from './status.js'
 
@@ -52,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (values.config) cfg = loadConfigFile(values.config)
     else {
-      demo = await prepareDemoWard(resolve('data/demo'))
+      // Imported only for the demo: its emulators and simulated radio are not part of a ward's agent.
+      demo = await (await import('../demo.js')).prepareDemoWard(resolve('data/demo'))
       cfg = parseConfig(demo.config, '(embedded demo ward)')
     }
   } catch (err) {
