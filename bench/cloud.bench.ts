@@ -1,0 +1,152 @@
+/**
+ * Cloud tier benchmarks (issue 8), against the real Kafka and Cassandra of scripts/services:
+ * - cloud.write_rate: envelopes already in Kafka → rows in one local Cassandra node, by one
+ *   in-process writer (the catch-up rate after an outage; default config: 64 requests in flight,
+ *   16 KiB single-partition batches).
+ * - cloud.e2e: a real agent (dist/agent/cli.js) ← MQTT QoS 1 publishes at a steady rate; latency
+ *   from the device's publish (its `ts`) to the row written by the writer (LOCAL_QUORUM on one node:
+ *   visible to any reader from then on).
+ * Needs KAFKA_BROKERS and CASSANDRA_CONTACT (eval "$(scripts/services/services.sh env)") and a
+ * build (npm run bench builds). Reproduce: npm run bench -- cloud
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import mqtt from 'mqtt'
+import { pino } from 'pino'
+import YAML from 'yaml'
+import { parseCloudConfig, type CloudConfig } from '../cloud/config.js'
+import { createWriterKafka } from '../cloud/kafka.js'
+import { migrateCql, migrateTopics, schemaOptions } from '../cloud/migrate.js'
+import { createCqlClient } from '../cloud/sink.js'
+import { CloudWriter } from '../cloud/writer.js'
+import { encodeEnvelope, SCHEMA_VERSION, type EnvelopeMsg } from '../proto/codec.js'
+import type { BenchFigure } from './harness.js'
+
+const WRITE_ROWS = 100_000
+const SUBJECTS = 64
+const E2E_DEVICES = 4
+const E2E_RATE_HZ = 10 // messages per device per second, one observation each
+const E2E_SECONDS = 20
+const CLI = fileURLToPath(new URL('../dist/agent/cli.js', import.meta.url))
+
+function benchConfig(id: string): CloudConfig {
+  const t = (n: string) => ({ name: `${id}-${n}` })
+  return parseCloudConfig({
+    kafka: { brokers: process.env.KAFKA_BROKERS!.split(','), group_id: `bench-${id}`, partitions: 6, topics: { raw_vitals: t('raw-vitals'), waveforms: t('waveforms'), alert_events: t('alert-events'), audit_log: t('audit-log'), dead_letter: t('dead-letter') } },
+    cassandra: { contact_points: [process.env.CASSANDRA_CONTACT!], keyspace: `bench_${id.replace(/-/g, '_')}` },
+    http: { listen: '127.0.0.1:0' },
+    log: { level: 'warn' },
+  }, 'bench')
+}
+
+async function prepare(cfg: CloudConfig) {
+  const log = pino({ level: 'warn' })
+  const kafka = createWriterKafka(cfg.kafka.brokers, 'bench', log)
+  const cql = createCqlClient(cfg)
+  await migrateCql(cql, schemaOptions(cfg))
+  await migrateTopics(kafka, cfg)
+  return { log, kafka, cql }
+}
+
+function observation(seq: number, t: number): { key: string; value: Buffer } {
+  const subject = `p-bench-${seq % SUBJECTS}`
+  const e: EnvelopeMsg = { schemaVersion: SCHEMA_VERSION, hubId: 'hub-bench', hubSeq: seq, subject, subjectKind: 1, keyEpoch: 'e1', bedId: `b-${seq % SUBJECTS}`, hubTimeMs: t, observation: { code: 147842, value: 72, unit: '/min', deviceTimeMs: t, hubTimeMs: t, deviceSeq: seq, quality: 128, device: 'd' } }
+  return { key: subject, value: Buffer.from(encodeEnvelope(e)) }
+}
+
+async function writeRate(): Promise<BenchFigure[]> {
+  const cfg = benchConfig(`wr-${Date.now().toString(36)}`)
+  const { log, kafka, cql } = await prepare(cfg)
+  const producer = kafka.producer()
+  await producer.connect()
+  const t0 = Date.now() - 3_600_000
+  for (let i = 0; i < WRITE_ROWS; i += 5000) {
+    const messages = Array.from({ length: 5000 }, (_, k) => observation(i + k + 1, t0 + (i + k) * 10))
+    await producer.send({ topic: cfg.kafka.topics.raw_vitals.name, acks: -1, messages })
+  }
+  await producer.disconnect()
+  let written = 0
+  let done: () => void = () => undefined
+  const all = new Promise<void>((r) => (done = r))
+  const writer = new CloudWriter(kafka, cql, cfg, log, undefined, { onWritten: (envs) => { written += envs.length; if (written >= WRITE_ROWS) done() } })
+  const start = process.hrtime.bigint()
+  await writer.start()
+  await all
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const latency = await writer.metrics.writeLatency.get()
+  await writer.stop()
+  const count = Number((await cql.execute(`SELECT COUNT(*) AS n FROM ${cfg.cassandra.keyspace}.vitals_by_patient`, [], { readTimeout: 120_000 })).rows[0]!.n)
+  await cql.shutdown()
+  const requests = latency.values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0
+  return [
+    { name: 'cloud.write_rate', value: WRITE_ROWS / seconds, unit: 'rows/s', note: `${WRITE_ROWS} observations over ${SUBJECTS} patients, 6 partitions, one writer process, one local Cassandra node; ${requests} CQL requests (single-partition batches); join + drain ${seconds.toFixed(1)} s; table count ${count}` },
+  ]
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+}
+
+async function startAgent(cfg: CloudConfig): Promise<{ stop(): Promise<void>; mqttUrl: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bedside-bench-cloud-'))
+  const mqttPort = 20_000 + Math.floor(Math.random() * 10_000)
+  const t = cfg.kafka.topics
+  const doc = {
+    hub: { id: 'hub-e2e', site: 'bench', data_dir: join(dir, 'data') },
+    http: { listen: `127.0.0.1:${mqttPort + 1}`, tokens: [{ token: 'bench-token-0123456789', role: 'nurse' }] },
+    mqtt: { listen: `127.0.0.1:${mqttPort}` },
+    beds: Array.from({ length: E2E_DEVICES }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-${i}` }] })),
+    cloud: { kafka: { brokers: cfg.kafka.brokers, topics: { raw_vitals: t.raw_vitals.name, waveforms: t.waveforms.name, alert_events: t.alert_events.name, audit_log: t.audit_log.name, dead_letter: t.dead_letter.name } } },
+    log: { level: 'warn' },
+  }
+  writeFileSync(join(dir, 'config.yaml'), YAML.stringify(doc))
+  const proc = spawn(process.execPath, [CLI, 'run', '--config', join(dir, 'config.yaml')], { stdio: 'ignore' })
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()))
+  for (let i = 0; i < 150; i++) {
+    if (await fetch(`http://127.0.0.1:${mqttPort + 1}/healthz`).then((r) => r.ok, () => false)) break
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return { mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, stop: async () => { proc.kill('SIGTERM'); await exited } }
+}
+
+async function endToEnd(): Promise<BenchFigure[]> {
+  const cfg = benchConfig(`e2e-${Date.now().toString(36)}`)
+  const { log, kafka, cql } = await prepare(cfg)
+  const latenciesMs: number[] = []
+  const writer = new CloudWriter(kafka, cql, cfg, log, undefined, {
+    onWritten: (envs, atMs) => { for (const e of envs) if (e.observation) latenciesMs.push(atMs - e.observation.deviceTimeMs) },
+  })
+  await writer.start()
+  const agent = await startAgent(cfg)
+  try {
+    const clients = await Promise.all(Array.from({ length: E2E_DEVICES }, (_, i) => mqtt.connectAsync(agent.mqttUrl, { username: `mon-${i}`, password: `secret-${i}`, reconnectPeriod: 0 })))
+    const total = E2E_DEVICES * E2E_RATE_HZ * E2E_SECONDS
+    for (let k = 0; k < E2E_RATE_HZ * E2E_SECONDS; k++) {
+      const tick = Date.now()
+      await Promise.all(clients.map((c, i) => c.publishAsync(`bedside/v1/devices/mon-${i}/obs`, JSON.stringify({ ts: Date.now(), seq: k + 1, obs: [{ code: 'MDC_ECG_HEART_RATE', value: 72, unit: '/min' }] }), { qos: 1 })))
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 / E2E_RATE_HZ - (Date.now() - tick))))
+    }
+    for (let i = 0; i < 100 && latenciesMs.length < total; i++) await new Promise((r) => setTimeout(r, 100))
+    await Promise.all(clients.map((c) => c.endAsync()))
+    const sorted = [...latenciesMs].sort((a, b) => a - b)
+    const note = `${sorted.length}/${total} observations, ${E2E_DEVICES} devices × ${E2E_RATE_HZ} msg/s for ${E2E_SECONDS} s; MQTT QoS 1 → agent commit → Kafka → writer → Cassandra`
+    return [
+      { name: 'cloud.e2e_latency_p50', value: percentile(sorted, 0.5), unit: 'ms', note },
+      { name: 'cloud.e2e_latency_p99', value: percentile(sorted, 0.99), unit: 'ms', note },
+    ]
+  } finally {
+    await agent.stop()
+    await writer.stop()
+    await cql.shutdown()
+  }
+}
+
+export default async function cloudBench(): Promise<BenchFigure[]> {
+  if (!process.env.KAFKA_BROKERS || !process.env.CASSANDRA_CONTACT) {
+    throw new Error('cloud bench needs the real services: scripts/services/services.sh start all && eval "$(scripts/services/services.sh env)"')
+  }
+  return [...(await writeRate()), ...(await endToEnd())]
+}
