@@ -29,6 +29,17 @@ export interface QuotaPass { usedBytes: number; deletedSynced: number; shed: num
 
 const CHUNK = 2000
 
+interface Candidate { seq: number; bytes: number }
+interface Pick { n: number; lo: number; hi: number }
+
+/** The shortest oldest-first prefix of `rows` worth at least `bytes` (all of them if less). */
+function take(rows: readonly Candidate[], bytes: number): Pick {
+  let sum = 0
+  let n = 0
+  while (n < rows.length && sum < bytes) sum += rows[n++]!.bytes
+  return n === 0 ? { n: 0, lo: 0, hi: 0 } : { n, lo: rows[0]!.seq, hi: rows[n - 1]!.seq }
+}
+
 /** Bytes of the database's live pages (what the quota counts). */
 export function storeUsedBytes(db: Db): number {
   const pages = db.pragma('page_count', { simple: true }) as number
@@ -43,9 +54,9 @@ export class StoreQuota {
   private readonly pageCount: Statement<[], { n: number }>
   private readonly freePages: Statement<[], { n: number }>
   private readonly pageSize: number
-  private readonly syncedRange: Statement<[number, number], { lo: number | null; hi: number | null; n: number }>
-  private readonly deleteRange: Statement<[number, number]>
-  private readonly shedRange: Statement<[number, number], { lo: number | null; hi: number | null; n: number }>
+  private readonly synced: Statement<[number, number], Candidate>
+  private readonly deleteSynced: Statement<[number, number]>
+  private readonly waves: Statement<[number, number], Candidate>
   private readonly deleteWaves: Statement<[number, number]>
 
   constructor(private readonly db: Db, private readonly outbox: Outbox, private readonly quotaBytes: number, private readonly hooks: QuotaHooks, private readonly resumeFraction = 0.9) {
@@ -53,11 +64,11 @@ export class StoreQuota {
     this.pageCount = db.prepare('SELECT page_count AS n FROM pragma_page_count()')
     this.freePages = db.prepare('SELECT freelist_count AS n FROM pragma_freelist_count()')
     this.pageSize = db.pragma('page_size', { simple: true }) as number
-    this.syncedRange = db.prepare('SELECT MIN(hub_seq) AS lo, MAX(hub_seq) AS hi, COUNT(*) AS n FROM (SELECT hub_seq FROM records WHERE hub_seq <= ? ORDER BY hub_seq LIMIT ?)')
-    this.deleteRange = db.prepare('DELETE FROM records WHERE hub_seq BETWEEN ? AND ?')
-    const waves = `SELECT hub_seq FROM records WHERE hub_seq > ? AND kind = ${RecordKind.WAVEFORM} ORDER BY hub_seq LIMIT ?`
-    this.shedRange = db.prepare(`SELECT MIN(hub_seq) AS lo, MAX(hub_seq) AS hi, COUNT(*) AS n FROM (${waves})`)
-    this.deleteWaves = db.prepare(`DELETE FROM records WHERE hub_seq IN (${waves})`)
+    // Row cost ≈ its blob + ~64 bytes of columns and b-tree overhead: enough to pick how many to delete.
+    this.synced = db.prepare('SELECT hub_seq AS seq, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq <= ? ORDER BY hub_seq LIMIT ?')
+    this.deleteSynced = db.prepare('DELETE FROM records WHERE hub_seq BETWEEN ? AND ?')
+    this.waves = db.prepare(`SELECT hub_seq AS seq, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq > ? AND kind = ${RecordKind.WAVEFORM} ORDER BY hub_seq LIMIT ?`)
+    this.deleteWaves = db.prepare(`DELETE FROM records WHERE hub_seq > ? AND hub_seq <= ? AND kind = ${RecordKind.WAVEFORM}`)
   }
 
   get limitBytes(): number {
@@ -80,17 +91,19 @@ export class StoreQuota {
       if (this.over && pass.usedBytes < this.quotaBytes * this.resumeFraction) this.endCondition(pass.usedBytes)
       return pass
     }
-    while (pass.usedBytes > this.quotaBytes && this.deleteSyncedChunk()) {
+    // Acknowledged records are safe in the cloud: free down to the resume mark, so the alarm can end.
+    const low = this.quotaBytes * this.resumeFraction
+    while (pass.usedBytes > low && this.deleteSyncedChunk(pass.usedBytes - low)) {
       pass.deletedSynced++
       pass.usedBytes = this.usedBytes()
     }
     let lo = 0
     let hi = 0
     while (pass.usedBytes > this.quotaBytes) {
-      const r = this.shedChunk()
+      const r = this.shedChunk(pass.usedBytes - this.quotaBytes)
       if (r.n === 0) break
-      if (lo === 0) lo = r.lo!
-      hi = r.hi!
+      if (lo === 0) lo = r.lo
+      hi = r.hi
       pass.shed += r.n
       pass.usedBytes = this.usedBytes()
     }
@@ -101,28 +114,29 @@ export class StoreQuota {
     return pass
   }
 
-  /** Deletes up to CHUNK acknowledged records; the hub_seq floor keeps hub_seq from being reused. */
-  private deleteSyncedChunk(): boolean {
+  /** Deletes the oldest acknowledged records worth about `overBytes`; the hub_seq floor keeps hub_seq from being reused. */
+  private deleteSyncedChunk(overBytes: number): boolean {
     return this.db.transaction(() => {
-      const r = this.syncedRange.get(this.outbox.cursor, CHUNK)!
-      if (r.n === 0) return false
-      this.deleteRange.run(r.lo!, r.hi!)
-      this.meta.raise(MetaKey.HUB_SEQ_FLOOR, r.hi!)
+      const pick = take(this.synced.all(this.outbox.cursor, CHUNK), overBytes)
+      if (pick.n === 0) return false
+      this.deleteSynced.run(pick.lo, pick.hi)
+      this.meta.raise(MetaKey.HUB_SEQ_FLOOR, pick.hi)
       return true
     })()
   }
 
-  /** Sheds up to CHUNK unsynced waveform chunks that are not already on their way to Kafka. */
-  private shedChunk(): { lo: number | null; hi: number | null; n: number } {
+  /** Sheds the oldest unsynced waveform chunks worth about `overBytes`, never one already on its way to Kafka. */
+  private shedChunk(overBytes: number): Pick {
     return this.db.transaction(() => {
       const after = this.outbox.sentUpTo
-      const r = this.shedRange.get(after, CHUNK)!
-      if (r.n === 0) return r
-      this.deleteWaves.run(after, CHUNK)
-      this.meta.raise(MetaKey.HUB_SEQ_FLOOR, r.hi!)
-      this.meta.add(MetaKey.SHED_WAVEFORMS, r.n)
-      this.meta.set(MetaKey.LAST_SHED, JSON.stringify({ atMs: Date.now(), count: r.n, fromSeq: r.lo, toSeq: r.hi }))
-      return r
+      // Half the estimate per step: a chunk may free a whole page of its own, and the loop re-measures.
+      const pick = take(this.waves.all(after, CHUNK), overBytes / 2)
+      if (pick.n === 0) return pick
+      this.deleteWaves.run(after, pick.hi)
+      this.meta.raise(MetaKey.HUB_SEQ_FLOOR, pick.hi)
+      this.meta.add(MetaKey.SHED_WAVEFORMS, pick.n)
+      this.meta.set(MetaKey.LAST_SHED, JSON.stringify({ atMs: Date.now(), count: pick.n, fromSeq: pick.lo, toSeq: pick.hi }))
+      return pick
     })()
   }
 
