@@ -15,7 +15,7 @@
  * offset. Other partitions keep going.
  */
 import type cassandra from 'cassandra-driver'
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { EnvelopeMsg } from '../proto/codec.js'
 import { toRequests } from './batches.js'
@@ -68,7 +68,7 @@ export class CloudWriter {
   async start(): Promise<void> {
     this.phase = 'starting'
     await this.cql.connect()
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: false })
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
     await this.producer.connect()
     this.deadLetter = new DeadLetter(this.producer, this.cfg.kafka.topics.dead_letter.name, this.metrics, this.log)
     const k = this.cfg.kafka
