@@ -5,7 +5,8 @@
 ;(() => {
   const WAVE_WINDOW_S = 5 // strip width in seconds (a 25 mm/s paper sweep shows about this much)
   const WAVE_PLAYOUT_MS = 300 // jitter buffer: samples are drawn this long after they arrive
-  const STALE_VALUE_MS = 60_000
+  // A value older than this is dimmed. NIBP is intermittent (cycles of 5-60 min), temperature slow.
+  const STALE_MS = { hr: 30_000, spo2: 30_000, rr: 60_000, nibp: 60 * 60_000, temp: 30 * 60_000 }
   const QUIET_RECONNECT_MS = 6000 // the server sends status every 2 s; silence this long = dead link
   const SYNC_BEHIND_S = 60
   const PRIO = { high: 2, medium: 1, low: 0 }
@@ -163,9 +164,9 @@
     // A value with flags is shown struck through; "no value" (unavailable) is just "--".
     const flags = vs.flatMap((v) => (v && v.value !== null ? v.quality.filter((q) => !IGNORED_FLAGS.has(q)) : []))
     box.classList.toggle('flagged', flags.length > 0)
-    box.title = flags.length > 0 ? `flagged: ${flags.join(', ')}` : ''
     const newest = Math.max(0, ...vs.map((v) => (v ? v.ts : 0)))
-    box.classList.toggle('stale', newest > 0 && Date.now() - newest > STALE_VALUE_MS)
+    box.title = `${flags.length > 0 ? `flagged: ${flags.join(', ')}; ` : ''}${newest > 0 ? `measured ${fmtTime(newest)}` : 'no value'}`
+    box.classList.toggle('stale', newest > 0 && Date.now() - newest > STALE_MS[key])
   }
 
   function renderBed(bed) {
