@@ -1,0 +1,65 @@
+/**
+ * Exactness checks against the real cloud: every acknowledged observation in Cassandra exactly once,
+ * and how many duplicates Kafka itself carried (removed by the writer by (hub_id, hub_seq)).
+ */
+import type cassandra from 'cassandra-driver'
+import { codeOf } from '../../drivers/codes.js'
+import { decodeEnvelope } from '../../proto/codec.js'
+import { readAllMessages } from '../support/kafka-scan.js'
+import { waitFor, metricValue } from '../support/agent-process.js'
+import { countRows, groupLag, testKafka, type CloudSetup } from '../support/cloud-process.js'
+import type { WardLoad } from './load.js'
+import { CODES } from './load.js'
+
+export interface Exactness { rows: number; acked: number; missing: number; doubled: number; unknown: number }
+
+/** Waits until the agent's outbox is empty and the writer has consumed everything. */
+export async function waitDrained(http: string, cloud: CloudSetup, timeoutMs: number): Promise<void> {
+  await waitFor('outbox drained', async () => (await metricValue(http, 'bedside_outbox_depth')) === 0, timeoutMs, 500)
+  const kafka = testKafka('durability-lag')
+  const topics = Object.values(cloud.agentTopics).filter((t) => !t.endsWith('dead-letter'))
+  await waitFor('writer caught up', async () => (await groupLag(kafka, cloud.groupId, topics)) === 0, timeoutMs, 1000)
+}
+
+/** Reads every vitals row and checks it against the acknowledged messages of `load`. */
+export async function checkExactlyOnce(cql: cassandra.Client, keyspace: string, load: WardLoad, codesPerMessage = CODES.length): Promise<Exactness> {
+  const seen = new Map<string, number>()
+  let rows = 0
+  let unknown = 0
+  for await (const r of cql.stream(`SELECT ts, code FROM ${keyspace}.vitals_by_patient`, [], { prepare: true, fetchSize: 5000, readTimeout: 60_000 }) as AsyncIterable<cassandra.types.Row>) {
+    rows++
+    const key = `${(r.ts as Date).getTime()}|${r.code as number}`
+    seen.set(key, (seen.get(key) ?? 0) + 1)
+  }
+  let doubled = 0
+  for (const n of seen.values()) if (n > 1) doubled += n - 1
+  let missing = 0
+  let acked = 0
+  const codes = CODES.map((c) => codeOf(c))
+  for (let d = 0; d < load.devices; d++) {
+    for (const seq of load.ackedSeqs(d)) {
+      for (let k = 0; k < codesPerMessage; k++) {
+        acked++
+        if (!seen.has(`${load.tsOf(d, seq)}|${codes[k]}`)) missing++
+      }
+    }
+  }
+  for (const key of seen.keys()) {
+    const { device } = load.whoOf(Number(key.split('|')[0]))
+    if (device >= load.devices) unknown++
+  }
+  return { rows, acked, missing, doubled, unknown }
+}
+
+/** Messages in Kafka vs distinct (hub_id, hub_seq): the duplicates a crash put there. */
+export async function kafkaDuplicates(cloud: CloudSetup): Promise<{ messages: number; distinct: number }> {
+  const msgs = await readAllMessages(Object.values(cloud.agentTopics).filter((t) => !t.endsWith('dead-letter')), 120_000)
+  const ids = new Set<string>()
+  for (const m of msgs) {
+    const e = decodeEnvelope(m.value!)
+    ids.add(`${e.hubId}/${e.hubSeq}`)
+  }
+  return { messages: msgs.length, distinct: ids.size }
+}
+
+export { countRows }
