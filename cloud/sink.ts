@@ -72,7 +72,7 @@ export class CqlSink {
     if (rows.length === 1) await this.client.execute(rows[0]!.query, rows[0]!.params, this.rowOptions)
     else await this.client.batch(rows.map((r) => ({ query: r.query, params: r.params })), this.batchOptions)
     this.metrics.writeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9)
-    for (const r of rows) this.metrics.rows.inc({ table: r.table })
+    this.metrics.rows.inc({ table: rows[0]!.table }, rows.length) // one request = one partition = one table
   }
 }
 
