@@ -21,32 +21,36 @@ export async function waitDrained(http: string, cloud: CloudSetup, timeoutMs: nu
   await waitFor('writer caught up', async () => (await groupLag(kafka, cloud.groupId, topics)) === 0, timeoutMs, 1000)
 }
 
-/** Reads every vitals row and checks it against the acknowledged messages of `load`. */
-export async function checkExactlyOnce(cql: cassandra.Client, keyspace: string, load: WardLoad, codesPerMessage = CODES.length): Promise<Exactness> {
+/**
+ * Reads every vitals row and checks it against the acknowledged messages of `load`. A message of
+ * `perMessage` observations carries each code perMessage/5 times, so (ts, code) must appear exactly
+ * that often.
+ */
+export async function checkExactlyOnce(cql: cassandra.Client, keyspace: string, load: WardLoad): Promise<Exactness> {
+  const each = load.perMessage / CODES.length
   const seen = new Map<string, number>()
   let rows = 0
-  let unknown = 0
   for await (const r of cql.stream(`SELECT ts, code FROM ${keyspace}.vitals_by_patient`, [], { prepare: true, fetchSize: 5000, readTimeout: 60_000 }) as AsyncIterable<cassandra.types.Row>) {
     rows++
     const key = `${(r.ts as Date).getTime()}|${r.code as number}`
     seen.set(key, (seen.get(key) ?? 0) + 1)
   }
   let doubled = 0
-  for (const n of seen.values()) if (n > 1) doubled += n - 1
+  let unknown = 0
+  for (const [key, n] of seen) {
+    if (n > each) doubled += n - each
+    if (load.whoOf(Number(key.split('|')[0])).device >= load.devices) unknown++
+  }
   let missing = 0
   let acked = 0
   const codes = CODES.map((c) => codeOf(c))
   for (let d = 0; d < load.devices; d++) {
     for (const seq of load.ackedSeqs(d)) {
-      for (let k = 0; k < codesPerMessage; k++) {
-        acked++
-        if (!seen.has(`${load.tsOf(d, seq)}|${codes[k]}`)) missing++
+      for (const code of codes) {
+        acked += each
+        missing += Math.max(0, each - (seen.get(`${load.tsOf(d, seq)}|${code}`) ?? 0))
       }
     }
-  }
-  for (const key of seen.keys()) {
-    const { device } = load.whoOf(Number(key.split('|')[0]))
-    if (device >= load.devices) unknown++
   }
   return { rows, acked, missing, doubled, unknown }
 }
