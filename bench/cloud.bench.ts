@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -92,17 +93,29 @@ async function writeRate(name: string, cassandra: Record<string, unknown>, what:
   return { name, value: (WRITE_ROWS - first.rows) / seconds, unit: 'rows/s', note: `${WRITE_ROWS} queued observations over ${SUBJECTS} patients, 6 partitions, one in-process writer, one local Cassandra node; ${what}; ${requests} CQL requests; ${seconds.toFixed(1)} s from first to last batch; exact count checked` }
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 }
 
 async function startAgent(cfg: CloudConfig): Promise<{ stop(): Promise<void>; mqttUrl: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bedside-bench-cloud-'))
-  const mqttPort = 20_000 + Math.floor(Math.random() * 10_000)
+  const mqttPort = await freePort()
+  const httpPort = await freePort()
   const t = cfg.kafka.topics
   const doc = {
     hub: { id: 'hub-e2e', site: 'bench', data_dir: join(dir, 'data') },
-    http: { listen: `127.0.0.1:${mqttPort + 1}`, tokens: [{ token: 'bench-token-0123456789', role: 'nurse' }] },
+    http: { listen: `127.0.0.1:${httpPort}`, tokens: [{ token: 'bench-token-0123456789', role: 'nurse' }] },
     mqtt: { listen: `127.0.0.1:${mqttPort}` },
     beds: Array.from({ length: E2E_DEVICES }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-${i}` }] })),
     cloud: { kafka: { brokers: cfg.kafka.brokers, topics: { raw_vitals: t.raw_vitals.name, waveforms: t.waveforms.name, alert_events: t.alert_events.name, audit_log: t.audit_log.name, dead_letter: t.dead_letter.name } } },
@@ -111,9 +124,14 @@ async function startAgent(cfg: CloudConfig): Promise<{ stop(): Promise<void>; mq
   writeFileSync(join(dir, 'config.yaml'), YAML.stringify(doc))
   const proc = spawn(process.execPath, [CLI, 'run', '--config', join(dir, 'config.yaml')], { stdio: 'ignore' })
   const exited = new Promise<void>((r) => proc.once('exit', () => r()))
-  for (let i = 0; i < 150; i++) {
-    if (await fetch(`http://127.0.0.1:${mqttPort + 1}/healthz`).then((r) => r.ok, () => false)) break
-    await new Promise((r) => setTimeout(r, 200))
+  let healthy = false
+  for (let i = 0; i < 150 && !healthy && proc.exitCode === null; i++) {
+    healthy = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false)
+    if (!healthy) await new Promise((r) => setTimeout(r, 200))
+  }
+  if (!healthy) {
+    proc.kill('SIGKILL')
+    throw new Error(`agent ${CLI} did not become healthy (exit code ${proc.exitCode}); is dist/ built?`)
   }
   return { mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, stop: async () => { proc.kill('SIGTERM'); await exited } }
 }
