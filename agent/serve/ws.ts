@@ -56,6 +56,8 @@ class WaveStrip {
   /** Output time of the first pending sample, ms. */
   t0Ms = 0
   lastInputMs = 0
+  /** Display samples dropped because more than WAVE_PENDING_MAX waited for a flush (logged at flush). */
+  dropped = 0
   readonly pending: number[] = []
 
   /** Appends a chunk; false when the chunk is of another lead than the one shown. */
@@ -75,7 +77,10 @@ class WaveStrip {
     for (let i = 0; i < s.length; i++) {
       this.acc += s[i]!
       if (++this.accN < this.step) continue
-      if (this.pending.length >= WAVE_PENDING_MAX) this.pending.shift()
+      if (this.pending.length >= WAVE_PENDING_MAX) {
+        this.pending.shift()
+        this.dropped++
+      }
       this.pending.push(Math.round(this.acc / this.accN))
       this.acc = 0
       this.accN = 0
@@ -143,6 +148,10 @@ export class LiveFeed {
 
   private flushWaves(): void {
     for (const [bedId, strip] of this.strips) {
+      if (strip.dropped > 0) {
+        this.log.warn({ event: 'ws_wave_backlog', bedId, cause: 'flush timer late', droppedSamples: strip.dropped }, 'ECG display samples dropped (display only; the stored waveform is complete)')
+        strip.dropped = 0
+      }
       if (strip.pending.length === 0) continue
       if (this.clients.size > 0) {
         this.broadcast({ type: 'wave', bedId, code: refOf(strip.code), rateHz: strip.outRateHz, t0Ms: strip.t0Ms, samples: strip.pending })

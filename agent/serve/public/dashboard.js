@@ -1,10 +1,8 @@
 // Central-station page: state from the /ws feed (serve/ws.ts), drawn into a bed grid, an alarm
-// list and a sweeping ECG strip per bed. Plain browser JS, no build step. Every server value is
+// list and a sweeping ECG strip per bed (ecg-strip.js). Plain browser JS, no build step. Every server value is
 // written with textContent (never innerHTML): alarm messages and labels are data, not markup.
 'use strict'
 ;(() => {
-  const WAVE_WINDOW_S = 5 // strip width in seconds (a 25 mm/s paper sweep shows about this much)
-  const WAVE_PLAYOUT_MS = 300 // jitter buffer: samples are drawn this long after they arrive
   // A value older than this is dimmed. NIBP is intermittent (cycles of 5-60 min), temperature slow.
   const STALE_MS = { hr: 30_000, spo2: 30_000, rr: 60_000, nibp: 60 * 60_000, temp: 30 * 60_000 }
   const QUIET_RECONNECT_MS = 6000 // the server sends status every 2 s; silence this long = dead link
@@ -21,6 +19,7 @@
   const $ = (id) => document.getElementById(id)
   const state = { hub: '', beds: new Map(), alarms: new Map(), status: null, snapshots: 0, messages: 0 }
   const tiles = new Map() // bedId → { el, strip }
+  const alarmRows = new Map() // alarmId → { li, key }
   let ws = null
   let backoffMs = 500
   let lastMessageMs = 0
@@ -141,7 +140,7 @@
     el.dataset.bed = bedId
     el.querySelector('.bed-id').textContent = bedId
     $('beds').appendChild(el)
-    t = { el, strip: new Strip(el.querySelector('canvas.ecg')) }
+    t = { el, strip: new window.BedsideEcgStrip(el.querySelector('canvas.ecg')) }
     tiles.set(bedId, t)
     return t
   }
@@ -244,11 +243,30 @@
     const list = [...state.alarms.values()].sort((a, b) =>
       (a.state === 'acknowledged') - (b.state === 'acknowledged') || PRIO[b.priority] - PRIO[a.priority] || b.atMs - a.atMs)
     const ol = $('alarms')
-    ol.textContent = ''
-    for (const a of list) ol.appendChild(alarmItem(a))
+    const keep = new Set()
+    list.forEach((a, i) => {
+      keep.add(a.alarmId)
+      const row = alarmRow(a)
+      if (ol.children[i] !== row) ol.insertBefore(row, ol.children[i] || null)
+    })
+    for (const [id, row] of alarmRows) if (!keep.has(id)) { row.li.remove(); alarmRows.delete(id) }
     $('alarm-count').textContent = String(list.length)
     $('counts').textContent = `${state.beds.size} beds · ${list.filter((a) => a.state !== 'acknowledged').length} unacknowledged`
     for (const id of tiles.keys()) renderBedAlarm(id)
+  }
+
+  /**
+   * The list item of an alarm, rebuilt only when the alarm changed: re-creating rows on every
+   * message would restart the flashing phase and steal a nurse's click target.
+   */
+  function alarmRow(a) {
+    const key = `${a.state}|${a.priority}|${a.message}|${a.ackBy || ''}|${a.atMs}`
+    const row = alarmRows.get(a.alarmId)
+    if (row && row.key === key) return row.li
+    const li = alarmItem(a)
+    if (row) row.li.replaceWith(li)
+    alarmRows.set(a.alarmId, { li, key })
+    return li
   }
 
   function alarmItem(a) {
@@ -299,76 +317,6 @@
     } catch (e) {
       btn.disabled = false
       err.textContent = `Not acknowledged: ${e.message}`
-    }
-  }
-
-  // ---------- ECG strip ----------
-  /** Sweeping strip: new samples overwrite the oldest left to right, with a gap ahead of the pen. */
-  class Strip {
-    constructor(canvas) {
-      this.canvas = canvas
-      this.ctx = canvas.getContext('2d')
-      this.queue = [] // [{ dueMs, samples, rateHz }]
-      this.x = 0
-      this.lastY = null
-      this.carry = 0
-      this.rateHz = 0
-    }
-
-    push(samples, rateHz) {
-      this.queue.push({ dueMs: performance.now() + WAVE_PLAYOUT_MS, samples, i: 0, rateHz })
-      if (this.queue.length > 50) this.queue.splice(0, this.queue.length - 50) // a hidden tab must not hoard
-    }
-
-    resize() {
-      const w = Math.max(50, Math.round(this.canvas.clientWidth))
-      const h = Math.max(20, Math.round(this.canvas.clientHeight))
-      if (this.canvas.width !== w || this.canvas.height !== h) {
-        this.canvas.width = w
-        this.canvas.height = h
-        this.x = 0
-        this.lastY = null
-      }
-    }
-
-    /** Draws the samples that became due during `dtMs`. */
-    frame(nowMs, dtMs) {
-      this.resize()
-      const head = this.queue[0]
-      if (!head || head.dueMs > nowMs) return
-      this.rateHz = head.rateHz
-      this.carry += (dtMs / 1000) * head.rateHz
-      // Catch up when far behind (tab was hidden): never more than one second of lag.
-      const queued = this.queue.reduce((n, c) => n + c.samples.length - c.i, 0)
-      if (queued > head.rateHz) this.carry += queued - head.rateHz
-      let n = Math.floor(this.carry)
-      this.carry -= n
-      const { ctx, canvas } = this
-      const w = canvas.width
-      const h = canvas.height
-      const pxPerSample = w / (WAVE_WINDOW_S * head.rateHz)
-      const pxPerUv = (h * 0.4) / 1000 // 1 mV spans 40 % of the strip
-      ctx.strokeStyle = '#4cff7a'
-      ctx.lineWidth = 1.5
-      while (n-- > 0 && this.queue.length > 0) {
-        const c = this.queue[0]
-        const y = Math.max(1, Math.min(h - 1, h * 0.6 - c.samples[c.i] * pxPerUv))
-        if (++c.i >= c.samples.length) this.queue.shift()
-        const nx = this.x + pxPerSample
-        ctx.clearRect(Math.floor(this.x) + 1, 0, Math.ceil(pxPerSample) + 8, h)
-        if (this.lastY !== null) {
-          ctx.beginPath()
-          ctx.moveTo(this.x, this.lastY)
-          ctx.lineTo(nx, y)
-          ctx.stroke()
-        }
-        this.lastY = y
-        this.x = nx
-        if (this.x >= w) {
-          this.x = 0
-          this.lastY = null
-        }
-      }
     }
   }
 
