@@ -110,6 +110,12 @@ export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
     else log.info({ event: 'http_bad_request', cause: err.code ?? err.message, route: req.routeOptions.url }, 'bad request')
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, ...(status < 500 ? { fields: [{ field: '(body)', message: err.message }] } : {}) })
   })
+  // Every write leaves a log line (the durable audit event is written by the API itself).
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.method !== 'POST' && req.method !== 'DELETE') return
+    const actor = actorOf(req)
+    log.info({ event: 'http_write', method: req.method, route: req.routeOptions.url, status: reply.statusCode, actor: actor ? `${actor.role}:${actor.name}` : null, ms: Math.round(reply.elapsedTime) }, `${req.method} ${req.url} ${reply.statusCode}`)
+  })
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }))
 
   void app.register(websocket, { options: { maxPayload: 4096 } })

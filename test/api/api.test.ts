@@ -150,6 +150,8 @@ describe('api', () => {
     assert.deepEqual(fieldsOf(again.body), ['bed_id'])
     const trail = audits()
     assert.deepEqual(trail.map((a) => a.action), ['admission', 'transfer', 'admission', 'discharge'])
+    const writes = logLines.filter((l) => l.event === 'http_write' && l.route === '/api/admissions' && l.status === 201)
+    assert.ok(writes.length >= 2 && writes.every((l) => l.actor === 'nurse:nurse-ann' && l.component === 'http'), 'each write is logged with its actor')
     assert.ok(trail.every((a) => a.actor === 'nurse:nurse-ann'))
     const text = JSON.stringify(trail)
     assert.ok(!text.includes('MRN-API-77') && !text.includes('Edith'), 'the audit trail names no MRN and no name')
