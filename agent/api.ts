@@ -36,12 +36,15 @@ export class AgentApiImpl implements AgentApi, LiveState {
     const admission = this.a.admissions.current(bedId)
     const latest = this.a.latest.of(bedId)
     const cfg = this.a.cfg.beds.find((b) => b.id === bedId)
-    const batteryLow = this.a.engine.active().some((v) => v.bedId === bedId && isLowBattery(v.ruleId))
+    const lowBattery = this.a.engine.active().filter((v) => v.bedId === bedId && isLowBattery(v.ruleId))
+    const devices = cfg?.devices ?? []
+    // Technical alarms name their device in the message ("…: patch-01 battery 15 %", rules/kinds/technical.ts).
+    const batteryOf = (deviceId: string) => (lowBattery.some((v) => devices.length === 1 || v.message.includes(deviceId)) ? 'low' : null)
     return {
       id: bedId,
       // The patient label stays on the ward network (never synced); the MRN is not shown.
       patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
-      devices: (cfg?.devices ?? []).map((d) => ({ id: d.id, type: d.type, link: this.a.links.get(d.id) ?? null, battery: batteryLow ? 'low' : null })),
+      devices: devices.map((d) => ({ id: d.id, type: d.type, link: this.a.links.get(d.id) ?? null, battery: batteryOf(d.id) })),
       vitals: latest ? [...latest.values()].map(vitalJson) : [],
       news2: this.a.engine.news2(bedId) ?? null,
     }
