@@ -2,9 +2,8 @@
  * The Debian package (issue 10): built by scripts/package.sh from the current dist/, then checked
  * the way hospital IT would meet it: control fields and conffiles, file modes, lintian, the
  * systemd unit under `systemd-analyze verify`, and the unpacked tree running its own
- * `bedside-hub --version`, `config check`, the agent itself and `status` against it.
- * (No debootstrap chroot: a Debian 12 bootstrap from the mirror takes minutes; see the report in
- * docs/hospital-it.md "How the package is tested".) `npm test` builds dist/ first.
+ * `bedside-hub --version`, `config check`, the agent itself and `status` against it; then
+ * installed for real into a Debian 12 chroot (install-cases.ts). `npm test` builds dist/ first.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -12,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { describeInstall } from './install-cases.js'
 import { freePort, hasCommand, ok, REPO, run, runAsync, uncommentExample } from './support.js'
 
 const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
@@ -203,3 +203,5 @@ describe('packaging: the unpacked tree runs', () => {
     assert.match(down.stderr, /no answer from the agent/)
   })
 })
+
+describeInstall(() => ({ deb, work, version }))

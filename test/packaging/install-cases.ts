@@ -1,0 +1,119 @@
+/**
+ * The package's life in a real Debian 12 chroot (registered by deb.test.ts, which builds the .deb
+ * once): install, the agent running as its user, upgrade keeping config edits, queue and keys,
+ * remove keeping the data, purge deleting it after saying so.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { asAgentUser, chrootArgs, chrootSkipReason, freshChroot, hostNodePackage, inChroot, rebuildWithVersion } from './chroot.js'
+import { freePort, type Ran } from './support.js'
+
+interface Built { readonly deb: string; readonly work: string; readonly version: string }
+
+function must(r: Ran, what: string): Ran {
+  assert.equal(r.status, 0, `${what}: ${r.stdout}${r.stderr}`)
+  return r
+}
+
+/** Starts the agent in the chroot as its user, waits for its status, returns it, stops the agent. */
+async function runAgentOnce(dir: string, port: number): Promise<{ queue: { depth: number }; hub: string }> {
+  const agent = spawn('chroot', chrootArgs(dir, asAgentUser(['/usr/bin/bedside-hub', 'run', '--config', '/etc/bedside-hub/config.yaml'])), { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  agent.stdout.on('data', (b: Buffer) => (output += b.toString()))
+  agent.stderr.on('data', (b: Buffer) => (output += b.toString()))
+  const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)))
+  let status: { queue: { depth: number }; hub: string } | null = null
+  try {
+    for (let i = 0; i < 80 && (!status || status.queue.depth === 0); i++) {
+      await new Promise((r) => setTimeout(r, 250))
+      status = await fetch(`http://127.0.0.1:${port}/api/status`).then((r) => r.json() as Promise<{ queue: { depth: number }; hub: string }>, () => null)
+    }
+  } finally {
+    agent.kill('SIGTERM')
+  }
+  assert.equal(await exited, 0, output)
+  assert.ok(status, `the agent in the chroot never answered: ${output}`)
+  return status
+}
+
+export function describeInstall(built: () => Built): void {
+  const skip = chrootSkipReason()
+  describe('packaging: install, upgrade, remove and purge in a Debian 12 chroot', { skip }, () => {
+    let dir = ''
+    const file = (p: string) => join(dir, p)
+    // unsafe-io: no fsync per unpacked file; the chroot is thrown away after the test.
+    const dpkg = (...args: string[]) => inChroot(dir, ['dpkg', '--force-unsafe-io', ...args])
+
+    before(() => {
+      const { deb, work } = built()
+      dir = join(work, 'chroot')
+      freshChroot(dir)
+      copyFileSync(hostNodePackage(), file('tmp/nodejs.deb'))
+      copyFileSync(deb, file('tmp/bedside-hub.deb'))
+      // nodejs's own dependencies (python3, ...) are not what is tested here.
+      must(dpkg('--force-depends', '-i', '/tmp/nodejs.deb'), 'install nodejs')
+    })
+    after(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true })
+    })
+
+    test('packaging: dpkg -i installs it: user in dialout and bluetooth, data dir 0700, config 0640 root:bedside-hub, service enabled', () => {
+      must(dpkg('-i', '/tmp/bedside-hub.deb'), 'dpkg -i')
+      assert.match(must(inChroot(dir, ['id', '-nG', 'bedside-hub']), 'id').stdout, /^(?=.*\bdialout\b)(?=.*\bbluetooth\b).*/)
+      assert.match(must(inChroot(dir, ['getent', 'passwd', 'bedside-hub']), 'getent').stdout, /:\/var\/lib\/bedside-hub:\/usr\/sbin\/nologin$/m)
+      assert.equal(must(inChroot(dir, ['stat', '-c', '%a %U:%G', '/var/lib/bedside-hub']), 'stat').stdout.trim(), '700 bedside-hub:bedside-hub')
+      assert.equal(must(inChroot(dir, ['stat', '-c', '%a %U:%G', '/etc/bedside-hub/config.yaml']), 'stat').stdout.trim(), '640 root:bedside-hub')
+      assert.ok(lstatSync(file('etc/systemd/system/multi-user.target.wants/bedside-hub.service')).isSymbolicLink())
+    })
+
+    test('packaging: the installed command runs: --version, and config check as the agent user', () => {
+      assert.equal(must(inChroot(dir, ['bedside-hub', '--version']), '--version').stdout.trim(), `bedside-hub ${built().version}`)
+      const r = must(inChroot(dir, asAgentUser(['/usr/bin/bedside-hub', 'config', 'check', '/etc/bedside-hub/config.yaml'])), 'config check')
+      assert.match(r.stdout, /ok \(0 beds/)
+    })
+
+    test('packaging: an upgrade keeps the edited config, the queue and the keys, and the agent starts on them', async () => {
+      const port = await freePort()
+      const config = file('etc/bedside-hub/config.yaml')
+      const edited = readFileSync(config, 'utf8')
+        .replace('id: ward-unconfigured', 'id: ward-chroot')
+        .replace('listen: "127.0.0.1:8080"', `listen: "127.0.0.1:${port}"`)
+        .replace('listen: "0.0.0.0:1883"', `listen: "127.0.0.1:${await freePort()}"`)
+        .replace(/^#beds:$/m, 'beds:\n  - { id: "c1", devices: [{ id: sim-c1, type: sim }] }')
+      writeFileSync(config, edited)
+      const before = await runAgentOnce(dir, port)
+      assert.equal(before.hub, 'ward-chroot')
+      assert.ok(before.queue.depth > 0)
+      const data = file('var/lib/bedside-hub')
+      for (const f of readdirSync(data)) assert.equal(must(inChroot(dir, ['stat', '-c', '%U', `/var/lib/bedside-hub/${f}`]), 'stat').stdout.trim(), 'bedside-hub', f)
+      const keys = readFileSync(join(data, 'keys.json'), 'utf8')
+
+      const next = `${built().version}+upgrade1`
+      copyFileSync(rebuildWithVersion(built().deb, next, built().work), file('tmp/next.deb'))
+      must(dpkg('-i', '/tmp/next.deb'), 'upgrade')
+      assert.equal(must(inChroot(dir, ['dpkg-query', '-W', '-f', '${Version}', 'bedside-hub']), 'query').stdout, next)
+      assert.equal(readFileSync(config, 'utf8'), edited, 'the local config edit survives')
+      assert.equal(readFileSync(join(data, 'keys.json'), 'utf8'), keys, 'the pseudonym keys survive')
+      const after = await runAgentOnce(dir, port)
+      assert.ok(after.queue.depth >= before.queue.depth, `queue before ${before.queue.depth}, after ${after.queue.depth}`)
+    })
+
+    test('packaging: remove keeps data and config; purge deletes them after saying so', () => {
+      const removed = must(dpkg('-r', 'bedside-hub'), 'remove')
+      assert.match(removed.stdout, /data in \/var\/lib\/bedside-hub .* kept/)
+      assert.ok(existsSync(file('var/lib/bedside-hub/keys.json')))
+      assert.ok(existsSync(file('etc/bedside-hub/config.yaml')))
+      assert.ok(!existsSync(file('usr/bin/bedside-hub')))
+
+      const purged = must(dpkg('-P', 'bedside-hub'), 'purge')
+      assert.match(purged.stdout, /purge: deleting \/var\/lib\/bedside-hub/)
+      assert.ok(!existsSync(file('var/lib/bedside-hub')))
+      assert.ok(!existsSync(file('etc/bedside-hub')))
+      assert.doesNotMatch(inChroot(dir, ['dpkg-statoverride', '--list']).stdout, /bedside-hub/, 'the config statoverride is gone')
+      assert.ok(statSync(file('etc/passwd')).size > 0 && readFileSync(file('etc/passwd'), 'utf8').includes('bedside-hub:'), 'the system user is kept')
+    })
+  })
+}
