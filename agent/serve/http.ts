@@ -122,8 +122,15 @@ export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
   const live = opts.live
   if (live) void app.register(async (scope) => live.route(scope))
 
+  // The page loads only its own files and talks only to this origin (fetch and /ws).
+  const pageHeaders = {
+    'cache-control': 'no-cache',
+    'content-security-policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  }
   for (const [path, asset] of opts.assets) {
-    app.get(path, async (_req, reply) => reply.type(asset.contentType).header('cache-control', 'no-cache').send(asset.body))
+    app.get(path, async (_req, reply) => reply.type(asset.contentType).headers(pageHeaders).send(asset.body))
   }
   app.get('/healthz', async (_req, reply) => {
     const h = api.health()

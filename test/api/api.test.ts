@@ -180,6 +180,19 @@ describe('api', () => {
     assert.ok(acks[0]!.detail.includes(alarmId))
   })
 
+  test('api: the page and its files are served from the agent with a same-origin content policy', async () => {
+    const page = await fetch(`${http}/`)
+    assert.equal(page.status, 200)
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/)
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/)
+    const html = await page.text()
+    for (const src of html.matchAll(/(?:src|href)="(\/[^"]+)"/g)) {
+      const r = await fetch(`${http}${src[1]}`)
+      assert.equal(r.status, 200, `${src[1]} is served`)
+    }
+    assert.ok(!/<script>|style="/.test(html), 'no inline script or style (the policy forbids them)')
+  })
+
   test('api: /healthz is live and /readyz names each part', async () => {
     assert.equal((await call('GET', '/healthz')).status, 200)
     const ready = await call('GET', '/readyz')
