@@ -24,6 +24,8 @@ export const cloudConfigSchema = z.object({
     partitions_consumed_concurrently: z.number().int().min(1).max(64).default(3),
     /** Where a new group starts: earliest keeps a fresh writer from skipping history. */
     from_beginning: z.boolean().default(true),
+    /** How often the per-partition lag on /metrics is refreshed from the broker. */
+    lag_interval_ms: z.number().int().min(100).max(600_000).default(5000),
     topics: z.object({
       raw_vitals: topic(DEFAULT_TOPICS.rawVitals.name, 30),
       waveforms: topic(DEFAULT_TOPICS.waveforms.name, 7),

@@ -21,6 +21,7 @@ import type { EnvelopeMsg } from '../proto/codec.js'
 import { toRequests } from './batches.js'
 import type { CloudConfig } from './config.js'
 import { DeadLetter, type DeadMessage } from './deadletter.js'
+import { LagMonitor } from './lag.js'
 import { WriterMetrics } from './metrics.js'
 import { insertStatements, toRows, type InsertStatements, type RowWrite } from './rows.js'
 import { CqlSink } from './sink.js'
@@ -44,6 +45,7 @@ export class CloudWriter {
   /** Consecutive pauses per partition (`topic/partition`), reset by a successful batch. */
   private readonly pauseStreaks = new Map<string, number>()
   private readonly paused = new Map<string, NodeJS.Timeout>()
+  private lagMonitor: LagMonitor | null = null
   private phase: Phase = 'idle'
   private crashCause: string | null = null
 
@@ -76,6 +78,8 @@ export class CloudWriter {
     this.consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment))
     consumer.on(consumer.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart))
+    this.lagMonitor = new LagMonitor(this.kafka, k.group_id, this.metrics, this.log, k.lag_interval_ms)
+    await this.lagMonitor.start()
     await consumer.connect()
     await consumer.subscribe({ topics: this.sourceTopics, fromBeginning: k.from_beginning })
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: k.partitions_consumed_concurrently, eachBatch: (p) => this.onBatch(p) })
@@ -89,6 +93,7 @@ export class CloudWriter {
     let n = 0
     for (const parts of Object.values(assignment)) n += parts.length
     this.metrics.assigned.set(n)
+    this.lagMonitor?.assign(assignment)
     this.log.info({ event: 'group_joined', assignment }, 'partitions assigned')
   }
 
@@ -186,6 +191,7 @@ export class CloudWriter {
     for (const t of this.paused.values()) clearTimeout(t)
     this.paused.clear()
     await this.consumer?.disconnect()
+    await this.lagMonitor?.stop()
     await this.producer?.disconnect()
     this.phase = 'stopped'
   }

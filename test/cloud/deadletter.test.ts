@@ -25,7 +25,7 @@ describe('cloud: dead-letter, failing writes, ops endpoints, documented queries'
   let http: string
 
   before(async () => {
-    cloud = await setupCloud('cloud-dl', 2, { cassandra: { write_attempts: 2, retry_initial_ms: 50, pause_ms: 500 } })
+    cloud = await setupCloud('cloud-dl', 2, { kafka: { lag_interval_ms: 200 }, cassandra: { write_attempts: 2, retry_initial_ms: 50, pause_ms: 500 } })
     kafka = testKafka()
     producer = kafka.producer()
     await producer.connect()
@@ -74,6 +74,7 @@ describe('cloud: dead-letter, failing writes, ops endpoints, documented queries'
     await produceRecords(producer, cloud.agentTopics.raw_vitals, obs)
     await waitFor('a partition paused', async () => (await metricValue(http, 'bedside_cloud_partition_pauses_total')) > 0, 30_000, 100)
     assert.equal((await fetch(`${http}/healthz`)).status, 200, 'a paused partition is not a dead process')
+    await waitFor('lag of the stuck partitions on /metrics', async () => (await metricValue(http, 'bedside_cloud_consumer_lag', `topic="${cloud.agentTopics.raw_vitals}"`)) > 0, 10_000, 100)
     // Alarms live on other partitions of another topic: they keep flowing meanwhile.
     const alarmsBefore = await countRows(cloud.cql, `${cloud.keyspace}.alerts_by_patient`)
     await produceRecords(producer, cloud.agentTopics.alert_events, [alarmRecord('hub-fail', 1000, 'p-x', Date.now() - 1000, 'high')])
