@@ -98,15 +98,23 @@ export class LiveFeed {
   private readonly strips = new Map<string, WaveStrip>()
   private readonly timers: NodeJS.Timeout[] = []
 
+  private readonly onAlarm = (c: AlarmChange, hubSeq: number): void => {
+    this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq) })
+    // The tile shows the value and the NEWS2 that raised the alarm now, not at the next 1 Hz update.
+    if (this.clients.size > 0 && c.category === 'physiological') this.broadcast({ type: 'bed', bed: this.state.bed(c.bedId) })
+  }
+  private readonly onVitals = (bedId: string): void => {
+    if (this.clients.size > 0) this.broadcast({ type: 'bed', bed: this.state.bed(bedId) })
+  }
+  private readonly onLink = (deviceId: string, link: LinkStatus): void => this.broadcast({ type: 'link', deviceId, link })
+  private readonly onWave = (bedId: string, chunk: WaveformChunk): void => this.addWave(bedId, chunk)
+
+  /** Listens to `events` until close(). */
   constructor(private readonly events: EventEmitter<LiveEvents>, private readonly state: LiveState, private readonly log: Logger) {
-    events.on('alarm', (c, hubSeq) => {
-      this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq) })
-      // The tile shows the value and the NEWS2 that raised the alarm now, not at the next 1 Hz update.
-      if (this.clients.size > 0 && c.category === 'physiological') this.broadcast({ type: 'bed', bed: this.state.bed(c.bedId) })
-    })
-    events.on('vitals', (bedId) => this.clients.size > 0 && this.broadcast({ type: 'bed', bed: this.state.bed(bedId) }))
-    events.on('link', (deviceId, link) => this.broadcast({ type: 'link', deviceId, link }))
-    events.on('wave', (bedId, chunk) => this.onWave(bedId, chunk))
+    events.on('alarm', this.onAlarm)
+    events.on('vitals', this.onVitals)
+    events.on('link', this.onLink)
+    events.on('wave', this.onWave)
     this.timers.push(setInterval(() => this.flushWaves(), WAVE_FLUSH_MS))
     this.timers.push(setInterval(() => this.clients.size > 0 && this.broadcast({ type: 'status', status: this.state.status() }), STATUS_EVERY_MS))
   }
@@ -120,7 +128,12 @@ export class LiveFeed {
     return this.clients.size
   }
 
+  /** Stops listening and closes every client (1001 going away); idempotent. */
   close(): void {
+    this.events.off('alarm', this.onAlarm)
+    this.events.off('vitals', this.onVitals)
+    this.events.off('link', this.onLink)
+    this.events.off('wave', this.onWave)
     for (const t of this.timers) clearInterval(t)
     for (const ws of this.clients) ws.close(1001, 'agent stopping')
     this.clients.clear()
@@ -137,7 +150,7 @@ export class LiveFeed {
     }))
   }
 
-  private onWave(bedId: string, chunk: WaveformChunk): void {
+  private addWave(bedId: string, chunk: WaveformChunk): void {
     if (this.clients.size === 0) return
     const ref = refOf(chunk.code)
     if (!ref || !ref.startsWith('MDC_ECG_ELEC_POTL')) return
