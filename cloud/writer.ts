@@ -4,8 +4,8 @@
  * hands its partitions to the others after `session_timeout_ms`, and they resume from the last
  * committed offset.
  *
- * Per batch (one topic partition): decode and check every Envelope (validate.ts), send the invalid
- * ones to dead-letter, write the rows (rows.ts → batches.ts → sink.ts), and only then resolve and
+ * Per batch (one topic partition): decode and check every Envelope (validate.ts), write the rows
+ * (rows.ts → batches.ts → sink.ts), send the invalid ones to dead-letter, and only then resolve and
  * commit the batch's offsets. A crash between the writes and the commit re-delivers the batch to
  * whoever owns the partition next; the rows' primary keys end with (hub_id, hub_seq) and their
  * write timestamps come from the event, so the re-write changes nothing (exactly once in the table).
@@ -111,10 +111,11 @@ export class CloudWriter {
     const envelopes: EnvelopeMsg[] = []
     const dead: DeadMessage[] = []
     for (const m of batch.messages) this.decodeInto(m, rows, envelopes, dead)
-    const failure = await this.sendDead(batch.topic, batch.partition, dead)
-    if (failure) return this.pausePartition(p, key, failure, 1)
     const result = await this.sink.write(toRequests(rows, this.cfg.cassandra.batch_max_bytes), p)
     if (result.kind === 'retry') return this.pausePartition(p, key, result.cause, result.attempts)
+    // After the rows, so that a batch retried for its writes does not dead-letter twice.
+    const failure = await this.sendDead(batch.topic, batch.partition, dead)
+    if (failure) return this.pausePartition(p, key, failure, 1)
     this.pauseStreaks.delete(key)
     const last = batch.messages[batch.messages.length - 1]!.offset
     p.resolveOffset(last)
