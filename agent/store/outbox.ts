@@ -63,6 +63,11 @@ export class Outbox {
     if (hubSeq > this.inFlightSeq) this.inFlightSeq = hubSeq
   }
 
+  /** The batch in flight was acknowledged (cursor moved) or failed (it will be read again). */
+  clearInFlight(): void {
+    this.inFlightSeq = 0
+  }
+
   /** Highest hub_seq that may already be in Kafka (acknowledged or in flight): never shed at or below it. */
   get sentUpTo(): number {
     return Math.max(this.cursorSeq, this.inFlightSeq)

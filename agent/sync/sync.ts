@@ -117,8 +117,10 @@ export class CloudSync {
         for (const [t, n] of counts) this.metrics.synced.inc({ topic: this.opts.topics[t] }, n)
         this.onSuccess()
       } catch (err) {
+        this.outbox.clearInFlight()
         await this.onFailure(err as Error)
       }
+      this.outbox.clearInFlight()
     }
   }
 
