@@ -242,6 +242,38 @@ describe('dashboard', { timeout: 120_000 }, () => {
     }
   })
 
+  test('dashboard: a banner says when the local queue is over its quota, with the technical alarm listed', async () => {
+    const hub = await startAgentProcess({
+      hub: { id: 'ward-9q', site: 'test-site', data_dir: join(mkdtempSync(join(tmpdir(), 'bedside-dash-quota-')), 'data') },
+      store: { quota_mb: 1 },
+      housekeeping: { quota_check_ms: 200 },
+      beds: [{ id: 'quota-01', devices: [{ id: 'mon-q', type: 'mqtt', secret: 'secret-of-mon-q' }] }],
+    })
+    const dev = await mqtt.connectAsync(hub.mqtt, { username: 'mon-q', password: 'secret-of-mon-q', reconnectPeriod: 0, protocolVersion: 4 })
+    const other = await context.newPage()
+    try {
+      await other.goto(hub.http)
+      // Waveforms fill the 1 MB quota within a second or two; keep them coming until the page says so.
+      const samples = ecgChunk(0, 250, 250)
+      let t0 = Date.now() - 3_600_000
+      const banner = other.locator('#banner-quota')
+      await waitFor('the over-quota banner', async () => {
+        const sends = Array.from({ length: 50 }, () => dev.publishAsync('bedside/v1/devices/mon-q/wave', JSON.stringify({ code: 'MDC_ECG_ELEC_POTL_II', rate: 250, t0: (t0 += 1000), samples }), { qos: 1 }))
+        await Promise.all(sends)
+        return banner.isVisible()
+      }, 20_000, 0)
+      assert.match(await banner.innerText(), /Local queue over quota: waveforms are being shed oldest-first \(\d+ records queued\)/)
+      const alarm = other.locator('#alarms li.alarm[data-priority="medium"]', { hasText: 'quota' })
+      await alarm.first().waitFor({ timeout: 3000 })
+      assert.equal(await alarm.first().locator('.swatch').evaluate((e) => getComputedStyle(e).backgroundColor), COLOURS.medium)
+      await other.screenshot({ path: join(ARTIFACTS, 'dashboard-over-quota.png') })
+    } finally {
+      await dev.endAsync()
+      await other.close()
+      await hub.stop()
+    }
+  })
+
   test('dashboard: after a WebSocket drop the page reconnects by itself and resynchronizes what it missed', async () => {
     const snapshotsBefore = await page.evaluate(() => (window as any).bedsideDashboard.state.snapshots as number)
     wsBlocked = true
