@@ -7,11 +7,14 @@ import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import YAML from 'yaml'
 import { z } from 'zod'
+import cron from 'node-cron' // issue 7: schedules are checked with the config
 
 const hostPort = z
   .string()
   .regex(/^[^\s:]+:\d{1,5}$/, 'must be "host:port", e.g. "127.0.0.1:8080"')
   .refine((s) => Number(s.split(':')[1]) <= 65535, 'port must be at most 65535')
+
+const cronExpr = z.string().refine((s) => cron.validate(s), 'must be a cron expression, e.g. "0 3 * * 1" (seconds field optional)') // issue 7
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
 
@@ -138,10 +141,10 @@ export const configSchema = z.object({
   // --- issue 7 (durability): schedules of store and key care (node-cron syntax, seconds field optional) ---
   housekeeping: z.object({
     quota_check_ms: z.number().int().min(50).max(60_000).default(1000),
-    retention_cron: z.string().default('*/10 * * * *'),
-    checkpoint_cron: z.string().default('* * * * *'),
+    retention_cron: cronExpr.default('*/10 * * * *'),
+    checkpoint_cron: cronExpr.default('* * * * *'),
     /** Pseudonym key rotation; default weekly, Monday 03:00. */
-    key_rotation_cron: z.string().default('0 3 * * 1'),
+    key_rotation_cron: cronExpr.default('0 3 * * 1'),
   }).strict().default({}),
   // --- end issue 7 ---
   cloud: z.object({ kafka }).strict().optional(),

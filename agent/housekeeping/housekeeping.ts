@@ -24,6 +24,8 @@ export interface HousekeepingOptions {
 export interface HousekeepingHooks {
   /** Appends an audit event to the durable log (never shed). */
   audit(action: string, detail: string): void
+  /** Writes what is pending (coalesced shed audits) before the store closes. */
+  flush(): void
 }
 
 export class Housekeeping {
@@ -48,6 +50,7 @@ export class Housekeeping {
   async stop(): Promise<void> {
     if (this.quotaTimer) clearInterval(this.quotaTimer)
     for (const t of this.tasks) await t.destroy()
+    this.guard('flush', () => this.hooks.flush())
   }
 
   purge(): number {

@@ -42,6 +42,9 @@ export class Durability {
   readonly quota: StoreQuota
   readonly housekeeping: Housekeeping
   private readonly meta: Meta
+  /** Shedding passes since the last shed audit: one audit per minute at most, so audits cannot fill the quota themselves. */
+  private pendingShed: { count: number; fromSeq: number; toSeq: number; usedBytes: number } | null = null
+  private lastShedAuditMs = 0
 
   constructor(private readonly host: DurabilityHost) {
     const { cfg, db, outbox, log } = host
@@ -51,9 +54,7 @@ export class Durability {
     this.quota = new StoreQuota(db, outbox, quotaBytes, {
       shed: (count, fromSeq, toSeq, usedBytes) => {
         shed.inc({ kind: 'waveform' }, count)
-        const detail = `shed ${count} unsynced waveform chunks (hub_seq ${fromSeq}..${toSeq}, oldest first) to stay under the store quota; store ${(usedBytes / 1048576).toFixed(1)} MB`
-        host.audit('store.shed', detail)
-        log.warn({ event: 'store_shed', count, fromSeq, toSeq }, detail)
+        this.noteShed(count, fromSeq, toSeq, usedBytes)
       },
       condition: (active, detail) => this.quotaCondition(active, detail),
     })
@@ -61,14 +62,32 @@ export class Durability {
     this.housekeeping = new Housekeeping(
       { quotaCheckMs: hk.quota_check_ms, retentionMs: cfg.store.retention_days * 86_400_000, retentionCron: hk.retention_cron, checkpointCron: hk.checkpoint_cron, keyRotationCron: hk.key_rotation_cron },
       { quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms },
-      { audit: (action, detail) => host.audit(action, detail) },
+      { audit: (action, detail) => host.audit(action, detail), flush: () => this.flushShedAudit() },
       log.child({ component: 'housekeeping' }),
     )
     this.registerGauges()
   }
 
+  private noteShed(count: number, fromSeq: number, toSeq: number, usedBytes: number): void {
+    const p = this.pendingShed
+    this.pendingShed = p ? { count: p.count + count, fromSeq: p.fromSeq, toSeq, usedBytes } : { count, fromSeq, toSeq, usedBytes }
+    if (Date.now() - this.lastShedAuditMs >= 60_000) this.flushShedAudit()
+  }
+
+  /** Audits (and logs) the waveform chunks shed since the last audit; each is also counted in meta and /metrics. */
+  flushShedAudit(): void {
+    const p = this.pendingShed
+    if (!p) return
+    this.pendingShed = null
+    this.lastShedAuditMs = Date.now()
+    const detail = `shed ${p.count} unsynced waveform chunks (hub_seq ${p.fromSeq}..${p.toSeq}, oldest first) to stay under the store quota of ${(this.quota.limitBytes / 1048576).toFixed(1)} MB; store ${(p.usedBytes / 1048576).toFixed(1)} MB`
+    this.host.audit('store.shed', detail)
+    this.host.log.warn({ event: 'store_shed', count: p.count, fromSeq: p.fromSeq, toSeq: p.toSeq }, detail)
+  }
+
   /** The queue-over-quota technical alarm at every bed: the whole ward's data is at stake. */
   private quotaCondition(active: boolean, detail: string): void {
+    if (!active) this.flushShedAudit()
     const now = Date.now()
     for (const bed of this.host.cfg.beds) this.host.handleAlarms(this.host.engine.technical(bed.id, 'store', 'queue-over-quota', active, now, detail))
     if (active) this.host.log.error({ event: 'store_over_quota', detail }, detail)
