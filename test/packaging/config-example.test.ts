@@ -5,14 +5,15 @@
  * fails here.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import YAML from 'yaml'
 import { z } from 'zod'
 import { configSchema, parseConfig } from '../../agent/config.js'
 import { rulesConfigSchema } from '../../agent/rules/index.js'
-import { REPO, uncommentExample } from './support.js'
+import { REPO, run, uncommentExample } from './support.js'
 
 const exampleText = readFileSync(join(REPO, 'packaging/config.example.yaml'), 'utf8')
 const fullDoc = () => YAML.parse(uncommentExample(exampleText)) as unknown
@@ -88,4 +89,15 @@ test('packaging: every device type of the schema has an example device', () => {
   const cfg = parseConfig(fullDoc())
   const shown = new Set(cfg.beds.flatMap((b) => b.devices.map((d) => d.type)))
   assert.deepEqual([...types].filter((t) => !shown.has(t)), [])
+})
+
+test('packaging: config check reports the config and the rules errors together, each with its path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bedside-cfg-'))
+  const file = join(dir, 'bad.yaml')
+  writeFileSync(file, 'hub: { id: w, site: s, data_dir: /tmp/x }\nhttp: { listen: "localhost" }\nrules:\n  set:\n    - { id: hr-high, limit: "high" }\n')
+  const r = run(process.execPath, ['--import', 'tsx', 'agent/cli.ts', 'config', 'check', file])
+  rmSync(dir, { recursive: true, force: true })
+  assert.equal(r.status, 1)
+  assert.match(r.stderr, /^ {2}- http\.listen: must be "host:port"/m)
+  assert.match(r.stderr, /^ {2}- rules\.set\[0\]\.limit: rule "hr-high" field "limit": Expected number/m)
 })
