@@ -22,7 +22,7 @@ import Database from 'better-sqlite3'
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -65,6 +65,20 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
       ) STRICT;
       CREATE TABLE sync_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), hub_seq INTEGER NOT NULL) STRICT;
       INSERT INTO sync_cursor (id, hub_seq) VALUES (1, 0);
+    `)
+  },
+  // v1 → v2: BLE pairings made with `bedside-hub pair add` (the allowlist beyond the config).
+  (db) => {
+    db.exec(`
+      CREATE TABLE ble_pairings (
+        address TEXT PRIMARY KEY,       -- lowercase aa:bb:cc:dd:ee:ff
+        device_id TEXT NOT NULL UNIQUE,
+        device_type TEXT NOT NULL,      -- polar-pmd | ble-hrs | ble-plx | ble-hts
+        bed_id TEXT NOT NULL,
+        added_ms INTEGER NOT NULL,
+        added_by TEXT NOT NULL,
+        audited INTEGER NOT NULL DEFAULT 0  -- 1 once the running agent wrote the pairing's audit event
+      ) STRICT;
     `)
   },
 ]
