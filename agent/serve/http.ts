@@ -129,8 +129,10 @@ export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   }
+  const pageError = opts.assets.get('/')?.error
+  if (pageError) log.error({ event: 'page_assets_missing', cause: pageError }, 'central-station page files missing: serving a stand-in page')
   for (const [path, asset] of opts.assets) {
-    app.get(path, async (_req, reply) => reply.type(asset.contentType).headers(pageHeaders).send(asset.body))
+    app.get(path, async (_req, reply) => reply.code(asset.error ? 503 : 200).type(asset.contentType).headers(pageHeaders).send(asset.body))
   }
   app.get('/healthz', async (_req, reply) => {
     const h = api.health()

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url'
 export interface StaticAsset {
   readonly contentType: string
   readonly body: Buffer
+  /** Set on the stand-in page served when the dashboard files could not be read (logged by http.ts). */
+  readonly error?: string
 }
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -23,8 +25,22 @@ export class PageAssetsError extends Error {
   readonly code = 'BEDSIDE_ERR_PAGE_ASSETS'
 }
 
-/** Reads every servable file of `dir` (default: `public/` beside this module), keyed by URL path. */
+/**
+ * Reads every servable file of `dir` (default: `public/` beside this module), keyed by URL path.
+ * Missing files do not stop the agent (alarms, ingest and the API matter more than the page): `/`
+ * then answers with a stand-in that says what is wrong, and carries `error` for the log.
+ */
 export function loadPageAssets(dir = fileURLToPath(new URL('./public/', import.meta.url))): ReadonlyMap<string, StaticAsset> {
+  try {
+    return readPageAssets(dir)
+  } catch (err) {
+    if (!(err instanceof PageAssetsError)) throw err
+    const body = Buffer.from(`<!doctype html><meta charset="utf-8"><title>bedside-hub</title><h1>Central-station page unavailable</h1><p>${err.message.replace(/[<>&]/g, '')}</p><p>Alarms and the API at /api/alarms keep working.</p>`)
+    return new Map([['/', { contentType: TYPES['.html']!, body, error: err.message }]])
+  }
+}
+
+function readPageAssets(dir: string): ReadonlyMap<string, StaticAsset> {
   let names: string[]
   try {
     names = readdirSync(dir)
