@@ -43,6 +43,8 @@ export const STATUS_EVERY_MS = 2000
 const WAVE_PENDING_MAX = 2 * WAVE_MAX_RATE_HZ
 /** A bed whose shown lead sent nothing for this long may switch to another lead. */
 const LEAD_STALE_MS = 5000
+/** A client that has not answered the previous ping by the next one is gone (cable pulled, tab killed). */
+export const PING_EVERY_MS = 15_000
 /** Sockets with more than this buffered are too slow; they are closed and will resync on reconnect. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 
@@ -95,6 +97,8 @@ class WaveStrip {
 
 export class LiveFeed {
   private readonly clients = new Set<WebSocket>()
+  /** Clients that answered the last ping. */
+  private readonly alive = new WeakSet<WebSocket>()
   private readonly strips = new Map<string, WaveStrip>()
   private readonly timers: NodeJS.Timeout[] = []
 
@@ -117,6 +121,20 @@ export class LiveFeed {
     events.on('wave', this.onWave)
     this.timers.push(setInterval(() => this.flushWaves(), WAVE_FLUSH_MS))
     this.timers.push(setInterval(() => this.clients.size > 0 && this.broadcast({ type: 'status', status: this.state.status() }), STATUS_EVERY_MS))
+    this.timers.push(setInterval(() => this.pingAll(), PING_EVERY_MS))
+  }
+
+  private pingAll(): void {
+    for (const ws of this.clients) {
+      if (!this.alive.has(ws)) {
+        this.log.info({ event: 'ws_client_gone', cause: 'no pong' }, 'dashboard client stopped answering pings: dropped')
+        ws.terminate()
+        this.clients.delete(ws)
+        continue
+      }
+      this.alive.delete(ws)
+      ws.ping()
+    }
   }
 
   /** Registers GET /ws; call after `@fastify/websocket` is registered on `app`. */
@@ -141,6 +159,8 @@ export class LiveFeed {
 
   private accept(ws: WebSocket): void {
     this.clients.add(ws)
+    this.alive.add(ws)
+    ws.on('pong', () => this.alive.add(ws))
     ws.on('close', () => this.clients.delete(ws))
     ws.on('error', (err) => this.log.debug({ event: 'ws_error', cause: err.message }, 'dashboard socket error'))
     // Clients send nothing; anything they do send is ignored rather than parsed.
