@@ -1,7 +1,8 @@
 /**
  * Rows → CQL requests: rows of one partition go together in UNLOGGED batches no larger than
- * `maxBytes` (Cassandra fails a batch over 50 KiB, batch_size_fail_threshold; ScyllaDB and
- * SERVICES.md ask for single-partition batches). A single-partition unlogged batch is applied
+ * `maxBytes` (under the 50 KiB batch_size_fail_threshold; SERVICES.md asks for single-partition
+ * batches, small). The bound is an estimate from the bound values (rows.ts estimateBytes);
+ * test/cloud/deadletter.test.ts writes 48 KiB batches into the real Cassandra. A single-partition unlogged batch is applied
  * atomically by the replica and needs no batchlog, so it is one mutation, not a coordinator fan-out.
  * Pure.
  */

@@ -45,8 +45,10 @@ export const cloudConfigSchema = z.object({
     /** CQL requests (single rows or batches) in flight per writer process, over all partitions. */
     concurrency: z.number().int().min(1).max(1024).default(64),
     /**
-     * Upper bound of one single-partition UNLOGGED batch, estimated from the bound values.
-     * Cassandra fails batches over batch_size_fail_threshold (50 KiB) and warns over 5 KiB.
+     * Upper bound of one single-partition UNLOGGED batch, estimated from the bound values. Kept
+     * under batch_size_fail_threshold (50 KiB, SERVICES.md) so the same config is safe on any
+     * server. Cassandra 5.0 applies its batch size warn/fail thresholds to multi-partition batches
+     * only: no warning was logged here for 16–48 KiB single-partition batches.
      */
     batch_max_bytes: z.number().int().min(256).max(48 * 1024).default(16 * 1024),
     request_timeout_ms: z.number().int().min(100).max(120_000).default(12_000),

@@ -7,7 +7,13 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Kafka, Producer } from 'kafkajs'
 import { encodeEnvelope, SCHEMA_VERSION } from '../../proto/codec.js'
+import { toRequests } from '../../cloud/batches.js'
+import { parseCloudConfig } from '../../cloud/config.js'
+import { WriterMetrics } from '../../cloud/metrics.js'
+import { insertStatements, toRows } from '../../cloud/rows.js'
 import { DEFAULT_SCHEMA, MIGRATIONS } from '../../cloud/schema.js'
+import { CqlSink } from '../../cloud/sink.js'
+import { decodeChecked } from '../../cloud/validate.js'
 import { freePort, metricValue, waitFor } from '../support/agent-process.js'
 import { countRows, produceRecords, readDeadLetter, setupCloud, testKafka, type CloudSetup } from '../support/cloud-process.js'
 import { alarmRecord, observationRecords } from './envelopes.js'
@@ -83,6 +89,25 @@ describe('cloud: dead-letter, failing writes, ops endpoints, documented queries'
     await waitFor('200 rows after the table is back', async () => (await countRows(cloud.cql, `${cloud.keyspace}.vitals_by_patient`)) === 200, 60_000, 250)
     assert.ok((await metricValue(http, 'bedside_cloud_write_retries_total')) > 0)
     assert.equal(await metricValue(http, 'bedside_cloud_partitions_paused'), 0)
+  })
+
+  test('cloud: batches at the largest allowed batch_max_bytes pass Cassandra\'s 50 KiB batch limit', async () => {
+    const cfg = parseCloudConfig({ kafka: { brokers: ['unused:1'] }, cassandra: { contact_points: ['unused:1'], keyspace: cloud.keyspace, batch_max_bytes: 48 * 1024 } }, 'test')
+    const metrics = new WriterMetrics()
+    const sink = new CqlSink(cloud.cql, cfg.cassandra, metrics)
+    const q = insertStatements(cloud.keyspace)
+    const t0Us = (Date.now() - HOUR_MS) * 1000
+    const rows = Array.from({ length: 60 }, (_, i) => toRows(decodeChecked(Buffer.from(encodeEnvelope({
+      schemaVersion: SCHEMA_VERSION, hubId: 'hub-big', hubSeq: i + 1, subject: 'p-big', subjectKind: 1, keyEpoch: 'e1', bedId: 'b', hubTimeMs: Date.now(),
+      waveform: { code: 131329, rateHz: 500, t0Us: t0Us + i * 2_000_000, samplesUv: Array.from({ length: 1000 }, (_, k) => k * 1001), hubTimeMs: Date.now(), deviceSeq: i, quality: 0, device: 'd' },
+    }))), q)).flat()
+    const requests = toRequests(rows, cfg.cassandra.batch_max_bytes)
+    assert.ok(requests.length <= 8, `${requests.length} batches for 60 rows`)
+    assert.ok(Math.max(...requests.map((r) => r.bytes)) > 40 * 1024, 'batches close to the bound')
+    const result = await sink.write(requests, { isRunning: () => true, heartbeat: async () => undefined })
+    assert.equal(result.kind, 'ok', result.kind === 'retry' ? result.cause.message : '')
+    const n = await cloud.cql.execute(`SELECT COUNT(*) AS n FROM ${cloud.keyspace}.waveforms_by_patient WHERE subject = 'p-big' AND day IN ?`, [daysAround()], { prepare: true })
+    assert.equal(Number(n.rows[0]!.n), 60)
   })
 
   test('cloud: /metrics has per-partition lag and write latency; /healthz and /readyz answer 200', async () => {
