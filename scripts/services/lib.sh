@@ -145,7 +145,7 @@ print_log_tail() {
 
 main_log_name() {
   case "$1" in
-    kafka) echo server.log ;;
+    kafka | kafka-secure) echo server.log ;;
     cassandra) echo system.log ;;
   esac
 }
@@ -163,7 +163,7 @@ since_launch() {
 wait_ready() {
   local svc=$1 timeout_s start pid reason
   case "$svc" in
-    kafka) timeout_s=$KAFKA_START_TIMEOUT_S ;;
+    kafka | kafka-secure) timeout_s=$KAFKA_START_TIMEOUT_S ;;
     cassandra) timeout_s=$CASSANDRA_START_TIMEOUT_S ;;
   esac
   start=$(now_s)
@@ -173,7 +173,7 @@ wait_ready() {
       print_log_tail "$svc"
       die "$svc: JVM (pid $pid) exited before becoming ready"
     fi
-    if reason=$(node "$HERE/probe.mjs" "$svc" "$(endpoint_of "$svc")" 2>&1); then
+    if reason=$(node "$HERE/probe.mjs" "$svc" "$(endpoint_of "$svc")" "$(svc_dir "$svc")" 2>&1); then
       say "$svc: ready on $(endpoint_of "$svc")${2:+ $(since_launch "$svc")}"
       return 0
     fi

@@ -34,9 +34,10 @@ async function freePorts(count) {
   return ports;
 }
 
-async function probeKafka(broker) {
+async function probeKafka(broker, security = {}) {
   const { Kafka, logLevel } = (await import('kafkajs')).default;
   const kafka = new Kafka({
+    ...security,
     clientId: 'services-probe',
     brokers: [broker],
     logLevel: logLevel.NOTHING,
@@ -71,11 +72,23 @@ async function probeCassandra(contact) {
   }
 }
 
-async function main([command, arg]) {
+// kafka-secure: TLS verified against the generated CA, client certificate, SCRAM-SHA-512.
+async function secureOptions(stateDir) {
+  const { readFileSync } = await import('node:fs');
+  const f = (name) => readFileSync(`${stateDir}/tls/${name}`, 'utf8');
+  return {
+    ssl: { rejectUnauthorized: true, ca: [f('ca.pem')], cert: f('client.pem'), key: f('client.key') },
+    sasl: { mechanism: 'scram-sha-512', username: f('sasl-user').trim(), password: f('sasl-password').trim() },
+  };
+}
+
+async function main([command, arg, stateDir]) {
   if (command === 'ports') {
     process.stdout.write((await freePorts(Number(arg))).join('\n') + '\n');
   } else if (command === 'kafka') {
     await probeKafka(arg);
+  } else if (command === 'kafka-secure') {
+    await probeKafka(arg, await secureOptions(stateDir));
   } else if (command === 'cassandra') {
     await probeCassandra(arg);
   } else {

@@ -8,6 +8,8 @@
 #   services.sh stop  [kafka|cassandra|all] SIGTERM, wait, SIGKILL; no JVM left behind
 #   services.sh status                     one line per service
 #   services.sh env                        export lines for eval: KAFKA_BROKERS, CASSANDRA_CONTACT
+#   services.sh start|stop kafka-secure    a separate SASL_SSL Kafka for the security test (never in "all");
+#                                          once started, env also exports KAFKA_SECURE_BROKERS, KAFKA_SECURE_TLS_DIR
 #
 # Environment:
 #   BEDSIDE_CACHE         jar cache, outside the repo (default ~/.cache/bedside-hub)
@@ -34,14 +36,16 @@ STOP_GRACE_S=${STOP_GRACE_S:-30}
 source "$HERE/lib.sh"
 # shellcheck source=kafka.sh
 source "$HERE/kafka.sh"
+# shellcheck source=kafka-secure.sh
+source "$HERE/kafka-secure.sh"
 # shellcheck source=cassandra.sh
 source "$HERE/cassandra.sh"
 
 services_of() {
   case "${1:-all}" in
     all) echo "kafka cassandra" ;;
-    kafka | cassandra) echo "$1" ;;
-    *) die "unknown service '$1' (kafka, cassandra or all)" ;;
+    kafka | cassandra | kafka-secure) echo "$1" ;;
+    *) die "unknown service '$1' (kafka, cassandra, kafka-secure or all)" ;;
   esac
 }
 
@@ -82,6 +86,9 @@ cmd_status() {
       echo "$svc: never started"
     fi
   done
+  if [[ -f "$(ports_file kafka-secure)" ]]; then
+    if is_running kafka-secure; then echo "kafka-secure: running pid $(cat "$(pid_file kafka-secure)") on $(endpoint_of kafka-secure)"; else echo "kafka-secure: stopped"; fi
+  fi
 }
 
 cmd_env() {
@@ -93,6 +100,10 @@ cmd_env() {
   if [[ -f "$(ports_file cassandra)" ]]; then
     echo "export CASSANDRA_CONTACT=$(endpoint_of cassandra)"
     printed=1
+  fi
+  if [[ -f "$(ports_file kafka-secure)" ]]; then
+    echo "export KAFKA_SECURE_BROKERS=$(endpoint_of kafka-secure)"
+    echo "export KAFKA_SECURE_TLS_DIR=$(svc_dir kafka-secure)/tls"
   fi
   [[ $printed == 1 ]] || die "no service has been started in $STATE yet (run: $0 start)"
 }
