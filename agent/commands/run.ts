@@ -45,6 +45,21 @@ function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
   return timer
 }
 
+/**
+ * Start-up takes as long as the devices' first attempts (a BLE patch nobody wears holds it for its
+ * 15-30 s connect timeout), so it grows with the ward. While it runs, ask systemd every 5 s for 20 s
+ * more beyond TimeoutStartSec (EXTEND_TIMEOUT_USEC, systemd >= 236); after 10 minutes stop asking,
+ * so a start-up that truly hangs still times out and is restarted.
+ */
+function extendStartWhile<T>(starting: Promise<T>): Promise<T> {
+  if (!process.env.NOTIFY_SOCKET) return starting
+  const sinceMs = Date.now()
+  const timer = setInterval(() => {
+    if (Date.now() - sinceMs < 600_000) sdNotify('EXTEND_TIMEOUT_USEC=20000000')
+  }, 5000)
+  return starting.finally(() => clearInterval(timer))
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true })
   let cfg
@@ -64,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err
   }
-  const agent = await startAgent(cfg, { demo: demo !== undefined, simRadio: demo?.simRadio }).catch(async (err: unknown) => {
+  const agent = await extendStartWhile(startAgent(cfg, { demo: demo !== undefined, simRadio: demo?.simRadio })).catch(async (err: unknown) => {
     await demo?.stop()
     throw err
   })

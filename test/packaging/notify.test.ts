@@ -84,3 +84,38 @@ test('packaging: under systemd the agent reports READY=1 once serving, feeds the
   assert.equal(await exited, 0, log())
   await waitFor('STOPPING=1', () => messages().includes('STOPPING=1'), 5000, log)
 })
+
+test('packaging: while devices hold the start-up, the agent asks systemd for more time (EXTEND_TIMEOUT_USEC)', { skip }, async () => {
+  // A BLE patch that is not there holds the start-up for its connect timeout (15 s, no adapter or
+  // no advertisement): past TimeoutStartSec systemd would kill the agent without the extensions.
+  const cli = join(REPO, 'dist/agent/cli.js')
+  const socketPath = join(work, 'extend.sock')
+  const sink = spawn('python3', ['-c', SINK, socketPath], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(sink)
+  const messages = collect(sink)
+  await waitFor('the notify socket', () => messages().includes('listening'), 10_000, messages)
+  const [httpPort, mqttPort] = [await freePort(), await freePort()]
+  const dir = join(work, 'extend')
+  mkdirSync(join(dir, 'data'), { recursive: true })
+  const config = join(dir, 'config.yaml')
+  writeFileSync(config, [
+    `hub: { id: ward-extend, site: s, data_dir: ${join(dir, 'data')} }`,
+    `http: { listen: "127.0.0.1:${httpPort}" }`,
+    `mqtt: { listen: "127.0.0.1:${mqttPort}" }`,
+    'beds: [{ id: b1, devices: [{ id: patch-b1, type: polar-pmd, address: "a0:9e:1a:00:00:99" }] }]',
+  ].join('\n'))
+  const agent = spawn(process.execPath, [cli, 'run', '--config', config], { env: { ...process.env, NOTIFY_SOCKET: socketPath }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(agent)
+  const output = collect(agent)
+  const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)))
+  const log = () => `notify socket:\n${messages()}\nagent:\n${output()}`
+  await waitFor('EXTEND_TIMEOUT_USEC before READY=1', () => /EXTEND_TIMEOUT_USEC=20000000/.test(messages()), 15_000, log)
+  assert.ok(!messages().includes('READY=1'), 'extensions come while starting, before READY=1')
+  await waitFor('READY=1', () => messages().includes('READY=1'), 60_000, log)
+  const extensions = (messages().match(/EXTEND_TIMEOUT_USEC/g) ?? []).length
+  await new Promise((r) => setTimeout(r, 6000))
+  assert.equal((messages().match(/EXTEND_TIMEOUT_USEC/g) ?? []).length, extensions, 'no extension once ready')
+  agent.kill('SIGTERM')
+  assert.equal(await exited, 0, log())
+})
+
