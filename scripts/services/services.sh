@@ -73,6 +73,8 @@ cmd_start() {
 cmd_stop() {
   local svc
   for svc in $(services_of "${1:-all}"); do stop_service "$svc"; done
+  # "all" also ends a kafka-secure left behind by an interrupted security test (once ever started).
+  if [[ "${1:-all}" == all && -f "$(ports_file kafka-secure)" ]] && is_running kafka-secure; then stop_service kafka-secure; fi
 }
 
 cmd_status() {
