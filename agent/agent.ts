@@ -12,10 +12,10 @@ import { isDecodeError } from '../drivers/errors.js'
 import { decodeObsPayload, decodeWavePayload } from '../drivers/mqtt/payload.js'
 import { Quality, type Observation, type WaveformChunk } from '../drivers/records.js'
 import type { Driver, DriverContext, LinkStatus } from '../drivers/types.js'
-import { StaticAllowlist } from '../drivers/ble/allowlist.js'
 import type { NobleLike } from '../drivers/ble/noble-like.js'
 import type { LinkCounters } from '../drivers/serial/index.js'
-import { buildDrivers } from './device-drivers.js'
+import { DeviceRunner, type DeviceHost } from './device-drivers.js'
+import { Pairings } from './store/pairings.js'
 import type { Config } from './config.js'
 import { AgentApiImpl } from './api.js'
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
@@ -95,12 +95,11 @@ class Agent implements RunningAgent {
   httpPort = 0
   mqttPort = 0
   private readonly abort = new AbortController()
-  private readonly drivers: Driver[] = []
+  private runner: DeviceRunner | null = null
   private readonly timers: NodeJS.Timeout[] = []
   private http: ReturnType<typeof buildHttp> | null = null
   private live: LiveFeed | null = null
   private readonly scratch: Observation[] = []
-  private readonly linkCounters = new Map<string, () => LinkCounters>()
 
   constructor(readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
@@ -222,19 +221,21 @@ class Agent implements RunningAgent {
   }
 
   private async startDrivers(): Promise<void> {
-    const bleAddresses = [...this.devices.all()].flatMap((d) => ('address' in d.config ? [d.config.address] : []))
-    const built = await buildDrivers(this.devices.all(), { cfg: this.cfg, allowlist: new StaticAllowlist(bleAddresses), simRadio: this.opts.simRadio, log: this.log })
-    for (const [id, read] of built.linkCounters) this.linkCounters.set(id, read)
-    for (const driver of built.drivers) {
-      this.drivers.push(driver)
-      try {
-        await driver.start(this.driverContext(driver.deviceId))
-      } catch (err) {
+    const host: DeviceHost = {
+      context: (id) => this.driverContext(id),
+      startFailed: (id, err) => {
         // A configuration error of one device (bad port path, bonding required) must not stop the ward.
-        this.setLink(driver.deviceId, { state: 'disconnected', cause: (err as Error).message })
-        this.log.error({ event: 'driver_start_failed', device: driver.deviceId, err: (err as Error).message }, `device ${driver.deviceId} could not start: ${(err as Error).message}`)
-      }
+        this.setLink(id, { state: 'disconnected', cause: err.message })
+        this.log.error({ event: 'driver_start_failed', device: id, err: err.message }, `device ${id} could not start: ${err.message}`)
+      },
+      pairingChanged: (p, change) => {
+        this.pipeline.audit(change === 'paired' ? 'ble-paired' : 'ble-unpaired', p.addedBy, p.bedId, `BLE device ${p.deviceId} ${change} (bed ${p.bedId})`)
+        this.log.info({ event: `ble_${change}`, device: p.deviceId, bed: p.bedId }, `BLE device ${p.deviceId} ${change}`)
+      },
     }
+    this.runner = new DeviceRunner(this.devices, new Set(this.cfg.beds.map((b) => b.id)), new Pairings(this.db), host, this.opts.simRadio, this.log)
+    await this.runner.startAll()
+    this.every(5000, () => void this.runner?.syncPairings().catch((err: Error) => this.log.error({ event: 'pairing_sync_failed', err: err.message }, 'reading BLE pairings failed')))
   }
 
   private driverContext(deviceId: string): DriverContext {
@@ -274,7 +275,7 @@ class Agent implements RunningAgent {
 
   /** Counters that drivers and the engine keep themselves, read at scrape time. */
   private observeCounters(): void {
-    const perLink = (pick: (c: LinkCounters) => number) => () => [...this.linkCounters].map(([device, read]) => [{ device }, pick(read())] as [{ device: string }, number])
+    const perLink = (pick: (c: LinkCounters) => number) => () => [...(this.runner?.factory.linkCounters ?? [])].map(([device, read]) => [{ device }, pick(read())] as [{ device: string }, number])
     observedCounter(this.metrics, 'bedside_link_frames_total', 'Frames received per serial/TCP device link', ['device'], perLink((c) => c.frames))
     observedCounter(this.metrics, 'bedside_link_bytes_total', 'Bytes received per serial/TCP device link', ['device'], perLink((c) => c.bytesIn))
     observedCounter(this.metrics, 'bedside_link_checksum_failures_total', 'Frames with a bad checksum per device link', ['device'], perLink((c) => c.checksumFailures))
@@ -312,7 +313,7 @@ class Agent implements RunningAgent {
   async stop(): Promise<void> {
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
-    for (const d of this.drivers) await d.stop()
+    await this.runner?.stopAll()
     this.live?.close()
     await this.http?.close()
     await this.mqtt.stop()

@@ -18,6 +18,8 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   status: { summary: 'status [--config FILE | --url URL] [--json]: ask the running agent', load: () => import('./commands/status.js') },
   cloud: { summary: 'the cloud writer: cloud run|migrate [--config FILE]', load: () => import('../cloud/cli.js') },
   queue: { summary: 'queue [--config FILE] [--json]: unsynced records per topic, shed counts, last sync error', load: () => import('./commands/queue.js') },
+  pair: { summary: 'pair scan|add|remove|list: BLE pairing (the allowlist beyond the config)', load: () => import('./commands/pair.js') },
+  devices: { summary: 'devices [--config FILE] [--json]: configured and paired devices with their link state', load: () => import('./commands/devices.js') },
   relink: { summary: 'relink PSEUDONYM [--config FILE]: which admission or device a pseudonym stands for', load: () => import('./commands/relink.js') },
 }
 

@@ -7,26 +7,18 @@
  * (measured: serialport +8 MB, the BLE stack +6 MB over a bare node), and a ward without serial
  * monitors or patches should not pay for them (issue 11 memory goal).
  */
-import type { Logger } from 'pino'
 import type { Allowlist, BleCentral } from '../drivers/ble/index.js'
 import type { NobleLike } from '../drivers/ble/noble-like.js'
 import type { LinkCounters } from '../drivers/serial/index.js'
-import type { Driver } from '../drivers/types.js'
-import type { Config } from './config.js'
-import type { DeviceEntry } from './pipeline/devices.js'
-
-export interface BuiltDrivers {
-  readonly drivers: Driver[]
-  /** Per-port counters of serial/TCP drivers, by device id, for /metrics. */
-  readonly linkCounters: Map<string, () => LinkCounters>
-}
+import type { Logger } from 'pino'
+import type { Driver, DriverContext } from '../drivers/types.js'
+import type { DeviceEntry, DeviceRegistry } from './pipeline/devices.js'
+import type { Pairing, Pairings } from './store/pairings.js'
 
 export interface DriverFactoryOptions {
-  readonly cfg: Readonly<Config>
   readonly allowlist: Allowlist
   /** The demo ward's simulated radio; otherwise the machine's adapter is loaded on first use. */
   readonly simRadio?: NobleLike
-  readonly log: Logger
 }
 
 function splitHostPort(s: string): { host: string; port: number } {
@@ -34,53 +26,141 @@ function splitHostPort(s: string): { host: string; port: number } {
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
 }
 
-export async function buildDrivers(devices: Iterable<DeviceEntry>, o: DriverFactoryOptions): Promise<BuiltDrivers> {
-  const drivers: Driver[] = []
-  const linkCounters = new Map<string, () => LinkCounters>()
-  let central: BleCentral | null = null
-  const bleCentral = async (): Promise<BleCentral> => {
-    if (!central) {
+/** Creates drivers for device entries; all BLE drivers share one central. */
+export class DriverFactory {
+  /** Per-port counters of serial/TCP drivers, by device id, for /metrics. */
+  readonly linkCounters = new Map<string, () => LinkCounters>()
+  private central: BleCentral | null = null
+  private simSeed = 1
+
+  constructor(private readonly o: DriverFactoryOptions) {}
+
+  private async bleCentral(): Promise<BleCentral> {
+    if (!this.central) {
       const ble = await import('../drivers/ble/index.js')
-      central = new ble.BleCentral(o.simRadio ?? (await ble.loadNoble()), o.allowlist)
+      this.central = new ble.BleCentral(this.o.simRadio ?? (await ble.loadNoble()), this.o.allowlist)
     }
-    return central
+    return this.central
   }
-  const serial = () => import('../drivers/serial/index.js')
-  let seed = 1
-  for (const d of devices) {
+
+  /** The device's driver, or null for devices that arrive through the MQTT broker. */
+  async create(d: DeviceEntry): Promise<Driver | null> {
     const c = d.config
+    const serial = () => import('../drivers/serial/index.js')
     switch (c.type) {
       case 'mqtt':
-        break
+        return null
       case 'sim':
-        drivers.push(new (await import('../drivers/sim/vitals.js')).SimVitalsDriver(d.id, c.scenario, seed++, c.parameters))
-        break
+        return new (await import('../drivers/sim/vitals.js')).SimVitalsDriver(d.id, c.scenario, this.simSeed++, c.parameters)
       case 'polar-pmd':
       case 'ble-hrs':
       case 'ble-plx':
       case 'ble-hts':
-        drivers.push((await import('../drivers/ble/index.js')).createBleDriver({ deviceId: d.id, type: c.type, address: c.address, requiresBonding: c.requires_bonding, lowBatteryPct: c.low_battery_pct }, await bleCentral(), o.allowlist))
-        break
+        return (await import('../drivers/ble/index.js')).createBleDriver({ deviceId: d.id, type: c.type, address: c.address, requiresBonding: c.requires_bonding, lowBatteryPct: c.low_battery_pct }, await this.bleCentral(), this.o.allowlist)
       case 'datex': {
         const drv = new (await serial()).DatexDriver({ deviceId: d.id, port: c.port, intervalS: c.interval_s, silenceMs: c.silence_s * 1000 })
-        linkCounters.set(d.id, () => drv.counters)
-        drivers.push(drv)
-        break
+        this.linkCounters.set(d.id, () => drv.counters)
+        return drv
       }
       case 'hl7': {
         const drv = new (await serial()).Hl7SerialDriver({ deviceId: d.id, port: c.port, silenceMs: c.silence_s * 1000 })
-        linkCounters.set(d.id, () => drv.counters)
-        drivers.push(drv)
-        break
+        this.linkCounters.set(d.id, () => drv.counters)
+        return drv
       }
       case 'hl7-tcp': {
         const { host, port } = splitHostPort(c.listen)
         const drv = new (await serial()).Hl7TcpDriver({ deviceId: d.id, host, port, silenceMs: c.silence_s * 1000, sources: c.sources })
-        linkCounters.set(d.id, () => drv.counters)
-        drivers.push(drv)
-        break
+        this.linkCounters.set(d.id, () => drv.counters)
+        return drv
       }
     }
   }
-  return { drivers, linkCounters }
+}
+
+/** What the runner needs from the agent for each device it starts. */
+export interface DeviceHost {
+  context(deviceId: string): DriverContext
+  /** A driver failed to start (configuration error): the ward goes on without it. */
+  startFailed(deviceId: string, err: Error): void
+  /** A paired device was added or removed while running: audited by the agent. */
+  pairingChanged(p: { address: string; deviceId: string; bedId: string; addedBy: string }, change: 'paired' | 'unpaired'): void
+}
+
+/**
+ * Runs the ward's drivers: those of the config at start, and those of BLE pairings made or removed
+ * with `bedside-hub pair` while the agent runs (re-read every few seconds by `syncPairings`).
+ */
+export class DeviceRunner {
+  private readonly running = new Map<string, Driver>()
+  /** Paired addresses currently allowed (besides the config's). */
+  private readonly paired = new Map<string, Pairing>()
+  readonly factory: DriverFactory
+  readonly allowlist: Allowlist
+
+  constructor(
+    private readonly devices: DeviceRegistry,
+    private readonly beds: ReadonlySet<string>,
+    private readonly pairings: Pairings | null,
+    private readonly host: DeviceHost,
+    simRadio: NobleLike | undefined,
+    private readonly log: Logger,
+  ) {
+    const configured = new Set([...devices.all()].flatMap((d) => ('address' in d.config ? [d.config.address.toLowerCase()] : [])))
+    this.allowlist = { has: (address) => configured.has(address) || this.paired.has(address) }
+    this.factory = new DriverFactory({ allowlist: this.allowlist, simRadio })
+  }
+
+  async startAll(): Promise<void> {
+    for (const d of [...this.devices.all()]) await this.start(d)
+    await this.syncPairings()
+  }
+
+  private async start(d: DeviceEntry): Promise<void> {
+    try {
+      const driver = await this.factory.create(d)
+      if (!driver) return
+      this.running.set(d.id, driver)
+      await driver.start(this.host.context(d.id))
+    } catch (err) {
+      this.host.startFailed(d.id, err as Error)
+    }
+  }
+
+  /** Starts drivers of new pairings and stops those of removed ones. */
+  async syncPairings(): Promise<void> {
+    if (!this.pairings) return
+    const now = new Map(this.pairings.list().map((p) => [p.address, p]))
+    for (const [address, p] of this.paired) {
+      const cur = now.get(address)
+      if (cur && cur.deviceId === p.deviceId && cur.bedId === p.bedId && cur.deviceType === p.deviceType) continue
+      this.paired.delete(address)
+      await this.running.get(p.deviceId)?.stop()
+      this.running.delete(p.deviceId)
+      this.devices.remove(p.deviceId)
+      this.host.pairingChanged(p, 'unpaired')
+    }
+    for (const [address, p] of now) {
+      if (this.paired.has(address)) continue
+      if (!this.beds.has(p.bedId)) {
+        this.log.error({ event: 'pairing_unknown_bed', address, bed: p.bedId }, `pairing of ${address} names bed "${p.bedId}", which is not in the config; ignored`)
+        continue
+      }
+      const entry = this.devices.add(p.bedId, { id: p.deviceId, type: p.deviceType, address, requires_bonding: false, low_battery_pct: 20 })
+      if (!entry) {
+        this.log.error({ event: 'pairing_id_taken', address, device: p.deviceId }, `pairing of ${address} uses device id "${p.deviceId}", which the config already has; ignored`)
+        continue
+      }
+      this.paired.set(address, p)
+      if (!p.audited) {
+        this.host.pairingChanged(p, 'paired')
+        this.pairings.markAudited(address)
+      }
+      await this.start(entry)
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    for (const d of this.running.values()) await d.stop()
+    this.running.clear()
+  }
 }

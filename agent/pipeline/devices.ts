@@ -23,6 +23,18 @@ export class DeviceRegistry {
     }
   }
 
+  /** Adds a device paired at run time (bedside-hub pair add); false when the id is taken. */
+  add(bedId: string, config: DeviceConfig): DeviceEntry | undefined {
+    if (this.byId.has(config.id)) return undefined
+    const entry: DeviceEntry = { id: config.id, bedId, config, identity: config.serial ?? config.id, nextSeq: 1 }
+    this.byId.set(config.id, entry)
+    return entry
+  }
+
+  remove(deviceId: string): void {
+    this.byId.delete(deviceId)
+  }
+
   get(deviceId: string): DeviceEntry | undefined {
     return this.byId.get(deviceId)
   }

@@ -7,6 +7,8 @@
  * simulated radio), call `find` from drivers, `close` once at shutdown. Not thread-shared: Node's
  * single event loop serialises all calls.
  */
+import type { BleDeviceType } from './profiles/profile.js'
+import { GATT } from './gatt-uuids.js'
 import type { Allowlist } from './allowlist.js'
 import { BleError } from './ble-errors.js'
 import { normalizeAddress, type NobleLike, type PeripheralLike } from './noble-like.js'
@@ -16,6 +18,10 @@ export interface ScanResult {
   readonly address: string
   readonly localName: string | null
   readonly serviceUuids: readonly string[]
+  /** dBm of the last advertisement, when the binding reports it. */
+  readonly rssi: number | null
+  /** The bedside-hub device type its advertised services match, or null when none is supported. */
+  readonly supportedType: BleDeviceType | null
   readonly allowlisted: boolean
   readonly lastSeenMs: number
 }
@@ -92,7 +98,8 @@ export class BleCentral {
     const addr = normalizeAddress(p.address)
     const allowlisted = this.allowlist.has(addr)
     const ad = p.advertisement ?? {}
-    this.seen.set(addr, { address: addr, localName: ad.localName ?? null, serviceUuids: ad.serviceUuids ?? [], allowlisted, lastSeenMs: this.nowMs() })
+    const serviceUuids = ad.serviceUuids ?? []
+    this.seen.set(addr, { address: addr, localName: ad.localName ?? null, serviceUuids, rssi: p.rssi ?? null, supportedType: typeFromServices(serviceUuids), allowlisted, lastSeenMs: this.nowMs() })
     if (!allowlisted) return // seen and listed for pairing, never handed to a driver
     this.known.set(addr, p)
     for (const w of this.waiters) if (w.address === addr) w.resolve(p)
@@ -143,6 +150,20 @@ export class BleCentral {
       this.binding.removeListener('stateChange', onState)
     }
   }
+}
+
+/**
+ * Device type from advertised services: Polar PMD first (an H10 also advertises Heart Rate),
+ * then PLX 0x1822, Health Thermometer 0x1809, Heart Rate 0x180D (protocols.md §1–3, §5.1).
+ */
+export function typeFromServices(uuids: readonly string[]): BleDeviceType | null {
+  const norm = uuids.map((u) => u.toLowerCase().replace(/-/g, ''))
+  const has = (short: string) => norm.some((u) => u === short || u === `0000${short}00001000800000805f9b34fb`)
+  if (norm.includes(GATT.PMD_SERVICE)) return 'polar-pmd'
+  if (has(GATT.PULSE_OXIMETER_SERVICE)) return 'ble-plx'
+  if (has(GATT.HEALTH_THERMOMETER_SERVICE)) return 'ble-hts'
+  if (has(GATT.HEART_RATE_SERVICE)) return 'ble-hrs'
+  return null
 }
 
 /** Resolves with `p`, or rejects with a BEDSIDE_ERR_BLE_TIMEOUT after `timeoutMs` or with the abort reason. */

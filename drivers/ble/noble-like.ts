@@ -30,6 +30,8 @@ export interface PeripheralLike extends EmitterLike {
   readonly address: string
   readonly state: string
   readonly advertisement: { readonly localName?: string; readonly serviceUuids?: readonly string[] }
+  /** Signal strength of the last advertisement, dBm (noble: Peripheral.rssi). */
+  readonly rssi?: number
   connectAsync(): Promise<void>
   /** Abandons a pending connect (noble: Peripheral.cancelConnect). */
   cancelConnect?(): void

@@ -86,6 +86,8 @@ export class SimPeripheral extends EventEmitter implements PeripheralLike {
   readonly address: string
   readonly advertisement: { localName: string; serviceUuids: string[] }
   state: 'disconnected' | 'connected' = 'disconnected'
+  /** Advertised signal strength, dBm: a patch on a bed a few metres from the gateway. */
+  rssi = -62
   /** Out of range: not advertising, connects fail. */
   inRange = true
   connectCount = 0
