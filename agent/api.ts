@@ -120,8 +120,11 @@ export class AgentApiImpl implements AgentApi, LiveState {
       return { ok: false as const, status: 409 as const, error: `to_bed_id: bed "${req.to_bed_id}" is occupied; discharge first`, field: 'to_bed_id' }
     }
     const now = Date.now()
-    this.a.admissions.discharge(req.bed_id, now)
-    const to = this.a.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now)
+    // One transaction: a crash cannot leave the patient discharged from one bed and not yet in the other.
+    const to = this.a.db.transaction(() => {
+      this.a.admissions.discharge(req.bed_id, now)
+      return this.a.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now)
+    })()
     this.resetBed(req.bed_id)
     this.resetBed(req.to_bed_id)
     const pseudonym = this.a.pseudonyms.pseudonym('patient', to.mrn)
