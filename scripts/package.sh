@@ -90,6 +90,8 @@ doc=$root/usr/share/doc/bedside-hub
 install -D -m 0644 packaging/debian/copyright "$doc/copyright"
 install -D -m 0644 packaging/config.example.yaml "$doc/examples/config.example.yaml"
 if [ -f docs/hospital-it.md ]; then install -D -m 0644 docs/hospital-it.md "$doc/hospital-it.md"; fi
+# The Grafana dashboard of the agent's /metrics, for the hospital's monitoring (import it there).
+if [ -f packaging/grafana/bedside-hub.json ]; then install -D -m 0644 packaging/grafana/bedside-hub.json "$doc/examples/grafana-bedside-hub.json"; fi
 printf 'bedside-hub (%s) unstable; urgency=medium\n\n  * Built from %s.\n\n -- %s  %s\n' \
   "$version" "$(git rev-parse --short HEAD 2>/dev/null || echo 'a source tree')" "$DEB_MAINTAINER" "$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}")" \
   | gzip -9n > "$doc/changelog.gz"
