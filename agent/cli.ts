@@ -72,5 +72,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     process.stderr.write(`bedside-hub: ${err instanceof Error ? err.message : String(err)}\n`)
     process.exitCode = 1
+    // A command that failed half-way (e.g. `run` whose port is taken after the demo's emulators
+    // started) may leave handles open: exit rather than hang, once stderr had time to drain.
+    setTimeout(() => process.exit(1), 200)
   },
 )

@@ -8,6 +8,7 @@
  *   without socat those beds get simulated monitors instead, and the agent says so.
  */
 import { mkdirSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { openPtyLink, socatAvailable, type PtyLink } from '../drivers/serial/index.js'
 import type { NobleLike } from '../drivers/ble/noble-like.js'
@@ -23,6 +24,8 @@ const PATCHES: Readonly<Record<number, { address: string; hr: number }>> = {
   2: { address: 'a0:9e:1a:00:00:02', hr: 64 },
 }
 const SERIAL_BEDS = { datex: 4, hl7: 6 } as const
+const DEMO_HTTP_PORT = 8080
+const DEMO_MQTT_PORT = 1883
 
 export interface DemoWard {
   /** The config document for parseConfig. */
@@ -43,7 +46,18 @@ function emulatorVitals(patient: SimPatient): () => EmulatorVitals {
   }
 }
 
+/** Fails fast, before touching the demo's pseudo-terminals, when another demo holds its ports. */
+async function assertFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = createServer()
+    s.once('error', () => reject(new Error(`127.0.0.1:${port} is in use: is the demo ward already running? Stop it first, or run with --config`)))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve()))
+  })
+}
+
 export async function prepareDemoWard(dataDir: string): Promise<DemoWard> {
+  await assertFree(DEMO_HTTP_PORT)
+  await assertFree(DEMO_MQTT_PORT)
   const notes: string[] = []
   const stops: (() => Promise<void>)[] = []
   const serialPorts: Partial<Record<'datex' | 'hl7', string>> = {}
@@ -78,8 +92,8 @@ export async function prepareDemoWard(dataDir: string): Promise<DemoWard> {
   })
   const config = {
     hub: { id: 'demo-ward', site: 'demo-hospital', data_dir: dataDir },
-    http: { listen: '127.0.0.1:8080', tokens: [{ token: 'demo-nurse-token', role: 'nurse', name: 'demo-nurse' }] },
-    mqtt: { listen: '127.0.0.1:1883' },
+    http: { listen: `127.0.0.1:${DEMO_HTTP_PORT}`, tokens: [{ token: 'demo-nurse-token', role: 'nurse', name: 'demo-nurse' }] },
+    mqtt: { listen: `127.0.0.1:${DEMO_MQTT_PORT}` },
     ble: { radio: 'sim' },
     demo: true,
     beds,

@@ -110,8 +110,9 @@ export class DeviceRunner {
     this.factory = new DriverFactory({ allowlist: this.allowlist, simRadio })
   }
 
+  /** Starts every device at once: an absent patch waits out its first connect attempt without holding up the rest. */
   async startAll(): Promise<void> {
-    for (const d of [...this.devices.all()]) await this.start(d)
+    await Promise.all([...this.devices.all()].map((d) => this.start(d)))
     await this.syncPairings()
   }
 
