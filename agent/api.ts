@@ -4,6 +4,7 @@
  * audited and answered only once durable.
  */
 import type { AgentInternals } from './agent.js'
+import { version } from './version.js'
 import { alarmJson, vitalJson } from './outputs.js'
 import type { Actor, AdmitRequest, AgentApi, TransferRequest } from './serve/http.js'
 import type { LiveState } from './serve/ws.js'
@@ -139,7 +140,7 @@ export class AgentApiImpl implements AgentApi, LiveState {
     const active = a.engine.active()
     return {
       hub: a.cfg.hub.id,
-      version: process.env.npm_package_version ?? null,
+      version: version(),
       uptimeS: Math.round((Date.now() - a.startedMs) / 1000),
       devices: [...a.devices.all()].map((d) => ({ id: d.id, bedId: d.bedId, type: d.config.type, link: a.links.get(d.id) ?? (d.config.type === 'mqtt' ? null : { state: 'connecting' }) })),
       queue: {

@@ -4,9 +4,7 @@
  * Each command lives in its own module under commands/ and is loaded on demand, so that
  * `bedside-hub decode` does not pay for loading Kafka, SQLite or the MQTT broker.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { version } from './version.js'
 
 type CommandModule = { main(argv: string[]): Promise<number> }
 
@@ -21,24 +19,6 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   pair: { summary: 'pair scan|add|remove|list: BLE pairing (the allowlist beyond the config)', load: () => import('./commands/pair.js') },
   devices: { summary: 'devices [--config FILE] [--json]: configured and paired devices with their link state', load: () => import('./commands/devices.js') },
   relink: { summary: 'relink PSEUDONYM [--config FILE]: which admission or device a pseudonym stands for', load: () => import('./commands/relink.js') },
-}
-
-/**
- * The version from the nearest package.json above this module: `dist/agent/cli.js` in a build or
- * the .deb (/usr/lib/bedside-hub/package.json), `agent/cli.ts` when run from source with tsx.
- */
-function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const file = join(dir, 'package.json')
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'bedside-hub' && pkg.version) return pkg.version
-    }
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error('cannot find the package.json of bedside-hub above ' + fileURLToPath(import.meta.url))
-    dir = parent
-  }
 }
 
 function usage(): string {
