@@ -77,6 +77,8 @@ class Agent implements RunningAgent {
   readonly events = new EventEmitter<AgentEvents>()
   /** Link state per device id, for the API and dashboard. */
   readonly links = new Map<string, LinkStatus>()
+  /** Last battery level (%) per device id, for the API and dashboard. */
+  readonly batteries = new Map<string, number>()
   readonly startedMs = Date.now()
   readonly log: Logger
   readonly db: Db
@@ -107,6 +109,7 @@ class Agent implements RunningAgent {
     this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records }, {
       onCommit: (n, s) => {
         this.metrics.recordsCommitted.inc(n)
+        this.outbox.committed(n) // issue 7: running outbox depth
         this.metrics.commitLatency.observe(s)
         this.sync?.notify()
       },
@@ -244,6 +247,10 @@ class Agent implements RunningAgent {
       emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
       status: (s) => this.setLink(deviceId, s),
       condition: (c) => this.pipeline.deviceCondition(c.deviceId, c.condition, c.active, c.detail),
+      battery: (pct) => {
+        this.batteries.set(deviceId, pct)
+        this.metrics.deviceBattery.set({ device: deviceId }, pct)
+      },
       reject: (reason, detail) => this.pipeline.reject(reason, deviceId, detail),
     }
   }

@@ -142,7 +142,7 @@ export class AgentApiImpl implements AgentApi, LiveState {
       hub: a.cfg.hub.id,
       version: version(),
       uptimeS: Math.round((Date.now() - a.startedMs) / 1000),
-      devices: [...a.devices.all()].map((d) => ({ id: d.id, bedId: d.bedId, type: d.config.type, link: a.links.get(d.id) ?? (d.config.type === 'mqtt' ? null : { state: 'connecting' }) })),
+      devices: [...a.devices.all()].map((d) => ({ id: d.id, bedId: d.bedId, type: d.config.type, link: a.links.get(d.id) ?? (d.config.type === 'mqtt' ? null : { state: 'connecting' }), batteryPct: a.batteries.get(d.id) ?? null })),
       queue: {
         depth: a.outbox.depth(), cursor: a.outbox.cursor, oldestUnsyncedMs: oldest, oldestUnsyncedAgeS: oldest === null ? 0 : Math.round((Date.now() - oldest) / 1000),
         overQuota: active.some((v) => isOverQuota(v.ruleId)),

@@ -30,6 +30,8 @@ export interface DriverContext {
   status(s: LinkStatus): void
   /** Report a device-side technical condition (optional for drivers that have none). */
   condition?(c: DeviceCondition): void
+  /** Report the device's battery level in % (drivers of battery-powered devices). */
+  battery?(pct: number): void
   /** Count a rejected frame/payload with a stable reason; the agent logs once per cause and exports it. */
   reject(reason: string, detail?: string): void
 }

@@ -24,6 +24,7 @@ export function createMetrics() {
     alarmChanges: new client.Counter({ name: 'bedside_alarm_changes_total', help: 'Alarm state changes, by state', labelNames: ['state'] as const, registers: [registry] }),
     alarmLatency: new client.Histogram({ name: 'bedside_alarm_latency_seconds', help: 'From the arrival of the record that fulfils a condition to the alarm publish', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1], registers: [registry] }),
     retimed: new client.Counter({ name: 'bedside_records_retimed_total', help: 'Observations whose device clock was off by more than the drift bound, re-timed to hub time (flagged)', registers: [registry] }),
+    deviceBattery: new client.Gauge({ name: 'bedside_device_battery_percent', help: 'Last battery level a device reported (%)', labelNames: ['device'] as const, registers: [registry] }),
     deviceLink: new client.Gauge({ name: 'bedside_device_link_up', help: '1 when the device link is connected', labelNames: ['device'] as const, registers: [registry] }),
     mqttClients: new client.Gauge({ name: 'bedside_mqtt_clients', help: 'Connected MQTT clients', registers: [registry] }),
     deviceConditions: new client.Counter({ name: 'bedside_device_conditions_total', help: 'Technical conditions reported by devices and the ECG analysis, by condition', labelNames: ['condition'] as const, registers: [registry] }),

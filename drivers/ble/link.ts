@@ -129,6 +129,11 @@ export class Link {
     if (c) this.ctx.condition?.(c)
   }
 
+  /** A battery level reading, 0–100 % (Battery Level 0x2A19). */
+  battery(pct: number): void {
+    this.ctx.battery?.(pct)
+  }
+
   /** Unsubscribes everything (CCCD back to 0: the device as it was) and disconnects. Best effort: the link may already be gone. */
   async close(): Promise<void> {
     if (this.up) {

@@ -60,6 +60,8 @@ test('agent: a Polar H10 patch streams raw ECG and the agent derives its heart r
   assert.equal(hr.device, 'patch-1')
   assert.ok(Math.abs(hr.value! - 75) <= 3, `HR ${hr.value} from a 75 /min synthetic ECG`)
   assert.ok((await metricValue(http, 'bedside_waveform_chunks_ingested_total')) > 0, 'the raw ECG chunks are stored too')
+  const battery = await metricValue(http, 'bedside_device_battery_percent', 'device="patch-1"')
+  assert.ok(battery > 0 && battery <= 100, `battery of the patch on /metrics: ${battery}`)
 })
 
 test('agent: a Datex monitor on a serial port delivers its numerics, and its link is counted', async () => {

@@ -27,7 +27,11 @@ async function readString(link: Link, uuid: string, what: string): Promise<strin
 export async function watchBattery(link: Link, monitor: BatteryMonitor): Promise<void> {
   const c = link.characteristic(GATT.BATTERY_LEVEL)
   if (!c) return
-  const onLevel = (data: Buffer) => link.condition(monitor.update(parseBatteryLevel(data), link.nowMs()))
+  const onLevel = (data: Buffer) => {
+    const pct = parseBatteryLevel(data)
+    link.battery(pct)
+    link.condition(monitor.update(pct, link.nowMs()))
+  }
   link.handle(onLevel, await link.gatt('read battery level', c.readAsync(), true))
   if (c.properties.includes('notify')) await link.subscribe(c, 'battery level', onLevel)
 }
