@@ -104,6 +104,7 @@ export class Durability {
     const quota = this.quota
     const outbox = this.host.outbox
     const host = this.host
+    const byTopic = { atMs: 0 }
     new client.Gauge({ name: 'bedside_store_used_bytes', help: 'Live pages of the store (what the quota counts)', registers: r, collect() { this.set(quota.usedBytes()) } })
     new client.Gauge({ name: 'bedside_store_quota_bytes', help: 'Disk quota of the store', registers: r, collect() { this.set(quota.limitBytes) } })
     new client.Gauge({ name: 'bedside_store_refusing', help: '1 while non-alarm input is refused because numerics, alarms and audit alone fill the quota', registers: r, collect() { this.set(quota.refusing ? 1 : 0) } })
@@ -112,6 +113,10 @@ export class Durability {
     new client.Gauge({
       name: 'bedside_outbox_depth_by_topic', help: 'Committed records not yet acknowledged by Kafka, by topic', labelNames: ['topic'] as const, registers: r,
       collect() {
+        // A GROUP BY over every unsynced row: after hours of outage that is millions, so at most every 30 s.
+        const now = Date.now()
+        if (now - byTopic.atMs < 30_000) return
+        byTopic.atMs = now
         this.reset()
         for (const k of outbox.depthByKind()) this.set({ topic: TOPIC_OF_KIND[k.kind] ?? String(k.kind) }, k.n)
       },

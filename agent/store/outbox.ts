@@ -31,14 +31,21 @@ export class Outbox {
   private readonly countByKind: Statement<[number], { kind: number; n: number; oldest: number }>
   private cursorSeq: number
   private inFlightSeq = 0
+  /**
+   * Unsynced records, kept as a running count: COUNT(*) over millions of rows after a long outage
+   * would block the event loop on every gauge refresh. Counted once at open, then +commit −ack −shed.
+   */
+  private unsynced: number
 
   constructor(db: Db) {
     this.readAfter = db.prepare('SELECT * FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?')
     this.setCursor = db.prepare('UPDATE sync_cursor SET hub_seq = ? WHERE id = 1')
     this.countAfter = db.prepare('SELECT COUNT(*) AS n FROM records WHERE hub_seq > ?')
     this.oldestAfter = db.prepare('SELECT MIN(hub_time_ms) AS t FROM (SELECT hub_time_ms FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1)')
+    this.unsynced = 0
     this.countByKind = db.prepare('SELECT kind, COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind')
     this.cursorSeq = (db.prepare('SELECT hub_seq FROM sync_cursor WHERE id = 1').get() as { hub_seq: number }).hub_seq
+    this.unsynced = this.countAfter.get(this.cursorSeq)!.n
   }
 
   /** Highest hub_seq that Kafka has acknowledged. */
@@ -51,11 +58,25 @@ export class Outbox {
     return this.readAfter.all(afterSeq, limit)
   }
 
-  /** Records that Kafka acknowledged everything up to and including `hubSeq`. Durable at return. */
-  advance(hubSeq: number): void {
+  /**
+   * Records that Kafka acknowledged everything up to and including `hubSeq` (`records` rows: the
+   * batch just sent; recounted when not given). Durable at return.
+   */
+  advance(hubSeq: number, records?: number): void {
     if (hubSeq <= this.cursorSeq) return
     this.setCursor.run(hubSeq)
     this.cursorSeq = hubSeq
+    this.unsynced = records === undefined ? this.countAfter.get(hubSeq)!.n : Math.max(0, this.unsynced - records)
+  }
+
+  /** `n` records were durably committed (GroupCommitter.onCommit). */
+  committed(n: number): void {
+    this.unsynced += n
+  }
+
+  /** `n` unsynced records were shed (store/quota.ts). */
+  forget(n: number): void {
+    this.unsynced = Math.max(0, this.unsynced - n)
   }
 
   /** The sync loop read everything up to `hubSeq` into a batch on its way to Kafka. */
@@ -79,7 +100,7 @@ export class Outbox {
   }
 
   depth(): number {
-    return this.countAfter.get(this.cursorSeq)!.n
+    return this.unsynced
   }
 
   /** Hub receive time of the oldest unsynced record, or null when the outbox is empty. */

@@ -127,6 +127,12 @@ export class StoreQuota {
 
   /** Sheds the oldest unsynced waveform chunks worth about `overBytes`, never one already on its way to Kafka. */
   private shedChunk(overBytes: number): Pick {
+    const pick = this.shedTx(overBytes)
+    this.outbox.forget(pick.n) // after the commit: a rolled-back pass sheds nothing
+    return pick
+  }
+
+  private shedTx(overBytes: number): Pick {
     return this.db.transaction(() => {
       const after = this.outbox.sentUpTo
       // Half the estimate per step: a chunk may free a whole page of its own, and the loop re-measures.

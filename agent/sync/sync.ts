@@ -111,7 +111,7 @@ export class CloudSync {
         }
         const t0 = Date.now()
         await producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
-        this.outbox.advance(rows[rows.length - 1]!.hub_seq)
+        this.outbox.advance(rows[rows.length - 1]!.hub_seq, rows.length)
         this.batch.acknowledged(rows.length, Date.now() - t0)
         this.rate.add(Date.now(), rows.length)
         for (const [t, n] of counts) this.metrics.synced.inc({ topic: this.opts.topics[t] }, n)

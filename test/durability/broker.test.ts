@@ -28,6 +28,7 @@ before(async () => {
   await admitAll(agent.http, BEDS)
 })
 after(async () => {
+  if (agent && agent.proc.exitCode !== null) console.log(`# agent exited with ${agent.proc.exitCode}:\n${agent.output().slice(-3000)}`)
   await startKafka() // never leave the suite without its broker
   await agent?.stop()
   await cloud?.close()
