@@ -89,6 +89,10 @@ describe('packaging: the .deb', () => {
     }
     assert.ok(files.includes('/usr/lib/bedside-hub/node_modules/better-sqlite3/build/Release/better_sqlite3.node'))
     assert.ok(files.includes('/usr/lib/bedside-hub/proto/bedside/v1/envelope.proto'))
+    for (const doc of ['hospital-it.md', 'examples/config.example.yaml', 'examples/grafana-bedside-hub.json', 'changelog.gz']) {
+      assert.ok(files.includes(`/usr/share/doc/bedside-hub/${doc}`), `doc ${doc}`)
+    }
+    assert.ok(files.includes('/usr/share/man/man1/bedside-hub.1.gz'))
     assert.deepEqual(files.filter((p) => p.endsWith('.map') && p.startsWith('/usr/lib/bedside-hub/dist/')), [])
     assert.deepEqual(files.filter((p) => /\/prebuilds\/(darwin|win32|android)/.test(p)), [])
   })
@@ -181,7 +185,8 @@ describe('packaging: the unpacked tree runs', () => {
     const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)))
     try {
       let status = await runAsync(cli(), ['status', '--config', config, '--timeout-ms', '1000'])
-      for (let i = 0; i < 60 && !/sim-b1 .* connected/.test(status.stdout); i++) {
+      // Stop only once started: SIGTERM before the agent has its handlers ends it without a clean stop.
+      for (let i = 0; i < 60 && !(/sim-b1 .* connected/.test(status.stdout) && output.includes('"event":"started"')); i++) {
         await new Promise((r) => setTimeout(r, 250))
         status = await runAsync(cli(), ['status', '--config', config, '--timeout-ms', '1000'])
       }

@@ -27,7 +27,8 @@ async function runAgentOnce(dir: string, port: number): Promise<{ queue: { depth
   const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)))
   let status: { queue: { depth: number }; hub: string } | null = null
   try {
-    for (let i = 0; i < 80 && (!status || status.queue.depth === 0); i++) {
+    // Stop only once started: SIGTERM before the agent has its handlers ends it without a clean stop.
+    for (let i = 0; i < 80 && (!status || status.queue.depth === 0 || !output.includes('"event":"started"')); i++) {
       await new Promise((r) => setTimeout(r, 250))
       status = await fetch(`http://127.0.0.1:${port}/api/status`).then((r) => r.json() as Promise<{ queue: { depth: number }; hub: string }>, () => null)
     }
