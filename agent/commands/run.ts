@@ -26,9 +26,11 @@ function sdNotify(...assignments: string[]): void {
 }
 
 /**
- * Feeds the systemd watchdog (WatchdogSec= in the unit) at half its period, and only while the
- * agent answers its own /healthz (event loop turning, HTTP serving, store open): a wedged agent
- * stops the pings and systemd restarts it.
+ * Feeds the systemd watchdog (WatchdogSec= in the unit) at half its period. The timer shares the
+ * event loop with everything else, so a wedged loop stops the pings by itself; on top, each ping
+ * needs the agent's own /healthz to answer 200 (store open) within the period. A connection-level
+ * failure still pings: when the ward network goes down its address may leave the interface, and a
+ * restart could then not bind it again, leaving the ward without alarms.
  */
 function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
   const usec = Number(process.env.WATCHDOG_USEC)
@@ -38,7 +40,11 @@ function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
   const timer = setInterval(() => {
     fetch(healthUrl, { signal: AbortSignal.timeout(periodMs) }).then(
       (res) => (res.ok ? sdNotify('WATCHDOG=1') : process.stderr.write(`bedside-hub: watchdog: /healthz answered ${res.status}, not feeding the watchdog\n`)),
-      (err: Error) => process.stderr.write(`bedside-hub: watchdog: /healthz failed (${err.message}), not feeding the watchdog\n`),
+      (err: Error) => {
+        const hung = err.name === 'TimeoutError' || err.name === 'AbortError'
+        process.stderr.write(`bedside-hub: watchdog: /healthz ${hung ? `did not answer within ${periodMs} ms, not feeding the watchdog` : `unreachable (${(err.cause as Error | undefined)?.message ?? err.message}); feeding the watchdog anyway`}\n`)
+        if (!hung) sdNotify('WATCHDOG=1')
+      },
     )
   }, periodMs)
   timer.unref()
