@@ -76,6 +76,13 @@ export function describeInstall(built: () => Built): void {
       assert.match(r.stdout, /ok \(0 beds/)
     })
 
+    test('packaging: store commands under sudo run as the agent user, so root never owns the agent store', () => {
+      must(inChroot(dir, ['bedside-hub', 'devices', '--config', '/etc/bedside-hub/config.yaml']), 'devices as root')
+      const owners = must(inChroot(dir, ['sh', '-c', 'stat -c "%n %U" /var/lib/bedside-hub/*']), 'stat').stdout.trim().split('\n')
+      assert.ok(owners.some((l) => l.startsWith('/var/lib/bedside-hub/bedside.db ')), owners.join('\n'))
+      for (const line of owners) assert.match(line, / bedside-hub$/)
+    })
+
     test('packaging: an upgrade keeps the edited config, the queue and the keys, and the agent starts on them', async () => {
       const port = await freePort()
       const config = file('etc/bedside-hub/config.yaml')
