@@ -58,6 +58,9 @@ export class StoreQuota {
   private readonly deleteSynced: Statement<[number, number]>
   private readonly waves: Statement<[number, number], Candidate>
   private readonly deleteWaves: Statement<[number, number]>
+  private readonly maxSeq: Statement<[], { m: number | null }>
+  /** No unsynced waveform at or below this hub_seq: later passes start above it instead of rescanning millions of numerics. */
+  private noWavesUpTo = 0
 
   constructor(private readonly db: Db, private readonly outbox: Outbox, private readonly quotaBytes: number, private readonly hooks: QuotaHooks, private readonly resumeFraction = 0.9) {
     this.meta = new Meta(db)
@@ -69,6 +72,7 @@ export class StoreQuota {
     this.deleteSynced = db.prepare('DELETE FROM records WHERE hub_seq BETWEEN ? AND ?')
     this.waves = db.prepare(`SELECT hub_seq AS seq, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq > ? AND kind = ${RecordKind.WAVEFORM} ORDER BY hub_seq LIMIT ?`)
     this.deleteWaves = db.prepare(`DELETE FROM records WHERE hub_seq > ? AND hub_seq <= ? AND kind = ${RecordKind.WAVEFORM}`)
+    this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS m FROM records')
   }
 
   get limitBytes(): number {
@@ -134,10 +138,17 @@ export class StoreQuota {
 
   private shedTx(overBytes: number): Pick {
     return this.db.transaction(() => {
-      const after = this.outbox.sentUpTo
+      const after = Math.max(this.outbox.sentUpTo, this.noWavesUpTo)
+      // The marker may only grow over a range scanned from its start: not past a batch in flight,
+      // whose waveforms become sheddable again if its send fails.
+      const contiguous = this.outbox.sentUpTo <= Math.max(this.outbox.cursor, this.noWavesUpTo)
       // Half the estimate per step: a chunk may free a whole page of its own, and the loop re-measures.
       const pick = take(this.waves.all(after, CHUNK), overBytes / 2)
-      if (pick.n === 0) return pick
+      if (pick.n === 0) {
+        if (contiguous) this.noWavesUpTo = this.maxSeq.get()!.m ?? 0
+        return pick
+      }
+      if (contiguous) this.noWavesUpTo = pick.hi
       this.deleteWaves.run(after, pick.hi)
       this.meta.raise(MetaKey.HUB_SEQ_FLOOR, pick.hi)
       this.meta.add(MetaKey.SHED_WAVEFORMS, pick.n)

@@ -68,6 +68,12 @@ test('durability: waveforms already on their way to Kafka are not shed', () => {
   const quota = new StoreQuota(db, outbox, Math.floor(storeUsedBytes(db) * 0.5), { shed: () => undefined, condition: () => undefined })
   quota.enforce()
   assert.equal((db.prepare('SELECT COUNT(*) n FROM records WHERE hub_seq <= 300').get() as { n: number }).n, 300)
+  // The send failed: those chunks are the oldest again and go first at the next pass.
+  outbox.clearInFlight()
+  fill(db, [RecordKind.WAVEFORM], 200)
+  quota.enforce()
+  assert.ok((db.prepare('SELECT MIN(hub_seq) m FROM records').get() as { m: number }).m > 1, 'the oldest chunk was shed')
+  assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
   db.close()
 })
 
