@@ -14,7 +14,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { metricValue, startAgentProcess, tempDir, waitFor } from '../support/agent-process.js'
 import { SERVICES_SCRIPT } from '../support/services.js'
 import { admitAll, wardBeds } from '../support/ward.js'
-import { WardLoad, sleep } from './load.js'
+import { WardLoad, needsServices, sleep } from './load.js'
 
 const run = promisify(execFile)
 let broker = ''
@@ -31,6 +31,7 @@ function secureKafka(): Kafka {
 }
 
 before(async () => {
+  if (needsServices) return
   const t0 = Date.now()
   await run('bash', [SERVICES_SCRIPT, 'start', 'kafka-secure'], { timeout: 150_000 })
   const env = (await run('bash', [SERVICES_SCRIPT, 'env'])).stdout
@@ -44,6 +45,7 @@ before(async () => {
   await admin.disconnect()
 })
 after(async () => {
+  if (needsServices) return
   await run('bash', [SERVICES_SCRIPT, 'stop', 'kafka-secure'], { timeout: 60_000 }) // 256 MB we do not keep
 })
 
@@ -63,7 +65,7 @@ function agentKafka(over: { ca_file?: string; password_file?: string } = {}): Re
   }
 }
 
-test('durability: the agent syncs over TLS with a client certificate and SCRAM-SHA-512 from its YAML', async () => {
+test('durability: the agent syncs over TLS with a client certificate and SCRAM-SHA-512 from its YAML', { skip: needsServices }, async () => {
   const before = await highWater(topics.raw_vitals)
   const agent = await startAgentProcess({ beds: wardBeds(2), cloud: { kafka: agentKafka() } })
   try {
@@ -81,7 +83,7 @@ test('durability: the agent syncs over TLS with a client certificate and SCRAM-S
   }
 })
 
-test('durability: a wrong SCRAM password or an unknown CA gets no record through, and the failure is reported', async () => {
+test('durability: a wrong SCRAM password or an unknown CA gets no record through, and the failure is reported', { skip: needsServices }, async () => {
   const dir = tempDir('badsec')
   writeFileSync(join(dir, 'wrong-password'), 'not-the-password\n', { mode: 0o600 })
   // A CA of our own making that never signed the broker: TLS verification must refuse the broker.

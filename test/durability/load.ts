@@ -143,3 +143,9 @@ export async function rssBytes(pid: number): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Tests on real Kafka/Cassandra run under `npm test` (scripts/test.sh exports their addresses);
+ * `npm run test:unit` runs without them, so there they are reported as skipped, never passed.
+ */
+export const needsServices = process.env.KAFKA_BROKERS && process.env.CASSANDRA_CONTACT ? false : 'needs the real services (npm test exports KAFKA_BROKERS, CASSANDRA_CONTACT)'
