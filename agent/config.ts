@@ -12,7 +12,7 @@ import cron from 'node-cron' // issue 7: schedules are checked with the config
 const hostPort = z
   .string()
   .regex(/^[^\s:]+:\d{1,5}$/, 'must be "host:port", e.g. "127.0.0.1:8080"')
-  .refine((s) => Number(s.split(':')[1]) <= 65535, 'port must be at most 65535')
+  .refine((s) => !/^[^\s:]+:\d{1,5}$/.test(s) || Number(s.split(':')[1]) <= 65535, 'port must be at most 65535')
 
 const cronExpr = z.string().refine((s) => cron.validate(s), 'must be a cron expression, e.g. "0 3 * * 1" (seconds field optional)') // issue 7
 

@@ -85,6 +85,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err
   }
+  // A SIGTERM during a long start-up (absent patches) is remembered and honoured once the agent is up,
+  // so the store is always closed cleanly.
+  let early: string | null = null
+  const onEarly = (signal: string) => () => (early = signal)
+  const earlyInt = onEarly('SIGINT')
+  const earlyTerm = onEarly('SIGTERM')
+  process.once('SIGINT', earlyInt)
+  process.once('SIGTERM', earlyTerm)
   const agent = await extendStartWhile(startAgent(cfg, { demo: demo !== undefined, simRadio: demo?.simRadio })).catch(async (err: unknown) => {
     await demo?.stop()
     throw err
@@ -108,7 +116,10 @@ export async function main(argv: string[]): Promise<number> {
       process.exit(1)
     })
   }
+  process.off('SIGINT', earlyInt)
+  process.off('SIGTERM', earlyTerm)
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  if (early) stop(early)
   return -1 // keep running
 }
