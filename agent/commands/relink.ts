@@ -57,7 +57,11 @@ function describe(h: RelinkHit): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+  // base64url pseudonyms may start with "-": anything that is not one of our options is the pseudonym.
+  const ours = argv.flatMap((a, i) => (a === '--config' || a === '-c' ? [a, argv[i + 1] ?? ''] : a === '--json' || a.startsWith('--config=') ? [a] : []))
+  const rest = argv.filter((a, i) => !(a === '--config' || a === '-c' || a === '--json' || a.startsWith('--config=') || argv[i - 1] === '--config' || argv[i - 1] === '-c'))
+  const { values } = parseArgs({ args: ours, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, strict: true })
+  const positionals = rest.filter((a) => a !== '--')
   const file = values.config ?? (existsSync(PACKAGED_CONFIG) ? PACKAGED_CONFIG : null)
   if (positionals.length !== 1 || !file) {
     process.stderr.write('usage: bedside-hub relink PSEUDONYM [--config FILE] [--json]\n')

@@ -28,6 +28,7 @@ export class Outbox {
   private readonly setCursor: Statement<[number]>
   private readonly countAfter: Statement<[number], { n: number }>
   private readonly oldestAfter: Statement<[number], { t: number | null }>
+  private readonly anyAfter: Statement<[number], { one: number }>
   private readonly countByKind: Statement<[number], { kind: number; n: number; oldest: number }>
   private cursorSeq: number
   private inFlightSeq = 0
@@ -43,6 +44,7 @@ export class Outbox {
     this.countAfter = db.prepare('SELECT COUNT(*) AS n FROM records WHERE hub_seq > ?')
     this.oldestAfter = db.prepare('SELECT MIN(hub_time_ms) AS t FROM (SELECT hub_time_ms FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1)')
     this.unsynced = 0
+    this.anyAfter = db.prepare('SELECT 1 AS one FROM records WHERE hub_seq > ? LIMIT 1')
     this.countByKind = db.prepare('SELECT kind, COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind')
     this.cursorSeq = (db.prepare('SELECT hub_seq FROM sync_cursor WHERE id = 1').get() as { hub_seq: number }).hub_seq
     this.unsynced = this.countAfter.get(this.cursorSeq)!.n
@@ -67,6 +69,11 @@ export class Outbox {
     this.setCursor.run(hubSeq)
     this.cursorSeq = hubSeq
     this.unsynced = records === undefined ? this.countAfter.get(hubSeq)!.n : Math.max(0, this.unsynced - records)
+  }
+
+  /** At least one record waits for Kafka (one index probe, unlike a count). */
+  hasUnsynced(): boolean {
+    return this.anyAfter.get(this.cursorSeq) !== undefined
   }
 
   /** `n` records were durably committed (GroupCommitter.onCommit). */

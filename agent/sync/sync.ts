@@ -90,15 +90,18 @@ export class CloudSync {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const rows = this.outbox.read(this.batch.size)
-      if (rows.length === 0) {
+      if (!this.outbox.hasUnsynced()) {
         await this.sleep(this.opts.idleWaitMs ?? 250, true)
         continue
       }
-      // Housekeeping must not shed what is already on its way (store/quota.ts).
-      this.outbox.markInFlight(rows[rows.length - 1]!.hub_seq)
       try {
+        // Connect first, then read: rows read while the broker is unreachable would sit "in flight"
+        // and be spared by the quota out of order, or shed and still sent.
         const producer = await this.ensureProducer()
+        const rows = this.outbox.read(this.batch.size)
+        if (rows.length === 0) continue // all shed while connecting; the next turn idles
+        // Housekeeping must not shed what is now on its way (store/quota.ts); read and mark are one synchronous step.
+        this.outbox.markInFlight(rows[rows.length - 1]!.hub_seq)
         const byTopic = new Map<string, Message[]>()
         const counts = new Map<TopicName, number>()
         for (const row of rows) {
