@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { codeOf } from '../../drivers/codes.js'
-import { metricValue, startAgentProcess, waitFor } from '../support/agent-process.js'
+import { metricValue, spawnCli, startAgentProcess, waitFor } from '../support/agent-process.js'
 import { admitAll, connectDevice, wardBeds } from '../support/ward.js'
 
 const CHUNKS = 3000
@@ -76,6 +76,13 @@ test('durability: a small quota filled by an outage sheds waveforms oldest-first
     assert.ok(refused > 0, 'refusals are counted')
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
     db.close()
+    // The operator's view of the same store: per-topic depth, shed count, last sync error.
+    const q = spawnCli(['queue', '--config', agent.configFile])
+    assert.equal(await q.exited, 0, q.output())
+    console.log(`# bedside-hub queue:\n${q.output().trimEnd().replace(/^/gm, '#   ')}`)
+    assert.match(q.output(), new RegExp(`shed waveform chunks: ${shedMeta}`))
+    assert.match(q.output(), /raw_vitals\s+\d+/)
+    assert.doesNotMatch(q.output(), /last sync error: none/)
   } finally {
     await agent.stop()
   }
