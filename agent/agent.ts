@@ -20,7 +20,7 @@ import type { Config } from './config.js'
 import { AgentApiImpl } from './api.js'
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
 import { DeviceRegistry } from './pipeline/devices.js'
-import { Pipeline } from './pipeline/ingest.js'
+import { Pipeline, type IngestResult } from './pipeline/ingest.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
 import { buildHttp } from './serve/http.js'
@@ -158,7 +158,7 @@ class Agent implements RunningAgent {
     return {
       deviceObs: (deviceId, payload) => {
         const device = this.devices.get(deviceId)
-        if (!device) return false
+        if (!device) return 'rejected'
         const out = this.scratch
         out.length = 0
         try {
@@ -166,22 +166,26 @@ class Agent implements RunningAgent {
         } catch (err) {
           if (!isDecodeError(err)) throw err
           this.pipeline.reject(err.reason, deviceId, err.message)
-          return false
+          return 'rejected'
         }
-        let accepted = false
-        for (let i = 0; i < out.length; i++) if (this.pipeline.ingestObservation(out[i]!) === 'accepted') accepted = true
+        // One message is one unit: refused (store full) if any of it was refused, so the device keeps it.
+        let result: IngestResult = 'rejected'
+        for (let i = 0; i < out.length; i++) {
+          const r = this.pipeline.ingestObservation(out[i]!)
+          if (r === 'refused' || (r === 'accepted' && result !== 'refused')) result = r
+        }
         out.length = 0
-        return accepted
+        return result
       },
       deviceWave: (deviceId, payload) => {
         const device = this.devices.get(deviceId)
-        if (!device) return false
+        if (!device) return 'rejected'
         try {
-          return this.ingestWave(decodeWavePayload(payload, { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq++ })) === 'accepted'
+          return this.ingestWave(decodeWavePayload(payload, { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq++ }))
         } catch (err) {
           if (!isDecodeError(err)) throw err
           this.pipeline.reject(err.reason, deviceId, err.message)
-          return false
+          return 'rejected'
         }
       },
       unknownTopic: (deviceId, topic) => this.pipeline.reject('unknown-topic', deviceId, topic),
@@ -256,7 +260,7 @@ class Agent implements RunningAgent {
   }
 
   /** Waveforms from every source pass here: into the pipeline, then to the dashboard feed. */
-  private ingestWave(chunk: WaveformChunk): 'accepted' | 'rejected' {
+  private ingestWave(chunk: WaveformChunk): IngestResult {
     const result = this.pipeline.ingestWaveform(chunk)
     if (result === 'accepted' && this.events.listenerCount('wave') > 0) {
       const device = this.devices.get(chunk.deviceId)

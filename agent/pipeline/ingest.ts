@@ -34,7 +34,11 @@ export interface PipelineDeps {
   readonly storeGate?: { readonly refusing: boolean }
 }
 
-export type IngestResult = 'accepted' | 'rejected'
+/**
+ * accepted: queued for the next group commit. rejected: malformed or invalid, counted, never
+ * valid on a re-send. refused: valid but the store is full (quota): the sender should keep it.
+ */
+export type IngestResult = 'accepted' | 'rejected' | 'refused'
 
 export class Pipeline {
   readonly rejects: RejectCounter
@@ -85,7 +89,8 @@ export class Pipeline {
     const changes = this.d.engine.observe(bedId, obs)
     if (this.d.storeGate?.refusing) { // issue 7: evaluated for alarms above, not stored
       if (changes.length > 0) this.handleAlarms(changes, arrivedNs)
-      return this.refuse('store-full', input.deviceId, 'store quota full of numerics, alarms and audit events')
+      this.refuse('store-full', input.deviceId, 'store quota full of numerics, alarms and audit events')
+      return 'refused'
     }
     this.d.committer.append({
       kind: RecordKind.OBSERVATION, bedId, deviceId: obs.deviceId, admissionId: admission ? admission.id : null,
@@ -103,7 +108,8 @@ export class Pipeline {
     if (!device) return this.refuse('unknown-device', chunk.deviceId)
     if (this.d.storeGate?.refusing) { // issue 7: the HR derived from it still reaches the alarm engine
       this.ecg.push(chunk)
-      return this.refuse('store-full', chunk.deviceId, 'store quota full of numerics, alarms and audit events')
+      this.refuse('store-full', chunk.deviceId, 'store quota full of numerics, alarms and audit events')
+      return 'refused'
     }
     const admission = this.d.admissions.current(device.bedId)
     const s = chunk.samplesUv

@@ -5,7 +5,8 @@
  * under their own `bedside/v1/devices/{deviceId}/` prefix. Authorization of a PUBLISH is where the
  * payload is decoded and ingested: for QoS 1 the callback (and so the PUBACK) waits for the
  * record's group commit, so a PUBACK means durable. An error passed to that callback disconnects
- * the client (aedes 1.2), which is how an unauthorized topic is refused. A malformed payload from
+ * the client (aedes 1.2), which is how an unauthorized topic, and valid input while the store is
+ * full (quota), are refused: the device keeps what was not acknowledged. A malformed payload from
  * an authorized device is acknowledged, counted and kept out of the store: MQTT 3.1.1 has no
  * negative acknowledgement, and a re-send would not make it valid (DESIGN.md, MQTT).
  */
@@ -15,10 +16,13 @@ import { Aedes, type Client, type PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
 
+/** accepted: PUBACK after commit; rejected (malformed, counted): PUBACK now; refused (store full): no PUBACK. */
+export type MqttIngestResult = 'accepted' | 'rejected' | 'refused'
+
 export interface MqttIngest {
-  /** Decodes and ingests one device payload; returns false when it was refused (already counted). */
-  deviceObs(deviceId: string, payload: Buffer): boolean
-  deviceWave(deviceId: string, payload: Buffer): boolean
+  /** Decodes and ingests one device payload (refusals are already counted and logged). */
+  deviceObs(deviceId: string, payload: Buffer): MqttIngestResult
+  deviceWave(deviceId: string, payload: Buffer): MqttIngestResult
   /** Unknown topic under a device's own prefix: counted. */
   unknownTopic(deviceId: string, topic: string): void
   /** Calls back once everything ingested so far is durable. */
@@ -142,12 +146,15 @@ export class MqttServer {
     }
     const m = DEVICE_TOPIC.exec(packet.topic)
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
-    let accepted: boolean
+    let result: MqttIngestResult
     if (!m) {
       this.ingest.unknownTopic(p.id, packet.topic)
-      accepted = false
-    } else accepted = m[2] === 'obs' ? this.ingest.deviceObs(p.id, payload) : this.ingest.deviceWave(p.id, payload)
-    if (!accepted || packet.qos === 0) return cb(null)
+      result = 'rejected'
+    } else result = m[2] === 'obs' ? this.ingest.deviceObs(p.id, payload) : this.ingest.deviceWave(p.id, payload)
+    // Store full: no PUBACK. The error disconnects the device (aedes 1.2; MQTT 3.1.1 has no negative
+    // acknowledgement), which keeps the unacknowledged QoS 1 message and re-sends it on reconnect.
+    if (result === 'refused') return cb(packet.qos === 0 ? null : new Error('store full: input refused, re-send later'))
+    if (result === 'rejected' || packet.qos === 0) return cb(null)
     this.ingest.whenCommitted((err) => cb(err))
   }
 

@@ -10,12 +10,25 @@ import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { codeOf } from '../../drivers/codes.js'
 import { metricValue, spawnCli, startAgentProcess, waitFor } from '../support/agent-process.js'
+import type { MqttClient } from 'mqtt'
 import { admitAll, connectDevice, wardBeds } from '../support/ward.js'
 
 const CHUNKS = 3000
 const SAMPLES = 500
 const NUMERIC_MESSAGES = 300
 const TOPIC = 'bedside/v1/devices/mon-0'
+
+/** QoS 1 publish: 'acknowledged' on PUBACK, 'refused' when the agent closes the connection instead. */
+function publishOrRefused(client: MqttClient, topic: string, payload: string): Promise<'acknowledged' | 'refused'> {
+  return new Promise((resolve) => {
+    const onClose = () => resolve('refused')
+    client.once('close', onClose)
+    client.publish(topic, payload, { qos: 1 }, (err) => {
+      client.removeListener('close', onClose)
+      resolve(err ? 'refused' : 'acknowledged')
+    })
+  })
+}
 
 test('durability: a small quota filled by an outage sheds waveforms oldest-first, keeps every numeric and alarm, then refuses input while alarming continues', async () => {
   const agent = await startAgentProcess({
@@ -48,15 +61,27 @@ test('durability: a small quota filled by an outage sheds waveforms oldest-first
     // Phase 2: numerics alone until the quota holds nothing else.
     let seq = 200_000
     const many = Array.from({ length: 50 }, () => ({ code: 'MDC_RESP_RATE', value: 15, unit: '/min' }))
+    // Until the store refuses, every publish is acknowledged; the first refused one gets no PUBACK
+    // and the device is disconnected, keeping that message (MQTT 3.1.1 has no negative ack).
+    let filler = c
+    let unacked = 0
     await waitFor('the store to refuse', async () => {
-      for (let i = 0; i < 50; i++) await c.publishAsync(`${TOPIC}/obs`, JSON.stringify({ ts: Date.now() - 1000, seq: seq++, obs: many }), { qos: 1 })
+      for (let i = 0; i < 50 && filler.connected; i++) {
+        if ((await publishOrRefused(filler, `${TOPIC}/obs`, JSON.stringify({ ts: Date.now() - 1000, seq: seq++, obs: many }))) === 'refused') unacked++
+      }
+      if (!filler.connected) filler = await connectDevice(agent.mqtt, 0)
       return (await metricValue(agent.http, 'bedside_store_refusing')) === 1
     }, 60_000, 0)
-    // Alarming continues: a systolic of 80 raises sbp-low (no delay) although the value is not stored.
-    await c.publishAsync(`${TOPIC}/obs`, JSON.stringify({ ts: Date.now() + 1000, seq: seq++, obs: [{ code: 'MDC_PRESS_BLD_NONINV_SYS', value: 80, unit: 'mm[Hg]' }] }), { qos: 1 })
+    // Alarming continues: a systolic of 80 raises sbp-low (no delay) although the value is not stored,
+    // and the refused message is not acknowledged.
+    const probe = filler.connected ? filler : await connectDevice(agent.mqtt, 0)
+    const outcome = await publishOrRefused(probe, `${TOPIC}/obs`, JSON.stringify({ ts: Date.now() + 1000, seq: seq++, obs: [{ code: 'MDC_PRESS_BLD_NONINV_SYS', value: 80, unit: 'mm[Hg]' }] }))
+    assert.equal(outcome, 'refused', 'input refused by a full store gets no PUBACK')
     const refused = await metricValue(agent.http, 'bedside_ingest_rejected_total', 'reason="store-full"')
     const used = await metricValue(agent.http, 'bedside_store_used_bytes')
-    await c.endAsync()
+    probe.end(true)
+    filler.end(true)
+    c.end(true)
     await agent.stop()
 
     const db = new Database(join(agent.dir, 'data', 'bedside.db'), { readonly: true })
@@ -74,6 +99,7 @@ test('durability: a small quota filled by an outage sheds waveforms oldest-first
     assert.ok(alarms.some((a) => a.ruleId === 'tech-queue-over-quota' && a.state === 'raised'), `the technical alarm was raised and stored (alarms: ${[...new Set(alarms.map((a) => a.ruleId + ':' + a.state))].join(', ')})`)
     assert.ok(alarms.some((a) => a.ruleId === 'sbp-low' && a.state === 'raised'), 'alarming continued while input was refused')
     assert.ok(refused > 0, 'refusals are counted')
+    assert.ok(unacked > 0, 'the publish that hit the full store was not acknowledged')
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
     db.close()
     // The operator's view of the same store: per-topic depth, shed count, last sync error.

@@ -30,7 +30,7 @@ export async function checkExactlyOnce(cql: cassandra.Client, keyspace: string, 
   const each = load.perMessage / CODES.length
   const seen = new Map<string, number>()
   let rows = 0
-  for await (const r of cql.stream(`SELECT ts, code FROM ${keyspace}.vitals_by_patient`, [], { prepare: true, fetchSize: 5000, readTimeout: 60_000 }) as AsyncIterable<cassandra.types.Row>) {
+  for await (const r of cql.stream(`SELECT ts, code FROM ${keyspace}.vitals_by_patient`, [], { prepare: true, fetchSize: 5000, readTimeout: 60_000 }) as unknown as AsyncIterable<cassandra.types.Row>) {
     rows++
     const key = `${(r.ts as Date).getTime()}|${r.code as number}`
     seen.set(key, (seen.get(key) ?? 0) + 1)
