@@ -10,6 +10,7 @@ import cassandra from 'cassandra-driver'
 import YAML from 'yaml'
 import { spawnCli, tempDir, waitFor, type ChildHandle } from './agent-process.js'
 import { Kafka, logLevel, type IHeaders, type Producer } from 'kafkajs'
+import { consumeFromStart } from './kafka-scan.js'
 import { cassandraContact, kafkaBrokers } from './services.js'
 
 export interface CloudSetup {
@@ -96,29 +97,8 @@ export interface DeadLetterRecord { readonly key: string | null; readonly value:
 
 /** Every message of a dead-letter topic, once at least `expected` are there. */
 export async function readDeadLetter(kafka: Kafka, topic: string, expected: number, timeoutMs = 30_000): Promise<DeadLetterRecord[]> {
-  const out: DeadLetterRecord[] = []
-  const consumer = kafka.consumer({ groupId: `dl-scan-${Date.now()}-${Math.random()}` })
-  await consumer.connect()
-  await consumer.subscribe({ topics: [topic], fromBeginning: true })
   const headersOf = (h: IHeaders | undefined) => Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k, String(Array.isArray(v) ? v[0] : v)]))
-  const done = new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`read ${out.length} of ${expected} dead-letter messages in ${timeoutMs} ms`)), timeoutMs)
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        out.push({ key: message.key?.toString() ?? null, value: message.value, headers: headersOf(message.headers) })
-        if (out.length >= expected) {
-          clearTimeout(t)
-          resolve()
-        }
-      },
-    })
-  })
-  try {
-    await done
-  } finally {
-    await consumer.disconnect()
-  }
-  return out
+  return (await consumeFromStart(kafka, [topic], expected, timeoutMs)).map(({ message }) => ({ key: message.key?.toString() ?? null, value: message.value, headers: headersOf(message.headers) }))
 }
 
 /** Committed offset minus high watermark, summed over the group's partitions of `topics`. */
