@@ -146,8 +146,12 @@ class Agent implements RunningAgent {
   }
 
   /** DurabilityHost (issue 7): hub-level audit events and alarm changes of the store. */
-  audit(action: string, detail: string): void {
-    this.pipeline.audit(action, 'bedside-hub', null, detail)
+  audit(action: string, detail: string): number {
+    return this.pipeline.audit(action, 'bedside-hub', null, detail)
+  }
+
+  whenCommitted(cb: (err: Error | null) => void): void {
+    this.committer.whenCommitted(cb)
   }
 
   handleAlarms(changes: readonly AlarmChange[]): void {

@@ -145,6 +145,8 @@ export const configSchema = z.object({
     checkpoint_cron: cronExpr.default('* * * * *'),
     /** Pseudonym key rotation; default weekly, Monday 03:00. */
     key_rotation_cron: cronExpr.default('0 3 * * 1'),
+    /** Daily self-test: write a record, read it back, technical alarm on failure (issue 10). */
+    self_test_cron: cronExpr.default('30 3 * * *'),
   }).strict().default({}),
   // --- end issue 7 ---
   cloud: z.object({ kafka }).strict().optional(),

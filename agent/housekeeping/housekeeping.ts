@@ -3,7 +3,8 @@
  * - quota: enforced every `quotaCheckMs` (store/quota.ts);
  * - retention of acknowledged records and a WAL checkpoint, on node-cron schedules;
  * - pseudonym key rotation on a node-cron schedule, audited; keys whose epoch ended before the
- *   retention horizon (and before the oldest unsynced record) are forgotten.
+ *   retention horizon (and before the oldest unsynced record) are forgotten;
+ * - a daily self-test that writes and reads back a record (self-test.ts).
  * Every job catches and logs its own failure: a failed pass is retried at the next tick.
  */
 import cron, { type ScheduledTask } from 'node-cron'
@@ -12,6 +13,7 @@ import type { StoreQuota } from '../store/quota.js'
 import type { Retention } from '../store/retention.js'
 import type { Outbox } from '../store/outbox.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
+import type { SelfTest } from './self-test.js'
 
 export interface HousekeepingOptions {
   readonly quotaCheckMs: number
@@ -19,6 +21,7 @@ export interface HousekeepingOptions {
   readonly retentionCron: string
   readonly checkpointCron: string
   readonly keyRotationCron: string
+  readonly selfTestCron: string
 }
 
 export interface HousekeepingHooks {
@@ -34,7 +37,7 @@ export class Housekeeping {
 
   constructor(
     private readonly opts: HousekeepingOptions,
-    private readonly parts: { quota: StoreQuota; retention: Retention; outbox: Outbox; pseudonyms: Pseudonymizer },
+    private readonly parts: { quota: StoreQuota; retention: Retention; outbox: Outbox; pseudonyms: Pseudonymizer; selfTest: SelfTest },
     private readonly hooks: HousekeepingHooks,
     private readonly log: Logger,
   ) {}
@@ -45,6 +48,7 @@ export class Housekeeping {
     this.schedule('retention', this.opts.retentionCron, () => this.purge())
     this.schedule('checkpoint', this.opts.checkpointCron, () => this.checkpoint())
     this.schedule('key-rotation', this.opts.keyRotationCron, () => this.rotateKeys(Date.now()))
+    this.schedule('self-test', this.opts.selfTestCron, () => this.parts.selfTest.run())
   }
 
   async stop(): Promise<void> {

@@ -17,6 +17,7 @@ import type { CloudSync } from '../sync/sync.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { TOPIC_OF_KIND } from '../sync/envelope.js'
 import { Housekeeping } from './housekeeping.js'
+import { SelfTest } from './self-test.js'
 
 export interface DurabilityHost {
   readonly cfg: Readonly<Config>
@@ -28,8 +29,10 @@ export interface DurabilityHost {
   readonly engine: RuleEngine
   readonly sync: CloudSync | null
   /** The pipeline's audit and alarm paths (constructed after the quota, hence functions). */
-  audit(action: string, detail: string): void
+  audit(action: string, detail: string): number
   handleAlarms(changes: readonly AlarmChange[]): void
+  /** Calls back once everything appended so far is durable (the self-test's read-back). */
+  whenCommitted(cb: (err: Error | null) => void): void
 }
 
 /** Default quota: half of what the data directory could hold now (free space + the store itself). */
@@ -41,6 +44,7 @@ export function defaultQuotaBytes(dataDir: string, usedBytes: number): number {
 export class Durability {
   readonly quota: StoreQuota
   readonly housekeeping: Housekeeping
+  readonly selfTest: SelfTest
   private readonly meta: Meta
   /** Shedding passes since the last shed audit: one audit per minute at most, so audits cannot fill the quota themselves. */
   private pendingShed: { count: number; fromSeq: number; toSeq: number; usedBytes: number } | null = null
@@ -59,9 +63,15 @@ export class Durability {
       condition: (active, detail) => this.quotaCondition(active, detail),
     })
     const hk = cfg.housekeeping
+    this.selfTest = new SelfTest({
+      db, log,
+      audit: (action, detail) => host.audit(action, detail),
+      whenCommitted: (cb) => host.whenCommitted(cb),
+      condition: (active, detail) => this.hubCondition('self-test-failed', active, detail),
+    })
     this.housekeeping = new Housekeeping(
-      { quotaCheckMs: hk.quota_check_ms, retentionMs: cfg.store.retention_days * 86_400_000, retentionCron: hk.retention_cron, checkpointCron: hk.checkpoint_cron, keyRotationCron: hk.key_rotation_cron },
-      { quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms },
+      { quotaCheckMs: hk.quota_check_ms, retentionMs: cfg.store.retention_days * 86_400_000, retentionCron: hk.retention_cron, checkpointCron: hk.checkpoint_cron, keyRotationCron: hk.key_rotation_cron, selfTestCron: hk.self_test_cron },
+      { quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms, selfTest: this.selfTest },
       { audit: (action, detail) => host.audit(action, detail), flush: () => this.flushShedAudit() },
       log.child({ component: 'housekeeping' }),
     )
@@ -92,6 +102,12 @@ export class Durability {
     for (const bed of this.host.cfg.beds) this.host.handleAlarms(this.host.engine.technical(bed.id, 'store', 'queue-over-quota', active, now, detail))
     if (active) this.host.log.error({ event: 'store_over_quota', detail }, detail)
     else this.host.log.info({ event: 'store_under_quota', detail }, detail)
+  }
+
+  /** A hub-level technical condition raised at every bed: the whole ward depends on the gateway. */
+  private hubCondition(condition: 'self-test-failed', active: boolean, detail: string): void {
+    const now = Date.now()
+    for (const bed of this.host.cfg.beds) this.host.handleAlarms(this.host.engine.technical(bed.id, 'gateway', condition, active, now, detail))
   }
 
   /** Remembers the last sync error for `bedside-hub queue` (rare: once per failed send). */

@@ -101,6 +101,8 @@ const technicals: RuleDef[] = [
     source: 'DESIGN.md delivery semantics: quota raises a technical alarm; priority [LOCAL]' },
   // An algorithm that cannot interpret the data is a technical condition [IEC-8] (protocols.md §10).
   { ...technical, id: 'tech-ecg-noise', condition: 'ecg-noise', delay_s: 10, priority: 'low', source: 'algorithm cannot interpret the data [IEC-8]; 10 s delay, low [LOCAL]' },
+  // Equipment failure is a technical condition [IEC-8]; medium, like the quota alarm [LOCAL].
+  { ...technical, id: 'tech-self-test', condition: 'self-test-failed', priority: 'medium', source: 'equipment failure is a technical condition [IEC-8]; priority [LOCAL]' },
   { ...technical, id: 'tech-ecg-saturation', condition: 'ecg-saturation', delay_s: 10, priority: 'low', source: 'algorithm cannot interpret the data [IEC-8]; 10 s delay, low [LOCAL]' },
 ]
 

@@ -26,6 +26,8 @@ export type TechnicalCondition =
   | 'ecg-noise'
   /** ECG clipped at the device's rails (agent/signal). */
   | 'ecg-saturation'
+  /** The daily store self-test could not write and read back a record (agent/housekeeping). */
+  | 'self-test-failed'
 
 export const TECHNICAL_CONDITIONS: readonly TechnicalCondition[] = [
   'disconnected',
@@ -37,6 +39,7 @@ export const TECHNICAL_CONDITIONS: readonly TechnicalCondition[] = [
   'queue-over-quota',
   'ecg-noise',
   'ecg-saturation',
+  'self-test-failed',
 ]
 
 /** Priority as a rank so comparisons on the hot path are integer compares. */

@@ -19,6 +19,7 @@ const TEXT: Readonly<Record<TechnicalCondition, string>> = {
   'queue-over-quota': 'Queue over disk quota',
   'ecg-noise': 'ECG noisy: HR unreliable',
   'ecg-saturation': 'ECG saturated: check electrodes',
+  'self-test-failed': 'Gateway self-test failed: store not writable',
 }
 
 export class TechnicalRule implements CompiledBase {
