@@ -61,24 +61,8 @@ ssl.truststore.type=PKCS12
 ssl.truststore.location=$dir/tls/truststore.p12
 ssl.truststore.password=$pw
 ssl.client.auth=required
-log.dirs=$dir/data
-num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-share.coordinator.state.topic.num.partitions=1
-group.initial.rebalance.delay.ms=0
-num.network.threads=1
-num.io.threads=1
-num.recovery.threads.per.data.dir=1
-log.retention.hours=24
 PROPS
+  kafka_single_node_props "$dir" 1 >>"$dir/server.properties"
   kafka_secure_log4j "$dir"
   {
     echo "-Xms256m"

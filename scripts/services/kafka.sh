@@ -2,19 +2,12 @@
 # Kafka: one KRaft node acting as broker and controller (SERVICES.md "Kafka").
 # Sourced by services.sh; uses lib.sh.
 
-kafka_write_config() {
-  local dir=$1 cp_file=$2
-  # Replication factors of 1 everywhere: one broker. Single-partition internal topics keep the
-  # first consumer-group join quick on 2 cores.
-  cat >"$dir/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+# Storage and internal-topic settings of a one-broker cluster, shared by the plain and the secured
+# Kafka: replication factors of 1 everywhere, single-partition internal topics (a quick first
+# consumer-group join on 2 cores), few threads.
+kafka_single_node_props() {
+  local dir=$1 threads=$2
+  cat <<PROPS
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=1
@@ -28,11 +21,28 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 share.coordinator.state.topic.num.partitions=1
 group.initial.rebalance.delay.ms=0
-num.network.threads=2
-num.io.threads=2
+num.network.threads=$threads
+num.io.threads=$threads
 num.recovery.threads.per.data.dir=1
 log.retention.hours=24
 PROPS
+}
+
+kafka_write_config() {
+  local dir=$1 cp_file=$2
+  # Replication factors of 1 everywhere: one broker. Single-partition internal topics keep the
+  # first consumer-group join quick on 2 cores.
+  cat >"$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+PROPS
+  kafka_single_node_props "$dir" 2 >>"$dir/server.properties"
 
   cat >"$dir/log4j2.properties" <<PROPS
 status = warn
