@@ -3,7 +3,7 @@
  * events noble makes, with the bytes real devices send. Backoff is shortened to keep tests quick.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { BleCentral, createBleDriver, StaticAllowlist, type BleDeviceType } from '../../drivers/ble/index.js'
 import { BleError } from '../../drivers/ble/ble-errors.js'
 import { GATT } from '../../drivers/ble/gatt-uuids.js'
@@ -22,6 +22,15 @@ function ward(addresses: string[]) {
   return { radio, allowlist, central, drive }
 }
 
+/** Stops the driver, the simulated devices and the central when the test ends. */
+function stopAfter(t: TestContext, driver: { stop(): Promise<void> }, central: BleCentral, ...sims: { stop(): void }[]): void {
+  t.after(async () => {
+    await driver.stop()
+    for (const s of sims) s.stop()
+    await central.close()
+  })
+}
+
 function h10(radio: SimRadio, address = H10_ADDR, extra = {}) {
   const dev = new SimPolarH10({ address, frameIntervalMs: 10, sensorStartNs: 800_000_000_000_000_000n, ...extra })
   radio.add(dev.peripheral)
@@ -33,11 +42,7 @@ test('ble central: an allowlisted H10 is found, the ECG stream started, and fram
   const strap = h10(radio)
   const driver = drive('patch-1', 'polar-pmd', H10_ADDR)
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    strap.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central, strap)
   await driver.start(ctx)
   assert.deepEqual(ctx.statuses, [{ state: 'connecting' }, { state: 'connected' }])
   assert.deepEqual(strap.peripheral.characteristic(GATT.PMD_CONTROL_POINT).writes.map((b) => b.toString('hex')), ['0100', '02000001820001010e00'])
@@ -60,11 +65,7 @@ test('ble central: after link loss the driver reconnects with backoff and keeps 
   const strap = h10(radio)
   const driver = drive('patch-1', 'polar-pmd', H10_ADDR)
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    strap.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central, strap)
   await driver.start(ctx)
   await waitFor('chunks before the loss', () => ctx.waves.length >= 2)
   strap.peripheral.dropLink()
@@ -86,11 +87,7 @@ test('ble central: a device out of range is scanned for again, with growing dela
   const strap = h10(radio)
   const driver = drive('patch-1', 'polar-pmd', H10_ADDR, { connectTimeoutMs: 30 })
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    strap.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central, strap)
   await driver.start(ctx)
   strap.peripheral.setInRange(false)
   await waitFor('several failed attempts', () => ctx.statuses.filter((s) => s.state === 'connecting').length >= 4)
@@ -126,11 +123,7 @@ test('ble central: a device removed from the allowlist is not reconnected after 
   const strap = h10(radio)
   const driver = drive('patch-1', 'polar-pmd', H10_ADDR)
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    strap.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central, strap)
   await driver.start(ctx)
   allowlist.remove(H10_ADDR)
   strap.peripheral.dropLink()
@@ -219,10 +212,7 @@ test('ble central: low battery and lost sensor contact are technical conditions,
   radio.add(strap.peripheral)
   const driver = drive('strap', 'ble-hrs', addr)
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central)
   await driver.start(ctx)
   strap.setBattery(19)
   strap.setBattery(18)
@@ -246,10 +236,7 @@ test('ble central: a device that demands bonding fails with an error naming the 
   radio.add(ox.peripheral)
   const ctx = new RecordingContext()
   const driver = drive('ox', 'ble-plx', addr, { gattTimeoutMs: 50 })
-  t.after(async () => {
-    await driver.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central)
   await driver.start(ctx) // resolves after the first (failed) attempt
   const failed = ctx.statuses.find((s) => s.state === 'disconnected')
   assert.ok(failed && failed.state === 'disconnected')
@@ -265,10 +252,7 @@ test('ble central: malformed notifications are counted with their reason and the
   radio.add(ox.peripheral)
   const driver = drive('ox', 'ble-plx', addr)
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central)
   await driver.start(ctx)
   ox.peripheral.characteristic(GATT.PLX_CONTINUOUS).notify(Buffer.from('0062', 'hex'))
   ox.sendContinuous({ spo2Pct: 93, pulseRateBpm: 88 })
@@ -282,11 +266,7 @@ test('ble central: a connected stream that stalls is reported silent, and connec
   const strap = h10(radio, H10_ADDR, { frameIntervalMs: 60_000 })
   const driver = drive('patch-1', 'polar-pmd', H10_ADDR, { silenceMs: 40 })
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    strap.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central, strap)
   await driver.start(ctx)
   await waitFor('silent', () => ctx.lastState === 'silent')
   strap.emitFrame()
@@ -334,11 +314,7 @@ test('ble central: when the sensor stops the ECG stream itself, the driver start
   const strap = h10(radio)
   const driver = drive('patch-1', 'polar-pmd', H10_ADDR)
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    strap.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central, strap)
   await driver.start(ctx)
   strap.stopStreamFromSensor()
   await waitFor('stream restarted', () => strap.streaming)
@@ -354,10 +330,7 @@ test('ble central: a reserved battery value is counted as a reject and does not 
   radio.add(strap.peripheral)
   const driver = drive('strap', 'ble-hrs', addr)
   const ctx = new RecordingContext()
-  t.after(async () => {
-    await driver.stop()
-    await central.close()
-  })
+  stopAfter(t, driver, central)
   await driver.start(ctx)
   assert.equal(ctx.lastState, 'connected')
   assert.deepEqual(ctx.rejects.map((r) => r.reason), ['battery:reserved-value'])
