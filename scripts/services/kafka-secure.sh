@@ -67,16 +67,7 @@ PROPS
   {
     echo "-Xms256m"
     echo "-Xmx256m"
-    echo "-XX:+UseG1GC"
-    echo "-XX:+ExitOnOutOfMemoryError"
-    echo "-XX:+PerfDisableSharedMem"
-    echo "-Djava.awt.headless=true"
-    echo "-Dlog4j2.configurationFile=$dir/log4j2.properties"
-    echo "-Dlog4j2.shutdownHookEnabled=false"
-    echo "-Dkafka.logs.dir=$dir/logs"
-    echo "-cp"
-    tr -d '\n' <"$cp_file"
-    echo
+    kafka_jvm_common "$dir" "$cp_file"
   } >"$(jvm_args_file kafka-secure)"
 }
 

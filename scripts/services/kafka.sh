@@ -28,6 +28,22 @@ log.retention.hours=24
 PROPS
 }
 
+# JVM arguments shared by the plain and the secured Kafka (heap sizes are set by each).
+kafka_jvm_common() {
+  local dir=$1 cp_file=$2
+  echo "-XX:+UseG1GC"
+  echo "-XX:+ExitOnOutOfMemoryError"
+  echo "-XX:+PerfDisableSharedMem"
+  echo "-Djava.awt.headless=true"
+  echo "-Dlog4j2.configurationFile=$dir/log4j2.properties"
+  # Kafka's own shutdown hook logs the clean shutdown; Log4j's would close the file first.
+  echo "-Dlog4j2.shutdownHookEnabled=false"
+  echo "-Dkafka.logs.dir=$dir/logs"
+  echo "-cp"
+  tr -d '\n' <"$cp_file"
+  echo
+}
+
 kafka_write_config() {
   local dir=$1 cp_file=$2
   # Replication factors of 1 everywhere: one broker. Single-partition internal topics keep the
@@ -65,18 +81,8 @@ PROPS
   {
     echo "-Xms512m"
     echo "-Xmx512m"
-    echo "-XX:+UseG1GC"
     echo "-XX:MaxGCPauseMillis=20"
-    echo "-XX:+ExitOnOutOfMemoryError"
-    echo "-XX:+PerfDisableSharedMem"
-    echo "-Djava.awt.headless=true"
-    echo "-Dlog4j2.configurationFile=$dir/log4j2.properties"
-    # Kafka's own shutdown hook logs the clean shutdown; Log4j's would close the file first.
-    echo "-Dlog4j2.shutdownHookEnabled=false"
-    echo "-Dkafka.logs.dir=$dir/logs"
-    echo "-cp"
-    tr -d '\n' <"$cp_file"
-    echo
+    kafka_jvm_common "$dir" "$cp_file"
   } >"$(jvm_args_file kafka)"
 }
 
