@@ -1,0 +1,92 @@
+/**
+ * The kafkajs hot-path patch (patches/kafkajs+2.2.4.patch, applied by patch-package at npm ci)
+ * must write the same bytes as the code it replaces. The generic record encoder is kept in the
+ * patched module as `encodeGeneric`, so every fast-path record is compared with it byte for byte.
+ */
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import test from 'node:test'
+import fc from 'fast-check'
+
+const require = createRequire(import.meta.url)
+
+interface EncoderLike {
+  buffer: Buffer
+  writeUVarInt(v: number): EncoderLike
+  writeVarInt(v: number): EncoderLike
+  writeEncoderArray(a: EncoderLike[]): EncoderLike
+}
+type RecordFn = ((r: Record<string, unknown>) => EncoderLike) & { encodeGeneric?: (r: Record<string, unknown>) => EncoderLike }
+
+const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as RecordFn
+const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => EncoderLike
+const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition.js') as (a: {
+  topic: string
+  partitionMetadata: unknown[]
+  messages: { key: string; n: number }[]
+  partitioner: (a: { message: { key: string } }) => number
+}) => Record<string, { key: string; n: number }[]>
+
+test('kafkajs patch: applied (npm ci runs patch-package)', () => {
+  assert.equal(typeof Record.encodeGeneric, 'function', 'node_modules/kafkajs is unpatched: run `npx patch-package`')
+})
+
+test('kafkajs patch: a record without headers is byte-identical to the generic encoder', () => {
+  const bytes = fc.oneof(fc.constant(null), fc.string({ maxLength: 80 }), fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)))
+  fc.assert(
+    fc.property(
+      bytes,
+      bytes,
+      fc.integer({ min: 0, max: 2 ** 30 - 1 }),
+      fc.oneof(fc.integer({ min: -1000, max: 100_000 }), fc.integer({ min: -(2 ** 50), max: 2 ** 50 })),
+      (key, value, offsetDelta, timestampDelta) => {
+        const r = { key, value, offsetDelta, timestampDelta }
+        assert.deepEqual(Record(r).buffer, Record.encodeGeneric!(r).buffer)
+      },
+    ),
+    { numRuns: 20_000 },
+  )
+})
+
+test('kafkajs patch: records with headers or out-of-range deltas still take the generic path', () => {
+  for (const r of [
+    { key: 'k', value: Buffer.from([1, 2]), headers: { trace: 'x' }, offsetDelta: 3, timestampDelta: 7 },
+    { key: 'k', value: 'v', offsetDelta: 1, timestampDelta: 2 ** 53 + 2 },
+  ]) {
+    assert.deepEqual(Record(r).buffer, Record.encodeGeneric!(r).buffer)
+  }
+})
+
+test('kafkajs patch: varints written in place match LEB128 of the zig-zag value', () => {
+  const reference = (u: number): number[] => {
+    const out: number[] = []
+    let v = u >>> 0
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80)
+      v >>>= 7
+    }
+    out.push(v)
+    return out
+  }
+  fc.assert(
+    fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (v) => {
+      assert.deepEqual([...new Encoder().writeUVarInt(v).buffer], reference(v))
+      assert.deepEqual([...new Encoder().writeVarInt(v).buffer], reference((v << 1) ^ (v >> 31)))
+    }),
+    { numRuns: 20_000 },
+  )
+})
+
+test('kafkajs patch: an encoder array is concatenated in order', () => {
+  const parts = [Record({ key: 'a', value: 'one' }), Record({ key: null, value: null, offsetDelta: 1 }), Record({ key: 'c', value: Buffer.alloc(700, 7), offsetDelta: 2 })]
+  assert.deepEqual(new Encoder().writeEncoderArray(parts).buffer, Buffer.concat(parts.map((p) => p.buffer)))
+})
+
+test('kafkajs patch: messages are grouped per partition in their order', () => {
+  const messages = Array.from({ length: 10_000 }, (_, n) => ({ key: `p${n % 7}`, n }))
+  const grouped = groupMessagesPerPartition({ topic: 't', partitionMetadata: [{}, {}, {}], messages, partitioner: ({ message }) => Number(message.key.slice(1)) % 3 })
+  assert.deepEqual(Object.keys(grouped).sort(), ['0', '1', '2'])
+  for (const [partition, list] of Object.entries(grouped)) {
+    assert.deepEqual(list, messages.filter((m) => Number(m.key.slice(1)) % 3 === Number(partition)))
+  }
+})
