@@ -4,7 +4,7 @@
  */
 import { SCHEMA_VERSION, SubjectKind, encodeEnvelope, type EnvelopeMsg } from '../../proto/codec.js'
 import { RecordKind } from '../store/commit.js'
-import type { OutboxRow } from '../store/outbox.js'
+import { Col, type OutboxRow } from '../store/outbox.js'
 import type { Admissions } from '../store/admissions.js'
 import type { DeviceRegistry } from '../pipeline/devices.js'
 import type { EpochKey, Pseudonymizer } from './pseudonym.js'
@@ -34,32 +34,34 @@ export class EnvelopeEncoder {
   ) {}
 
   encode(row: OutboxRow): EncodedRecord {
+    const hubTimeMs = row[Col.HUB_TIME_MS]
+    const deviceId = row[Col.DEVICE_ID]
     // The key of the epoch in force when the record was accepted (pseudonym.ts, Epochs).
-    const epoch = this.pseudonyms.epochAt(row.hub_time_ms)
+    const epoch = this.pseudonyms.epochAt(hubTimeMs)
     const { subject, kind } = this.subjectOf(row, epoch)
-    const device = row.device_id ? this.pseudonyms.pseudonymIn(epoch, 'device', this.devices.get(row.device_id)?.identity ?? row.device_id) : ''
+    const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.devices.get(deviceId)?.identity ?? deviceId) : ''
     const env: EnvelopeMsg = {
       schemaVersion: SCHEMA_VERSION,
       hubId: this.hubId,
-      hubSeq: row.hub_seq,
+      hubSeq: row[Col.HUB_SEQ],
       subject,
       subjectKind: kind,
       keyEpoch: epoch.id,
-      bedId: row.bed_id ?? '',
-      hubTimeMs: row.hub_time_ms,
+      bedId: row[Col.BED_ID] ?? '',
+      hubTimeMs,
     }
-    switch (row.kind) {
+    switch (row[Col.KIND]) {
       case RecordKind.OBSERVATION:
-        env.observation = { code: row.code ?? 0, value: row.value ?? Number.NaN, unit: row.unit ?? '', deviceTimeMs: row.device_time_ms ?? 0, hubTimeMs: row.hub_time_ms, deviceSeq: row.device_seq ?? 0, quality: row.quality ?? 0, device }
+        env.observation = { code: row[Col.CODE] ?? 0, value: row[Col.VALUE] ?? Number.NaN, unit: row[Col.UNIT] ?? '', deviceTimeMs: row[Col.DEVICE_TIME_MS] ?? 0, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device }
         break
       case RecordKind.WAVEFORM: {
-        const b = row.body ?? Buffer.alloc(0)
+        const b = row[Col.BODY] ?? Buffer.alloc(0)
         const samples = new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))
-        env.waveform = { code: row.code ?? 0, rateHz: row.value ?? 0, t0Us: (row.device_time_ms ?? 0) * 1000, samplesUv: samples, hubTimeMs: row.hub_time_ms, deviceSeq: row.device_seq ?? 0, quality: row.quality ?? 0, device }
+        env.waveform = { code: row[Col.CODE] ?? 0, rateHz: row[Col.VALUE] ?? 0, t0Us: (row[Col.DEVICE_TIME_MS] ?? 0) * 1000, samplesUv: samples, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device }
         break
       }
       case RecordKind.ALARM: {
-        const a = JSON.parse(String(row.body)) as Record<string, unknown>
+        const a = JSON.parse(String(row[Col.BODY])) as Record<string, unknown>
         env.alarm = {
           alarmId: String(a.alarmId), ruleId: String(a.ruleId), state: String(a.state), priority: String(a.priority), category: String(a.category),
           code: typeof a.code === 'string' ? a.code : '', value: typeof a.value === 'number' ? a.value : Number.NaN, message: String(a.message ?? ''),
@@ -68,26 +70,28 @@ export class EnvelopeEncoder {
         break
       }
       case RecordKind.AUDIT: {
-        const a = JSON.parse(String(row.body)) as { action: string; actor: string; detail: string }
-        env.audit = { action: a.action, actor: a.actor, atMs: row.hub_time_ms, detail: a.detail }
+        const a = JSON.parse(String(row[Col.BODY])) as { action: string; actor: string; detail: string }
+        env.audit = { action: a.action, actor: a.actor, atMs: hubTimeMs, detail: a.detail }
         break
       }
       default:
-        throw new Error(`BEDSIDE_ERR_OUTBOX: record ${row.hub_seq} has unknown kind ${row.kind}`)
+        throw new Error(`BEDSIDE_ERR_OUTBOX: record ${row[Col.HUB_SEQ]} has unknown kind ${row[Col.KIND]}`)
     }
-    return { topic: TOPIC_OF_KIND[row.kind]!, key: subject, value: encodeEnvelope(env) }
+    return { topic: TOPIC_OF_KIND[row[Col.KIND]]!, key: subject, value: encodeEnvelope(env) }
   }
 
   private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number } {
-    if (row.admission_id !== null) {
-      const a = this.admissions.get(row.admission_id)
+    const admissionId = row[Col.ADMISSION_ID]
+    if (admissionId !== null) {
+      const a = this.admissions.get(admissionId)
       if (a) return { subject: this.pseudonyms.pseudonymIn(epoch, 'patient', a.mrn), kind: SubjectKind.PATIENT }
     }
-    if (row.device_id !== null) {
-      const identity = this.devices.get(row.device_id)?.identity ?? row.device_id
+    const deviceId = row[Col.DEVICE_ID]
+    if (deviceId !== null) {
+      const identity = this.devices.get(deviceId)?.identity ?? deviceId
       return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE }
     }
     // Bed- or hub-level events with nobody admitted: keyed by the bed label (not an identifier of a person).
-    return { subject: `bed/${row.bed_id ?? ''}`, kind: SubjectKind.UNSPECIFIED }
+    return { subject: `bed/${row[Col.BED_ID] ?? ''}`, kind: SubjectKind.UNSPECIFIED }
   }
 }

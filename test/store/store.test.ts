@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { GroupCommitter, RecordKind } from '../../agent/store/commit.js'
 import { openDatabase, SCHEMA_VERSION, StoreError } from '../../agent/store/db.js'
-import { Outbox } from '../../agent/store/outbox.js'
+import { Col, Outbox } from '../../agent/store/outbox.js'
 import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
 import { tempDir } from '../support/agent-process.js'
 
@@ -61,14 +61,14 @@ test('store: the outbox reads in hub_seq order and its cursor survives a restart
   for (let i = 0; i < 10; i++) c.append(row(i))
   c.flush()
   let ob = new Outbox(db)
-  assert.deepEqual(ob.read(4).map((r) => r.hub_seq), [1, 2, 3, 4])
+  assert.deepEqual(ob.read(4).map((r) => r[Col.HUB_SEQ]), [1, 2, 3, 4])
   ob.advance(4)
   assert.equal(ob.depth(), 6)
   db.close()
   db = openDatabase(dir)
   ob = new Outbox(db)
   assert.equal(ob.cursor, 4)
-  assert.deepEqual(ob.read(100).map((r) => r.hub_seq), [5, 6, 7, 8, 9, 10])
+  assert.deepEqual(ob.read(100).map((r) => r[Col.HUB_SEQ]), [5, 6, 7, 8, 9, 10])
   db.close()
 })
 
