@@ -9,19 +9,33 @@
  *   (hub_id, hub_seq).
  * - On any send failure the producer is discarded and re-created (a fresh producer id resets the
  *   idempotence sequence numbers), after a jittered exponential backoff. Meanwhile the outbox grows
- *   on disk, never in memory: only one batch is ever read into memory.
+ *   on disk, never in memory: at most two batches are in memory, the one in flight and the next,
+ *   read and encoded while the broker works on the first (a failure discards both).
  * - Backpressure: one batch in flight bounds what is in memory and in the broker's hands; the batch
  *   size adapts to the acknowledgement latency (AdaptiveBatch) and halves on a failure (a batch
  *   over the broker's message.max.bytes fails with MESSAGE_TOO_LARGE until it is small enough).
  * - Ordering per patient: one patient's records share one key and so one partition, and with one
  *   batch in flight, in hub_seq order, a retry re-sends the same prefix before anything newer.
  */
+import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Metrics } from '../serve/metrics.js'
-import type { Outbox } from '../store/outbox.js'
+import { Col, type Outbox } from '../store/outbox.js'
 import type { EnvelopeEncoder, TopicName } from './envelope.js'
 import { AdaptiveBatch, SyncRate } from './flow.js'
+import { MemoizedDefaultPartitioner } from './kafka.js'
+
+/** Rows read and encoded between two turns of the event loop (about 2.6 ms of observations). */
+const PREPARE_SLICE = 1000
+
+/** One batch read from the outbox and encoded, ready for one sendBatch. */
+interface PreparedBatch {
+  readonly lastSeq: number
+  readonly records: number
+  readonly counts: ReadonlyMap<TopicName, number>
+  readonly topicMessages: { topic: string; messages: Message[] }[]
+}
 
 export interface SyncOptions {
   readonly topics: Readonly<Record<TopicName, string>>
@@ -89,8 +103,9 @@ export class CloudSync {
   }
 
   private async run(): Promise<void> {
+    let next: PreparedBatch | null = null
     while (this.running) {
-      if (!this.outbox.hasUnsynced()) {
+      if (next === null && !this.outbox.hasUnsynced()) {
         await this.sleep(this.opts.idleWaitMs ?? 250, true)
         continue
       }
@@ -98,38 +113,84 @@ export class CloudSync {
         // Connect first, then read: rows read while the broker is unreachable would sit "in flight"
         // and be spared by the quota out of order, or shed and still sent.
         const producer = await this.ensureProducer()
-        const rows = this.outbox.read(this.batch.size)
-        if (rows.length === 0) continue // all shed while connecting; the next turn idles
-        // Housekeeping must not shed what is now on its way (store/quota.ts); read and mark are one synchronous step.
-        this.outbox.markInFlight(rows[rows.length - 1]!.hub_seq)
-        const byTopic = new Map<string, Message[]>()
-        const counts = new Map<TopicName, number>()
-        for (const row of rows) {
-          const e = this.encoder.encode(row)
-          const topic = this.opts.topics[e.topic]
-          let list = byTopic.get(topic)
-          if (!list) byTopic.set(topic, (list = []))
-          list.push({ key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength) })
-          counts.set(e.topic, (counts.get(e.topic) ?? 0) + 1)
-        }
+        const batch: PreparedBatch | null = next ?? (await this.prepare(this.outbox.cursor))
+        next = null
+        if (batch === null) continue // all shed while connecting; the next turn idles
         const t0 = Date.now()
-        await producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
-        this.outbox.advance(rows[rows.length - 1]!.hub_seq, rows.length)
-        this.batch.acknowledged(rows.length, Date.now() - t0)
-        this.rate.add(Date.now(), rows.length)
-        for (const [t, n] of counts) this.metrics.synced.inc({ topic: this.opts.topics[t] }, n)
+        let ackMs = 0
+        // The outcome as a value: the send may fail while the next batch is being prepared, and a
+        // rejection nobody awaits yet would be an unhandled one.
+        const sent = producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: batch.topicMessages }).then(
+          () => {
+            ackMs = Date.now() - t0
+            return null
+          },
+          (err: unknown) => err as Error,
+        )
+        // Read and encode the next batch while the broker works on this one: still one request in
+        // flight, but the CPU work no longer waits for the round trip. With the raw outbox read and
+        // the remembered partitions: 87k → 110–119k records/s (`npm run bench -- sync`).
+        const prepared: Promise<{ b: PreparedBatch | null; err: Error | null }> = this.prepare(batch.lastSeq).then((b) => ({ b, err: null }), (err: unknown) => ({ b: null, err: err as Error }))
+        const sendError = await sent
+        const { b: following, err: prepareError } = await prepared
+        if (sendError) throw sendError
+        this.outbox.advance(batch.lastSeq, batch.records)
+        this.batch.acknowledged(batch.records, ackMs)
+        this.rate.add(Date.now(), batch.records)
+        for (const [t, n] of batch.counts) this.metrics.synced.inc({ topic: this.opts.topics[t] }, n)
         this.onSuccess()
+        if (prepareError) throw prepareError
+        next = following
+        if (next === null) this.outbox.clearInFlight()
       } catch (err) {
+        // The prepared batch follows the failed one; both are read again from the cursor.
+        next = null
         this.outbox.clearInFlight()
         await this.onFailure(err as Error)
       }
-      this.outbox.clearInFlight()
     }
+    this.outbox.clearInFlight()
+  }
+
+  /**
+   * Reads up to one batch after `afterSeq` and encodes it for Kafka, or null when nothing is left.
+   * Works in slices with a turn of the event loop between them, so that a 5000-record batch (13 ms
+   * of reading and encoding observations, 33 ms for ECG chunks) neither delays alarms nor holds
+   * back kafkajs' compression callback and the send of the batch in flight.
+   * The rows count as in flight from their read on: housekeeping must not shed what is on its way
+   * (store/quota.ts), so each slice's read and mark are one synchronous step.
+   */
+  private async prepare(afterSeq: number): Promise<PreparedBatch | null> {
+    const limit = this.batch.size
+    const byTopic = new Map<string, Message[]>()
+    const counts = new Map<TopicName, number>()
+    let lastSeq = afterSeq
+    let records = 0
+    while (records < limit) {
+      const want = Math.min(PREPARE_SLICE, limit - records)
+      const rows = this.outbox.read(want, lastSeq)
+      if (rows.length === 0) break
+      lastSeq = rows[rows.length - 1]![Col.HUB_SEQ]
+      this.outbox.markInFlight(lastSeq)
+      for (const row of rows) {
+        const e = this.encoder.encode(row)
+        const topic = this.opts.topics[e.topic]
+        let list = byTopic.get(topic)
+        if (!list) byTopic.set(topic, (list = []))
+        list.push({ key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength) })
+        counts.set(e.topic, (counts.get(e.topic) ?? 0) + 1)
+      }
+      records += rows.length
+      if (rows.length < want) break
+      await setImmediate()
+    }
+    if (records === 0) return null
+    return { lastSeq, records, counts, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }
   }
 
   private async ensureProducer(): Promise<Producer> {
     if (this.producer) return this.producer
-    const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+    const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: MemoizedDefaultPartitioner })
     await p.connect()
     this.producer = p
     return p
