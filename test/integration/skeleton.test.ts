@@ -125,7 +125,9 @@ describe('skeleton: Kafka outage', () => {
     await stopKafka()
     const seqs2 = await Promise.all(clients.map((c, i) => publishObservations(c, i, third, { firstSeq: seqs[i]!, perMessage: PER_MESSAGE, startMs })))
     await waitFor('sync to report failure', async () => (await metricValue(agent.http, 'bedside_sync_up')) === 0, 60_000, 500)
-    const queued = await metricValue(agent.http, 'bedside_outbox_depth')
+    // The gauge refreshes every 2 s: wait for it rather than read a value from before the outage.
+    let queued = 0
+    await waitFor('records queued on disk', async () => (queued = await metricValue(agent.http, 'bedside_outbox_depth')) > 0, 10_000, 250)
     console.log(`# outage: ${queued} records queued on disk while Kafka was down`)
     assert.ok(queued > 0, 'records are queued while Kafka is down')
     await startKafka()
