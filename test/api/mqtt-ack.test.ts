@@ -4,7 +4,9 @@
  * the PUBACK (QoS 1) follows the durable audit event. Viewers cannot; bad payloads are counted.
  */
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
@@ -101,5 +103,14 @@ describe('mqtt ack', () => {
     viewer.end(true)
     assert.notEqual((await alarms()).find((a) => a.alarmId === fresh)?.state, 'acknowledged')
     assert.equal(ackAudits().length, 1)
+  })
+
+  test('mqtt broker memory: the packet writer keeps no 65,536-Buffer packet-id cache, and it is the writer aedes uses', () => {
+    // The PUBACKs and CONNACKs above went through the writer; with its cache on, the first write fills it.
+    const require = createRequire(import.meta.url)
+    const numbers = require('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> }
+    assert.equal(Object.keys(numbers.cache).length, 0)
+    const aedesOwn = createRequire(fileURLToPath(import.meta.resolve('aedes'))).resolve('mqtt-packet')
+    assert.equal(aedesOwn, require.resolve('mqtt-packet'), 'one mqtt-packet copy: the setting in agent/serve/mqtt.ts must reach aedes')
   })
 })

@@ -11,11 +11,12 @@ import { tempDir } from '../support/agent-process.js'
 
 const row = (i: number) => ({ kind: RecordKind.OBSERVATION, bedId: 'b', deviceId: 'd', admissionId: null, code: 147842, value: 70 + i, unit: '/min', deviceTimeMs: i, hubTimeMs: i, deviceSeq: i, quality: 0, body: null })
 
-test('store: WAL with synchronous=FULL, the database file readable by the agent only', () => {
+test('store: WAL with synchronous=FULL, a 2 MiB page cache, the database file readable by the agent only', () => {
   const dir = tempDir('store')
   const db = openDatabase(dir)
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   assert.equal(db.pragma('synchronous', { simple: true }), 2) // 2 = FULL
+  assert.equal(db.pragma('cache_size', { simple: true }), -2000) // KiB; better-sqlite3's build default is 16 MiB
   assert.equal(statSync(join(dir, 'bedside.db')).mode & 0o777, 0o600)
   db.close()
 })
