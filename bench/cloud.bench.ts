@@ -11,7 +11,6 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,6 +24,7 @@ import { migrateCql, migrateTopics, schemaOptions } from '../cloud/migrate.js'
 import { createCqlClient } from '../cloud/sink.js'
 import { CloudWriter } from '../cloud/writer.js'
 import { encodeEnvelope, SCHEMA_VERSION, type EnvelopeMsg } from '../proto/codec.js'
+import { deployedAgentRuntime, freePort } from '../test/support/agent-process.js'
 import type { BenchFigure } from './harness.js'
 
 const WRITE_ROWS = 200_000
@@ -93,17 +93,6 @@ async function writeRate(name: string, cassandra: Record<string, unknown>, what:
   return { name, value: (WRITE_ROWS - first.rows) / seconds, unit: 'rows/s', note: `${WRITE_ROWS} queued observations over ${SUBJECTS} patients, 6 partitions, one in-process writer, one local Cassandra node; ${what}; ${requests} CQL requests; ${seconds.toFixed(1)} s from first to last batch; exact count checked` }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
-
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 }
@@ -122,7 +111,8 @@ async function startAgent(cfg: CloudConfig): Promise<{ stop(): Promise<void>; mq
     log: { level: 'warn' },
   }
   writeFileSync(join(dir, 'config.yaml'), YAML.stringify(doc))
-  const proc = spawn(process.execPath, [CLI, 'run', '--config', join(dir, 'config.yaml')], { stdio: 'ignore' })
+  const runtime = deployedAgentRuntime()
+  const proc = spawn(process.execPath, [...runtime.nodeFlags, CLI, 'run', '--config', join(dir, 'config.yaml')], { env: { ...process.env, ...runtime.env }, stdio: 'ignore' })
   const exited = new Promise<void>((r) => proc.once('exit', () => r()))
   let healthy = false
   for (let i = 0; i < 150 && !healthy && proc.exitCode === null; i++) {

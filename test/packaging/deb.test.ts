@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { deployedAgentRuntime } from '../support/agent-process.js'
 import { describeInstall } from './install-cases.js'
 import { freePort, hasCommand, ok, REPO, run, runAsync, uncommentExample } from './support.js'
 
@@ -142,6 +143,14 @@ describe('packaging: the systemd unit', () => {
 describe('packaging: the unpacked tree runs', () => {
   const cli = () => join(tree, 'usr/bin/bedside-hub')
 
+  test('packaging: `npm start` and `npm run bench` run with the memory settings of the packaged wrapper', () => {
+    const { scripts } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    const { nodeFlags, env } = deployedAgentRuntime()
+    const prefix = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} node ${nodeFlags.join(' ')}`
+    assert.ok(scripts.start!.includes(`${prefix} dist/agent/cli.js run`), scripts.start)
+    assert.ok(scripts.bench!.includes(`${prefix} --import tsx bench/run.ts`), scripts.bench)
+  })
+
   test('packaging: bedside-hub --version prints the package version', () => {
     assert.equal(ok(cli(), ['--version']).stdout.trim(), `bedside-hub ${version}`)
   })
@@ -191,6 +200,13 @@ describe('packaging: the unpacked tree runs', () => {
         status = await runAsync(cli(), ['status', '--config', config, '--timeout-ms', '1000'])
       }
       assert.equal(status.status, 0, status.stderr + output)
+      // The wrapper execs node itself (one process for systemd) with the agent's memory settings.
+      const argv = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0')
+      const runtime = deployedAgentRuntime()
+      assert.ok(runtime.nodeFlags.length > 0)
+      assert.deepEqual(argv.slice(1, 1 + runtime.nodeFlags.length), runtime.nodeFlags, argv.join(' '))
+      const environ = readFileSync(`/proc/${agent.pid}/environ`, 'utf8').split('\0')
+      for (const [k, v] of Object.entries(runtime.env)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v} in the agent's environment`)
       assert.match(status.stdout, /^hub ward-pkg/)
       assert.match(status.stdout, /devices: 2 configured, 1 connected/)
       assert.match(status.stdout, /sim-b1\s+bed b1\s+sim\s+connected/)

@@ -4,7 +4,7 @@
  * SIGTERM (or SIGKILL for crash tests). `npm test` builds dist/ before running tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +12,28 @@ import { fileURLToPath } from 'node:url'
 import YAML from 'yaml'
 
 export const CLI = fileURLToPath(new URL('../../dist/agent/cli.js', import.meta.url))
+
+/** How the agent process is started on a gateway, beyond its arguments. */
+export interface AgentRuntime {
+  readonly nodeFlags: string[]
+  readonly env: Record<string, string>
+}
+
+/**
+ * The memory settings the agent is deployed with: AGENT_NODE_FLAGS and AGENT_MALLOC_ARENA_MAX of
+ * the /usr/bin/bedside-hub wrapper (packaging/debian/bedside-hub.sh), for the benches that start
+ * the CLI as it runs on a gateway.
+ */
+export function deployedAgentRuntime(): AgentRuntime {
+  const file = fileURLToPath(new URL('../../packaging/debian/bedside-hub.sh', import.meta.url))
+  const text = readFileSync(file, 'utf8')
+  const line = (name: string): string => {
+    const m = new RegExp(`^${name}="([^"]*)"$`, 'm').exec(text)
+    if (!m) throw new Error(`${file}: no ${name}="…" line`)
+    return m[1]!
+  }
+  return { nodeFlags: line('AGENT_NODE_FLAGS').split(' ').filter(Boolean), env: { MALLOC_ARENA_MAX: line('AGENT_MALLOC_ARENA_MAX') } }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
