@@ -92,11 +92,9 @@ export class Pipeline {
       this.refuse('store-full', input.deviceId, 'store quota full of numerics, alarms and audit events')
       return 'refused'
     }
-    this.d.committer.append({
-      kind: RecordKind.OBSERVATION, bedId, deviceId: obs.deviceId, admissionId: admission ? admission.id : null,
-      code: obs.code, value: Number.isNaN(obs.value) ? null : obs.value, unit: obs.unit, deviceTimeMs: obs.deviceTimeMs,
-      hubTimeMs: obs.hubTimeMs, deviceSeq: obs.deviceSeq, quality: obs.quality, body: null,
-    })
+    // Columns, not a row object: nothing of the record outlives this call but its place in the batch (commit.ts).
+    this.d.committer.appendRecord(RecordKind.OBSERVATION, bedId, obs.deviceId, admission ? admission.id : null, obs.code, obs.value, obs.unit,
+      obs.deviceTimeMs, obs.hubTimeMs, obs.deviceSeq, obs.quality, null)
     this.d.metrics.observationsIngested.inc()
     if (changes.length > 0) this.handleAlarms(changes, arrivedNs)
     return 'accepted'

@@ -14,7 +14,7 @@ import type { Db } from './db.js'
 export const RecordKind = { OBSERVATION: 1, WAVEFORM: 2, ALARM: 3, AUDIT: 4 } as const
 export type RecordKindCode = (typeof RecordKind)[keyof typeof RecordKind]
 
-/** One row of `records`, in column order; reused arrays would save little next to SQLite's own cost. */
+/** One row of `records`, in column order (the cold paths' shape; see `appendRecord` for the hot one). */
 export interface PendingRow {
   hubSeq: number
   kind: RecordKindCode
@@ -39,13 +39,31 @@ export interface CommitStats {
 
 type Waiter = (err: Error | null) => void
 
+/**
+ * The pending batch is held in columns sized for `maxRecords`, filled in place: no object per
+ * record. Row objects that wait for the commit live long enough to survive V8's scavenges; under
+ * MQTT ingest at 400k observations/s with 4 MB semi-spaces they were 73 of the 79 MB promoted to
+ * the old generation (sampling heap profile of promoted allocations, 2026-11-26), which made the
+ * scavenges and mark-compacts that set the alarm latency's tail. Nullable numbers are NaN for NULL.
+ */
 export class GroupCommitter {
-  private pending: PendingRow[] = []
+  private count = 0
+  private readonly kind: Uint8Array
+  private readonly bedId: (string | null)[]
+  private readonly deviceId: (string | null)[]
+  private readonly unit: (string | null)[]
+  private readonly body: (Buffer | null)[]
+  private readonly admissionId: Float64Array
+  private readonly code: Float64Array
+  private readonly value: Float64Array
+  private readonly deviceTimeMs: Float64Array
+  private readonly hubTimeMs: Float64Array
+  private readonly deviceSeq: Float64Array
+  private readonly quality: Float64Array
   private waiters: Waiter[] = []
   private timer: NodeJS.Timeout | null = null
   private nextSeq: number
-  private readonly insert: Statement
-  private readonly writeBatch: (rows: PendingRow[]) => void
+  private readonly writeBatch: (firstSeq: number, n: number) => void
   private closed = false
 
   constructor(
@@ -53,14 +71,26 @@ export class GroupCommitter {
     private readonly opts: { intervalMs: number; maxRecords: number },
     private readonly stats: CommitStats = {},
   ) {
-    this.insert = db.prepare(
+    const cap = opts.maxRecords
+    this.kind = new Uint8Array(cap)
+    this.bedId = new Array<string | null>(cap).fill(null)
+    this.deviceId = new Array<string | null>(cap).fill(null)
+    this.unit = new Array<string | null>(cap).fill(null)
+    this.body = new Array<Buffer | null>(cap).fill(null)
+    this.admissionId = new Float64Array(cap)
+    this.code = new Float64Array(cap)
+    this.value = new Float64Array(cap)
+    this.deviceTimeMs = new Float64Array(cap)
+    this.hubTimeMs = new Float64Array(cap)
+    this.deviceSeq = new Float64Array(cap)
+    this.quality = new Float64Array(cap)
+    const insert = db.prepare(
       'INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
     )
-    this.writeBatch = db.transaction((rows: PendingRow[]) => {
-      const ins = this.insert
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i]!
-        ins.run(r.hubSeq, r.kind, r.bedId, r.deviceId, r.admissionId, r.code, r.value, r.unit, r.deviceTimeMs, r.hubTimeMs, r.deviceSeq, r.quality, r.body)
+    this.writeBatch = db.transaction((firstSeq: number, n: number) => {
+      for (let i = 0; i < n; i++) {
+        insert.run(firstSeq + i, this.kind[i]!, this.bedId[i]!, this.deviceId[i]!, orNull(this.admissionId[i]!), orNull(this.code[i]!), orNull(this.value[i]!), this.unit[i]!,
+          orNull(this.deviceTimeMs[i]!), this.hubTimeMs[i]!, orNull(this.deviceSeq[i]!), orNull(this.quality[i]!), this.body[i]!)
       }
     })
     this.nextSeq = initialHubSeq(db)
@@ -72,19 +102,36 @@ export class GroupCommitter {
   }
 
   /** Queues a row for the next group commit and returns its hub_seq. */
-  append(row: Omit<PendingRow, 'hubSeq'> & { hubSeq?: number }): number {
+  append(row: Omit<PendingRow, 'hubSeq'>): number {
+    return this.appendRecord(row.kind, row.bedId, row.deviceId, row.admissionId, row.code, row.value, row.unit, row.deviceTimeMs, row.hubTimeMs, row.deviceSeq, row.quality, row.body)
+  }
+
+  /** `append` without the row object, for the ingest path; the arguments are the columns in order. */
+  appendRecord(kind: RecordKindCode, bedId: string | null, deviceId: string | null, admissionId: number | null, code: number | null, value: number | null, unit: string | null,
+    deviceTimeMs: number | null, hubTimeMs: number, deviceSeq: number | null, quality: number | null, body: Buffer | null): number {
     if (this.closed) throw new Error('BEDSIDE_ERR_STORE_CLOSED: the store is closed')
     const seq = this.nextSeq++
-    row.hubSeq = seq
-    this.pending.push(row as PendingRow)
-    if (this.pending.length >= this.opts.maxRecords) this.flush()
+    const i = this.count++
+    this.kind[i] = kind
+    this.bedId[i] = bedId
+    this.deviceId[i] = deviceId
+    this.admissionId[i] = admissionId ?? NaN
+    this.code[i] = code ?? NaN
+    this.value[i] = value ?? NaN
+    this.unit[i] = unit
+    this.deviceTimeMs[i] = deviceTimeMs ?? NaN
+    this.hubTimeMs[i] = hubTimeMs
+    this.deviceSeq[i] = deviceSeq ?? NaN
+    this.quality[i] = quality ?? NaN
+    this.body[i] = body
+    if (this.count >= this.opts.maxRecords) this.flush()
     else if (this.timer === null) this.timer = setTimeout(this.onTimer, this.opts.intervalMs)
     return seq
   }
 
   /** Calls `cb` once everything appended so far is durable (or failed). */
   whenCommitted(cb: Waiter): void {
-    if (this.pending.length === 0) {
+    if (this.count === 0) {
       queueMicrotask(() => cb(null))
       return
     }
@@ -92,7 +139,7 @@ export class GroupCommitter {
   }
 
   get pendingCount(): number {
-    return this.pending.length
+    return this.count
   }
 
   private readonly onTimer = (): void => {
@@ -106,20 +153,25 @@ export class GroupCommitter {
       clearTimeout(this.timer)
       this.timer = null
     }
-    if (this.pending.length === 0) return
-    const rows = this.pending
+    const n = this.count
+    if (n === 0) return
     const waiters = this.waiters
-    this.pending = []
     this.waiters = []
     const t0 = process.hrtime.bigint()
     let failure: Error | null = null
     try {
-      this.writeBatch(rows)
+      this.writeBatch(this.nextSeq - n, n)
     } catch (err) {
       failure = err as Error
-      this.stats.onError?.(failure, rows.length)
+      this.stats.onError?.(failure, n)
     }
-    if (!failure) this.stats.onCommit?.(rows.length, Number(process.hrtime.bigint() - t0) / 1e9)
+    this.count = 0
+    // Let go of the strings and buffers of the batch (waveform bodies are large).
+    this.bedId.fill(null, 0, n)
+    this.deviceId.fill(null, 0, n)
+    this.unit.fill(null, 0, n)
+    this.body.fill(null, 0, n)
+    if (!failure) this.stats.onCommit?.(n, Number(process.hrtime.bigint() - t0) / 1e9)
     for (let i = 0; i < waiters.length; i++) waiters[i]!(failure)
   }
 
@@ -128,6 +180,11 @@ export class GroupCommitter {
     this.flush()
     this.closed = true
   }
+}
+
+/** NaN marks NULL in the numeric columns. */
+function orNull(x: number): number | null {
+  return x === x ? x : null
 }
 
 /** Next hub_seq: above every row ever written, even if retention deleted them (meta.hub_seq_floor). */

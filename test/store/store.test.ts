@@ -55,6 +55,26 @@ test('store: a batch reaching max records commits at once; a failed commit fails
   db.close()
 })
 
+test('store: every column round-trips through the batch, NULLs included, with hub_seq in append order across a full batch', () => {
+  const db = openDatabase(tempDir('store'))
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 2 })
+  const body = Buffer.from([1, 2, 3, 4])
+  const seqs = [
+    c.appendRecord(RecordKind.OBSERVATION, 'b1', 'd1', 7, 150456, 97.5, '%', 1_764_120_000_123, 1_764_120_000_456, 12, 0, null),
+    c.append({ kind: RecordKind.AUDIT, bedId: null, deviceId: null, admissionId: null, code: null, value: null, unit: null, deviceTimeMs: null, hubTimeMs: 5, deviceSeq: null, quality: null, body }),
+    c.appendRecord(RecordKind.WAVEFORM, 'b2', 'd2', null, 131330, 250, 'uV', 1, 2, 3, 4, body), // the batch of two was committed before this one
+  ]
+  c.close()
+  assert.deepEqual(seqs, [1, 2, 3])
+  const rows = db.prepare('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body FROM records ORDER BY hub_seq').raw().all()
+  assert.deepEqual(rows, [
+    [1, RecordKind.OBSERVATION, 'b1', 'd1', 7, 150456, 97.5, '%', 1_764_120_000_123, 1_764_120_000_456, 12, 0, null],
+    [2, RecordKind.AUDIT, null, null, null, null, null, null, null, 5, null, null, body],
+    [3, RecordKind.WAVEFORM, 'b2', 'd2', null, 131330, 250, 'uV', 1, 2, 3, 4, body],
+  ])
+  db.close()
+})
+
 test('store: the outbox reads in hub_seq order and its cursor survives a restart', async () => {
   const dir = tempDir('store')
   let db = openDatabase(dir)
