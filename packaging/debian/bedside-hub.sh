@@ -10,7 +10,8 @@ cli="$here/../lib/bedside-hub/dist/agent/cli.js"
 # - V8 grows each of its two young-generation semi-spaces to 16 MB under a ward's steady ingest;
 #   at 4 MB the agent holds 25 MB less RSS, for about a tenth less peak MQTT ingest.
 # - glibc gives every thread that allocates (V8's GC and compiler threads) an arena of its own;
-#   two arenas in all hold 7 MB less. An operator's own MALLOC_ARENA_MAX wins.
+#   two arenas in all hold 7 MB less.
+# An operator's own MALLOC_ARENA_MAX or BEDSIDE_HUB_NODE_FLAGS (empty: Node's defaults) wins.
 # The start script of package.json uses the same settings; the benches that start the CLI, and
 # the packaging test, read these two lines (test/support/agent-process.ts).
 AGENT_NODE_FLAGS="--max-semi-space-size=4"
@@ -18,7 +19,7 @@ AGENT_MALLOC_ARENA_MAX="2"
 
 node_flags=
 if [ "$1" = run ]; then
-	node_flags=$AGENT_NODE_FLAGS
+	node_flags=${BEDSIDE_HUB_NODE_FLAGS-$AGENT_NODE_FLAGS}
 	MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-$AGENT_MALLOC_ARENA_MAX}
 	export MALLOC_ARENA_MAX
 fi
@@ -26,7 +27,9 @@ fi
 # Commands that open the agent's data directory run as the agent's user even under sudo: a
 # bedside.db (or its -wal, -shm) created by root would lock the agent out of its own store.
 # Bluetooth (run, pair scan) keeps CAP_NET_RAW and CAP_NET_ADMIN, as the service has them.
-# $node_flags is unquoted on purpose: it is a list of flags, or nothing.
+# $node_flags is unquoted on purpose: it is a list of flags, or nothing (split on blanks, never globbed).
+set -f
+# shellcheck disable=SC2086
 case "$1" in
 run | pair | devices | queue | relink)
 	if [ "$(id -u)" = 0 ] && id bedside-hub >/dev/null 2>&1; then
@@ -36,4 +39,5 @@ run | pair | devices | queue | relink)
 	fi
 	;;
 esac
+# shellcheck disable=SC2086
 exec /usr/bin/node $node_flags "$cli" "$@"
