@@ -24,6 +24,7 @@ import { createRequire } from 'node:module'
 import { GZIP_LEVEL, createKafka } from '../agent/sync/kafka.js'
 import { Pseudonymizer } from '../agent/sync/pseudonym.js'
 import { CloudSync } from '../agent/sync/sync.js'
+import { waveformEncoders, type WaveformMsg } from '../proto/codec.js'
 import type { BenchFigure } from './harness.js'
 
 const BEDS = 64
@@ -140,11 +141,31 @@ function recordEncoding(): BenchFigure[] {
   ]
 }
 
+/** The WaveformChunk encoder of proto/codec.ts against protobufjs' generated one, on 130-sample chunks. */
+function waveformEncoding(): BenchFigure[] {
+  const chunks = Array.from({ length: 2000 }, (_, i) => ({ code: 131330, rateHz: SAMPLES, t0Us: 1_764_120_000_000_000 + i * 1e6, samplesUv: new Int32Array(SAMPLES).map((_, k) => Math.round(1200 * Math.sin((i + k) / 9))), hubTimeMs: 1_764_120_000_000 + i, deviceSeq: i, quality: 0, device: `mon-${i % BEDS}` }))
+  const rate = (encode: (m: WaveformMsg) => Uint8Array): number => {
+    let best = 0
+    for (let round = 0; round < 5; round++) {
+      const t0 = process.hrtime.bigint()
+      for (let rep = 0; rep < 10; rep++) for (const c of chunks) encode(c)
+      best = Math.max(best, (10 * chunks.length) / (Number(process.hrtime.bigint() - t0) / 1e9))
+    }
+    return best
+  }
+  const onePass = rate(waveformEncoders.onePass)
+  const generated = rate(waveformEncoders.generated)
+  return [
+    { name: 'sync.protobuf.waveform-encode', value: onePass, unit: 'chunks/s', note: `one-pass WaveformChunk encoder (proto/codec.ts), ${SAMPLES} samples; ${(onePass / generated).toFixed(1)}× the generated one` },
+    { name: 'sync.protobuf.waveform-encode.generated', value: generated, unit: 'chunks/s', note: 'protobufjs 7.6.6 generated encoder, same chunks' },
+  ]
+}
+
 export default async function bench(): Promise<BenchFigure[]> {
   const brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean)
   if (!brokers?.length) {
     console.log('# sync: KAFKA_BROKERS not set, skipped (start scripts/services/services.sh and eval its env)')
-    return recordEncoding()
+    return [...recordEncoding(), ...waveformEncoding()]
   }
-  return [...recordEncoding(), ...(await drain(brokers, SCENARIOS.obs)), ...(await drain(brokers, SCENARIOS.wave)), ...(await drain(brokers, SCENARIOS.ward))]
+  return [...recordEncoding(), ...waveformEncoding(), ...(await drain(brokers, SCENARIOS.obs)), ...(await drain(brokers, SCENARIOS.wave)), ...(await drain(brokers, SCENARIOS.ward))]
 }
