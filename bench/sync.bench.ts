@@ -115,6 +115,17 @@ async function drain(brokers: string[], scenario: Scenario): Promise<BenchFigure
   return [{ name: scenario.name, value: n / s, unit: 'records/s', note: `${n} records from a ${BEDS}-bed store to Kafka in ${s.toFixed(1)} s; ${how}${scenario.note}` }]
 }
 
+/** Items per second of `encode` over `items`: the best of five rounds of `reps` passes. */
+function bestRate<T>(items: readonly T[], reps: number, encode: (item: T) => unknown): number {
+  let best = 0
+  for (let round = 0; round < 5; round++) {
+    const t0 = process.hrtime.bigint()
+    for (let rep = 0; rep < reps; rep++) for (const item of items) encode(item)
+    best = Math.max(best, (reps * items.length) / (Number(process.hrtime.bigint() - t0) / 1e9))
+  }
+  return best
+}
+
 /**
  * kafkajs' record encoding, patched one-pass path against the generic one it replaces (kept in the
  * patched module), side by side on the same 5000 envelopes-sized records.
@@ -124,17 +135,8 @@ function recordEncoding(): BenchFigure[] {
   type Enc = (r: object) => { buffer: Buffer }
   const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as Enc & { encodeGeneric: Enc }
   const records = Array.from({ length: 5000 }, (_, i) => ({ key: `patient-pseudonym-${(i % 64).toString().padStart(24, '0')}`, value: Buffer.alloc(160, i), offsetDelta: i, timestampDelta: 0 }))
-  const rate = (encode: Enc): number => {
-    let best = 0
-    for (let round = 0; round < 5; round++) {
-      const t0 = process.hrtime.bigint()
-      for (let rep = 0; rep < 20; rep++) for (const r of records) encode(r)
-      best = Math.max(best, (20 * records.length) / (Number(process.hrtime.bigint() - t0) / 1e9))
-    }
-    return best
-  }
-  const fast = rate(Record)
-  const generic = rate(Record.encodeGeneric)
+  const fast = bestRate(records, 20, Record)
+  const generic = bestRate(records, 20, Record.encodeGeneric)
   return [
     { name: 'sync.kafkajs.record-encode', value: fast, unit: 'records/s', note: `patched one-pass encoder (patches/kafkajs+2.2.4.patch), 160-byte values; ${(fast / generic).toFixed(1)}× the generic path` },
     { name: 'sync.kafkajs.record-encode.generic', value: generic, unit: 'records/s', note: 'kafkajs 2.2.4 as published, same records' },
@@ -144,17 +146,8 @@ function recordEncoding(): BenchFigure[] {
 /** The WaveformChunk encoder of proto/codec.ts against protobufjs' generated one, on 130-sample chunks. */
 function waveformEncoding(): BenchFigure[] {
   const chunks = Array.from({ length: 2000 }, (_, i) => ({ code: 131330, rateHz: SAMPLES, t0Us: 1_764_120_000_000_000 + i * 1e6, samplesUv: new Int32Array(SAMPLES).map((_, k) => Math.round(1200 * Math.sin((i + k) / 9))), hubTimeMs: 1_764_120_000_000 + i, deviceSeq: i, quality: 0, device: `mon-${i % BEDS}` }))
-  const rate = (encode: (m: WaveformMsg) => Uint8Array): number => {
-    let best = 0
-    for (let round = 0; round < 5; round++) {
-      const t0 = process.hrtime.bigint()
-      for (let rep = 0; rep < 10; rep++) for (const c of chunks) encode(c)
-      best = Math.max(best, (10 * chunks.length) / (Number(process.hrtime.bigint() - t0) / 1e9))
-    }
-    return best
-  }
-  const onePass = rate(waveformEncoders.onePass)
-  const generated = rate(waveformEncoders.generated)
+  const onePass = bestRate<WaveformMsg>(chunks, 10, waveformEncoders.onePass)
+  const generated = bestRate<WaveformMsg>(chunks, 10, waveformEncoders.generated)
   return [
     { name: 'sync.protobuf.waveform-encode', value: onePass, unit: 'chunks/s', note: `one-pass WaveformChunk encoder (proto/codec.ts), ${SAMPLES} samples; ${(onePass / generated).toFixed(1)}× the generated one` },
     { name: 'sync.protobuf.waveform-encode.generated', value: generated, unit: 'chunks/s', note: 'protobufjs 7.6.6 generated encoder, same chunks' },
