@@ -1,12 +1,21 @@
 /**
  * The one-pass WaveformChunk encoder (proto/codec.ts) must write the same bytes as protobufjs'
  * generated encoder it replaces, for any chunk, and envelopes carrying it must decode to the same
- * samples.
+ * samples, whether the store's BLOB is read as a view or copied (agent/sync/envelope.ts).
  */
 import assert from 'node:assert/strict'
 import test from 'node:test'
 import fc from 'fast-check'
+import { parseConfig } from '../../agent/config.js'
+import { DeviceRegistry } from '../../agent/pipeline/devices.js'
+import { Admissions } from '../../agent/store/admissions.js'
+import { GroupCommitter, RecordKind } from '../../agent/store/commit.js'
+import { openDatabase } from '../../agent/store/db.js'
+import { Col, Outbox, type OutboxRow } from '../../agent/store/outbox.js'
+import { EnvelopeEncoder } from '../../agent/sync/envelope.js'
+import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
 import { decodeEnvelope, encodeEnvelope, SCHEMA_VERSION, waveformEncoders, type WaveformMsg } from '../../proto/codec.js'
+import { tempDir } from '../support/agent-process.js'
 
 const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })
 const samples = fc.oneof(
@@ -46,4 +55,25 @@ test('codec: an envelope with a waveform decodes to the samples it was given, ex
   assert.deepEqual(Array.from(back.waveform!.samplesUv), Array.from(samplesUv))
   assert.equal(back.waveform!.t0Us, 1_764_120_000_000_000)
   assert.equal(back.waveform!.device, 'mon-1')
+})
+
+test('codec: a waveform read back from the store becomes an envelope with its samples, aligned in SQLite or not', () => {
+  const dir = tempDir('codec')
+  const db = openDatabase(dir)
+  const cfg = parseConfig({ hub: { id: 'hub-c', site: 's', data_dir: dir }, beds: [{ id: 'b1', devices: [{ id: 'mon-1', type: 'mqtt', secret: 'secret-secret' }] }] })
+  const uv = Int32Array.from({ length: 250 }, (_, i) => Math.round(1500 * Math.sin(i / 7)) - (i % 3))
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 10 })
+  c.appendRecord(RecordKind.WAVEFORM, 'b1', 'mon-1', null, 131330, 250, 'uV', 1_764_120_000_000, 1_764_120_000_005, 1, 0, Buffer.from(uv.buffer))
+  c.close()
+  const encoder = new EnvelopeEncoder('hub-c', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', 1000))
+  const row = new Outbox(db).read(1)[0]!
+  const unaligned = Buffer.alloc(row[Col.BODY]!.length + 1).subarray(1)
+  row[Col.BODY]!.copy(unaligned)
+  for (const body of [row[Col.BODY]!, unaligned]) {
+    const r: OutboxRow = [...row]
+    r[Col.BODY] = body
+    const back = decodeEnvelope(encoder.encode(r).value)
+    assert.deepEqual(Array.from(back.waveform!.samplesUv), Array.from(uv), `body at byte offset ${body.byteOffset}`)
+  }
+  db.close()
 })
