@@ -5,13 +5,15 @@
  * memory settings it is deployed with (V8 flags and MALLOC_ARENA_MAX of /usr/bin/bedside-hub), one
  * with Node's and glibc's defaults, or with BENCH_AGENT_NODE_OPTIONS and BENCH_AGENT_MALLOC_ARENA_MAX
  * to compare other settings.
- * Duration: BENCH_WARD_S seconds (default 600, the goal's ten minutes).
+ * Duration: BENCH_WARD_S seconds (default 600, the goal's ten minutes). With BENCH_WARD_CLOUD=1 and
+ * KAFKA_BROKERS set, both agents also sync to Kafka (topics of their own, created here).
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Kafka, logLevel } from 'kafkajs'
 import YAML from 'yaml'
 import { deployedAgentRuntime, freePort, waitFor, type AgentRuntime } from '../test/support/agent-process.js'
 import type { BenchFigure } from './harness.js'
@@ -27,6 +29,24 @@ function rssMb(pid: number): number {
 interface WardRun {
   readonly samples: number[]
   readonly chunks: number
+  /** Records still waiting for Kafka at the end (with BENCH_WARD_CLOUD). */
+  readonly outbox: number
+}
+
+const withCloud = process.env.BENCH_WARD_CLOUD === '1'
+
+/** `cloud:` of the agent's config, on topics created for this agent, when the bench syncs to Kafka. */
+async function cloudConfig(): Promise<{ cloud?: unknown }> {
+  if (!withCloud) return {}
+  const brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean)
+  if (!brokers?.length) throw new Error('BENCH_WARD_CLOUD=1 needs KAFKA_BROKERS (scripts/services/services.sh start kafka; eval its env)')
+  const id = `bench-ward-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
+  const topics = { raw_vitals: `${id}-raw-vitals`, waveforms: `${id}-waveforms`, alert_events: `${id}-alert-events`, audit_log: `${id}-audit-log`, dead_letter: `${id}-dead-letter` }
+  const admin = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING }).admin()
+  await admin.connect()
+  await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3 })) })
+  await admin.disconnect()
+  return { cloud: { kafka: { brokers, topics } } }
 }
 
 /** One agent started with `runtime` under the ward load for `durationS`; RSS sampled every SAMPLE_MS. */
@@ -34,7 +54,8 @@ async function runWard(runtime: AgentRuntime, durationS: number): Promise<WardRu
   const dir = mkdtempSync(join(tmpdir(), 'bench-ward-'))
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const beds = Array.from({ length: BEDS }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
-  writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}` }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds }))
+  const cloud = await cloudConfig()
+  writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}` }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, ...cloud }))
   const cli = fileURLToPath(new URL('../dist/agent/cli.js', import.meta.url))
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
   const agent = spawn(process.execPath, [...runtime.nodeFlags, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env }, stdio: 'ignore' })
@@ -48,7 +69,8 @@ async function runWard(runtime: AgentRuntime, durationS: number): Promise<WardRu
     await done
     clearInterval(timer)
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
-    return { samples, chunks: Number(/bedside_waveform_chunks_ingested_total (\d+)/.exec(metrics)?.[1] ?? 0) }
+    const outbox = Number(/bedside_outbox_depth(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? 0)
+    return { samples, chunks: Number(/bedside_waveform_chunks_ingested_total (\d+)/.exec(metrics)?.[1] ?? 0), outbox }
   } finally {
     agent.kill('SIGTERM')
     await new Promise((r) => agent.once('exit', r))
@@ -67,7 +89,7 @@ function figures(name: string, runtime: AgentRuntime, run: WardRun, durationS: n
   const early = samples.slice(q, 2 * q).reduce((a, b) => a + b, 0) / q
   const late = samples.slice(-q).reduce((a, b) => a + b, 0) / q
   return [
-    { name: `${name}.final`, value: samples[samples.length - 1] ?? Number.NaN, unit: 'MB', note: `${describe(runtime)}; ${BEDS} beds, ECG 250 Hz + 5 numerics/s each, ${durationS} s, ${run.chunks} ECG chunks ingested; goal ≤ 120 MB after 600 s` },
+    { name: `${name}.final`, value: samples[samples.length - 1] ?? Number.NaN, unit: 'MB', note: `${describe(runtime)}; ${BEDS} beds, ECG 250 Hz + 5 numerics/s each, ${durationS} s, ${run.chunks} ECG chunks ingested${withCloud ? `, synced to Kafka (${run.outbox} records waiting at the end)` : ', no cloud configured'}; goal ≤ 120 MB after 600 s` },
     { name: `${name}.max`, value: Math.max(...samples), unit: 'MB' },
     { name: `${name}.growth`, value: late - early, unit: 'MB', note: 'mean of the last quarter minus mean of the second quarter of the run (flat ≈ 0)' },
   ]
