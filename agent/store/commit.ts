@@ -8,7 +8,6 @@
  * acknowledged, and the records are not retried here: the sender still holds them (MQTT QoS 1
  * re-sends an unacknowledged PUBLISH).
  */
-import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
 
 export const RecordKind = { OBSERVATION: 1, WAVEFORM: 2, ALARM: 3, AUDIT: 4 } as const
