@@ -8,7 +8,8 @@ cli="$here/../lib/bedside-hub/dist/agent/cli.js"
 
 # Memory settings of the long-running agent (`run`), measured in BENCHMARKS.md (ward memory):
 # - V8 grows each of its two young-generation semi-spaces to 16 MB under a ward's steady ingest;
-#   at 4 MB the agent holds 25 MB less RSS, for about a tenth less peak MQTT ingest.
+#   capped at 4 MB the 64-bed agent holds 113 MB instead of 125 MB after ten minutes and no longer
+#   grows, for about a tenth less peak MQTT ingest.
 # - glibc gives every thread that allocates (V8's GC and compiler threads) an arena of its own;
 #   two arenas in all hold 7 MB less.
 # An operator's own MALLOC_ARENA_MAX or BEDSIDE_HUB_NODE_FLAGS (empty: Node's defaults) wins.
