@@ -6,11 +6,12 @@
  *   MQTT devices ─→ MqttServer.authorizePublish ─→ Pipeline          Outbox ─→ CloudSync ─→ Kafka
  *   alarms ─→ MQTT alarms/{bed}, HTTP API                           /metrics, /healthz, /api/*
  */
+import { hash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { pino, type Logger } from 'pino'
 import { isDecodeError } from '../drivers/errors.js'
 import { decodeObsPayload, decodeWavePayload } from '../drivers/mqtt/payload.js'
-import { Quality, type Observation, type WaveformChunk } from '../drivers/records.js'
+import { Quality, type DeviceRecord, type Observation, type WaveformChunk } from '../drivers/records.js'
 import type { Driver, DriverContext, LinkStatus } from '../drivers/types.js'
 import type { NobleLike } from '../drivers/ble/noble-like.js'
 import type { LinkCounters } from '../drivers/serial/index.js'
@@ -21,6 +22,8 @@ import { AgentApiImpl } from './api.js'
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
 import { DeviceRegistry } from './pipeline/devices.js'
 import { Pipeline, type IngestResult } from './pipeline/ingest.js'
+import { MessageIntake } from './pipeline/deliver.js'
+import { SeenMessages } from './store/seen-messages.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
 import { buildHttp } from './serve/http.js'
@@ -90,6 +93,8 @@ class Agent implements RunningAgent {
   readonly engine: RuleEngine
   readonly latest = new LatestVitals()
   readonly pipeline: Pipeline
+  /** Sender messages in as units, re-sends recognised (exactly once across redelivery). */
+  readonly intake: MessageIntake
   readonly mqtt: MqttServer
   sync: CloudSync | null = null
   /** Quota, retention, checkpoints, key rotation (issue 7). */
@@ -102,6 +107,7 @@ class Agent implements RunningAgent {
   private http: ReturnType<typeof buildHttp> | null = null
   private live: LiveFeed | null = null
   private readonly scratch: Observation[] = []
+  private readonly waveScratch: WaveformChunk[] = []
 
   constructor(readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
@@ -143,6 +149,13 @@ class Agent implements RunningAgent {
         this.events.emit('alarm', c, hubSeq)
       },
     })
+    const seen = new SeenMessages(this.db, cfg.store.redelivery_window)
+    this.committer.attach(seen)
+    this.intake = new MessageIntake({
+      committer: this.committer, seen,
+      ingest: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
+      redelivered: (source) => this.metrics.redelivered.inc({ source }),
+    })
   }
 
   /** DurabilityHost (issue 7): hub-level audit events and alarm changes of the store. */
@@ -158,39 +171,51 @@ class Agent implements RunningAgent {
     if (changes.length > 0) this.pipeline.handleAlarms(changes)
   }
 
+  /**
+   * MQTT device payloads → one delivery per message. A message's identity is its seq and device
+   * time as sent (a QoS 1 re-send repeats both); a device that sends no seq is keyed by the message's
+   * bytes, so an identical re-send is recognised and two different messages in one millisecond are not
+   * merged. A duplicate is PUBACKed once its original is durable ('accepted' below).
+   */
   private mqttIngest(): MqttIngest {
+    const deliver = (deviceId: string, identity: string | undefined, payload: Buffer, records: DeviceRecord[]): 'accepted' | 'rejected' | 'refused' => {
+      const key = identity ?? `#${hash('sha1', payload, 'base64')}`
+      const r = this.intake.deliver(deviceId, 'mqtt', key, records)
+      records.length = 0
+      return r === 'duplicate' ? 'accepted' : r
+    }
     return {
       deviceObs: (deviceId, payload) => {
         const device = this.devices.get(deviceId)
         if (!device) return 'rejected'
         const out = this.scratch
         out.length = 0
+        const ctx = { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq, identity: undefined as string | undefined }
         try {
-          decodeObsPayload(payload, { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq++ }, out)
+          decodeObsPayload(payload, ctx, out)
         } catch (err) {
           if (!isDecodeError(err)) throw err
           this.pipeline.reject(err.reason, deviceId, err.message)
           return 'rejected'
         }
-        // One message is one unit: refused (store full) if any of it was refused, so the device keeps it.
-        let result: IngestResult = 'rejected'
-        for (let i = 0; i < out.length; i++) {
-          const r = this.pipeline.ingestObservation(out[i]!)
-          if (r === 'refused' || (r === 'accepted' && result !== 'refused')) result = r
-        }
-        out.length = 0
-        return result
+        device.nextSeq++
+        return deliver(deviceId, ctx.identity, payload, out)
       },
       deviceWave: (deviceId, payload) => {
         const device = this.devices.get(deviceId)
         if (!device) return 'rejected'
+        const ctx = { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq, identity: undefined as string | undefined }
+        const out = this.waveScratch
+        out.length = 0
         try {
-          return this.ingestWave(decodeWavePayload(payload, { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq++ }))
+          out.push(decodeWavePayload(payload, ctx))
         } catch (err) {
           if (!isDecodeError(err)) throw err
           this.pipeline.reject(err.reason, deviceId, err.message)
           return 'rejected'
         }
+        device.nextSeq++
+        return deliver(deviceId, ctx.identity, payload, out)
       },
       unknownTopic: (deviceId, topic) => this.pipeline.reject('unknown-topic', deviceId, topic),
       whenCommitted: (cb) => this.committer.whenCommitted(cb),
@@ -253,6 +278,7 @@ class Agent implements RunningAgent {
     return {
       signal: this.abort.signal,
       emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
+      deliver: (key, records, durable) => this.intake.deliverDurably(deviceId, 'driver', key, records, durable),
       status: (s) => this.setLink(deviceId, s),
       condition: (c) => this.pipeline.deviceCondition(c.deviceId, c.condition, c.active, c.detail),
       battery: (pct) => {

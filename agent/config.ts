@@ -131,6 +131,11 @@ export const configSchema = z.object({
     /** Group commit closes after this many ms or max_records records, whichever first. */
     commit_interval_ms: z.number().min(0).max(1000).default(2),
     commit_max_records: z.number().int().min(1).max(100_000).default(4096),
+    /**
+     * Sender messages remembered per device to recognise re-sends (MQTT QoS 1 after a lost PUBACK,
+     * HL7 after a lost ACK): must cover the most messages a device keeps in flight. Costs ~100 B each.
+     */
+    redelivery_window: z.number().int().min(16).max(65_536).default(1024),
     // --- issue 7 (durability) ---
     /** Disk quota of the store in MiB; default: half of the data directory's free space at start. */
     quota_mb: z.number().min(1).optional(),

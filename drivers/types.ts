@@ -21,11 +21,28 @@ export interface DeviceCondition {
   readonly atMs: number
 }
 
+/**
+ * Outcome of delivering one sender message (DriverContext.deliver). accepted: queued for the next
+ * group commit; duplicate: a re-send of a message already accepted, nothing stored again;
+ * rejected: malformed or invalid, counted, never valid on a re-send; refused: valid but the store is
+ * full, the sender should keep it.
+ */
+export type DeliveryResult = 'accepted' | 'duplicate' | 'rejected' | 'refused'
+
 export interface DriverContext {
   /** Aborted when the agent stops the driver. */
   readonly signal: AbortSignal
   /** Emit one canonical record. Synchronous and cheap; never throws for a valid record. */
   emit(record: DeviceRecord): void
+  /**
+   * Delivers one sender message whose identity survives a re-send (HL7 v2 MSH-10; MQTT seq and
+   * device time): its records are accepted together in one commit, or it is a duplicate of a message
+   * already accepted (a re-send after a lost acknowledgement) and nothing is stored again. `key` is
+   * unique among this device's messages. For accepted and duplicate, `durable` is called once the
+   * records (the original's, for a duplicate) are committed, with the commit's error if it failed:
+   * that is when the sender may be acknowledged. Optional: contexts without it (tests) emit each.
+   */
+  deliver?(key: string, records: readonly DeviceRecord[], durable: (err: Error | null) => void): DeliveryResult
   /** Report a link state change. */
   status(s: LinkStatus): void
   /** Report a device-side technical condition (optional for drivers that have none). */

@@ -38,6 +38,14 @@ export interface CommitStats {
 
 type Waiter = (err: Error | null) => void
 
+/** Rows written in the same transaction as each batch of records (the redelivery window). */
+export interface BatchCompanion {
+  /** Inside the batch's transaction, after its records. A throw rolls the whole batch back. */
+  write(): void
+  /** After the transaction: `ok` when it committed, false when it was rolled back. */
+  settled(ok: boolean): void
+}
+
 /**
  * The pending batch is held in columns sized for `maxRecords`, filled in place: no object per
  * record. Row objects that wait for the commit live long enough to survive V8's scavenges; under
@@ -47,18 +55,22 @@ type Waiter = (err: Error | null) => void
  */
 export class GroupCommitter {
   private count = 0
-  private readonly kind: Uint8Array
+  private capacity: number
+  private kind: Uint8Array
   private readonly bedId: (string | null)[]
   private readonly deviceId: (string | null)[]
   private readonly unit: (string | null)[]
   private readonly body: (Buffer | null)[]
-  private readonly admissionId: Float64Array
-  private readonly code: Float64Array
-  private readonly value: Float64Array
-  private readonly deviceTimeMs: Float64Array
-  private readonly hubTimeMs: Float64Array
-  private readonly deviceSeq: Float64Array
-  private readonly quality: Float64Array
+  private admissionId: Float64Array
+  private code: Float64Array
+  private value: Float64Array
+  private deviceTimeMs: Float64Array
+  private hubTimeMs: Float64Array
+  private deviceSeq: Float64Array
+  private quality: Float64Array
+  /** Open `hold`s: while > 0 no size-triggered commit splits the batch. */
+  private holds = 0
+  private readonly companions: BatchCompanion[] = []
   private waiters: Waiter[] = []
   private timer: NodeJS.Timeout | null = null
   private nextSeq: number
@@ -70,7 +82,7 @@ export class GroupCommitter {
     private readonly opts: { intervalMs: number; maxRecords: number },
     private readonly stats: CommitStats = {},
   ) {
-    const cap = opts.maxRecords
+    const cap = (this.capacity = opts.maxRecords)
     this.kind = new Uint8Array(cap)
     this.bedId = new Array<string | null>(cap).fill(null)
     this.deviceId = new Array<string | null>(cap).fill(null)
@@ -91,8 +103,28 @@ export class GroupCommitter {
         insert.run(firstSeq + i, this.kind[i]!, this.bedId[i]!, this.deviceId[i]!, orNull(this.admissionId[i]!), orNull(this.code[i]!), orNull(this.value[i]!), this.unit[i]!,
           orNull(this.deviceTimeMs[i]!), this.hubTimeMs[i]!, orNull(this.deviceSeq[i]!), orNull(this.quality[i]!), this.body[i]!)
       }
+      for (let i = 0; i < this.companions.length; i++) this.companions[i]!.write()
     })
     this.nextSeq = initialHubSeq(db)
+  }
+
+  /** Adds rows that must commit in the same transaction as the records (see BatchCompanion). */
+  attach(companion: BatchCompanion): void {
+    this.companions.push(companion)
+  }
+
+  /**
+   * Keeps everything appended until the matching `release()` in one transaction: one sender
+   * message's records and its identity (seen-messages.ts) are durable together or not at all.
+   * Commits the pending batch first when `records` would not fit beside it.
+   */
+  hold(records: number): void {
+    if (this.holds === 0 && this.count > 0 && this.count + records > this.opts.maxRecords) this.flush()
+    this.holds++
+  }
+
+  release(): void {
+    if (--this.holds === 0 && this.count >= this.opts.maxRecords) this.flush()
   }
 
   /** The hub_seq the next appended row will get. */
@@ -109,6 +141,7 @@ export class GroupCommitter {
   appendRecord(kind: RecordKindCode, bedId: string | null, deviceId: string | null, admissionId: number | null, code: number | null, value: number | null, unit: string | null,
     deviceTimeMs: number | null, hubTimeMs: number, deviceSeq: number | null, quality: number | null, body: Buffer | null): number {
     if (this.closed) throw new Error('BEDSIDE_ERR_STORE_CLOSED: the store is closed')
+    if (this.count === this.capacity) this.grow() // only inside a hold: otherwise a full batch was committed
     const seq = this.nextSeq++
     const i = this.count++
     this.kind[i] = kind
@@ -123,9 +156,33 @@ export class GroupCommitter {
     this.deviceSeq[i] = deviceSeq ?? NaN
     this.quality[i] = quality ?? NaN
     this.body[i] = body
-    if (this.count >= this.opts.maxRecords) this.flush()
+    if (this.count >= this.opts.maxRecords && this.holds === 0) this.flush()
     else if (this.timer === null) this.timer = setTimeout(this.onTimer, this.opts.intervalMs)
     return seq
+  }
+
+  /** Doubles the columns for a message larger than a batch (held together, see `hold`). */
+  private grow(): void {
+    const cap = (this.capacity *= 2)
+    const widen = <T extends Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap)
+      b.set(a)
+      return b
+    }
+    this.kind = widen(this.kind, (n) => new Uint8Array(n))
+    for (const col of [this.bedId, this.deviceId, this.unit, this.body] as (unknown[])[]) col.length = cap
+    this.bedId.fill(null, this.count)
+    this.deviceId.fill(null, this.count)
+    this.unit.fill(null, this.count)
+    this.body.fill(null, this.count)
+    const f64 = (n: number) => new Float64Array(n)
+    this.admissionId = widen(this.admissionId, f64)
+    this.code = widen(this.code, f64)
+    this.value = widen(this.value, f64)
+    this.deviceTimeMs = widen(this.deviceTimeMs, f64)
+    this.hubTimeMs = widen(this.hubTimeMs, f64)
+    this.deviceSeq = widen(this.deviceSeq, f64)
+    this.quality = widen(this.quality, f64)
   }
 
   /** Calls `cb` once everything appended so far is durable (or failed). */
@@ -170,6 +227,7 @@ export class GroupCommitter {
     this.deviceId.fill(null, 0, n)
     this.unit.fill(null, 0, n)
     this.body.fill(null, 0, n)
+    for (let i = 0; i < this.companions.length; i++) this.companions[i]!.settled(failure === null)
     if (!failure) this.stats.onCommit?.(n, Number(process.hrtime.bigint() - t0) / 1e9)
     for (let i = 0; i < waiters.length; i++) waiters[i]!(failure)
   }

@@ -22,7 +22,7 @@ import Database from 'better-sqlite3'
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -79,6 +79,19 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
         added_by TEXT NOT NULL,
         audited INTEGER NOT NULL DEFAULT 0  -- 1 once the running agent wrote the pairing's audit event
       ) STRICT;
+    `)
+  },
+  // v2 → v3: the redelivery window (seen-messages.ts): the last accepted sender messages per device,
+  // written in the same transaction as their records. Keyed by (device, hub_seq) so that pruning a
+  // device's oldest keys is one range delete; the key lookup itself is in memory.
+  (db) => {
+    db.exec(`
+      CREATE TABLE seen_messages (
+        device_id TEXT NOT NULL,
+        hub_seq INTEGER NOT NULL,       -- of the message's first record
+        msg_key TEXT NOT NULL,          -- MQTT "seq/ts", HL7 "sender/MSH-10"
+        PRIMARY KEY (device_id, hub_seq)
+      ) STRICT, WITHOUT ROWID;
     `)
   },
 ]

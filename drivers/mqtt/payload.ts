@@ -53,13 +53,20 @@ export interface PayloadContext {
   readonly hubTimeMs: number
   /** Sequence to use when the payload carries none. */
   readonly nextSeq: number
+  /**
+   * Set by the decoder: the message's identity as the device sent it ("seq/time"), which a re-send
+   * repeats; undefined when the payload has no seq (the caller then keys the message by its bytes).
+   */
+  identity?: string
 }
 
 /** Decodes an `/obs` payload into observations (appended to `out`, which is returned). */
 export function decodeObsPayload(payload: Buffer, ctx: PayloadContext, out: Observation[] = []): Observation[] {
   const doc = parseJson(payload)
   const ts = timeMs(doc.ts, 'ts')
-  const seq = seqOf(doc.seq) ?? ctx.nextSeq
+  const sentSeq = seqOf(doc.seq)
+  const seq = sentSeq ?? ctx.nextSeq
+  ctx.identity = sentSeq === undefined ? undefined : `o${sentSeq}/${ts}`
   const items = doc.obs
   if (!Array.isArray(items) || items.length === 0) fail('bad-field', 'obs must be a non-empty array')
   if (items.length > MAX_OBS_PER_MESSAGE) fail('too-large', `obs has ${items.length} items (max ${MAX_OBS_PER_MESSAGE})`)
@@ -104,6 +111,8 @@ export function decodeWavePayload(payload: Buffer, ctx: PayloadContext): Wavefor
   const rate = doc.rate
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > 10_000) fail('bad-field', 'rate must be a sample rate in Hz (0 < rate ≤ 10000)')
   const t0 = timeMs(doc.t0, 't0')
+  const sentSeq = seqOf(doc.seq)
+  ctx.identity = sentSeq === undefined ? undefined : `w${sentSeq}/${t0}`
   const samples = doc.samples
   if (!Array.isArray(samples) || samples.length === 0) fail('bad-field', 'samples must be a non-empty array of µV integers')
   if (samples.length > MAX_SAMPLES_PER_CHUNK) fail('too-large', `samples has ${samples.length} items (max ${MAX_SAMPLES_PER_CHUNK})`)
@@ -121,7 +130,7 @@ export function decodeWavePayload(payload: Buffer, ctx: PayloadContext): Wavefor
     t0Us: Math.round(t0 * 1000),
     samplesUv: uv,
     hubTimeMs: ctx.hubTimeMs,
-    deviceSeq: seqOf(doc.seq) ?? ctx.nextSeq,
+    deviceSeq: sentSeq ?? ctx.nextSeq,
     quality: qualityOf(doc.quality, 'quality'),
   }
 }

@@ -68,9 +68,21 @@ export class Hl7Session implements MllpSink {
       this.refuse(out.message, content.controlId, 'AR', error, ackControlId, nowMs)
       return
     }
-    this.emitAll(deviceId, content.values, nowMs)
     for (const reason of content.skipped) this.count(reason, `${this.label}: OBX skipped (${reason}) in ${content.controlId}`)
-    this.send(buildAckFrame({ message: out.message, controlId: content.controlId, code: 'AA', ackControlId, nowMs }), 'AA')
+    const ack = (code: 'AA' | 'AE', error?: DecodeError) => this.send(buildAckFrame({ message: out.message, controlId: content.controlId, code, error, ackControlId, nowMs }), code)
+    const deliver = this.host.ctx.deliver
+    if (!deliver) {
+      this.emitAll(deviceId, content.values, nowMs)
+      ack('AA')
+      return
+    }
+    // The ACK follows the commit (accepted means durable); a sender that lost it re-sends the same
+    // MSH-10, which is acknowledged again and not stored again (HL7 v2.5 §2.9.2: MSH-10 identifies
+    // the message; original acknowledgement mode re-sends until an ACK arrives).
+    const result = deliver.call(this.host.ctx, `${content.senderId}/${content.controlId}`, this.records(deviceId, content.values, nowMs), (err) =>
+      err ? ack('AE', new DecodeError('hl7', 'store-failed', `not stored (${err.message}); re-send`)) : ack('AA'))
+    if (result === 'refused') ack('AE', new DecodeError('hl7', 'store-full', 'the gateway store is full; re-send later'))
+    else if (result === 'rejected') ack('AA') // every value refused and counted; a re-send would not change that
   }
 
   private refuse(message: Hl7Message | undefined, controlId: string, code: 'AE' | 'AR', error: DecodeError, ackControlId: string, nowMs: number): void {
@@ -84,13 +96,16 @@ export class Hl7Session implements MllpSink {
   }
 
   private emitAll(deviceId: string, values: readonly Hl7Value[], hubTimeMs: number): void {
-    for (const v of values) {
+    for (const obs of this.records(deviceId, values, hubTimeMs)) this.host.ctx.emit(obs)
+  }
+
+  private records(deviceId: string, values: readonly Hl7Value[], hubTimeMs: number): Observation[] {
+    return values.map((v) => {
       const deviceSeq = this.host.nextSeq(deviceId) // one per observation, monotonic per device
       const deviceTimeMs = Number.isNaN(v.timeMs) ? hubTimeMs : v.timeMs
-      const obs: Observation = { kind: 'obs', deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
       this.host.counters.observations++
-      this.host.ctx.emit(obs)
-    }
+      return { kind: 'obs', deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
+    })
   }
 
   private send(frame: Buffer, code: 'AA' | 'AE' | 'AR'): void {

@@ -1,0 +1,137 @@
+/**
+ * The redelivery window: which sender messages each device already had accepted, so that a message
+ * re-sent after a lost acknowledgement is acknowledged again and stored once.
+ *
+ * Why it exists: an MQTT QoS 1 device re-sends every PUBLISH whose PUBACK it did not get, with DUP
+ * set, after it reconnects [MQTT-4.4.0-1]; an HL7 v2 sender re-sends a message (same MSH-10) whose
+ * ACK it did not get (HL7 v2.x §2.9 original acknowledgement mode). When the agent dies after the
+ * group commit and before the acknowledgement, the re-send carries records that are already stored.
+ *
+ * What is remembered: per device, the keys of its last `perDevice` accepted messages (MQTT: seq and
+ * device time; HL7: sender and MSH-10). That covers every message a sender can still re-send, since
+ * a sender re-sends only its unacknowledged messages and keeps at most its in-flight window of them
+ * (mqtt.js, Paho and the test publishers keep ≤ 64; the default keeps 1024).
+ *
+ * Where it lives: in memory for the lookup (a Map per device, insertion-ordered, so eviction drops
+ * the oldest), and in the `seen_messages` table written in the same transaction as the records it
+ * covers (GroupCommitter companion): after a crash, a key is on disk exactly when its records are.
+ * A failed commit rolls back both, and the keys of that batch are forgotten here too, so the
+ * sender's re-send is stored then. Bounded: at most `perDevice` (+ one batch) rows per device; the
+ * rows of evicted keys are deleted in the next commit.
+ */
+import type { BatchCompanion } from './commit.js'
+import type { Db } from './db.js'
+
+/** Messages remembered per device by default. */
+export const DEFAULT_REDELIVERY_WINDOW = 1024
+
+interface DeviceWindow {
+  /** key → hub_seq of the message's first record, oldest first. */
+  readonly keys: Map<string, number>
+  /** Lowest hub_seq still remembered after evictions not yet deleted on disk; NaN when none. */
+  pruneBelow: number
+}
+
+export class SeenMessages implements BatchCompanion {
+  private readonly windows = new Map<string, DeviceWindow>()
+  // Keys added since the last commit, in columns (device, key, hub_seq).
+  private pendingDevice: string[] = []
+  private pendingKey: string[] = []
+  private pendingSeq: number[] = []
+  private readonly pruned = new Set<string>()
+  private readonly insert
+  private readonly prune
+
+  constructor(db: Db, private readonly perDevice = DEFAULT_REDELIVERY_WINDOW) {
+    if (!Number.isInteger(perDevice) || perDevice < 1) throw new RangeError(`redelivery window must be a positive integer, got ${perDevice}`)
+    this.insert = db.prepare('INSERT OR REPLACE INTO seen_messages (device_id, hub_seq, msg_key) VALUES (?, ?, ?)')
+    this.prune = db.prepare('DELETE FROM seen_messages WHERE device_id = ? AND hub_seq < ?')
+    const rows = db.prepare('SELECT device_id, hub_seq, msg_key FROM seen_messages ORDER BY device_id, hub_seq').raw().iterate() as IterableIterator<[string, number, string]>
+    for (const [device, hubSeq, key] of rows) this.windowOf(device).keys.set(key, hubSeq)
+    for (const [device, w] of this.windows) this.evict(device, w)
+  }
+
+  /** True when `deviceId` already had the message `key` accepted (committed, or in the pending batch). */
+  has(deviceId: string, key: string): boolean {
+    return this.windows.get(deviceId)?.keys.has(key) === true
+  }
+
+  /**
+   * Remembers an accepted message whose first record gets `hubSeq`. Call it in the same synchronous
+   * turn as the records' appends, inside the committer's `hold`, so that both share one transaction.
+   */
+  add(deviceId: string, key: string, hubSeq: number): void {
+    const w = this.windowOf(deviceId)
+    w.keys.set(key, hubSeq)
+    this.pendingDevice.push(deviceId)
+    this.pendingKey.push(key)
+    this.pendingSeq.push(hubSeq)
+    this.evict(deviceId, w)
+  }
+
+  /** Forgets a key added in this batch whose message was not accepted after all (store full). */
+  remove(deviceId: string, key: string): void {
+    const w = this.windows.get(deviceId)
+    if (!w || !w.keys.delete(key)) return
+    for (let i = this.pendingKey.length - 1; i >= 0; i--) {
+      if (this.pendingKey[i] === key && this.pendingDevice[i] === deviceId) {
+        this.pendingKey.splice(i, 1)
+        this.pendingDevice.splice(i, 1)
+        this.pendingSeq.splice(i, 1)
+        return
+      }
+    }
+  }
+
+  /** Remembered keys over all devices (for tests and /metrics). */
+  get size(): number {
+    let n = 0
+    for (const w of this.windows.values()) n += w.keys.size
+    return n
+  }
+
+  /** BatchCompanion: inside the batch's transaction, after its records. */
+  write(): void {
+    for (let i = 0; i < this.pendingKey.length; i++) this.insert.run(this.pendingDevice[i]!, this.pendingSeq[i]!, this.pendingKey[i]!)
+    for (const device of this.pruned) {
+      const w = this.windows.get(device)
+      if (w && w.pruneBelow === w.pruneBelow) this.prune.run(device, w.pruneBelow)
+    }
+  }
+
+  /** BatchCompanion: the transaction committed (`ok`) or was rolled back. */
+  settled(ok: boolean): void {
+    if (ok) {
+      for (const device of this.pruned) {
+        const w = this.windows.get(device)
+        if (w) w.pruneBelow = NaN
+      }
+      this.pruned.clear()
+    } else {
+      // Rolled back: the records of these messages are not stored, so their re-sends must be.
+      for (let i = 0; i < this.pendingKey.length; i++) this.windows.get(this.pendingDevice[i]!)?.keys.delete(this.pendingKey[i]!)
+    }
+    this.pendingDevice = []
+    this.pendingKey = []
+    this.pendingSeq = []
+  }
+
+  private windowOf(deviceId: string): DeviceWindow {
+    let w = this.windows.get(deviceId)
+    if (!w) {
+      w = { keys: new Map(), pruneBelow: NaN }
+      this.windows.set(deviceId, w)
+    }
+    return w
+  }
+
+  /** Drops the oldest keys past the window; their rows go in the next commit. */
+  private evict(deviceId: string, w: DeviceWindow): void {
+    if (w.keys.size <= this.perDevice) return
+    const it = w.keys.keys()
+    while (w.keys.size > this.perDevice) w.keys.delete(it.next().value!)
+    const oldestKept = w.keys.values().next().value!
+    w.pruneBelow = oldestKept
+    this.pruned.add(deviceId)
+  }
+}
