@@ -114,9 +114,9 @@ export class Pipeline {
     const s = chunk.samplesUv
     this.d.committer.append({
       kind: RecordKind.WAVEFORM, bedId: device.bedId, deviceId: chunk.deviceId, admissionId: admission ? admission.id : null,
-      code: chunk.code, value: chunk.rateHz, unit: 'uV', deviceTimeMs: Math.floor(chunk.t0Us / 1000),
+      code: chunk.code, value: chunk.rateHz /* a waveform's value is its rate in Hz */, unit: 'uV', deviceTimeMs: Math.floor(chunk.t0Us / 1000),
       hubTimeMs: chunk.hubTimeMs, deviceSeq: chunk.deviceSeq, quality: chunk.quality,
-      body: Buffer.from(s.buffer, s.byteOffset, s.byteLength),
+      body: Buffer.from(s.buffer, s.byteOffset, s.byteLength), t0Us: chunk.t0Us,
     })
     this.d.metrics.waveformChunksIngested.inc()
     // After the chunk is queued: the HR derived from it follows it in hub_seq order.

@@ -28,6 +28,8 @@ export interface PendingRow {
   deviceSeq: number | null
   quality: number | null
   body: Buffer | null
+  /** Waveforms: device time of sample 0 in µs (exact; deviceTimeMs is its floor). */
+  t0Us?: number | null
 }
 
 export interface CommitStats {
@@ -68,6 +70,7 @@ export class GroupCommitter {
   private hubTimeMs: Float64Array
   private deviceSeq: Float64Array
   private quality: Float64Array
+  private t0Us: Float64Array
   /** Open `hold`s: while > 0 no size-triggered commit splits the batch. */
   private holds = 0
   private readonly companions: BatchCompanion[] = []
@@ -95,13 +98,14 @@ export class GroupCommitter {
     this.hubTimeMs = new Float64Array(cap)
     this.deviceSeq = new Float64Array(cap)
     this.quality = new Float64Array(cap)
+    this.t0Us = new Float64Array(cap)
     const insert = db.prepare(
-      'INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
+      'INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
     )
     this.writeBatch = db.transaction((firstSeq: number, n: number) => {
       for (let i = 0; i < n; i++) {
         insert.run(firstSeq + i, this.kind[i]!, this.bedId[i]!, this.deviceId[i]!, orNull(this.admissionId[i]!), orNull(this.code[i]!), orNull(this.value[i]!), this.unit[i]!,
-          orNull(this.deviceTimeMs[i]!), this.hubTimeMs[i]!, orNull(this.deviceSeq[i]!), orNull(this.quality[i]!), this.body[i]!)
+          orNull(this.deviceTimeMs[i]!), this.hubTimeMs[i]!, orNull(this.deviceSeq[i]!), orNull(this.quality[i]!), this.body[i]!, orNull(this.t0Us[i]!))
       }
       for (let i = 0; i < this.companions.length; i++) this.companions[i]!.write()
     })
@@ -134,12 +138,12 @@ export class GroupCommitter {
 
   /** Queues a row for the next group commit and returns its hub_seq. */
   append(row: Omit<PendingRow, 'hubSeq'>): number {
-    return this.appendRecord(row.kind, row.bedId, row.deviceId, row.admissionId, row.code, row.value, row.unit, row.deviceTimeMs, row.hubTimeMs, row.deviceSeq, row.quality, row.body)
+    return this.appendRecord(row.kind, row.bedId, row.deviceId, row.admissionId, row.code, row.value, row.unit, row.deviceTimeMs, row.hubTimeMs, row.deviceSeq, row.quality, row.body, row.t0Us ?? null)
   }
 
   /** `append` without the row object, for the ingest path; the arguments are the columns in order. */
   appendRecord(kind: RecordKindCode, bedId: string | null, deviceId: string | null, admissionId: number | null, code: number | null, value: number | null, unit: string | null,
-    deviceTimeMs: number | null, hubTimeMs: number, deviceSeq: number | null, quality: number | null, body: Buffer | null): number {
+    deviceTimeMs: number | null, hubTimeMs: number, deviceSeq: number | null, quality: number | null, body: Buffer | null, t0Us: number | null = null): number {
     if (this.closed) throw new Error('BEDSIDE_ERR_STORE_CLOSED: the store is closed')
     if (this.count === this.capacity) this.grow() // only inside a hold: otherwise a full batch was committed
     const seq = this.nextSeq++
@@ -155,6 +159,7 @@ export class GroupCommitter {
     this.hubTimeMs[i] = hubTimeMs
     this.deviceSeq[i] = deviceSeq ?? NaN
     this.quality[i] = quality ?? NaN
+    this.t0Us[i] = t0Us ?? NaN
     this.body[i] = body
     if (this.count >= this.opts.maxRecords && this.holds === 0) this.flush()
     else if (this.timer === null) this.timer = setTimeout(this.onTimer, this.opts.intervalMs)
@@ -183,6 +188,7 @@ export class GroupCommitter {
     this.hubTimeMs = widen(this.hubTimeMs, f64)
     this.deviceSeq = widen(this.deviceSeq, f64)
     this.quality = widen(this.quality, f64)
+    this.t0Us = widen(this.t0Us, f64)
   }
 
   /** Calls `cb` once everything appended so far is durable (or failed). */

@@ -62,6 +62,7 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
         device_seq INTEGER,
         quality INTEGER,
         body BLOB                       -- waveform samples (int32 LE) or alarm/audit JSON
+        -- (v3 adds t0_us INTEGER: waveform sample 0 in µs; a waveform's value is its rate in Hz)
       ) STRICT;
       CREATE TABLE sync_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), hub_seq INTEGER NOT NULL) STRICT;
       INSERT INTO sync_cursor (id, hub_seq) VALUES (1, 0);
@@ -84,8 +85,11 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
   // v2 → v3: the redelivery window (seen-messages.ts): the last accepted sender messages per device,
   // written in the same transaction as their records. Keyed by (device, hub_seq) so that pruning a
   // device's oldest keys is one range delete; the key lookup itself is in memory.
+  // records.t0_us: a waveform chunk's sample 0 to the microsecond (device_time_ms is its floor), so
+  // chunks that abut to the microsecond still do in the cloud. NULL for other kinds and older rows.
   (db) => {
     db.exec(`
+      ALTER TABLE records ADD COLUMN t0_us INTEGER;
       CREATE TABLE seen_messages (
         device_id TEXT NOT NULL,
         hub_seq INTEGER NOT NULL,       -- of the message's first record

@@ -26,6 +26,7 @@ export type OutboxRow = [
   deviceSeq: number | null,
   quality: number | null,
   body: Buffer | null,
+  t0Us: number | null,
 ]
 
 /** Positions of the columns in an `OutboxRow`. */
@@ -43,6 +44,7 @@ export const Col = {
   DEVICE_SEQ: 10,
   QUALITY: 11,
   BODY: 12,
+  T0_US: 13,
 } as const
 
 export class Outbox {
@@ -61,7 +63,7 @@ export class Outbox {
   private unsynced: number
 
   constructor(db: Db) {
-    this.readAfter = db.prepare<[number, number], OutboxRow>('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?').raw(true)
+    this.readAfter = db.prepare<[number, number], OutboxRow>('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?').raw(true)
     this.setCursor = db.prepare('UPDATE sync_cursor SET hub_seq = ? WHERE id = 1')
     this.countAfter = db.prepare('SELECT COUNT(*) AS n FROM records WHERE hub_seq > ?')
     this.oldestAfter = db.prepare('SELECT MIN(hub_time_ms) AS t FROM (SELECT hub_time_ms FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1)')

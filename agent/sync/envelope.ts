@@ -61,7 +61,7 @@ export class EnvelopeEncoder {
         const samples = b.byteOffset % 4 === 0 && b.byteLength % 4 === 0
           ? new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4)
           : new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))
-        env.waveform = { code: row[Col.CODE] ?? 0, rateHz: row[Col.VALUE] ?? 0, t0Us: (row[Col.DEVICE_TIME_MS] ?? 0) * 1000, samplesUv: samples, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device }
+        env.waveform = { code: row[Col.CODE] ?? 0, rateHz: row[Col.VALUE] ?? 0, t0Us: row[Col.T0_US] ?? (row[Col.DEVICE_TIME_MS] ?? 0) * 1000, samplesUv: samples, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device }
         break
       }
       case RecordKind.ALARM: {

@@ -1,8 +1,10 @@
 /**
  * Crash consistency on real components: a 64-bed ward publishing over MQTT QoS 1 while the agent is
  * killed with SIGKILL at random moments and restarted each time (20 kills; BEDSIDE_CRASH_KILLS=100
- * in `npm run soak`). Afterwards every acknowledged observation is in Cassandra exactly once, and the
- * store passes PRAGMA integrity_check.
+ * in `npm run soak`). The devices behave like real MQTT clients: after each reconnect they re-send,
+ * with DUP, every message whose PUBACK they did not get (load.ts). Afterwards every acknowledged
+ * observation is in the store and in Cassandra exactly once, and the store passes PRAGMA
+ * integrity_check.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -13,7 +15,7 @@ import { setupCloud, type CloudSetup } from '../support/cloud-process.js'
 import { kafkaBrokers } from '../support/services.js'
 import { admitAll, wardBeds } from '../support/ward.js'
 import { WardLoad, needsServices, sleep } from './load.js'
-import { checkExactlyOnce, kafkaDuplicates, waitDrained } from './verify.js'
+import { checkExactlyOnce, kafkaDuplicates, storeExactness, waitDrained } from './verify.js'
 
 const BEDS = 64
 const KILLS = Number(process.env.BEDSIDE_CRASH_KILLS ?? 20)
@@ -55,13 +57,18 @@ test(`durability: ${KILLS} SIGKILLs under a ${BEDS}-bed load lose no acknowledge
   await waitDrained(agent.http, cloud, 180_000)
   const ex = await checkExactlyOnce(cloud.cql, cloud.keyspace, load)
   const kd = await kafkaDuplicates(cloud)
-  console.log(`# crash loop: ${KILLS} kills in ${((Date.now() - t0) / 1000).toFixed(0)} s (mean restart to /healthz ${(restartMs / KILLS).toFixed(0)} ms); ${load.published * load.perMessage} observations published, ${ex.acked} acknowledged, ${ex.rows} rows in Cassandra, ${ex.missing} acknowledged missing, ${ex.doubled} doubled; Kafka held ${kd.messages} messages for ${kd.distinct} distinct (hub_id, hub_seq) (${kd.messages - kd.distinct} duplicates from crashes, removed by the writer)`)
+  console.log(`# crash loop: ${KILLS} kills in ${((Date.now() - t0) / 1000).toFixed(0)} s (mean restart to /healthz ${(restartMs / KILLS).toFixed(0)} ms); ${load.published * load.perMessage} observations published, ${load.resent} messages re-sent with DUP after reconnects, ${ex.acked} acknowledged, ${ex.rows} rows in Cassandra, ${ex.missing} acknowledged missing, ${ex.doubled} doubled; Kafka held ${kd.messages} messages for ${kd.distinct} distinct (hub_id, hub_seq) (${kd.messages - kd.distinct} duplicates from crashes, removed by the writer)`)
   assert.equal(ex.missing, 0, 'every acknowledged observation is in Cassandra')
   assert.equal(ex.doubled, 0, 'none is there twice')
   assert.equal(ex.unknown, 0)
   assert.ok(ex.rows >= ex.acked && ex.rows <= load.published * load.perMessage, 'unacknowledged-but-committed records may land, nothing else')
+  assert.ok(load.resent > 0, 'the kills left unacknowledged messages that the devices re-sent')
   await agent.stop()
   const db = new Database(join(agent.dir, 'data', 'bedside.db'), { readonly: true })
   assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
+  const store = storeExactness(db, load)
+  console.log(`# crash loop, local store: ${store.acked} acknowledged messages, ${store.missing} missing, ${store.doubled} stored more than once`)
+  assert.equal(store.missing, 0, 'every acknowledged message is in the store')
+  assert.equal(store.doubled, 0, 'no message is in the store twice')
   db.close()
 })

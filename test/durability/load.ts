@@ -1,9 +1,9 @@
 /**
  * A simulated ward for durability tests: one MQTT monitor per bed publishing QoS 1 observation
  * messages (5 codes each) with a per-device seq, tracking which messages were acknowledged (PUBACK).
- * The agent may die at any moment: a publish whose connection closes first counts as not
- * acknowledged, and is never re-sent (a reconnect starts a clean session with the next seq), so
- * every observation in the cloud can be traced to exactly one message.
+ * The agent may die at any moment. Like a real MQTT client [MQTT-4.4.0-1], a device keeps every
+ * message whose PUBACK it did not get and, after it reconnects (same client id), re-sends each of
+ * them with DUP set before anything new; a message counts as acknowledged once any of its sends is.
  * Device time = startMs + seq·100 + device index: (ts, code) names one observation ward-wide.
  */
 import mqtt from 'mqtt'
@@ -26,14 +26,19 @@ export class WardLoad {
   readonly startMs = Date.now() - 60_000
   private readonly nextSeq: number[]
   private readonly acked: Set<number>[]
+  /** Per device: seq → payload of messages sent and not yet acknowledged (re-sent after a reconnect). */
+  private readonly unacked: Map<number, string>[]
   private clients: (mqtt.MqttClient | null)[] = []
   private loops: Promise<void>[] = []
   private running = false
   published = 0
+  /** Messages re-sent with DUP after a reconnect. */
+  resent = 0
 
   constructor(private readonly opts: LoadOptions) {
     this.nextSeq = Array.from({ length: opts.devices }, () => 1)
     this.acked = Array.from({ length: opts.devices }, () => new Set<number>())
+    this.unacked = Array.from({ length: opts.devices }, () => new Map<number, string>())
   }
 
   get devices(): number {
@@ -70,7 +75,7 @@ export class WardLoad {
   /** Connects every device to `url` and (re)starts publishing. */
   async start(url: string): Promise<void> {
     this.clients = await Promise.all(Array.from({ length: this.opts.devices }, (_, i) =>
-      mqtt.connectAsync(url, { username: deviceId(i), password: secret(i), clientId: `${deviceId(i)}-${Math.random().toString(36).slice(2, 8)}`, reconnectPeriod: 0, clean: true, protocolVersion: 4, connectTimeout: 5000 })))
+      mqtt.connectAsync(url, { username: deviceId(i), password: secret(i), clientId: deviceId(i), reconnectPeriod: 0, clean: true, protocolVersion: 4, connectTimeout: 5000 })))
     this.running = true
     this.loops = this.clients.map((c, i) => this.loop(c!, i))
   }
@@ -90,16 +95,33 @@ export class WardLoad {
     return JSON.stringify({ ts: this.tsOf(i, seq), seq, obs })
   }
 
+  /** One QoS 1 send of message `seq` of device i; the message stays unacknowledged until its PUBACK. */
+  private send(c: mqtt.MqttClient, i: number, seq: number, payload: string, dup: boolean): Promise<unknown> {
+    this.unacked[i]!.set(seq, payload)
+    return c.publishAsync(`bedside/v1/devices/${deviceId(i)}/obs`, payload, { qos: 1, dup }).then(() => {
+      this.acked[i]!.add(seq)
+      this.unacked[i]!.delete(seq)
+    }, () => undefined)
+  }
+
   private async loop(c: mqtt.MqttClient, i: number): Promise<void> {
     const closed = new Promise<'closed'>((resolve) => c.once('close', () => resolve('closed')))
     const window = this.opts.window ?? 1
     const gapMs = 1000 / this.opts.rateHz
     let inflight: Promise<unknown>[] = []
+    // First what the last connection left unacknowledged, as it was, with DUP (in seq order).
+    for (const [seq, payload] of [...this.unacked[i]!]) {
+      if (!c.connected) break
+      this.resent++
+      inflight.push(Promise.race([this.send(c, i, seq, payload, true), closed]))
+    }
+    if ((await Promise.race([Promise.all(inflight), closed])) === 'closed') return
+    inflight = []
     while (this.running && c.connected) {
       const seq = this.nextSeq[i]++
       const sent = Date.now()
       this.published++
-      inflight.push(Promise.race([c.publishAsync(`bedside/v1/devices/${deviceId(i)}/obs`, this.payload(i, seq), { qos: 1 }).then(() => this.acked[i]!.add(seq), () => undefined), closed]))
+      inflight.push(Promise.race([this.send(c, i, seq, this.payload(i, seq), false), closed]))
       if (inflight.length >= window) {
         if ((await Promise.race([Promise.all(inflight), closed])) === 'closed') break
         inflight = []

@@ -2,12 +2,14 @@
  * Exactness checks against the real cloud: every acknowledged observation in Cassandra exactly once,
  * and how many duplicates Kafka itself carried (removed by the writer by (hub_id, hub_seq)).
  */
+import type Database from 'better-sqlite3'
 import type cassandra from 'cassandra-driver'
 import { codeOf } from '../../drivers/codes.js'
 import { decodeEnvelope } from '../../proto/codec.js'
 import { readAllMessages } from '../support/kafka-scan.js'
 import { waitFor, metricValue } from '../support/agent-process.js'
 import { countRows, groupLag, testKafka, type CloudSetup } from '../support/cloud-process.js'
+import { deviceId } from '../support/ward.js'
 import type { WardLoad } from './load.js'
 import { CODES } from './load.js'
 
@@ -53,6 +55,23 @@ export async function checkExactlyOnce(cql: cassandra.Client, keyspace: string, 
     }
   }
   return { rows, acked, missing, doubled, unknown }
+}
+
+/** Per acknowledged message of `load`: its observations in the agent's store, exactly `perMessage` rows each. */
+export function storeExactness(db: Database.Database, load: WardLoad): { acked: number; missing: number; doubled: number } {
+  const rows = new Map<string, number>()
+  for (const [device, seq, n] of db.prepare('SELECT device_id, device_seq, COUNT(*) FROM records WHERE kind = 1 GROUP BY device_id, device_seq').raw().iterate() as IterableIterator<[string, number, number]>) rows.set(`${device}/${seq}`, n)
+  let acked = 0
+  let missing = 0
+  let doubled = 0
+  for (let d = 0; d < load.devices; d++) {
+    for (const seq of load.ackedSeqs(d)) {
+      acked++
+      if ((rows.get(`${deviceId(d)}/${seq}`) ?? 0) < load.perMessage) missing++
+    }
+  }
+  for (const n of rows.values()) if (n > load.perMessage) doubled++
+  return { acked, missing, doubled }
 }
 
 /** Messages in Kafka vs distinct (hub_id, hub_seq): the duplicates a crash put there. */

@@ -77,3 +77,19 @@ test('codec: a waveform read back from the store becomes an envelope with its sa
   }
   db.close()
 })
+
+test('codec: waveform chunks that abut to the microsecond keep their exact t0 through the store into the envelope', () => {
+  const dir = tempDir('codec-t0')
+  const db = openDatabase(dir)
+  const cfg = parseConfig({ hub: { id: 'hub-c', site: 's', data_dir: dir }, beds: [{ id: 'b1', devices: [{ id: 'mon-1', type: 'mqtt', secret: 'secret-secret' }] }] })
+  // Polar H10 ECG at 130 Hz, 73 samples a frame: 561,538 µs apart (protocols.md, PMD), never whole ms.
+  const t0s = [1_764_120_000_123_456, 1_764_120_000_684_994, 1_764_120_001_246_532]
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 10 })
+  for (const t0Us of t0s) c.append({ kind: RecordKind.WAVEFORM, bedId: 'b1', deviceId: 'mon-1', admissionId: null, code: 131330, value: 130, unit: 'uV', deviceTimeMs: Math.floor(t0Us / 1000), hubTimeMs: 1_764_120_002_000, deviceSeq: 1, quality: 0, body: Buffer.alloc(73 * 4), t0Us })
+  c.close()
+  const encoder = new EnvelopeEncoder('hub-c', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', 1000))
+  const back = new Outbox(db).read(10).map((r) => decodeEnvelope(encoder.encode(r).value).waveform!)
+  assert.deepEqual(back.map((w) => w.t0Us), t0s)
+  assert.deepEqual(back.map((w) => w.rateHz), [130, 130, 130])
+  db.close()
+})
