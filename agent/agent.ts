@@ -24,6 +24,7 @@ import { DeviceRegistry } from './pipeline/devices.js'
 import { Pipeline, type IngestResult } from './pipeline/ingest.js'
 import { MessageIntake } from './pipeline/deliver.js'
 import { SeenMessages } from './store/seen-messages.js'
+import { LocalDeadLetter } from './store/dead-letter.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
 import { buildHttp } from './serve/http.js'
@@ -253,6 +254,12 @@ class Agent implements RunningAgent {
     const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms)
     this.sync = new CloudSync(kafka, this.outbox, encoder, { topics: kcfg.topics, maxBatchRecords: kcfg.max_batch_records }, this.metrics, this.log.child({ component: 'sync' }))
     this.sync.onError = (e) => this.durability.syncError(e) // issue 7
+    this.sync.deadLetter = {
+      store: new LocalDeadLetter(this.db),
+      rejected: (entries) => {
+        for (const e of entries) this.pipeline.audit('sync-rejected', 'bedside-hub', null, `record ${e.hubSeq} (kind ${e.kind}) set aside in the local dead-letter: ${e.reason}`)
+      },
+    }
     this.sync.start()
   }
 

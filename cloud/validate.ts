@@ -3,7 +3,7 @@
  * Pure. The reason code travels to `dead-letter` in the `bedside-reason` header, so it is stable
  * (docs/analytics.md, "dead-letter").
  */
-import { decodeEnvelope, type EnvelopeMsg } from '../proto/codec.js'
+import { decodeEnvelope, EnvelopeError, type EnvelopeMsg } from '../proto/codec.js'
 
 export type InvalidReason =
   | 'empty-value' // tombstone or empty message
@@ -34,11 +34,9 @@ function checkTime(name: string, ms: number): void {
   if (!Number.isFinite(ms) || ms < MIN_TIME_MS || ms >= MAX_TIME_MS) throw new InvalidMessage('bad-time', `${name} ${ms} is outside 2000..2100`)
 }
 
-/** proto/codec.ts throws plain Errors; its two checks are told apart by their wording. */
-function classifyDecodeError(err: Error): InvalidReason {
-  if (err.message.includes('schema_version')) return 'schema-version'
-  if (err.message.includes('hub_id or hub_seq')) return 'missing-id'
-  return 'undecodable'
+/** The codec's typed reason; anything else it throws means the bytes are not an Envelope. */
+function classifyDecodeError(err: unknown): InvalidReason {
+  return err instanceof EnvelopeError ? err.reason : 'undecodable'
 }
 
 export function decodeChecked(value: Buffer | null): EnvelopeMsg {
@@ -47,7 +45,7 @@ export function decodeChecked(value: Buffer | null): EnvelopeMsg {
   try {
     e = decodeEnvelope(value)
   } catch (err) {
-    throw new InvalidMessage(classifyDecodeError(err as Error), (err as Error).message, { cause: err })
+    throw new InvalidMessage(classifyDecodeError(err), (err as Error).message, { cause: err })
   }
   if (!e.subject) throw new InvalidMessage('missing-subject', `hub ${e.hubId} seq ${e.hubSeq} has no subject`)
   checkTime('hub_time_ms', e.hubTimeMs)

@@ -146,10 +146,27 @@ export function encodeEnvelope(msg: EnvelopeMsg): Uint8Array {
   return Envelope.encode(msg as unknown as protobuf.Message).finish()
 }
 
-/** Decodes and checks the envelope; throws with a reason for undecodable or unsupported input. */
+/** Why bytes are not a usable Envelope; a stable code for consumers (no message matching). */
+export type EnvelopeErrorReason = 'undecodable' | 'schema-version' | 'missing-id'
+
+export class EnvelopeError extends Error {
+  readonly code = 'BEDSIDE_ERR_ENVELOPE'
+  constructor(readonly reason: EnvelopeErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'EnvelopeError'
+  }
+}
+
+/** Decodes and checks the envelope; throws an EnvelopeError with its reason for undecodable or unsupported input. */
 export function decodeEnvelope(bytes: Uint8Array): EnvelopeMsg {
-  const m = Envelope.toObject(Envelope.decode(bytes), { defaults: true, oneofs: false }) as EnvelopeMsg
-  if (m.schemaVersion !== SCHEMA_VERSION) throw new Error(`unsupported schema_version ${m.schemaVersion}`)
-  if (!m.hubId || !m.hubSeq) throw new Error('envelope lacks hub_id or hub_seq')
+  let decoded: protobuf.Message
+  try {
+    decoded = Envelope.decode(bytes)
+  } catch (err) {
+    throw new EnvelopeError('undecodable', `not a bedside.v1.Envelope: ${(err as Error).message}`, { cause: err })
+  }
+  const m = Envelope.toObject(decoded, { defaults: true, oneofs: false }) as EnvelopeMsg
+  if (m.schemaVersion !== SCHEMA_VERSION) throw new EnvelopeError('schema-version', `unsupported schema_version ${m.schemaVersion}`)
+  if (!m.hubId || !m.hubSeq) throw new EnvelopeError('missing-id', 'envelope lacks hub_id or hub_seq')
   return m
 }

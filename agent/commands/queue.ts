@@ -22,6 +22,9 @@ export function formatQueue(r: QueueReport, nowMs: number): string {
   lines.push(`sync cursor: hub_seq ${r.cursor}`)
   lines.push(`shed waveform chunks: ${r.shedWaveforms}${r.lastShed ? ` (last: ${r.lastShed.count} at ${new Date(r.lastShed.atMs).toISOString()}, hub_seq ${r.lastShed.fromSeq}..${r.lastShed.toSeq})` : ''}`)
   lines.push(`last sync error: ${r.lastSyncError ? `${ago(r.lastSyncError.atMs, nowMs)}: ${r.lastSyncError.message}` : 'none'}`)
+  const dead = r.deadLetter.reduce((a, d) => a + d.n, 0)
+  lines.push(`dead-letter (records that can never be sent): ${dead}`)
+  for (const d of r.deadLetter) lines.push(`  ${d.reason.padEnd(13)} ${String(d.n).padStart(9)}   last hub_seq ${d.lastHubSeq}, ${ago(d.lastAtMs, nowMs)}`)
   return lines.join('\n') + '\n'
 }
 

@@ -37,6 +37,7 @@ export function createMetrics() {
     oldestUnsyncedAge: new client.Gauge({ name: 'bedside_oldest_unsynced_age_seconds', help: 'Age of the oldest record not yet acknowledged by Kafka (0 when none)', registers: [registry] }),
     synced: new client.Counter({ name: 'bedside_synced_total', help: 'Records acknowledged by Kafka (acks=all), by topic', labelNames: ['topic'] as const, registers: [registry] }),
     syncErrors: new client.Counter({ name: 'bedside_sync_errors_total', help: 'Failed Kafka sends (retried), by cause', labelNames: ['cause'] as const, registers: [registry] }),
+    syncRejected: new client.Counter({ name: 'bedside_sync_rejected_total', help: 'Stored records that can never be encoded for Kafka, set aside in the local dead-letter, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     syncUp: new client.Gauge({ name: 'bedside_sync_up', help: '1 when the last Kafka send succeeded, 0 when failing or not configured', registers: [registry] }),
     alarms: new client.Counter({ name: 'bedside_alarms_total', help: 'Alarms raised or escalated, by priority', labelNames: ['priority'] as const, registers: [registry] }),
     alarmChanges: new client.Counter({ name: 'bedside_alarm_changes_total', help: 'Alarm state changes, by state', labelNames: ['state'] as const, registers: [registry] }),

@@ -87,9 +87,17 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
   // device's oldest keys is one range delete; the key lookup itself is in memory.
   // records.t0_us: a waveform chunk's sample 0 to the microsecond (device_time_ms is its floor), so
   // chunks that abut to the microsecond still do in the cloud. NULL for other kinds and older rows.
+  // dead_letter: records the sync can never encode (dead-letter.ts); they stay in records for audit.
   (db) => {
     db.exec(`
       ALTER TABLE records ADD COLUMN t0_us INTEGER;
+      CREATE TABLE dead_letter (
+        hub_seq INTEGER PRIMARY KEY,
+        kind INTEGER NOT NULL,
+        reason TEXT NOT NULL,           -- SyncRejectReason
+        detail TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+      ) STRICT;
       CREATE TABLE seen_messages (
         device_id TEXT NOT NULL,
         hub_seq INTEGER NOT NULL,       -- of the message's first record

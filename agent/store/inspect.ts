@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreError, type Db } from './db.js'
+import { deadLetterReport } from './dead-letter.js'
 import { Meta, MetaKey } from './meta.js'
 
 export function openReadOnly(dataDir: string): Db {
@@ -28,6 +29,8 @@ export interface QueueReport {
   shedWaveforms: number
   lastShed: { atMs: number; count: number; fromSeq: number; toSeq: number } | null
   lastSyncError: { atMs: number; message: string } | null
+  /** Records set aside because they can never be encoded (dead-letter.ts), per reason. */
+  deadLetter: { reason: string; n: number; lastHubSeq: number; lastAtMs: number }[]
 }
 
 export function queueReport(db: Db): QueueReport {
@@ -47,5 +50,6 @@ export function queueReport(db: Db): QueueReport {
     shedWaveforms: meta.number(MetaKey.SHED_WAVEFORMS),
     lastShed: json(MetaKey.LAST_SHED),
     lastSyncError: json(MetaKey.LAST_SYNC_ERROR),
+    deadLetter: deadLetterReport(db),
   }
 }

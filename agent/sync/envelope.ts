@@ -11,6 +11,30 @@ import type { EpochKey, Pseudonymizer } from './pseudonym.js'
 
 export type TopicName = 'raw_vitals' | 'waveforms' | 'alert_events' | 'audit_log'
 
+/** Why a stored record can never become an Envelope (the local dead-letter's reasons). */
+export type SyncRejectReason = 'unknown-kind' | 'bad-body' | 'encode-failed'
+
+/** A row no retry will encode: the sync sets it aside (store/dead-letter.ts) and moves on. */
+export class SyncRejectError extends Error {
+  readonly code = 'BEDSIDE_ERR_SYNC_REJECT'
+  constructor(readonly reason: SyncRejectReason, readonly hubSeq: number, message: string, options?: { cause?: unknown }) {
+    super(`record ${hubSeq}: ${message}`, options)
+    this.name = 'SyncRejectError'
+  }
+}
+
+/** The JSON body of an alarm or audit row as an object, or a reject naming the row. */
+function jsonBody(row: OutboxRow): Record<string, unknown> {
+  let doc: unknown
+  try {
+    doc = JSON.parse(String(row[Col.BODY]))
+  } catch (err) {
+    throw new SyncRejectError('bad-body', row[Col.HUB_SEQ], `body is not JSON (${(err as Error).message})`, { cause: err })
+  }
+  if (doc === null || typeof doc !== 'object') throw new SyncRejectError('bad-body', row[Col.HUB_SEQ], 'body is not a JSON object')
+  return doc as Record<string, unknown>
+}
+
 export const TOPIC_OF_KIND: Readonly<Record<number, TopicName>> = {
   [RecordKind.OBSERVATION]: 'raw_vitals',
   [RecordKind.WAVEFORM]: 'waveforms',
@@ -65,7 +89,7 @@ export class EnvelopeEncoder {
         break
       }
       case RecordKind.ALARM: {
-        const a = JSON.parse(String(row[Col.BODY])) as Record<string, unknown>
+        const a = jsonBody(row)
         env.alarm = {
           alarmId: String(a.alarmId), ruleId: String(a.ruleId), state: String(a.state), priority: String(a.priority), category: String(a.category),
           code: typeof a.code === 'string' ? a.code : '', value: typeof a.value === 'number' ? a.value : Number.NaN, message: String(a.message ?? ''),
@@ -74,14 +98,20 @@ export class EnvelopeEncoder {
         break
       }
       case RecordKind.AUDIT: {
-        const a = JSON.parse(String(row[Col.BODY])) as { action: string; actor: string; detail: string }
-        env.audit = { action: a.action, actor: a.actor, atMs: hubTimeMs, detail: a.detail }
+        const a = jsonBody(row)
+        env.audit = { action: String(a.action ?? ''), actor: String(a.actor ?? ''), atMs: hubTimeMs, detail: String(a.detail ?? '') }
         break
       }
       default:
-        throw new Error(`BEDSIDE_ERR_OUTBOX: record ${row[Col.HUB_SEQ]} has unknown kind ${row[Col.KIND]}`)
+        throw new SyncRejectError('unknown-kind', row[Col.HUB_SEQ], `unknown kind ${row[Col.KIND]}`)
     }
-    return { topic: TOPIC_OF_KIND[row[Col.KIND]]!, key: subject, value: encodeEnvelope(env) }
+    let value: Uint8Array
+    try {
+      value = encodeEnvelope(env)
+    } catch (err) {
+      throw new SyncRejectError('encode-failed', row[Col.HUB_SEQ], `protobuf encoding failed (${(err as Error).message})`, { cause: err })
+    }
+    return { topic: TOPIC_OF_KIND[row[Col.KIND]]!, key: subject, value }
   }
 
   private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number } {

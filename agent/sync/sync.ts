@@ -21,8 +21,9 @@ import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Metrics } from '../serve/metrics.js'
-import { Col, type Outbox } from '../store/outbox.js'
-import type { EnvelopeEncoder, TopicName } from './envelope.js'
+import type { DeadLetterEntry, LocalDeadLetter } from '../store/dead-letter.js'
+import { Col, type Outbox, type OutboxRow } from '../store/outbox.js'
+import { SyncRejectError, type EncodedRecord, type EnvelopeEncoder, type TopicName } from './envelope.js'
 import { AdaptiveBatch, SyncRate } from './flow.js'
 import { MemoizedDefaultPartitioner } from './kafka.js'
 
@@ -35,6 +36,8 @@ interface PreparedBatch {
   readonly records: number
   readonly counts: ReadonlyMap<TopicName, number>
   readonly topicMessages: { topic: string; messages: Message[] }[]
+  /** Rows no retry can encode, set aside once the batch is through (store/dead-letter.ts). */
+  readonly rejected: DeadLetterEntry[]
 }
 
 export interface SyncOptions {
@@ -79,6 +82,8 @@ export class CloudSync {
 
   /** Told about every send failure (the store keeps the last one for `bedside-hub queue`). */
   onError: ((e: { atMs: number; message: string }) => void) | null = null
+  /** Where rows that can never be encoded go; without it such a row fails its batch (retried). */
+  deadLetter: { store: LocalDeadLetter; rejected(entries: readonly DeadLetterEntry[]): void } | null = null
 
   start(): void {
     if (this.running) return
@@ -120,7 +125,10 @@ export class CloudSync {
         let ackMs = 0
         // The outcome as a value: the send may fail while the next batch is being prepared, and a
         // rejection nobody awaits yet would be an unhandled one.
-        const sent = producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: batch.topicMessages }).then(
+        const sending = batch.topicMessages.length > 0
+          ? producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: batch.topicMessages })
+          : Promise.resolve([]) // every row of it was set aside
+        const sent = sending.then(
           () => {
             ackMs = Date.now() - t0
             return null
@@ -134,6 +142,7 @@ export class CloudSync {
         const sendError = await sent
         const { b: following, err: prepareError } = await prepared
         if (sendError) throw sendError
+        this.setAside(batch.rejected)
         this.outbox.advance(batch.lastSeq, batch.records)
         this.batch.acknowledged(batch.records, ackMs)
         this.rate.add(Date.now(), batch.records)
@@ -164,6 +173,7 @@ export class CloudSync {
     const limit = this.batch.size
     const byTopic = new Map<string, Message[]>()
     const counts = new Map<TopicName, number>()
+    const rejected: DeadLetterEntry[] = []
     let lastSeq = afterSeq
     let records = 0
     while (records < limit) {
@@ -173,7 +183,8 @@ export class CloudSync {
       lastSeq = rows[rows.length - 1]![Col.HUB_SEQ]
       this.outbox.markInFlight(lastSeq)
       for (const row of rows) {
-        const e = this.encoder.encode(row)
+        const e = this.encodeOrReject(row, rejected)
+        if (e === null) continue
         const topic = this.opts.topics[e.topic]
         let list = byTopic.get(topic)
         if (!list) byTopic.set(topic, (list = []))
@@ -185,7 +196,32 @@ export class CloudSync {
       await setImmediate()
     }
     if (records === 0) return null
-    return { lastSeq, records, counts, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }
+    return { lastSeq, records, counts, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), rejected }
+  }
+
+  /**
+   * One row's outcome: ok (encoded), reject (a SyncRejectError: no retry can encode it, it is set
+   * aside) or retry (anything else, e.g. the store busy while reading an admission: the batch fails
+   * and is read again after the backoff).
+   */
+  private encodeOrReject(row: OutboxRow, rejected: DeadLetterEntry[]): EncodedRecord | null {
+    try {
+      return this.encoder.encode(row)
+    } catch (err) {
+      if (!(err instanceof SyncRejectError) || this.deadLetter === null) throw err
+      rejected.push({ hubSeq: row[Col.HUB_SEQ], kind: row[Col.KIND], reason: err.reason, detail: err.message })
+      return null
+    }
+  }
+
+  private setAside(rejected: readonly DeadLetterEntry[]): void {
+    if (rejected.length === 0 || this.deadLetter === null) return
+    const fresh = this.deadLetter.store.add(rejected, Date.now())
+    for (const e of fresh) {
+      this.metrics.syncRejected.inc({ reason: e.reason })
+      this.log.error({ event: 'sync_rejected', hubSeq: e.hubSeq, kind: e.kind, reason: e.reason, err: e.detail }, `record ${e.hubSeq} can never be sent (${e.reason}); set aside in the local dead-letter, replication continues`)
+    }
+    if (fresh.length > 0) this.deadLetter.rejected(fresh)
   }
 
   private async ensureProducer(): Promise<Producer> {
