@@ -129,7 +129,7 @@ class Agent implements RunningAgent {
     this.admissions = new Admissions(this.db)
     this.devices = new DeviceRegistry(cfg.beds)
     this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
-    const rules = rulesConfigSchema.parse(cfg.rules ?? {})
+    const rules = cfg.rules ?? rulesConfigSchema.parse({})
     this.engine = createRuleEngine(rules, { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
     this.observeCounters()
     this.mqtt = new MqttServer(
@@ -252,7 +252,7 @@ class Agent implements RunningAgent {
     }
     const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
     const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms)
-    this.sync = new CloudSync(kafka, this.outbox, encoder, { topics: kcfg.topics, maxBatchRecords: kcfg.max_batch_records }, this.metrics, this.log.child({ component: 'sync' }))
+    this.sync = new CloudSync(kafka, this.outbox, encoder, { topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms }, this.metrics, this.log.child({ component: 'sync' }))
     this.sync.onError = (e) => this.durability.syncError(e) // issue 7
     this.sync.deadLetter = {
       store: new LocalDeadLetter(this.db),

@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path'
 import YAML from 'yaml'
 import { z } from 'zod'
 import cron from 'node-cron' // issue 7: schedules are checked with the config
+import { rulesConfigSchema } from './rules/index.js'
 
 const hostPort = z
   .string()
@@ -155,8 +156,8 @@ export const configSchema = z.object({
   }).strict().default({}),
   // --- end issue 7 ---
   cloud: z.object({ kafka }).strict().optional(),
-  /** Alarm rules; the engine validates this section itself (see agent/rules). */
-  rules: z.unknown().optional(),
+  /** Alarm rules (agent/rules/schema.ts): the default set, patches and per-bed changes, validated here with the rest. */
+  rules: rulesConfigSchema.optional(),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
 }).strict().superRefine((cfg, ctx) => {
   const seenBeds = new Set<string>()

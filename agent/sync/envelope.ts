@@ -51,7 +51,7 @@ export interface EncodedRecord {
 
 export class EnvelopeEncoder {
   constructor(
-    private readonly hubId: string,
+    readonly hubId: string,
     private readonly admissions: Admissions,
     private readonly devices: DeviceRegistry,
     private readonly pseudonyms: Pseudonymizer,
@@ -112,6 +112,15 @@ export class EnvelopeEncoder {
       throw new SyncRejectError('encode-failed', row[Col.HUB_SEQ], `protobuf encoding failed (${(err as Error).message})`, { cause: err })
     }
     return { topic: TOPIC_OF_KIND[row[Col.KIND]]!, key: subject, value }
+  }
+
+  /**
+   * The notice for `dead-letter` of a record set aside on the gateway: an Envelope with its hub_id,
+   * hub_seq, bed and times but no body (the body is what could not be encoded), so the cloud knows
+   * this hub_seq will never arrive and why (docs/analytics.md, dead-letter).
+   */
+  rejectedNotice(row: OutboxRow): Uint8Array {
+    return encodeEnvelope({ schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq: row[Col.HUB_SEQ], subject: '', subjectKind: SubjectKind.UNSPECIFIED, keyEpoch: '', bedId: row[Col.BED_ID] ?? '', hubTimeMs: row[Col.HUB_TIME_MS] })
   }
 
   private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number } {

@@ -23,7 +23,7 @@ import type { Logger } from 'pino'
 import type { Metrics } from '../serve/metrics.js'
 import type { DeadLetterEntry, LocalDeadLetter } from '../store/dead-letter.js'
 import { Col, type Outbox, type OutboxRow } from '../store/outbox.js'
-import { SyncRejectError, type EncodedRecord, type EnvelopeEncoder, type TopicName } from './envelope.js'
+import { SyncRejectError, TOPIC_OF_KIND, type EnvelopeEncoder, type TopicName } from './envelope.js'
 import { AdaptiveBatch, SyncRate } from './flow.js'
 import { MemoizedDefaultPartitioner } from './kafka.js'
 
@@ -42,6 +42,8 @@ interface PreparedBatch {
 
 export interface SyncOptions {
   readonly topics: Readonly<Record<TopicName, string>>
+  /** Where a notice of each record set aside on the gateway goes (the `dead-letter` topic); none: local only. */
+  readonly deadLetterTopic?: string
   readonly maxBatchRecords: number
   readonly idleWaitMs?: number
   readonly maxBackoffMs?: number
@@ -185,11 +187,11 @@ export class CloudSync {
       for (const row of rows) {
         const e = this.encodeOrReject(row, rejected)
         if (e === null) continue
-        const topic = this.opts.topics[e.topic]
-        let list = byTopic.get(topic)
-        if (!list) byTopic.set(topic, (list = []))
-        list.push({ key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength) })
-        counts.set(e.topic, (counts.get(e.topic) ?? 0) + 1)
+        let list = byTopic.get(e.topic)
+        if (!list) byTopic.set(e.topic, (list = []))
+        list.push({ key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength), headers: e.headers })
+        const name = TOPIC_OF_KIND[row[Col.KIND]]
+        if (e.headers === undefined && name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1)
       }
       records += rows.length
       if (rows.length < want) break
@@ -204,13 +206,17 @@ export class CloudSync {
    * aside) or retry (anything else, e.g. the store busy while reading an admission: the batch fails
    * and is read again after the backoff).
    */
-  private encodeOrReject(row: OutboxRow, rejected: DeadLetterEntry[]): EncodedRecord | null {
+  private encodeOrReject(row: OutboxRow, rejected: DeadLetterEntry[]): { topic: string; key: string; value: Uint8Array; headers?: Record<string, string> } | null {
     try {
-      return this.encoder.encode(row)
+      const e = this.encoder.encode(row)
+      return { topic: this.opts.topics[e.topic], key: e.key, value: e.value }
     } catch (err) {
       if (!(err instanceof SyncRejectError) || this.deadLetter === null) throw err
       rejected.push({ hubSeq: row[Col.HUB_SEQ], kind: row[Col.KIND], reason: err.reason, detail: err.message })
-      return null
+      const topic = this.opts.deadLetterTopic
+      if (topic === undefined) return null
+      // Sent with its batch, so the notice is in Kafka exactly when the cursor passes the record.
+      return { topic, key: `${this.encoder.hubId}/${row[Col.HUB_SEQ]}`, value: this.encoder.rejectedNotice(row), headers: { 'bedside-reason': err.reason, 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' } }
     }
   }
 

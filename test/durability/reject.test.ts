@@ -42,7 +42,7 @@ test('sync reject: a record that can never be encoded goes to the local dead-let
   committer.close()
 
   const id = `reject-${Date.now().toString(36)}`
-  const topics = { raw_vitals: `${id}-raw-vitals`, waveforms: `${id}-waveforms`, alert_events: `${id}-alert-events`, audit_log: `${id}-audit-log` }
+  const topics = { raw_vitals: `${id}-raw-vitals`, waveforms: `${id}-waveforms`, alert_events: `${id}-alert-events`, audit_log: `${id}-audit-log`, dead_letter: `${id}-dead-letter` }
   const admin = new Kafka({ clientId: 'test-reject', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin()
   await admin.connect()
   await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 1 })) })
@@ -50,7 +50,7 @@ test('sync reject: a record that can never be encoded goes to the local dead-let
   const outbox = new Outbox(db)
   const metrics = createMetrics()
   const audited: string[] = []
-  const sync = new CloudSync(createKafka({ brokers: kafkaBrokers(), clientId: 'test-reject', log }), outbox, new EnvelopeEncoder('rej-hub', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', now)), { topics, maxBatchRecords: 100 }, metrics, log)
+  const sync = new CloudSync(createKafka({ brokers: kafkaBrokers(), clientId: 'test-reject', log }), outbox, new EnvelopeEncoder('rej-hub', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', now)), { topics, deadLetterTopic: topics.dead_letter, maxBatchRecords: 100 }, metrics, log)
   sync.deadLetter = { store: new LocalDeadLetter(db), rejected: (entries) => audited.push(...entries.map((e) => `${e.hubSeq}:${e.reason}`)) }
   try {
     sync.start()
@@ -60,6 +60,12 @@ test('sync reject: a record that can never be encoded goes to the local dead-let
     assert.equal(seqs.length, 10, 'the ten observations around it reached Kafka')
     assert.ok(!seqs.includes(bad))
     assert.deepEqual(audited, [`${bad}:bad-body`])
+    // The cloud learns that this hub_seq will never arrive, and why: a body-less notice on dead-letter.
+    const [notice, ...more] = await readAllMessages([topics.dead_letter], 30_000)
+    assert.equal(more.length, 0)
+    const e = decodeEnvelope(notice!.value!)
+    assert.deepEqual([e.hubId, e.hubSeq, e.observation ?? e.alarm ?? e.waveform ?? e.audit ?? null], ['rej-hub', bad, null])
+    assert.ok(notice!.headers.some((h) => h.includes('bad-body')), 'reason header')
     const report = queueReport(db)
     assert.deepEqual(report.deadLetter.map((d) => [d.reason, d.n, d.lastHubSeq]), [['bad-body', 1, bad]])
     const text = formatQueue(report, Date.now())
