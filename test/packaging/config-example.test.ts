@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import YAML from 'yaml'
-import { z } from 'zod'
+import type { z } from 'zod'
 import { configSchema, parseConfig } from '../../agent/config.js'
-import { rulesConfigSchema } from '../../agent/rules/index.js'
+import { schemaPaths } from '../support/config-paths.js'
 import { REPO, run, uncommentExample } from './support.js'
 
 const exampleText = readFileSync(join(REPO, 'packaging/config.example.yaml'), 'utf8')
@@ -21,33 +21,6 @@ const fullDoc = () => YAML.parse(uncommentExample(exampleText)) as unknown
 /** Documented alternatives: only one may be set, the other is named in a comment. */
 const ALTERNATIVES: Record<string, RegExp> = {
   'cloud.kafka.sasl.password': /`password: "\.\.\."`/,
-}
-
-/** Every key path the schema accepts ("beds[].devices[].address"); `rules` is validated by the engine. */
-function schemaPaths(schema: z.ZodTypeAny, prefix: string, out: Set<string>): void {
-  const def = schema._def as { typeName: string; innerType?: z.ZodTypeAny; schema?: z.ZodTypeAny; type?: z.ZodTypeAny }
-  switch (def.typeName) {
-    case 'ZodDefault':
-    case 'ZodOptional':
-    case 'ZodNullable':
-      return schemaPaths(def.innerType!, prefix, out)
-    case 'ZodEffects':
-      return schemaPaths(def.schema!, prefix, out)
-    case 'ZodArray':
-      return schemaPaths(def.type!, `${prefix}[]`, out)
-    case 'ZodDiscriminatedUnion':
-      for (const option of (schema as z.ZodDiscriminatedUnion<string, z.ZodObject<z.ZodRawShape>[]>).options) schemaPaths(option, prefix, out)
-      return
-    case 'ZodObject':
-      for (const [key, child] of Object.entries((schema as z.ZodObject<z.ZodRawShape>).shape)) {
-        const path = prefix ? `${prefix}.${key}` : key
-        out.add(path)
-        if (path !== 'rules') schemaPaths(child as z.ZodTypeAny, path, out)
-      }
-      return
-    default:
-      return
-  }
 }
 
 function docPaths(value: unknown, prefix: string, out: Set<string>): void {
