@@ -126,7 +126,7 @@ describe('plausibility: through the pipeline, per code', () => {
       const g = rig(t, boundRules(ref, r.min, r.max))
       assert.equal(g.pipeline.ingestObservation(obs(r.code, r.max + DELTA, 1)), 'accepted')
       assert.equal(g.pipeline.ingestObservation(obs(r.code, r.min - DELTA, 2)), 'accepted')
-      assert.deepEqual(g.alarms, [], 'a flagged value raised an alarm')
+      assert.equal(g.alarms.length, 0, 'a flagged value raised an alarm')
       const shown = g.latest.of(BED)!.get(r.code)!
       assert.ok(Number.isNaN(shown.value), `latest vitals show ${shown.value}`)
       assert.equal(shown.quality & Quality.OUT_OF_RANGE, Quality.OUT_OF_RANGE)
