@@ -176,6 +176,15 @@ describe('plausibility: what a flagged value must not reach', () => {
     assert.equal(raised[0]!.value, 115)
   })
 
+  test('plausibility: no validQualityMask lets an out-of-range value count; re-timed values still do', () => {
+    const rules = boundRules('MDC_ECG_HEART_RATE', 0, 350)
+    const engine = createRuleEngine(rules, { validQualityMask: Quality.OUT_OF_RANGE | Quality.UNAVAILABLE | Quality.RETIMED })
+    const hr = code('MDC_ECG_HEART_RATE')
+    assert.equal(engine.observe(BED, { ...obs(hr, 1e6, 1), quality: Quality.OUT_OF_RANGE }).length, 0)
+    assert.equal(engine.observe(BED, { ...obs(hr, 1e6, 2), quality: Quality.OUT_OF_RANGE | Quality.RETIMED }).length, 0)
+    assert.deepEqual(engine.observe(BED, { ...obs(hr, 350, 3), quality: Quality.RETIMED }).map((c) => `${c.ruleId} ${c.state}`), ['at-max raised'])
+  })
+
   test('plausibility: a device already flagging a value keeps its flags, the hub adds OUT_OF_RANGE', (t) => {
     const g = rig(t, DEFAULT_RULES)
     const spo2 = code('MDC_PULS_OXIM_SAT_O2')
