@@ -1,6 +1,6 @@
 /**
  * The record bus: every canonical record from every source passes here, in this order:
- *   validate → normalize → associate (device → bed → admission) → rules → store (group commit)
+ *   validate → normalize → plausibility → associate (device → bed → admission) → rules → store (group commit)
  * Alarms are decided in memory the moment a record arrives and published at once; the durable
  * commit of the record and of the alarm follows in the same group commit (DESIGN.md, Data flow).
  */
@@ -14,10 +14,12 @@ import type { DeviceRegistry } from './devices.js'
 import type { LatestVitals } from './latest.js'
 import { normalizeObservation } from './normalize.js'
 import { EcgAnalysis, type EcgCondition } from '../signal/index.js'
-import { RejectCounter } from './rejects.js'
+import { isImplausible, plausibleRange } from './plausibility.js'
+import { OutOfRangeCounter, RejectCounter } from './rejects.js'
 
 /** A device clock further off than this from the hub clock is re-timed (flagged RETIMED). */
 export const DEFAULT_CLOCK_DRIFT_BOUND_MS = 10 * 60_000
+const NO_VALUE_FLAGS = Quality.UNAVAILABLE | Quality.OUT_OF_RANGE
 
 export interface PipelineDeps {
   readonly devices: DeviceRegistry
@@ -42,12 +44,14 @@ export type IngestResult = 'accepted' | 'rejected' | 'refused'
 
 export class Pipeline {
   readonly rejects: RejectCounter
+  private readonly outOfRange: OutOfRangeCounter
   private readonly driftBoundMs: number
   /** Raw ECG → HR observations and signal-quality conditions, per patch (agent/signal). */
   readonly ecg: EcgAnalysis
 
   constructor(private readonly d: PipelineDeps) {
     this.rejects = new RejectCounter(d.metrics, d.log)
+    this.outOfRange = new OutOfRangeCounter(d.metrics, d.log)
     this.driftBoundMs = d.clockDriftBoundMs ?? DEFAULT_CLOCK_DRIFT_BOUND_MS
     this.ecg = new EcgAnalysis({
       sink: {
@@ -80,10 +84,15 @@ export class Pipeline {
     const arrivedMs = performance.now()
     const device = this.d.devices.get(input.deviceId)
     if (!device) return this.refuse('unknown-device', input.deviceId)
-    if (!Number.isFinite(input.value) && (input.quality & Quality.UNAVAILABLE) === 0) return this.refuse('bad-value', input.deviceId, 'value is not finite and not flagged unavailable')
+    // "No value" markers carry NaN: IEEE 11073 NaN/NRes (UNAVAILABLE), Datex UNDER/OVER_RANGE (OUT_OF_RANGE, §6.6).
+    if (!Number.isFinite(input.value) && (input.quality & NO_VALUE_FLAGS) === 0) return this.refuse('bad-value', input.deviceId, 'value is not finite and not flagged unavailable or out-of-range')
     const norm = normalizeObservation(input)
     if ('reject' in norm) return this.refuse(norm.reject, input.deviceId, norm.detail)
-    const obs = this.retimeIfDrifted(norm)
+    let obs = this.retimeIfDrifted(norm)
+    // issue 16: the one plausibility check of every source (MQTT, BLE, Datex, HL7, sim, ECG-derived
+    // HR all enter here), after normalize so that the range is in the canonical unit. Flagged, the
+    // value is still stored below; the engine ignores it and latest.ts shows no number for it.
+    if (isImplausible(obs.code, obs.value)) obs = this.flagImplausible(obs)
     const bedId = device.bedId
     const admission = this.d.admissions.current(bedId)
     this.d.latest.update(bedId, obs)
@@ -149,6 +158,12 @@ export class Pipeline {
       kind: RecordKind.AUDIT, bedId, deviceId: null, admissionId: admission ? admission.id : null, code: null, value: null, unit: null,
       deviceTimeMs: null, hubTimeMs: Date.now(), deviceSeq: null, quality: null, body: Buffer.from(JSON.stringify({ action, actor, detail })),
     })
+  }
+
+  /** A copy with OUT_OF_RANGE set: only implausible values pay for it, the common path allocates nothing. */
+  private flagImplausible(obs: Observation): Observation {
+    this.outOfRange.flagged(obs.deviceId, obs.code, obs.value, plausibleRange(obs.code))
+    return { ...obs, quality: obs.quality | Quality.OUT_OF_RANGE }
   }
 
   private retimeIfDrifted(obs: Observation): Observation {

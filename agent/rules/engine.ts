@@ -98,7 +98,8 @@ export class Engine implements RuleEngine {
     this.wardSet = new RuleSet(resolveRules(config))
     for (const bedId of Object.keys(config.beds)) this.bedSets.set(bedId, new RuleSet(resolveRules(config, bedId)))
     this.watermarkMs = opts.watermarkMs ?? 10_000
-    this.acceptMask = opts.validQualityMask ?? 0
+    // No option makes an impossible or absent value count (issue 16): those bits never enter the mask.
+    this.acceptMask = (opts.validQualityMask ?? 0) & ~(Quality.OUT_OF_RANGE | Quality.UNAVAILABLE)
   }
 
   observe(bedId: string, obs: Observation): readonly AlarmChange[] {
