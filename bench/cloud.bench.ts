@@ -24,7 +24,7 @@ import { migrateCql, migrateTopics, schemaOptions } from '../cloud/migrate.js'
 import { createCqlClient } from '../cloud/sink.js'
 import { CloudWriter } from '../cloud/writer.js'
 import { encodeEnvelope, SCHEMA_VERSION, type EnvelopeMsg } from '../proto/codec.js'
-import { deployedAgentRuntime, freePort } from '../test/support/agent-process.js'
+import { deployedAgentRuntime, freePort } from '../scripts/testkit/runtime.js'
 import type { BenchFigure } from './harness.js'
 
 const WRITE_ROWS = 200_000

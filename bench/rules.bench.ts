@@ -12,7 +12,7 @@ import vm from 'node:vm'
 import { createRuleEngine, DEFAULT_RULES, type Engine } from '../agent/rules/index.js'
 import { codeOf } from '../drivers/codes.js'
 import type { Observation } from '../drivers/records.js'
-import { bidmcRecords, readNumerics, replay, replayTable } from '../test/rules/bidmc.js'
+import { bidmcRecords, readNumerics, replay, replayTable } from '../scripts/testkit/bidmc.js'
 import { opsPerSecond, type BenchFigure } from './harness.js'
 
 const T0 = 1_700_000_000_000

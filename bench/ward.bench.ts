@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import YAML from 'yaml'
-import { deployedAgentRuntime, freePort, waitFor, type AgentRuntime } from '../test/support/agent-process.js'
+import { deployedAgentRuntime, freePort, waitFor, type AgentRuntime } from '../scripts/testkit/runtime.js'
 import type { BenchFigure } from './harness.js'
 
 const BEDS = 64

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { DEFAULT_RULE_DEFS, type ThresholdRuleDef } from '../../agent/rules/index.js'
-import { BIDMC_T0, bidmcRecords, readNumerics, replay, type NumericsRow, type Replay } from './bidmc.js'
+import { BIDMC_T0, bidmcRecords, readNumerics, replay, type NumericsRow, type Replay } from '../../scripts/testkit/bidmc.js'
 
 const COLUMN_OF_CODE: Record<string, number> = { MDC_ECG_HEART_RATE: 0, MDC_PULS_OXIM_PULS_RATE: 1, MDC_RESP_RATE: 2, MDC_PULS_OXIM_SAT_O2: 3 }
 const beyond = (op: string, v: number, limit: number) => (op === '>' ? v > limit : op === '>=' ? v >= limit : op === '<' ? v < limit : v <= limit)

@@ -2,7 +2,8 @@
  * Replays BIDMC PPG and Respiration Dataset numerics (PhysioNet bidmc 1.0.0, CSV form; layout in
  * /work/shared/data/README.md §2) through a rule engine: one observation per column per second,
  * "NaN" as an UNAVAILABLE-flagged observation, a tick every 250 ms of hub time.
- * Used by test/rules/bidmc.test.ts and bench/rules.bench.ts (which writes bench/results/rules.md).
+ * Used by test/rules/bidmc.test.ts and bench/rules.bench.ts (which writes bench/results/rules.md); it lives
+ * in scripts/testkit/ so that neither imports the other.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
