@@ -7,7 +7,6 @@
  */
 import type { Observation } from '../../drivers/records.js'
 import type { News2Result } from './news2.js'
-import type { RulesConfig } from './config.js'
 
 export type AlarmPriority = 'high' | 'medium' | 'low'
 export type AlarmCategory = 'physiological' | 'technical'
@@ -136,4 +135,3 @@ export interface RuleEngineOptions {
   validQualityMask?: number
 }
 
-export type CreateRuleEngine = (rules: RulesConfig, opts?: RuleEngineOptions) => RuleEngine

@@ -30,13 +30,10 @@
  */
 import { QrsFilter } from './qrs-filter.js'
 import { HighFrequencyNoise } from './noise.js'
-import { ReleaseQueue } from './release-queue.js'
+import { ReleaseQueue, type BeatSink } from './release-queue.js'
 import { SortedWindow } from './sorted-window.js'
 
-export interface BeatSink {
-  /** One detected beat: the R-peak sample index on the detector's input (0 = first sample pushed). */
-  onBeat(rPeakIndex: number): void
-}
+export type { BeatSink }
 
 /**
  * Peaks of the integrated slope (µV per 10 ms) below MIN_PEAK_UV are never candidates; peaks below

@@ -4,7 +4,11 @@
  * A FIFO of R-peak indices in a fixed ring: beats are detected in R order, so the head is always
  * the next one due.
  */
-import type { BeatSink } from './qrs.js'
+/** Where detected beats go (the QRS detector's output, through this queue). */
+export interface BeatSink {
+  /** One detected beat: the R-peak sample index on the detector's input (0 = first sample pushed). */
+  onBeat(rPeakIndex: number): void
+}
 
 /** 16 beats within one delay (< 0.6 s) would be 1,600 /min: the ring never fills in practice. */
 const CAPACITY = 16
