@@ -24,6 +24,7 @@ import { DeviceRegistry } from './pipeline/devices.js'
 import { Pipeline, type IngestResult } from './pipeline/ingest.js'
 import { MessageIntake } from './pipeline/deliver.js'
 import { SeenMessages } from './store/seen-messages.js'
+import { DeviceSeqStore } from './store/device-seqs.js'
 import { LocalDeadLetter } from './store/dead-letter.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
@@ -127,7 +128,8 @@ class Agent implements RunningAgent {
     })
     this.outbox = new Outbox(this.db)
     this.admissions = new Admissions(this.db)
-    this.devices = new DeviceRegistry(cfg.beds)
+    const deviceSeqs = new DeviceSeqStore(this.db, () => this.devices.all())
+    this.devices = new DeviceRegistry(cfg.beds, (id) => deviceSeqs.startOf(id))
     this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
     const rules = cfg.rules ?? rulesConfigSchema.parse({})
     this.engine = createRuleEngine(rules, { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
@@ -152,6 +154,7 @@ class Agent implements RunningAgent {
     })
     const seen = new SeenMessages(this.db, cfg.store.redelivery_window)
     this.committer.attach(seen)
+    this.committer.attach(deviceSeqs)
     this.intake = new MessageIntake({
       committer: this.committer, seen,
       ingest: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
@@ -199,7 +202,7 @@ class Agent implements RunningAgent {
           this.pipeline.reject(err.reason, deviceId, err.message)
           return 'rejected'
         }
-        device.nextSeq++
+        if (ctx.identity === undefined) device.nextSeq++ // the number was taken (the payload had no seq)
         return deliver(deviceId, ctx.identity, payload, out)
       },
       deviceWave: (deviceId, payload) => {
@@ -215,7 +218,7 @@ class Agent implements RunningAgent {
           this.pipeline.reject(err.reason, deviceId, err.message)
           return 'rejected'
         }
-        device.nextSeq++
+        if (ctx.identity === undefined) device.nextSeq++ // the number was taken (the payload had no seq)
         return deliver(deviceId, ctx.identity, payload, out)
       },
       unknownTopic: (deviceId, topic) => this.pipeline.reject('unknown-topic', deviceId, topic),
@@ -285,6 +288,7 @@ class Agent implements RunningAgent {
     return {
       signal: this.abort.signal,
       emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
+      sequenceOf: (id) => this.devices.get(id),
       deliver: (key, records, durable) => this.intake.deliverDurably(deviceId, 'driver', key, records, durable),
       status: (s) => this.setLink(deviceId, s),
       condition: (c) => this.pipeline.deviceCondition(c.deviceId, c.condition, c.active, c.detail),

@@ -22,6 +22,15 @@ export interface DeviceCondition {
 }
 
 /**
+ * One device's hub-assigned sequence numbers, for records whose device sends none: one counter
+ * per device, shared by everything that numbers its records (its driver, the ECG analysis of its
+ * samples), continuing across reconnects and agent restarts. Take a number with `nextSeq++`.
+ */
+export interface DeviceSequence {
+  nextSeq: number
+}
+
+/**
  * Outcome of delivering one sender message (DriverContext.deliver). accepted: queued for the next
  * group commit; duplicate: a re-send of a message already accepted, nothing stored again;
  * rejected: malformed or invalid, counted, never valid on a re-send; refused: valid but the store is
@@ -43,6 +52,11 @@ export interface DriverContext {
    * that is when the sender may be acknowledged. Optional: contexts without it (tests) emit each.
    */
   deliver?(key: string, records: readonly DeviceRecord[], durable: (err: Error | null) => void): DeliveryResult
+  /**
+   * The sequence of `deviceId` (a gateway driver speaks for several configured devices), or
+   * undefined when the agent does not know it; optional for contexts without one (tests).
+   */
+  sequenceOf?(deviceId: string): DeviceSequence | undefined
   /** Report a link state change. */
   status(s: LinkStatus): void
   /** Report a device-side technical condition (optional for drivers that have none). */

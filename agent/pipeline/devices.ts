@@ -10,23 +10,24 @@ export interface DeviceEntry {
   readonly config: DeviceConfig
   /** Identifier pseudonymized for the cloud: the manufacturer serial when known, else the configured id. */
   readonly identity: string
-  /** Next sequence number for records whose device sends none. */
+  /** Next hub-assigned sequence number (DeviceSequence): for records whose device sends none. */
   nextSeq: number
 }
 
 export class DeviceRegistry {
   private readonly byId = new Map<string, DeviceEntry>()
 
-  constructor(beds: Config['beds']) {
+  /** `startSeq`: where a device's hub-assigned sequence continues (store/device-seqs.ts). */
+  constructor(beds: Config['beds'], private readonly startSeq: (deviceId: string) => number = () => 1) {
     for (const bed of beds) {
-      for (const d of bed.devices) this.byId.set(d.id, { id: d.id, bedId: bed.id, config: d, identity: d.serial ?? d.id, nextSeq: 1 })
+      for (const d of bed.devices) this.byId.set(d.id, { id: d.id, bedId: bed.id, config: d, identity: d.serial ?? d.id, nextSeq: startSeq(d.id) })
     }
   }
 
   /** Adds a device paired at run time (bedside-hub pair add); false when the id is taken. */
   add(bedId: string, config: DeviceConfig): DeviceEntry | undefined {
     if (this.byId.has(config.id)) return undefined
-    const entry: DeviceEntry = { id: config.id, bedId, config, identity: config.serial ?? config.id, nextSeq: 1 }
+    const entry: DeviceEntry = { id: config.id, bedId, config, identity: config.serial ?? config.id, nextSeq: this.startSeq(config.id) }
     this.byId.set(config.id, entry)
     return entry
   }

@@ -54,6 +54,7 @@ export class Pipeline {
     this.outOfRange = new OutOfRangeCounter(d.metrics, d.log)
     this.driftBoundMs = d.clockDriftBoundMs ?? DEFAULT_CLOCK_DRIFT_BOUND_MS
     this.ecg = new EcgAnalysis({
+      sequenceOf: (deviceId) => d.devices.get(deviceId),
       sink: {
         observation: (o) => void this.ingestObservation(o),
         condition: (c) => this.ecgCondition(c),

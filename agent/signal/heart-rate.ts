@@ -24,6 +24,7 @@
  */
 import { codeOf } from '../../drivers/codes.js'
 import { Quality, type Observation, type WaveformChunk } from '../../drivers/records.js'
+import type { DeviceSequence } from '../../drivers/types.js'
 import { BlockConditions, type EcgCondition } from './conditions.js'
 import { QrsDetector, type BeatSink } from './qrs.js'
 import { SignalQualityMeter } from './quality.js'
@@ -53,6 +54,8 @@ export interface EcgAnalyzerOptions {
   readonly railUv?: number
   /** Gaps up to this long are bridged by holding the last sample; longer ones restart detection (default 1000 ms). */
   readonly maxGapMs?: number
+  /** The patch's sequence, continued by the HR observations (a reconnect makes a new analyzer, not new numbers). */
+  readonly seq?: DeviceSequence
 }
 
 const HEART_RATE_CODE = codeOf('MDC_ECG_HEART_RATE')
@@ -78,7 +81,7 @@ export class EcgAnalyzer implements BeatSink {
   private streamStartMs = 0
   private blockQuality = 0
   private hubTimeMs = 0
-  private seq = 0
+  private readonly seq: DeviceSequence
   private lastSample = 0
   private readonly heldSample = new Float64Array(1)
   // recent beat times (ms) and block qualities, fixed rings
@@ -91,6 +94,7 @@ export class EcgAnalyzer implements BeatSink {
   constructor(opts: EcgAnalyzerOptions) {
     this.deviceId = opts.deviceId
     this.sink = opts.sink
+    this.seq = opts.seq ?? { nextSeq: 0 }
     this.cadenceMs = opts.cadenceMs ?? 1000
     this.maxGapMs = opts.maxGapMs ?? 1000
     if (!(this.cadenceMs >= 100)) throw new RangeError(`ECG analyzer: cadenceMs ${this.cadenceMs} below 100`)
@@ -205,7 +209,7 @@ export class EcgAnalyzer implements BeatSink {
       unit: '/min',
       deviceTimeMs: tickMs,
       hubTimeMs: this.hubTimeMs,
-      deviceSeq: this.seq++,
+      deviceSeq: this.seq.nextSeq++,
       quality,
     })
   }

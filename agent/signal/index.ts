@@ -8,6 +8,7 @@
  * folder: the caller owns the clock and the I/O. Call `stop(deviceId)` when a device goes away.
  */
 import type { WaveformChunk } from '../../drivers/records.js'
+import type { DeviceSequence } from '../../drivers/types.js'
 import { EcgAnalyzer, type EcgSink } from './heart-rate.js'
 
 export { EcgAnalyzer, NOISE_RATIO_LIMIT, NOISE_REJECTS_PER_S, type BeatEvent, type EcgAnalyzerOptions, type EcgCondition, type EcgSink } from './heart-rate.js'
@@ -26,6 +27,8 @@ export interface EcgAnalysisOptions {
   readonly cadenceMs?: number
   /** Saturation rails per device id, in µV, when the device profile knows them. */
   readonly railUv?: (deviceId: string) => number | undefined
+  /** The device's sequence, which the derived HR observations continue (drivers/types.ts DeviceSequence). */
+  readonly sequenceOf?: (deviceId: string) => DeviceSequence | undefined
 }
 
 export class EcgAnalysis {
@@ -38,7 +41,7 @@ export class EcgAnalysis {
     if (!isEcgLead(chunk.code)) return false
     let stream = this.streams.get(chunk.deviceId)
     if (!stream) {
-      const analyzer = new EcgAnalyzer({ deviceId: chunk.deviceId, sink: this.opts.sink, cadenceMs: this.opts.cadenceMs, railUv: this.opts.railUv?.(chunk.deviceId) })
+      const analyzer = new EcgAnalyzer({ deviceId: chunk.deviceId, sink: this.opts.sink, cadenceMs: this.opts.cadenceMs, railUv: this.opts.railUv?.(chunk.deviceId), seq: this.opts.sequenceOf?.(chunk.deviceId) })
       stream = { code: chunk.code, analyzer }
       this.streams.set(chunk.deviceId, stream)
     }

@@ -91,6 +91,8 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
   (db) => {
     db.exec(`
       ALTER TABLE records ADD COLUMN t0_us INTEGER;
+      -- device-seqs.ts: where each device's hub-assigned sequence continues after a restart.
+      CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;
       CREATE TABLE dead_letter (
         hub_seq INTEGER PRIMARY KEY,
         kind INTEGER NOT NULL,

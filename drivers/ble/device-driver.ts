@@ -66,7 +66,7 @@ export class BleDeviceDriver implements Driver {
     this.deviceId = o.deviceId
     this.address = normalizeAddress(o.address)
     this.nowMs = o.nowMs ?? Date.now
-    this.device = { deviceId: o.deviceId, nextSeq: 0, lastDataMs: 0 }
+    this.device = { deviceId: o.deviceId, seq: { nextSeq: 0 }, lastDataMs: 0 }
     this.battery = new BatteryMonitor(o.deviceId, o.lowBatteryPct ?? DEFAULT_LOW_BATTERY_PCT)
   }
 
@@ -76,6 +76,7 @@ export class BleDeviceDriver implements Driver {
       throw new BleError('BEDSIDE_ERR_BLE_NOT_ALLOWLISTED', `${this.deviceId}: ${this.address} is not on the pairing allowlist; pair it first (bedside-hub pair)`)
     }
     if (this.o.requiresBonding) throw new BleError('BEDSIDE_ERR_BLE_BONDING_UNSUPPORTED', `${this.deviceId}: ${BONDING_UNSUPPORTED_TEXT}`)
+    this.device.seq = ctx.sequenceOf?.(this.deviceId) ?? this.device.seq
     const abort = new AbortController()
     this.abort = abort
     this.stopped = new Promise((resolve) => abort.signal.addEventListener('abort', () => resolve('stopped'), { once: true }))

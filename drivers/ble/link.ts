@@ -8,16 +8,16 @@
  */
 import { isDecodeError } from '../errors.js'
 import type { DeviceRecord } from '../records.js'
-import type { DeviceCondition, DriverContext } from '../types.js'
+import type { DeviceCondition, DeviceSequence, DriverContext } from '../types.js'
 import { BleError, BONDING_UNSUPPORTED_TEXT } from './ble-errors.js'
 import type { DecodeContext } from './decode-context.js'
 import type { CharacteristicLike, PeripheralLike } from './noble-like.js'
 
-/** The per-device counters that outlive a connection (the device's association). */
+/** The per-device state that outlives a connection (the device's association). */
 export interface DeviceState {
   readonly deviceId: string
-  /** Next per-device sequence number; continues across reconnects. */
-  nextSeq: number
+  /** The device's sequence numbers (the agent's, shared with the ECG analysis; continues across reconnects). */
+  seq: DeviceSequence
   lastDataMs: number
 }
 
@@ -112,12 +112,12 @@ export class Link {
   /** Decode context for the payload being handled now (one reused object). */
   context(): DecodeContext {
     this.decodeCtx.hubTimeMs = this.nowMs()
-    this.decodeCtx.deviceSeq = this.device.nextSeq
+    this.decodeCtx.deviceSeq = this.device.seq.nextSeq
     return this.decodeCtx
   }
 
   emit(record: DeviceRecord): void {
-    this.device.nextSeq++
+    this.device.seq.nextSeq++
     this.ctx.emit(record)
   }
 

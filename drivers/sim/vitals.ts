@@ -6,7 +6,7 @@
  */
 import { MDC } from '../codes.js'
 import { Quality, type Observation } from '../records.js'
-import type { Driver, DriverContext } from '../types.js'
+import type { DeviceSequence, Driver, DriverContext } from '../types.js'
 
 export type Scenario = 'stable' | 'tachycardia' | 'desaturation' | 'fever'
 export type SimParameter = 'hr' | 'spo2' | 'rr' | 'temp' | 'nibp'
@@ -55,7 +55,7 @@ export class SimPatient {
 
 export class SimVitalsDriver implements Driver {
   private timer: NodeJS.Timeout | null = null
-  private seq = 1
+  private seq: DeviceSequence = { nextSeq: 1 }
 
   private readonly params: ReadonlySet<SimParameter>
 
@@ -64,11 +64,12 @@ export class SimVitalsDriver implements Driver {
   }
 
   async start(ctx: DriverContext): Promise<void> {
+    this.seq = ctx.sequenceOf?.(this.deviceId) ?? this.seq
     const patient = new SimPatient(this.scenario, this.seed)
     const startMs = Date.now()
     ctx.status({ state: 'connected' })
     const emit = (code: number, value: number, unit: string, t: number) => {
-      const obs: Observation = { kind: 'obs', deviceId: this.deviceId, code, value, unit, deviceTimeMs: t, hubTimeMs: t, deviceSeq: this.seq++, quality: Quality.DEMO }
+      const obs: Observation = { kind: 'obs', deviceId: this.deviceId, code, value, unit, deviceTimeMs: t, hubTimeMs: t, deviceSeq: this.seq.nextSeq++, quality: Quality.DEMO }
       ctx.emit(obs)
     }
     const tick = () => {

@@ -142,3 +142,25 @@ function open(): Promise<Socket> {
     s.once('error', reject)
   })
 }
+
+describe('device sequence', () => {
+  test('device sequence: numbers the hub assigns continue across an agent restart and are unique per device', async () => {
+    const dir = join(tempDir('devseq'), 'data')
+    const cfg = parseConfig({ hub: { id: 'seq-hub', site: 's', data_dir: dir }, http: { listen: '127.0.0.1:0' }, mqtt: { listen: '127.0.0.1:0' }, beds: [{ id: 'sq-01', devices: [{ id: 'sq-mon', type: 'mqtt', secret: 'sq-mon-secret' }] }] })
+    const publish = async (a: RunningAgent, values: number[]) => {
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`, { username: 'sq-mon', password: 'sq-mon-secret', clientId: 'sq-mon', reconnectPeriod: 0, protocolVersion: 4 })
+      for (const v of values) await c.publishAsync('bedside/v1/devices/sq-mon/obs', JSON.stringify({ ts: Date.now() - 500 + v, obs: [{ code: 'MDC_RESP_RATE', value: v, unit: '/min' }] }), { qos: 1 })
+      await c.endAsync()
+    }
+    let a = await startAgent(cfg, { log: pino({ level: 'silent' }) })
+    await publish(a, [11, 12])
+    await a.stop()
+    a = await startAgent(cfg, { log: pino({ level: 'silent' }) })
+    await publish(a, [13])
+    await a.stop()
+    const db = new Database(join(dir, 'bedside.db'), { readonly: true })
+    const seqs = (db.prepare("SELECT device_seq FROM records WHERE device_id = 'sq-mon' ORDER BY hub_seq").raw().all() as [number][]).map(([s]) => s)
+    db.close()
+    assert.deepEqual(seqs, [1, 2, 3])
+  })
+})

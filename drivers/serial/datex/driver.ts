@@ -9,7 +9,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { isDecodeError, type DecodeError } from '../../errors.js'
 import type { Observation } from '../../records.js'
-import type { Driver, DriverContext } from '../../types.js'
+import type { DeviceSequence, Driver, DriverContext } from '../../types.js'
 import { countReject, newLinkCounters, type LinkCounters } from '../counters.js'
 import { SerialLink, type SerialSettings } from '../port.js'
 import { SilenceWatch } from '../silence.js'
@@ -54,7 +54,7 @@ export class DatexDriver implements Driver, DatexFrameSink {
   private ctx: DriverContext | undefined
   private link: SerialLink | undefined
   private silence: SilenceWatch | undefined
-  private seq = 0
+  private seq: DeviceSequence = { nextSeq: 1 }
 
   constructor(private readonly o: DatexDriverOptions) {
     this.deviceId = o.deviceId
@@ -65,6 +65,7 @@ export class DatexDriver implements Driver, DatexFrameSink {
 
   async start(ctx: DriverContext): Promise<void> {
     this.ctx = ctx
+    this.seq = ctx.sequenceOf?.(this.deviceId) ?? this.seq
     ctx.status({ state: 'connecting' })
     this.silence = new SilenceWatch(this.o.silenceMs ?? 3 * this.intervalS * 1000, (sinceMs) => this.onSilent(sinceMs), () => ctx.status({ state: 'connected' }), this.now)
     this.link = new SerialLink({
@@ -111,7 +112,7 @@ export class DatexDriver implements Driver, DatexFrameSink {
     for (const v of rec.values) {
       // The monitor has no sequence number: assigned, one per observation, monotonic per device
       // (as the BLE drivers do), so (deviceId, deviceSeq) names one observation.
-      const deviceSeq = ++this.seq
+      const deviceSeq = this.seq.nextSeq++
       const obs: Observation = { kind: 'obs', deviceId: this.deviceId, code: v.code, value: v.value, unit: v.unit, deviceTimeMs, hubTimeMs, deviceSeq, quality: v.quality }
       this.counters.observations++
       this.ctx?.emit(obs)

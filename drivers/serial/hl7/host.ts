@@ -2,7 +2,7 @@
  * The per-device half of an HL7 driver that outlives connections: counters, sequence numbers,
  * the silence watch and link status. Shared by the serial and TCP drivers.
  */
-import type { DriverContext } from '../../types.js'
+import type { DeviceSequence, DriverContext } from '../../types.js'
 import { newLinkCounters, type LinkCounters } from '../counters.js'
 import { SilenceWatch } from '../silence.js'
 import type { Hl7Host } from './session.js'
@@ -30,7 +30,7 @@ export class Hl7Device implements Hl7Host {
   readonly defaultOffsetMin: number
   readonly silence: SilenceWatch
   private readonly sources: ReadonlyMap<string, string> | undefined
-  private readonly seqs = new Map<string, number>()
+  private readonly seqs = new Map<string, DeviceSequence>()
 
   constructor(
     o: Hl7DeviceOptions,
@@ -48,9 +48,9 @@ export class Hl7Device implements Hl7Host {
   }
 
   nextSeq(deviceId: string): number {
-    const next = (this.seqs.get(deviceId) ?? 0) + 1
-    this.seqs.set(deviceId, next)
-    return next
+    let seq = this.seqs.get(deviceId)
+    if (!seq) this.seqs.set(deviceId, (seq = this.ctx.sequenceOf?.(deviceId) ?? { nextSeq: 1 }))
+    return seq.nextSeq++
   }
 
   heard(nowMs: number): void {
