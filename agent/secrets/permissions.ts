@@ -7,12 +7,31 @@
  * tokens is rare, and a file that becomes refused the day someone adds a token is worse than one
  * rule from the start):
  * - no permission bit for "others" (mode & 0o007 must be 0);
- * - group bits only when the file's group is this process's effective group: the Debian package
- *   installs /etc/bedside-hub/config.yaml root:bedside-hub 0640, readable by the service's own
- *   group and nobody else; a group-readable file of any other group is refused.
+ * - group bits only when the file's group is the agent's own group: this process's effective group
+ *   (the unit runs with Group=bedside-hub), or the package's service group `bedside-hub`, so that
+ *   `sudo bedside-hub config check` (root, gid 0) gives the verdict the service would. The Debian
+ *   package installs /etc/bedside-hub/config.yaml root:bedside-hub 0640 (postinst statoverride),
+ *   readable by the service's group and nobody else; a group-readable file of any other group is
+ *   refused.
  * Checked with the process's own view (fstat of the path), before the file is parsed.
  */
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+
+/** The group the Debian package creates for the service (packaging/debian/postinst, the unit's Group=). */
+export const SERVICE_GROUP = 'bedside-hub'
+
+/** gid of `name` from /etc/group (node has no getgrnam), or null. */
+function gidOf(name: string): number | null {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [n, , gid] = line.split(':')
+      if (n === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid)
+    }
+  } catch {
+    // no /etc/group (not Linux): only the effective group counts
+  }
+  return null
+}
 
 export class SecretFileError extends Error {
   readonly code = 'BEDSIDE_ERR_SECRET_PERMISSIONS'
@@ -37,8 +56,8 @@ export function secretFileProblem(file: string, what: string): SecretFileError |
   if ((mode & 0o007) !== 0) {
     return new SecretFileError(file, mode, `${what} ${file} is readable by others (mode ${octal(mode)}); it holds secrets. Run: chmod 600 ${file}`)
   }
-  if ((mode & 0o070) !== 0 && st.gid !== egid) {
-    return new SecretFileError(file, mode, `${what} ${file} is accessible to group ${st.gid} (mode ${octal(mode)}), which is not the agent's own group (${egid}); it holds secrets. Run: chmod 600 ${file} (or chgrp to the agent's group and chmod 640)`)
+  if ((mode & 0o070) !== 0 && st.gid !== egid && st.gid !== gidOf(SERVICE_GROUP)) {
+    return new SecretFileError(file, mode, `${what} ${file} is accessible to group ${st.gid} (mode ${octal(mode)}), which is not the agent's own group (${egid}, or ${SERVICE_GROUP}); it holds secrets. Run: chmod 600 ${file} (or chgrp ${SERVICE_GROUP} ${file} and chmod 640)`)
   }
   return null
 }
