@@ -84,13 +84,20 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
       ) STRICT;
     `)
   },
-  // v2 → v3 (issue 18): identifying columns sealed at rest (store/crypto.ts). The table is rebuilt
-  // with BLOB columns (STRICT tables cannot hold a BLOB in a TEXT column) and every existing row is
-  // sealed by bedside_seal(), which openDatabase registers with the data keys. secure_delete (set
-  // by migrate for this step) zeroes the old table's pages as they are freed, and openDatabase
-  // checkpoints the WAL afterwards, so no plaintext copy of the old rows stays in the file.
-  (db) => {
-    db.exec(`
+  // v2 → v3 (issue 18): identifying columns sealed at rest.
+  sealAdmissionIdentities,
+]
+
+/**
+ * Issue 18: the table is rebuilt with BLOB columns (STRICT tables cannot hold a BLOB in a TEXT
+ * column) and every existing row is sealed by bedside_seal(), which openDatabase registers with
+ * the data keys. secure_delete (set by migrate for this step, SEALING_MIGRATIONS) zeroes the old
+ * table's pages as they are freed, and migrate checkpoints the WAL afterwards, so no plaintext
+ * copy of the old rows stays in the file. Marked by identity, not by index: its place in
+ * `migrations` may move when other migrations are merged before it.
+ */
+function sealAdmissionIdentities(db: Db): void {
+  db.exec(`
       CREATE TABLE admissions_sealed (
         id INTEGER PRIMARY KEY,
         bed_id TEXT NOT NULL,
@@ -107,11 +114,10 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
       ALTER TABLE admissions_sealed RENAME TO admissions;
       CREATE INDEX admissions_by_bed ON admissions (bed_id, discharged_ms);
     `)
-  },
-]
+}
 
 /** Migrations that rewrite identifying data: run with secure_delete so freed pages hold no plaintext. */
-const SEALING_MIGRATIONS: ReadonlySet<number> = new Set([2])
+const SEALING_MIGRATIONS: ReadonlySet<(db: Db) => void> = new Set([sealAdmissionIdentities])
 
 /**
  * The field cipher of each open store, keyed by its connection: whoever opened the store (agent,
@@ -140,7 +146,7 @@ function migrate(db: Db, file: string): void {
   }
   let sealed = false
   for (let v = version; v < SCHEMA_VERSION; v++) {
-    const sealing = SEALING_MIGRATIONS.has(v)
+    const sealing = SEALING_MIGRATIONS.has(migrations[v]!)
     if (sealing) db.pragma('secure_delete = ON')
     db.transaction(() => {
       migrations[v]!(db)
