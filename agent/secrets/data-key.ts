@@ -117,10 +117,15 @@ export class DataKeys implements KeyRing {
     return undefined
   }
 
-  /** A new current key (older keys stay to open what they sealed). Saved before it is used. */
+  /**
+   * A new current key (older keys stay to open what they sealed). Saved before it is used. Its id
+   * is random, not a counter: a key file lost and created afresh must not reuse the id of the key
+   * that sealed the store, or the rows would fail as "altered" instead of "key missing".
+   */
   add(nowMs: number): DataKey {
-    const last = this.keys[this.keys.length - 1]
-    const k: DataKey = { id: last ? last.id + 1 : 1, createdMs: nowMs, key: randomBytes(32) }
+    let id = 0
+    while (id === 0 || this.byId(id)) id = randomBytes(4).readUInt32BE(0)
+    const k: DataKey = { id, createdMs: nowMs, key: randomBytes(32) }
     this.keys = [...this.keys, k]
     this.save()
     return k

@@ -5,7 +5,7 @@
  * old key can be dropped; a flipped byte is an error naming the field, never garbage.
  */
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
@@ -15,7 +15,7 @@ import { DATA_KEY_FILE, DataKeyError, DataKeys } from '../../agent/secrets/data-
 import { SecretFileError } from '../../agent/secrets/permissions.js'
 import { Admissions } from '../../agent/store/admissions.js'
 import { FieldCipher, FieldCipherError, keyIdOf } from '../../agent/store/crypto.js'
-import { openDatabase, SCHEMA_VERSION } from '../../agent/store/db.js'
+import { openDatabase, SCHEMA_VERSION, storeCipher } from '../../agent/store/db.js'
 import { dataKeysInUse, rotateDataKey } from '../../agent/store/rekey.js'
 import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
 import { tempDir } from '../support/agent-process.js'
@@ -134,15 +134,16 @@ test('at rest: data-key rotation re-seals every field under the new key; the old
   const dir = tempDir('rotate')
   let db = openDatabase(dir)
   admitPlanted(db, 3)
-  assert.deepEqual([...dataKeysInUse(db)], [1])
+  const first = storeCipher(db).keys.current.id
+  assert.deepEqual([...dataKeysInUse(db)], [first])
   const r = rotateDataKey(db, 5000)
-  assert.equal(r.keyId, 2)
+  assert.notEqual(r.keyId, first)
   assert.equal(r.resealedFields, 9)
-  assert.deepEqual(r.droppedKeyIds, [1])
-  assert.deepEqual([...dataKeysInUse(db)], [2])
+  assert.deepEqual(r.droppedKeyIds, [first])
+  assert.deepEqual([...dataKeysInUse(db)], [r.keyId])
   db.close()
   const file = JSON.parse(readFileSync(join(dir, DATA_KEY_FILE), 'utf8')) as { keys: { id: number }[] }
-  assert.deepEqual(file.keys.map((k) => k.id), [2], 'the old key is gone from the key file')
+  assert.deepEqual(file.keys.map((k) => k.id), [r.keyId], 'the old key is gone from the key file')
   db = openDatabase(dir)
   const a = new Admissions(db)
   assert.equal(a.current('bed-1')?.mrn, planted.mrn(1))
@@ -155,13 +156,25 @@ test('at rest: a rotation that stops before dropping the old key keeps every row
   const keys = DataKeys.open(dir)
   let db = openDatabase(dir, { keys })
   admitPlanted(db, 2)
-  keys.add(3000) // step 1 of a rotation, then "crash": rows still under key 1, key 2 current
+  const first = keys.current.id
+  const second = keys.add(3000).id // step 1 of a rotation, then "crash": rows still under the first key
   db.close()
   db = openDatabase(dir)
   assert.equal(new Admissions(db).current('bed-0')?.mrn, planted.mrn(0))
   const r = rotateDataKey(db, 4000)
-  assert.deepEqual(r.droppedKeyIds, [1, 2])
-  assert.deepEqual([...dataKeysInUse(db)], [3])
+  assert.deepEqual(r.droppedKeyIds, [first, second])
+  assert.deepEqual([...dataKeysInUse(db)], [r.keyId])
+  db.close()
+})
+
+test('at rest: a lost data key file is "key missing", not "altered": a fresh key never reuses the old id', () => {
+  const dir = tempDir('lostkey')
+  let db = openDatabase(dir)
+  admitPlanted(db, 1)
+  db.close()
+  rmSync(join(dir, DATA_KEY_FILE))
+  db = openDatabase(dir)
+  assert.throws(() => new Admissions(db), (e: unknown) => e instanceof FieldCipherError && e.code === 'BEDSIDE_ERR_DATA_KEY_MISSING' && /restore data-key\.json/.test(e.message))
   db.close()
 })
 
