@@ -27,21 +27,35 @@ export interface RelinkHit {
   device?: { id: string; bedId: string; identity: string }
 }
 
+type Admitted = NonNullable<RelinkHit['admission']>
+
+/**
+ * Every admission, opened. The MRN is sealed at rest (issue 18): each row is opened, then its
+ * pseudonyms computed; no index on the MRN is needed for a scan of a few thousand admissions.
+ */
+function readAdmissions(dataDir: string): Admitted[] {
+  const db = openReadOnly(dataDir)
+  try {
+    const cipher = storeCipher(db)
+    return (db.prepare('SELECT * FROM admissions ORDER BY id').all() as SealedAdmissionRow[])
+      .map((r) => ({ id: r.id, bedId: r.bed_id, ...openAdmissionRow(cipher, r), admittedMs: r.admitted_ms, dischargedMs: r.discharged_ms }))
+  } finally {
+    db.close()
+  }
+}
+
 /** Every kept epoch × every admission and configured device: a gateway holds thousands, not millions. */
 export function relink(pseudonym: string, cfg: Readonly<Config>): RelinkHit[] {
   const keysFile = join(cfg.hub.data_dir, 'keys.json')
   if (!existsSync(keysFile)) throw new StoreError('BEDSIDE_ERR_STORE_OPEN', keysFile, `${keysFile}: no pseudonym keys on this gateway`)
   const keys = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
-  const db = openReadOnly(cfg.hub.data_dir)
-  // The MRN is sealed at rest (issue 18): every row is opened, then its pseudonyms computed; no
-  // index on the MRN is needed for a scan of a few thousand admissions.
-  let rows: NonNullable<RelinkHit['admission']>[]
+  let rows: Admitted[]
   try {
-    const cipher = storeCipher(db)
-    rows = (db.prepare('SELECT * FROM admissions ORDER BY id').all() as SealedAdmissionRow[])
-      .map((r) => ({ id: r.id, bedId: r.bed_id, ...openAdmissionRow(cipher, r), admittedMs: r.admitted_ms, dischargedMs: r.discharged_ms }))
-  } finally {
-    db.close()
+    rows = readAdmissions(cfg.hub.data_dir)
+  } catch (err) {
+    // The running agent rotated the data key between our reading data-key.json and the rows: read both again.
+    if (!(err instanceof FieldCipherError && err.code === 'BEDSIDE_ERR_DATA_KEY_MISSING')) throw err
+    rows = readAdmissions(cfg.hub.data_dir)
   }
   const hits: RelinkHit[] = []
   for (const e of keys.all) {
