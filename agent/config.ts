@@ -9,6 +9,7 @@ import YAML from 'yaml'
 import { z } from 'zod'
 import cron from 'node-cron' // issue 7: schedules are checked with the config
 import { rulesConfigSchema } from './rules/index.js'
+import { secretFileProblem } from './secrets/permissions.js' // issue 18
 
 const hostPort = z
   .string()
@@ -106,7 +107,15 @@ const kafka = z.object({
     password_file: z.string().min(1).optional(),
   }).strict().refine((s) => (s.password === undefined) !== (s.password_file === undefined), 'set exactly one of password, password_file').optional(),
   // --- end issue 7 ---
-}).strict()
+  // --- issue 18: SASL/SCRAM sends a password-derived proof and the brokers' data in clear without TLS ---
+  /** Allow `sasl` without `ssl` (a lab broker); never on a ward network. */
+  allow_plaintext_sasl: z.boolean().default(false),
+  // --- end issue 18 ---
+}).strict().superRefine((k, ctx) => { // issue 18
+  if (k.sasl && !k.ssl && !k.allow_plaintext_sasl) {
+    ctx.addIssue({ code: 'custom', path: ['sasl'], message: 'SASL without TLS is refused: the credentials and every record would cross the network in clear; add cloud.kafka.ssl (ca_file), or set cloud.kafka.allow_plaintext_sasl: true for a lab broker' })
+  }
+})
 
 export const configSchema = z.object({
   hub: z.object({
@@ -176,10 +185,12 @@ export type Config = z.infer<typeof configSchema>
 export type DeviceConfig = z.infer<typeof deviceSchema>
 
 export class ConfigError extends Error {
-  readonly code = 'BEDSIDE_ERR_CONFIG'
-  constructor(readonly source: string, readonly problems: readonly string[]) {
-    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  /** BEDSIDE_ERR_SECRET_PERMISSIONS (issue 18): the file is readable beyond the agent; its content was not read. */
+  readonly code: 'BEDSIDE_ERR_CONFIG' | 'BEDSIDE_ERR_SECRET_PERMISSIONS'
+  constructor(readonly source: string, readonly problems: readonly string[], opts: { code?: ConfigError['code'] } = {}) {
+    super(opts.code === 'BEDSIDE_ERR_SECRET_PERMISSIONS' ? problems.join('\n') : `invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
     this.name = 'ConfigError'
+    this.code = opts.code ?? 'BEDSIDE_ERR_CONFIG'
   }
 }
 
@@ -216,7 +227,17 @@ export function parseConfig(doc: unknown, source = '(inline)', baseDir = process
   return deepFreeze(cfg)
 }
 
-export function loadConfigFile(file: string): Readonly<Config> {
+/**
+ * Reads, validates and freezes a config file. Issue 18: a file readable by others (or by a group
+ * that is not the agent's own) is refused before it is read, whether or not it holds secrets
+ * today (secrets/permissions.ts says why); `checkPermissions: false` is for `config check`, which
+ * reports that problem itself and still validates the content.
+ */
+export function loadConfigFile(file: string, opts: { checkPermissions?: boolean } = {}): Readonly<Config> {
+  if (opts.checkPermissions !== false) {
+    const open = secretFileProblem(file, 'config')
+    if (open) throw new ConfigError(file, [open.message], { code: 'BEDSIDE_ERR_SECRET_PERMISSIONS' })
+  }
   let text: string
   try {
     text = readFileSync(file, 'utf8')

@@ -55,7 +55,7 @@ async function runWard(runtime: AgentRuntime, durationS: number): Promise<WardRu
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const beds = Array.from({ length: BEDS }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
   const cloud = await cloudConfig()
-  writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}` }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, ...cloud }))
+  writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}` }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, ...cloud }), { mode: 0o600 })
   const cli = fileURLToPath(new URL('../dist/agent/cli.js', import.meta.url))
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
   const agent = spawn(process.execPath, [...runtime.nodeFlags, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env }, stdio: 'ignore' })

@@ -1,9 +1,22 @@
 /**
  * `bedside-hub config check FILE`: validate a config without starting anything; every error with
  * its path (the `rules:` section's among them: it is part of the one config schema).
- * Exit 0 valid, 1 invalid, 2 usage. The packaged unit runs it as ExecStartPre.
+ * Exit 0 valid, 1 invalid, 2 usage or a secrets file readable by others (issue 18: the config
+ * itself, a SASL password file, a TLS client key; the agent would refuse to start with it, so the
+ * check says so too, with the chmod that fixes it, and still validates the content).
+ * The packaged unit runs it as ExecStartPre.
  */
 import { ConfigError, loadConfigFile, type Config } from '../config.js'
+import { secretFileProblem } from '../secrets/permissions.js'
+
+/** Files the config names that hold secrets (issue 18): refused by the agent when readable by others. */
+function secretFiles(cfg: Readonly<Config>): [file: string, what: string][] {
+  const k = cfg.cloud?.kafka
+  const out: [string, string][] = []
+  if (k?.sasl?.password_file) out.push([k.sasl.password_file, 'cloud.kafka.sasl.password_file'])
+  if (k?.ssl?.key_file) out.push([k.ssl.key_file, 'cloud.kafka.ssl.key_file'])
+  return out
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [sub, file] = argv
@@ -13,11 +26,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   let cfg: Readonly<Config> | null = null
   const problems: string[] = []
+  const exposed = [secretFileProblem(file, 'config')]
   try {
-    cfg = loadConfigFile(file)
+    cfg = loadConfigFile(file, { checkPermissions: false })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     problems.push(...err.problems)
+  }
+  if (cfg) exposed.push(...secretFiles(cfg).map(([f, what]) => secretFileProblem(f, what)))
+  const refused = exposed.filter((e) => e !== null)
+  if (refused.length > 0) {
+    process.stderr.write(`${[...refused.map((e) => e.message), ...(problems.length ? [new ConfigError(file, problems).message] : [])].join('\n')}\n`)
+    return 2
   }
   if (problems.length > 0 || !cfg) {
     process.stderr.write(`${new ConfigError(file, problems).message}\n`)

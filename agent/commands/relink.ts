@@ -11,7 +11,11 @@ import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile, type Config } from '../config.js'
-import { StoreError } from '../store/db.js'
+import { openAdmissionRow, type SealedAdmissionRow } from '../store/admissions.js'
+import { FieldCipherError } from '../store/crypto.js'
+import { StoreError, storeCipher } from '../store/db.js'
+import { DataKeyError } from '../secrets/data-key.js'
+import { SecretFileError } from '../secrets/permissions.js'
 import { openReadOnly } from '../store/inspect.js'
 import { Pseudonymizer, pseudonymWith } from '../sync/pseudonym.js'
 import { PACKAGED_CONFIG } from './status.js'
@@ -23,21 +27,41 @@ export interface RelinkHit {
   device?: { id: string; bedId: string; identity: string }
 }
 
-interface AdmissionRow { id: number; bed_id: string; mrn: string; name: string | null; birth_date: string | null; admitted_ms: number; discharged_ms: number | null }
+type Admitted = NonNullable<RelinkHit['admission']>
+
+/**
+ * Every admission, opened. The MRN is sealed at rest (issue 18): each row is opened, then its
+ * pseudonyms computed; no index on the MRN is needed for a scan of a few thousand admissions.
+ */
+function readAdmissions(dataDir: string): Admitted[] {
+  const db = openReadOnly(dataDir)
+  try {
+    const cipher = storeCipher(db)
+    return (db.prepare('SELECT * FROM admissions ORDER BY id').all() as SealedAdmissionRow[])
+      .map((r) => ({ id: r.id, bedId: r.bed_id, ...openAdmissionRow(cipher, r), admittedMs: r.admitted_ms, dischargedMs: r.discharged_ms }))
+  } finally {
+    db.close()
+  }
+}
 
 /** Every kept epoch × every admission and configured device: a gateway holds thousands, not millions. */
 export function relink(pseudonym: string, cfg: Readonly<Config>): RelinkHit[] {
   const keysFile = join(cfg.hub.data_dir, 'keys.json')
   if (!existsSync(keysFile)) throw new StoreError('BEDSIDE_ERR_STORE_OPEN', keysFile, `${keysFile}: no pseudonym keys on this gateway`)
   const keys = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
-  const db = openReadOnly(cfg.hub.data_dir)
-  const rows = db.prepare('SELECT * FROM admissions ORDER BY id').all() as AdmissionRow[]
-  db.close()
+  let rows: Admitted[]
+  try {
+    rows = readAdmissions(cfg.hub.data_dir)
+  } catch (err) {
+    // The running agent rotated the data key between our reading data-key.json and the rows: read both again.
+    if (!(err instanceof FieldCipherError && err.code === 'BEDSIDE_ERR_DATA_KEY_MISSING')) throw err
+    rows = readAdmissions(cfg.hub.data_dir)
+  }
   const hits: RelinkHit[] = []
   for (const e of keys.all) {
     for (const a of rows) {
       if (pseudonymWith(e.key, cfg.hub.site, 'patient', a.mrn) !== pseudonym) continue
-      hits.push({ kind: 'patient', epoch: e.id, admission: { id: a.id, bedId: a.bed_id, mrn: a.mrn, name: a.name, birthDate: a.birth_date, admittedMs: a.admitted_ms, dischargedMs: a.discharged_ms } })
+      hits.push({ kind: 'patient', epoch: e.id, admission: a })
     }
     for (const bed of cfg.beds) {
       for (const d of bed.devices) {
@@ -80,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     hits = relink(pseudonym, cfg)
   } catch (err) {
-    if (!(err instanceof StoreError)) throw err
+    if (!(err instanceof StoreError || err instanceof FieldCipherError || err instanceof DataKeyError || err instanceof SecretFileError)) throw err
     process.stderr.write(`bedside-hub relink: ${err.message}\n`)
     return 1
   }

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile, parseConfig } from '../config.js'
+import { SecretFileError } from '../secrets/permissions.js'
 import type { DemoWard } from '../demo.js'
 import { startAgent } from '../agent.js'
 import { urlOfListen } from './status.js'
@@ -96,7 +97,13 @@ export async function main(argv: string[]): Promise<number> {
   const agent = await extendStartWhile(startAgent(cfg, { demo: demo !== undefined, simRadio: demo?.simRadio })).catch(async (err: unknown) => {
     await demo?.stop()
     throw err
+  }).catch((err: unknown) => {
+    // Issue 18: a key file readable by others is an operator's fix, like a bad config: exit 2.
+    if (!(err instanceof SecretFileError)) throw err
+    process.stderr.write(`bedside-hub: ${err.message}\n`)
+    return null
   })
+  if (!agent) return 2
   const base = urlOfListen(cfg.http.listen).replace(/:\d+$/, `:${agent.httpPort}`)
   const watchdog = startWatchdog(`${base}/healthz`)
   sdNotify('--ready', `--status=serving ${base}, MQTT port ${agent.mqttPort}`)

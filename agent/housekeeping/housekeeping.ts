@@ -3,7 +3,8 @@
  * - quota: enforced every `quotaCheckMs` (store/quota.ts);
  * - retention of acknowledged records and a WAL checkpoint, on node-cron schedules;
  * - pseudonym key rotation on a node-cron schedule, audited; keys whose epoch ended before the
- *   retention horizon (and before the oldest unsynced record) are forgotten;
+ *   retention horizon (and before the oldest unsynced record) are forgotten; the store's data key
+ *   rotates with it (issue 18: every sealed field re-encrypted, the old data key then dropped);
  * - a daily self-test that writes and reads back a record (self-test.ts).
  * Every job catches and logs its own failure: a failed pass is retried at the next tick.
  */
@@ -12,6 +13,7 @@ import type { Logger } from 'pino'
 import type { StoreQuota } from '../store/quota.js'
 import type { Retention } from '../store/retention.js'
 import type { Outbox } from '../store/outbox.js'
+import type { DataKeyRotation } from '../store/rekey.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import type { SelfTest } from './self-test.js'
 
@@ -37,7 +39,7 @@ export class Housekeeping {
 
   constructor(
     private readonly opts: HousekeepingOptions,
-    private readonly parts: { quota: StoreQuota; retention: Retention; outbox: Outbox; pseudonyms: Pseudonymizer; selfTest: SelfTest },
+    private readonly parts: { quota: StoreQuota; retention: Retention; outbox: Outbox; pseudonyms: Pseudonymizer; selfTest: SelfTest; rotateDataKey?: (nowMs: number) => DataKeyRotation },
     private readonly hooks: HousekeepingHooks,
     private readonly log: Logger,
   ) {}
@@ -77,6 +79,16 @@ export class Housekeeping {
     const dropped = p.prune(Math.min(nowMs - this.opts.retentionMs, oldestUnsynced))
     this.hooks.audit('keys.rotate', `pseudonym key epoch ${previous} → ${e.id}${dropped.length ? `; forgot keys past retention: ${dropped.join(', ')}` : ''}`)
     this.log.info({ event: 'key_rotated', epoch: e.id, previous, dropped }, `pseudonym key rotated: epoch ${e.id}`)
+    this.rotateDataKey(nowMs)
+  }
+
+  /** Issue 18: new data key, every sealed field re-encrypted under it, old keys dropped; audited by key ids only. */
+  rotateDataKey(nowMs: number): void {
+    if (!this.parts.rotateDataKey) return
+    const r = this.parts.rotateDataKey(nowMs)
+    const detail = `data key ${r.keyId}: ${r.resealedFields} fields re-encrypted${r.droppedKeyIds.length ? `; dropped data keys ${r.droppedKeyIds.join(', ')}` : ''}`
+    this.hooks.audit('keys.rotate-data', detail)
+    this.log.info({ event: 'data_key_rotated', keyId: r.keyId, resealed: r.resealedFields, dropped: r.droppedKeyIds }, detail)
   }
 
   private schedule(name: string, expression: string, job: () => unknown): void {

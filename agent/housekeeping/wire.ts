@@ -13,6 +13,7 @@ import { Meta, MetaKey } from '../store/meta.js'
 import type { Outbox } from '../store/outbox.js'
 import { StoreQuota, storeUsedBytes } from '../store/quota.js'
 import { Retention } from '../store/retention.js'
+import { rotateDataKey } from '../store/rekey.js'
 import type { CloudSync } from '../sync/sync.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { TOPIC_OF_KIND } from '../sync/envelope.js'
@@ -71,7 +72,7 @@ export class Durability {
     })
     this.housekeeping = new Housekeeping(
       { quotaCheckMs: hk.quota_check_ms, retentionMs: cfg.store.retention_days * 86_400_000, retentionCron: hk.retention_cron, checkpointCron: hk.checkpoint_cron, keyRotationCron: hk.key_rotation_cron, selfTestCron: hk.self_test_cron },
-      { quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms, selfTest: this.selfTest },
+      { quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms, selfTest: this.selfTest, rotateDataKey: (nowMs) => rotateDataKey(db, nowMs) },
       { audit: (action, detail) => host.audit(action, detail), flush: () => this.flushShedAudit() },
       log.child({ component: 'housekeeping' }),
     )

@@ -1,8 +1,18 @@
 /**
  * Admissions: which patient lies in which bed. Patient identity (MRN, name, birth date) lives only
- * here, in the gateway's local store; everything that leaves carries a pseudonym instead.
+ * here, in the gateway's local store, sealed at rest (store/crypto.ts, issue 18): the columns hold
+ * AES-256-GCM ciphertexts bound to their row, and only this class (and `relink`) opens them.
+ * Everything that leaves carries a pseudonym instead.
+ *
+ * Cost (issue 18): three seals per admission and three opens per admission read from the store;
+ * the current admissions are opened once at start and kept in memory, so the ingest path
+ * (`current(bedId)`) never decrypts. Past admissions read back (the sync path, draining the
+ * backlog of a discharged patient: one lookup per record) are kept in a small bounded map, so a
+ * backlog costs one open per admission, not per record (`npm run bench -- admissions`).
  */
-import type { Db } from './db.js'
+import type { FieldCipher } from './crypto.js'
+import { fieldPurpose } from './crypto.js'
+import { storeCipher, type Db } from './db.js'
 
 export interface Admission {
   readonly id: number
@@ -13,16 +23,38 @@ export interface Admission {
   readonly admittedMs: number
 }
 
-interface Row { id: number; bed_id: string; mrn: string; name: string | null; birth_date: string | null; admitted_ms: number }
-const fromRow = (r: Row): Admission => ({ id: r.id, bedId: r.bed_id, mrn: r.mrn, name: r.name, birthDate: r.birth_date, admittedMs: r.admitted_ms })
+/** A row as stored: identifying columns sealed. */
+export interface SealedAdmissionRow { id: number; bed_id: string; mrn: Uint8Array; name: Uint8Array | null; birth_date: Uint8Array | null; admitted_ms: number; discharged_ms: number | null }
+
+/** The identifying columns of `admissions`, each sealed under `fieldPurpose(column, id)`. */
+export const SEALED_COLUMNS = ['mrn', 'name', 'birth_date'] as const
+
+/** Opens a stored row; throws FieldCipherError (never returns garbage) when a field was altered. */
+export function openAdmissionRow(cipher: FieldCipher, r: SealedAdmissionRow): { mrn: string; name: string | null; birthDate: string | null } {
+  return {
+    mrn: cipher.open(r.mrn, fieldPurpose('admissions.mrn', r.id)),
+    name: cipher.openNullable(r.name, fieldPurpose('admissions.name', r.id)),
+    birthDate: cipher.openNullable(r.birth_date, fieldPurpose('admissions.birth_date', r.id)),
+  }
+}
+
+const PAST_CACHE = 1024
 
 export class Admissions {
   private readonly byBed = new Map<string, Admission>()
   private readonly byId = new Map<number, Admission>()
+  /** Discharged admissions read back from the store; cleared when full (re-opening is cheap, ~30 µs). */
+  private readonly past = new Map<number, Admission>()
+  private readonly cipher: FieldCipher
 
   constructor(private readonly db: Db) {
-    const rows = db.prepare('SELECT * FROM admissions WHERE discharged_ms IS NULL').all() as Row[]
-    for (const r of rows) this.remember(fromRow(r))
+    this.cipher = storeCipher(db) // loads the data keys now: a missing credential fails at start, not at the first admission
+    const rows = db.prepare('SELECT * FROM admissions WHERE discharged_ms IS NULL').all() as SealedAdmissionRow[]
+    for (const r of rows) this.remember(this.fromRow(r))
+  }
+
+  private fromRow(r: SealedAdmissionRow): Admission {
+    return { id: r.id, bedId: r.bed_id, ...openAdmissionRow(this.cipher, r), admittedMs: r.admitted_ms }
   }
 
   private remember(a: Admission): void {
@@ -37,18 +69,28 @@ export class Admissions {
 
   /** Any admission by id (current or, from the store, past). */
   get(id: number): Admission | undefined {
-    const hit = this.byId.get(id)
+    const hit = this.byId.get(id) ?? this.past.get(id)
     if (hit) return hit
-    const r = this.db.prepare('SELECT * FROM admissions WHERE id = ?').get(id) as Row | undefined
-    return r ? fromRow(r) : undefined
+    const r = this.db.prepare('SELECT * FROM admissions WHERE id = ?').get(id) as SealedAdmissionRow | undefined
+    if (!r) return undefined
+    const a = this.fromRow(r)
+    if (this.past.size >= PAST_CACHE) this.past.clear()
+    this.past.set(id, a)
+    return a
   }
 
-  /** Admits a patient, discharging whoever was in the bed. Durable at return. */
+  /**
+   * Admits a patient, discharging whoever was in the bed. Durable at return. The row id is chosen
+   * before the insert (inside the transaction) because the sealed fields are bound to it.
+   */
   admit(bedId: string, mrn: string, name: string | null, birthDate: string | null, atMs: number): Admission {
+    const c = this.cipher
     const run = this.db.transaction(() => {
       this.db.prepare('UPDATE admissions SET discharged_ms = ? WHERE bed_id = ? AND discharged_ms IS NULL').run(atMs, bedId)
-      const info = this.db.prepare('INSERT INTO admissions (bed_id, mrn, name, birth_date, admitted_ms) VALUES (?,?,?,?,?)').run(bedId, mrn, name, birthDate, atMs)
-      return Number(info.lastInsertRowid)
+      const id = (this.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM admissions').get() as { id: number }).id
+      this.db.prepare('INSERT INTO admissions (id, bed_id, mrn, name, birth_date, admitted_ms) VALUES (?,?,?,?,?,?)')
+        .run(id, bedId, c.seal(mrn, fieldPurpose('admissions.mrn', id)), c.sealNullable(name, fieldPurpose('admissions.name', id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', id)), atMs)
+      return id
     })
     const previous = this.byBed.get(bedId)
     if (previous) this.byId.delete(previous.id)

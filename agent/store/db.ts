@@ -18,11 +18,14 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { DataKeyError, DataKeys } from '../secrets/data-key.js'
+import { SecretFileError } from '../secrets/permissions.js'
+import { FieldCipher, fieldPurpose, type KeyRing } from './crypto.js'
 
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -108,23 +111,95 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
       ) STRICT, WITHOUT ROWID;
     `)
   },
+  // v3 → v4 (issue 18): identifying columns sealed at rest.
+  sealAdmissionIdentities,
 ]
+
+/**
+ * Issue 18: the table is rebuilt with BLOB columns (STRICT tables cannot hold a BLOB in a TEXT
+ * column) and every existing row is sealed by bedside_seal(), which openDatabase registers with
+ * the data keys. secure_delete (set by migrate for this step, SEALING_MIGRATIONS) zeroes the old
+ * table's pages as they are freed, and migrate checkpoints the WAL afterwards, so no plaintext
+ * copy of the old rows stays in the file. Marked by identity, not by index: its place in
+ * `migrations` may move when other migrations are merged before it.
+ */
+function sealAdmissionIdentities(db: Db): void {
+  db.exec(`
+      CREATE TABLE admissions_sealed (
+        id INTEGER PRIMARY KEY,
+        bed_id TEXT NOT NULL,
+        mrn BLOB NOT NULL,              -- sealed: version, key id, IV, ciphertext, tag
+        name BLOB,                      -- sealed, or NULL
+        birth_date BLOB,                -- sealed, or NULL
+        admitted_ms INTEGER NOT NULL,
+        discharged_ms INTEGER
+      ) STRICT;
+      INSERT INTO admissions_sealed (id, bed_id, mrn, name, birth_date, admitted_ms, discharged_ms)
+        SELECT id, bed_id, bedside_seal('admissions.mrn', id, mrn), bedside_seal('admissions.name', id, name),
+               bedside_seal('admissions.birth_date', id, birth_date), admitted_ms, discharged_ms FROM admissions;
+      DROP TABLE admissions;
+      ALTER TABLE admissions_sealed RENAME TO admissions;
+      CREATE INDEX admissions_by_bed ON admissions (bed_id, discharged_ms);
+    `)
+}
+
+/** Migrations that rewrite identifying data: run with secure_delete so freed pages hold no plaintext. */
+const SEALING_MIGRATIONS: ReadonlySet<(db: Db) => void> = new Set([sealAdmissionIdentities])
+
+/**
+ * The field cipher of each open store, keyed by its connection: whoever opened the store (agent,
+ * `relink`, a test) reads admissions through the same keys, and code that only holds a `Db`
+ * (Admissions) finds them without a parameter threaded through every layer.
+ */
+const ciphers = new WeakMap<Db, () => FieldCipher>()
+
+/** The field cipher of a store opened by openDatabase / openReadOnly (loads the data keys on first use). */
+export function storeCipher(db: Db): FieldCipher {
+  const get = ciphers.get(db)
+  if (!get) throw new Error('storeCipher: this connection was not opened by openDatabase or openReadOnly')
+  return get()
+}
+
+/** Attaches the data keys of `dataDir` (or `keys`) to a connection, loaded lazily. */
+export function attachCipher(db: Db, dataDir: string, keys?: KeyRing): void {
+  let cipher: FieldCipher | undefined
+  ciphers.set(db, () => (cipher ??= new FieldCipher(keys ?? DataKeys.open(dataDir))))
+}
 
 function migrate(db: Db, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number
   if (version > SCHEMA_VERSION) {
     throw new StoreError('BEDSIDE_ERR_STORE_NEWER', file, `${file}: database schema version ${version} is newer than this agent supports (${SCHEMA_VERSION}); upgrade bedside-hub or restore a backup. The file was not modified.`)
   }
+  let sealed = false
   for (let v = version; v < SCHEMA_VERSION; v++) {
+    const sealing = SEALING_MIGRATIONS.has(migrations[v]!)
+    if (sealing) db.pragma('secure_delete = ON')
     db.transaction(() => {
       migrations[v]!(db)
       db.pragma(`user_version = ${v + 1}`)
     })()
+    if (sealing) db.pragma('secure_delete = OFF')
+    sealed ||= sealing
   }
+  // The zeroed pages are in the WAL; copy them over the main file's plaintext pages now, and empty the WAL.
+  if (sealed) db.pragma('wal_checkpoint(TRUNCATE)')
 }
 
-/** Opens (creating if needed) the store in `dataDir`, readable by the agent's user only. */
-export function openDatabase(dataDir: string): Db {
+/** bedside_seal(column, rowid, text) for the sealing migration: NULL stays NULL. */
+function registerSeal(db: Db): void {
+  db.function('bedside_seal', { deterministic: false, varargs: false }, (column: unknown, rowId: unknown, value: unknown) => {
+    if (value === null) return null
+    return storeCipher(db).seal(String(value), fieldPurpose(String(column), Number(rowId)))
+  })
+}
+
+/**
+ * Opens (creating if needed) the store in `dataDir`, readable by the agent's user only. Its
+ * identifying fields are sealed under the data keys of `dataDir` (secrets/data-key.ts) unless
+ * `opts.keys` names others (tests).
+ */
+export function openDatabase(dataDir: string, opts: { keys?: KeyRing } = {}): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const file = join(dataDir, 'bedside.db')
   const isNew = !existsSync(file)
@@ -152,10 +227,12 @@ export function openDatabase(dataDir: string): Db {
     // at the right edge of one rowid B-tree, so the small cache costs nothing measurable:
     // `npm run bench -- pipeline` gave 679-684k records/s with either size (2026-11-26).
     db.pragma('cache_size = -2000')
+    attachCipher(db, dataDir, opts.keys)
+    registerSeal(db)
     migrate(db, file)
   } catch (err) {
     if (db.open) db.close()
-    if (err instanceof StoreError) throw err
+    if (err instanceof StoreError || err instanceof DataKeyError || err instanceof SecretFileError) throw err
     throw new StoreError('BEDSIDE_ERR_STORE_CORRUPT', file, `${file}: not a usable bedside-hub database (${(err as Error).message}); the file was left untouched. Move it aside to start empty, or restore a backup.`, { cause: err })
   }
   if (isNew) chmodSync(file, 0o600)

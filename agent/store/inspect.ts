@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { StoreError, type Db } from './db.js'
+import { attachCipher, StoreError, type Db } from './db.js'
 import { deadLetterReport } from './dead-letter.js'
 import { Meta, MetaKey } from './meta.js'
 
@@ -15,6 +15,7 @@ export function openReadOnly(dataDir: string): Db {
   try {
     const db = new Database(file, { readonly: true, fileMustExist: true })
     db.pragma('busy_timeout = 2000')
+    attachCipher(db, dataDir) // sealed fields open with the data keys of the same data dir (storeCipher)
     return db
   } catch (err) {
     throw new StoreError('BEDSIDE_ERR_STORE_OPEN', file, `${file}: cannot open read-only: ${(err as Error).message}`, { cause: err })

@@ -13,6 +13,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { assertPrivateFile } from '../secrets/permissions.js'
 
 export interface EpochKey {
   readonly id: string
@@ -39,6 +40,7 @@ export class Pseudonymizer {
       p.rotate(nowMs)
       return p
     }
+    assertPrivateFile(file, 'pseudonym key file') // issue 18: refused with the chmod that fixes it
     let parsed: KeyFile
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8')) as KeyFile

@@ -35,7 +35,7 @@ before(async () => {
     hub: { id: 'pair-hub', site: 's', data_dir: join(dir, 'data') },
     http: { listen: `127.0.0.1:${await freePort()}` }, mqtt: { listen: '127.0.0.1:0' }, ble: { radio: 'sim' }, log: { level: 'warn' },
     beds: [{ id: 'b1', devices: [] }, { id: 'b2', devices: [] }],
-  }))
+  }), { mode: 0o600 })
   ward = createSimBleWard([{ bed: 'b1', patch: PATCH, heartRateBpm: 66 }])
   agent = await startAgent(loadConfigFile(configFile), { log: pino({ level: 'silent' }), simRadio: ward.radio })
   http = `http://127.0.0.1:${agent.httpPort}`

@@ -65,7 +65,7 @@ test('config: duplicate bed and device ids are named', () => {
 test('config: YAML syntax errors and unreadable files are ConfigErrors naming the file', () => {
   const dir = tempDir('cfg')
   const file = join(dir, 'bad.yaml')
-  writeFileSync(file, 'hub: { id: x\n  site: [\n')
+  writeFileSync(file, 'hub: { id: x\n  site: [\n', { mode: 0o600 })
   assert.throws(() => loadConfigFile(file), (e: unknown) => e instanceof ConfigError && e.message.includes(file) && e.problems[0]!.startsWith('YAML:'))
   assert.throws(() => loadConfigFile(join(dir, 'missing.yaml')), (e: unknown) => e instanceof ConfigError && e.problems[0]!.startsWith('cannot read'))
 })
@@ -73,7 +73,7 @@ test('config: YAML syntax errors and unreadable files are ConfigErrors naming th
 test('config: `bedside-hub run` with an invalid config exits 2 and names the field', async () => {
   const dir = tempDir('cfg')
   const file = join(dir, 'bad.yaml')
-  writeFileSync(file, `hub: { id: x, site: s, data_dir: ${dir}/d, bogus_key: 1 }\nbeds: [{ id: b, devices: [{ id: d, type: mqtt }] }]\n`)
+  writeFileSync(file, `hub: { id: x, site: s, data_dir: ${dir}/d, bogus_key: 1 }\nbeds: [{ id: b, devices: [{ id: d, type: mqtt }] }]\n`, { mode: 0o600 })
   const child = spawnCli(['run', '--config', file])
   assert.equal(await child.exited, 2)
   assert.match(child.output(), /hub\.bogus_key: unknown key/)

@@ -20,7 +20,7 @@ async function startWith(prepare: (file: string) => void): Promise<{ code: numbe
   const digest = () => createHash('sha256').update(readFileSync(file)).digest('hex')
   const before = digest()
   const config = join(dir, 'config.yaml')
-  writeFileSync(config, YAML.stringify({ hub: { id: 'start-hub', site: 's', data_dir: dataDir }, http: { listen: `127.0.0.1:${await freePort()}` }, mqtt: { listen: `127.0.0.1:${await freePort()}` }, log: { level: 'warn' } }))
+  writeFileSync(config, YAML.stringify({ hub: { id: 'start-hub', site: 's', data_dir: dataDir }, http: { listen: `127.0.0.1:${await freePort()}` }, mqtt: { listen: `127.0.0.1:${await freePort()}` }, log: { level: 'warn' } }), { mode: 0o600 })
   const child = spawnCli(['run', '--config', config])
   let timer: NodeJS.Timeout | undefined
   const code = await Promise.race([child.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 20_000)))])

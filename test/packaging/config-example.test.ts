@@ -67,7 +67,7 @@ test('packaging: every device type of the schema has an example device', () => {
 test('packaging: config check reports the config and the rules errors together, each with its path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bedside-cfg-'))
   const file = join(dir, 'bad.yaml')
-  writeFileSync(file, 'hub: { id: w, site: s, data_dir: /tmp/x }\nhttp: { listen: "localhost" }\nrules:\n  set:\n    - { id: hr-high, limit: "high" }\n')
+  writeFileSync(file, 'hub: { id: w, site: s, data_dir: /tmp/x }\nhttp: { listen: "localhost" }\nrules:\n  set:\n    - { id: hr-high, limit: "high" }\n', { mode: 0o600 })
   const r = run(process.execPath, ['--import', 'tsx', 'agent/cli.ts', 'config', 'check', file])
   rmSync(dir, { recursive: true, force: true })
   assert.equal(r.status, 1)

@@ -64,7 +64,7 @@ test('packaging: under systemd the agent reports READY=1 once serving, feeds the
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const config = join(work, 'config.yaml')
   mkdirSync(join(work, 'data'))
-  writeFileSync(config, `hub: { id: ward-notify, site: s, data_dir: ${join(work, 'data')} }\nhttp: { listen: "127.0.0.1:${httpPort}" }\nmqtt: { listen: "127.0.0.1:${mqttPort}" }\n`)
+  writeFileSync(config, `hub: { id: ward-notify, site: s, data_dir: ${join(work, 'data')} }\nhttp: { listen: "127.0.0.1:${httpPort}" }\nmqtt: { listen: "127.0.0.1:${mqttPort}" }\n`, { mode: 0o600 })
   const agent = spawn(process.execPath, [cli, 'run', '--config', config], {
     env: { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '2000000', WATCHDOG_PID: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -103,7 +103,7 @@ test('packaging: while devices hold the start-up, the agent asks systemd for mor
     `http: { listen: "127.0.0.1:${httpPort}" }`,
     `mqtt: { listen: "127.0.0.1:${mqttPort}" }`,
     'beds: [{ id: b1, devices: [{ id: patch-b1, type: polar-pmd, address: "a0:9e:1a:00:00:99" }] }]',
-  ].join('\n'))
+  ].join('\n'), { mode: 0o600 })
   const agent = spawn(process.execPath, [cli, 'run', '--config', config], { env: { ...process.env, NOTIFY_SOCKET: socketPath }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(agent)
   const output = collect(agent)

@@ -57,7 +57,7 @@ export async function startAgentProcess(config: Record<string, unknown>, existin
     log: { level: 'warn' },
   }
   const configFile = join(dir, 'config.yaml')
-  writeFileSync(configFile, YAML.stringify(full))
+  writeFileSync(configFile, YAML.stringify(full), { mode: 0o600 }) // issue 18: a config readable by others is refused
   const child = spawnCli(['run', '--config', configFile])
   const http = `http://127.0.0.1:${httpPort}`
   const died = child.exited.then((code) => {
