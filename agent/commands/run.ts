@@ -103,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
   if (demo) {
     for (const note of demo.notes) process.stderr.write(`demo: ${note}\n`)
     process.stderr.write(`demo ward running: open http://127.0.0.1:${agent.httpPort}/ (MQTT on 127.0.0.1:${agent.mqttPort}); Ctrl-C stops it\n`)
+    // The demo keeps its zero set-up: the page asks for a token (issue 18), and this is the demo's own.
+    for (const t of cfg.http.tokens) process.stderr.write(`demo ward: sign in on the page with the token "${t.token}" (role ${t.role})\n`)
   }
   let stopping = false
   const stop = (signal: string) => {

@@ -35,6 +35,13 @@ export function deployedAgentRuntime(): AgentRuntime {
   return { nodeFlags: line('AGENT_NODE_FLAGS').split(' ').filter(Boolean), env: { MALLOC_ARENA_MAX: line('AGENT_MALLOC_ARENA_MAX') } }
 }
 
+/**
+ * The read token every test agent is given (issue 18: no patient data without a token): pass
+ * `VIEWER_AUTH` as fetch init, or `authHeaders()` to add it to other headers.
+ */
+export const TEST_VIEWER = { token: 'test-viewer-token', role: 'viewer', name: 'test-viewer' } as const
+export const VIEWER_AUTH = { headers: { authorization: `Bearer ${TEST_VIEWER.token}` } }
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer()
@@ -99,7 +106,7 @@ export async function startAgentProcess(config: Record<string, unknown>, existin
   const full = {
     hub: { id: 'test-hub', site: 'test-site', data_dir: join(dir, 'data') },
     ...config,
-    http: { listen: `127.0.0.1:${httpPort}`, tokens: [{ token: 'test-nurse-token', role: 'nurse', name: 'nurse-1' }, { token: 'test-viewer-token', role: 'viewer' }] },
+    http: { listen: `127.0.0.1:${httpPort}`, tokens: [{ token: 'test-nurse-token', role: 'nurse', name: 'nurse-1' }, TEST_VIEWER] },
     mqtt: { listen: `127.0.0.1:${mqttPort}` },
     log: { level: 'warn' },
   }
@@ -131,7 +138,7 @@ export async function startAgentProcess(config: Record<string, unknown>, existin
 
 /** Value of one Prometheus series (summed over labels matching `labelFilter`). */
 export async function metricValue(http: string, name: string, labelFilter = ''): Promise<number> {
-  const text = await (await fetch(`${http}/metrics`)).text()
+  const text = await (await fetch(`${http}/metrics`, VIEWER_AUTH)).text()
   let sum = 0
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue
