@@ -134,11 +134,11 @@ function registerAccess(app: FastifyInstance, api: AgentApi, opts: HttpOptions):
     const host = normalizeHost(req.headers.host ?? '')
     if (!config.anyHost && !opts.allowedHosts.has(host)) {
       log.warn({ event: 'http_host_refused', cause: 'host not allowed', host: host.slice(0, 100), route: req.routeOptions.url, ip: req.ip }, 'request refused: Host header not in http.allowed_hosts')
-      return reply.code(421).send({ error: 'this Host is not served here (http.allowed_hosts)' })
+      return refuse(req, reply, 421, 'this Host is not served here (http.allowed_hosts)')
     }
     if (isUpgrade(req) && !originAllowed(req.headers.origin, opts.allowedHosts)) {
       log.warn({ event: 'ws_origin_refused', cause: 'origin not allowed', origin: String(req.headers.origin).slice(0, 100), ip: req.ip }, 'WebSocket refused: Origin not in http.allowed_hosts')
-      return reply.code(403).send({ error: 'this Origin may not open the live feed' })
+      return refuse(req, reply, 403, 'this Origin may not open the live feed')
     }
     const access = config.access ?? 'viewer'
     if (access === 'open') return
@@ -146,11 +146,11 @@ function registerAccess(app: FastifyInstance, api: AgentApi, opts: HttpOptions):
     const actor = presented === null ? null : tokens.actorOf(presented)
     if (!actor) {
       log.warn({ event: 'auth_refused', cause: presented === null ? 'no-token' : 'unknown-token', route: req.routeOptions.url, ip: req.ip }, 'request refused: missing or unknown bearer token')
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or unknown bearer token' })
+      return refuse(req, reply.header('www-authenticate', 'Bearer'), 401, 'missing or unknown bearer token')
     }
     if (access === 'writer' && !mayWrite(actor)) {
       log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`)
-      return reply.code(403).send({ error: `role "${actor.role}" may not write; needs nurse or admin` })
+      return refuse(req, reply, 403, `role "${actor.role}" may not write; needs nurse or admin`)
     }
     req.actor = actor
     // The first request of each token since start is its sign-in in the audit trail (the page's explicit one is POST /api/session).
@@ -160,6 +160,20 @@ function registerAccess(app: FastifyInstance, api: AgentApi, opts: HttpOptions):
       if (req.routeOptions.url !== '/api/session') api.signedIn(actor, `first request since start: ${req.method} ${req.routeOptions.url ?? '?'} from ${req.ip}`, false)
     }
   })
+}
+
+/**
+ * A refusal: status and a short error, nothing else. A refused WebSocket upgrade owns its raw socket
+ * (no HTTP keep-alive applies to it), so it is ended once the answer is written; a client that kept
+ * it open would otherwise hold the socket and delay the agent's stop.
+ */
+function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: string): FastifyReply {
+  if (isUpgrade(req)) {
+    const socket = req.raw.socket
+    reply.raw.once('finish', () => socket.end())
+    void reply.header('connection', 'close')
+  }
+  return reply.code(status).send({ error })
 }
 
 function isUpgrade(req: FastifyRequest): boolean {
