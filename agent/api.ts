@@ -9,6 +9,7 @@ import { version } from './version.js'
 import { alarmJson, vitalJson } from './outputs.js'
 import type { Actor, AdmitRequest, AgentApi, TransferRequest } from './serve/http.js'
 import type { LiveState } from './serve/ws.js'
+import { isLoopback } from './serve/access.js'
 
 /** Rule ids of the default technical rules the page shows as device state, not only as alarms. */
 const isLowBattery = (ruleId: string) => ruleId.includes('low-battery')
@@ -188,7 +189,7 @@ export class AgentApiImpl implements AgentApi, LiveState {
       sync: a.sync ? { configured: true, ...a.sync.status } : { configured: false },
       activeAlarms: active.length,
       // Shown on the page and by `bedside-hub status`: plain HTTP beyond loopback is the operator's explicit choice.
-      http: { tls: a.cfg.http.tls !== undefined, insecure: a.cfg.http.insecure },
+      http: { tls: a.cfg.http.tls !== undefined, insecure: a.cfg.http.tls === undefined && !isLoopback(a.cfg.http.listen.slice(0, a.cfg.http.listen.lastIndexOf(':'))) },
     }
   }
 

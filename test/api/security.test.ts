@@ -5,6 +5,8 @@
  * poll). A patient with a planted name is admitted first; every refused body is searched for it.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -211,10 +213,49 @@ describe('security', () => {
     await waitFor('the sign-in audited', async () => audits().some((a) => a.action === 'sign-in' && a.actor === 'viewer:screen-sec'), 2000, 50)
   })
 
+  test('security: bedside-hub status sends the config\'s least privileged token, or --token; without one it says what to do', async () => {
+    // Asynchronously: the agent answering it runs in this process.
+    const cli = (args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env }
+      delete env.BEDSIDE_HUB_TOKEN
+      execFile(process.execPath, ['--import', 'tsx', 'agent/cli.ts', 'status', ...args], { env }, (err, stdout, stderr) => resolve({ status: err ? Number(err.code) : 0, stdout, stderr }))
+    })
+    const file = join(dataDir, '..', 'status-config.yaml')
+    writeFileSync(file, `hub: { id: sec-hub, site: sec-site, data_dir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${agent.httpPort}", tokens: [{ token: "${NURSE}", role: nurse }, { token: "${VIEWER}", role: viewer }] }\n`)
+    const viaConfig = await cli(['--config', file])
+    assert.equal(viaConfig.status, 0, viaConfig.stderr)
+    assert.match(viaConfig.stdout, /^hub sec-hub/)
+    const refused = await cli(['--url', base])
+    assert.equal(refused.status, 1)
+    assert.match(refused.stderr, /refused the request without a token \(HTTP 401\).*--token/)
+    const viaFlag = await cli(['--url', base, '--token', VIEWER, '--json'])
+    assert.equal(viaFlag.status, 0, viaFlag.stderr)
+    assert.equal(JSON.parse(viaFlag.stdout).hub, 'sec-hub')
+  })
+
   test('security: /api/status says whether HTTP is encrypted', async () => {
     const s = JSON.parse((await raw('/api/status', bearer(VIEWER))).body)
     assert.deepEqual(s.http, { tls: false, insecure: false })
     assert.ok(base.startsWith('http://127.0.0.1'))
+  })
+})
+
+describe('security insecure', () => {
+  test('security insecure: plain HTTP beyond loopback with insecure: true is logged at start and flagged in /api/status', async () => {
+    const lines: string[] = []
+    const dir = tempDir('sec-insecure')
+    const a = await startAgent(parseConfig({
+      hub: { id: 'sec-insecure', site: 's', data_dir: join(dir, 'data') },
+      http: { listen: '0.0.0.0:0', insecure: true, tokens: [{ token: VIEWER, role: 'viewer' }] },
+      mqtt: { listen: '127.0.0.1:0' },
+    }), { log: pino(new Writable({ write(c, _e, cb) { lines.push(String(c)); cb() } })) })
+    try {
+      assert.ok(lines.some((l) => l.includes('"event":"http_insecure"') && l.includes('INSECURE')))
+      const r = await fetch(`http://127.0.0.1:${a.httpPort}/api/status`, { headers: bearer(VIEWER) })
+      assert.deepEqual((await r.json()).http, { tls: false, insecure: true })
+    } finally {
+      await a.stop()
+    }
   })
 })
 
