@@ -125,41 +125,71 @@ function httpsOption(tls: TlsReloader | undefined): { https?: TlsReloader['optio
  * an upgrade, then the route's token. A refusal is a short JSON error, never patient data.
  */
 function registerAccess(app: FastifyInstance, api: AgentApi, opts: HttpOptions): void {
-  const tokens = new TokenTable(opts.tokens)
-  const log = opts.log
-  const seen = new Set<string>()
+  const guard = new AccessGuard(api, opts)
   app.decorateRequest('actor', null)
-  app.addHook('onRequest', async (req, reply) => {
-    const config = req.routeOptions.config
+  app.addHook('onRequest', async (req, reply) => guard.check(req, reply))
+}
+
+/** The checks of registerAccess, in order; each refusal is logged with its cause and counted. */
+class AccessGuard {
+  private readonly tokens: TokenTable
+  /** Tokens (as role:name) that made a request since start: the first one is audited as a sign-in. */
+  private readonly seen = new Set<string>()
+
+  constructor(private readonly api: AgentApi, private readonly opts: HttpOptions) {
+    this.tokens = new TokenTable(opts.tokens)
+  }
+
+  /** Undefined when the request may go on (with req.actor set where a token was needed), else the refusal. */
+  check(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    return this.checkPlace(req, reply) ?? this.checkToken(req, reply)
+  }
+
+  /** Host allowlist, then the Origin of a WebSocket upgrade (DNS rebinding, cross-site sockets). */
+  private checkPlace(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
     const host = normalizeHost(req.headers.host ?? '')
-    if (!config.anyHost && !opts.allowedHosts.has(host)) {
-      log.warn({ event: 'http_host_refused', cause: 'host not allowed', host: host.slice(0, 100), route: req.routeOptions.url, ip: req.ip }, 'request refused: Host header not in http.allowed_hosts')
-      return refuse(req, reply, 421, 'this Host is not served here (http.allowed_hosts)')
+    if (!req.routeOptions.config.anyHost && !this.opts.allowedHosts.has(host)) {
+      this.opts.log.warn({ event: 'http_host_refused', cause: 'host not allowed', host: host.slice(0, 100), route: req.routeOptions.url, ip: req.ip }, 'request refused: Host header not in http.allowed_hosts')
+      return this.refuse(req, reply, 'host', 421, 'this Host is not served here (http.allowed_hosts)')
     }
-    if (isUpgrade(req) && !originAllowed(req.headers.origin, opts.allowedHosts)) {
-      log.warn({ event: 'ws_origin_refused', cause: 'origin not allowed', origin: String(req.headers.origin).slice(0, 100), ip: req.ip }, 'WebSocket refused: Origin not in http.allowed_hosts')
-      return refuse(req, reply, 403, 'this Origin may not open the live feed')
+    if (isUpgrade(req) && !originAllowed(req.headers.origin, this.opts.allowedHosts)) {
+      this.opts.log.warn({ event: 'ws_origin_refused', cause: 'origin not allowed', origin: String(req.headers.origin).slice(0, 100), ip: req.ip }, 'WebSocket refused: Origin not in http.allowed_hosts')
+      return this.refuse(req, reply, 'origin', 403, 'this Origin may not open the live feed')
     }
-    const access = config.access ?? 'viewer'
-    if (access === 'open') return
+    return undefined
+  }
+
+  private checkToken(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const access = req.routeOptions.config.access ?? 'viewer'
+    if (access === 'open') return undefined
     const presented = bearerOf(req.headers.authorization) ?? (isUpgrade(req) ? wsBearerOf(req.headers['sec-websocket-protocol']) : null)
-    const actor = presented === null ? null : tokens.actorOf(presented)
+    const actor = presented === null ? null : this.tokens.actorOf(presented)
     if (!actor) {
-      log.warn({ event: 'auth_refused', cause: presented === null ? 'no-token' : 'unknown-token', route: req.routeOptions.url, ip: req.ip }, 'request refused: missing or unknown bearer token')
-      return refuse(req, reply.header('www-authenticate', 'Bearer'), 401, 'missing or unknown bearer token')
+      const cause = presented === null ? 'no-token' : 'unknown-token'
+      this.opts.log.warn({ event: 'auth_refused', cause, route: req.routeOptions.url, ip: req.ip }, 'request refused: missing or unknown bearer token')
+      return this.refuse(req, reply.header('www-authenticate', 'Bearer'), cause, 401, 'missing or unknown bearer token')
     }
     if (access === 'writer' && !mayWrite(actor)) {
-      log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`)
-      return refuse(req, reply, 403, `role "${actor.role}" may not write; needs nurse or admin`)
+      this.opts.log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`)
+      return this.refuse(req, reply, 'role', 403, `role "${actor.role}" may not write; needs nurse or admin`)
     }
     req.actor = actor
-    // The first request of each token since start is its sign-in in the audit trail (the page's explicit one is POST /api/session).
+    this.noteFirstUse(req, actor)
+    return undefined
+  }
+
+  /** The first request of each token since start is its sign-in in the audit trail (the page's explicit one is POST /api/session). */
+  private noteFirstUse(req: FastifyRequest, actor: Actor): void {
     const key = `${actor.role}:${actor.name}`
-    if (!seen.has(key)) {
-      seen.add(key)
-      if (req.routeOptions.url !== '/api/session') api.signedIn(actor, `first request since start: ${req.method} ${req.routeOptions.url ?? '?'} from ${req.ip}`, false)
-    }
-  })
+    if (this.seen.has(key)) return
+    this.seen.add(key)
+    if (req.routeOptions.url !== '/api/session') this.api.signedIn(actor, `first request since start: ${req.method} ${req.routeOptions.url ?? '?'} from ${req.ip}`, false)
+  }
+
+  private refuse(req: FastifyRequest, reply: FastifyReply, reason: string, status: number, error: string): FastifyReply {
+    this.opts.metrics.httpRefused.inc({ reason })
+    return sendRefusal(req, reply, status, error)
+  }
 }
 
 /**
@@ -167,7 +197,7 @@ function registerAccess(app: FastifyInstance, api: AgentApi, opts: HttpOptions):
  * (no HTTP keep-alive applies to it), so it is ended once the answer is written; a client that kept
  * it open would otherwise hold the socket and delay the agent's stop.
  */
-function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: string): FastifyReply {
+function sendRefusal(req: FastifyRequest, reply: FastifyReply, status: number, error: string): FastifyReply {
   if (isUpgrade(req)) {
     const socket = req.raw.socket
     reply.raw.once('finish', () => socket.end())

@@ -29,6 +29,8 @@ export function createMetrics() {
     observationsIngested: hotCounter(registry, 'bedside_observations_ingested_total', 'Observations accepted into the pipeline (before durable commit)'),
     waveformChunksIngested: new client.Counter({ name: 'bedside_waveform_chunks_ingested_total', help: 'Waveform chunks accepted into the pipeline', registers: [registry] }),
     ingestRejected: new client.Counter({ name: 'bedside_ingest_rejected_total', help: 'Inputs refused, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+    // issue 18: a rise of unknown-token or host refusals is someone probing the ward's API.
+    httpRefused: new client.Counter({ name: 'bedside_http_refused_total', help: 'HTTP requests and WebSocket upgrades refused, by reason (host, origin, no-token, unknown-token, role)', labelNames: ['reason'] as const, registers: [registry] }),
     recordsCommitted: new client.Counter({ name: 'bedside_records_committed_total', help: 'Records durably committed to the local store', registers: [registry] }),
     commitFailures: new client.Counter({ name: 'bedside_commit_failures_total', help: 'Group commits that failed (nothing of them was acknowledged)', registers: [registry] }),
     commitLatency: new client.Histogram({ name: 'bedside_commit_latency_seconds', help: 'Wall time of one group commit (transaction + fsync)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [registry] }),

@@ -119,6 +119,9 @@ describe('security', () => {
     assert.equal(metrics.status, 200)
     assert.match(metrics.body, /bedside_observations_ingested_total/)
     assert.ok(logLines.every((l) => !l.includes('Zebulon')), 'no patient name in the log')
+    const refused = (await raw('/metrics', bearer(VIEWER))).body
+    assert.match(refused, /bedside_http_refused_total\{reason="no-token"\} [1-9]/)
+    assert.match(refused, /bedside_http_refused_total\{reason="unknown-token"\} [1-9]/)
   })
 
   test('security: /healthz and /readyz stay open and carry no patient data', async () => {
