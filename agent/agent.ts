@@ -23,7 +23,7 @@ import { DeviceRegistry } from './pipeline/devices.js'
 import { Pipeline, type IngestResult } from './pipeline/ingest.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
-import { buildHttp } from './serve/http.js'
+import { buildHttp, buildMetricsHttp } from './serve/http.js'
 import { allowedHosts } from './serve/access.js'
 import { createTlsOptionsReloader, type TlsReloader } from './serve/tls.js'
 import { createMetrics, observedCounter, type Metrics } from './serve/metrics.js'
@@ -103,6 +103,7 @@ class Agent implements RunningAgent {
   private readonly timers: NodeJS.Timeout[] = []
   private http: ReturnType<typeof buildHttp> | null = null
   private tls: TlsReloader | null = null
+  private metricsHttp: ReturnType<typeof buildHttp> | null = null
   private live: LiveFeed | null = null
   private readonly scratch: Observation[] = []
 
@@ -207,10 +208,12 @@ class Agent implements RunningAgent {
     this.mqtt.alarmAck = (alarmId, bedId, actor) => api.acknowledge(alarmId, actor, bedId) // nurse stations ack over MQTT (issue 6)
     this.live = new LiveFeed(this.events, api, this.log.child({ component: 'ws' }))
     const hp = splitHostPort(this.cfg.http.listen)
-    this.http = buildHttp(api, { ...this.httpSecurity(hp.host), tokens: this.cfg.http.tokens, metrics: this.metrics, log: this.log.child({ component: 'http' }), assets: loadPageAssets(), live: this.live })
+    const metricsListen = this.cfg.http.metrics_listen
+    this.http = buildHttp(api, { ...this.httpSecurity(hp.host), tokens: this.cfg.http.tokens, metrics: this.metrics, log: this.log.child({ component: 'http' }), assets: loadPageAssets(), live: this.live, metricsHere: !metricsListen })
     await this.http.listen({ host: hp.host, port: hp.port })
     const addr = this.http.server.address()
     this.httpPort = typeof addr === 'object' && addr ? addr.port : hp.port
+    if (metricsListen) await this.startMetricsHttp(api, metricsListen)
     this.startSync()
     this.durability.housekeeping.start() // issue 7
     await this.startDrivers()
@@ -219,6 +222,14 @@ class Agent implements RunningAgent {
     this.every(2000, () => this.refreshGauges())
     this.refreshGauges()
     this.log.info({ event: 'started', http: this.httpPort, mqtt: this.mqttPort, beds: this.cfg.beds.length, cloud: this.sync !== null }, `bedside-hub ${this.cfg.hub.id} running: ${this.tls ? 'https' : 'http'} ${hp.host}:${this.httpPort}, mqtt ${mq.host}:${this.mqttPort}`)
+  }
+
+  /** Issue 18: /metrics on an address of its own (http.metrics_listen), same tokens and TLS. */
+  private async startMetricsHttp(api: AgentApiImpl, listen: string): Promise<void> {
+    const mp = splitHostPort(listen)
+    const log = this.log.child({ component: 'http-metrics' })
+    this.metricsHttp = buildMetricsHttp(api, { tokens: this.cfg.http.tokens, metrics: this.metrics, log, allowedHosts: allowedHosts(mp.host, this.cfg.http.allowed_hosts), ...(this.tls ? { tls: this.tls } : {}) })
+    await this.metricsHttp.listen({ host: mp.host, port: mp.port })
   }
 
   /** Issue 18: the Host names served and HTTPS; says loudly when the page is plain or closed. */
@@ -344,6 +355,7 @@ class Agent implements RunningAgent {
     await this.runner?.stopAll()
     this.live?.close()
     await this.http?.close()
+    await this.metricsHttp?.close()
     this.tls?.close()
     await this.mqtt.stop()
     await this.durability.housekeeping.stop() // issue 7

@@ -128,13 +128,17 @@ const httpSection = z.object({
   tls: tlsFiles.optional(),
   /** Serve plain HTTP on a non-loopback address anyway (patient data and tokens in clear on the ward network). */
   insecure: z.boolean().default(false),
+  /** Serve /metrics (and /healthz) on this address instead of the main one, e.g. the management network; same token and TLS rules. */
+  metrics_listen: hostPort.optional(),
 }).strict().superRefine((http, ctx) => {
-  const host = http.listen.slice(0, http.listen.lastIndexOf(':'))
-  if (http.tls || http.insecure || isLoopback(host)) return
-  ctx.addIssue({
-    code: 'custom', path: ['listen'],
-    message: `"${http.listen}" is not a loopback address and http.tls is not set: patient data and tokens would cross the network in clear. Set http.tls (cert and key), listen on 127.0.0.1 behind a TLS proxy, or set http.insecure: true to accept plain HTTP knowingly`,
-  })
+  for (const key of ['listen', 'metrics_listen'] as const) {
+    const listen = http[key]
+    if (listen === undefined || http.tls || http.insecure || isLoopback(listen.slice(0, listen.lastIndexOf(':')))) continue
+    ctx.addIssue({
+      code: 'custom', path: [key],
+      message: `"${listen}" is not a loopback address and http.tls is not set: ${key === 'listen' ? 'patient data and tokens' : 'tokens'} would cross the network in clear. Set http.tls (cert and key), listen on 127.0.0.1 behind a TLS proxy, or set http.insecure: true to accept plain HTTP knowingly`,
+    })
+  }
 }).default({})
 // --- end issue 18 ---
 

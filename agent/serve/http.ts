@@ -64,6 +64,8 @@ export interface HttpOptions {
   readonly allowedHosts: ReadonlySet<string>
   /** HTTPS with these certificates, reloaded when their files change (tls.ts); absent: plain HTTP. */
   readonly tls?: TlsReloader
+  /** False when /metrics has a listener of its own (http.metrics_listen, buildMetricsHttp). */
+  readonly metricsHere?: boolean
 }
 
 const bedId = z.string().min(1).max(64)
@@ -103,13 +105,24 @@ export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
   registerErrors(app, opts.log)
   registerPage(app, opts)
   registerProbes(app, api)
-  registerReads(app, api, opts)
+  if (opts.metricsHere !== false) registerMetrics(app, opts)
+  registerReads(app, api)
   registerWrites(app, api)
   return app
 }
 
+/** The listener of http.metrics_listen: /metrics with a token, /healthz and /readyz, nothing of the ward. */
+export function buildMetricsHttp(api: AgentApi, opts: Omit<HttpOptions, 'assets' | 'live'>): FastifyInstance {
+  const app = createServer(opts)
+  registerAccess(app, api, opts)
+  registerErrors(app, opts.log)
+  registerProbes(app, api)
+  registerMetrics(app, opts)
+  return app
+}
+
 /** The fastify instance: HTTPS when a TLS reloader is given, its default context kept current. */
-function createServer(opts: HttpOptions): FastifyInstance {
+function createServer(opts: Pick<HttpOptions, 'tls'>): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...httpsOption(opts.tls) }) as unknown as FastifyInstance
   if (opts.tls) opts.tls.attach(app.server as unknown as TlsServer)
   return app
@@ -124,7 +137,9 @@ function httpsOption(tls: TlsReloader | undefined): { https?: TlsReloader['optio
  * routes the upgrade request through fastify before upgrading): Host allowlist, then the Origin of
  * an upgrade, then the route's token. A refusal is a short JSON error, never patient data.
  */
-function registerAccess(app: FastifyInstance, api: AgentApi, opts: HttpOptions): void {
+type AccessOptions = Pick<HttpOptions, 'tokens' | 'allowedHosts' | 'log' | 'metrics'>
+
+function registerAccess(app: FastifyInstance, api: AgentApi, opts: AccessOptions): void {
   const guard = new AccessGuard(api, opts)
   app.decorateRequest('actor', null)
   app.addHook('onRequest', async (req, reply) => guard.check(req, reply))
@@ -136,7 +151,7 @@ class AccessGuard {
   /** Tokens (as role:name) that made a request since start: the first one is audited as a sign-in. */
   private readonly seen = new Set<string>()
 
-  constructor(private readonly api: AgentApi, private readonly opts: HttpOptions) {
+  constructor(private readonly api: AgentApi, private readonly opts: AccessOptions) {
     this.tokens = new TokenTable(opts.tokens)
   }
 
@@ -269,9 +284,13 @@ function registerProbes(app: FastifyInstance, api: AgentApi): void {
   })
 }
 
-/** Reads need a token of any role (the access hook); each records who saw which beds. */
-function registerReads(app: FastifyInstance, api: AgentApi, opts: HttpOptions): void {
+/** Prometheus text, with a token of any role (Prometheus: `authorization: { credentials: … }`). */
+function registerMetrics(app: FastifyInstance, opts: Pick<HttpOptions, 'metrics'>): void {
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()))
+}
+
+/** Reads need a token of any role (the access hook); each records who saw which beds. */
+function registerReads(app: FastifyInstance, api: AgentApi): void {
   app.get('/api/beds', async (req) => {
     const beds = api.beds()
     api.viewed(req.actor!, 'all', 'GET /api/beds')

@@ -16,7 +16,7 @@ import { pino } from 'pino'
 import WebSocket from 'ws'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { ConfigError, parseConfig } from '../../agent/config.js'
-import { tempDir, waitFor } from '../support/agent-process.js'
+import { freePort, tempDir, waitFor } from '../support/agent-process.js'
 
 const NURSE = 'sec-nurse-token'
 const VIEWER = 'sec-viewer-token'
@@ -259,6 +259,31 @@ describe('security insecure', () => {
     } finally {
       await a.stop()
     }
+  })
+})
+
+describe('security metrics_listen', () => {
+  test('security metrics_listen: /metrics moves to its own address, with the same token rule and nothing of the ward', async () => {
+    const dir = tempDir('sec-metrics')
+    const metricsPort = await freePort()
+    const a = await startAgent(parseConfig({
+      hub: { id: 'sec-metrics', site: 's', data_dir: join(dir, 'data') },
+      http: { listen: '127.0.0.1:0', metrics_listen: `127.0.0.1:${metricsPort}`, tokens: [{ token: VIEWER, role: 'viewer' }] },
+      mqtt: { listen: '127.0.0.1:0' },
+    }), { log: pino({ level: 'silent' }) })
+    try {
+      const m = `http://127.0.0.1:${metricsPort}`
+      assert.equal((await fetch(`${m}/metrics`)).status, 401)
+      const ok = await fetch(`${m}/metrics`, { headers: bearer(VIEWER) })
+      assert.equal(ok.status, 200)
+      assert.match(await ok.text(), /bedside_outbox_depth/)
+      assert.equal((await fetch(`${m}/healthz`)).status, 200)
+      assert.equal((await fetch(`${m}/api/beds`, { headers: bearer(VIEWER) })).status, 404, 'no ward data on the metrics address')
+      assert.equal((await fetch(`http://127.0.0.1:${a.httpPort}/metrics`, { headers: bearer(VIEWER) })).status, 404, 'not on the main port any more')
+    } finally {
+      await a.stop()
+    }
+    assert.throws(() => parseConfig({ hub: { id: 'c', site: 's', data_dir: '/tmp/x' }, http: { metrics_listen: '10.0.0.5:9100' } }), /http\.metrics_listen: .*not a loopback address/)
   })
 })
 
