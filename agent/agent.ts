@@ -28,7 +28,9 @@ import { DeviceSeqStore } from './store/device-seqs.js'
 import { LocalDeadLetter } from './store/dead-letter.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
-import { buildHttp } from './serve/http.js'
+import { buildHttp, buildMetricsHttp } from './serve/http.js'
+import { allowedHosts } from './serve/access.js'
+import { createTlsOptionsReloader, type TlsReloader } from './serve/tls.js'
 import { createMetrics, observedCounter, type Metrics } from './serve/metrics.js'
 import { MqttServer, type MqttIngest } from './serve/mqtt.js'
 import { loadPageAssets } from './serve/page.js'
@@ -107,6 +109,8 @@ class Agent implements RunningAgent {
   private runner: DeviceRunner | null = null
   private readonly timers: NodeJS.Timeout[] = []
   private http: ReturnType<typeof buildHttp> | null = null
+  private tls: TlsReloader | null = null
+  private metricsHttp: ReturnType<typeof buildHttp> | null = null
   private live: LiveFeed | null = null
   private readonly scratch: Observation[] = []
   private readonly waveScratch: WaveformChunk[] = []
@@ -232,11 +236,13 @@ class Agent implements RunningAgent {
     const api = new AgentApiImpl(this)
     this.mqtt.alarmAck = (alarmId, bedId, actor) => api.acknowledge(alarmId, actor, bedId) // nurse stations ack over MQTT (issue 6)
     this.live = new LiveFeed(this.events, api, this.log.child({ component: 'ws' }))
-    this.http = buildHttp(api, { tokens: this.cfg.http.tokens, metrics: this.metrics, log: this.log.child({ component: 'http' }), assets: loadPageAssets(), live: this.live })
     const hp = splitHostPort(this.cfg.http.listen)
+    const metricsListen = this.cfg.http.metrics_listen
+    this.http = buildHttp(api, { ...this.httpSecurity(hp.host), tokens: this.cfg.http.tokens, metrics: this.metrics, log: this.log.child({ component: 'http' }), assets: loadPageAssets(), live: this.live, metricsHere: !metricsListen })
     await this.http.listen({ host: hp.host, port: hp.port })
     const addr = this.http.server.address()
     this.httpPort = typeof addr === 'object' && addr ? addr.port : hp.port
+    if (metricsListen) await this.startMetricsHttp(api, metricsListen)
     this.startSync()
     this.durability.housekeeping.start() // issue 7
     await this.startDrivers()
@@ -244,7 +250,25 @@ class Agent implements RunningAgent {
     this.every(1000, () => this.publishVitals())
     this.every(2000, () => this.refreshGauges())
     this.refreshGauges()
-    this.log.info({ event: 'started', http: this.httpPort, mqtt: this.mqttPort, beds: this.cfg.beds.length, cloud: this.sync !== null }, `bedside-hub ${this.cfg.hub.id} running: http ${hp.host}:${this.httpPort}, mqtt ${mq.host}:${this.mqttPort}`)
+    this.log.info({ event: 'started', http: this.httpPort, mqtt: this.mqttPort, beds: this.cfg.beds.length, cloud: this.sync !== null }, `bedside-hub ${this.cfg.hub.id} running: ${this.tls ? 'https' : 'http'} ${hp.host}:${this.httpPort}, mqtt ${mq.host}:${this.mqttPort}`)
+  }
+
+  /** Issue 18: /metrics on an address of its own (http.metrics_listen), same tokens and TLS. */
+  private async startMetricsHttp(api: AgentApiImpl, listen: string): Promise<void> {
+    const mp = splitHostPort(listen)
+    const log = this.log.child({ component: 'http-metrics' })
+    this.metricsHttp = buildMetricsHttp(api, { tokens: this.cfg.http.tokens, metrics: this.metrics, log, allowedHosts: allowedHosts(mp.host, this.cfg.http.allowed_hosts), ...(this.tls ? { tls: this.tls } : {}) })
+    await this.metricsHttp.listen({ host: mp.host, port: mp.port })
+  }
+
+  /** Issue 18: the Host names served and HTTPS; says loudly when the page is plain or closed. */
+  private httpSecurity(listenHost: string): { allowedHosts: ReadonlySet<string>; tls?: TlsReloader } {
+    const http = this.cfg.http
+    const log = this.log.child({ component: 'http' })
+    if (http.tokens.length === 0) log.warn({ event: 'http_no_tokens' }, 'http.tokens is empty: the page, the API and /metrics refuse everyone until a token is configured')
+    if (!http.tls && http.insecure) log.warn({ event: 'http_insecure', listen: http.listen }, `INSECURE: http.insecure is set: the page, patient data and bearer tokens travel in clear on ${http.listen}; set http.tls`)
+    if (http.tls) this.tls = createTlsOptionsReloader({ cert: http.tls.cert, key: http.tls.key }, log)
+    return { allowedHosts: allowedHosts(listenHost, http.allowed_hosts), ...(this.tls ? { tls: this.tls } : {}) }
   }
 
   private startSync(): void {
@@ -368,6 +392,8 @@ class Agent implements RunningAgent {
     await this.runner?.stopAll()
     this.live?.close()
     await this.http?.close()
+    await this.metricsHttp?.close()
+    this.tls?.close()
     await this.mqtt.stop()
     await this.durability.housekeeping.stop() // issue 7
     this.committer.close()

@@ -1,19 +1,42 @@
 /**
  * The HTTP API's view of the agent (serve/http.ts AgentApi) and the dashboard feed's state
  * (serve/ws.ts LiveState): bed and alarm listings, acknowledgements and admissions. Every write is
- * audited and answered only once durable.
+ * audited and answered only once durable; every sign-in and every token's first view of a patient
+ * is audited too (issue 18: who saw whom, as HIPAA's access log expects).
  */
 import type { AgentInternals } from './agent.js'
 import { version } from './version.js'
 import { alarmJson, vitalJson } from './outputs.js'
 import type { Actor, AdmitRequest, AgentApi, TransferRequest } from './serve/http.js'
 import type { LiveState } from './serve/ws.js'
+import { isLoopback } from './serve/access.js'
 
 /** Rule ids of the default technical rules the page shows as device state, not only as alarms. */
 const isLowBattery = (ruleId: string) => ruleId.includes('low-battery')
 const isOverQuota = (ruleId: string) => ruleId.includes('queue-over-quota')
 
+/**
+ * Views already audited, as `actor|bed|admission` keys. Bounded: past the bound the oldest keys are
+ * forgotten, which at worst audits a view again (8 beds × 100 tokens × 10 admissions fit).
+ */
+export const VIEWS_REMEMBERED = 8192
+
+class AuditedViews {
+  private readonly keys = new Set<string>()
+  constructor(private readonly max = VIEWS_REMEMBERED) {}
+
+  /** True the first time `key` is offered (since start or since it was forgotten). */
+  firstTime(key: string): boolean {
+    if (this.keys.has(key)) return false
+    if (this.keys.size >= this.max) this.keys.delete(this.keys.values().next().value!)
+    this.keys.add(key)
+    return true
+  }
+}
+
 export class AgentApiImpl implements AgentApi, LiveState {
+  private readonly audited = new AuditedViews()
+
   constructor(private readonly a: AgentInternals) {}
 
   private durable(): Promise<void> {
@@ -134,6 +157,22 @@ export class AgentApiImpl implements AgentApi, LiveState {
     return { ok: true as const, admission: { id: to.id, bedId: to.bedId, admittedMs: to.admittedMs, pseudonym, from: { id: from.id, bedId: from.bedId } } }
   }
 
+  signedIn(actor: Actor, detail: string, explicit: boolean): void {
+    this.a.pipeline.audit(explicit ? 'sign-in' : 'token-first-use', this.actor(actor), null, detail)
+  }
+
+  /** Audits the first view per token, bed and admission; beds without a patient show no one. */
+  viewed(actor: Actor, bedIds: readonly string[] | 'all', via: string): void {
+    const who = this.actor(actor)
+    const ids = bedIds === 'all' ? this.a.cfg.beds.map((b) => b.id) : bedIds
+    for (const bedId of ids) {
+      const admission = this.a.admissions.current(bedId)
+      if (!admission || !this.audited.firstTime(`${who}|${bedId}|${admission.id}`)) continue
+      // Named by admission id, never by name or MRN (the audit log leaves the gateway).
+      this.a.pipeline.audit('patient-view', who, bedId, `admission ${admission.id} in bed ${bedId} shown to ${who} (${via})`)
+    }
+  }
+
   status() {
     const a = this.a
     const oldest = a.outbox.oldestUnsyncedMs()
@@ -149,6 +188,8 @@ export class AgentApiImpl implements AgentApi, LiveState {
       },
       sync: a.sync ? { configured: true, ...a.sync.status } : { configured: false },
       activeAlarms: active.length,
+      // Shown on the page and by `bedside-hub status`: plain HTTP beyond loopback is the operator's explicit choice.
+      http: { tls: a.cfg.http.tls !== undefined, insecure: a.cfg.http.tls === undefined && !isLoopback(a.cfg.http.listen.slice(0, a.cfg.http.listen.lastIndexOf(':'))) },
     }
   }
 

@@ -10,6 +10,7 @@ import { z } from 'zod'
 import cron from 'node-cron' // issue 7: schedules are checked with the config
 import { rulesConfigSchema } from './rules/index.js'
 import { secretFileProblem } from './secrets/permissions.js' // issue 18
+import { isLoopback } from './serve/access.js' // issue 18
 
 const hostPort = z
   .string()
@@ -117,16 +118,48 @@ const kafka = z.object({
   }
 })
 
+// --- issue 18 (security review): who may read, which names are served, TLS ---
+const tlsFiles = z.object({
+  /** Server certificate chain, PEM (leaf first). Reloaded without a restart when the file changes. */
+  cert: z.string().min(1),
+  /** Its private key, PEM (readable by the agent's user only). */
+  key: z.string().min(1),
+  /** CA bundle, PEM, to verify client certificates; not used by HTTP. */
+  ca: z.string().min(1).optional(),
+}).strict()
+
+const httpSection = z.object({
+  listen: hostPort.default('127.0.0.1:8080'),
+  /** Bearer tokens: viewer reads (page, API, /metrics), nurse and admin also write. No token, no patient data. */
+  tokens: z.array(z.object({ token: z.string().min(8), role: z.enum(['viewer', 'nurse', 'admin']), name: z.string().optional() }).strict()).default([]),
+  /** Host names and addresses the agent answers to (besides the listen address and loopback); default: this machine's hostname (and its addresses on a wildcard listen). */
+  allowed_hosts: z.array(z.string().min(1).regex(/^[^\s/]+$/, 'must be a host name or address, without scheme or path')).optional(),
+  /** HTTPS (and wss://) with operator certificates. */
+  tls: tlsFiles.optional(),
+  /** Serve plain HTTP on a non-loopback address anyway (patient data and tokens in clear on the ward network). */
+  insecure: z.boolean().default(false),
+  /** Serve /metrics (and /healthz) on this address instead of the main one, e.g. the management network; same token and TLS rules. */
+  metrics_listen: hostPort.optional(),
+}).strict().superRefine((http, ctx) => {
+  for (const key of ['listen', 'metrics_listen'] as const) {
+    const listen = http[key]
+    if (listen === undefined || http.tls || http.insecure || isLoopback(listen.slice(0, listen.lastIndexOf(':')))) continue
+    ctx.addIssue({
+      code: 'custom', path: [key],
+      message: `"${listen}" is not a loopback address and http.tls is not set: ${key === 'listen' ? 'patient data and tokens' : 'tokens'} would cross the network in clear. Set http.tls (cert and key), listen on 127.0.0.1 behind a TLS proxy, or set http.insecure: true to accept plain HTTP knowingly`,
+    })
+  }
+}).default({})
+// --- end issue 18 ---
+
 export const configSchema = z.object({
   hub: z.object({
     id,
     site: z.string().min(1),
     data_dir: z.string().min(1),
   }).strict(),
-  http: z.object({
-    listen: hostPort.default('127.0.0.1:8080'),
-    tokens: z.array(z.object({ token: z.string().min(8), role: z.enum(['viewer', 'nurse', 'admin']), name: z.string().optional() }).strict()).default([]),
-  }).strict().default({}),
+  http: httpSection, // issue 18
+
   mqtt: z.object({
     listen: hostPort.default('0.0.0.0:1883'),
     /** Non-device MQTT clients (central stations, integrations): may subscribe to beds/ and alarms/. */

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import YAML from 'yaml'
-import { deployedAgentRuntime, freePort, waitFor, type AgentRuntime } from '../scripts/testkit/runtime.js'
+import { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor, type AgentRuntime } from '../scripts/testkit/runtime.js'
 import type { BenchFigure } from './harness.js'
 
 const BEDS = 64
@@ -55,7 +55,7 @@ async function runWard(runtime: AgentRuntime, durationS: number): Promise<WardRu
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const beds = Array.from({ length: BEDS }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
   const cloud = await cloudConfig()
-  writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}` }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, ...cloud }), { mode: 0o600 })
+  writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}`, tokens: [TEST_VIEWER] }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, ...cloud }), { mode: 0o600 })
   const cli = fileURLToPath(new URL('../dist/agent/cli.js', import.meta.url))
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
   const agent = spawn(process.execPath, [...runtime.nodeFlags, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env }, stdio: 'ignore' })
@@ -68,7 +68,7 @@ async function runWard(runtime: AgentRuntime, durationS: number): Promise<WardRu
     const timer = setInterval(() => samples.push(rssMb(agent.pid!)), SAMPLE_MS)
     await done
     clearInterval(timer)
-    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, VIEWER_AUTH)).text()
     const outbox = Number(/bedside_outbox_depth(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? 0)
     return { samples, chunks: Number(/bedside_waveform_chunks_ingested_total (\d+)/.exec(metrics)?.[1] ?? 0), outbox }
   } finally {

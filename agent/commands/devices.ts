@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from '../config.js'
 import { openDatabase } from '../store/db.js'
 import { Pairings } from '../store/pairings.js'
-import { PACKAGED_CONFIG, urlOfListen, type AgentStatus } from './status.js'
+import { PACKAGED_CONFIG, agentAccessOf, authHeaders, type AgentStatus } from './status.js'
 
 interface Row { id: string; bed: string; type: string; address: string | null; source: 'config' | 'paired'; link: string }
 
@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   const db = openDatabase(cfg.hub.data_dir)
   const paired = new Pairings(db).list()
   db.close()
-  const status = await fetch(`${urlOfListen(cfg.http.listen)}/api/status`, { signal: AbortSignal.timeout(2000) })
+  const access = agentAccessOf(cfg)
+  const status = await fetch(`${access.url}/api/status`, { headers: authHeaders(access.token), signal: AbortSignal.timeout(2000) })
     .then((r) => (r.ok ? (r.json() as Promise<AgentStatus>) : null))
     .catch(() => null)
   const rows: Row[] = [

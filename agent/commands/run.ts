@@ -4,6 +4,7 @@
  * readiness and feeds the watchdog (packaging/bedside-hub.service).
  */
 import { execFile } from 'node:child_process'
+import { get as httpsGet } from 'node:https'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile, parseConfig } from '../config.js'
@@ -39,8 +40,8 @@ function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
   if (!process.env.NOTIFY_SOCKET || !(usec > 0) || (pid && Number(pid) !== process.pid)) return null
   const periodMs = Math.max(1000, Math.floor(usec / 2000))
   const timer = setInterval(() => {
-    fetch(healthUrl, { signal: AbortSignal.timeout(periodMs) }).then(
-      (res) => (res.ok ? sdNotify('WATCHDOG=1') : process.stderr.write(`bedside-hub: watchdog: /healthz answered ${res.status}, not feeding the watchdog\n`)),
+    probeHealth(healthUrl, periodMs).then(
+      (status) => (status === 200 ? sdNotify('WATCHDOG=1') : process.stderr.write(`bedside-hub: watchdog: /healthz answered ${status}, not feeding the watchdog\n`)),
       (err: Error) => {
         const hung = err.name === 'TimeoutError' || err.name === 'AbortError'
         process.stderr.write(`bedside-hub: watchdog: /healthz ${hung ? `did not answer within ${periodMs} ms, not feeding the watchdog` : `unreachable (${(err.cause as Error | undefined)?.message ?? err.message}); feeding the watchdog anyway`}\n`)
@@ -50,6 +51,22 @@ function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
   }, periodMs)
   timer.unref()
   return timer
+}
+
+/**
+ * Status of GET `url`. Over HTTPS the certificate is not verified: this is the agent probing its own
+ * liveness on its own address, with no token and no data, and a hospital CA the process does not
+ * know (or a certificate that just expired) must not stop the watchdog from seeing a live agent.
+ */
+function probeHealth(url: string, timeoutMs: number): Promise<number> {
+  if (!url.startsWith('https:')) return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then((res) => res.status)
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { rejectUnauthorized: false, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+  })
 }
 
 /**
@@ -104,12 +121,14 @@ export async function main(argv: string[]): Promise<number> {
     return null
   })
   if (!agent) return 2
-  const base = urlOfListen(cfg.http.listen).replace(/:\d+$/, `:${agent.httpPort}`)
+  const base = urlOfListen(cfg.http.listen, cfg.http.tls !== undefined).replace(/:\d+$/, `:${agent.httpPort}`)
   const watchdog = startWatchdog(`${base}/healthz`)
   sdNotify('--ready', `--status=serving ${base}, MQTT port ${agent.mqttPort}`)
   if (demo) {
     for (const note of demo.notes) process.stderr.write(`demo: ${note}\n`)
     process.stderr.write(`demo ward running: open http://127.0.0.1:${agent.httpPort}/ (MQTT on 127.0.0.1:${agent.mqttPort}); Ctrl-C stops it\n`)
+    // The demo keeps its zero set-up: the page asks for a token (issue 18), and this is the demo's own.
+    for (const t of cfg.http.tokens) process.stderr.write(`demo ward: sign in on the page with the token "${t.token}" (role ${t.role})\n`)
   }
   let stopping = false
   const stop = (signal: string) => {

@@ -1,13 +1,15 @@
 /**
- * `bedside-hub status [--config FILE | --url URL] [--json]`: asks the running agent (GET /api/status,
+ * `bedside-hub status [--config FILE | --url URL [--token T]] [--json]`: asks the running agent (GET /api/status,
  * DESIGN.md CLI) what is connected, how deep the queue is, how far sync lags and how many alarms are
  * active. The address comes from --url, else from http.listen of --config FILE (default: the
- * packaged /etc/bedside-hub/config.yaml when present), else http://127.0.0.1:8080.
+ * packaged /etc/bedside-hub/config.yaml when present), else http://127.0.0.1:8080. The status needs a
+ * bearer token (issue 18): --token or BEDSIDE_HUB_TOKEN, else the least privileged token of the config.
+ * Over HTTPS the agent's certificate must chain to a CA Node trusts (system store or NODE_EXTRA_CA_CERTS).
  * Exit 0 when the agent answered, 1 when it did not (saying why), 2 on a usage or config error.
  */
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfigFile } from '../config.js'
+import { ConfigError, loadConfigFile, type Config } from '../config.js'
 
 export const PACKAGED_CONFIG = '/etc/bedside-hub/config.yaml'
 const DEFAULT_URL = 'http://127.0.0.1:8080'
@@ -23,14 +25,29 @@ export interface AgentStatus {
   queue: { depth: number; oldestUnsyncedAgeS: number }
   sync: { configured: false } | { configured: true; up: boolean; failingSinceMs: number | null; lastError: { atMs: number; message: string } | null }
   activeAlarms: number
+  /** Issue 18: how the page and API are served (absent from older agents). */
+  http?: { tls: boolean; insecure: boolean }
 }
 
 /** Base URL of the agent's HTTP API from a `host:port` listen address (wildcards mean this host). */
-export function urlOfListen(listen: string): string {
+export function urlOfListen(listen: string, tls = false): string {
   const i = listen.lastIndexOf(':')
   const host = listen.slice(0, i)
   const local = host === '0.0.0.0' || host === '*' ? '127.0.0.1' : host === '::' ? '[::1]' : host
-  return `http://${local}:${listen.slice(i + 1)}`
+  return `${tls ? 'https' : 'http'}://${local}:${listen.slice(i + 1)}`
+}
+
+const ROLE_ORDER = ['viewer', 'nurse', 'admin'] as const
+
+/** Where a local command reaches the agent, with the least privileged token of the config (reading is all it does). */
+export function agentAccessOf(cfg: Readonly<Config>): { url: string; token: string | null } {
+  const tokens = [...cfg.http.tokens].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role))
+  return { url: urlOfListen(cfg.http.listen, cfg.http.tls !== undefined), token: tokens[0]?.token ?? null }
+}
+
+/** Request headers carrying `token`, if any. */
+export function authHeaders(token: string | null): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {}
 }
 
 export function formatDuration(totalS: number): string {
@@ -73,6 +90,7 @@ export function formatStatus(s: AgentStatus, nowMs: number): string {
     queueText(s),
     `sync: ${syncText(s.sync, nowMs)}`,
     `active alarms: ${s.activeAlarms}`,
+    ...(s.http?.insecure ? ['http: INSECURE (http.insecure: plain HTTP beyond loopback; set http.tls)'] : []),
   ]
   return lines.join('\n') + '\n'
 }
@@ -82,13 +100,15 @@ function isAgentStatus(v: unknown): v is AgentStatus {
   return !!o && typeof o.hub === 'string' && Array.isArray(o.devices) && typeof o.queue?.depth === 'number' && typeof o.sync?.configured === 'boolean' && typeof o.activeAlarms === 'number'
 }
 
-/** Where to ask, or a usage/config error message. */
-function resolveUrl(values: { url?: string; config?: string }): { url: string } | { error: string } {
-  if (values.url) return { url: values.url.replace(/\/+$/, '') }
+/** Where to ask and with which token, or a usage/config error message. */
+function resolveUrl(values: { url?: string; config?: string; token?: string }): { url: string; token: string | null } | { error: string } {
+  const explicit = values.token ?? process.env.BEDSIDE_HUB_TOKEN ?? null
+  if (values.url) return { url: values.url.replace(/\/+$/, ''), token: explicit }
   const file = values.config ?? (existsSync(PACKAGED_CONFIG) ? PACKAGED_CONFIG : null)
-  if (!file) return { url: DEFAULT_URL }
+  if (!file) return { url: DEFAULT_URL, token: explicit }
   try {
-    return { url: urlOfListen(loadConfigFile(file).http.listen) }
+    const access = agentAccessOf(loadConfigFile(file))
+    return { url: access.url, token: explicit ?? access.token }
   } catch (err) {
     if (err instanceof ConfigError) return { error: `${err.message}\n(the config gives the agent's address: run as root or as a member of group bedside-hub, or pass --url)` }
     throw err
@@ -98,7 +118,7 @@ function resolveUrl(values: { url?: string; config?: string }): { url: string } 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, json: { type: 'boolean' }, 'timeout-ms': { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, 'timeout-ms': { type: 'string' } },
     strict: true,
   })
   const where = resolveUrl(values)
@@ -109,7 +129,11 @@ export async function main(argv: string[]): Promise<number> {
   const timeoutMs = Number(values['timeout-ms'] ?? 5000)
   let body: unknown
   try {
-    const res = await fetch(`${where.url}/api/status`, { signal: AbortSignal.timeout(timeoutMs) })
+    const res = await fetch(`${where.url}/api/status`, { headers: authHeaders(where.token), signal: AbortSignal.timeout(timeoutMs) })
+    if (res.status === 401 || res.status === 403) {
+      process.stderr.write(`bedside-hub status: the agent at ${where.url} refused the ${where.token ? 'token' : 'request without a token'} (HTTP ${res.status}): add a viewer token to http.tokens of the config, or pass --token\n`)
+      return 1
+    }
     if (!res.ok) throw new Error(`HTTP ${res.status}`)
     body = await res.json()
   } catch (err) {

@@ -1,20 +1,36 @@
 /**
- * The agent's HTTP API (DESIGN.md, HTTP contract) on fastify. Read endpoints are open on the
- * configured listen address (bind it to the ward network only); write endpoints need a bearer
- * token from the config with a role allowed to write. Bad requests get a 4xx naming the field.
+ * The agent's HTTP API (DESIGN.md, HTTP contract) on fastify. Every read that carries patient
+ * identity, vitals or ward state needs a bearer token of any role; writes need nurse or admin;
+ * /healthz, /readyz and the page's own files are open. Requests whose Host is not one the agent
+ * serves are refused (DNS rebinding), and so are WebSocket upgrades from a foreign Origin
+ * (access.ts). HTTPS when the agent hands over a TLS reloader (tls.ts). Bad requests get a 4xx
+ * naming the field; no refusal carries patient data.
  */
-import { timingSafeEqual, createHash } from 'node:crypto'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Server as TlsServer } from 'node:tls'
 import type { Logger } from 'pino'
 import { z } from 'zod'
+import { bearerOf, chooseWsProtocol, mayWrite, normalizeHost, originHost, TokenTable, wsBearerOf, type Access, type Actor, type TokenEntry } from './access.js'
 import type { Metrics } from './metrics.js'
 import type { StaticAsset } from './page.js'
+import type { TlsReloader } from './tls.js'
 import type { LiveFeed } from './ws.js'
 
-export type Role = 'viewer' | 'nurse' | 'admin'
-export interface TokenEntry { readonly token: string; readonly role: Role; readonly name?: string }
-export interface Actor { readonly role: Role; readonly name: string }
+export type { Actor, Role, TokenEntry } from './access.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route (access.ts); routes without it need a viewer token. */
+    access?: Access
+    /** Served whatever the Host header says (load-balancer probes that carry no PHI). */
+    anyHost?: boolean
+  }
+  interface FastifyRequest {
+    /** The authenticated caller, set by the access hook on routes that need a token. */
+    actor: Actor | null
+  }
+}
 
 type Refusal<S extends number> = { ok: false; status: S; error: string; field?: string }
 
@@ -30,6 +46,10 @@ export interface AgentApi {
   status(): unknown
   health(): { live: boolean }
   readiness(): { ready: boolean; parts: Record<string, { ok: boolean; detail?: string }> }
+  /** Audit (issue 18): a sign-in on the page (`explicit`) or a token's first request since start. */
+  signedIn(actor: Actor, detail: string, explicit: boolean): void
+  /** Audit (issue 18): `actor` was shown the patients of these beds ('all': the ward); the API records the first view per token, bed and admission. */
+  viewed(actor: Actor, bedIds: readonly string[] | 'all', via: string): void
 }
 
 export interface HttpOptions {
@@ -40,6 +60,12 @@ export interface HttpOptions {
   readonly assets: ReadonlyMap<string, StaticAsset>
   /** The dashboard's live feed; GET /ws answers 404 without it. */
   readonly live?: LiveFeed
+  /** Host names served, normalized (access.ts allowedHosts); other Host headers get 421. */
+  readonly allowedHosts: ReadonlySet<string>
+  /** HTTPS with these certificates, reloaded when their files change (tls.ts); absent: plain HTTP. */
+  readonly tls?: TlsReloader
+  /** False when /metrics has a listener of its own (http.metrics_listen, buildMetricsHttp). */
+  readonly metricsHere?: boolean
 }
 
 const bedId = z.string().min(1).max(64)
@@ -62,7 +88,6 @@ export type AdmissionRequest = z.infer<typeof admissionSchema>
 export type AdmitRequest = Extract<AdmissionRequest, { action: 'admit' }>
 export type TransferRequest = Extract<AdmissionRequest, { action: 'transfer' }>
 
-const WRITE_ROLES: ReadonlySet<Role> = new Set(['nurse', 'admin'])
 const alarmIdSchema = z.string().min(1).max(200)
 
 function fieldErrors(err: z.ZodError): { error: string; fields: { field: string; message: string }[] } {
@@ -75,35 +100,140 @@ function refusal(reply: FastifyReply, r: Refusal<number>): FastifyReply {
 }
 
 export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
-  const log = opts.log
-  const hashed = opts.tokens.map((t) => ({ digest: createHash('sha256').update(t.token).digest(), role: t.role, name: t.name ?? t.role }))
+  const app = createServer(opts)
+  registerAccess(app, api, opts)
+  registerErrors(app, opts.log)
+  registerPage(app, opts)
+  registerProbes(app, api)
+  if (opts.metricsHere !== false) registerMetrics(app, opts)
+  registerReads(app, api)
+  registerWrites(app, api)
+  return app
+}
 
-  function actorOf(req: FastifyRequest): Actor | null {
-    const h = req.headers.authorization
-    if (!h || !h.startsWith('Bearer ')) return null
-    const d = createHash('sha256').update(h.slice(7).trim()).digest()
-    const hit = hashed.find((t) => timingSafeEqual(t.digest, d))
-    return hit ? { role: hit.role, name: hit.name } : null
+/** The listener of http.metrics_listen: /metrics with a token, /healthz and /readyz, nothing of the ward. */
+export function buildMetricsHttp(api: AgentApi, opts: Omit<HttpOptions, 'assets' | 'live'>): FastifyInstance {
+  const app = createServer(opts)
+  registerAccess(app, api, opts)
+  registerErrors(app, opts.log)
+  registerProbes(app, api)
+  registerMetrics(app, opts)
+  return app
+}
+
+/** The fastify instance: HTTPS when a TLS reloader is given, its default context kept current. */
+function createServer(opts: Pick<HttpOptions, 'tls'>): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...httpsOption(opts.tls) }) as unknown as FastifyInstance
+  if (opts.tls) opts.tls.attach(app.server as unknown as TlsServer)
+  return app
+}
+
+function httpsOption(tls: TlsReloader | undefined): { https?: TlsReloader['options'] } {
+  return tls ? { https: tls.options } : {}
+}
+
+/**
+ * One onRequest hook in front of every route, WebSocket upgrades included (@fastify/websocket
+ * routes the upgrade request through fastify before upgrading): Host allowlist, then the Origin of
+ * an upgrade, then the route's token. A refusal is a short JSON error, never patient data.
+ */
+type AccessOptions = Pick<HttpOptions, 'tokens' | 'allowedHosts' | 'log' | 'metrics'>
+
+function registerAccess(app: FastifyInstance, api: AgentApi, opts: AccessOptions): void {
+  const guard = new AccessGuard(api, opts)
+  app.decorateRequest('actor', null)
+  app.addHook('onRequest', async (req, reply) => guard.check(req, reply))
+}
+
+/** The checks of registerAccess, in order; each refusal is logged with its cause and counted. */
+class AccessGuard {
+  private readonly tokens: TokenTable
+  /** Tokens (as role:name) that made a request since start: the first one is audited as a sign-in. */
+  private readonly seen = new Set<string>()
+
+  constructor(private readonly api: AgentApi, private readonly opts: AccessOptions) {
+    this.tokens = new TokenTable(opts.tokens)
   }
 
-  /** Returns the actor, or sends 401/403 (logged with the cause) and returns null. */
-  function requireWriter(req: FastifyRequest, reply: FastifyReply): Actor | null {
-    const actor = actorOf(req)
+  /** Undefined when the request may go on (with req.actor set where a token was needed), else the refusal. */
+  check(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    return this.checkPlace(req, reply) ?? this.checkToken(req, reply)
+  }
+
+  /** Host allowlist, then the Origin of a WebSocket upgrade (DNS rebinding, cross-site sockets). */
+  private checkPlace(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const host = normalizeHost(req.headers.host ?? '')
+    if (!req.routeOptions.config.anyHost && !this.opts.allowedHosts.has(host)) {
+      this.opts.log.warn({ event: 'http_host_refused', cause: 'host not allowed', host: host.slice(0, 100), route: req.routeOptions.url, ip: req.ip }, 'request refused: Host header not in http.allowed_hosts')
+      return this.refuse(req, reply, 'host', 421, 'this Host is not served here (http.allowed_hosts)')
+    }
+    if (isUpgrade(req) && !originAllowed(req.headers.origin, this.opts.allowedHosts)) {
+      this.opts.log.warn({ event: 'ws_origin_refused', cause: 'origin not allowed', origin: String(req.headers.origin).slice(0, 100), ip: req.ip }, 'WebSocket refused: Origin not in http.allowed_hosts')
+      return this.refuse(req, reply, 'origin', 403, 'this Origin may not open the live feed')
+    }
+    return undefined
+  }
+
+  private checkToken(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const access = req.routeOptions.config.access ?? 'viewer'
+    if (access === 'open') return undefined
+    const presented = bearerOf(req.headers.authorization) ?? (isUpgrade(req) ? wsBearerOf(req.headers['sec-websocket-protocol']) : null)
+    const actor = presented === null ? null : this.tokens.actorOf(presented)
     if (!actor) {
-      log.warn({ event: 'auth_refused', cause: req.headers.authorization ? 'unknown-token' : 'no-token', route: req.routeOptions.url, ip: req.ip }, 'write refused: missing or unknown bearer token')
-      void reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or unknown bearer token' })
-      return null
+      const cause = presented === null ? 'no-token' : 'unknown-token'
+      this.opts.log.warn({ event: 'auth_refused', cause, route: req.routeOptions.url, ip: req.ip }, 'request refused: missing or unknown bearer token')
+      return this.refuse(req, reply.header('www-authenticate', 'Bearer'), cause, 401, 'missing or unknown bearer token')
     }
-    if (!WRITE_ROLES.has(actor.role)) {
-      log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`)
-      void reply.code(403).send({ error: `role "${actor.role}" may not write; needs nurse or admin` })
-      return null
+    if (access === 'writer' && !mayWrite(actor)) {
+      this.opts.log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`)
+      return this.refuse(req, reply, 'role', 403, `role "${actor.role}" may not write; needs nurse or admin`)
     }
-    return actor
+    req.actor = actor
+    this.noteFirstUse(req, actor)
+    return undefined
   }
 
-  // Malformed JSON, wrong content type, oversized body: a 4xx with a JSON body, never fastify's HTML.
+  /** The first request of each token since start is its sign-in in the audit trail (the page's explicit one is POST /api/session). */
+  private noteFirstUse(req: FastifyRequest, actor: Actor): void {
+    const key = `${actor.role}:${actor.name}`
+    if (this.seen.has(key)) return
+    this.seen.add(key)
+    if (req.routeOptions.url !== '/api/session') this.api.signedIn(actor, `first request since start: ${req.method} ${req.routeOptions.url ?? '?'} from ${req.ip}`, false)
+  }
+
+  private refuse(req: FastifyRequest, reply: FastifyReply, reason: string, status: number, error: string): FastifyReply {
+    this.opts.metrics.httpRefused.inc({ reason })
+    return sendRefusal(req, reply, status, error)
+  }
+}
+
+/**
+ * A refusal: status and a short error, nothing else. A refused WebSocket upgrade owns its raw socket
+ * (no HTTP keep-alive applies to it), so it is ended once the answer is written; a client that kept
+ * it open would otherwise hold the socket and delay the agent's stop.
+ */
+function sendRefusal(req: FastifyRequest, reply: FastifyReply, status: number, error: string): FastifyReply {
+  if (isUpgrade(req)) {
+    const socket = req.raw.socket
+    reply.raw.once('finish', () => socket.end())
+    void reply.header('connection', 'close')
+  }
+  return reply.code(status).send({ error })
+}
+
+function isUpgrade(req: FastifyRequest): boolean {
+  return (req.headers.upgrade ?? '').toLowerCase() === 'websocket'
+}
+
+/** Browsers always send Origin on a WebSocket; its absence means a non-browser client (token still needed). */
+function originAllowed(origin: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (origin === undefined) return true
+  const host = originHost(origin)
+  return host !== null && allowed.has(host)
+}
+
+/** Malformed JSON, wrong content type, oversized body: a 4xx with a JSON body, never fastify's HTML. */
+function registerErrors(app: FastifyInstance, log: Logger): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
     if (status === 500) log.error({ event: 'http_error', cause: err.message, route: req.routeOptions.url }, 'HTTP handler failed')
@@ -113,15 +243,17 @@ export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
   // Every write leaves a log line (the durable audit event is written by the API itself).
   app.addHook('onResponse', async (req, reply) => {
     if (req.method !== 'POST' && req.method !== 'DELETE') return
-    const actor = actorOf(req)
+    const actor = req.actor
     log.info({ event: 'http_write', method: req.method, route: req.routeOptions.url, status: reply.statusCode, actor: actor ? `${actor.role}:${actor.name}` : null, ms: Math.round(reply.elapsedTime) }, `${req.method} ${req.url} ${reply.statusCode}`)
   })
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }))
+}
 
-  void app.register(websocket, { options: { maxPayload: 4096 } })
+/** The page's files (no patient data in them: the page fetches that with its token) and the live feed. */
+function registerPage(app: FastifyInstance, opts: HttpOptions): void {
+  void app.register(websocket, { options: { maxPayload: 4096, handleProtocols: chooseWsProtocol } })
   const live = opts.live
   if (live) void app.register(async (scope) => live.route(scope))
-
   // The page loads only its own files and talks only to this origin (fetch and /ws).
   const pageHeaders = {
     'cache-control': 'no-cache',
@@ -130,37 +262,66 @@ export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
     'referrer-policy': 'no-referrer',
   }
   const pageError = opts.assets.get('/')?.error
-  if (pageError) log.error({ event: 'page_assets_missing', cause: pageError }, 'central-station page files missing: serving a stand-in page')
+  if (pageError) opts.log.error({ event: 'page_assets_missing', cause: pageError }, 'central-station page files missing: serving a stand-in page')
   for (const [path, asset] of opts.assets) {
-    app.get(path, async (_req, reply) => reply.code(asset.error ? 503 : 200).type(asset.contentType).headers(pageHeaders).send(asset.body))
+    app.get(path, { config: { access: 'open' } }, async (_req, reply) => reply.code(asset.error ? 503 : 200).type(asset.contentType).headers(pageHeaders).send(asset.body))
   }
-  app.get('/healthz', async (_req, reply) => {
+}
+
+/**
+ * Probes stay open: they carry no patient data (liveness; readiness names parts and devices).
+ * /healthz answers whatever the Host: load balancers probe by IP address or by their own name,
+ * and a rebinding page learns nothing from "ok".
+ */
+function registerProbes(app: FastifyInstance, api: AgentApi): void {
+  app.get('/healthz', { config: { access: 'open', anyHost: true } }, async (_req, reply) => {
     const h = api.health()
     return reply.code(h.live ? 200 : 503).send({ status: h.live ? 'ok' : 'down' })
   })
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', { config: { access: 'open' } }, async (_req, reply) => {
     const r = api.readiness()
     return reply.code(r.ready ? 200 : 503).send(r)
   })
+}
+
+/** Prometheus text, with a token of any role (Prometheus: `authorization: { credentials: … }`). */
+function registerMetrics(app: FastifyInstance, opts: Pick<HttpOptions, 'metrics'>): void {
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()))
-  app.get('/api/beds', async () => ({ beds: api.beds() }))
+}
+
+/** Reads need a token of any role (the access hook); each records who saw which beds. */
+function registerReads(app: FastifyInstance, api: AgentApi): void {
+  app.get('/api/beds', async (req) => {
+    const beds = api.beds()
+    api.viewed(req.actor!, 'all', 'GET /api/beds')
+    return { beds }
+  })
   app.get('/api/status', async () => api.status())
   app.get('/api/alarms', async (req, reply) => {
     const state = (req.query as { state?: string }).state ?? 'active'
     if (state !== 'active' && state !== 'all') return reply.code(400).send({ error: 'state must be "active" or "all"', fields: [{ field: 'state', message: 'must be "active" or "all"' }] })
-    return { alarms: api.alarms(state) }
+    const alarms = api.alarms(state)
+    api.viewed(req.actor!, [...new Set(alarms.map((a) => (a as { bedId: string }).bedId))], 'GET /api/alarms')
+    return { alarms }
   })
-  app.post('/api/alarms/:id/ack', async (req, reply) => {
-    const actor = requireWriter(req, reply)
-    if (!actor) return reply
+  // The page's sign-in: checks the token and tells the page its role (audited as a sign-in).
+  app.post('/api/session', async (req) => {
+    const actor = req.actor!
+    api.signedIn(actor, `page sign-in from ${req.ip}`, true)
+    return { role: actor.role, name: actor.name }
+  })
+}
+
+function registerWrites(app: FastifyInstance, api: AgentApi): void {
+  const writer = { config: { access: 'writer' as const } }
+  app.post('/api/alarms/:id/ack', writer, async (req, reply) => {
     const id = alarmIdSchema.safeParse((req.params as { id: string }).id)
     if (!id.success) return reply.code(400).send({ error: 'id: must be 1-200 characters', fields: [{ field: 'id', message: 'must be 1-200 characters' }] })
-    const r = await api.acknowledge(id.data, actor)
+    const r = await api.acknowledge(id.data, req.actor!)
     return r.ok ? reply.send({ alarm: r.alarm }) : refusal(reply, r)
   })
-  app.post('/api/admissions', async (req, reply) => {
-    const actor = requireWriter(req, reply)
-    if (!actor) return reply
+  app.post('/api/admissions', writer, async (req, reply) => {
+    const actor = req.actor!
     const parsed = admissionSchema.safeParse(req.body ?? {})
     if (!parsed.success) return reply.code(400).send(fieldErrors(parsed.error))
     const body = parsed.data
@@ -171,11 +332,8 @@ export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
     const r = body.action === 'transfer' ? await api.transfer(body, actor) : await api.admit(body, actor)
     return r.ok ? reply.code(body.action === 'admit' ? 201 : 200).send({ admission: r.admission }) : refusal(reply, r)
   })
-  app.delete('/api/admissions/:bedId', async (req, reply) => {
-    const actor = requireWriter(req, reply)
-    if (!actor) return reply
-    const r = await api.discharge((req.params as { bedId: string }).bedId, actor)
+  app.delete('/api/admissions/:bedId', writer, async (req, reply) => {
+    const r = await api.discharge((req.params as { bedId: string }).bedId, req.actor!)
     return r.ok ? reply.code(204).send() : refusal(reply, r)
   })
-  return app
 }

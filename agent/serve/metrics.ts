@@ -32,6 +32,8 @@ export function createMetrics() {
     redelivered: new client.Counter({ name: 'bedside_redelivered_total', help: 'Sender messages re-sent after a lost acknowledgement and recognised: acknowledged again, not stored again, by source', labelNames: ['source'] as const, registers: [registry] }),
     // issue 16: stored flagged out-of-range, kept out of alarms and vitals; labelled by MDC reference id.
     ingestOutOfRange: new client.Counter({ name: 'bedside_ingest_out_of_range_total', help: 'Observations outside their code\'s plausible range (stored, flagged out-of-range), by MDC reference id', labelNames: ['code'] as const, registers: [registry] }),
+    // issue 18: a rise of unknown-token or host refusals is someone probing the ward's API.
+    httpRefused: new client.Counter({ name: 'bedside_http_refused_total', help: 'HTTP requests and WebSocket upgrades refused, by reason (host, origin, no-token, unknown-token, role)', labelNames: ['reason'] as const, registers: [registry] }),
     recordsCommitted: new client.Counter({ name: 'bedside_records_committed_total', help: 'Records durably committed to the local store', registers: [registry] }),
     commitFailures: new client.Counter({ name: 'bedside_commit_failures_total', help: 'Group commits that failed (nothing of them was acknowledged)', registers: [registry] }),
     commitLatency: new client.Histogram({ name: 'bedside_commit_latency_seconds', help: 'Wall time of one group commit (transaction + fsync)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [registry] }),

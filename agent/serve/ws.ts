@@ -6,7 +6,9 @@
  *   link      a device's link state change
  *   wave      ECG for the strip: decimated to about 125 Hz, flushed every WAVE_FLUSH_MS
  *   status    queue depth, oldest unsynced age, sync state: every STATUS_EVERY_MS (also a heartbeat)
- * The feed is read-only; acknowledgements go through the token-checked HTTP API.
+ * The feed is read-only; acknowledgements go through the token-checked HTTP API. Opening it needs a
+ * viewer token (http.ts checks it before the upgrade; the page sends it as a subprotocol, access.ts),
+ * and every bed shown is reported to the audit of reads (LiveState.viewed).
  */
 import type { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
@@ -17,6 +19,7 @@ import type { WaveformChunk } from '../../drivers/records.js'
 import type { LinkStatus } from '../../drivers/types.js'
 import type { AlarmChange } from '../rules/index.js'
 import { alarmJson } from '../outputs.js'
+import type { Actor } from './access.js'
 
 /** The events the feed listens to; a subset of AgentEvents (agent.ts). */
 export interface LiveEvents {
@@ -33,6 +36,8 @@ export interface LiveState {
   bed(bedId: string): unknown
   alarms(): unknown[]
   status(): unknown
+  /** Audit of reads: `actor` was shown these beds ('all': the ward snapshot). */
+  viewed(actor: Actor, bedIds: readonly string[] | 'all', via: string): void
 }
 
 /** Browsers draw the strip at ≤ 125 Hz; more only costs bandwidth on the ward network. */
@@ -97,6 +102,8 @@ class WaveStrip {
 
 export class LiveFeed {
   private readonly clients = new Set<WebSocket>()
+  /** Who opened each socket (the token's actor), for the audit of the beds it is shown. */
+  private readonly actors = new WeakMap<WebSocket, Actor>()
   /** Clients that answered the last ping. */
   private readonly alive = new WeakSet<WebSocket>()
   private readonly strips = new Map<string, WaveStrip>()
@@ -105,10 +112,10 @@ export class LiveFeed {
   private readonly onAlarm = (c: AlarmChange, hubSeq: number): void => {
     this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq) })
     // The tile shows the value and the NEWS2 that raised the alarm now, not at the next 1 Hz update.
-    if (this.clients.size > 0 && c.category === 'physiological') this.broadcast({ type: 'bed', bed: this.state.bed(c.bedId) })
+    if (this.clients.size > 0 && c.category === 'physiological') this.broadcastBed(c.bedId)
   }
   private readonly onVitals = (bedId: string): void => {
-    if (this.clients.size > 0) this.broadcast({ type: 'bed', bed: this.state.bed(bedId) })
+    if (this.clients.size > 0) this.broadcastBed(bedId)
   }
   private readonly onLink = (deviceId: string, link: LinkStatus): void => this.broadcast({ type: 'link', deviceId, link })
   private readonly onWave = (bedId: string, chunk: WaveformChunk): void => this.addWave(bedId, chunk)
@@ -137,9 +144,13 @@ export class LiveFeed {
     }
   }
 
-  /** Registers GET /ws; call after `@fastify/websocket` is registered on `app`. */
+  /** Registers GET /ws (viewer token or above); call after `@fastify/websocket` is registered on `app`. */
   route(app: FastifyInstance): void {
-    app.get('/ws', { websocket: true }, (socket) => this.accept(socket))
+    app.get('/ws', { websocket: true, config: { access: 'viewer' } }, (socket, req) => {
+      // The access hook refused the upgrade already when there is no actor; this guards a wiring mistake.
+      if (!req.actor) return socket.close(1008, 'not signed in')
+      this.accept(socket, req.actor)
+    })
   }
 
   get clientCount(): number {
@@ -157,7 +168,9 @@ export class LiveFeed {
     this.clients.clear()
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, actor: Actor): void {
+    this.actors.set(ws, actor)
+    this.state.viewed(actor, 'all', 'GET /ws')
     this.clients.add(ws)
     this.alive.add(ws)
     ws.on('pong', () => this.alive.add(ws))
@@ -192,6 +205,15 @@ export class LiveFeed {
       strip.t0Ms += (strip.pending.length * 1000) / strip.outRateHz
       strip.pending.length = 0
     }
+  }
+
+  /** A bed's tile to every client; a patient admitted since a client connected is audited as seen by it. */
+  private broadcastBed(bedId: string): void {
+    for (const ws of this.clients) {
+      const actor = this.actors.get(ws)
+      if (actor) this.state.viewed(actor, [bedId], 'GET /ws')
+    }
+    this.broadcast({ type: 'bed', bed: this.state.bed(bedId) })
   }
 
   private broadcast(msg: Record<string, unknown>): void {

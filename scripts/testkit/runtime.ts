@@ -28,6 +28,13 @@ export function deployedAgentRuntime(): AgentRuntime {
   return { nodeFlags: line('AGENT_NODE_FLAGS').split(' ').filter(Boolean), env: { MALLOC_ARENA_MAX: line('AGENT_MALLOC_ARENA_MAX') } }
 }
 
+/**
+ * The read token every test agent is given (issue 18: no patient data without a token): pass
+ * `VIEWER_AUTH` as fetch init, or `authHeaders()` to add it to other headers.
+ */
+export const TEST_VIEWER = { token: 'test-viewer-token', role: 'viewer', name: 'test-viewer' } as const
+export const VIEWER_AUTH = { headers: { authorization: `Bearer ${TEST_VIEWER.token}` } }
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer()

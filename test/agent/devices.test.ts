@@ -12,7 +12,7 @@ import { parseConfig } from '../../agent/config.js'
 import { openPtyLink, type PtyLink } from '../../drivers/serial/index.js'
 import { createSimBleWard, type SimBleWard } from '../../drivers/sim/ble/index.js'
 import { startDatexEmulator, type DatexEmulator } from '../../drivers/sim/datex-emulator.js'
-import { metricValue, tempDir, waitFor } from '../support/agent-process.js'
+import { TEST_VIEWER, VIEWER_AUTH, metricValue, tempDir, waitFor } from '../support/agent-process.js'
 
 let agent: RunningAgent
 let ward: SimBleWard
@@ -27,7 +27,7 @@ before(async () => {
   ward = createSimBleWard([{ bed: 'b1', patch: 'a0:9e:1a:00:00:01', heartRateBpm: 75 }])
   const cfg = parseConfig({
     hub: { id: 'dev-hub', site: 's', data_dir: join(dir, 'data') },
-    http: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0', tokens: [TEST_VIEWER] },
     mqtt: { listen: '127.0.0.1:0' },
     ble: { radio: 'sim' },
     beds: [
@@ -48,7 +48,7 @@ after(async () => {
 
 type Bed = { id: string; vitals: { code: string; value: number | null; device: string; quality: string[] }[] }
 const bedVital = async (bedId: string, code: string) => {
-  const beds = ((await (await fetch(`${http}/api/beds`)).json()) as { beds: Bed[] }).beds
+  const beds = ((await (await fetch(`${http}/api/beds`, VIEWER_AUTH)).json()) as { beds: Bed[] }).beds
   return beds.find((b) => b.id === bedId)?.vitals.find((v) => v.code === code)
 }
 
@@ -69,9 +69,9 @@ test('agent: a Datex monitor on a serial port delivers its numerics, and its lin
   assert.equal(spo2.value, 95)
   const hr = await bedVital('b2', 'MDC_ECG_HEART_RATE')
   assert.equal(hr?.value, 88)
-  const metrics = await (await fetch(`${http}/metrics`)).text()
+  const metrics = await (await fetch(`${http}/metrics`, VIEWER_AUTH)).text()
   assert.match(metrics, /bedside_link_frames_total\{device="datex-2"\} [1-9]/)
-  const status = (await (await fetch(`${http}/api/status`)).json()) as { devices: { id: string; link: { state: string } | null }[] }
+  const status = (await (await fetch(`${http}/api/status`, VIEWER_AUTH)).json()) as { devices: { id: string; link: { state: string } | null }[] }
   assert.equal(status.devices.find((d) => d.id === 'datex-2')?.link?.state, 'connected')
   assert.equal(status.devices.find((d) => d.id === 'patch-1')?.link?.state, 'connected')
 })
@@ -79,7 +79,7 @@ test('agent: a Datex monitor on a serial port delivers its numerics, and its lin
 test('agent: unplugging the monitor raises a technical alarm for its bed', async () => {
   await link.close()
   const alarm = await waitFor('a technical alarm for bed b2', async () => {
-    const alarms = ((await (await fetch(`${http}/api/alarms?state=active`)).json()) as { alarms: { bedId: string; category: string; ruleId: string }[] }).alarms
+    const alarms = ((await (await fetch(`${http}/api/alarms?state=active`, VIEWER_AUTH)).json()) as { alarms: { bedId: string; category: string; ruleId: string }[] }).alarms
     return alarms.find((a) => a.bedId === 'b2' && a.category === 'technical')
   }, 30_000, 250)
   assert.ok(['tech-disconnected', 'tech-no-data'].includes(alarm.ruleId), alarm.ruleId)

@@ -13,7 +13,7 @@ import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { loadConfigFile } from '../../agent/config.js'
 import { openDatabase } from '../../agent/store/db.js'
 import { createSimBleWard, type SimBleWard } from '../../drivers/sim/ble/index.js'
-import { freePort, spawnCli, tempDir, waitFor } from '../support/agent-process.js'
+import { TEST_VIEWER, VIEWER_AUTH, freePort, spawnCli, tempDir, waitFor } from '../support/agent-process.js'
 
 const PATCH = 'a0:9e:1a:00:00:77'
 let dir: string
@@ -33,7 +33,7 @@ before(async () => {
   configFile = join(dir, 'config.yaml')
   writeFileSync(configFile, YAML.stringify({
     hub: { id: 'pair-hub', site: 's', data_dir: join(dir, 'data') },
-    http: { listen: `127.0.0.1:${await freePort()}` }, mqtt: { listen: '127.0.0.1:0' }, ble: { radio: 'sim' }, log: { level: 'warn' },
+    http: { listen: `127.0.0.1:${await freePort()}`, tokens: [TEST_VIEWER] }, mqtt: { listen: '127.0.0.1:0' }, ble: { radio: 'sim' }, log: { level: 'warn' },
     beds: [{ id: 'b1', devices: [] }, { id: 'b2', devices: [] }],
   }), { mode: 0o600 })
   ward = createSimBleWard([{ bed: 'b1', patch: PATCH, heartRateBpm: 66 }])
@@ -70,7 +70,7 @@ test('pair: an unpaired patch is never connected; once paired it streams to its 
   const added = await cli('pair', 'add', PATCH, '--bed', 'b1', '--id', 'patch-77', '--by', 'it-admin', '--config', configFile)
   assert.equal(added.code, 0, added.out)
   const hr = await waitFor('HR of the paired patch on bed b1', async () => {
-    const beds = ((await (await fetch(`${http}/api/beds`)).json()) as { beds: { id: string; vitals: { code: string; value: number | null; device: string }[] }[] }).beds
+    const beds = ((await (await fetch(`${http}/api/beds`, VIEWER_AUTH)).json()) as { beds: { id: string; vitals: { code: string; value: number | null; device: string }[] }[] }).beds
     return beds.find((b) => b.id === 'b1')?.vitals.find((v) => v.code === 'MDC_ECG_HEART_RATE' && v.device === 'patch-77' && v.value !== null)
   }, 25_000, 250)
   assert.ok(Math.abs(hr.value! - 66) <= 3, `HR ${hr.value}`)
@@ -87,6 +87,6 @@ test('pair: removing a pairing disconnects the device', async () => {
   const removed = await cli('pair', 'remove', PATCH, '--config', configFile)
   assert.equal(removed.code, 0, removed.out)
   await waitFor('patch disconnected', async () => peripheral().state === 'disconnected', 15_000, 250)
-  const status = (await (await fetch(`${http}/api/status`)).json()) as { devices: { id: string }[] }
+  const status = (await (await fetch(`${http}/api/status`, VIEWER_AUTH)).json()) as { devices: { id: string }[] }
   assert.equal(status.devices.some((d) => d.id === 'patch-77'), false)
 })

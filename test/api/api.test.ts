@@ -45,6 +45,12 @@ function audits(): { action: string; actor: string; detail: string; bed: string 
   }
 }
 
+/** Audit events of writes: reads leave their own (sign-in, patient-view), checked in security.test.ts. */
+const READ_AUDITS = new Set(['sign-in', 'token-first-use', 'patient-view'])
+function writeAudits(): ReturnType<typeof audits> {
+  return audits().filter((a) => !READ_AUDITS.has(a.action))
+}
+
 function fieldsOf(body: { fields?: { field: string }[] }): string[] {
   return (body.fields ?? []).map((f) => f.field)
 }
@@ -53,7 +59,7 @@ async function raiseHighAlarm(): Promise<string> {
   // NIBP systolic ≤ 70 escalates sbp-low to high with no condition delay (agent/rules/defaults.ts).
   await monitor.publishAsync('bedside/v1/devices/api-mon-01/obs', JSON.stringify({ ts: Date.now(), obs: [{ code: 'MDC_PRESS_BLD_NONINV_SYS', value: 62, unit: 'mm[Hg]' }] }), { qos: 1 })
   return waitFor('a high alarm', async () => {
-    const { body } = await call('GET', '/api/alarms?state=active')
+    const { body } = await call('GET', '/api/alarms?state=active', { token: VIEWER })
     return body.alarms.find((a: any) => a.bedId === 'api-01' && a.priority === 'high' && a.state !== 'acknowledged')?.alarmId as string | undefined
   }, 5000, 50)
 }
@@ -122,10 +128,10 @@ describe('api', () => {
     const unknownBed = await call('POST', '/api/admissions', { token: NURSE, body: { bed_id: 'no-such-bed', mrn: 'M-3' } })
     assert.equal(unknownBed.status, 404)
     assert.deepEqual(fieldsOf(unknownBed.body), ['bed_id'])
-    const badState = await call('GET', '/api/alarms?state=bogus')
+    const badState = await call('GET', '/api/alarms?state=bogus', { token: VIEWER })
     assert.equal(badState.status, 400)
     assert.deepEqual(fieldsOf(badState.body), ['state'])
-    assert.equal(audits().length, 0, 'refused writes leave no audit event')
+    assert.equal(writeAudits().length, 0, 'refused writes leave no audit event')
   })
 
   test('api: admit, transfer and discharge are audited, and the bed listing follows', async () => {
@@ -136,7 +142,7 @@ describe('api', () => {
     assert.equal(move.status, 200)
     assert.equal(move.body.admission.bedId, 'api-03')
     assert.equal(move.body.admission.pseudonym, admit.body.admission.pseudonym, 'the same patient, the same pseudonym')
-    const listed = (await call('GET', '/api/beds')).body.beds
+    const listed = (await call('GET', '/api/beds', { token: VIEWER })).body.beds
     assert.equal(listed.find((b: any) => b.id === 'api-02').patient, null)
     assert.equal(listed.find((b: any) => b.id === 'api-03').patient.label, 'Edith Clarke')
     const occupied = await call('POST', '/api/admissions', { token: NURSE, body: { bed_id: 'api-01', mrn: 'MRN-API-78' } })
@@ -148,7 +154,7 @@ describe('api', () => {
     const again = await call('POST', '/api/admissions', { token: NURSE, body: { action: 'discharge', bed_id: 'api-03' } })
     assert.equal(again.status, 404)
     assert.deepEqual(fieldsOf(again.body), ['bed_id'])
-    const trail = audits()
+    const trail = writeAudits()
     assert.deepEqual(trail.map((a) => a.action), ['admission', 'transfer', 'admission', 'discharge'])
     const writes = logLines.filter((l) => l.event === 'http_write' && l.route === '/api/admissions' && l.status === 201)
     assert.ok(writes.length >= 2 && writes.every((l) => l.actor === 'nurse:nurse-ann' && l.component === 'http'), 'each write is logged with its actor')
@@ -165,7 +171,7 @@ describe('api', () => {
     assert.equal(ok.status, 200)
     assert.equal(ok.body.alarm.state, 'acknowledged')
     assert.equal(ok.body.alarm.ackBy, 'nurse-ann')
-    const listed = (await call('GET', '/api/alarms?state=active')).body.alarms.find((a: any) => a.alarmId === alarmId)
+    const listed = (await call('GET', '/api/alarms?state=active', { token: VIEWER })).body.alarms.find((a: any) => a.alarmId === alarmId)
     assert.equal(listed?.state, 'acknowledged')
     const twice = await call('POST', path, { token: NURSE })
     assert.equal(twice.status, 409)

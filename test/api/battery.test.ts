@@ -10,7 +10,7 @@ import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
 import { SimPolarH10, SimRadio } from '../../drivers/sim/ble/index.js'
-import { tempDir, waitFor } from '../support/agent-process.js'
+import { TEST_VIEWER, VIEWER_AUTH, tempDir, waitFor } from '../support/agent-process.js'
 
 const PATCH = 'a0:9e:1a:00:00:07'
 let agent: RunningAgent
@@ -25,7 +25,7 @@ before(async () => {
   radio.add(patch.peripheral)
   agent = await startAgent(parseConfig({
     hub: { id: 'batt-hub', site: 's', data_dir: join(tempDir('battery'), 'data') },
-    http: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0', tokens: [TEST_VIEWER] },
     mqtt: { listen: '127.0.0.1:0' },
     ble: { radio: 'sim' },
     beds: [{ id: 'bb-1', devices: [{ id: 'patch-7', type: 'polar-pmd', address: PATCH }, { id: 'mon-7', type: 'mqtt', secret: 'secret-of-mon-7' }] }],
@@ -40,7 +40,7 @@ after(async () => {
 
 test('api: a patch with a low battery shows battery low and its link on the bed, the other device does not', async () => {
   const devices = await waitFor('the low battery on the bed listing', async () => {
-    const bed = ((await (await fetch(`${http}/api/beds`)).json()) as { beds: { id: string; devices: Device[] }[] }).beds[0]!
+    const bed = ((await (await fetch(`${http}/api/beds`, VIEWER_AUTH)).json()) as { beds: { id: string; devices: Device[] }[] }).beds[0]!
     return bed.devices.find((d) => d.id === 'patch-7')?.battery === 'low' ? bed.devices : undefined
   }, 20_000, 250)
   assert.equal(devices.find((d) => d.id === 'patch-7')?.link?.state, 'connected')

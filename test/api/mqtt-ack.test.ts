@@ -13,7 +13,7 @@ import mqtt from 'mqtt'
 import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
-import { metricValue, tempDir, waitFor } from '../support/agent-process.js'
+import { TEST_VIEWER, VIEWER_AUTH, metricValue, tempDir, waitFor } from '../support/agent-process.js'
 
 let agent: RunningAgent
 let http: string
@@ -25,7 +25,7 @@ let station: mqtt.MqttClient
 const connect = (username: string, password: string) => mqtt.connectAsync(broker, { username, password, reconnectPeriod: 0, protocolVersion: 4 })
 
 async function alarms(): Promise<{ alarmId: string; ruleId: string; bedId: string; state: string; ackBy?: string; priority: string }[]> {
-  return (await (await fetch(`${http}/api/alarms?state=active`)).json()).alarms
+  return (await (await fetch(`${http}/api/alarms?state=active`, VIEWER_AUTH)).json()).alarms
 }
 
 /** Raises an alarm from the monitor: NIBP systolic 60 (sbp-low, high) or temperature 39.9 °C (temp-high, low); both without delay. */
@@ -49,7 +49,7 @@ describe('mqtt ack', () => {
     dataDir = join(tempDir('mqtt-ack'), 'data')
     agent = await startAgent(parseConfig({
       hub: { id: 'ack-hub', site: 's', data_dir: dataDir },
-      http: { listen: '127.0.0.1:0' },
+      http: { listen: '127.0.0.1:0', tokens: [TEST_VIEWER] },
       mqtt: { listen: '127.0.0.1:0', clients: [{ username: 'station-1', password: 'station-pass-1', role: 'nurse' }, { username: 'screen-1', password: 'screen-pass-1', role: 'viewer' }] },
       beds: [{ id: 'ack-01', devices: [{ id: 'ack-mon', type: 'mqtt', secret: 'ack-mon-secret' }] }, { id: 'ack-02', devices: [] }],
     }), { log: pino({ level: 'silent' }) })

@@ -14,7 +14,7 @@ import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
 import { mllpFrame } from '../../drivers/serial/hl7/mllp.js'
 import { buildOru } from '../../drivers/sim/hl7-message.js'
-import { freePort, metricValue, tempDir, waitFor } from '../support/agent-process.js'
+import { freePort, metricValue, TEST_VIEWER, tempDir, waitFor } from '../support/agent-process.js'
 
 const TOKEN = 'redelivery-nurse-token'
 let agent: RunningAgent
@@ -50,7 +50,7 @@ describe('redelivery', () => {
     hl7Port = await freePort()
     config = parseConfig({
       hub: { id: 'rd-hub', site: 's', data_dir: dataDir },
-      http: { listen: '127.0.0.1:0', tokens: [{ token: TOKEN, role: 'nurse' }] },
+      http: { listen: '127.0.0.1:0', tokens: [{ token: TOKEN, role: 'nurse' }, TEST_VIEWER] },
       mqtt: { listen: '127.0.0.1:0' },
       beds: [{ id: 'rd-01', devices: [
         { id: 'rd-mon', type: 'mqtt', secret: 'rd-mon-secret' },

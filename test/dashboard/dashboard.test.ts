@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import { chromium, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core'
-import { freePort, startAgentProcess, waitFor, type AgentHandle } from '../support/agent-process.js'
+import { VIEWER_AUTH, freePort, startAgentProcess, waitFor, type AgentHandle } from '../support/agent-process.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
@@ -63,7 +63,14 @@ async function numbersOf(bedId: string): Promise<string> {
 }
 
 async function apiAlarms(): Promise<{ alarmId: string; ruleId: string; state: string; priority: string; bedId: string; ackBy?: string }[]> {
-  return (await (await fetch(`${agent.http}/api/alarms?state=active`)).json()).alarms
+  return (await (await fetch(`${agent.http}/api/alarms?state=active`, VIEWER_AUTH)).json()).alarms
+}
+
+/** The page's sign-in form (issue 18): the token is kept for this tab only. */
+async function signIn(p: Page, token: string): Promise<void> {
+  await p.fill('#signin-token', token)
+  await p.click('#signin-form button[type="submit"]')
+  await p.waitForFunction(() => !document.body.classList.contains('signed-out'), undefined, { timeout: 5000 })
 }
 
 async function pageAlarms(): Promise<string[]> {
@@ -110,6 +117,7 @@ describe('dashboard', { timeout: 120_000 }, () => {
     page = await context.newPage()
     page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`))
     await page.goto(agent.http)
+    await signIn(page, VIEWER)
   })
 
   after(async () => {
@@ -154,6 +162,30 @@ describe('dashboard', { timeout: 120_000 }, () => {
     })
     assert.equal(silent, false, 'a bed without a waveform source draws nothing')
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ward-1920x1080.png') })
+  })
+
+  test('dashboard: without sign-in no patient name reaches the page; a wrong token stays signed out', async () => {
+    const other = await context.newPage() // a new tab: its sessionStorage is empty
+    const received: string[] = []
+    other.on('response', (r) => void r.text().then((t) => received.push(`${r.url()} ${r.status()} ${t}`), () => undefined))
+    other.on('websocket', (w) => w.on('framereceived', (f) => received.push(String(f.payload))))
+    try {
+      await other.goto(agent.http)
+      await other.locator('#signin-view').waitFor({ state: 'visible', timeout: 5000 })
+      await other.fill('#signin-token', 'not-a-ward-token')
+      await other.click('#signin-form button[type="submit"]')
+      await other.waitForFunction(() => /Unknown token/.test(document.querySelector('#signin-error')?.textContent ?? ''))
+      await other.waitForTimeout(1500) // time for anything the page might still fetch or receive
+      assert.ok(await other.evaluate(() => document.body.classList.contains('signed-out')))
+      assert.equal(await other.locator('.bed').count(), 0)
+      assert.ok(!(await other.content()).includes('Grace Hopper'), 'no patient name in the page')
+      assert.ok(received.length > 0, 'the page files were received')
+      for (const body of received) assert.ok(!body.includes('Grace Hopper') && !body.includes('MRN-DASH-1'), `no patient in ${body.slice(0, 80)}`)
+      assert.ok(!received.some((b) => b.includes('"type":"snapshot"')), 'no live feed before sign-in')
+      await other.screenshot({ path: join(ARTIFACTS, 'dashboard-sign-in.png') })
+    } finally {
+      await other.close()
+    }
   })
 
   test('dashboard: eight beds fit a 1366×768 nurse-station screen without scrolling', async () => {
@@ -224,6 +256,7 @@ describe('dashboard', { timeout: 120_000 }, () => {
     const other = await context.newPage()
     try {
       await other.goto(hub.http)
+      await signIn(other, VIEWER)
       const banner = other.locator('#banner-sync')
       await banner.waitFor({ state: 'visible', timeout: 10_000 })
       assert.match(await banner.innerText(), /Cloud sync behind: oldest unsynced record \d+ s old, \d+ queued \(.*ECONNREFUSED.*\)/)
@@ -253,6 +286,7 @@ describe('dashboard', { timeout: 120_000 }, () => {
     const other = await context.newPage()
     try {
       await other.goto(hub.http)
+      await signIn(other, VIEWER)
       // Waveforms fill the 1 MB quota within a second or two; keep them coming until the page says so.
       const samples = ecgChunk(0, 250, 250)
       let t0 = Date.now() - 3_600_000

@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import { pino } from 'pino'
 import { startAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
-import { tempDir } from '../support/agent-process.js'
+import { TEST_VIEWER, VIEWER_AUTH, tempDir } from '../support/agent-process.js'
 
 const DASHBOARD = new URL('../../packaging/grafana/bedside-hub.json', import.meta.url)
 
@@ -30,11 +30,11 @@ test('grafana: every series the dashboard queries is exported by a running agent
   const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[]; uid: string }
   const agent = await startAgent(parseConfig({
     hub: { id: 'grafana-hub', site: 's', data_dir: join(tempDir('grafana'), 'data') },
-    http: { listen: '127.0.0.1:0' }, mqtt: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0', tokens: [TEST_VIEWER] }, mqtt: { listen: '127.0.0.1:0' },
   }), { log: pino({ level: 'silent' }) })
   let exported: Set<string>
   try {
-    exported = exportedSeries(await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text())
+    exported = exportedSeries(await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, VIEWER_AUTH)).text())
   } finally {
     await agent.stop()
   }

@@ -1,7 +1,8 @@
 /**
  * The dashboard feed (agent/serve/ws.ts) without a browser: fastify's injectWS against buildHttp
  * with a LiveFeed on a plain EventEmitter. Snapshot on connect, alarm changes at once, ECG
- * decimated to ≤ 125 Hz in ~100 ms chunks, other waveforms and a second lead left out.
+ * decimated to ≤ 125 Hz in ~100 ms chunks, other waveforms and a second lead left out. Opening it
+ * needs a token (test/api/security.test.ts checks the refusals against a real agent).
  */
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
@@ -11,6 +12,7 @@ import { pino } from 'pino'
 import type { WebSocket } from 'ws'
 import { codeOf } from '../../drivers/codes.js'
 import { Quality, type WaveformChunk } from '../../drivers/records.js'
+import { allowedHosts } from '../../agent/serve/access.js'
 import { buildHttp, type AgentApi } from '../../agent/serve/http.js'
 import { createMetrics } from '../../agent/serve/metrics.js'
 import { LiveFeed, WAVE_FLUSH_MS, type LiveEvents, type LiveState } from '../../agent/serve/ws.js'
@@ -22,8 +24,12 @@ const state: LiveState = {
   bed: (id) => ({ id, vitals: [{ code: 'MDC_ECG_HEART_RATE', value: 80 }] }),
   alarms: () => [{ alarmId: 'b1:hr-high:1', state: 'raised' }],
   status: () => ({ queue: { depth: 0 } }),
+  viewed: () => undefined,
 }
-const api = { health: () => ({ live: true }), readiness: () => ({ ready: true, parts: {} }) } as unknown as AgentApi
+const api = { health: () => ({ live: true }), readiness: () => ({ ready: true, parts: {} }), signedIn: () => undefined } as unknown as AgentApi
+const VIEWER = 'ws-viewer-token'
+/** The upgrade request of a signed-in page on this host (the access hook checks Host, Origin and token). */
+const upgrade = { headers: { host: 'localhost', origin: 'http://localhost', authorization: `Bearer ${VIEWER}` } }
 
 function chunk(code: string, rateHz: number, t0Ms: number, samples: number[]): WaveformChunk {
   return { kind: 'wave', deviceId: 'p1', code: codeOf(code)!, rateHz, t0Us: t0Ms * 1000, samplesUv: Int32Array.from(samples), hubTimeMs: t0Ms, deviceSeq: 0, quality: Quality.VALID } as unknown as WaveformChunk
@@ -62,7 +68,7 @@ describe('ws feed', () => {
   before(async () => {
     events = new EventEmitter<LiveEvents>()
     feed = new LiveFeed(events, state, pino({ level: 'silent' }))
-    app = buildHttp(api, { tokens: [], metrics: createMetrics(), log: pino({ level: 'silent' }), assets: new Map(), live: feed })
+    app = buildHttp(api, { tokens: [{ token: VIEWER, role: 'viewer' }], allowedHosts: allowedHosts('127.0.0.1', []), metrics: createMetrics(), log: pino({ level: 'silent' }), assets: new Map(), live: feed })
     await app.ready()
   })
   after(async () => {
@@ -72,7 +78,7 @@ describe('ws feed', () => {
 
   test('ws feed: a new client gets the whole ward first, then alarm changes at once', async () => {
     const box = inbox()
-    const ws = await app.injectWS('/ws', {}, { onInit: box.attach })
+    const ws = await app.injectWS('/ws', upgrade, { onInit: box.attach })
     const snap = await box.next('snapshot')
     assert.equal(snap.hub, 'ws-hub')
     assert.deepEqual(snap.beds, state.beds())
@@ -92,7 +98,7 @@ describe('ws feed', () => {
 
   test('ws feed: 500 Hz ECG reaches the page at 125 Hz, boxcar-averaged, with its start time; one lead per bed', async () => {
     const box = inbox()
-    const ws = await app.injectWS('/ws', {}, { onInit: box.attach })
+    const ws = await app.injectWS('/ws', upgrade, { onInit: box.attach })
     await box.next('snapshot')
     // 1 s of a ramp at 500 Hz in 20 chunks of 25 samples: each output sample is the mean of 4 inputs.
     const t0 = 1_700_000_000_000

@@ -180,7 +180,7 @@ describe('packaging: the unpacked tree runs', () => {
     mkdirSync(dir)
     writeFileSync(config, [
       `hub: { id: ward-pkg, site: test-site, data_dir: ${join(dir, 'data')} }`,
-      `http: { listen: "127.0.0.1:${httpPort}" }`,
+      `http: { listen: "127.0.0.1:${httpPort}", tokens: [{ token: "pkg-viewer-token", role: viewer }] }`,
       `mqtt: { listen: "127.0.0.1:${mqttPort}" }`,
       'beds:',
       '  - id: "b1"',
@@ -213,7 +213,7 @@ describe('packaging: the unpacked tree runs', () => {
       assert.match(status.stdout, /sim-b1\s+bed b1\s+sim\s+connected/)
       assert.match(status.stdout, /queue: \d+ records kept on this gateway \(no cloud configured\)/)
       assert.match(status.stdout, /active alarms: \d+/)
-      const json = JSON.parse((await runAsync(cli(), ['status', '--url', `http://127.0.0.1:${httpPort}`, '--json'])).stdout) as { hub: string; queue: { depth: number } }
+      const json = JSON.parse((await runAsync(cli(), ['status', '--url', `http://127.0.0.1:${httpPort}`, '--token', 'pkg-viewer-token', '--json'])).stdout) as { hub: string; queue: { depth: number } }
       assert.equal(json.hub, 'ward-pkg')
       assert.ok(json.queue.depth > 0, 'the simulated device has written records')
     } finally {

@@ -30,7 +30,7 @@ async function runAgentOnce(dir: string, port: number): Promise<{ queue: { depth
     // Stop only once started: SIGTERM before the agent has its handlers ends it without a clean stop.
     for (let i = 0; i < 80 && (!status || status.queue.depth === 0 || !output.includes('"event":"started"')); i++) {
       await new Promise((r) => setTimeout(r, 250))
-      status = await fetch(`http://127.0.0.1:${port}/api/status`).then((r) => r.json() as Promise<{ queue: { depth: number }; hub: string }>, () => null)
+      status = await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { authorization: 'Bearer chroot-viewer-token' } }).then((r) => r.json() as Promise<{ queue: { depth: number }; hub: string }>, () => null)
     }
   } finally {
     agent.kill('SIGTERM')
@@ -88,7 +88,7 @@ export function describeInstall(built: () => Built): void {
       const config = file('etc/bedside-hub/config.yaml')
       const edited = readFileSync(config, 'utf8')
         .replace('id: ward-unconfigured', 'id: ward-chroot')
-        .replace('listen: "127.0.0.1:8080"', `listen: "127.0.0.1:${port}"`)
+        .replace('listen: "127.0.0.1:8080"', `listen: "127.0.0.1:${port}"\n  tokens: [{ token: "chroot-viewer-token", role: viewer }]`)
         .replace('listen: "0.0.0.0:1883"', `listen: "127.0.0.1:${await freePort()}"`)
         .replace(/^#beds:$/m, 'beds:\n  - { id: "c1", devices: [{ id: sim-c1, type: sim }] }')
       writeFileSync(config, edited)

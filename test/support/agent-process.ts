@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import YAML from 'yaml'
-import { freePort, waitFor } from '../../scripts/testkit/runtime.js'
+import { freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../../scripts/testkit/runtime.js'
 
-export { deployedAgentRuntime, freePort, waitFor, type AgentRuntime } from '../../scripts/testkit/runtime.js'
+export { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor, type AgentRuntime } from '../../scripts/testkit/runtime.js'
 
 export const CLI = fileURLToPath(new URL('../../dist/agent/cli.js', import.meta.url))
 
@@ -52,7 +52,7 @@ export async function startAgentProcess(config: Record<string, unknown>, existin
   const full = {
     hub: { id: 'test-hub', site: 'test-site', data_dir: join(dir, 'data') },
     ...config,
-    http: { listen: `127.0.0.1:${httpPort}`, tokens: [{ token: 'test-nurse-token', role: 'nurse', name: 'nurse-1' }, { token: 'test-viewer-token', role: 'viewer' }] },
+    http: { listen: `127.0.0.1:${httpPort}`, tokens: [{ token: 'test-nurse-token', role: 'nurse', name: 'nurse-1' }, TEST_VIEWER] },
     mqtt: { listen: `127.0.0.1:${mqttPort}` },
     log: { level: 'warn' },
   }
@@ -84,7 +84,7 @@ export async function startAgentProcess(config: Record<string, unknown>, existin
 
 /** Value of one Prometheus series (summed over labels matching `labelFilter`). */
 export async function metricValue(http: string, name: string, labelFilter = ''): Promise<number> {
-  const text = await (await fetch(`${http}/metrics`)).text()
+  const text = await (await fetch(`${http}/metrics`, VIEWER_AUTH)).text()
   let sum = 0
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue

@@ -1,6 +1,9 @@
 // Central-station page: state from the /ws feed (serve/ws.ts), drawn into a bed grid, an alarm
 // list and a sweeping ECG strip per bed (ecg-strip.js). Plain browser JS, no build step. Every server value is
 // written with textContent (never innerHTML): alarm messages and labels are data, not markup.
+// Nothing of the ward is fetched before sign-in (issue 18): the token is kept in sessionStorage (this
+// tab only, gone when it closes), sent on fetches and, as a WebSocket subprotocol, on /ws; a refused
+// token returns to the sign-in and clears what the page held.
 'use strict'
 ;(() => {
   // A value older than this is dimmed. NIBP is intermittent (cycles of 5-60 min), temperature slow.
@@ -20,16 +23,100 @@
   const state = { hub: '', beds: new Map(), alarms: new Map(), status: null, snapshots: 0, messages: 0 }
   const tiles = new Map() // bedId → { el, strip }
   const alarmRows = new Map() // alarmId → { li, key }
+  const TOKEN_KEY = 'bedside-session-token'
+  const WHO_KEY = 'bedside-session-who'
+  const WS_PROTOCOL = 'bedside.v1' // the server answers with this one, never with the token (serve/access.ts)
   let ws = null
   let backoffMs = 500
   let lastMessageMs = 0
+  let reconnectTimer = null
+
+  // ---------- sign-in ----------
+  const sessionToken = () => sessionStorage.getItem(TOKEN_KEY)
+
+  /** base64url of the UTF-8 token: subprotocol names allow only a few characters. */
+  function b64url(text) {
+    let bin = ''
+    for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b)
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  }
+
+  async function signIn(token) {
+    const err = $('signin-error')
+    err.textContent = ''
+    let r
+    try {
+      r = await fetch('/api/session', { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+    } catch (e) {
+      err.textContent = `The ward hub does not answer: ${e.message}`
+      return
+    }
+    if (r.status === 401) {
+      err.textContent = 'Unknown token.'
+      return
+    }
+    if (!r.ok) {
+      err.textContent = `Sign-in failed (HTTP ${r.status}).`
+      return
+    }
+    const who = await r.json()
+    sessionStorage.setItem(TOKEN_KEY, token)
+    sessionStorage.setItem(WHO_KEY, JSON.stringify(who))
+    $('signin-token').value = ''
+    showSignedIn(who)
+    connect()
+  }
+
+  function showSignedIn(who) {
+    $('who').textContent = who ? `${who.name} (${who.role})` : ''
+    document.body.classList.remove('signed-out')
+  }
+
+  /** Back to the sign-in: forget the token and everything shown, so no patient data stays on screen. */
+  function signOut(reason) {
+    sessionStorage.removeItem(TOKEN_KEY)
+    sessionStorage.removeItem(WHO_KEY)
+    clearTimeout(reconnectTimer)
+    const sock = ws
+    ws = null
+    if (sock) sock.close()
+    state.beds = new Map()
+    state.alarms = new Map()
+    for (const t of tiles.values()) t.el.remove()
+    tiles.clear()
+    renderAlarms()
+    $('who').textContent = ''
+    $('signin-error').textContent = reason || ''
+    document.body.classList.add('signed-out')
+    $('signin-token').focus()
+  }
+
+  /** A socket that closed before opening may have been refused: ask with the same token whether it still counts. */
+  async function checkToken() {
+    const token = sessionToken()
+    if (!token) return false
+    try {
+      const r = await fetch('/api/status', { headers: { authorization: `Bearer ${token}` } })
+      if (r.status === 401) {
+        signOut('Your token is no longer accepted: sign in again.')
+        return false
+      }
+    } catch {
+      // The hub is unreachable: keep the token and keep retrying.
+    }
+    return true
+  }
 
   // ---------- live feed ----------
   function connect() {
+    const token = sessionToken()
+    if (!token) return signOut()
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
-    const sock = new WebSocket(url)
+    const sock = new WebSocket(url, [WS_PROTOCOL, `bearer.${b64url(token)}`])
+    let opened = false
     ws = sock
     sock.onopen = () => {
+      opened = true
       backoffMs = 500
       lastMessageMs = Date.now()
     }
@@ -45,11 +132,12 @@
       }
       handle(msg)
     }
-    sock.onclose = () => {
+    sock.onclose = async () => {
       if (ws !== sock) return
       ws = null
       setConnected(false)
-      setTimeout(connect, backoffMs)
+      if (!opened && !(await checkToken())) return
+      reconnectTimer = setTimeout(connect, backoffMs)
       backoffMs = Math.min(backoffMs * 2, 5000)
     }
     sock.onerror = () => sock.close()
@@ -119,6 +207,7 @@
       const cause = s.sync.lastError ? ` (${s.sync.lastError.message})` : ''
       sync.textContent = `Cloud sync behind: oldest unsynced record ${fmtAge(q.oldestUnsyncedAgeS)} old, ${q.depth} queued${cause}. Alarms on this ward are not affected.`
     }
+    $('banner-insecure').hidden = !(s.http && s.http.insecure)
     const quota = $('banner-quota')
     quota.hidden = !q.overQuota
     if (q.overQuota) quota.textContent = `Local queue over quota: waveforms are being shed oldest-first (${q.depth} records queued).`
@@ -295,7 +384,7 @@
   }
 
   async function acknowledge(alarmId, btn) {
-    const token = $('token').value.trim() || sessionStorage.getItem('bedside-token') || ''
+    const token = $('token').value.trim() || sessionToken() || ''
     const err = $('ack-error')
     err.textContent = ''
     if (!token) {
@@ -312,7 +401,6 @@
         err.textContent = `Not acknowledged: ${body.error || r.status}`
         return
       }
-      sessionStorage.setItem('bedside-token', token)
       applyAlarm(body.alarm)
     } catch (e) {
       btn.disabled = false
@@ -345,11 +433,21 @@
   }
 
   setInterval(() => ($('clock').textContent = new Date().toLocaleTimeString([], { hour12: false })), 1000)
-  $('token').value = sessionStorage.getItem('bedside-token') || ''
-  $('signin').addEventListener('submit', (e) => e.preventDefault())
+  $('ack-as').addEventListener('submit', (e) => e.preventDefault())
+  $('signin-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const token = $('signin-token').value.trim()
+    if (token) signIn(token)
+  })
+  $('signout').addEventListener('click', () => signOut())
 
   // For tests and for support staff: read-only view of the page's state.
   window.bedsideDashboard = { state, socket: () => ws }
-  connect()
+  if (sessionToken()) {
+    showSignedIn(JSON.parse(sessionStorage.getItem(WHO_KEY) || 'null'))
+    connect()
+  } else {
+    signOut()
+  }
   requestAnimationFrame(animate)
 })()
