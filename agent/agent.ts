@@ -25,6 +25,7 @@ import { Pipeline, type IngestResult } from './pipeline/ingest.js'
 import { MessageIntake } from './pipeline/deliver.js'
 import { SeenMessages } from './store/seen-messages.js'
 import { DeviceSeqStore } from './store/device-seqs.js'
+import { DeviceIdentities } from './store/device-identities.js'
 import { LocalDeadLetter } from './store/dead-letter.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
@@ -99,6 +100,8 @@ class Agent implements RunningAgent {
   readonly pipeline: Pipeline
   /** Sender messages in as units, re-sends recognised (exactly once across redelivery). */
   readonly intake: MessageIntake
+  /** Each device's identity per hub_seq range, so a backlog syncs under the pseudonyms it had. */
+  readonly identities: DeviceIdentities
   readonly mqtt: MqttServer
   sync: CloudSync | null = null
   /** Quota, retention, checkpoints, key rotation (issue 7). */
@@ -133,7 +136,13 @@ class Agent implements RunningAgent {
     this.outbox = new Outbox(this.db)
     this.admissions = new Admissions(this.db)
     const deviceSeqs = new DeviceSeqStore(this.db, () => this.devices.all())
-    this.devices = new DeviceRegistry(cfg.beds, (id) => deviceSeqs.startOf(id))
+    this.identities = new DeviceIdentities(this.db)
+    // A device's identity is fixed for the records accepted from the next hub_seq on (issue 17).
+    this.devices = new DeviceRegistry(cfg.beds, {
+      startSeq: (id) => deviceSeqs.startOf(id),
+      knownSerial: (id) => this.identities.reportedSerial(id),
+      onIdentity: (d) => this.identities.record(d.id, d.identity, this.committer.peekHubSeq),
+    })
     this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
     const rules = cfg.rules ?? rulesConfigSchema.parse({})
     this.engine = createRuleEngine(rules, { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
@@ -278,7 +287,7 @@ class Agent implements RunningAgent {
       return
     }
     const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
-    const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms)
+    const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms, this.identities)
     this.sync = new CloudSync(kafka, this.outbox, encoder, { topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms }, this.metrics, this.log.child({ component: 'sync' }))
     this.sync.onError = (e) => this.durability.syncError(e) // issue 7
     this.sync.deadLetter = {
@@ -313,6 +322,7 @@ class Agent implements RunningAgent {
       signal: this.abort.signal,
       emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
       sequenceOf: (id) => this.devices.get(id),
+      identified: (serial) => this.devices.identify(deviceId, serial),
       deliver: (key, records, durable) => this.intake.deliverDurably(deviceId, 'driver', key, records, durable),
       status: (s) => this.setLink(deviceId, s),
       condition: (c) => this.pipeline.deviceCondition(c.deviceId, c.condition, c.active, c.detail),

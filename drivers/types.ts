@@ -57,6 +57,11 @@ export interface DriverContext {
    * undefined when the agent does not know it; optional for contexts without one (tests).
    */
   sequenceOf?(deviceId: string): DeviceSequence | undefined
+  /**
+   * The device told its manufacturer serial number (BLE Device Information 0x2A25): it becomes the
+   * device's identity (pseudonymized before it leaves) for the records accepted from now on.
+   */
+  identified?(serial: string): void
   /** Report a link state change. */
   status(s: LinkStatus): void
   /** Report a device-side technical condition (optional for drivers that have none). */

@@ -96,6 +96,13 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
       ALTER TABLE records ADD COLUMN t0_us INTEGER;
       -- device-seqs.ts: where each device's hub-assigned sequence continues after a restart.
       CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+      -- device-identities.ts: a device's identity (serial or id, sealed) from the hub_seq it took effect.
+      CREATE TABLE device_identities (
+        device_id TEXT NOT NULL,
+        from_hub_seq INTEGER NOT NULL,
+        identity BLOB NOT NULL,         -- sealed (crypto.ts)
+        PRIMARY KEY (device_id, from_hub_seq)
+      ) STRICT, WITHOUT ROWID;
       CREATE TABLE dead_letter (
         hub_seq INTEGER PRIMARY KEY,
         kind INTEGER NOT NULL,

@@ -13,6 +13,7 @@
 import { SEALED_COLUMNS, type SealedAdmissionRow } from './admissions.js'
 import { fieldPurpose, keyIdOf, type RotatingKeyRing } from './crypto.js'
 import { storeCipher, type Db } from './db.js'
+import { resealDeviceIdentities } from './device-identities.js'
 
 export interface DataKeyRotation {
   readonly keyId: number
@@ -26,6 +27,7 @@ export function dataKeysInUse(db: Db): Set<number> {
   for (const col of SEALED_COLUMNS) {
     for (const r of db.prepare(`SELECT ${col} AS v FROM admissions WHERE ${col} IS NOT NULL`).raw().iterate() as IterableIterator<[Uint8Array]>) used.add(keyIdOf(r[0]))
   }
+  for (const r of db.prepare('SELECT identity FROM device_identities').raw().iterate() as IterableIterator<[Uint8Array]>) used.add(keyIdOf(r[0]))
   return used
 }
 
@@ -47,6 +49,7 @@ export function rotateDataKey(db: Db, nowMs: number): DataKeyRotation {
         resealed++
       }
     }
+    resealed += resealDeviceIdentities(db, id, keyIdOf)
   })()
   const droppedKeyIds = ring.retire(dataKeysInUse(db))
   return { keyId: id, resealedFields: resealed, droppedKeyIds }

@@ -7,6 +7,7 @@ import { RecordKind } from '../store/commit.js'
 import { Col, type OutboxRow } from '../store/outbox.js'
 import type { Admissions } from '../store/admissions.js'
 import type { DeviceRegistry } from '../pipeline/devices.js'
+import type { DeviceIdentities } from '../store/device-identities.js'
 import type { EpochKey, Pseudonymizer } from './pseudonym.js'
 
 export type TopicName = 'raw_vitals' | 'waveforms' | 'alert_events' | 'audit_log'
@@ -55,7 +56,14 @@ export class EnvelopeEncoder {
     private readonly admissions: Admissions,
     private readonly devices: DeviceRegistry,
     private readonly pseudonyms: Pseudonymizer,
+    /** The identity each device had when a record was accepted (without it: the registry's current one). */
+    private readonly identities?: DeviceIdentities,
   ) {}
+
+  /** The identity a device had when record `hubSeq` was accepted, however it changed since (or was unpaired). */
+  private deviceIdentity(deviceId: string, hubSeq: number): string {
+    return this.identities?.at(deviceId, hubSeq) ?? this.devices.get(deviceId)?.identity ?? deviceId
+  }
 
   encode(row: OutboxRow): EncodedRecord {
     const hubTimeMs = row[Col.HUB_TIME_MS]
@@ -63,7 +71,7 @@ export class EnvelopeEncoder {
     // The key of the epoch in force when the record was accepted (pseudonym.ts, Epochs).
     const epoch = this.pseudonyms.epochAt(hubTimeMs)
     const { subject, kind } = this.subjectOf(row, epoch)
-    const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.devices.get(deviceId)?.identity ?? deviceId) : ''
+    const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     const env: EnvelopeMsg = {
       schemaVersion: SCHEMA_VERSION,
       hubId: this.hubId,
@@ -131,7 +139,7 @@ export class EnvelopeEncoder {
     }
     const deviceId = row[Col.DEVICE_ID]
     if (deviceId !== null) {
-      const identity = this.devices.get(deviceId)?.identity ?? deviceId
+      const identity = this.deviceIdentity(deviceId, row[Col.HUB_SEQ])
       return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE }
     }
     // Bed- or hub-level events with nobody admitted: keyed by the bed label (not an identifier of a person).

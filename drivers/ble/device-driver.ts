@@ -150,6 +150,7 @@ export class BleDeviceDriver implements Driver {
     await link.discover([...profile.serviceUuids, ...COMMON_SERVICES], [...profile.characteristicUuids, ...COMMON_CHARACTERISTICS])
     this.identity = await readIdentity(link)
     this.o.onIdentity?.(this.identity)
+    if (this.identity.serial) link.ctx.identified?.(this.identity.serial)
     await watchBattery(link, this.battery)
     this.device.lastDataMs = this.nowMs()
     await profile.open(link)

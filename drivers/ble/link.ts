@@ -46,7 +46,7 @@ export class Link {
 
   constructor(
     readonly peripheral: PeripheralLike,
-    private readonly ctx: DriverContext,
+    readonly ctx: DriverContext,
     readonly device: DeviceState,
     readonly gattTimeoutMs: number,
     readonly nowMs: () => number,
