@@ -74,8 +74,38 @@ function refusal(reply: FastifyReply, r: Refusal<number>): FastifyReply {
   return reply.code(r.status).send({ error: r.error, ...(r.field ? { fields: [{ field: r.field, message: r.error }] } : {}) })
 }
 
+/**
+ * Connection limits of the HTTP server (issue 16), kept apart from the routes. Node's defaults hold
+ * a silent socket 60 s before its headers time out (checked every 30 s, so up to ~90 s) and an idle
+ * keep-alive socket 72 s (fastify): ~21,000 such sockets exhausted the descriptors. The dashboard's
+ * WebSocket is not affected (upgraded sockets leave these timers; ws.ts pings them itself).
+ */
+export const HTTP_LIMITS = {
+  /** Sockets at once; more are closed at accept (net.Server.maxConnections). */
+  maxConnections: 512,
+  /** A request's headers must arrive within this time. */
+  headersTimeoutMs: 10_000,
+  /** The whole request (headers and body, ≤ 64 KiB) must arrive within this time. */
+  requestTimeoutMs: 15_000,
+  /** An idle keep-alive socket is closed after this time. */
+  keepAliveTimeoutMs: 5_000,
+  /** How often Node checks the two timeouts above. */
+  checkIntervalMs: 1_000,
+  /** Request line and headers together (Node's default is 16 KiB). */
+  maxHeaderBytes: 16 * 1024,
+} as const
+
+function httpServerOptions() {
+  return {
+    requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+    http: { headersTimeout: HTTP_LIMITS.headersTimeoutMs, connectionsCheckingInterval: HTTP_LIMITS.checkIntervalMs, maxHeaderSize: HTTP_LIMITS.maxHeaderBytes },
+  }
+}
+
 export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...httpServerOptions() })
+  app.server.maxConnections = HTTP_LIMITS.maxConnections
   const log = opts.log
   const hashed = opts.tokens.map((t) => ({ digest: createHash('sha256').update(t.token).digest(), role: t.role, name: t.name ?? t.role }))
 
