@@ -25,11 +25,20 @@ function fail(reason: string, message: string): never {
  * 0.1 ms whatever their shape and skip it (the common case: a few observations).
  */
 const MAX_DEPTH = 8
-const MAX_CONTAINERS = 2 * MAX_OBS_PER_MESSAGE + 8
 const MAX_STRING_BYTES = 1024
+/** An item has at most 5 keys; many distinct keys in one object cost V8 a hidden-class transition each (20,000: 13 ms). */
+const MAX_KEYS_PER_OBJECT = 32
 const SCAN_FROM_BYTES = 8 * 1024
+/** Keys (colons) and elements (commas) seen in the open container at each depth (reused: the scan allocates nothing). */
+const keysAtDepth = new Int32Array(MAX_DEPTH + 2)
+const commasAtDepth = new Int32Array(MAX_DEPTH + 2)
 
-function checkStructure(p: Buffer): void {
+/** Per payload kind: `/obs` has up to two containers per item; `/wave` one large array and a few small ones. */
+interface Shape { readonly maxContainers: number; readonly maxElements: number }
+const OBS_SHAPE: Shape = { maxContainers: 2 * MAX_OBS_PER_MESSAGE + 8, maxElements: MAX_OBS_PER_MESSAGE }
+const WAVE_SHAPE: Shape = { maxContainers: 8, maxElements: MAX_SAMPLES_PER_CHUNK }
+
+function checkStructure(p: Buffer, shape: Shape): void {
   let depth = 0
   let containers = 0
   let inString = false
@@ -47,14 +56,18 @@ function checkStructure(p: Buffer): void {
       stringStart = i
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > MAX_DEPTH) fail('too-deep', `nested more than ${MAX_DEPTH} levels`)
-      if (++containers > MAX_CONTAINERS) fail('too-large', `more than ${MAX_CONTAINERS} objects and arrays`)
+      if (++containers > shape.maxContainers) fail('too-large', `more than ${shape.maxContainers} objects and arrays`)
+      keysAtDepth[depth] = 0
+      commasAtDepth[depth] = 0
     } else if (c === 0x7d || c === 0x5d) depth--
+    else if (c === 0x3a && depth >= 0 && ++keysAtDepth[depth]! > MAX_KEYS_PER_OBJECT) fail('too-large', `an object has more than ${MAX_KEYS_PER_OBJECT} keys`)
+    else if (c === 0x2c && depth >= 0 && ++commasAtDepth[depth]! >= shape.maxElements) fail('too-large', `an array has more than ${shape.maxElements} items`)
   }
   if (inString && p.length - stringStart > MAX_STRING_BYTES) fail('too-large', `a string is longer than ${MAX_STRING_BYTES} bytes`)
 }
 
-function parseJson(payload: Buffer): Record<string, unknown> {
-  if (payload.length >= SCAN_FROM_BYTES) checkStructure(payload)
+function parseJson(payload: Buffer, shape: Shape): Record<string, unknown> {
+  if (payload.length >= SCAN_FROM_BYTES) checkStructure(payload, shape)
   let doc: unknown
   try {
     doc = JSON.parse(payload.toString('utf8'))
@@ -95,7 +108,7 @@ export interface PayloadContext {
 
 /** Decodes an `/obs` payload into observations (appended to `out`, which is returned). */
 export function decodeObsPayload(payload: Buffer, ctx: PayloadContext, out: Observation[] = []): Observation[] {
-  const doc = parseJson(payload)
+  const doc = parseJson(payload, OBS_SHAPE)
   const ts = timeMs(doc.ts, 'ts')
   const seq = seqOf(doc.seq) ?? ctx.nextSeq
   const items = doc.obs
@@ -135,7 +148,7 @@ export function decodeObsPayload(payload: Buffer, ctx: PayloadContext, out: Obse
 
 /** Decodes a `/wave` payload into one waveform chunk. */
 export function decodeWavePayload(payload: Buffer, ctx: PayloadContext): WaveformChunk {
-  const doc = parseJson(payload)
+  const doc = parseJson(payload, WAVE_SHAPE)
   if (typeof doc.code !== 'string') fail('bad-field', 'code must be an MDC reference id string')
   const term = termByRef(doc.code)
   if (!term || term.kind !== 'waveform') fail('unknown-code', `code "${doc.code}" is not a known waveform MDC reference id`)
