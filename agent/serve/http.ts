@@ -75,14 +75,18 @@ function refusal(reply: FastifyReply, r: Refusal<number>): FastifyReply {
 }
 
 /**
- * Connection limits of the HTTP server (issue 16), kept apart from the routes. Node's defaults hold
- * a silent socket 60 s before its headers time out (checked every 30 s, so up to ~90 s) and an idle
- * keep-alive socket 72 s (fastify): ~21,000 such sockets exhausted the descriptors. The dashboard's
- * WebSocket is not affected (upgraded sockets leave these timers; ws.ts pings them itself).
+ * Connection limits of the HTTP server (issue 16), kept apart from the routes. With Node's and
+ * fastify's defaults a socket that never sends a byte was held ~75 s: ~21,000 such sockets
+ * exhausted the descriptors. The idle timeout closes it after connectionTimeoutMs (measured: Node's
+ * headersTimeout alone did not close a silent socket within 6 s of a 3 s setting). The dashboard's
+ * WebSocket is not affected: Node drops the idle timer on upgrade (checked: an idle /ws survived 2x
+ * the timeout), and ws.ts pings it itself.
  */
 export const HTTP_LIMITS = {
   /** Sockets at once; more are closed at accept (net.Server.maxConnections). */
   maxConnections: 512,
+  /** A socket with no traffic either way for this long is closed (before or between requests). */
+  connectionTimeoutMs: 10_000,
   /** A request's headers must arrive within this time. */
   headersTimeoutMs: 10_000,
   /** The whole request (headers and body, ≤ 64 KiB) must arrive within this time. */
@@ -97,6 +101,7 @@ export const HTTP_LIMITS = {
 
 function httpServerOptions() {
   return {
+    connectionTimeout: HTTP_LIMITS.connectionTimeoutMs,
     requestTimeout: HTTP_LIMITS.requestTimeoutMs,
     keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
     http: { headersTimeout: HTTP_LIMITS.headersTimeoutMs, connectionsCheckingInterval: HTTP_LIMITS.checkIntervalMs, maxHeaderSize: HTTP_LIMITS.maxHeaderBytes },
