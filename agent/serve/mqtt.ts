@@ -215,6 +215,10 @@ export class MqttServer {
     }
     this.throttle.succeeded(source)
     this.holders.set(id, { identity: identity.id, client })
+    // Also when the socket dies between login and registration (no 'clientDisconnect' then).
+    client.conn.once('close', () => {
+      if (this.holders.get(id)?.client === client) this.holders.delete(id)
+    })
     this.principals.set(client, identity)
     this.guard.authenticated(client.conn as Socket)
     done(null, true)
