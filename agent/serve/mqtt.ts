@@ -108,6 +108,7 @@ export class MqttServer {
   private readonly guard: ConnectionGuard
   private readonly throttle: LoginThrottle
   private throttleTimer: NodeJS.Timeout | null = null
+  private readonly refusedInWindow = new Map<RefusalReason, number>()
   /** Set by the agent once its API exists; without it, ack publishes are refused like any other topic. */
   alarmAck: AlarmAckHandler | null = null
 
@@ -122,10 +123,17 @@ export class MqttServer {
     this.throttle = new LoginThrottle(limits.loginThrottle)
   }
 
-  /** Counts a refusal; the caller has logged it where a line is due (never one per packet of a flood). */
+  /**
+   * Counts a refusal. Logged once per reason per window (the first, with its source) and then in
+   * one summary line per window: a flood cannot flood the journal. Failed logins have their own
+   * per-address lines (reportFailedLogins).
+   */
   private refused(reason: RefusalReason, source: string): void {
     this.metrics.mqttRefused.inc({ reason })
-    if (reason !== 'bad-login' && reason !== 'login-throttled') this.log.debug({ event: 'mqtt_refused', reason, source }, `MQTT refused: ${reason}`)
+    if (reason === 'bad-login' || reason === 'login-throttled') return
+    const n = this.refusedInWindow.get(reason) ?? 0
+    this.refusedInWindow.set(reason, n + 1)
+    if (n === 0) this.log.warn({ event: 'mqtt_refused', reason, source }, `MQTT refused (${reason}) from ${source}; further refusals of this kind are summed per window`)
   }
 
   async start(host: string, port: number): Promise<{ port: number }> {
@@ -233,8 +241,13 @@ export class MqttServer {
     return c && secretMatches(c.password, password) ? { kind: 'client', id: username, role: c.role } : null
   }
 
-  /** One WARN line per address that failed logins in the last window (address, failures, lockout). */
+  /** Per window: one WARN line per address that failed logins (address, failures, lockout), one line summing other refusals. */
   private reportFailedLogins(): void {
+    if ([...this.refusedInWindow.values()].some((n) => n > 1)) {
+      const counts = Object.fromEntries(this.refusedInWindow)
+      this.log.warn({ event: 'mqtt_refused_summary', counts }, `MQTT refusals in the last window: ${Object.entries(counts).map(([r, n]) => `${r} ${n}`).join(', ')}`)
+    }
+    this.refusedInWindow.clear()
     for (const r of this.throttle.flush()) {
       this.log.warn({ event: 'mqtt_auth_failures', source: r.source, failures: r.failures, lockedUntil: r.lockedUntilMs ? new Date(r.lockedUntilMs).toISOString() : undefined },
         `MQTT: ${r.failures} failed logins from ${r.source}${r.lockedUntilMs ? `; locked out until ${new Date(r.lockedUntilMs).toISOString()}` : ''}`)

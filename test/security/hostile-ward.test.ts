@@ -336,7 +336,9 @@ describe('hostile ward', () => {
     const counts = await Promise.all(reasons.map(refused))
     figures.push(`bedside_mqtt_refused_total: ${reasons.map((r, i) => `${r} ${counts[i]}`).join(', ')}`)
     const authLines = agent.output().split('\n').filter((l) => l.includes('mqtt_auth')).length
-    figures.push(`log lines about failed logins: ${authLines} for 120 wrong passwords`)
+    const refusalLines = agent.output().split('\n').filter((l) => l.includes('"mqtt_refused')).length
+    figures.push(`log lines about failed logins: ${authLines} for 120 wrong passwords; about the other ${counts.reduce((a, b) => a + b, 0)} refusals: ${refusalLines}`)
+    assert.ok(refusalLines <= reasons.length * 2, `${refusalLines} refusal log lines`)
     for (let i = 0; i < reasons.length; i++) assert.ok(counts[i]! > 0, `no refusal counted for ${reasons[i]}`)
     assert.ok(authLines <= 4, `${authLines} log lines`)
   })
