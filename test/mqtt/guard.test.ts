@@ -1,13 +1,15 @@
 /**
  * The pure parts of the MQTT listener limits (issue 16): packet boundaries followed from fixed
- * headers alone, whatever the chunking, and the per-address login throttle on a fake clock.
+ * headers alone, whatever the chunking; the byte budget of a connection before login; and the
+ * per-address login throttle on a fake clock.
  */
 import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
 import { test } from 'node:test'
 import mqttPacket from 'mqtt-packet'
 import { LoginThrottle } from '../../agent/serve/login-throttle.js'
-import { PacketBoundaries } from '../../agent/serve/mqtt-guard.js'
-import { fixedHeader } from '../support/mqtt-raw.js'
+import { ConnectionGuard, PacketBoundaries } from '../../agent/serve/mqtt-guard.js'
+import { closedWithin, fixedHeader, openSocket } from '../support/mqtt-raw.js'
 
 const MAX = 256 * 1024
 
@@ -67,4 +69,26 @@ test('mqtt guard: login throttle locks an address out after max failures, doubli
   t.succeeded('10.0.0.7')
   assert.deepEqual(t.flush(), [])
   console.log(`  lockouts 10 s, 20 s, then capped at 25 s; one report line for 30 failures`)
+})
+
+test('mqtt guard: a connection that has not logged in may send at most max_packet_bytes in all', async () => {
+  const refusals: string[] = []
+  const guard = new ConnectionGuard({ maxPacketBytes: 64 * 1024, maxConnections: 10, maxPending: 10, maxPendingPerSource: 10, connectTimeoutMs: 5000 }, (r) => refusals.push(r))
+  // Reads like aedes: read() on 'readable', nothing else.
+  const server = createServer((s) => {
+    if (guard.admit(s)) s.on('readable', () => { while (s.read() !== null); })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  const s = await openSocket(port)
+  s.on('error', () => {})
+  // 2-byte PINGREQs: every packet is small, the total is not (aedes would queue 42 packets of up to the maximum each).
+  const pings = Buffer.alloc(200 * 1024)
+  for (let i = 0; i < pings.length; i += 2) pings[i] = 0xc0
+  s.write(pings)
+  const ms = await closedWithin(s, 2000)
+  guard.stop()
+  server.close()
+  console.log(`  200 KiB of PINGREQs before any login: closed in ${ms.toFixed(1)} ms (${refusals.join(',')})`)
+  assert.deepEqual(refusals, ['unauthenticated-bytes'])
 })
