@@ -33,7 +33,7 @@ import { buildHttp, buildMetricsHttp } from './serve/http.js'
 import { allowedHosts } from './serve/access.js'
 import { createTlsOptionsReloader, type TlsReloader } from './serve/tls.js'
 import { createMetrics, observedCounter, type Metrics } from './serve/metrics.js'
-import { MqttServer, type MqttIngest } from './serve/mqtt.js'
+import { MqttServer, mqttLimits, type MqttIngest } from './serve/mqtt.js'
 import { loadPageAssets } from './serve/page.js'
 import { LiveFeed } from './serve/ws.js'
 import { Admissions } from './store/admissions.js'
@@ -155,6 +155,7 @@ class Agent implements RunningAgent {
       this.mqttIngest(),
       this.metrics,
       this.log.child({ component: 'mqtt' }),
+      mqttLimits(cfg.mqtt), // issue 16
     )
     this.durability = new Durability(this) // issue 7: before the pipeline, which reads its quota gate
     this.pipeline = new Pipeline({

@@ -164,6 +164,25 @@ export const configSchema = z.object({
     listen: hostPort.default('0.0.0.0:1883'),
     /** Non-device MQTT clients (central stations, integrations): may subscribe to beds/ and alarms/. */
     clients: z.array(z.object({ username: z.string().min(1), password: z.string().min(8), role: z.enum(['viewer', 'nurse']) }).strict()).default([]),
+    // --- issue 16 (hostile input): limits that act before a packet or a connection costs memory ---
+    /** Largest MQTT packet (announced remaining length), before or after CONNECT; larger: connection closed. Default 256 KiB, the largest waveform message. */
+    max_packet_bytes: z.number().int().min(1024).max(268_435_455).default(256 * 1024),
+    /** All MQTT connections at once (keep well under the process's descriptor limit). */
+    max_connections: z.number().int().min(1).max(1_000_000).default(1024),
+    /** Connections that have not logged in yet; when full, the oldest of them is closed for a new one. */
+    max_pending: z.number().int().min(1).max(1_000_000).default(128),
+    /** Connections not logged in yet from one source address; more are refused. */
+    max_pending_per_source: z.number().int().min(1).max(1_000_000).default(32),
+    /** A connection that has not logged in (valid CONNECT) within this time is closed. */
+    connect_timeout_s: z.number().min(0.1).max(300).default(5),
+    /** Failed logins per source address: past max_failures within window_s, refused for lockout_s, doubling up to max_lockout_s. */
+    login_throttle: z.object({
+      max_failures: z.number().int().min(1).default(10),
+      window_s: z.number().min(1).default(60),
+      lockout_s: z.number().min(0.1).default(10),
+      max_lockout_s: z.number().min(0.1).default(900),
+    }).strict().default({}),
+    // --- end issue 16 ---
   }).strict().default({}),
   beds: z.array(bed).default([]),
   /** hci: the machine's Bluetooth adapter through @stoprocent/noble; sim: the simulated demo radio. */

@@ -99,6 +99,42 @@ function refusal(reply: FastifyReply, r: Refusal<number>): FastifyReply {
   return reply.code(r.status).send({ error: r.error, ...(r.field ? { fields: [{ field: r.field, message: r.error }] } : {}) })
 }
 
+/**
+ * Connection limits of the HTTP server (issue 16), kept apart from the routes. With Node's and
+ * fastify's defaults a socket that never sends a byte was held ~75 s: ~21,000 such sockets
+ * exhausted the descriptors. The idle timeout closes it after connectionTimeoutMs (measured: Node's
+ * headersTimeout alone did not close a silent socket within 6 s of a 3 s setting). The dashboard's
+ * WebSocket is not affected: Node drops the idle timer on upgrade (checked: an idle /ws survived 2x
+ * the timeout), and ws.ts pings it itself.
+ */
+export const HTTP_LIMITS = {
+  /** Sockets at once; more are closed at accept (net.Server.maxConnections). */
+  maxConnections: 512,
+  /** A socket with no traffic either way for this long is closed (before or between requests). */
+  connectionTimeoutMs: 10_000,
+  /** A request's headers must arrive within this time. */
+  headersTimeoutMs: 10_000,
+  /** The whole request (headers and body, ≤ 64 KiB) must arrive within this time. */
+  requestTimeoutMs: 15_000,
+  /** An idle keep-alive socket is closed after this time. */
+  keepAliveTimeoutMs: 5_000,
+  /** How often Node checks the two timeouts above. */
+  checkIntervalMs: 1_000,
+  /** Request line and headers together (Node's default is 16 KiB). */
+  maxHeaderBytes: 16 * 1024,
+} as const
+
+/** fastify's timeouts, and Node's server options for HTTP or HTTPS alike (https.createServer takes the http ones too). */
+function serverOptions(tls: TlsReloader | undefined) {
+  const node = { headersTimeout: HTTP_LIMITS.headersTimeoutMs, connectionsCheckingInterval: HTTP_LIMITS.checkIntervalMs, maxHeaderSize: HTTP_LIMITS.maxHeaderBytes }
+  return {
+    connectionTimeout: HTTP_LIMITS.connectionTimeoutMs,
+    requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+    ...(tls ? { https: { ...tls.options, ...node } } : { http: node }),
+  }
+}
+
 export function buildHttp(api: AgentApi, opts: HttpOptions): FastifyInstance {
   const app = createServer(opts)
   registerAccess(app, api, opts)
@@ -123,13 +159,10 @@ export function buildMetricsHttp(api: AgentApi, opts: Omit<HttpOptions, 'assets'
 
 /** The fastify instance: HTTPS when a TLS reloader is given, its default context kept current. */
 function createServer(opts: Pick<HttpOptions, 'tls'>): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...httpsOption(opts.tls) }) as unknown as FastifyInstance
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...serverOptions(opts.tls) }) as unknown as FastifyInstance
+  app.server.maxConnections = HTTP_LIMITS.maxConnections
   if (opts.tls) opts.tls.attach(app.server as unknown as TlsServer)
   return app
-}
-
-function httpsOption(tls: TlsReloader | undefined): { https?: TlsReloader['options'] } {
-  return tls ? { https: tls.options } : {}
 }
 
 /**

@@ -50,6 +50,7 @@ export function createMetrics() {
     deviceBattery: new client.Gauge({ name: 'bedside_device_battery_percent', help: 'Last battery level a device reported (%)', labelNames: ['device'] as const, registers: [registry] }),
     deviceLink: new client.Gauge({ name: 'bedside_device_link_up', help: '1 when the device link is connected', labelNames: ['device'] as const, registers: [registry] }),
     mqttClients: new client.Gauge({ name: 'bedside_mqtt_clients', help: 'Connected MQTT clients', registers: [registry] }),
+    mqttRefused: new client.Counter({ name: 'bedside_mqtt_refused_total', help: 'MQTT connections, logins, publishes and subscriptions refused by the listener limits and ACLs, by reason (issue 16)', labelNames: ['reason'] as const, registers: [registry] }),
     deviceConditions: new client.Counter({ name: 'bedside_device_conditions_total', help: 'Technical conditions reported by devices and the ECG analysis, by condition', labelNames: ['condition'] as const, registers: [registry] }),
   }
   return m

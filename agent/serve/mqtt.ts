@@ -9,13 +9,21 @@
  * full (quota), are refused: the device keeps what was not acknowledged. A malformed payload from
  * an authorized device is acknowledged, counted and kept out of the store: MQTT 3.1.1 has no
  * negative acknowledgement, and a re-send would not make it valid (DESIGN.md, MQTT).
+ *
+ * Hostile input (issue 16): packet size, connections and pending logins are bounded in front of
+ * aedes (mqtt-guard.ts); failed logins are throttled per source (login-throttle.ts); a client id is
+ * bound to the identity holding it (no takeover by another login); no client's publish is ever
+ * retained; devices subscribe to nothing, and acknowledgements (which name the nurse) reach nurse
+ * stations only. Every refusal is counted in `bedside_mqtt_refused_total{reason}`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { Aedes, type Client, type PublishPacket } from 'aedes'
 import { writeToStream } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
+import { ConnectionGuard, type GuardLimits, type RefusalReason } from './mqtt-guard.js'
+import { LoginThrottle, type ThrottleOptions } from './login-throttle.js'
 
 /** accepted: PUBACK after commit; rejected (malformed, counted): PUBACK now; refused (store full): no PUBACK. */
 export type MqttIngestResult = 'accepted' | 'rejected' | 'refused'
@@ -37,6 +45,33 @@ export interface MqttCredentials {
   readonly clients: ReadonlyMap<string, { password: string; role: 'viewer' | 'nurse' }>
 }
 
+/** Limits of the listener (config `mqtt.*`, issue 16). */
+export interface MqttLimits extends GuardLimits {
+  readonly loginThrottle: ThrottleOptions
+}
+
+export const DEFAULT_MQTT_LIMITS: MqttLimits = {
+  maxPacketBytes: 256 * 1024,
+  maxConnections: 1024,
+  maxPending: 128,
+  maxPendingPerSource: 32,
+  connectTimeoutMs: 5000,
+  loginThrottle: { maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000, maxLockoutMs: 900_000 },
+}
+
+/** The limits of the config's `mqtt` section. */
+export function mqttLimits(c: { max_packet_bytes: number; max_connections: number; max_pending: number; max_pending_per_source: number; connect_timeout_s: number; login_throttle: { max_failures: number; window_s: number; lockout_s: number; max_lockout_s: number } }): MqttLimits {
+  const t = c.login_throttle
+  return {
+    maxPacketBytes: c.max_packet_bytes,
+    maxConnections: c.max_connections,
+    maxPending: c.max_pending,
+    maxPendingPerSource: c.max_pending_per_source,
+    connectTimeoutMs: c.connect_timeout_s * 1000,
+    loginThrottle: { maxFailures: t.max_failures, windowMs: t.window_s * 1000, lockoutMs: t.lockout_s * 1000, maxLockoutMs: t.max_lockout_s * 1000 },
+  }
+}
+
 type Principal = { kind: 'device'; id: string; prefix: string } | { kind: 'client'; id: string; role: 'viewer' | 'nurse' }
 
 // mqtt-packet (aedes' writer) otherwise fills a cache of 65,536 two-byte Buffers, one per packet
@@ -53,6 +88,8 @@ const ACK_MAX_BYTES = 1024
 export type AlarmAckHandler = (alarmId: string, bedId: string, actor: { role: 'nurse'; name: string }) => Promise<{ ok: boolean; error?: string }>
 /** Read-only ward feeds any authenticated client may subscribe to (no patient identity is ever published). */
 const FEED_FILTER = /^bedside\/v1\/(beds|alarms)(\/|$)/
+/** A filter whose last level is `ack` names acknowledgement topics only (nurse stations). */
+const ACK_FILTER = /\/ack$/
 
 function digest(s: string | Buffer): Buffer {
   return createHash('sha256').update(s).digest()
@@ -66,6 +103,12 @@ export class MqttServer {
   private broker: Aedes | null = null
   private server: Server | null = null
   private readonly principals = new WeakMap<Client, Principal>()
+  /** Client id → the identity (username) holding it and the client that does (identity binding). */
+  private readonly holders = new Map<string, { identity: string; client: Client }>()
+  private readonly guard: ConnectionGuard
+  private readonly throttle: LoginThrottle
+  private throttleTimer: NodeJS.Timeout | null = null
+  private readonly refusedInWindow = new Map<RefusalReason, number>()
   /** Set by the agent once its API exists; without it, ack publishes are refused like any other topic. */
   alarmAck: AlarmAckHandler | null = null
 
@@ -74,20 +117,47 @@ export class MqttServer {
     private readonly ingest: MqttIngest,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+    private readonly limits: MqttLimits = DEFAULT_MQTT_LIMITS,
+  ) {
+    this.guard = new ConnectionGuard(limits, (reason, source) => this.refused(reason, source))
+    this.throttle = new LoginThrottle(limits.loginThrottle)
+  }
+
+  /**
+   * Counts a refusal. Logged once per reason per window (the first, with its source) and then in
+   * one summary line per window: a flood cannot flood the journal. Failed logins have their own
+   * per-address lines (reportFailedLogins).
+   */
+  private refused(reason: RefusalReason, source: string): void {
+    this.metrics.mqttRefused.inc({ reason })
+    if (reason === 'bad-login' || reason === 'login-throttled') return
+    const n = this.refusedInWindow.get(reason) ?? 0
+    this.refusedInWindow.set(reason, n + 1)
+    if (n === 0) this.log.warn({ event: 'mqtt_refused', reason, source }, `MQTT refused (${reason}) from ${source}; further refusals of this kind are summed per window`)
+  }
 
   async start(host: string, port: number): Promise<{ port: number }> {
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => cb(null, this.maySubscribe(client, sub.topic) ? sub : null),
+      authorizeForward: (client, packet) => this.forward(client, packet),
+      // Fallback only: the guard closes a socket that has not logged in after connectTimeoutMs.
+      connectTimeout: this.limits.connectTimeoutMs + 1000,
     })
     this.broker = broker
     broker.on('client', () => this.metrics.mqttClients.inc())
-    broker.on('clientDisconnect', () => this.metrics.mqttClients.dec())
+    broker.on('clientDisconnect', (client) => {
+      this.metrics.mqttClients.dec()
+      if (this.holders.get(client.id)?.client === client) this.holders.delete(client.id)
+    })
     broker.on('clientError', (client, err) => this.log.debug({ event: 'mqtt_client_error', client: client.id, err: err.message }, 'MQTT client error'))
-    const server = createServer(broker.handle)
+    const server = createServer((socket: Socket) => {
+      if (this.guard.admit(socket)) broker.handle(socket)
+    })
     this.server = server
+    this.throttleTimer = setInterval(() => this.reportFailedLogins(), this.limits.loginThrottle.windowMs)
+    this.throttleTimer.unref()
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => resolve())
@@ -115,30 +185,73 @@ export class MqttServer {
     const broker = this.broker
     this.server = null
     this.broker = null
+    if (this.throttleTimer) clearInterval(this.throttleTimer)
+    this.throttleTimer = null
+    this.reportFailedLogins()
+    this.guard.stop()
     if (broker) await new Promise<void>((r) => broker.close(() => r()))
     if (server) await new Promise<void>((r) => server.close(() => r()))
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
-    const refuse = () => {
+    const source = this.guard.sourceOf(client.conn as Socket)
+    const refuse = (reason: RefusalReason, returnCode: number, message: string) => {
+      this.refused(reason, source)
+      done(Object.assign(new Error(message), { returnCode }), null)
+    }
+    // Locked out: refused without looking at the password, so guessing costs the guesser time.
+    if (this.throttle.locked(source)) {
+      this.throttle.failed(source)
+      return refuse('login-throttled', 5, 'too many failed logins from this address: try later')
+    }
+    const identity = this.verify(username, password)
+    if (!identity) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-auth' })
-      this.log.warn({ event: 'mqtt_auth_refused', username, client: client.id }, 'MQTT connection refused: bad username or password')
-      const err = Object.assign(new Error('bad username or password'), { returnCode: 4 })
-      done(err, null)
+      // One line for the first failure of an address per window; the rest in reportFailedLogins().
+      if (this.throttle.failed(source)) this.log.warn({ event: 'mqtt_auth_refused', username, client: client.id, source }, 'MQTT connection refused: bad username or password')
+      return refuse('bad-login', 4, 'bad username or password')
     }
-    if (!username) return refuse()
+    // A client id is bound to its identity: a configured device id or station username is reserved
+    // for that identity, and an id in use is kept by its holder. Another login presenting it is
+    // refused (CONNACK 2, identifier rejected) instead of taking the session over [MQTT-3.1.4-2];
+    // the same identity reconnecting takes over its own stale session as MQTT intends.
+    const id = client.id
+    const holder = this.holders.get(id)
+    if ((id !== identity.id && (this.creds.devices.has(id) || this.creds.clients.has(id))) || (holder !== undefined && holder.identity !== identity.id)) {
+      this.log.warn({ event: 'mqtt_client_id_refused', username, client: id, holder: holder?.identity, source }, 'MQTT connection refused: client id belongs to another identity')
+      return refuse('client-id-taken', 2, 'client id belongs to another identity')
+    }
+    this.throttle.succeeded(source)
+    this.holders.set(id, { identity: identity.id, client })
+    // Also when the socket dies between login and registration (no 'clientDisconnect' then).
+    client.conn.once('close', () => {
+      if (this.holders.get(id)?.client === client) this.holders.delete(id)
+    })
+    this.principals.set(client, identity)
+    this.guard.authenticated(client.conn as Socket)
+    done(null, true)
+  }
+
+  /** The principal that `username`/`password` prove, if any. Constant time per secret (digest compare). */
+  private verify(username: string | undefined, password: Buffer | undefined): Principal | null {
+    if (!username) return null
     const deviceSecret = this.creds.devices.get(username)
-    if (deviceSecret !== undefined) {
-      if (!secretMatches(deviceSecret, password)) return refuse()
-      this.principals.set(client, { kind: 'device', id: username, prefix: `bedside/v1/devices/${username}/` })
-      return done(null, true)
-    }
+    if (deviceSecret !== undefined) return secretMatches(deviceSecret, password) ? { kind: 'device', id: username, prefix: `bedside/v1/devices/${username}/` } : null
     const c = this.creds.clients.get(username)
-    if (c && secretMatches(c.password, password)) {
-      this.principals.set(client, { kind: 'client', id: username, role: c.role })
-      return done(null, true)
+    return c && secretMatches(c.password, password) ? { kind: 'client', id: username, role: c.role } : null
+  }
+
+  /** Per window: one WARN line per address that failed logins (address, failures, lockout), one line summing other refusals. */
+  private reportFailedLogins(): void {
+    if ([...this.refusedInWindow.values()].some((n) => n > 1)) {
+      const counts = Object.fromEntries(this.refusedInWindow)
+      this.log.warn({ event: 'mqtt_refused_summary', counts }, `MQTT refusals in the last window: ${Object.entries(counts).map(([r, n]) => `${r} ${n}`).join(', ')}`)
     }
-    refuse()
+    this.refusedInWindow.clear()
+    for (const r of this.throttle.flush()) {
+      this.log.warn({ event: 'mqtt_auth_failures', source: r.source, failures: r.failures, lockedUntil: r.lockedUntilMs ? new Date(r.lockedUntilMs).toISOString() : undefined },
+        `MQTT: ${r.failures} failed logins from ${r.source}${r.lockedUntilMs ? `; locked out until ${new Date(r.lockedUntilMs).toISOString()}` : ''}`)
+    }
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
@@ -147,8 +260,15 @@ export class MqttServer {
     if (p?.kind === 'client' && p.role === 'nurse' && this.alarmAck && ACK_TOPIC.test(packet.topic)) return this.nurseAck(p.id, packet, cb)
     if (!p || p.kind !== 'device' || !packet.topic.startsWith(p.prefix)) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-topic-not-allowed' })
+      this.refused('publish-denied', this.guard.sourceOf(client.conn as Socket))
       this.log.warn({ event: 'mqtt_publish_refused', client: client.id, principal: p?.id, topic: packet.topic }, 'MQTT publish outside the device prefix refused; disconnecting')
       return cb(new Error(`not authorized to publish on ${packet.topic}`))
+    }
+    // No client's message is retained (the contract wants none): the flag is dropped here, before
+    // aedes would store it, and counted; the record itself is ingested like any other.
+    if (packet.retain) {
+      packet.retain = false
+      this.refused('retained', this.guard.sourceOf(client.conn as Socket))
     }
     const m = DEVICE_TOPIC.exec(packet.topic)
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
@@ -197,10 +317,46 @@ export class MqttServer {
     )
   }
 
+  /**
+   * Devices subscribe to nothing (DESIGN.md, MQTT); station clients read the ward feeds, and the
+   * acknowledgement topics, which name the nurse, only with role nurse. A refused subscription gets
+   * SUBACK 0x80 [MQTT-3.9.3-2] and is counted.
+   */
   private maySubscribe(client: Client, filter: string): boolean {
     const p = this.principals.get(client)
-    if (!p) return false
-    if (FEED_FILTER.test(filter)) return true
-    return p.kind === 'device' && filter.startsWith(p.prefix)
+    const ok = p !== undefined && p.kind === 'client' && FEED_FILTER.test(filter) && (p.role === 'nurse' || !ACK_FILTER.test(filter))
+    if (!ok) this.refused('subscribe-denied', this.guard.sourceOf(client.conn as Socket))
+    return ok
   }
+
+  /**
+   * Per delivery. Acknowledgements (`…/ack`, a nurse's name in `by`) reach nurse stations only,
+   * whatever wildcard matched them (`#`, `bedside/v1/alarms/#`). On the alarm topic, an
+   * acknowledged alarm's `ackBy` ("nurse@station") shows only the station to anyone but a nurse
+   * station. Other messages (vitals, the hot path) cost one or two string tests, no allocation.
+   */
+  private forward<P extends PublishPacket>(client: Client, packet: P): P | null {
+    const topic = packet.topic
+    if (!topic.startsWith('bedside/v1/alarms/')) return packet
+    const p = this.principals.get(client)
+    if (p !== undefined && p.kind === 'client' && p.role === 'nurse') return packet
+    if (topic.endsWith('/ack')) return null
+    const scrubbed = withoutPerson(packet.payload)
+    return scrubbed === null ? packet : { ...packet, payload: scrubbed }
+  }
+}
+
+/** An alarm JSON whose `ackBy` is "person@station", with the station only; null when there is no person in it. */
+export function withoutPerson(payload: Buffer | string): Buffer | null {
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8')
+  if (!text.includes('"ackBy"')) return null
+  let doc: { ackBy?: unknown }
+  try {
+    doc = JSON.parse(text) as typeof doc
+  } catch {
+    return null
+  }
+  if (typeof doc.ackBy !== 'string' || !doc.ackBy.includes('@')) return null
+  doc.ackBy = doc.ackBy.slice(doc.ackBy.lastIndexOf('@') + 1)
+  return Buffer.from(JSON.stringify(doc))
 }

@@ -53,7 +53,7 @@ export async function startAgentProcess(config: Record<string, unknown>, existin
     hub: { id: 'test-hub', site: 'test-site', data_dir: join(dir, 'data') },
     ...config,
     http: { listen: `127.0.0.1:${httpPort}`, tokens: [{ token: 'test-nurse-token', role: 'nurse', name: 'nurse-1' }, TEST_VIEWER] },
-    mqtt: { listen: `127.0.0.1:${mqttPort}` },
+    mqtt: { ...(config.mqtt as Record<string, unknown> | undefined), listen: `127.0.0.1:${mqttPort}` },
     log: { level: 'warn' },
   }
   const configFile = join(dir, 'config.yaml')
