@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Builds the Debian package of the agent (`npm run package`): packaging/build/bedside-hub_<version>_<arch>.deb.
-# No network: the built agent (dist/), the wire schema (proto/) and a production copy of this
-# checkout's node_modules (dev dependencies pruned offline), whose native modules (better-sqlite3,
-# serialport, noble) are the ones built for this machine's Node ABI and architecture. Node.js
-# itself is a dependency (nodejs >= 20), not bundled.
+# The built agent (dist/), the wire schema (proto/), a production copy of this checkout's
+# node_modules (dev dependencies pruned offline) and the project's own Node.js 24
+# (scripts/node-runtime.sh: pinned, sha512-checked against the npm registry's integrity, cached
+# outside the checkout, so no network once it is cached) as /usr/lib/bedside-hub/node/bin/node. The
+# package depends on no nodejs: the gateway runs the runtime that the native modules were built
+# for, whatever Node the distribution has (Debian 12: 18) or has not. The native modules
+# (better-sqlite3, serialport, noble's HCI socket) must be built against Node 24 (`source
+# scripts/node-runtime.sh && npm ci`): the build loads them with the shipped node and stops if not.
 #
 # usage: scripts/package.sh [--no-build] [--out DIR]
 #   --no-build  use the existing dist/ (npm test has just built it)
@@ -23,6 +27,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# shellcheck source=scripts/node-runtime.sh
+source scripts/node-runtime.sh # Node 24 first on PATH; BEDSIDE_NODE_DIR is the verified runtime
 for tool in dpkg-deb dpkg npm node; do
   command -v "$tool" >/dev/null || { echo "package.sh: $tool is missing (apt-get install -y dpkg-dev)" >&2; exit 1; }
 done
@@ -44,6 +50,9 @@ lib=$root/usr/lib/bedside-hub
 install -d "$lib" "$lib/proto"
 cp -R dist "$lib/dist"
 find "$lib/dist" -name '*.map' -delete # they point at TypeScript sources that are not shipped
+# /usr/bin/bedside-hub runs the CLI on the shipped node; `#!/usr/bin/env node` would run it on any
+# node on PATH (and lintian wants a nodejs dependency for it). A comment keeps the line numbers.
+sed -i '1s|^#!/usr/bin/env node$|// run by /usr/bin/bedside-hub on /usr/lib/bedside-hub/node/bin/node|' "$lib/dist/agent/cli.js"
 cp -R proto/bedside "$lib/proto/bedside"
 cp package.json package-lock.json "$lib/"
 
@@ -81,6 +90,20 @@ find "$lib/node_modules" -name package.json -type f -printf '%h\0' | while IFS= 
 done
 find "$lib/node_modules" -depth -type d -empty -delete
 
+# --- the runtime ---------------------------------------------------------------------------------
+# The verified release binary, byte for byte (not stripped: it stays comparable with the registry's
+# tarball; its debug info is never paged in), with Node's licence beside it.
+install -D -m 0755 "$BEDSIDE_NODE_DIR/bin/node" "$lib/node/bin/node"
+install -D -m 0644 "$BEDSIDE_NODE_DIR/LICENSE" "$lib/node/LICENSE"
+# The native modules as the agent loads them, with the shipped node: one built for another Node
+# (NODE_MODULE_VERSION 115 is Node 20, 137 is Node 24) fails here instead of on the gateway.
+"$lib/node/bin/node" -e '
+const req = require("node:module").createRequire(process.argv[1] + "/")
+new (req("better-sqlite3"))(":memory:").close()
+req("@serialport/bindings-cpp")
+req("@stoprocent/bluetooth-hci-socket")
+' "$lib" >&2 || { echo "package.sh: native modules not built for Node $BEDSIDE_NODE_VERSION: run \`source scripts/node-runtime.sh && npm ci\` first" >&2; exit 1; }
+
 # --- integration with the system ---------------------------------------------------------------
 install -D -m 0755 packaging/debian/bedside-hub.sh "$root/usr/bin/bedside-hub"
 install -D -m 0644 packaging/bedside-hub.service "$root/lib/systemd/system/bedside-hub.service"
@@ -99,10 +122,11 @@ install -D -m 0644 packaging/debian/bedside-hub.1 "$root/usr/share/man/man1/beds
 gzip -9n "$root/usr/share/man/man1/bedside-hub.1"
 install -D -m 0644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/bedside-hub"
 
-# Modes: directories 0755, files 0644 (shared objects included), only the command executable.
+# Modes: directories 0755, files 0644 (shared objects included), only the command and the
+# runtime executable.
 find "$root" -type d -exec chmod 0755 {} +
 find "$root" -type f -exec chmod 0644 {} +
-chmod 0755 "$root/usr/bin/bedside-hub" "$lib/dist/agent/cli.js"
+chmod 0755 "$root/usr/bin/bedside-hub" "$lib/node/bin/node"
 
 # --- control area --------------------------------------------------------------------------------
 install -d "$root/DEBIAN"

@@ -1,10 +1,12 @@
 #!/bin/sh
 # /usr/bin/bedside-hub: the agent and its operator commands, from /usr/lib/bedside-hub, on the
-# Node.js of the nodejs package (>= 20). exec keeps the agent the service's main process
-# (systemd Type=notify, watchdog). The path is resolved from this script so that an unpacked
-# tree (dpkg-deb -x, test/packaging) runs its own copy.
+# package's own Node.js 24 (/usr/lib/bedside-hub/node/bin/node, the runtime its native modules
+# were built for; scripts/package.sh), never a node from PATH. exec keeps the agent the service's
+# main process (systemd Type=notify, watchdog). The paths are resolved from this script so that an
+# unpacked tree (dpkg-deb -x, test/packaging) runs its own copy.
 here=$(dirname "$(readlink -f "$0")")
 cli="$here/../lib/bedside-hub/dist/agent/cli.js"
+node="$here/../lib/bedside-hub/node/bin/node"
 
 # Memory settings of the long-running agent (`run`), measured in BENCHMARKS.md (ward memory):
 # - V8 grows each of its two young-generation semi-spaces to 16 MB under a ward's steady ingest;
@@ -36,9 +38,9 @@ run | pair | devices | queue | relink)
 	if [ "$(id -u)" = 0 ] && id bedside-hub >/dev/null 2>&1; then
 		exec setpriv --reuid=bedside-hub --regid=bedside-hub --init-groups \
 			--inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin \
-			/usr/bin/node $node_flags "$cli" "$@"
+			"$node" $node_flags "$cli" "$@"
 	fi
 	;;
 esac
 # shellcheck disable=SC2086
-exec /usr/bin/node $node_flags "$cli" "$@"
+exec "$node" $node_flags "$cli" "$@"

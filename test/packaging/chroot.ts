@@ -2,10 +2,9 @@
  * A Debian 12 chroot for installing the .deb for real (dpkg, adduser, dpkg-statoverride and
  * deb-systemd-helper all run inside it). The minbase system is bootstrapped once per machine from
  * the Debian mirror (about 40 s; cached under /var/cache/bedside-hub-tests) and copied per run.
- * Node.js >= 20 is not in Debian 12, so the build host's `node` is wrapped into a minimal
- * `nodejs` package of the host's version: that is what satisfies `Depends: nodejs (>= 20)`.
+ * It has no Node.js at all: the package must bring its own (issue 18).
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hasCommand, ok, run, type Ran } from './support.js'
 
@@ -34,29 +33,6 @@ export function freshChroot(dest: string): void {
     renameSync(tmp, pristine)
   }
   ok('cp', ['-a', pristine, dest])
-}
-
-/** A `nodejs` package holding this host's /usr/bin/node under the host's nodejs version (cached). */
-export function hostNodePackage(): string {
-  const version = ok('dpkg-query', ['-W', '-f', '${Version}', 'nodejs']).stdout.trim()
-  const arch = ok('dpkg', ['--print-architecture']).stdout.trim()
-  const deb = join(CACHE, `nodejs_${version}_${arch}.deb`)
-  if (existsSync(deb)) return deb
-  mkdirSync(CACHE, { recursive: true })
-  const root = `${deb}.root`
-  rmSync(root, { recursive: true, force: true })
-  mkdirSync(join(root, 'DEBIAN'), { recursive: true })
-  mkdirSync(join(root, 'usr/bin'), { recursive: true })
-  copyFileSync('/usr/bin/node', join(root, 'usr/bin/node'))
-  chmodSync(join(root, 'usr/bin/node'), 0o755)
-  writeFileSync(join(root, 'DEBIAN/control'), [
-    'Package: nodejs', `Version: ${version}`, `Architecture: ${arch}`, 'Maintainer: bedside-hub tests <tests@bedside-hub.invalid>',
-    'Description: the build host\'s Node.js, wrapped for the packaging test', '',
-  ].join('\n'))
-  ok('dpkg-deb', ['--root-owner-group', '-Znone', '--build', root, `${deb}.tmp`])
-  renameSync(`${deb}.tmp`, deb)
-  rmSync(root, { recursive: true, force: true })
-  return deb
 }
 
 /** The same package under another version: an upgrade with identical contents. */

@@ -2,18 +2,19 @@
  * The Debian package (issue 10): built by scripts/package.sh from the current dist/, then checked
  * the way hospital IT would meet it: control fields and conffiles, file modes, lintian, the
  * systemd unit under `systemd-analyze verify`, and the unpacked tree running its own
- * `bedside-hub --version`, `config check`, the agent itself and `status` against it; then
- * installed for real into a Debian 12 chroot (install-cases.ts). `npm test` builds dist/ first.
+ * `bedside-hub --version`, `config check`, the agent itself and `status` against it, on the
+ * package's own Node.js 24 (issue 18); then installed for real into a Debian 12 chroot without any
+ * Node.js (install-cases.ts). `npm test` builds dist/ first.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { deployedAgentRuntime } from '../support/agent-process.js'
 import { describeInstall } from './install-cases.js'
-import { freePort, hasCommand, ok, REPO, run, runAsync, uncommentExample } from './support.js'
+import { agentNodeVersion, freePort, hasCommand, ok, pinnedNode, REPO, run, runAsync, uncommentExample } from './support.js'
 
 const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
 let work = ''
@@ -23,7 +24,8 @@ let tree = ''
 before(() => {
   assert.ok(existsSync(join(REPO, 'dist/agent/cli.js')), 'dist/ is missing: run `npm run build` (npm test does) before this test')
   work = mkdtempSync(join(tmpdir(), 'bedside-deb-'))
-  deb = ok('bash', ['scripts/package.sh', '--no-build', '--out', work]).stdout.trim().split('\n').pop()!
+  // About 2 to 3 minutes on two shared cores, most of it xz compressing the 127 MB node binary.
+  deb = ok('bash', ['scripts/package.sh', '--no-build', '--out', work], { timeout: 600_000 }).stdout.trim().split('\n').pop()!
   tree = join(work, 'tree')
   ok('dpkg-deb', ['-x', deb, tree])
 })
@@ -42,12 +44,13 @@ function contents(): Map<string, { mode: string; owner: string }> {
 }
 
 describe('packaging: the .deb', () => {
-  test('packaging: control fields name the package, this architecture and nodejs >= 20 as a dependency', () => {
+  test('packaging: control fields name the package and this architecture, and no nodejs dependency', () => {
     const field = (f: string) => ok('dpkg-deb', ['--field', deb, f]).stdout.trim()
     assert.equal(field('Package'), 'bedside-hub')
     assert.equal(field('Version'), version)
     assert.equal(field('Architecture'), ok('dpkg', ['--print-architecture']).stdout.trim())
-    assert.match(field('Depends'), /(^|, )nodejs \(>= 20\)(,|$)/)
+    // The package brings its own Node.js (Debian 12's nodejs is 18, and the modules need 24).
+    assert.doesNotMatch(field('Depends'), /\bnodejs\b/)
     assert.match(field('Depends'), /\badduser\b/)
     assert.ok(Number(field('Installed-Size')) > 1000, 'Installed-Size is filled in (KiB)')
   })
@@ -69,7 +72,8 @@ describe('packaging: the .deb', () => {
       '/lib/udev/rules.d/61-bedside-hub-serial.rules': '-rw-r--r--',
       '/etc/bedside-hub/config.yaml': '-rw-r--r--', // 0640 root:bedside-hub through dpkg-statoverride in postinst
       '/usr/lib/bedside-hub/package.json': '-rw-r--r--',
-      '/usr/lib/bedside-hub/dist/agent/cli.js': '-rwxr-xr-x',
+      '/usr/lib/bedside-hub/dist/agent/cli.js': '-rw-r--r--', // run by /usr/bin/bedside-hub on the shipped node
+      '/usr/lib/bedside-hub/node/bin/node': '-rwxr-xr-x',
       '/usr/share/doc/bedside-hub/copyright': '-rw-r--r--',
     }
     for (const [path, mode] of Object.entries(expect)) assert.equal(files.get(path)?.mode, mode, path)
@@ -96,6 +100,23 @@ describe('packaging: the .deb', () => {
     assert.ok(files.includes('/usr/share/man/man1/bedside-hub.1.gz'))
     assert.deepEqual(files.filter((p) => p.endsWith('.map') && p.startsWith('/usr/lib/bedside-hub/dist/')), [])
     assert.deepEqual(files.filter((p) => /\/prebuilds\/(darwin|win32|android)/.test(p)), [])
+  })
+
+  test('packaging: it carries the verified Node.js 24 runtime, byte for byte, and nothing runs another node', () => {
+    const { version, dir } = pinnedNode()
+    const shipped = join(tree, 'usr/lib/bedside-hub/node/bin/node')
+    assert.ok(readFileSync(shipped).equals(readFileSync(join(dir, 'bin/node'))), 'the shipped node is the one scripts/node-runtime.sh verified')
+    assert.equal(ok(shipped, ['--version']).stdout.trim(), `v${version}`)
+    assert.equal(version.split('.')[0], '24')
+    assert.ok(existsSync(join(tree, 'usr/lib/bedside-hub/node/LICENSE')))
+    const launcher = readFileSync(join(tree, 'usr/bin/bedside-hub'), 'utf8')
+    assert.doesNotMatch(launcher, /\/usr\/bin\/node|env node/)
+    assert.match(launcher, /^node="\$here\/\.\.\/lib\/bedside-hub\/node\/bin\/node"$/m)
+    assert.doesNotMatch(readFileSync(join(tree, 'usr/lib/bedside-hub/dist/agent/cli.js'), 'utf8').split('\n')[0]!, /^#!/)
+    // The native module compiled from source loads in the shipped node (NODE_MODULE_VERSION 137).
+    const lib = join(tree, 'usr/lib/bedside-hub')
+    const loaded = ok(shipped, ['-e', 'const D = require("node:module").createRequire(process.argv[1] + "/")("better-sqlite3"); new D(":memory:").close(); console.log(process.versions.modules)', lib])
+    assert.equal(loaded.stdout.trim(), '137')
   })
 
   test('packaging: lintian reports no error and no warning', { skip: hasCommand('lintian') ? false : 'lintian is not installed (apt-get install -y lintian)' }, () => {
@@ -133,6 +154,16 @@ describe('packaging: the systemd unit', () => {
     assert.equal(one('ExecStart'), '/usr/bin/bedside-hub run --config /etc/bedside-hub/config.yaml')
     assert.equal(one('Restart'), 'always')
     assert.equal(one('User'), 'bedside-hub')
+    // Resource limits (issue 16, docs/hospital-it.md "Resource limits"): above the measured peak
+    // (183 MB resident, 11 threads, ~1500 descriptors at the agent's connection caps).
+    const bytes = (v: string | undefined) => {
+      const m = /^(\d+)([KMG]?)$/.exec(v ?? '')
+      return m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2] || ' ') : Number.NaN
+    }
+    assert.ok(bytes(one('MemoryHigh')) >= 2 * 183 * 1024 ** 2, `MemoryHigh=${one('MemoryHigh')}`)
+    assert.ok(bytes(one('MemoryMax')) > bytes(one('MemoryHigh')), `MemoryMax=${one('MemoryMax')}`)
+    assert.ok(Number(one('TasksMax')) >= 64, `TasksMax=${one('TasksMax')}`)
+    assert.ok(Number(one('LimitNOFILE')) >= 2 * 1500 && Number(one('LimitNOFILE')) < 65536, `LimitNOFILE=${one('LimitNOFILE')}`)
     for (const [k, v] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['PrivateTmp', 'yes'], ['ReadWritePaths', '/var/lib/bedside-hub'],
       ['CapabilityBoundingSet', 'CAP_NET_RAW CAP_NET_ADMIN'], ['AmbientCapabilities', 'CAP_NET_RAW CAP_NET_ADMIN']] as const) {
       assert.equal(one(k), v, k)
@@ -208,6 +239,9 @@ describe('packaging: the unpacked tree runs', () => {
       assert.deepEqual(argv.slice(1, 1 + runtime.nodeFlags.length), runtime.nodeFlags, argv.join(' '))
       const environ = readFileSync(`/proc/${agent.pid}/environ`, 'utf8').split('\0')
       for (const [k, v] of Object.entries(runtime.env)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v} in the agent's environment`)
+      // The agent runs on the package's node, and says so itself.
+      assert.equal(readlinkSync(`/proc/${agent.pid}/exe`), join(tree, 'usr/lib/bedside-hub/node/bin/node'))
+      assert.equal(await agentNodeVersion(`http://127.0.0.1:${httpPort}`), `v${pinnedNode().version}`)
       assert.match(status.stdout, /^hub ward-pkg/)
       assert.match(status.stdout, /devices: 2 configured, 1 connected/)
       assert.match(status.stdout, /sim-b1\s+bed b1\s+sim\s+connected/)
@@ -226,4 +260,4 @@ describe('packaging: the unpacked tree runs', () => {
   })
 })
 
-describeInstall(() => ({ deb, work, version }))
+describeInstall(() => ({ deb, work, version, nodeVersion: pinnedNode().version }))

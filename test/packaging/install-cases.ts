@@ -1,43 +1,63 @@
 /**
- * The package's life in a real Debian 12 chroot (registered by deb.test.ts, which builds the .deb
- * once): install, the agent running as its user, upgrade keeping config edits, queue and keys,
- * remove keeping the data, purge deleting it after saying so.
+ * The package's life in a real Debian 12 chroot without any Node.js (registered by deb.test.ts,
+ * which builds the .deb once): install, the agent running as its user on the package's own
+ * Node.js 24, upgrade keeping config edits, queue and keys, remove keeping the data, purge
+ * deleting it after saying so.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { asAgentUser, chrootArgs, chrootSkipReason, freshChroot, hostNodePackage, inChroot, rebuildWithVersion } from './chroot.js'
-import { freePort, type Ran } from './support.js'
+import { asAgentUser, chrootArgs, chrootSkipReason, freshChroot, inChroot, rebuildWithVersion } from './chroot.js'
+import { agentNodeVersion, freePort, type Ran } from './support.js'
 
-interface Built { readonly deb: string; readonly work: string; readonly version: string }
+interface Built { readonly deb: string; readonly work: string; readonly version: string; readonly nodeVersion: string }
+
+/** What the running agent was: its status, the executable of its process and its Node.js version. */
+interface AgentRun {
+  readonly status: { queue: { depth: number }; hub: string }
+  readonly exe: string
+  readonly nodeVersion: string | undefined
+}
+
+/** No node, nodejs or npm on the chroot's PATH, and no nodejs package: only the package's own. */
+function assertNoSystemNode(dir: string): void {
+  const found = inChroot(dir, ['sh', '-c', 'command -v node nodejs npm; ls /usr/bin/node* /usr/local/bin/node* 2>/dev/null; true'])
+  assert.equal(found.stdout.trim(), '', `a system Node.js in the chroot: ${found.stdout}`)
+  assert.notEqual(inChroot(dir, ['dpkg-query', '-W', 'nodejs']).status, 0, 'the nodejs package is installed in the chroot')
+}
 
 function must(r: Ran, what: string): Ran {
   assert.equal(r.status, 0, `${what}: ${r.stdout}${r.stderr}`)
   return r
 }
 
-/** Starts the agent in the chroot as its user, waits for its status, returns it, stops the agent. */
-async function runAgentOnce(dir: string, port: number): Promise<{ queue: { depth: number }; hub: string }> {
+/** Starts the agent in the chroot as its user, waits for its status, notes its runtime, stops it. */
+async function runAgentOnce(dir: string, port: number): Promise<AgentRun> {
   const agent = spawn('chroot', chrootArgs(dir, asAgentUser(['/usr/bin/bedside-hub', 'run', '--config', '/etc/bedside-hub/config.yaml'])), { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   agent.stdout.on('data', (b: Buffer) => (output += b.toString()))
   agent.stderr.on('data', (b: Buffer) => (output += b.toString()))
   const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)))
   let status: { queue: { depth: number }; hub: string } | null = null
+  let exe = ''
+  let nodeVersion: string | undefined
   try {
     // Stop only once started: SIGTERM before the agent has its handlers ends it without a clean stop.
     for (let i = 0; i < 80 && (!status || status.queue.depth === 0 || !output.includes('"event":"started"')); i++) {
       await new Promise((r) => setTimeout(r, 250))
       status = await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { authorization: 'Bearer chroot-viewer-token' } }).then((r) => r.json() as Promise<{ queue: { depth: number }; hub: string }>, () => null)
     }
+    // chroot, env, setpriv and the launcher each exec the next: the spawned pid ends as the agent.
+    exe = readlinkSync(`/proc/${agent.pid}/exe`)
+    nodeVersion = await agentNodeVersion(`http://127.0.0.1:${port}`).catch(() => undefined)
   } finally {
     agent.kill('SIGTERM')
   }
   assert.equal(await exited, 0, output)
   assert.ok(status, `the agent in the chroot never answered: ${output}`)
-  return status
+  return { status, exe, nodeVersion }
 }
 
 export function describeInstall(built: () => Built): void {
@@ -52,17 +72,17 @@ export function describeInstall(built: () => Built): void {
       const { deb, work } = built()
       dir = join(work, 'chroot')
       freshChroot(dir)
-      copyFileSync(hostNodePackage(), file('tmp/nodejs.deb'))
       copyFileSync(deb, file('tmp/bedside-hub.deb'))
-      // nodejs's own dependencies (python3, ...) are not what is tested here.
-      must(dpkg('--force-depends', '-i', '/tmp/nodejs.deb'), 'install nodejs')
     })
     after(() => {
       if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
-    test('packaging: dpkg -i installs it: user in dialout and bluetooth, data dir 0700, config 0640 root:bedside-hub, service enabled', () => {
+    test('packaging: dpkg -i installs it on a system without Node.js: user in dialout and bluetooth, data dir 0700, config 0640 root:bedside-hub, service enabled', () => {
+      assertNoSystemNode(dir)
+      // Plain dpkg -i: every dependency is in Debian 12's minbase already, so none is missing.
       must(dpkg('-i', '/tmp/bedside-hub.deb'), 'dpkg -i')
+      assertNoSystemNode(dir) // the package's node stays its own, off PATH
       assert.match(must(inChroot(dir, ['id', '-nG', 'bedside-hub']), 'id').stdout, /^(?=.*\bdialout\b)(?=.*\bbluetooth\b).*/)
       assert.match(must(inChroot(dir, ['getent', 'passwd', 'bedside-hub']), 'getent').stdout, /:\/var\/lib\/bedside-hub:\/usr\/sbin\/nologin$/m)
       assert.equal(must(inChroot(dir, ['stat', '-c', '%a %U:%G', '/var/lib/bedside-hub']), 'stat').stdout.trim(), '700 bedside-hub:bedside-hub')
@@ -70,8 +90,9 @@ export function describeInstall(built: () => Built): void {
       assert.ok(lstatSync(file('etc/systemd/system/multi-user.target.wants/bedside-hub.service')).isSymbolicLink())
     })
 
-    test('packaging: the installed command runs: --version, and config check as the agent user', () => {
+    test('packaging: the installed command runs on its own Node.js 24: --version, and config check as the agent user', () => {
       assert.equal(must(inChroot(dir, ['bedside-hub', '--version']), '--version').stdout.trim(), `bedside-hub ${built().version}`)
+      assert.equal(must(inChroot(dir, ['/usr/lib/bedside-hub/node/bin/node', '--version']), 'node --version').stdout.trim(), `v${built().nodeVersion}`)
       const r = must(inChroot(dir, asAgentUser(['/usr/bin/bedside-hub', 'config', 'check', '/etc/bedside-hub/config.yaml'])), 'config check')
       assert.match(r.stdout, /ok \(0 beds/)
     })
@@ -92,9 +113,12 @@ export function describeInstall(built: () => Built): void {
         .replace('listen: "0.0.0.0:1883"', `listen: "127.0.0.1:${await freePort()}"`)
         .replace(/^#beds:$/m, 'beds:\n  - { id: "c1", devices: [{ id: sim-c1, type: sim }] }')
       writeFileSync(config, edited)
-      const before = await runAgentOnce(dir, port)
+      const first = await runAgentOnce(dir, port)
+      const before = first.status
       assert.equal(before.hub, 'ward-chroot')
       assert.ok(before.queue.depth > 0)
+      assert.equal(first.exe, file('usr/lib/bedside-hub/node/bin/node'), 'the agent process is the shipped node')
+      assert.equal(first.nodeVersion, `v${built().nodeVersion}`, "the agent's own process.version")
       const data = file('var/lib/bedside-hub')
       for (const f of readdirSync(data)) assert.equal(must(inChroot(dir, ['stat', '-c', '%U', `/var/lib/bedside-hub/${f}`]), 'stat').stdout.trim(), 'bedside-hub', f)
       const keys = readFileSync(join(data, 'keys.json'), 'utf8')
@@ -105,7 +129,9 @@ export function describeInstall(built: () => Built): void {
       assert.equal(must(inChroot(dir, ['dpkg-query', '-W', '-f', '${Version}', 'bedside-hub']), 'query').stdout, next)
       assert.equal(readFileSync(config, 'utf8'), edited, 'the local config edit survives')
       assert.equal(readFileSync(join(data, 'keys.json'), 'utf8'), keys, 'the pseudonym keys survive')
-      const after = await runAgentOnce(dir, port)
+      const upgraded = await runAgentOnce(dir, port)
+      const after = upgraded.status
+      assert.equal(upgraded.nodeVersion, `v${built().nodeVersion}`)
       assert.ok(after.queue.depth >= before.queue.depth, `queue before ${before.queue.depth}, after ${after.queue.depth}`)
     })
 

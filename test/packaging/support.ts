@@ -1,5 +1,7 @@
 /** Helpers for the packaging tests: run a command and keep its output, find a free TCP port. */
 import { execFile, spawnSync, type SpawnSyncOptions } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
@@ -50,4 +52,19 @@ export function freePort(): Promise<number> {
 /** The example config with every switched-off setting ("#key", "#  - item") switched on. */
 export function uncommentExample(text: string): string {
   return text.replace(/^#((?: {2})*[^ #])/gm, '$1')
+}
+
+/** The project's pinned Node.js (scripts/node-runtime.sh): its version and verified install. */
+export function pinnedNode(): { readonly version: string; readonly dir: string } {
+  const m = /^BEDSIDE_NODE_VERSION=(\S+)$/m.exec(readFileSync(`${REPO}scripts/node-runtime.sh`, 'utf8'))
+  if (!m) throw new Error('scripts/node-runtime.sh: no BEDSIDE_NODE_VERSION=')
+  // Installs it when not cached yet (package.sh has, when the .deb was just built).
+  const bin = ok('bash', ['scripts/node-runtime.sh']).stdout.trim()
+  return { version: m[1]!, dir: dirname(bin) }
+}
+
+/** The agent's Node.js version as it reports it itself (prom-client's nodejs_version_info). */
+export async function agentNodeVersion(httpUrl: string): Promise<string | undefined> {
+  const text = await fetch(`${httpUrl}/metrics`).then((r) => r.text())
+  return /^bedside_process_nodejs_version_info\{[^}]*version="(v[^"]+)"/m.exec(text)?.[1]
 }
