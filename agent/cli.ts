@@ -4,6 +4,7 @@
  * Each command lives in its own module under commands/ and is loaded on demand, so that
  * `bedside-hub decode` does not pay for loading Kafka, SQLite or the MQTT broker.
  */
+import { onSupportedRuntime } from './runtime.js'
 import { version } from './version.js'
 
 type CommandModule = { main(argv: string[]): Promise<number> }
@@ -44,16 +45,18 @@ async function main(argv: string[]): Promise<number> {
   return (await command.load()).main(rest)
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    // `run` keeps the process alive through its servers; other commands exit with their code.
-    if (code >= 0) process.exitCode = code
-  },
-  (err: unknown) => {
-    process.stderr.write(`bedside-hub: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exitCode = 1
-    // A command that failed half-way (e.g. `run` whose port is taken after the demo's emulators
-    // started) may leave handles open: exit rather than hang, once stderr had time to drain.
-    setTimeout(() => process.exit(1), 200)
-  },
-)
+if (onSupportedRuntime(process.argv.slice(2))) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      // `run` keeps the process alive through its servers; other commands exit with their code.
+      if (code >= 0) process.exitCode = code
+    },
+    (err: unknown) => {
+      process.stderr.write(`bedside-hub: ${err instanceof Error ? err.message : String(err)}\n`)
+      process.exitCode = 1
+      // A command that failed half-way (e.g. `run` whose port is taken after the demo's emulators
+      // started) may leave handles open: exit rather than hang, once stderr had time to drain.
+      setTimeout(() => process.exit(1), 200)
+    },
+  )
+}
