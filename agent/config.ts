@@ -9,7 +9,7 @@ import YAML from 'yaml'
 import { z } from 'zod'
 import cron from 'node-cron' // issue 7: schedules are checked with the config
 import { rulesConfigSchema } from './rules/index.js'
-import { secretFileProblem } from './secrets/permissions.js' // issue 18
+import { permissionPolicy, secretFileProblem, type PermissionPolicy } from './secrets/permissions.js' // issue 18
 import { isLoopback } from './serve/access.js' // issue 18
 
 const hostPort = z
@@ -281,14 +281,16 @@ export function parseConfig(doc: unknown, source = '(inline)', baseDir = process
 
 /**
  * Reads, validates and freezes a config file. Issue 18: a file readable by others (or by a group
- * that is not the agent's own) is refused before it is read, whether or not it holds secrets
- * today (secrets/permissions.ts says why); `checkPermissions: false` is for `config check`, which
- * reports that problem itself and still validates the content.
+ * that is not the agent's own) is refused before it is read where the policy enforces (the
+ * installed agent), and warned about loudly elsewhere (secrets/permissions.ts says why);
+ * `checkPermissions: false` is for `config check`, which reports that problem itself and still
+ * validates the content.
  */
-export function loadConfigFile(file: string, opts: { checkPermissions?: boolean } = {}): Readonly<Config> {
+export function loadConfigFile(file: string, opts: { checkPermissions?: boolean; policy?: PermissionPolicy; warn?: (message: string) => void } = {}): Readonly<Config> {
   if (opts.checkPermissions !== false) {
     const open = secretFileProblem(file, 'config')
-    if (open) throw new ConfigError(file, [open.message], { code: 'BEDSIDE_ERR_SECRET_PERMISSIONS' })
+    if (open && (opts.policy ?? permissionPolicy()) === 'enforce') throw new ConfigError(file, [open.message], { code: 'BEDSIDE_ERR_SECRET_PERMISSIONS' })
+    if (open) (opts.warn ?? ((m: string) => process.stderr.write(`bedside-hub: WARNING: ${m} (refused where the agent is installed: BEDSIDE_HUB_PERMISSIONS=enforce)\n`)))(open.message)
   }
   let text: string
   try {

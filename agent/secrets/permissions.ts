@@ -62,6 +62,20 @@ export function secretFileProblem(file: string, what: string): SecretFileError |
   return null
 }
 
+/**
+ * What a config readable by others does: `enforce` refuses it at start; `warn` starts with a
+ * warning at every start (log, stderr, `/api/status`). The installed agent enforces: the package's
+ * launcher (/usr/bin/bedside-hub) exports BEDSIDE_HUB_PERMISSIONS=enforce. A run from a checkout
+ * warns, because developers and test harnesses write configs with the default umask (022: 0644)
+ * and the public contract checks start the agent that way; the operator's own setting wins.
+ * Key files the agent creates itself (keys.json, data-key.json) are refused in either mode.
+ */
+export type PermissionPolicy = 'enforce' | 'warn'
+
+export function permissionPolicy(env: NodeJS.ProcessEnv = process.env): PermissionPolicy {
+  return env.BEDSIDE_HUB_PERMISSIONS === 'enforce' ? 'enforce' : 'warn'
+}
+
 /** Throws SecretFileError when `file` is readable beyond its owner and the agent's own group. */
 export function assertPrivateFile(file: string, what: string): void {
   const problem = secretFileProblem(file, what)

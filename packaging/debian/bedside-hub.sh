@@ -20,6 +20,11 @@ node="$here/../lib/bedside-hub/node/bin/node"
 AGENT_NODE_FLAGS="--max-semi-space-size=4"
 AGENT_MALLOC_ARENA_MAX="2"
 
+# Issue 18: the installed agent refuses a config (or key file) that other users can read; a run
+# from a checkout only warns (agent/secrets/permissions.ts). An operator's own setting wins.
+BEDSIDE_HUB_PERMISSIONS=${BEDSIDE_HUB_PERMISSIONS:-enforce}
+export BEDSIDE_HUB_PERMISSIONS
+
 node_flags=
 if [ "$1" = run ]; then
 	node_flags=${BEDSIDE_HUB_NODE_FLAGS-$AGENT_NODE_FLAGS}
