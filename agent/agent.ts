@@ -1,51 +1,52 @@
 /**
- * The composition root: builds every part of one agent from a validated config, starts them in
- * dependency order, and stops them in reverse. Nothing else wires parts together.
+ * The composition root: builds every part of one agent from a validated config, hands each its
+ * dependencies explicitly, starts them in dependency order, and stops them in reverse. Nothing
+ * else wires parts together, and nothing reaches into it (docs/architecture.md).
  *
- *   drivers ─emit→ Pipeline (validate → normalize → associate → rules → GroupCommitter)
- *   MQTT devices ─→ MqttServer.authorizePublish ─→ Pipeline          Outbox ─→ CloudSync ─→ Kafka
- *   alarms ─→ MQTT alarms/{bed}, HTTP API                           /metrics, /healthz, /api/*
+ *   drivers, MQTT source ─deliver→ MessageIntake ─→ Pipeline (validate → normalize → plausibility
+ *     → associate → rules → GroupCommitter with its companions) ─→ Outbox ─→ CloudSync ─→ Kafka
+ *   alarms ─→ MQTT alarms/{bed}, WebSocket;  Ward (use cases) ←─ HTTP API, WebSocket, MQTT stations
  */
-import { hash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { pino, type Logger } from 'pino'
-import { isDecodeError } from '../drivers/errors.js'
-import { decodeObsPayload, decodeWavePayload } from '../drivers/mqtt/payload.js'
-import { Quality, type DeviceRecord, type Observation, type WaveformChunk } from '../drivers/records.js'
-import type { Driver, DriverContext, LinkStatus } from '../drivers/types.js'
 import type { NobleLike } from '../drivers/ble/noble-like.js'
-import type { LinkCounters } from '../drivers/serial/index.js'
-import { DeviceRunner, type DeviceHost } from './device-drivers.js'
-import { Pairings } from './store/pairings.js'
-import type { Config } from './config.js'
+import { MqttDeviceSource } from '../drivers/mqtt/source.js'
+import { Quality, type WaveformChunk } from '../drivers/records.js'
+import type { DriverContext } from '../drivers/types.js'
 import { AgentApiImpl } from './api.js'
+import type { Config } from './config.js'
+import { DeviceRunner, type DeviceHost } from './device-drivers.js'
+import type { AgentEvents } from './events.js'
+import { Durability } from './housekeeping/wire.js' // issue 7
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
+import { MessageIntake } from './pipeline/deliver.js'
+import { DeviceStatus } from './pipeline/device-status.js'
 import { DeviceRegistry } from './pipeline/devices.js'
 import { Pipeline, type IngestResult } from './pipeline/ingest.js'
-import { MessageIntake } from './pipeline/deliver.js'
-import { SeenMessages } from './store/seen-messages.js'
-import { DeviceSeqStore } from './store/device-seqs.js'
-import { DeviceIdentities } from './store/device-identities.js'
-import { LocalDeadLetter } from './store/dead-letter.js'
 import { LatestVitals } from './pipeline/latest.js'
-import { createRuleEngine, rulesConfigSchema, type AlarmChange, type RuleEngine } from './rules/index.js'
-import { buildHttp, buildMetricsHttp } from './serve/http.js'
+import { createRuleEngine, rulesConfigSchema, type RuleEngine } from './rules/index.js'
 import { allowedHosts } from './serve/access.js'
-import { createTlsOptionsReloader, type TlsReloader } from './serve/tls.js'
-import { createMetrics, observedCounter, type Metrics } from './serve/metrics.js'
-import { MqttServer, mqttLimits, type MqttIngest } from './serve/mqtt.js'
+import { buildHttp, buildMetricsHttp } from './serve/http.js'
+import { createMetrics, observeSourceCounters, type Metrics } from './serve/metrics.js'
+import { MqttServer, mqttLimits } from './serve/mqtt.js'
 import { loadPageAssets } from './serve/page.js'
+import { createTlsOptionsReloader, type TlsReloader } from './serve/tls.js'
 import { LiveFeed } from './serve/ws.js'
 import { Admissions } from './store/admissions.js'
 import { GroupCommitter } from './store/commit.js'
 import { openDatabase, type Db } from './store/db.js'
+import { LocalDeadLetter } from './store/dead-letter.js'
+import { DeviceIdentities } from './store/device-identities.js'
+import { DeviceSeqStore } from './store/device-seqs.js'
 import { Outbox } from './store/outbox.js'
+import { Pairings } from './store/pairings.js'
+import { SeenMessages } from './store/seen-messages.js'
 import { EnvelopeEncoder } from './sync/envelope.js'
 import { createKafka } from './sync/kafka.js'
 import { Pseudonymizer } from './sync/pseudonym.js'
-import { CloudSync } from './sync/sync.js'
-import { Durability } from './housekeeping/wire.js' // issue 7
 import { kafkaSecurity } from './sync/security.js' // issue 7
+import { CloudSync } from './sync/sync.js'
+import { Ward } from './ward/ward.js'
 
 export interface AgentOptions {
   readonly log?: Logger
@@ -55,17 +56,7 @@ export interface AgentOptions {
   readonly simRadio?: NobleLike
 }
 
-/** Live events for outputs that are not MQTT (the dashboard's WebSocket feed). */
-export interface AgentEvents {
-  /** An alarm state change, already published on MQTT and queued for the store. */
-  alarm: [change: AlarmChange, hubSeq: number]
-  /** A bed's latest vitals changed (emitted at most once per second per bed). */
-  vitals: [bedId: string]
-  /** A device's link state changed. */
-  link: [deviceId: string, status: LinkStatus]
-  /** An accepted waveform chunk of a bed's device (the dashboard's ECG strip decimates it). */
-  wave: [bedId: string, chunk: WaveformChunk]
-}
+export type { AgentEvents } from './events.js'
 
 export interface RunningAgent {
   readonly httpPort: number
@@ -82,30 +73,31 @@ function splitHostPort(s: string): { host: string; port: number } {
 /** Parts of a running agent, kept together so stop() can unwind them in reverse order. */
 class Agent implements RunningAgent {
   readonly metrics = createMetrics()
-  readonly events = new EventEmitter<AgentEvents>()
-  /** Link state per device id, for the API and dashboard. */
-  readonly links = new Map<string, LinkStatus>()
-  /** Last battery level (%) per device id, for the API and dashboard. */
-  readonly batteries = new Map<string, number>()
-  readonly startedMs = Date.now()
-  readonly log: Logger
-  readonly db: Db
-  readonly committer: GroupCommitter
-  readonly outbox: Outbox
-  readonly admissions: Admissions
-  readonly devices: DeviceRegistry
-  readonly pseudonyms: Pseudonymizer
-  readonly engine: RuleEngine
-  readonly latest = new LatestVitals()
-  readonly pipeline: Pipeline
+  private readonly events = new EventEmitter<AgentEvents>()
+  private readonly startedMs = Date.now()
+  private readonly log: Logger
+  private readonly db: Db
+  private readonly committer: GroupCommitter
+  private readonly outbox: Outbox
+  private readonly admissions: Admissions
+  private readonly devices: DeviceRegistry
+  /** Link and battery of each device, and the technical conditions its link state means. */
+  private readonly status: DeviceStatus
+  private readonly pseudonyms: Pseudonymizer
+  private readonly engine: RuleEngine
+  private readonly latest = new LatestVitals()
+  private readonly pipeline: Pipeline
   /** Sender messages in as units, re-sends recognised (exactly once across redelivery). */
-  readonly intake: MessageIntake
+  private readonly intake: MessageIntake
   /** Each device's identity per hub_seq range, so a backlog syncs under the pseudonyms it had. */
-  readonly identities: DeviceIdentities
-  readonly mqtt: MqttServer
-  sync: CloudSync | null = null
+  private readonly identities: DeviceIdentities
+  /** The ward's use cases (acknowledge, admit, discharge, transfer, the views and their audit). */
+  private readonly ward: Ward
+  private readonly api: AgentApiImpl
+  private readonly mqtt: MqttServer
+  private sync: CloudSync | null = null
   /** Quota, retention, checkpoints, key rotation (issue 7). */
-  readonly durability: Durability
+  private readonly durability: Durability
   httpPort = 0
   mqttPort = 0
   private readonly abort = new AbortController()
@@ -115,11 +107,10 @@ class Agent implements RunningAgent {
   private tls: TlsReloader | null = null
   private metricsHttp: ReturnType<typeof buildHttp> | null = null
   private live: LiveFeed | null = null
-  private readonly scratch: Observation[] = []
-  private readonly waveScratch: WaveformChunk[] = []
 
-  constructor(readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
+  constructor(private readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
+    // The store: records, their identities and sequences, all in one group commit.
     this.db = openDatabase(cfg.hub.data_dir)
     this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records }, {
       onCommit: (n, s) => {
@@ -144,20 +135,15 @@ class Agent implements RunningAgent {
       onIdentity: (d) => this.identities.record(d.id, d.identity, this.committer.peekHubSeq),
     })
     this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
-    const rules = cfg.rules ?? rulesConfigSchema.parse({})
-    this.engine = createRuleEngine(rules, { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
-    this.observeCounters()
-    this.mqtt = new MqttServer(
-      {
-        devices: new Map([...this.devices.all()].filter((d) => d.config.type === 'mqtt').map((d) => [d.id, (d.config as { secret: string }).secret])),
-        clients: new Map(cfg.mqtt.clients.map((c) => [c.username, { password: c.password, role: c.role }])),
-      },
-      this.mqttIngest(),
-      this.metrics,
-      this.log.child({ component: 'mqtt' }),
-      mqttLimits(cfg.mqtt), // issue 16
-    )
-    this.durability = new Durability(this) // issue 7: before the pipeline, which reads its quota gate
+    this.engine = createRuleEngine(cfg.rules ?? rulesConfigSchema.parse({}), { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
+    observeSourceCounters(this.metrics, () => this.runner?.factory.linkCounters ?? [], () => this.engine.stats())
+    this.durability = new Durability({ // issue 7: before the pipeline, which reads its quota gate
+      cfg, db: this.db, outbox: this.outbox, pseudonyms: this.pseudonyms, metrics: this.metrics, log: this.log, engine: this.engine,
+      sync: () => this.sync,
+      audit: (action, detail) => this.pipeline.audit(action, 'bedside-hub', null, detail),
+      handleAlarms: (changes) => changes.length > 0 && this.pipeline.handleAlarms(changes),
+      whenCommitted: (cb) => this.committer.whenCommitted(cb),
+    })
     this.pipeline = new Pipeline({
       devices: this.devices, admissions: this.admissions, committer: this.committer, engine: this.engine, latest: this.latest,
       metrics: this.metrics, log: this.log.child({ component: 'pipeline' }), storeGate: this.durability.quota,
@@ -174,77 +160,50 @@ class Agent implements RunningAgent {
       ingest: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
       redelivered: (source) => this.metrics.redelivered.inc({ source }),
     })
-  }
-
-  /** DurabilityHost (issue 7): hub-level audit events and alarm changes of the store. */
-  audit(action: string, detail: string): number {
-    return this.pipeline.audit(action, 'bedside-hub', null, detail)
-  }
-
-  whenCommitted(cb: (err: Error | null) => void): void {
-    this.committer.whenCommitted(cb)
-  }
-
-  handleAlarms(changes: readonly AlarmChange[]): void {
-    if (changes.length > 0) this.pipeline.handleAlarms(changes)
-  }
-
-  /**
-   * MQTT device payloads → one delivery per message. A message's identity is its seq and device
-   * time as sent (a QoS 1 re-send repeats both); a device that sends no seq is keyed by the message's
-   * bytes, so an identical re-send is recognised and two different messages in one millisecond are not
-   * merged. A duplicate is PUBACKed once its original is durable ('accepted' below).
-   */
-  private mqttIngest(): MqttIngest {
-    const deliver = (deviceId: string, identity: string | undefined, payload: Buffer, records: DeviceRecord[]): 'accepted' | 'rejected' | 'refused' => {
-      const key = identity ?? `#${hash('sha1', payload, 'base64')}`
-      const r = this.intake.deliver(deviceId, 'mqtt', key, records)
-      records.length = 0
-      return r === 'duplicate' ? 'accepted' : r
-    }
-    return {
-      deviceObs: (deviceId, payload) => {
-        const device = this.devices.get(deviceId)
-        if (!device) return 'rejected'
-        const out = this.scratch
-        out.length = 0
-        const ctx = { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq, identity: undefined as string | undefined }
-        try {
-          decodeObsPayload(payload, ctx, out)
-        } catch (err) {
-          if (!isDecodeError(err)) throw err
-          this.pipeline.reject(err.reason, deviceId, err.message)
-          return 'rejected'
-        }
-        if (ctx.identity === undefined) device.nextSeq++ // the number was taken (the payload had no seq)
-        return deliver(deviceId, ctx.identity, payload, out)
+    this.status = new DeviceStatus({
+      condition: (id, condition, active, detail) => this.pipeline.deviceCondition(id, condition, active, detail),
+      linkDown: (id) => this.pipeline.ecg.stop(id),
+      metrics: this.metrics, events: this.events, stopping: () => this.abort.signal.aborted,
+    })
+    // The ward's use cases, and the adapters over them: HTTP/WebSocket (api.ts), MQTT stations.
+    this.ward = new Ward({
+      beds: cfg.beds, db: this.db, admissions: this.admissions, engine: this.engine, latest: this.latest, devices: this.status, pseudonyms: this.pseudonyms,
+      alarms: (changes) => this.pipeline.handleAlarms(changes),
+      audit: (action, actor, bedId, detail) => void this.pipeline.audit(action, actor, bedId, detail),
+      durable: () => new Promise((resolve, reject) => this.committer.whenCommitted((err) => (err ? reject(err) : resolve()))),
+      bedChanged: (bedId) => void this.events.emit('vitals', bedId),
+    })
+    this.api = new AgentApiImpl({
+      hubId: cfg.hub.id, http: cfg.http, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
+      sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening,
+    })
+    const source = new MqttDeviceSource({
+      sequenceOf: (id) => { const d = this.devices.get(id); return d?.config.type === 'mqtt' ? d : undefined },
+      deliver: (id, key, records) => this.intake.deliver(id, 'mqtt', key, records),
+      reject: (reason, id, detail) => this.pipeline.reject(reason, id, detail),
+    })
+    this.mqtt = new MqttServer(
+      {
+        devices: new Map([...this.devices.all()].filter((d) => d.config.type === 'mqtt').map((d) => [d.id, (d.config as { secret: string }).secret])),
+        clients: new Map(cfg.mqtt.clients.map((c) => [c.username, { password: c.password, role: c.role }])),
       },
-      deviceWave: (deviceId, payload) => {
-        const device = this.devices.get(deviceId)
-        if (!device) return 'rejected'
-        const ctx = { deviceId, hubTimeMs: Date.now(), nextSeq: device.nextSeq, identity: undefined as string | undefined }
-        const out = this.waveScratch
-        out.length = 0
-        try {
-          out.push(decodeWavePayload(payload, ctx))
-        } catch (err) {
-          if (!isDecodeError(err)) throw err
-          this.pipeline.reject(err.reason, deviceId, err.message)
-          return 'rejected'
-        }
-        if (ctx.identity === undefined) device.nextSeq++ // the number was taken (the payload had no seq)
-        return deliver(deviceId, ctx.identity, payload, out)
+      {
+        deviceObs: (id, payload) => source.observations(id, payload),
+        deviceWave: (id, payload) => source.waveform(id, payload),
+        unknownTopic: (id, topic) => source.unknownTopic(id, topic),
+        whenCommitted: (cb) => this.committer.whenCommitted(cb),
+        alarmAck: (alarmId, bedId, actor) => this.ward.acknowledge(alarmId, actor, bedId), // nurse stations ack over MQTT (issue 6)
       },
-      unknownTopic: (deviceId, topic) => this.pipeline.reject('unknown-topic', deviceId, topic),
-      whenCommitted: (cb) => this.committer.whenCommitted(cb),
-    }
+      this.metrics,
+      this.log.child({ component: 'mqtt' }),
+      mqttLimits(cfg.mqtt), // issue 16
+    )
   }
 
   async start(): Promise<void> {
     const mq = splitHostPort(this.cfg.mqtt.listen)
     this.mqttPort = (await this.mqtt.start(mq.host, mq.port)).port
-    const api = new AgentApiImpl(this)
-    this.mqtt.alarmAck = (alarmId, bedId, actor) => api.acknowledge(alarmId, actor, bedId) // nurse stations ack over MQTT (issue 6)
+    const api = this.api
     this.live = new LiveFeed(this.events, api, this.log.child({ component: 'ws' }))
     const hp = splitHostPort(this.cfg.http.listen)
     const metricsListen = this.cfg.http.metrics_listen
@@ -289,14 +248,16 @@ class Agent implements RunningAgent {
     }
     const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
     const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms, this.identities)
-    this.sync = new CloudSync(kafka, this.outbox, encoder, { topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms }, this.metrics, this.log.child({ component: 'sync' }))
-    this.sync.onError = (e) => this.durability.syncError(e) // issue 7
-    this.sync.deadLetter = {
-      store: new LocalDeadLetter(this.db),
-      rejected: (entries) => {
-        for (const e of entries) this.pipeline.audit('sync-rejected', 'bedside-hub', null, `record ${e.hubSeq} (kind ${e.kind}) set aside in the local dead-letter: ${e.reason}`)
+    this.sync = new CloudSync(kafka, this.outbox, encoder, {
+      topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms,
+      onError: (e) => this.durability.syncError(e), // issue 7
+      deadLetter: {
+        store: new LocalDeadLetter(this.db),
+        rejected: (entries) => {
+          for (const e of entries) this.pipeline.audit('sync-rejected', 'bedside-hub', null, `record ${e.hubSeq} (kind ${e.kind}) set aside in the local dead-letter: ${e.reason}`)
+        },
       },
-    }
+    }, this.metrics, this.log.child({ component: 'sync' }))
     this.sync.start()
   }
 
@@ -305,7 +266,7 @@ class Agent implements RunningAgent {
       context: (id) => this.driverContext(id),
       startFailed: (id, err) => {
         // A configuration error of one device (bad port path, bonding required) must not stop the ward.
-        this.setLink(id, { state: 'disconnected', cause: err.message })
+        this.status.setLink(id, { state: 'disconnected', cause: err.message })
         this.log.error({ event: 'driver_start_failed', device: id, err: err.message }, `device ${id} could not start: ${err.message}`)
       },
       pairingChanged: (p, change) => {
@@ -325,12 +286,9 @@ class Agent implements RunningAgent {
       sequenceOf: (id) => this.devices.get(id),
       identified: (serial) => this.devices.identify(deviceId, serial),
       deliver: (key, records, durable) => this.intake.deliverDurably(deviceId, 'driver', key, records, durable),
-      status: (s) => this.setLink(deviceId, s),
-      condition: (c) => this.pipeline.deviceCondition(c.deviceId, c.condition, c.active, c.detail),
-      battery: (pct) => {
-        this.batteries.set(deviceId, pct)
-        this.metrics.deviceBattery.set({ device: deviceId }, pct)
-      },
+      status: (s) => this.status.setLink(deviceId, s),
+      condition: (c) => this.status.condition(c),
+      battery: (pct) => this.status.setBattery(deviceId, pct),
       reject: (reason, detail) => this.pipeline.reject(reason, deviceId, detail),
     }
   }
@@ -343,35 +301,6 @@ class Agent implements RunningAgent {
       if (device) this.events.emit('wave', device.bedId, chunk)
     }
     return result
-  }
-
-  private setLink(deviceId: string, s: LinkStatus): void {
-    const before = this.links.get(deviceId)
-    this.links.set(deviceId, s)
-    // Link state → technical conditions: a disconnect the agent did not ask for, a silent monitor.
-    if (s.state === 'disconnected' && s.cause !== 'stopped' && !this.abort.signal.aborted) this.pipeline.deviceCondition(deviceId, 'disconnected', true, s.cause)
-    if (s.state === 'silent') this.pipeline.deviceCondition(deviceId, 'no-data', true)
-    if (s.state === 'connected' && before && before.state !== 'connected' && before.state !== 'connecting') {
-      this.pipeline.deviceCondition(deviceId, 'disconnected', false)
-      this.pipeline.deviceCondition(deviceId, 'no-data', false)
-    }
-    if (s.state === 'disconnected') this.pipeline.ecg.stop(deviceId)
-    this.metrics.deviceLink.set({ device: deviceId }, s.state === 'connected' ? 1 : 0)
-    this.events.emit('link', deviceId, s)
-  }
-
-  /** Counters that drivers and the engine keep themselves, read at scrape time. */
-  private observeCounters(): void {
-    const perLink = (pick: (c: LinkCounters) => number) => () => [...(this.runner?.factory.linkCounters ?? [])].map(([device, read]) => [{ device }, pick(read())] as [{ device: string }, number])
-    observedCounter(this.metrics, 'bedside_link_frames_total', 'Frames received per serial/TCP device link', ['device'], perLink((c) => c.frames))
-    observedCounter(this.metrics, 'bedside_link_bytes_total', 'Bytes received per serial/TCP device link', ['device'], perLink((c) => c.bytesIn))
-    observedCounter(this.metrics, 'bedside_link_checksum_failures_total', 'Frames with a bad checksum per device link', ['device'], perLink((c) => c.checksumFailures))
-    observedCounter(this.metrics, 'bedside_link_resyncs_total', 'Resynchronisations on garbage per device link', ['device'], perLink((c) => c.resyncs))
-    observedCounter(this.metrics, 'bedside_link_reopens_total', 'Port opens (first open and reopens after unplug) per device link', ['device'], perLink((c) => c.opens))
-    observedCounter(this.metrics, 'bedside_rules_skipped_total', 'Observations the alarm engine did not evaluate, by reason', ['reason'], () => {
-      const st = this.engine.stats()
-      return [[{ reason: 'late' }, st.lateDropped], [{ reason: 'flagged' }, st.flaggedIgnored], [{ reason: 'no-rule' }, st.unmatched]]
-    })
   }
 
   private publishVitals(): void {
@@ -413,8 +342,6 @@ class Agent implements RunningAgent {
     this.log.info({ event: 'stopped' }, 'bedside-hub stopped')
   }
 }
-
-export type AgentInternals = Agent
 
 /** Builds and starts an agent; on failure, whatever started is stopped again. */
 export async function startAgent(cfg: Readonly<Config>, opts: AgentOptions = {}): Promise<RunningAgent> {

@@ -28,7 +28,8 @@ export interface DurabilityHost {
   readonly metrics: Metrics
   readonly log: Logger
   readonly engine: RuleEngine
-  readonly sync: CloudSync | null
+  /** Cloud sync when configured (it starts after housekeeping is built). */
+  readonly sync: () => CloudSync | null
   /** The pipeline's audit and alarm paths (constructed after the quota, hence functions). */
   audit(action: string, detail: string): number
   handleAlarms(changes: readonly AlarmChange[]): void
@@ -125,8 +126,8 @@ export class Durability {
     new client.Gauge({ name: 'bedside_store_used_bytes', help: 'Live pages of the store (what the quota counts)', registers: r, collect() { this.set(quota.usedBytes()) } })
     new client.Gauge({ name: 'bedside_store_quota_bytes', help: 'Disk quota of the store', registers: r, collect() { this.set(quota.limitBytes) } })
     new client.Gauge({ name: 'bedside_store_refusing', help: '1 while non-alarm input is refused because numerics, alarms and audit alone fill the quota', registers: r, collect() { this.set(quota.refusing ? 1 : 0) } })
-    new client.Gauge({ name: 'bedside_sync_rate_records_per_second', help: 'Records acknowledged by Kafka per second over the last 10 s', registers: r, collect() { this.set(host.sync ? host.sync.rate.perSecond(Date.now()) : 0) } })
-    new client.Gauge({ name: 'bedside_sync_batch_records', help: 'Records per sendBatch now (adapts to the acknowledgement latency)', registers: r, collect() { this.set(host.sync ? host.sync.batchRecords : 0) } })
+    new client.Gauge({ name: 'bedside_sync_rate_records_per_second', help: 'Records acknowledged by Kafka per second over the last 10 s', registers: r, collect() { const sync = host.sync(); this.set(sync ? sync.rate.perSecond(Date.now()) : 0) } })
+    new client.Gauge({ name: 'bedside_sync_batch_records', help: 'Records per sendBatch now (adapts to the acknowledgement latency)', registers: r, collect() { const sync = host.sync(); this.set(sync ? sync.batchRecords : 0) } })
     new client.Gauge({
       name: 'bedside_outbox_depth_by_topic', help: 'Committed records not yet acknowledged by Kafka, by topic', labelNames: ['topic'] as const, registers: r,
       collect() {

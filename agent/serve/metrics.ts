@@ -3,6 +3,8 @@
  * that tests can run several agents in one process. Names may grow, never change.
  */
 import client from 'prom-client'
+import type { LinkCounters } from '../../drivers/serial/counters.js'
+import type { RuleEngineStats } from '../rules/index.js'
 
 /**
  * A counter bumped once per record on the ingest path. prom-client's `inc()` allocates two objects
@@ -54,6 +56,20 @@ export function createMetrics() {
     deviceConditions: new client.Counter({ name: 'bedside_device_conditions_total', help: 'Technical conditions reported by devices and the ECG analysis, by condition', labelNames: ['condition'] as const, registers: [registry] }),
   }
   return m
+}
+
+/** Counters the drivers and the alarm engine keep themselves, read at scrape time (one catalog: here). */
+export function observeSourceCounters(m: Metrics, links: () => Iterable<[device: string, read: () => LinkCounters]>, rules: () => RuleEngineStats): void {
+  const perLink = (pick: (c: LinkCounters) => number) => () => [...links()].map(([device, read]) => [{ device }, pick(read())] as [{ device: string }, number])
+  observedCounter(m, 'bedside_link_frames_total', 'Frames received per serial/TCP device link', ['device'], perLink((c) => c.frames))
+  observedCounter(m, 'bedside_link_bytes_total', 'Bytes received per serial/TCP device link', ['device'], perLink((c) => c.bytesIn))
+  observedCounter(m, 'bedside_link_checksum_failures_total', 'Frames with a bad checksum per device link', ['device'], perLink((c) => c.checksumFailures))
+  observedCounter(m, 'bedside_link_resyncs_total', 'Resynchronisations on garbage per device link', ['device'], perLink((c) => c.resyncs))
+  observedCounter(m, 'bedside_link_reopens_total', 'Port opens (first open and reopens after unplug) per device link', ['device'], perLink((c) => c.opens))
+  observedCounter(m, 'bedside_rules_skipped_total', 'Observations the alarm engine did not evaluate, by reason', ['reason'], () => {
+    const st = rules()
+    return [[{ reason: 'late' }, st.lateDropped], [{ reason: 'flagged' }, st.flaggedIgnored], [{ reason: 'no-rule' }, st.unmatched]]
+  })
 }
 
 /** A counter whose value is read from elsewhere at scrape time (drivers and the engine keep their own). */

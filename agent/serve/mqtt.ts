@@ -36,6 +36,8 @@ export interface MqttIngest {
   unknownTopic(deviceId: string, topic: string): void
   /** Calls back once everything ingested so far is durable. */
   whenCommitted(cb: (err: Error | null) => void): void
+  /** Nurse stations' alarm acknowledgements; without it, ack publishes are refused like any other topic. */
+  readonly alarmAck?: AlarmAckHandler
 }
 
 export interface MqttCredentials {
@@ -109,8 +111,6 @@ export class MqttServer {
   private readonly throttle: LoginThrottle
   private throttleTimer: NodeJS.Timeout | null = null
   private readonly refusedInWindow = new Map<RefusalReason, number>()
-  /** Set by the agent once its API exists; without it, ack publishes are refused like any other topic. */
-  alarmAck: AlarmAckHandler | null = null
 
   constructor(
     private readonly creds: MqttCredentials,
@@ -257,7 +257,7 @@ export class MqttServer {
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (client === null) return cb(null) // the agent's own outputs
     const p = this.principals.get(client)
-    if (p?.kind === 'client' && p.role === 'nurse' && this.alarmAck && ACK_TOPIC.test(packet.topic)) return this.nurseAck(p.id, packet, cb)
+    if (p?.kind === 'client' && p.role === 'nurse' && this.ingest.alarmAck && ACK_TOPIC.test(packet.topic)) return this.nurseAck(p.id, packet, cb)
     if (!p || p.kind !== 'device' || !packet.topic.startsWith(p.prefix)) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-topic-not-allowed' })
       this.refused('publish-denied', this.guard.sourceOf(client.conn as Socket))
@@ -308,7 +308,7 @@ export class MqttServer {
     if (doc.by !== undefined && (typeof doc.by !== 'string' || doc.by.length === 0 || doc.by.length > 100)) return refuse('mqtt-ack-invalid', 'by must be a string of 1-100 characters')
     // The station's login names the station; "by" names the nurse at it. Both go into the audit trail.
     const name = doc.by ? `${doc.by}@${clientId}` : clientId
-    this.alarmAck!(doc.alarmId, bedId, { role: 'nurse', name }).then(
+    this.ingest.alarmAck!(doc.alarmId, bedId, { role: 'nurse', name }).then(
       (r) => (r.ok ? cb(null) : refuse('mqtt-ack-refused', r.error ?? 'refused')),
       (err: Error) => {
         this.log.error({ event: 'mqtt_ack_failed', client: clientId, bedId, cause: err.message }, 'MQTT alarm acknowledgement failed')

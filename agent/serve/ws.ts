@@ -21,7 +21,7 @@ import type { AlarmChange } from '../rules/index.js'
 import { alarmJson } from '../outputs.js'
 import type { Actor } from './access.js'
 
-/** The events the feed listens to; a subset of AgentEvents (agent.ts). */
+/** The events the feed listens to; a subset of AgentEvents (events.ts). */
 export interface LiveEvents {
   alarm: [change: AlarmChange, hubSeq: number]
   vitals: [bedId: string]

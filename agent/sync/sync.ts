@@ -50,6 +50,10 @@ export interface SyncOptions {
   /** Acknowledgement latency the batch size aims for (default 1000 ms). */
   readonly targetAckMs?: number
   readonly minBatchRecords?: number
+  /** Told about every send failure (the store keeps the last one for `bedside-hub queue`). */
+  readonly onError?: (e: { atMs: number; message: string }) => void
+  /** Where rows that can never be encoded go; without it such a row fails its batch (retried). */
+  readonly deadLetter?: { readonly store: LocalDeadLetter; rejected(entries: readonly DeadLetterEntry[]): void }
 }
 
 export type SyncState = { state: 'idle' | 'sending' } | { state: 'failing'; since: number; cause: string }
@@ -82,10 +86,6 @@ export class CloudSync {
     return this.batch.size
   }
 
-  /** Told about every send failure (the store keeps the last one for `bedside-hub queue`). */
-  onError: ((e: { atMs: number; message: string }) => void) | null = null
-  /** Where rows that can never be encoded go; without it such a row fails its batch (retried). */
-  deadLetter: { store: LocalDeadLetter; rejected(entries: readonly DeadLetterEntry[]): void } | null = null
 
   start(): void {
     if (this.running) return
@@ -211,7 +211,7 @@ export class CloudSync {
       const e = this.encoder.encode(row)
       return { topic: this.opts.topics[e.topic], key: e.key, value: e.value }
     } catch (err) {
-      if (!(err instanceof SyncRejectError) || this.deadLetter === null) throw err
+      if (!(err instanceof SyncRejectError) || this.opts.deadLetter === undefined) throw err
       rejected.push({ hubSeq: row[Col.HUB_SEQ], kind: row[Col.KIND], reason: err.reason, detail: err.message })
       const topic = this.opts.deadLetterTopic
       if (topic === undefined) return null
@@ -221,13 +221,14 @@ export class CloudSync {
   }
 
   private setAside(rejected: readonly DeadLetterEntry[]): void {
-    if (rejected.length === 0 || this.deadLetter === null) return
-    const fresh = this.deadLetter.store.add(rejected, Date.now())
+    const deadLetter = this.opts.deadLetter
+    if (rejected.length === 0 || deadLetter === undefined) return
+    const fresh = deadLetter.store.add(rejected, Date.now())
     for (const e of fresh) {
       this.metrics.syncRejected.inc({ reason: e.reason })
       this.log.error({ event: 'sync_rejected', hubSeq: e.hubSeq, kind: e.kind, reason: e.reason, err: e.detail }, `record ${e.hubSeq} can never be sent (${e.reason}); set aside in the local dead-letter, replication continues`)
     }
-    if (fresh.length > 0) this.deadLetter.rejected(fresh)
+    if (fresh.length > 0) deadLetter.rejected(fresh)
   }
 
   private async ensureProducer(): Promise<Producer> {
@@ -257,7 +258,7 @@ export class CloudSync {
     this.metrics.syncUp.set(0)
     const prevMessage = this.lastError?.message
     this.lastError = { atMs: Date.now(), message: err.message }
-    this.onError?.(this.lastError)
+    this.opts.onError?.(this.lastError)
     if (this.failingSince === null) {
       this.failingSince = Date.now()
       this.log.warn({ event: 'sync_failing', cause, err: err.message }, 'Kafka sync failing; records stay queued on disk and are retried')

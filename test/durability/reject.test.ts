@@ -50,8 +50,10 @@ test('sync reject: a record that can never be encoded goes to the local dead-let
   const outbox = new Outbox(db)
   const metrics = createMetrics()
   const audited: string[] = []
-  const sync = new CloudSync(createKafka({ brokers: kafkaBrokers(), clientId: 'test-reject', log }), outbox, new EnvelopeEncoder('rej-hub', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', now)), { topics, deadLetterTopic: topics.dead_letter, maxBatchRecords: 100 }, metrics, log)
-  sync.deadLetter = { store: new LocalDeadLetter(db), rejected: (entries) => audited.push(...entries.map((e) => `${e.hubSeq}:${e.reason}`)) }
+  const sync = new CloudSync(createKafka({ brokers: kafkaBrokers(), clientId: 'test-reject', log }), outbox, new EnvelopeEncoder('rej-hub', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', now)), {
+    topics, deadLetterTopic: topics.dead_letter, maxBatchRecords: 100,
+    deadLetter: { store: new LocalDeadLetter(db), rejected: (entries) => audited.push(...entries.map((e) => `${e.hubSeq}:${e.reason}`)) },
+  }, metrics, log)
   try {
     sync.start()
     await waitFor('outbox drained past the bad row', async () => outbox.depth() === 0 || undefined, 30_000, 50)

@@ -1,0 +1,165 @@
+/**
+ * The ward's use cases, with explicit inputs: what a nurse, an admitting clerk or a station does
+ * (acknowledge an alarm, admit, discharge, transfer) and what they are shown (beds, alarms), with
+ * the audit every one of them leaves (who saw whom, issue 18). Transport-free: the HTTP API, the
+ * dashboard feed and MQTT nurse stations are thin adapters over it (api.ts, serve/mqtt.ts).
+ *
+ * Every write is audited and resolves only once durable (its audit event committed).
+ */
+import type { Config } from '../config.js'
+import { alarmJson, vitalJson } from '../outputs.js'
+import type { DeviceStatus } from '../pipeline/device-status.js'
+import type { LatestVitals } from '../pipeline/latest.js'
+import type { AlarmChange, RuleEngine } from '../rules/index.js'
+import type { Admission, Admissions } from '../store/admissions.js'
+import type { Db } from '../store/db.js'
+import type { Pseudonymizer } from '../sync/pseudonym.js'
+import { AuditedViews } from './audited-views.js'
+
+export interface Actor { readonly role: string; readonly name: string }
+
+export type Refusal<S extends number> = { ok: false; status: S; error: string; field: string }
+
+export interface WardDeps {
+  readonly beds: Config['beds']
+  readonly db: Db
+  readonly admissions: Admissions
+  readonly engine: RuleEngine
+  readonly latest: LatestVitals
+  readonly devices: DeviceStatus
+  readonly pseudonyms: Pseudonymizer
+  /** Records and publishes alarm changes (Pipeline.handleAlarms). */
+  readonly alarms: (changes: readonly AlarmChange[]) => void
+  /** Appends an audit event (Pipeline.audit). */
+  readonly audit: (action: string, actor: string, bedId: string | null, detail: string) => void
+  /** Resolves once everything appended so far is durable. */
+  readonly durable: () => Promise<void>
+  /** A bed's patient changed: its tile must be redrawn. */
+  readonly bedChanged: (bedId: string) => void
+}
+
+const who = (actor: Actor): string => `${actor.role}:${actor.name}`
+
+export class Ward {
+  private readonly audited = new AuditedViews()
+  private readonly bedIds: ReadonlySet<string>
+
+  constructor(private readonly d: WardDeps) {
+    this.bedIds = new Set(d.beds.map((b) => b.id))
+  }
+
+  beds(): unknown[] {
+    return this.d.beds.map((b) => this.bed(b.id))
+  }
+
+  /** One bed's tile: patient label, vitals, NEWS2, devices with link and battery state. */
+  bed(bedId: string): unknown {
+    const admission = this.d.admissions.current(bedId)
+    const latest = this.d.latest.of(bedId)
+    const devices = this.d.beds.find((b) => b.id === bedId)?.devices ?? []
+    return {
+      id: bedId,
+      // The patient label stays on the ward network (never synced); the MRN is not shown.
+      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
+      devices: devices.map((d) => ({ id: d.id, type: d.type, link: this.d.devices.link(d.id) ?? null, battery: this.d.devices.isLowBattery(d.id) ? 'low' : null })),
+      vitals: latest ? [...latest.values()].map(vitalJson) : [],
+      news2: this.d.engine.news2(bedId) ?? null,
+    }
+  }
+
+  alarms(state: 'active' | 'all' = 'active'): unknown[] {
+    // The engine keeps only alarms that are not cleared; "all" is the same list until the alarm history lands.
+    void state
+    return this.d.engine.active().map((v) => alarmJson(v))
+  }
+
+  /** `bedId`, when given (MQTT acks name the bed in the topic), must be the alarm's bed. */
+  async acknowledge(alarmId: string, actor: Actor, bedId?: string): Promise<{ ok: true; alarm: unknown } | Refusal<404 | 409>> {
+    if (bedId !== undefined && !this.d.engine.active().some((v) => v.alarmId === alarmId && v.bedId === bedId)) {
+      return { ok: false, status: 404, error: `no active alarm ${alarmId} on bed ${bedId}`, field: 'id' }
+    }
+    const change = this.d.engine.acknowledge(alarmId, actor.name, Date.now())
+    if (!change) {
+      const exists = this.d.engine.active().some((v) => v.alarmId === alarmId)
+      return exists
+        ? { ok: false, status: 409, error: `alarm ${alarmId} is already acknowledged`, field: 'id' }
+        : { ok: false, status: 404, error: `no active alarm ${alarmId}`, field: 'id' }
+    }
+    this.d.alarms([change])
+    this.d.audit('alarm-ack', who(actor), change.bedId, `alarm ${alarmId} (${change.ruleId}) acknowledged`)
+    await this.d.durable()
+    return { ok: true, alarm: alarmJson(change) }
+  }
+
+  async admit(req: { bed_id: string; mrn: string; name?: string; birth_date?: string }, actor: Actor) {
+    if (!this.bedIds.has(req.bed_id)) return unknownBed(req.bed_id, 'bed_id')
+    const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now())
+    this.resetBed(req.bed_id)
+    const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
+    // The audit trail names the admission by its local id and pseudonym, never by MRN or name.
+    this.d.audit('admission', who(actor), req.bed_id, `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym}`)
+    await this.d.durable()
+    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym } }
+  }
+
+  async discharge(bedId: string, actor: Actor) {
+    if (!this.bedIds.has(bedId)) return unknownBed(bedId, 'bed_id')
+    const a = this.d.admissions.discharge(bedId, Date.now())
+    if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
+    this.resetBed(bedId)
+    this.d.audit('discharge', who(actor), bedId, `admission ${a.id} discharged from bed ${bedId}`)
+    await this.d.durable()
+    return { ok: true as const }
+  }
+
+  /** Moves a patient: discharge from one bed and admission to the other, one audit event. */
+  async transfer(req: { bed_id: string; to_bed_id: string }, actor: Actor) {
+    if (!this.bedIds.has(req.bed_id)) return unknownBed(req.bed_id, 'bed_id')
+    if (!this.bedIds.has(req.to_bed_id)) return unknownBed(req.to_bed_id, 'to_bed_id')
+    const from = this.d.admissions.current(req.bed_id)
+    if (!from) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${req.bed_id}"`, field: 'bed_id' }
+    if (req.to_bed_id === req.bed_id || this.d.admissions.current(req.to_bed_id)) {
+      return { ok: false as const, status: 409 as const, error: `to_bed_id: bed "${req.to_bed_id}" is occupied; discharge first`, field: 'to_bed_id' }
+    }
+    const now = Date.now()
+    // One transaction: a crash cannot leave the patient discharged from one bed and not yet in the other.
+    const to: Admission = this.d.db.transaction(() => {
+      this.d.admissions.discharge(req.bed_id, now)
+      return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now)
+    })()
+    this.resetBed(req.bed_id)
+    this.resetBed(req.to_bed_id)
+    const pseudonym = this.d.pseudonyms.pseudonym('patient', to.mrn)
+    this.d.audit('transfer', who(actor), req.to_bed_id, `admission ${from.id} in bed ${req.bed_id} moved to admission ${to.id} in bed ${req.to_bed_id}, patient ${pseudonym}`)
+    await this.d.durable()
+    return { ok: true as const, admission: { id: to.id, bedId: to.bedId, admittedMs: to.admittedMs, pseudonym, from: { id: from.id, bedId: from.bedId } } }
+  }
+
+  /** Audit (issue 18): a sign-in on the page (`explicit`) or a token's first request since start. */
+  signedIn(actor: Actor, detail: string, explicit: boolean): void {
+    this.d.audit(explicit ? 'sign-in' : 'token-first-use', who(actor), null, detail)
+  }
+
+  /** Audits the first view per token, bed and admission; beds without a patient show no one. */
+  viewed(actor: Actor, bedIds: readonly string[] | 'all', via: string): void {
+    const by = who(actor)
+    const ids = bedIds === 'all' ? [...this.bedIds] : bedIds
+    for (const bedId of ids) {
+      const admission = this.d.admissions.current(bedId)
+      if (!admission || !this.audited.firstTime(`${by}|${bedId}|${admission.id}`)) continue
+      // Named by admission id, never by name or MRN (the audit log leaves the gateway).
+      this.d.audit('patient-view', by, bedId, `admission ${admission.id} in bed ${bedId} shown to ${by} (${via})`)
+    }
+  }
+
+  /** Forgets what the engine and the latest values knew about a bed (its patient changed). */
+  private resetBed(bedId: string): void {
+    this.d.engine.resetBed(bedId)
+    this.d.latest.clearBed(bedId)
+    this.d.bedChanged(bedId)
+  }
+}
+
+function unknownBed(bedId: string, field: string) {
+  return { ok: false as const, status: 404 as const, error: `${field}: unknown bed "${bedId}"`, field }
+}
