@@ -8,69 +8,17 @@ import { isAbsolute, resolve } from 'node:path'
 import YAML from 'yaml'
 import { z } from 'zod'
 import cron from 'node-cron' // issue 7: schedules are checked with the config
+import { deviceSchema, type DeviceConfig } from '../drivers/families.js'
+import { deviceId, hostPort } from '../drivers/family.js'
 import { rulesConfigSchema } from './rules/index.js'
 import { permissionPolicy, secretFileProblem, type PermissionPolicy } from './secrets/permissions.js' // issue 18
 import { isLoopback } from './serve/access.js' // issue 18
 
-const hostPort = z
-  .string()
-  .regex(/^[^\s:]+:\d{1,5}$/, 'must be "host:port", e.g. "127.0.0.1:8080"')
-  .refine((s) => !/^[^\s:]+:\d{1,5}$/.test(s) || Number(s.split(':')[1]) <= 65535, 'port must be at most 65535')
-
 const cronExpr = z.string().refine((s) => cron.validate(s), 'must be a cron expression, e.g. "0 3 * * 1" (seconds field optional)') // issue 7
 
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
+const id = deviceId
 
-const mqttDevice = z.object({
-  id,
-  type: z.literal('mqtt'),
-  /** MQTT password of this device (username = id). */
-  secret: z.string().min(8, 'must be at least 8 characters'),
-  /** Manufacturer serial number, if known: an identifier, pseudonymized before it leaves the gateway. */
-  serial: z.string().optional(),
-}).strict()
-const bleDevice = z.object({
-  id,
-  /** polar-pmd: Polar H10 ECG patch (raw ECG, HR derived by the agent); ble-*: standard GATT sensors. */
-  type: z.enum(['polar-pmd', 'ble-hrs', 'ble-plx', 'ble-hts']),
-  address: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a BLE address like "a0:9e:1a:00:00:01"'),
-  /** Refuse at start when the device needs a bonded link (the Linux HCI binding cannot bond). */
-  requires_bonding: z.boolean().default(false),
-  /** Battery level (%) at or below which a low-battery technical alarm is raised. */
-  low_battery_pct: z.number().int().min(1).max(99).default(20),
-  serial: z.string().optional(),
-}).strict()
-const serialDevice = z.object({
-  id,
-  /** datex: Datex-Ohmeda S/5 computer interface (19200 8E1, RTS/CTS); hl7: HL7 v2 ORU^R01 over MLLP. */
-  type: z.enum(['datex', 'hl7']),
-  port: z.string().min(1),
-  /** Datex: seconds between displayed-values records the monitor is asked for. */
-  interval_s: z.number().int().min(1).max(3600).default(5),
-  /** No data for this long raises a "no data" technical condition for the device. */
-  silence_s: z.number().int().min(1).max(3600).default(30),
-  serial: z.string().optional(),
-}).strict()
-const hl7TcpDevice = z.object({
-  id,
-  type: z.literal('hl7-tcp'),
-  listen: hostPort,
-  /** Gateway mode: HL7 sender id (MSH-3 EUI-64) → configured device id; unknown senders are refused. */
-  sources: z.record(z.string()).optional(),
-  silence_s: z.number().int().min(1).max(3600).default(60),
-  serial: z.string().optional(),
-}).strict()
-const simDevice = z.object({
-  id,
-  type: z.literal('sim'),
-  /** Scenario of the simulated patient: stable, or drifting into a condition. */
-  scenario: z.enum(['stable', 'tachycardia', 'desaturation', 'fever']).default('stable'),
-  /** Parameters it emits (a bed whose HR comes from an ECG patch leaves out hr). */
-  parameters: z.array(z.enum(['hr', 'spo2', 'rr', 'temp', 'nibp'])).default(['hr', 'spo2', 'rr', 'temp', 'nibp']),
-  serial: z.string().optional(),
-}).strict()
-
-export const deviceSchema = z.discriminatedUnion('type', [mqttDevice, bleDevice, serialDevice, hl7TcpDevice, simDevice])
+export { deviceSchema }
 
 const bed = z.object({ id, devices: z.array(deviceSchema).default([]) }).strict()
 
@@ -234,7 +182,7 @@ export const configSchema = z.object({
 })
 
 export type Config = z.infer<typeof configSchema>
-export type DeviceConfig = z.infer<typeof deviceSchema>
+export type { DeviceConfig }
 
 export class ConfigError extends Error {
   /** BEDSIDE_ERR_SECRET_PERMISSIONS (issue 18): the file is readable beyond the agent; its content was not read. */

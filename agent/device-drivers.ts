@@ -7,7 +7,9 @@
  * (measured: serialport +8 MB, the BLE stack +6 MB over a bare node), and a ward without serial
  * monitors or patches should not pay for them (issue 11 memory goal).
  */
-import type { Allowlist, BleCentral } from '../drivers/ble/index.js'
+import type { Allowlist } from '../drivers/ble/index.js'
+import { familyOf } from '../drivers/families.js'
+import type { FamilyEnv } from '../drivers/family.js'
 import type { NobleLike } from '../drivers/ble/noble-like.js'
 import type { LinkCounters } from '../drivers/serial/index.js'
 import type { Logger } from 'pino'
@@ -21,59 +23,31 @@ export interface DriverFactoryOptions {
   readonly simRadio?: NobleLike
 }
 
-function splitHostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':')
-  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
-}
-
-/** Creates drivers for device entries; all BLE drivers share one central. */
+/** Creates drivers for device entries through their family (drivers/families.ts); all BLE drivers share one central. */
 export class DriverFactory {
   /** Per-port counters of serial/TCP drivers, by device id, for /metrics. */
   readonly linkCounters = new Map<string, () => LinkCounters>()
-  private central: BleCentral | null = null
+  private readonly sharedByKey = new Map<string, Promise<unknown>>()
   private simSeed = 1
+  private readonly env: FamilyEnv
 
-  constructor(private readonly o: DriverFactoryOptions) {}
-
-  private async bleCentral(): Promise<BleCentral> {
-    if (!this.central) {
-      const ble = await import('../drivers/ble/index.js')
-      this.central = new ble.BleCentral(this.o.simRadio ?? (await ble.loadNoble()), this.o.allowlist)
+  constructor(o: DriverFactoryOptions) {
+    this.env = {
+      shared: <T>(key: string, make: () => Promise<T>): Promise<T> => {
+        let p = this.sharedByKey.get(key)
+        if (!p) this.sharedByKey.set(key, (p = make()))
+        return p as Promise<T>
+      },
+      allowlist: o.allowlist,
+      ...(o.simRadio ? { simRadio: o.simRadio } : {}),
+      countLink: (deviceId, read) => void this.linkCounters.set(deviceId, read),
+      nextSimSeed: () => this.simSeed++,
     }
-    return this.central
   }
 
   /** The device's driver, or null for devices that arrive through the MQTT broker. */
-  async create(d: DeviceEntry): Promise<Driver | null> {
-    const c = d.config
-    const serial = () => import('../drivers/serial/index.js')
-    switch (c.type) {
-      case 'mqtt':
-        return null
-      case 'sim':
-        return new (await import('../drivers/sim/vitals.js')).SimVitalsDriver(d.id, c.scenario, this.simSeed++, c.parameters)
-      case 'polar-pmd':
-      case 'ble-hrs':
-      case 'ble-plx':
-      case 'ble-hts':
-        return (await import('../drivers/ble/index.js')).createBleDriver({ deviceId: d.id, type: c.type, address: c.address, requiresBonding: c.requires_bonding, lowBatteryPct: c.low_battery_pct }, await this.bleCentral(), this.o.allowlist)
-      case 'datex': {
-        const drv = new (await serial()).DatexDriver({ deviceId: d.id, port: c.port, intervalS: c.interval_s, silenceMs: c.silence_s * 1000 })
-        this.linkCounters.set(d.id, () => drv.counters)
-        return drv
-      }
-      case 'hl7': {
-        const drv = new (await serial()).Hl7SerialDriver({ deviceId: d.id, port: c.port, silenceMs: c.silence_s * 1000 })
-        this.linkCounters.set(d.id, () => drv.counters)
-        return drv
-      }
-      case 'hl7-tcp': {
-        const { host, port } = splitHostPort(c.listen)
-        const drv = new (await serial()).Hl7TcpDriver({ deviceId: d.id, host, port, silenceMs: c.silence_s * 1000, sources: c.sources })
-        this.linkCounters.set(d.id, () => drv.counters)
-        return drv
-      }
-    }
+  create(d: DeviceEntry): Promise<Driver | null> {
+    return familyOf(d.config.type).create(d.config, this.env)
   }
 }
 

@@ -4,10 +4,12 @@
  * to an address on neither list (issue 3, "Pairing"). The running agent re-reads this table, so a
  * pairing made while it runs takes effect within seconds, and a removal stops the device.
  */
+import { BLE_DEVICE_TYPES, type BleDeviceType } from '../../drivers/ble/profiles/profile.js'
 import type { Db } from './db.js'
 
-export const BLE_TYPES = ['polar-pmd', 'ble-hrs', 'ble-plx', 'ble-hts'] as const
-export type BleType = (typeof BLE_TYPES)[number]
+/** The one list of BLE device types (drivers/ble/profiles/profile.ts). */
+export const BLE_TYPES = BLE_DEVICE_TYPES
+export type BleType = BleDeviceType
 
 export interface Pairing {
   readonly address: string
