@@ -118,9 +118,13 @@ export const configSchema = z.object({
     /** All MQTT connections at once (keep well under the process's descriptor limit). */
     max_connections: z.number().int().min(1).max(1_000_000).default(1024),
     /** Connections that have not logged in yet; when full, the oldest of them is closed for a new one. */
-    max_pending: z.number().int().min(1).max(1_000_000).default(128),
-    /** Connections not logged in yet from one source address; more are refused. */
-    max_pending_per_source: z.number().int().min(1).max(1_000_000).default(32),
+    max_pending: z.number().int().min(1).max(1_000_000).default(256),
+    /**
+     * Connections not logged in yet from one source address; more are refused. Room for a whole
+     * ward reconnecting at once through one address (a serial-to-MQTT concentrator, a NAT, a test
+     * harness on loopback: 64 clients connecting together were refused at the former 32).
+     */
+    max_pending_per_source: z.number().int().min(1).max(1_000_000).default(128),
     /** A connection that has not logged in (valid CONNECT) within this time is closed. */
     connect_timeout_s: z.number().min(0.1).max(300).default(5),
     /** Failed logins per source address: past max_failures within window_s, refused for lockout_s, doubling up to max_lockout_s. */

@@ -241,7 +241,7 @@ describe('packaging: the unpacked tree runs', () => {
       for (const [k, v] of Object.entries(runtime.env)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v} in the agent's environment`)
       // The agent runs on the package's node, and says so itself.
       assert.equal(readlinkSync(`/proc/${agent.pid}/exe`), join(tree, 'usr/lib/bedside-hub/node/bin/node'))
-      assert.equal(await agentNodeVersion(`http://127.0.0.1:${httpPort}`), `v${pinnedNode().version}`)
+      assert.equal(await agentNodeVersion(`http://127.0.0.1:${httpPort}`, 'pkg-viewer-token'), `v${pinnedNode().version}`)
       assert.match(status.stdout, /^hub ward-pkg/)
       assert.match(status.stdout, /devices: 2 configured, 1 connected/)
       assert.match(status.stdout, /sim-b1\s+bed b1\s+sim\s+connected/)

@@ -51,7 +51,7 @@ async function runAgentOnce(dir: string, port: number): Promise<AgentRun> {
     }
     // chroot, env, setpriv and the launcher each exec the next: the spawned pid ends as the agent.
     exe = readlinkSync(`/proc/${agent.pid}/exe`)
-    nodeVersion = await agentNodeVersion(`http://127.0.0.1:${port}`).catch(() => undefined)
+    nodeVersion = await agentNodeVersion(`http://127.0.0.1:${port}`, 'chroot-viewer-token').catch(() => undefined)
   } finally {
     agent.kill('SIGTERM')
   }

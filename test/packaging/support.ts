@@ -63,8 +63,8 @@ export function pinnedNode(): { readonly version: string; readonly dir: string }
   return { version: m[1]!, dir: dirname(bin) }
 }
 
-/** The agent's Node.js version as it reports it itself (prom-client's nodejs_version_info). */
-export async function agentNodeVersion(httpUrl: string): Promise<string | undefined> {
-  const text = await fetch(`${httpUrl}/metrics`).then((r) => r.text())
+/** The agent's Node.js version as it reports it itself (prom-client's nodejs_version_info; /metrics takes a token). */
+export async function agentNodeVersion(httpUrl: string, token: string): Promise<string | undefined> {
+  const text = await fetch(`${httpUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text())
   return /^bedside_process_nodejs_version_info\{[^}]*version="(v[^"]+)"/m.exec(text)?.[1]
 }
