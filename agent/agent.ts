@@ -156,6 +156,7 @@ class Agent implements RunningAgent {
       this.metrics,
       this.log.child({ component: 'mqtt' }),
       mqttLimits(cfg.mqtt), // issue 16
+      cfg.mqtt.tls ?? null, // issue 18: MQTT over TLS, device certificates
     )
     this.durability = new Durability(this) // issue 7: before the pipeline, which reads its quota gate
     this.pipeline = new Pipeline({

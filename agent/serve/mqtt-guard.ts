@@ -16,9 +16,14 @@
  * has authenticated. An authenticated connection leaves the pending pool: configured devices are
  * bounded by the total cap only.
  *
- * Lifecycle: `admit(socket)` on every accepted socket (false: already closed and counted),
- * `authenticated(socket)` once its CONNECT was accepted, `stop()` clears the timers. No per-message
- * allocation: the state of a connection is allocated once, at accept.
+ * Lifecycle: `admit(socket, wrap?)` on every accepted socket (null: already closed and counted;
+ * else the stream to hand to aedes), `authenticated(stream)` once its CONNECT was accepted,
+ * `stop()` clears the timers. No per-message allocation: the state of a connection is allocated
+ * once, at accept.
+ *
+ * TLS (issue 18): the caps and the timer act on the TCP socket at accept, before any handshake, so
+ * a flood of sockets that never finish one is bounded like plain ones; `wrap` then puts the TLS
+ * layer on it, and the size guard reads the decrypted stream aedes reads (the MQTT bytes).
  */
 import type { Socket } from 'node:net'
 
@@ -27,6 +32,7 @@ export type RefusalReason =
   | 'packet-too-large' | 'malformed-header' | 'unauthenticated-bytes'
   | 'connections-total' | 'connections-per-source' | 'connections-pending' | 'connect-timeout'
   | 'client-id-taken' | 'login-throttled' | 'bad-login' | 'retained' | 'subscribe-denied' | 'publish-denied'
+  | 'tls-handshake' | 'cert-mismatch' // issue 18
 
 export interface GuardLimits {
   readonly maxPacketBytes: number
@@ -82,7 +88,10 @@ export class PacketBoundaries {
 }
 
 interface Conn {
+  /** The accepted TCP socket. */
   readonly socket: Socket
+  /** What aedes reads: the socket itself, or the TLS socket on it. */
+  readonly stream: Socket
   readonly source: string
   readonly boundaries: PacketBoundaries
   pending: boolean
@@ -111,8 +120,11 @@ export class ConnectionGuard {
     return this.pending.size
   }
 
-  /** Takes a newly accepted socket under the limits; false when it was refused (destroyed, counted). */
-  admit(socket: Socket): boolean {
+  /**
+   * Takes a newly accepted socket under the limits: null when it was refused (destroyed, counted),
+   * else the stream for aedes (`wrap(socket)`, e.g. its TLS layer, or the socket itself).
+   */
+  admit(socket: Socket, wrap?: (socket: Socket) => Socket): Socket | null {
     const source = socket.remoteAddress ?? 'unknown'
     if (this.total >= this.limits.maxConnections) return this.refuse(socket, 'connections-total', source)
     if ((this.pendingBySource.get(source) ?? 0) >= this.limits.maxPendingPerSource) return this.refuse(socket, 'connections-per-source', source)
@@ -120,8 +132,9 @@ export class ConnectionGuard {
       const oldest = this.pending.values().next().value!
       this.drop(oldest, 'connections-pending')
     }
-    const conn: Conn = { socket, source, boundaries: new PacketBoundaries(this.limits.maxPacketBytes), pending: true, preAuthBytes: 0, timer: null }
-    this.conns.set(socket, conn)
+    const stream = wrap ? wrap(socket) : socket
+    const conn: Conn = { socket, stream, source, boundaries: new PacketBoundaries(this.limits.maxPacketBytes), pending: true, preAuthBytes: 0, timer: null }
+    this.conns.set(stream, conn)
     this.total++
     this.pending.add(conn)
     this.pendingBySource.set(source, (this.pendingBySource.get(source) ?? 0) + 1)
@@ -129,18 +142,19 @@ export class ConnectionGuard {
     // default) would hold a descriptor per silent socket that long.
     conn.timer = setTimeout(() => this.drop(conn, 'connect-timeout'), this.limits.connectTimeoutMs)
     conn.timer.unref()
-    socket.once('close', () => this.closed(conn))
+    // The stream closes whichever side ends first (a TLS socket closes with its TCP socket).
+    stream.once('close', () => this.closed(conn))
     this.guardReads(conn)
-    return true
+    return stream
   }
 
-  /** The connection's CONNECT was accepted: it leaves the pending pool and its timer. */
-  authenticated(socket: Socket): void {
-    const conn = this.conns.get(socket)
+  /** The connection (the stream `admit` returned) had its CONNECT accepted: it leaves the pending pool and its timer. */
+  authenticated(stream: Socket): void {
+    const conn = this.conns.get(stream)
     if (conn?.pending) this.unpend(conn)
   }
 
-  /** The source address of a socket taken by `admit`. */
+  /** The source address of a stream `admit` returned. */
   sourceOf(socket: Socket): string {
     return this.conns.get(socket)?.source ?? socket.remoteAddress ?? 'unknown'
   }
@@ -154,7 +168,7 @@ export class ConnectionGuard {
    * `conn.read()` (no 'data' listener), so wrapping that one call of this socket sees every byte.
    */
   private guardReads(conn: Conn): void {
-    const socket = conn.socket
+    const socket = conn.stream
     const read = socket.read
     socket.read = (size?: number): unknown => {
       const buf: unknown = read.call(socket, size)
@@ -169,16 +183,17 @@ export class ConnectionGuard {
     }
   }
 
-  private refuse(socket: Socket, reason: RefusalReason, source: string): false {
+  private refuse(socket: Socket, reason: RefusalReason, source: string): null {
     this.refused(reason, source)
     socket.destroy()
-    return false
+    return null
   }
 
   private drop(conn: Conn, reason: RefusalReason): void {
-    if (conn.socket.destroyed) return
+    if (conn.stream.destroyed) return
     if (conn.pending) this.unpend(conn) // its slot is free now, not when 'close' comes
     this.refused(reason, conn.source)
+    conn.stream.destroy()
     conn.socket.destroy()
   }
 
