@@ -16,14 +16,14 @@
  * has authenticated. An authenticated connection leaves the pending pool: configured devices are
  * bounded by the total cap only.
  *
- * Lifecycle: `admit(socket, wrap?)` on every accepted socket (null: already closed and counted;
- * else the stream to hand to aedes), `authenticated(stream)` once its CONNECT was accepted,
- * `stop()` clears the timers. No per-message allocation: the state of a connection is allocated
- * once, at accept.
+ * Lifecycle: `admit(socket)` on every accepted socket (false: already closed and counted),
+ * `authenticated(stream)` once its CONNECT was accepted, `stop()` clears the timers. No per-message
+ * allocation: the state of a connection is allocated once, at accept.
  *
- * TLS (issue 18): the caps and the timer act on the TCP socket at accept, before any handshake, so
- * a flood of sockets that never finish one is bounded like plain ones; `wrap` then puts the TLS
- * layer on it, and the size guard reads the decrypted stream aedes reads (the MQTT bytes).
+ * TLS (issue 18): `admit(socket, { tls: true })` puts the caps and the timer on the TCP socket at
+ * accept, before any handshake, so sockets that stall or flood the handshake are bounded like
+ * plain ones; `adopt(socket, tlsSocket)` after the handshake puts the size guard on the decrypted
+ * stream aedes reads (the TLS layer reads the TCP handle itself, not through `socket.read`).
  */
 import type { Socket } from 'node:net'
 
@@ -90,8 +90,8 @@ export class PacketBoundaries {
 interface Conn {
   /** The accepted TCP socket. */
   readonly socket: Socket
-  /** What aedes reads: the socket itself, or the TLS socket on it. */
-  readonly stream: Socket
+  /** What aedes reads: the socket itself, or the TLS socket on it once adopted. */
+  stream: Socket
   readonly source: string
   readonly boundaries: PacketBoundaries
   pending: boolean
@@ -120,11 +120,8 @@ export class ConnectionGuard {
     return this.pending.size
   }
 
-  /**
-   * Takes a newly accepted socket under the limits: null when it was refused (destroyed, counted),
-   * else the stream for aedes (`wrap(socket)`, e.g. its TLS layer, or the socket itself).
-   */
-  admit(socket: Socket, wrap?: (socket: Socket) => Socket): Socket | null {
+  /** Takes a newly accepted socket under the limits; false when it was refused (destroyed, counted). With `tls`, reads are guarded once `adopt` names the TLS socket. */
+  admit(socket: Socket, opts: { tls?: boolean } = {}): boolean {
     const source = socket.remoteAddress ?? 'unknown'
     if (this.total >= this.limits.maxConnections) return this.refuse(socket, 'connections-total', source)
     if ((this.pendingBySource.get(source) ?? 0) >= this.limits.maxPendingPerSource) return this.refuse(socket, 'connections-per-source', source)
@@ -132,9 +129,8 @@ export class ConnectionGuard {
       const oldest = this.pending.values().next().value!
       this.drop(oldest, 'connections-pending')
     }
-    const stream = wrap ? wrap(socket) : socket
-    const conn: Conn = { socket, stream, source, boundaries: new PacketBoundaries(this.limits.maxPacketBytes), pending: true, preAuthBytes: 0, timer: null }
-    this.conns.set(stream, conn)
+    const conn: Conn = { socket, stream: socket, source, boundaries: new PacketBoundaries(this.limits.maxPacketBytes), pending: true, preAuthBytes: 0, timer: null }
+    this.conns.set(socket, conn)
     this.total++
     this.pending.add(conn)
     this.pendingBySource.set(source, (this.pendingBySource.get(source) ?? 0) + 1)
@@ -142,10 +138,20 @@ export class ConnectionGuard {
     // default) would hold a descriptor per silent socket that long.
     conn.timer = setTimeout(() => this.drop(conn, 'connect-timeout'), this.limits.connectTimeoutMs)
     conn.timer.unref()
-    // The stream closes whichever side ends first (a TLS socket closes with its TCP socket).
-    stream.once('close', () => this.closed(conn))
+    // The TCP socket emits 'close' also under TLS, whichever side ends it (checked on Node 24).
+    socket.once('close', () => this.closed(conn))
+    if (!opts.tls) this.guardReads(conn)
+    return true
+  }
+
+  /** The handshake on admitted `socket` completed: `tlsSocket` is what aedes reads from now on; false when the connection is gone already. */
+  adopt(socket: Socket, tlsSocket: Socket): boolean {
+    const conn = this.conns.get(socket)
+    if (!conn || socket.destroyed) return tlsSocket.destroy(), false
+    conn.stream = tlsSocket
+    this.conns.set(tlsSocket, conn)
     this.guardReads(conn)
-    return stream
+    return true
   }
 
   /** The connection (the stream `admit` returned) had its CONNECT accepted: it leaves the pending pool and its timer. */
@@ -183,14 +189,14 @@ export class ConnectionGuard {
     }
   }
 
-  private refuse(socket: Socket, reason: RefusalReason, source: string): null {
+  private refuse(socket: Socket, reason: RefusalReason, source: string): false {
     this.refused(reason, source)
     socket.destroy()
-    return null
+    return false
   }
 
   private drop(conn: Conn, reason: RefusalReason): void {
-    if (conn.stream.destroyed) return
+    if (conn.socket.destroyed || conn.stream.destroyed) return // already going away
     if (conn.pending) this.unpend(conn) // its slot is free now, not when 'close' comes
     this.refused(reason, conn.source)
     conn.stream.destroy()

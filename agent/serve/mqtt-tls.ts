@@ -6,11 +6,12 @@
  * TLS; IANA registers 8883/tcp "secure-mqtt" (1883 for plain MQTT). The server certificate and its
  * reloading are tls.ts' (the same files and rules as HTTPS).
  *
- * Why not tls.createServer: it hands a socket over only after the handshake, so the listener
- * limits (mqtt-guard.ts: total and per-source caps, connect timeout) would not see sockets that
- * stall or flood the handshake. The listener stays a net.Server; the guard admits the TCP socket,
- * and `wrap` below puts the TLS layer on it with the context current at accept (a renewed
- * certificate is served to every connection after the reload, without a restart).
+ * The TCP listener stays a net.Server and the guard (mqtt-guard.ts) admits each TCP socket before
+ * its handshake: a tls.Server listening itself would hand sockets over only after the handshake,
+ * out of reach of the caps and the connect timeout. The socket is then injected into a tls.Server
+ * made with the reloader's options (`emit('connection')`, as Node documents for net.Server), which
+ * does the handshake, verifies client certificates and sets `authorized`, and gets a renewed
+ * certificate from the reloader (`attach`) without a restart.
  *
  * Client certificates: with `client_certs: optional|require` and a CA, a device may prove its id
  * with a certificate that CA signed, its subject CN being the configured device id (RFC 5280
@@ -19,12 +20,13 @@
  * OpenSSL refuse a client without a valid certificate during the handshake
  * (SSL_VERIFY_FAIL_IF_NO_PEER_CERT); `optional` lets it fall back to its password.
  *
- * Lifecycle: `MqttTls.open()` reads the files (throws TlsError on a bad set), `wrap(socket)` per
- * accepted socket, `deviceOf(stream)` once per CONNECT (never per publish), `close()` stops the
- * file polling.
+ * Lifecycle: `MqttTls.open()` reads the files (throws TlsError on a bad set); `accept(socket)` per
+ * admitted TCP socket, `onSecure` gets the TLS socket after its handshake, `onFailed` a failed
+ * handshake; `deviceOf(stream)` once per CONNECT (never per publish); `close()` stops the file
+ * polling.
  */
 import type { Socket } from 'node:net'
-import { TLSSocket } from 'node:tls'
+import { createServer, TLSSocket, type Server as TlsServer } from 'node:tls'
 import type { Logger } from 'pino'
 import { createTlsOptionsReloader, type TlsReloader } from './tls.js'
 
@@ -38,36 +40,60 @@ export interface MqttTlsConfig {
   readonly client_certs: ClientCertMode
 }
 
-export const MQTT_TLS_PORT = 8883
-export const MQTT_PLAIN_PORT = 1883
+export interface TlsHandlers {
+  /** The handshake of admitted TCP `socket` completed: `stream` is the TLS socket to serve. */
+  onSecure(socket: Socket, stream: TLSSocket): void
+  /** A handshake failed (the connection is closed). */
+  onFailed(err: Error, source: string): void
+}
+
+/** "address:port" of a connection: the same for the TCP socket and the TLS socket on it. */
+function peerKey(s: Socket): string {
+  return `${s.remoteAddress}:${s.remotePort}`
+}
 
 export class MqttTls {
+  /** TCP sockets in their handshake, by peer: how the TLS socket finds its TCP socket (Node exposes no public link). */
+  private readonly handshaking = new Map<string, Socket>()
+
   private constructor(
     private readonly reloader: TlsReloader,
+    private readonly server: TlsServer,
     private readonly mode: ClientCertMode,
   ) {}
 
   /** Loads the certificate set now (a misconfigured agent does not start) and polls it for renewals. */
-  static open(cfg: MqttTlsConfig, log: Logger, opts: { pollMs?: number } = {}): MqttTls {
-    const requestCert = cfg.client_certs !== 'off'
-    const reloader = createTlsOptionsReloader({ cert: cfg.cert, key: cfg.key, ...(cfg.ca ? { ca: cfg.ca } : {}), requestCert }, log, opts)
-    return new MqttTls(reloader, cfg.client_certs)
+  static open(cfg: MqttTlsConfig, log: Logger, handlers: TlsHandlers, opts: { pollMs?: number } = {}): MqttTls {
+    // The reloader's `requestCert` means "refuse clients without one" (require); optional is set here.
+    const reloader = createTlsOptionsReloader({ cert: cfg.cert, key: cfg.key, ...(cfg.ca ? { ca: cfg.ca } : {}), requestCert: cfg.client_certs === 'require' }, log, opts)
+    const server = createServer({ ...reloader.options, requestCert: cfg.client_certs !== 'off', rejectUnauthorized: cfg.client_certs === 'require' })
+    reloader.attach(server)
+    const tls = new MqttTls(reloader, server, cfg.client_certs)
+    server.on('secureConnection', (stream: TLSSocket) => tls.secured(stream, handlers.onSecure))
+    // A failed handshake: plaintext MQTT, an untrusted or missing certificate under require, TLS < 1.2.
+    server.on('tlsClientError', (err: Error, stream: TLSSocket) => {
+      handlers.onFailed(err, stream.remoteAddress ?? 'unknown')
+      stream.destroy()
+    })
+    return tls
   }
 
-  /** The server side of TLS on an accepted TCP socket; handshake errors are passed to `onError` once. */
-  wrap(socket: Socket, onError: (err: Error) => void): TLSSocket {
-    const tls = new TLSSocket(socket, {
-      isServer: true,
-      secureContext: this.reloader.current(),
-      requestCert: this.mode !== 'off',
-      rejectUnauthorized: this.mode === 'require',
+  /** Starts the handshake on an admitted TCP socket. */
+  accept(socket: Socket): void {
+    const key = peerKey(socket)
+    this.handshaking.set(key, socket)
+    socket.once('close', () => {
+      if (this.handshaking.get(key) === socket) this.handshaking.delete(key)
     })
-    // Before 'secure': a failed handshake (plaintext MQTT, an untrusted or missing client
-    // certificate under `require`, TLS < 1.2). Later errors are aedes' (it listens as well).
-    const failed = (err: Error) => onError(err)
-    tls.once('error', failed)
-    tls.once('secure', () => tls.off('error', failed))
-    return tls
+    this.server.emit('connection', socket)
+  }
+
+  private secured(stream: TLSSocket, onSecure: TlsHandlers['onSecure']): void {
+    const key = peerKey(stream)
+    const socket = this.handshaking.get(key)
+    this.handshaking.delete(key)
+    if (socket) onSecure(socket, stream)
+    else stream.destroy()
   }
 
   /**
@@ -88,5 +114,6 @@ export class MqttTls {
 
   close(): void {
     this.reloader.close()
+    this.handshaking.clear()
   }
 }

@@ -150,7 +150,7 @@ export class MqttServer {
   }
 
   async start(host: string, port: number): Promise<{ port: number }> {
-    const transport = this.openTransport(host)
+    const transport = this.openTransport(host) // first: a bad certificate set throws before anything is open
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
@@ -167,8 +167,9 @@ export class MqttServer {
     })
     broker.on('clientError', (client, err) => this.log.debug({ event: 'mqtt_client_error', client: client.id, err: err.message }, 'MQTT client error'))
     const server = createServer((socket: Socket) => {
-      const stream = this.guard.admit(socket, transport ? (raw) => transport.wrap(raw, () => this.refused('tls-handshake', raw.remoteAddress ?? 'unknown')) : undefined)
-      if (stream) broker.handle(stream)
+      if (!this.guard.admit(socket, { tls: transport !== null })) return
+      if (transport) transport.accept(socket)
+      else broker.handle(socket)
     })
     this.server = server
     this.throttleTimer = setInterval(() => this.reportFailedLogins(), this.limits.loginThrottle.windowMs)
@@ -184,7 +185,13 @@ export class MqttServer {
   /** TLS when configured (its files are read now: a bad set throws TlsError); says loudly when plain MQTT leaves this machine. */
   private openTransport(host: string): MqttTls | null {
     if (this.tls) {
-      this.transport = MqttTls.open(this.tls, this.log, this.tls.pollMs !== undefined ? { pollMs: this.tls.pollMs } : {})
+      const handlers = {
+        onSecure: (socket: Socket, stream: Socket) => {
+          if (this.guard.adopt(socket, stream)) this.broker?.handle(stream)
+        },
+        onFailed: (_err: Error, source: string) => this.refused('tls-handshake', source),
+      }
+      this.transport = MqttTls.open(this.tls, this.log, handlers, this.tls.pollMs !== undefined ? { pollMs: this.tls.pollMs } : {})
       this.log.info({ event: 'mqtt_tls', clientCerts: this.tls.client_certs }, `MQTT over TLS, client certificates ${this.tls.client_certs}`)
     } else if (!isLoopback(host)) {
       // Config validation lets this through only with mqtt.insecure: true.
