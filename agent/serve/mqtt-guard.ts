@@ -154,13 +154,13 @@ export class ConnectionGuard {
     return true
   }
 
-  /** The connection (the stream `admit` returned) had its CONNECT accepted: it leaves the pending pool and its timer. */
+  /** The connection of `stream` (the admitted socket, or the TLS socket adopted for it) had its CONNECT accepted: it leaves the pending pool and its timer. */
   authenticated(stream: Socket): void {
     const conn = this.conns.get(stream)
     if (conn?.pending) this.unpend(conn)
   }
 
-  /** The source address of a stream `admit` returned. */
+  /** The source address of an admitted socket or an adopted TLS socket. */
   sourceOf(socket: Socket): string {
     return this.conns.get(socket)?.source ?? socket.remoteAddress ?? 'unknown'
   }

@@ -2,7 +2,7 @@
  * MQTT over TLS (issue 18): the transport and the device identity a client certificate proves.
  *
  * MQTT 3.1.1 leaves the privacy of packets (§5.4.5), the client's authentication of the server
- * (§5.4.3) and, if wanted, the server's of the client (§5.4.1, "the Client's TLS certificate") to
+ * (§5.4.3) and, if wanted, the server's of the client (§5.4.1: by the client's certificate) to
  * TLS; IANA registers 8883/tcp "secure-mqtt" (1883 for plain MQTT). The server certificate and its
  * reloading are tls.ts' (the same files and rules as HTTPS).
  *
@@ -23,7 +23,7 @@
  * Lifecycle: `MqttTls.open()` reads the files (throws TlsError on a bad set); `accept(socket)` per
  * admitted TCP socket, `onSecure` gets the TLS socket after its handshake, `onFailed` a failed
  * handshake; `deviceOf(stream)` once per CONNECT (never per publish); `close()` stops the file
- * polling.
+ * polling and closes connections still in their handshake.
  */
 import type { Socket } from 'node:net'
 import { createServer, TLSSocket, type Server as TlsServer } from 'node:tls'
@@ -107,13 +107,10 @@ export class MqttTls {
     return typeof cn === 'string' && isDevice(cn) ? cn : null
   }
 
-  /** Renewed files are checked now (the poll does the same); true when a new certificate was loaded. */
-  check(): boolean {
-    return this.reloader.check()
-  }
-
+  /** Stops the file polling and closes connections still in their handshake (their timers stop with the guard). */
   close(): void {
     this.reloader.close()
+    for (const socket of this.handshaking.values()) socket.destroy()
     this.handshaking.clear()
   }
 }

@@ -243,6 +243,19 @@ describe('mqtt tls server', () => {
   })
 })
 
+describe('mqtt insecure', () => {
+  test('mqtt insecure: plain MQTT on a non-loopback address (allowed by mqtt.insecure) is logged as INSECURE at start', async (t) => {
+    const lines: { event?: string; msg?: string }[] = []
+    const ingest: MqttIngest = { deviceObs: () => 'accepted', deviceWave: () => 'accepted', unknownTopic: () => {}, whenCommitted: (cb) => cb(null) }
+    const server = new MqttServer({ devices: new Map(), clients: new Map() }, ingest, createMetrics(), pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) }))
+    await server.start('0.0.0.0', 0)
+    t.after(() => server.stop())
+    const warning = lines.find((l) => l.event === 'mqtt_insecure')
+    console.log(`mqtt insecure: ${warning?.msg}`)
+    assert.match(warning?.msg ?? '', /^INSECURE: .*set mqtt\.tls/)
+  })
+})
+
 describe('mqtt tls config', () => {
   const base = { hub: { id: 'h', site: 's', data_dir: '/tmp/x' } }
   const problems = (mqttSection: unknown): string[] => {
