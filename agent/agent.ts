@@ -197,6 +197,7 @@ class Agent implements RunningAgent {
       this.metrics,
       this.log.child({ component: 'mqtt' }),
       mqttLimits(cfg.mqtt), // issue 16
+      cfg.mqtt.tls ?? null, // issue 18: MQTT over TLS, device certificates
     )
   }
 

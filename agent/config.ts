@@ -100,6 +100,11 @@ const httpSection = z.object({
 }).default({})
 // --- end issue 18 ---
 
+/** The MQTT listen address: as configured, else the IANA port of the transport (8883 secure-mqtt, 1883 mqtt). */
+function mqttListen(m: { listen?: string | undefined; tls?: unknown }): string {
+  return m.listen ?? (m.tls ? '0.0.0.0:8883' : '127.0.0.1:1883')
+}
+
 export const configSchema = z.object({
   hub: z.object({
     id,
@@ -109,7 +114,16 @@ export const configSchema = z.object({
   http: httpSection, // issue 18
 
   mqtt: z.object({
-    listen: hostPort.default('0.0.0.0:1883'),
+    /** Default: 0.0.0.0:8883 with tls, else 127.0.0.1:1883 (plain MQTT stays on this machine unless insecure). */
+    listen: hostPort.optional(),
+    // --- issue 18: MQTT over TLS (MQTT 3.1.1 §5.4.5), device client certificates ---
+    tls: tlsFiles.extend({
+      /** Devices may (optional) or must (require) log in with a certificate signed by `ca` whose subject CN is their device id. */
+      client_certs: z.enum(['off', 'optional', 'require']).default('off'),
+    }).strict().refine((t) => t.client_certs === 'off' || t.ca !== undefined, { message: 'client_certs optional or require needs ca (the CA bundle that signs the device certificates)', path: ['ca'] }).optional(),
+    /** Serve plain MQTT on a non-loopback address anyway (device passwords and vital signs in clear on the ward network). */
+    insecure: z.boolean().default(false),
+    // --- end issue 18 ---
     /** Non-device MQTT clients (central stations, integrations): may subscribe to beds/ and alarms/. */
     clients: z.array(z.object({ username: z.string().min(1), password: z.string().min(8), role: z.enum(['viewer', 'nurse']) }).strict()).default([]),
     // --- issue 16 (hostile input): limits that act before a packet or a connection costs memory ---
@@ -135,7 +149,14 @@ export const configSchema = z.object({
       max_lockout_s: z.number().min(0.1).default(900),
     }).strict().default({}),
     // --- end issue 16 ---
-  }).strict().default({}),
+  }).strict().superRefine((m, ctx) => { // issue 18: the http rule, for MQTT
+    const listen = mqttListen(m)
+    if (m.tls || m.insecure || isLoopback(listen.slice(0, listen.lastIndexOf(':')))) return
+    ctx.addIssue({
+      code: 'custom', path: ['listen'],
+      message: `"${listen}" is not a loopback address and mqtt.tls is not set: device passwords and vital signs would cross the network in clear. Set mqtt.tls (cert and key; devices connect to port 8883), listen on 127.0.0.1, or set mqtt.insecure: true to accept plain MQTT knowingly`,
+    })
+  }).transform((m) => ({ ...m, listen: mqttListen(m) })).default({}),
   beds: z.array(bed).default([]),
   /** hci: the machine's Bluetooth adapter through @stoprocent/noble; sim: the simulated demo radio. */
   ble: z.object({ radio: z.enum(['hci', 'sim']).default('hci') }).strict().default({}),

@@ -17,8 +17,13 @@
  * bounded by the total cap only.
  *
  * Lifecycle: `admit(socket)` on every accepted socket (false: already closed and counted),
- * `authenticated(socket)` once its CONNECT was accepted, `stop()` clears the timers. No per-message
+ * `authenticated(stream)` once its CONNECT was accepted, `stop()` clears the timers. No per-message
  * allocation: the state of a connection is allocated once, at accept.
+ *
+ * TLS (issue 18): `admit(socket, { tls: true })` puts the caps and the timer on the TCP socket at
+ * accept, before any handshake, so sockets that stall or flood the handshake are bounded like
+ * plain ones; `adopt(socket, tlsSocket)` after the handshake puts the size guard on the decrypted
+ * stream aedes reads (the TLS layer reads the TCP handle itself, not through `socket.read`).
  */
 import type { Socket } from 'node:net'
 
@@ -27,6 +32,7 @@ export type RefusalReason =
   | 'packet-too-large' | 'malformed-header' | 'unauthenticated-bytes'
   | 'connections-total' | 'connections-per-source' | 'connections-pending' | 'connect-timeout'
   | 'client-id-taken' | 'login-throttled' | 'bad-login' | 'retained' | 'subscribe-denied' | 'publish-denied'
+  | 'tls-handshake' | 'cert-mismatch' // issue 18
 
 export interface GuardLimits {
   readonly maxPacketBytes: number
@@ -82,7 +88,10 @@ export class PacketBoundaries {
 }
 
 interface Conn {
+  /** The accepted TCP socket. */
   readonly socket: Socket
+  /** What aedes reads: the socket itself, or the TLS socket on it once adopted. */
+  stream: Socket
   readonly source: string
   readonly boundaries: PacketBoundaries
   pending: boolean
@@ -111,8 +120,8 @@ export class ConnectionGuard {
     return this.pending.size
   }
 
-  /** Takes a newly accepted socket under the limits; false when it was refused (destroyed, counted). */
-  admit(socket: Socket): boolean {
+  /** Takes a newly accepted socket under the limits; false when it was refused (destroyed, counted). With `tls`, reads are guarded once `adopt` names the TLS socket. */
+  admit(socket: Socket, opts: { tls?: boolean } = {}): boolean {
     const source = socket.remoteAddress ?? 'unknown'
     if (this.total >= this.limits.maxConnections) return this.refuse(socket, 'connections-total', source)
     if ((this.pendingBySource.get(source) ?? 0) >= this.limits.maxPendingPerSource) return this.refuse(socket, 'connections-per-source', source)
@@ -120,7 +129,7 @@ export class ConnectionGuard {
       const oldest = this.pending.values().next().value!
       this.drop(oldest, 'connections-pending')
     }
-    const conn: Conn = { socket, source, boundaries: new PacketBoundaries(this.limits.maxPacketBytes), pending: true, preAuthBytes: 0, timer: null }
+    const conn: Conn = { socket, stream: socket, source, boundaries: new PacketBoundaries(this.limits.maxPacketBytes), pending: true, preAuthBytes: 0, timer: null }
     this.conns.set(socket, conn)
     this.total++
     this.pending.add(conn)
@@ -129,18 +138,29 @@ export class ConnectionGuard {
     // default) would hold a descriptor per silent socket that long.
     conn.timer = setTimeout(() => this.drop(conn, 'connect-timeout'), this.limits.connectTimeoutMs)
     conn.timer.unref()
+    // The TCP socket emits 'close' also under TLS, whichever side ends it (checked on Node 24).
     socket.once('close', () => this.closed(conn))
+    if (!opts.tls) this.guardReads(conn)
+    return true
+  }
+
+  /** The handshake on admitted `socket` completed: `tlsSocket` is what aedes reads from now on; false when the connection is gone already. */
+  adopt(socket: Socket, tlsSocket: Socket): boolean {
+    const conn = this.conns.get(socket)
+    if (!conn || socket.destroyed) return tlsSocket.destroy(), false
+    conn.stream = tlsSocket
+    this.conns.set(tlsSocket, conn)
     this.guardReads(conn)
     return true
   }
 
-  /** The connection's CONNECT was accepted: it leaves the pending pool and its timer. */
-  authenticated(socket: Socket): void {
-    const conn = this.conns.get(socket)
+  /** The connection of `stream` (the admitted socket, or the TLS socket adopted for it) had its CONNECT accepted: it leaves the pending pool and its timer. */
+  authenticated(stream: Socket): void {
+    const conn = this.conns.get(stream)
     if (conn?.pending) this.unpend(conn)
   }
 
-  /** The source address of a socket taken by `admit`. */
+  /** The source address of an admitted socket or an adopted TLS socket. */
   sourceOf(socket: Socket): string {
     return this.conns.get(socket)?.source ?? socket.remoteAddress ?? 'unknown'
   }
@@ -154,7 +174,7 @@ export class ConnectionGuard {
    * `conn.read()` (no 'data' listener), so wrapping that one call of this socket sees every byte.
    */
   private guardReads(conn: Conn): void {
-    const socket = conn.socket
+    const socket = conn.stream
     const read = socket.read
     socket.read = (size?: number): unknown => {
       const buf: unknown = read.call(socket, size)
@@ -176,9 +196,10 @@ export class ConnectionGuard {
   }
 
   private drop(conn: Conn, reason: RefusalReason): void {
-    if (conn.socket.destroyed) return
+    if (conn.socket.destroyed || conn.stream.destroyed) return // already going away
     if (conn.pending) this.unpend(conn) // its slot is free now, not when 'close' comes
     this.refused(reason, conn.source)
+    conn.stream.destroy()
     conn.socket.destroy()
   }
 

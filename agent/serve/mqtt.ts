@@ -15,6 +15,9 @@
  * bound to the identity holding it (no takeover by another login); no client's publish is ever
  * retained; devices subscribe to nothing, and acknowledgements (which name the nurse) reach nurse
  * stations only. Every refusal is counted in `bedside_mqtt_refused_total{reason}`.
+ *
+ * TLS (issue 18, mqtt-tls.ts): with a `tls` set the same listener and guard serve MQTT over TLS,
+ * and a device may log in with a client certificate naming its id instead of its password.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
@@ -24,6 +27,8 @@ import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
 import { ConnectionGuard, type GuardLimits, type RefusalReason } from './mqtt-guard.js'
 import { LoginThrottle, type ThrottleOptions } from './login-throttle.js'
+import { MqttTls, type MqttTlsConfig } from './mqtt-tls.js'
+import { isLoopback } from './access.js'
 
 /** accepted: PUBACK after commit; rejected (malformed, counted): PUBACK now; refused (store full): no PUBACK. */
 export type MqttIngestResult = 'accepted' | 'rejected' | 'refused'
@@ -97,6 +102,10 @@ function digest(s: string | Buffer): Buffer {
   return createHash('sha256').update(s).digest()
 }
 
+function devicePrincipal(id: string): Principal {
+  return { kind: 'device', id, prefix: `bedside/v1/devices/${id}/` }
+}
+
 function secretMatches(expected: string, given: Buffer | undefined): boolean {
   return given !== undefined && timingSafeEqual(digest(expected), digest(given))
 }
@@ -111,6 +120,8 @@ export class MqttServer {
   private readonly throttle: LoginThrottle
   private throttleTimer: NodeJS.Timeout | null = null
   private readonly refusedInWindow = new Map<RefusalReason, number>()
+  /** MQTT over TLS (issue 18), from start() to stop(). */
+  private transport: MqttTls | null = null
 
   constructor(
     private readonly creds: MqttCredentials,
@@ -118,6 +129,8 @@ export class MqttServer {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly limits: MqttLimits = DEFAULT_MQTT_LIMITS,
+    /** Config `mqtt.tls` (issue 18); null: plain MQTT (config validation allows that on loopback, or with `mqtt.insecure`). */
+    private readonly tls: (MqttTlsConfig & { pollMs?: number }) | null = null,
   ) {
     this.guard = new ConnectionGuard(limits, (reason, source) => this.refused(reason, source))
     this.throttle = new LoginThrottle(limits.loginThrottle)
@@ -137,6 +150,7 @@ export class MqttServer {
   }
 
   async start(host: string, port: number): Promise<{ port: number }> {
+    const transport = this.openTransport(host) // first: a bad certificate set throws before anything is open
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
@@ -153,7 +167,9 @@ export class MqttServer {
     })
     broker.on('clientError', (client, err) => this.log.debug({ event: 'mqtt_client_error', client: client.id, err: err.message }, 'MQTT client error'))
     const server = createServer((socket: Socket) => {
-      if (this.guard.admit(socket)) broker.handle(socket)
+      if (!this.guard.admit(socket, { tls: transport !== null })) return
+      if (transport) transport.accept(socket)
+      else broker.handle(socket)
     })
     this.server = server
     this.throttleTimer = setInterval(() => this.reportFailedLogins(), this.limits.loginThrottle.windowMs)
@@ -164,6 +180,24 @@ export class MqttServer {
     })
     const addr = server.address()
     return { port: typeof addr === 'object' && addr ? addr.port : port }
+  }
+
+  /** TLS when configured (its files are read now: a bad set throws TlsError); says loudly when plain MQTT leaves this machine. */
+  private openTransport(host: string): MqttTls | null {
+    if (this.tls) {
+      const handlers = {
+        onSecure: (socket: Socket, stream: Socket) => {
+          if (this.guard.adopt(socket, stream)) this.broker?.handle(stream)
+        },
+        onFailed: (_err: Error, source: string) => this.refused('tls-handshake', source),
+      }
+      this.transport = MqttTls.open(this.tls, this.log, handlers, this.tls.pollMs !== undefined ? { pollMs: this.tls.pollMs } : {})
+      this.log.info({ event: 'mqtt_tls', clientCerts: this.tls.client_certs }, `MQTT over TLS, client certificates ${this.tls.client_certs}`)
+    } else if (!isLoopback(host)) {
+      // Config validation lets this through only with mqtt.insecure: true.
+      this.log.warn({ event: 'mqtt_insecure', host }, `INSECURE: mqtt.insecure is set: device passwords and vital signs travel in clear on ${host}; set mqtt.tls (MQTT 3.1.1 §5.4.5)`)
+    }
+    return this.transport
   }
 
   /** True while the broker accepts connections (readiness, GET /readyz). */
@@ -189,6 +223,8 @@ export class MqttServer {
     this.throttleTimer = null
     this.reportFailedLogins()
     this.guard.stop()
+    this.transport?.close()
+    this.transport = null
     if (broker) await new Promise<void>((r) => broker.close(() => r()))
     if (server) await new Promise<void>((r) => server.close(() => r()))
   }
@@ -204,7 +240,15 @@ export class MqttServer {
       this.throttle.failed(source)
       return refuse('login-throttled', 5, 'too many failed logins from this address: try later')
     }
-    const identity = this.verify(username, password)
+    const certDevice = this.transport?.deviceOf(client.conn as Socket, (id) => this.creds.devices.has(id)) ?? null
+    // A certificate proves one device: a login under another name with it is refused whatever the
+    // password (a device cannot lend its certificate to another identity). CONNACK 5, not authorized.
+    if (certDevice !== null && username !== undefined && username !== certDevice) {
+      this.throttle.failed(source)
+      this.log.warn({ event: 'mqtt_cert_mismatch', username, certificate: certDevice, client: client.id, source }, 'MQTT connection refused: the client certificate names another device')
+      return refuse('cert-mismatch', 5, 'the client certificate names another device')
+    }
+    const identity = certDevice !== null ? devicePrincipal(certDevice) : this.verify(username, password)
     if (!identity) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-auth' })
       // One line for the first failure of an address per window; the rest in reportFailedLogins().
@@ -236,7 +280,7 @@ export class MqttServer {
   private verify(username: string | undefined, password: Buffer | undefined): Principal | null {
     if (!username) return null
     const deviceSecret = this.creds.devices.get(username)
-    if (deviceSecret !== undefined) return secretMatches(deviceSecret, password) ? { kind: 'device', id: username, prefix: `bedside/v1/devices/${username}/` } : null
+    if (deviceSecret !== undefined) return secretMatches(deviceSecret, password) ? devicePrincipal(username) : null
     const c = this.creds.clients.get(username)
     return c && secretMatches(c.password, password) ? { kind: 'client', id: username, role: c.role } : null
   }

@@ -5,7 +5,6 @@
  * files are served without a restart, and a broken replacement keeps the previous certificate.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { createServer, request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
@@ -19,35 +18,9 @@ import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
 import { createTlsOptionsReloader, TlsError } from '../../agent/serve/tls.js'
 import { tempDir, waitFor } from '../support/agent-process.js'
+import { makeCa, makeLeaf, makeSelfSigned } from '../support/certs.js'
 
 const TOKEN = 'tls-viewer-token'
-
-// ---------- certificates (openssl, into a temp dir) ----------
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' })
-}
-
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-
-/** A CA: `<name>.key`, `<name>.crt`. */
-function makeCa(dir: string, name: string): string {
-  openssl(['req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`], dir)
-  return join(dir, `${name}.crt`)
-}
-
-/** A server certificate for 127.0.0.1 and localhost signed by `ca`; negative `days` makes it expired. */
-function makeLeaf(dir: string, name: string, ca: string, days = 2): { cert: string; key: string } {
-  writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n')
-  openssl(['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir)
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', String(days), '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir)
-  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) }
-}
-
-function makeSelfSigned(dir: string, name: string): { cert: string; key: string } {
-  openssl(['req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], dir)
-  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) }
-}
 
 // ---------- a client that trusts exactly `ca` ----------
 

@@ -22,7 +22,7 @@ test('config: the essentials of DESIGN.md validate, with defaults filled in and 
   const cfg = parseConfig({
     ...minimal,
     http: { listen: '127.0.0.1:8080', tokens: [{ token: 'a-long-token', role: 'nurse' }] },
-    mqtt: { listen: '0.0.0.0:1883' },
+    mqtt: { listen: '0.0.0.0:1883', insecure: true }, // plain on the ward network: accepted only knowingly (issue 18)
     beds: [{ id: '3a-01', devices: [
       { id: 'mon-3a-01', type: 'mqtt', secret: 'secret-1234' },
       { id: 'patch-3a-01', type: 'polar-pmd', address: 'a0:9e:1a:00:00:01' },

@@ -110,7 +110,7 @@ export function describeInstall(built: () => Built): void {
       const edited = readFileSync(config, 'utf8')
         .replace('id: ward-unconfigured', 'id: ward-chroot')
         .replace('listen: "127.0.0.1:8080"', `listen: "127.0.0.1:${port}"\n  tokens: [{ token: "chroot-viewer-token", role: viewer }]`)
-        .replace('listen: "0.0.0.0:1883"', `listen: "127.0.0.1:${await freePort()}"`)
+        .replace('listen: "127.0.0.1:1883"', `listen: "127.0.0.1:${await freePort()}"`)
         .replace(/^#beds:$/m, 'beds:\n  - { id: "c1", devices: [{ id: sim-c1, type: sim }] }')
       writeFileSync(config, edited)
       const first = await runAgentOnce(dir, port)
