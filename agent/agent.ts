@@ -174,7 +174,7 @@ class Agent implements RunningAgent {
       bedChanged: (bedId) => void this.events.emit('vitals', bedId),
     })
     this.api = new AgentApiImpl({
-      hubId: cfg.hub.id, http: cfg.http, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
+      hubId: cfg.hub.id, http: cfg.http, mqtt: cfg.mqtt, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
       sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening,
     })
     const source = new MqttDeviceSource({

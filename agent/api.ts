@@ -21,6 +21,7 @@ const isOverQuota = (ruleId: string) => ruleId.includes('queue-over-quota')
 export interface ApiDeps {
   readonly hubId: string
   readonly http: Config['http']
+  readonly mqtt: Config['mqtt']
   readonly startedMs: number
   readonly ward: Ward
   readonly registry: DeviceRegistry
@@ -31,6 +32,11 @@ export interface ApiDeps {
   readonly sync: () => CloudSync | null
   readonly storeOpen: () => boolean
   readonly brokerListening: () => boolean
+}
+
+/** A listener without TLS on an address other hosts reach (allowed only with `insecure: true`). */
+function plainBeyondLoopback(listen: string, tls: unknown): boolean {
+  return tls === undefined && !isLoopback(listen.slice(0, listen.lastIndexOf(':')))
 }
 
 export class AgentApiImpl implements AgentApi, LiveState {
@@ -94,7 +100,8 @@ export class AgentApiImpl implements AgentApi, LiveState {
       sync: sync ? { configured: true, ...sync.status } : { configured: false },
       activeAlarms: active.length,
       // Shown on the page and by `bedside-hub status`: plain HTTP beyond loopback is the operator's explicit choice.
-      http: { tls: http.tls !== undefined, insecure: http.tls === undefined && !isLoopback(http.listen.slice(0, http.listen.lastIndexOf(':'))) },
+      http: { tls: http.tls !== undefined, insecure: plainBeyondLoopback(http.listen, http.tls) },
+      mqtt: { tls: this.d.mqtt.tls !== undefined, insecure: plainBeyondLoopback(this.d.mqtt.listen, this.d.mqtt.tls) },
     }
   }
 
