@@ -12,10 +12,11 @@
  * the credential is present is wrapped in place at the first open.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { KeyRing } from '../store/crypto.js'
 import { assertPrivateFile } from './permissions.js'
+import { writeFileAtomic0600 } from './atomic-file.js'
 
 export const DATA_KEY_FILE = 'data-key.json'
 export const DATA_KEY_CREDENTIAL = 'bedside-hub-data-key'
@@ -149,20 +150,6 @@ export class DataKeys implements KeyRing {
       wrap: kek ? 'credential' : 'none',
       keys: this.keys.map((k) => ({ id: k.id, created_ms: k.createdMs, key: kek ? wrap(kek, k) : k.key.toString('base64') })),
     }
-    const tmp = `${this.file}.tmp`
-    const fd = openSync(tmp, 'w', 0o600)
-    try {
-      writeSync(fd, JSON.stringify(doc))
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, this.file)
-    const dirFd = openSync(dirname(this.file), 'r')
-    try {
-      fsyncSync(dirFd)
-    } finally {
-      closeSync(dirFd)
-    }
+    writeFileAtomic0600(this.file, JSON.stringify(doc))
   }
 }

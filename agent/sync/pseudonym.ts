@@ -11,9 +11,10 @@
  * crash carries exactly the same subject (the cloud rows, keyed by subject, stay exact).
  */
 import { createHmac, randomBytes } from 'node:crypto'
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { assertPrivateFile } from '../secrets/permissions.js'
+import { writeFileAtomic0600 } from '../secrets/atomic-file.js'
 
 export interface EpochKey {
   readonly id: string
@@ -112,21 +113,7 @@ export class Pseudonymizer {
   /** tmp + fsync + rename + fsync(dir): a power cut leaves the old or the new key file, never a torn one. */
   private save(): void {
     const doc: KeyFile = { epochs: this.epochs.map((k) => ({ id: k.id, created_ms: k.createdMs, key: k.key.toString('base64') })) }
-    const tmp = `${this.file}.tmp`
-    const fd = openSync(tmp, 'w', 0o600)
-    try {
-      writeSync(fd, JSON.stringify(doc))
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, this.file)
-    const dirFd = openSync(dirname(this.file), 'r')
-    try {
-      fsyncSync(dirFd)
-    } finally {
-      closeSync(dirFd)
-    }
+    writeFileAtomic0600(this.file, JSON.stringify(doc))
   }
 
 
