@@ -146,6 +146,48 @@ export function encodeEnvelope(msg: EnvelopeMsg): Uint8Array {
   return Envelope.encode(msg as unknown as protobuf.Message).finish()
 }
 
+const AlarmType = Envelope.root.lookupType('bedside.v1.Alarm')
+const AuditType = Envelope.root.lookupType('bedside.v1.AuditEvent')
+/** Envelope field numbers of the bodies (proto/bedside/v1/envelope.proto). */
+const ENVELOPE_ALARM_FIELD = 12
+const ENVELOPE_AUDIT_FIELD = 13
+
+/** An Alarm or AuditEvent as protobuf bytes: the agent stores alarm and audit records this way (typed, no JSON). */
+export function encodeAlarm(m: AlarmMsg): Uint8Array {
+  return AlarmType.encode(m as unknown as protobuf.Message).finish()
+}
+
+export function encodeAudit(m: AuditMsg): Uint8Array {
+  return AuditType.encode(m as unknown as protobuf.Message).finish()
+}
+
+/** Decodes stored Alarm / AuditEvent bytes; throws an EnvelopeError('undecodable') on anything else. */
+export function decodeAlarm(bytes: Uint8Array): AlarmMsg {
+  return decodeBody(AlarmType, bytes) as unknown as AlarmMsg
+}
+
+export function decodeAudit(bytes: Uint8Array): AuditMsg {
+  return decodeBody(AuditType, bytes) as unknown as AuditMsg
+}
+
+function decodeBody(type: protobuf.Type, bytes: Uint8Array): object {
+  try {
+    return type.toObject(type.decode(bytes), { defaults: true })
+  } catch (err) {
+    throw new EnvelopeError('undecodable', `not a ${type.fullName.slice(1)}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/**
+ * An Envelope whose body is an already encoded Alarm or AuditEvent: the head without a body, then
+ * the body as its length-delimited field. Protobuf lets fields come in any order and a decoder
+ * takes the last of a oneof, so the bytes equal an encode of the whole message (test/sync/codec.test.ts).
+ */
+export function encodeEnvelopeWithBody(head: EnvelopeMsg, body: 'alarm' | 'audit', bytes: Uint8Array): Uint8Array {
+  const w = Envelope.encode(head as unknown as protobuf.Message)
+  return w.uint32(((body === 'alarm' ? ENVELOPE_ALARM_FIELD : ENVELOPE_AUDIT_FIELD) << 3) | 2).bytes(bytes).finish()
+}
+
 /** Why bytes are not a usable Envelope; a stable code for consumers (no message matching). */
 export type EnvelopeErrorReason = 'undecodable' | 'schema-version' | 'missing-id'
 

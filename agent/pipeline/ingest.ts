@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import { Quality, type Observation, type WaveformChunk } from '../../drivers/records.js'
 import type { Admissions } from '../store/admissions.js'
+import { alarmBody, auditBody } from '../store/bodies.js'
 import { RecordKind, type GroupCommitter } from '../store/commit.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
 import type { Metrics } from '../serve/metrics.js'
@@ -142,7 +143,7 @@ export class Pipeline {
       const hubSeq = this.d.committer.append({
         kind: RecordKind.ALARM, bedId: c.bedId, deviceId: null, admissionId: admission ? admission.id : null,
         code: null, value: c.value ?? null, unit: null, deviceTimeMs: c.atMs, hubTimeMs: Date.now(), deviceSeq: null, quality: null,
-        body: Buffer.from(JSON.stringify(c)),
+        body: alarmBody(c),
       })
       this.d.publishAlarm(c, hubSeq)
       this.d.metrics.alarmChanges.inc({ state: c.state })
@@ -155,9 +156,10 @@ export class Pipeline {
   /** Appends an audit event (admission, acknowledgement, key rotation…) to the durable log. */
   audit(action: string, actor: string, bedId: string | null, detail: string): number {
     const admission = bedId ? this.d.admissions.current(bedId) : undefined
+    const nowMs = Date.now()
     return this.d.committer.append({
       kind: RecordKind.AUDIT, bedId, deviceId: null, admissionId: admission ? admission.id : null, code: null, value: null, unit: null,
-      deviceTimeMs: null, hubTimeMs: Date.now(), deviceSeq: null, quality: null, body: Buffer.from(JSON.stringify({ action, actor, detail })),
+      deviceTimeMs: null, hubTimeMs: nowMs, deviceSeq: null, quality: null, body: auditBody(action, actor, nowMs, detail),
     })
   }
 

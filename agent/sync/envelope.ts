@@ -2,7 +2,8 @@
  * Outbox row → wire Envelope, pseudonymizing on the way out: the patient by MRN, the device by its
  * serial (or configured id), never either in clear. Runs on the sync path, off the ingest path.
  */
-import { SCHEMA_VERSION, SubjectKind, encodeEnvelope, type EnvelopeMsg } from '../../proto/codec.js'
+import { SCHEMA_VERSION, SubjectKind, encodeEnvelope, encodeEnvelopeWithBody, type AlarmMsg, type AuditMsg, type EnvelopeMsg } from '../../proto/codec.js'
+import { isTypedBody, readAlarmBody, readAuditBody } from '../store/bodies.js'
 import { RecordKind } from '../store/commit.js'
 import { Col, type OutboxRow } from '../store/outbox.js'
 import type { Admissions } from '../store/admissions.js'
@@ -24,16 +25,15 @@ export class SyncRejectError extends Error {
   }
 }
 
-/** The JSON body of an alarm or audit row as an object, or a reject naming the row. */
-function jsonBody(row: OutboxRow): Record<string, unknown> {
-  let doc: unknown
+/** An alarm or audit row's body, checked to be what its kind says (store/bodies.ts), or a reject naming the row. */
+function checkedBody(row: OutboxRow, kind: 'alarm' | 'audit'): { bytes: Uint8Array; msg: AlarmMsg | AuditMsg } {
+  const bytes = row[Col.BODY]
+  if (!bytes || bytes.length === 0) throw new SyncRejectError('bad-body', row[Col.HUB_SEQ], `${kind} record without a body`)
   try {
-    doc = JSON.parse(String(row[Col.BODY]))
+    return { bytes, msg: kind === 'alarm' ? readAlarmBody(bytes) : readAuditBody(bytes, row[Col.HUB_TIME_MS]) }
   } catch (err) {
-    throw new SyncRejectError('bad-body', row[Col.HUB_SEQ], `body is not JSON (${(err as Error).message})`, { cause: err })
+    throw new SyncRejectError('bad-body', row[Col.HUB_SEQ], `${kind} body is neither a ${kind === 'alarm' ? 'bedside.v1.Alarm' : 'bedside.v1.AuditEvent'} nor legacy JSON (${(err as Error).message})`, { cause: err })
   }
-  if (doc === null || typeof doc !== 'object') throw new SyncRejectError('bad-body', row[Col.HUB_SEQ], 'body is not a JSON object')
-  return doc as Record<string, unknown>
 }
 
 export const TOPIC_OF_KIND: Readonly<Record<number, TopicName>> = {
@@ -96,18 +96,14 @@ export class EnvelopeEncoder {
         env.waveform = { code: row[Col.CODE] ?? 0, rateHz: row[Col.VALUE] ?? 0, t0Us: row[Col.T0_US] ?? (row[Col.DEVICE_TIME_MS] ?? 0) * 1000, samplesUv: samples, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device }
         break
       }
-      case RecordKind.ALARM: {
-        const a = jsonBody(row)
-        env.alarm = {
-          alarmId: String(a.alarmId), ruleId: String(a.ruleId), state: String(a.state), priority: String(a.priority), category: String(a.category),
-          code: typeof a.code === 'string' ? a.code : '', value: typeof a.value === 'number' ? a.value : Number.NaN, message: String(a.message ?? ''),
-          conditionSinceMs: Number(a.conditionSinceMs ?? 0), atMs: Number(a.atMs ?? 0), latching: a.latching === true, ackBy: typeof a.ackBy === 'string' ? a.ackBy : '',
-        }
-        break
-      }
+      case RecordKind.ALARM:
       case RecordKind.AUDIT: {
-        const a = jsonBody(row)
-        env.audit = { action: String(a.action ?? ''), actor: String(a.actor ?? ''), atMs: hubTimeMs, detail: String(a.detail ?? '') }
+        const kind = row[Col.KIND] === RecordKind.ALARM ? 'alarm' : 'audit'
+        const body = checkedBody(row, kind)
+        // A typed body goes into the Envelope as stored; a legacy JSON one (pre-v3 rows) as its message.
+        if (isTypedBody(body.bytes)) return { topic: TOPIC_OF_KIND[row[Col.KIND]]!, key: subject, value: encodeEnvelopeWithBody(env, kind, body.bytes) }
+        if (kind === 'alarm') env.alarm = body.msg as AlarmMsg
+        else env.audit = body.msg as AuditMsg
         break
       }
       default:

@@ -14,6 +14,7 @@ import { loadConfigFile } from '../../agent/config.js'
 import { openDatabase } from '../../agent/store/db.js'
 import { createSimBleWard, type SimBleWard } from '../../drivers/sim/ble/index.js'
 import { TEST_VIEWER, VIEWER_AUTH, freePort, spawnCli, tempDir, waitFor } from '../support/agent-process.js'
+import { readAuditBody } from '../../agent/store/bodies.js'
 
 const PATCH = 'a0:9e:1a:00:00:77'
 let dir: string
@@ -80,7 +81,7 @@ test('pair: an unpaired patch is never connected; once paired it streams to its 
   const db = openDatabase(join(dir, 'data'))
   const audit = db.prepare("SELECT body FROM records WHERE kind = 4").all() as { body: Buffer }[]
   db.close()
-  assert.ok(audit.some((r) => /"action":"ble-paired","actor":"it-admin"/.test(String(r.body))), 'the pairing is audited with who made it')
+  assert.ok(audit.map((r) => readAuditBody(r.body, 0)).some((a) => a.action === 'ble-paired' && a.actor === 'it-admin'), 'the pairing is audited with who made it')
 })
 
 test('pair: removing a pairing disconnects the device', async () => {

@@ -14,6 +14,7 @@ import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
 import { tempDir, waitFor } from '../support/agent-process.js'
+import { readAuditBody } from '../../agent/store/bodies.js'
 
 const NURSE = 'api-nurse-token'
 const VIEWER = 'api-viewer-token'
@@ -39,7 +40,7 @@ function audits(): { action: string; actor: string; detail: string; bed: string 
   const db = new Database(join(dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
   try {
     return (db.prepare('SELECT bed_id, body FROM records WHERE kind = 4 ORDER BY hub_seq').all() as { bed_id: string | null; body: Buffer }[])
-      .map((r) => ({ ...JSON.parse(r.body.toString()), bed: r.bed_id }))
+      .map((r) => ({ ...readAuditBody(r.body, 0), bed: r.bed_id }))
   } finally {
     db.close()
   }

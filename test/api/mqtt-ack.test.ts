@@ -14,6 +14,7 @@ import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
 import { TEST_VIEWER, VIEWER_AUTH, metricValue, tempDir, waitFor } from '../support/agent-process.js'
+import { readAuditBody } from '../../agent/store/bodies.js'
 
 let agent: RunningAgent
 let http: string
@@ -38,7 +39,7 @@ async function raise(ruleId: 'sbp-low' | 'temp-high'): Promise<string> {
 function ackAudits(): { actor: string; detail: string }[] {
   const db = new Database(join(dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
   try {
-    return (db.prepare('SELECT body FROM records WHERE kind = 4').all() as { body: Buffer }[]).map((r) => JSON.parse(r.body.toString())).filter((a) => a.action === 'alarm-ack')
+    return (db.prepare('SELECT body FROM records WHERE kind = 4').all() as { body: Buffer }[]).map((r) => readAuditBody(r.body, 0)).filter((a) => a.action === 'alarm-ack')
   } finally {
     db.close()
   }

@@ -17,6 +17,7 @@ import WebSocket from 'ws'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { ConfigError, parseConfig } from '../../agent/config.js'
 import { freePort, tempDir, waitFor } from '../support/agent-process.js'
+import { readAuditBody } from '../../agent/store/bodies.js'
 
 const NURSE = 'sec-nurse-token'
 const VIEWER = 'sec-viewer-token'
@@ -50,7 +51,7 @@ function audits(): { action: string; actor: string; detail: string; bed: string 
   const db = new Database(join(dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
   try {
     return (db.prepare('SELECT bed_id, admission_id, body FROM records WHERE kind = 4 ORDER BY hub_seq').all() as { bed_id: string | null; admission_id: number | null; body: Buffer }[])
-      .map((r) => ({ ...JSON.parse(r.body.toString()), bed: r.bed_id, admission: r.admission_id }))
+      .map((r) => ({ ...readAuditBody(r.body, 0), bed: r.bed_id, admission: r.admission_id }))
   } finally {
     db.close()
   }

@@ -14,7 +14,8 @@ import { openDatabase } from '../../agent/store/db.js'
 import { Col, Outbox, type OutboxRow } from '../../agent/store/outbox.js'
 import { EnvelopeEncoder } from '../../agent/sync/envelope.js'
 import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
-import { decodeEnvelope, encodeEnvelope, SCHEMA_VERSION, waveformEncoders, type WaveformMsg } from '../../proto/codec.js'
+import { decodeEnvelope, encodeEnvelope, encodeEnvelopeWithBody, SCHEMA_VERSION, waveformEncoders, type WaveformMsg } from '../../proto/codec.js'
+import { alarmBody, auditBody } from '../../agent/store/bodies.js'
 import { tempDir } from '../support/agent-process.js'
 
 const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })
@@ -91,5 +92,30 @@ test('codec: waveform chunks that abut to the microsecond keep their exact t0 th
   const back = new Outbox(db).read(10).map((r) => decodeEnvelope(encoder.encode(r).value).waveform!)
   assert.deepEqual(back.map((w) => w.t0Us), t0s)
   assert.deepEqual(back.map((w) => w.rateHz), [130, 130, 130])
+  db.close()
+})
+
+test('codec: alarm and audit records are stored typed and enter the Envelope as stored; legacy JSON bodies still sync', () => {
+  const dir = tempDir('codec-bodies')
+  const db = openDatabase(dir)
+  const cfg = parseConfig({ hub: { id: 'hub-c', site: 's', data_dir: dir }, beds: [{ id: 'b1', devices: [] }] })
+  const change = { alarmId: 'b1:hr-high:1764120000000', bedId: 'b1', ruleId: 'hr-high', state: 'raised', priority: 'high', category: 'physiological', code: 'MDC_ECG_HEART_RATE', value: 185, message: 'HR 185 /min > 120 for 10 s', conditionSinceMs: 1_764_120_000_000, atMs: 1_764_120_010_000, latching: false } as const
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 10 })
+  const row = (kind: 3 | 4, body: Buffer) => c.append({ kind, bedId: 'b1', deviceId: null, admissionId: null, code: null, value: null, unit: null, deviceTimeMs: null, hubTimeMs: 1_764_120_011_000, deviceSeq: null, quality: null, body })
+  row(RecordKind.ALARM, alarmBody(change))
+  row(RecordKind.AUDIT, auditBody('alarm-ack', 'nurse:ann', 1_764_120_011_000, 'alarm acknowledged'))
+  row(RecordKind.ALARM, Buffer.from(JSON.stringify(change))) // written by an agent before schema v3
+  row(RecordKind.AUDIT, Buffer.from(JSON.stringify({ action: 'admission', actor: 'nurse:ann', detail: 'admission 1' })))
+  c.close()
+  const encoder = new EnvelopeEncoder('hub-c', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', 1000))
+  const [typedAlarm, typedAudit, jsonAlarm, jsonAudit] = new Outbox(db).read(10).map((r) => decodeEnvelope(encoder.encode(r).value))
+  const expectAlarm = { alarmId: change.alarmId, ruleId: 'hr-high', state: 'raised', priority: 'high', category: 'physiological', code: 'MDC_ECG_HEART_RATE', value: 185, message: change.message, conditionSinceMs: change.conditionSinceMs, atMs: change.atMs, latching: false, ackBy: '' }
+  assert.deepEqual({ ...typedAlarm!.alarm }, expectAlarm)
+  assert.deepEqual({ ...jsonAlarm!.alarm }, expectAlarm)
+  assert.deepEqual({ ...typedAudit!.audit }, { action: 'alarm-ack', actor: 'nurse:ann', atMs: 1_764_120_011_000, detail: 'alarm acknowledged' })
+  assert.deepEqual({ ...jsonAudit!.audit }, { action: 'admission', actor: 'nurse:ann', atMs: 1_764_120_011_000, detail: 'admission 1' })
+  // The appended body field gives the same bytes a whole-message encode would.
+  const head = { schemaVersion: SCHEMA_VERSION, hubId: 'hub-c', hubSeq: 1, subject: 'bed/b1', subjectKind: 0, keyEpoch: 'e1', bedId: 'b1', hubTimeMs: 5 }
+  assert.deepEqual(Buffer.from(encodeEnvelopeWithBody(head, 'alarm', alarmBody(change))), Buffer.from(encodeEnvelope({ ...head, alarm: expectAlarm })))
   db.close()
 })
