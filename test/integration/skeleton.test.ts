@@ -86,6 +86,27 @@ describe('skeleton: MQTT → SQLite → Kafka → Cassandra', () => {
     assert.equal(rows, TOTAL + 2)
   })
 
+  test('skeleton: waveform chunks that abut to the microsecond keep their exact t0_us from the device to Cassandra', async () => {
+    // 73 samples at 130 Hz (a Polar H10 frame) last 561,538.46 µs: each chunk starts where the last
+    // ended, to the microsecond, never on a whole millisecond.
+    const base = Date.now() - 5000
+    const t0Ms = [base + 0.123, base + 561.661, base + 1123.199]
+    const c = await connectDevice(agent.mqtt, 3)
+    for (const [k, t0] of t0Ms.entries()) {
+      await c.publishAsync('bedside/v1/devices/mon-3/wave', JSON.stringify({ code: 'MDC_ECG_ELEC_POTL_II', rate: 130, t0, seq: 70_000 + k, samples: Array.from({ length: 73 }, (_, i) => 500 * Math.sin(i / 5)) }), { qos: 1 })
+    }
+    await c.endAsync()
+    const want = t0Ms.map((t) => Math.round(t * 1000))
+    const rows = await waitFor('the three chunks in Cassandra', async () => {
+      const r = await cloud.cql.execute(`SELECT t0_us, device_seq FROM ${cloud.keyspace}.waveforms_by_patient`, [], { prepare: true })
+      const mine = r.rows.filter((x) => Number(x.device_seq) >= 70_000)
+      return mine.length >= 3 ? mine : undefined
+    }, 60_000, 500)
+    const got = rows.map((x) => Number(x.t0_us)).sort((a, b) => a - b)
+    console.log(`# waveform t0_us in Cassandra: ${got.join(', ')} (sent ${want.join(', ')})`)
+    assert.deepEqual(got, want)
+  })
+
   test('skeleton: no MRN, patient name or device serial appears in any byte of any Kafka topic', async () => {
     const topics = Object.values(cloud.agentTopics).filter((t) => !t.endsWith('dead-letter'))
     const messages = await readAllMessages(topics)
