@@ -69,20 +69,6 @@ export class SeenMessages implements BatchCompanion {
     this.evict(deviceId, w)
   }
 
-  /** Forgets a key added in this batch whose message was not accepted after all (store full). */
-  remove(deviceId: string, key: string): void {
-    const w = this.windows.get(deviceId)
-    if (!w || !w.keys.delete(key)) return
-    for (let i = this.pendingKey.length - 1; i >= 0; i--) {
-      if (this.pendingKey[i] === key && this.pendingDevice[i] === deviceId) {
-        this.pendingKey.splice(i, 1)
-        this.pendingDevice.splice(i, 1)
-        this.pendingSeq.splice(i, 1)
-        return
-      }
-    }
-  }
-
   /** Remembered keys over all devices (for tests and /metrics). */
   get size(): number {
     let n = 0

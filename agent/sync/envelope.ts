@@ -82,6 +82,7 @@ export class EnvelopeEncoder {
       bedId: row[Col.BED_ID] ?? '',
       hubTimeMs,
     }
+    let typed: { kind: 'alarm' | 'audit'; bytes: Uint8Array } | null = null
     switch (row[Col.KIND]) {
       case RecordKind.OBSERVATION:
         env.observation = { code: row[Col.CODE] ?? 0, value: row[Col.VALUE] ?? Number.NaN, unit: row[Col.UNIT] ?? '', deviceTimeMs: row[Col.DEVICE_TIME_MS] ?? 0, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device }
@@ -101,8 +102,8 @@ export class EnvelopeEncoder {
         const kind = row[Col.KIND] === RecordKind.ALARM ? 'alarm' : 'audit'
         const body = checkedBody(row, kind)
         // A typed body goes into the Envelope as stored; a legacy JSON one (pre-v3 rows) as its message.
-        if (isTypedBody(body.bytes)) return { topic: TOPIC_OF_KIND[row[Col.KIND]]!, key: subject, value: encodeEnvelopeWithBody(env, kind, body.bytes) }
-        if (kind === 'alarm') env.alarm = body.msg as AlarmMsg
+        if (isTypedBody(body.bytes)) typed = { kind, bytes: body.bytes }
+        else if (kind === 'alarm') env.alarm = body.msg as AlarmMsg
         else env.audit = body.msg as AuditMsg
         break
       }
@@ -111,7 +112,7 @@ export class EnvelopeEncoder {
     }
     let value: Uint8Array
     try {
-      value = encodeEnvelope(env)
+      value = typed ? encodeEnvelopeWithBody(env, typed.kind, typed.bytes) : encodeEnvelope(env)
     } catch (err) {
       throw new SyncRejectError('encode-failed', row[Col.HUB_SEQ], `protobuf encoding failed (${(err as Error).message})`, { cause: err })
     }
