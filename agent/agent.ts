@@ -170,7 +170,8 @@ class Agent implements RunningAgent {
       beds: cfg.beds, db: this.db, admissions: this.admissions, engine: this.engine, latest: this.latest, devices: this.status, pseudonyms: this.pseudonyms,
       alarms: (changes) => this.pipeline.handleAlarms(changes),
       audit: (action, actor, bedId, detail) => void this.pipeline.audit(action, actor, bedId, detail),
-      durable: () => new Promise((resolve, reject) => this.committer.whenCommitted((err) => (err ? reject(err) : resolve()))),
+      nextSeq: () => this.committer.peekHubSeq,
+      durable: (from) => new Promise((resolve, reject) => this.committer.durableFrom(from, (err) => (err ? reject(err) : resolve()))),
       bedChanged: (bedId) => void this.events.emit('vitals', bedId),
     })
     this.api = new AgentApiImpl({
@@ -179,7 +180,7 @@ class Agent implements RunningAgent {
     })
     const source = new MqttDeviceSource({
       sequenceOf: (id) => { const d = this.devices.get(id); return d?.config.type === 'mqtt' ? d : undefined },
-      deliver: (id, key, records) => this.intake.deliver(id, 'mqtt', key, records),
+      deliver: (id, key, records, durable) => this.intake.deliver(id, 'mqtt', key, records, durable),
       reject: (reason, id, detail) => this.pipeline.reject(reason, id, detail),
     })
     this.mqtt = new MqttServer(
@@ -188,10 +189,9 @@ class Agent implements RunningAgent {
         clients: new Map(cfg.mqtt.clients.map((c) => [c.username, { password: c.password, role: c.role }])),
       },
       {
-        deviceObs: (id, payload) => source.observations(id, payload),
-        deviceWave: (id, payload) => source.waveform(id, payload),
+        deviceObs: (id, payload, durable) => source.observations(id, payload, durable),
+        deviceWave: (id, payload, durable) => source.waveform(id, payload, durable),
         unknownTopic: (id, topic) => source.unknownTopic(id, topic),
-        whenCommitted: (cb) => this.committer.whenCommitted(cb),
         alarmAck: (alarmId, bedId, actor) => this.ward.acknowledge(alarmId, actor, bedId), // nurse stations ack over MQTT (issue 6)
       },
       this.metrics,
@@ -286,7 +286,7 @@ class Agent implements RunningAgent {
       emit: (r) => (r.kind === 'obs' ? this.pipeline.ingestObservation(r) : this.ingestWave(r)),
       sequenceOf: (id) => this.devices.get(id),
       identified: (serial) => this.devices.identify(deviceId, serial),
-      deliver: (key, records, durable) => this.intake.deliverDurably(deviceId, 'driver', key, records, durable),
+      deliver: (key, records, durable) => this.intake.deliver(deviceId, 'driver', key, records, durable),
       status: (s) => this.status.setLink(deviceId, s),
       condition: (c) => this.status.condition(c),
       battery: (pct) => this.status.setBattery(deviceId, pct),

@@ -26,35 +26,33 @@ export class MessageIntake {
   constructor(private readonly d: IntakeDeps) {}
 
   /**
-   * Delivers the first `n` records of one message of `deviceId` under `key` (null: a message without
-   * an identity, accepted as it comes). See DriverContext.deliver for the results.
+   * Delivers one message of `deviceId` under `key` (null: a message without an identity, accepted as
+   * it comes). See DriverContext.deliver for the results. For accepted and duplicate, `durable` is
+   * called once the records (or the original's) are committed, or with the error of their commit,
+   * also when that commit ran inside this call (a message that filled the batch).
    */
-  deliver(deviceId: string, source: string, key: string | null, records: readonly DeviceRecord[], n = records.length): DeliveryResult {
+  deliver(deviceId: string, source: string, key: string | null, records: readonly DeviceRecord[], durable?: (err: Error | null) => void): DeliveryResult {
+    const n = records.length
     if (key !== null && this.d.seen.has(deviceId, key)) {
       this.d.redelivered(source)
+      if (durable) this.d.committer.whenCommitted(durable)
       return 'duplicate'
     }
     const committer = this.d.committer
     committer.hold(n)
+    const firstHubSeq = committer.peekHubSeq
+    let result: IngestResult = 'rejected'
     try {
-      const firstHubSeq = committer.peekHubSeq
       // One message is one unit: refused (store full) if any of it was refused, so the sender keeps it.
-      let result: IngestResult = 'rejected'
       for (let i = 0; i < n; i++) {
         const r = this.d.ingest(records[i]!)
         if (r === 'refused' || (r === 'accepted' && result !== 'refused')) result = r
       }
       if (key !== null && result === 'accepted') this.d.seen.add(deviceId, key, firstHubSeq)
-      return result
     } finally {
       committer.release()
     }
-  }
-
-  /** `deliver`, then `durable` once what was accepted (or the original of a duplicate) is committed. */
-  deliverDurably(deviceId: string, source: string, key: string | null, records: readonly DeviceRecord[], durable: (err: Error | null) => void): DeliveryResult {
-    const result = this.deliver(deviceId, source, key, records)
-    if (result === 'accepted' || result === 'duplicate') this.d.committer.whenCommitted(durable)
+    if (durable && result === 'accepted') committer.durableFrom(firstHubSeq, durable)
     return result
   }
 }

@@ -33,14 +33,18 @@ import { isLoopback } from './access.js'
 /** accepted: PUBACK after commit; rejected (malformed, counted): PUBACK now; refused (store full): no PUBACK. */
 export type MqttIngestResult = 'accepted' | 'rejected' | 'refused'
 
+const ignoreDurable = (): void => undefined
+
 export interface MqttIngest {
-  /** Decodes and ingests one device payload (refusals are already counted and logged). */
-  deviceObs(deviceId: string, payload: Buffer): MqttIngestResult
-  deviceWave(deviceId: string, payload: Buffer): MqttIngestResult
+  /**
+   * Decodes and ingests one device payload (refusals are already counted and logged). For
+   * 'accepted', `durable` is called once the records are committed (or with the commit's error):
+   * registered before the ingest returns, so a commit that runs inside it is not missed.
+   */
+  deviceObs(deviceId: string, payload: Buffer, durable: (err: Error | null) => void): MqttIngestResult
+  deviceWave(deviceId: string, payload: Buffer, durable: (err: Error | null) => void): MqttIngestResult
   /** Unknown topic under a device's own prefix: counted. */
   unknownTopic(deviceId: string, topic: string): void
-  /** Calls back once everything ingested so far is durable. */
-  whenCommitted(cb: (err: Error | null) => void): void
   /** Nurse stations' alarm acknowledgements; without it, ack publishes are refused like any other topic. */
   readonly alarmAck?: AlarmAckHandler
 }
@@ -316,16 +320,18 @@ export class MqttServer {
     }
     const m = DEVICE_TOPIC.exec(packet.topic)
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+    // QoS 1: the PUBACK waits for the commit (`durable`); QoS 0: answered at once below.
+    const durable = packet.qos === 0 ? ignoreDurable : (err: Error | null) => cb(err)
     let result: MqttIngestResult
     if (!m) {
       this.ingest.unknownTopic(p.id, packet.topic)
       result = 'rejected'
-    } else result = m[2] === 'obs' ? this.ingest.deviceObs(p.id, payload) : this.ingest.deviceWave(p.id, payload)
+    } else result = m[2] === 'obs' ? this.ingest.deviceObs(p.id, payload, durable) : this.ingest.deviceWave(p.id, payload, durable)
     // Store full: no PUBACK. The error disconnects the device (aedes 1.2; MQTT 3.1.1 has no negative
     // acknowledgement), which keeps the unacknowledged QoS 1 message and re-sends it on reconnect.
     if (result === 'refused') return cb(packet.qos === 0 ? null : new Error('store full: input refused, re-send later'))
     if (result === 'rejected' || packet.qos === 0) return cb(null)
-    this.ingest.whenCommitted((err) => cb(err))
+    // accepted at QoS 1: `durable` answers once the commit has run
   }
 
   /**

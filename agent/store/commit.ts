@@ -74,6 +74,8 @@ export class GroupCommitter {
   /** Open `hold`s: while > 0 no size-triggered commit splits the batch. */
   private holds = 0
   private readonly companions: BatchCompanion[] = []
+  /** The last failed batches (hub_seq ranges), for `durableFrom` callers whose records were in one. */
+  private readonly failures: { from: number; to: number; error: Error }[] = []
   private waiters: Waiter[] = []
   private timer: NodeJS.Timeout | null = null
   private nextSeq: number
@@ -191,6 +193,24 @@ export class GroupCommitter {
     this.t0Us = widen(this.t0Us, f64)
   }
 
+  /**
+   * Calls `cb` once the records appended from `fromSeq` on (the caller's, captured as `peekHubSeq`
+   * before its appends) are durable, or with the error of the batch that failed with some of them.
+   * Unlike `whenCommitted`, it also sees a batch that was committed, and failed, during the caller's
+   * own appends (a size-triggered commit at `release()`): its waiters were called before this one.
+   */
+  durableFrom(fromSeq: number, cb: Waiter): void {
+    for (let i = this.failures.length - 1; i >= 0; i--) {
+      const f = this.failures[i]!
+      if (f.to >= fromSeq) {
+        const error = f.error
+        queueMicrotask(() => cb(error))
+        return
+      }
+    }
+    this.whenCommitted(cb)
+  }
+
   /** Calls `cb` once everything appended so far is durable (or failed). */
   whenCommitted(cb: Waiter): void {
     if (this.count === 0) {
@@ -225,6 +245,8 @@ export class GroupCommitter {
       this.writeBatch(this.nextSeq - n, n)
     } catch (err) {
       failure = err as Error
+      this.failures.push({ from: this.nextSeq - n, to: this.nextSeq - 1, error: failure })
+      if (this.failures.length > 16) this.failures.shift()
       this.stats.onError?.(failure, n)
     }
     this.count = 0

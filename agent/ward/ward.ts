@@ -32,8 +32,10 @@ export interface WardDeps {
   readonly alarms: (changes: readonly AlarmChange[]) => void
   /** Appends an audit event (Pipeline.audit). */
   readonly audit: (action: string, actor: string, bedId: string | null, detail: string) => void
-  /** Resolves once everything appended so far is durable. */
-  readonly durable: () => Promise<void>
+  /** The hub_seq the next appended record gets (GroupCommitter.peekHubSeq). */
+  readonly nextSeq: () => number
+  /** Resolves once the records appended from `fromSeq` on are durable; rejects with their commit's error. */
+  readonly durable: (fromSeq: number) => Promise<void>
   /** A bed's patient changed: its tile must be redrawn. */
   readonly bedChanged: (bedId: string) => void
 }
@@ -78,6 +80,7 @@ export class Ward {
     if (bedId !== undefined && !this.d.engine.active().some((v) => v.alarmId === alarmId && v.bedId === bedId)) {
       return { ok: false, status: 404, error: `no active alarm ${alarmId} on bed ${bedId}`, field: 'id' }
     }
+    const from = this.d.nextSeq()
     const change = this.d.engine.acknowledge(alarmId, actor.name, Date.now())
     if (!change) {
       const exists = this.d.engine.active().some((v) => v.alarmId === alarmId)
@@ -87,28 +90,30 @@ export class Ward {
     }
     this.d.alarms([change])
     this.d.audit('alarm-ack', who(actor), change.bedId, `alarm ${alarmId} (${change.ruleId}) acknowledged`)
-    await this.d.durable()
+    await this.d.durable(from)
     return { ok: true, alarm: alarmJson(change) }
   }
 
   async admit(req: { bed_id: string; mrn: string; name?: string; birth_date?: string }, actor: Actor) {
     if (!this.bedIds.has(req.bed_id)) return unknownBed(req.bed_id, 'bed_id')
+    const from = this.d.nextSeq()
     const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now())
     this.resetBed(req.bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
     // The audit trail names the admission by its local id and pseudonym, never by MRN or name.
     this.d.audit('admission', who(actor), req.bed_id, `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym}`)
-    await this.d.durable()
+    await this.d.durable(from)
     return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym } }
   }
 
   async discharge(bedId: string, actor: Actor) {
     if (!this.bedIds.has(bedId)) return unknownBed(bedId, 'bed_id')
+    const from = this.d.nextSeq()
     const a = this.d.admissions.discharge(bedId, Date.now())
     if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
     this.resetBed(bedId)
     this.d.audit('discharge', who(actor), bedId, `admission ${a.id} discharged from bed ${bedId}`)
-    await this.d.durable()
+    await this.d.durable(from)
     return { ok: true as const }
   }
 
@@ -122,6 +127,7 @@ export class Ward {
       return { ok: false as const, status: 409 as const, error: `to_bed_id: bed "${req.to_bed_id}" is occupied; discharge first`, field: 'to_bed_id' }
     }
     const now = Date.now()
+    const fromSeq = this.d.nextSeq()
     // One transaction: a crash cannot leave the patient discharged from one bed and not yet in the other.
     const to: Admission = this.d.db.transaction(() => {
       this.d.admissions.discharge(req.bed_id, now)
@@ -131,7 +137,7 @@ export class Ward {
     this.resetBed(req.to_bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', to.mrn)
     this.d.audit('transfer', who(actor), req.to_bed_id, `admission ${from.id} in bed ${req.bed_id} moved to admission ${to.id} in bed ${req.to_bed_id}, patient ${pseudonym}`)
-    await this.d.durable()
+    await this.d.durable(fromSeq)
     return { ok: true as const, admission: { id: to.id, bedId: to.bedId, admittedMs: to.admittedMs, pseudonym, from: { id: from.id, bedId: from.bedId } } }
   }
 

@@ -193,7 +193,7 @@ describe('mqtt tls', () => {
 describe('mqtt tls server', () => {
   let dir: string
   let ca: string
-  const ingest: MqttIngest = { deviceObs: () => 'accepted', deviceWave: () => 'accepted', unknownTopic: () => {}, whenCommitted: (cb) => cb(null) }
+  const ingest: MqttIngest = { deviceObs: (_id, _p, durable) => (durable(null), 'accepted'), deviceWave: (_id, _p, durable) => (durable(null), 'accepted'), unknownTopic: () => {} }
 
   before(() => {
     dir = tempDir('mqtt-tls-unit')
@@ -246,7 +246,7 @@ describe('mqtt tls server', () => {
 describe('mqtt insecure', () => {
   test('mqtt insecure: plain MQTT on a non-loopback address (allowed by mqtt.insecure) is logged as INSECURE at start', async (t) => {
     const lines: { event?: string; msg?: string }[] = []
-    const ingest: MqttIngest = { deviceObs: () => 'accepted', deviceWave: () => 'accepted', unknownTopic: () => {}, whenCommitted: (cb) => cb(null) }
+    const ingest: MqttIngest = { deviceObs: (_id, _p, durable) => (durable(null), 'accepted'), deviceWave: (_id, _p, durable) => (durable(null), 'accepted'), unknownTopic: () => {} }
     const server = new MqttServer({ devices: new Map(), clients: new Map() }, ingest, createMetrics(), pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) }))
     await server.start('0.0.0.0', 0)
     t.after(() => server.stop())

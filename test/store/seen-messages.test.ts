@@ -9,6 +9,7 @@ import { test } from 'node:test'
 import { GroupCommitter, RecordKind } from '../../agent/store/commit.js'
 import { openDatabase, type Db } from '../../agent/store/db.js'
 import { SeenMessages } from '../../agent/store/seen-messages.js'
+import { MessageIntake } from '../../agent/pipeline/deliver.js'
 import { tempDir } from '../support/agent-process.js'
 
 function open(dir: string, window = 8, maxRecords = 16): { db: Db; committer: GroupCommitter; seen: SeenMessages } {
@@ -100,5 +101,26 @@ test('seen messages: a message larger than a batch commits in one transaction wi
   assert.equal(s.committer.pendingCount, 12)
   s.committer.close()
   assert.equal(rows(s.db, 'SELECT COUNT(*) AS n FROM records'), 69)
+  s.db.close()
+})
+
+test('seen messages: a message whose own records fill the batch and whose commit fails is not acknowledged', async () => {
+  const dir = join(tempDir('seen-own-fail'), 'data')
+  const s = open(dir, 8, 2)
+  const intake = new MessageIntake({
+    committer: s.committer, seen: s.seen, redelivered: () => undefined,
+    ingest: (r) => (s.committer.appendRecord(RecordKind.OBSERVATION, 'bed-1', r.deviceId, null, 150456, 97, '%', 1, 1, r.deviceSeq, 0, null), 'accepted'),
+  })
+  const rec = (seq: number) => ({ kind: 'obs' as const, deviceId: 'mon-1', code: 150456, value: 97, unit: '%', deviceTimeMs: 1, hubTimeMs: 1, deviceSeq: seq, quality: 0 })
+  s.db.exec("CREATE TEMP TRIGGER fail_insert BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+  // Two records fill the batch of 2: the commit runs inside the delivery, before any waiter could be added afterwards.
+  const outcome = await new Promise<Error | null>((resolve) => intake.deliver('mon-1', 'test', 'o1/1', [rec(1), rec(2)], resolve))
+  assert.match(String(outcome), /disk full/, 'the sender is told the commit failed (no PUBACK, no AA)')
+  assert.ok(!s.seen.has('mon-1', 'o1/1'), 'and its re-send will be stored')
+  s.db.exec('DROP TRIGGER fail_insert')
+  const again = await new Promise<Error | null>((resolve) => intake.deliver('mon-1', 'test', 'o1/1', [rec(1), rec(2)], resolve))
+  assert.equal(again, null)
+  assert.equal(rows(s.db, 'SELECT COUNT(*) AS n FROM records'), 2)
+  s.committer.close()
   s.db.close()
 })
