@@ -134,6 +134,21 @@ describe('redelivery', () => {
     assert.equal(count("device_id = 'rd-hl7' AND device_time_ms = ?", timeMs), 5, 'HR, RR, SpO2, pulse rate, temperature once each')
     assert.equal(await redelivered('driver'), 1)
   })
+
+  test('redelivery: an HL7 sender that restarted its MSH-10 counter is not taken for a re-send (MSH-7 differs)', async () => {
+    const t1 = Math.floor(Date.now() / 1000) * 1000 - 3000
+    const t2 = t1 + 1000
+    const frame = (timeMs: number, hr: number) => mllpFrame(buildOru({ hrPerMin: hr }, { controlId: 'MSG00001', timeMs }))
+    for (const [t, hr] of [[t1, 91], [t2, 92]] as const) {
+      const s = await open()
+      const acks: string[] = []
+      s.on('data', (b: Buffer) => acks.push(b.toString('latin1')))
+      s.write(frame(t, hr))
+      await waitFor('ACK', async () => acks.join('').includes('\x1c\r') || undefined, 5000, 20)
+      s.destroy()
+    }
+    assert.equal(count("device_id = 'rd-hl7' AND device_time_ms IN (?, ?) AND code = 147842", t1, t2), 2, 'both monitor restarts\' first messages stored')
+  })
 })
 
 function open(): Promise<Socket> {

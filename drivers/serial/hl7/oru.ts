@@ -32,6 +32,8 @@ export interface Hl7Value {
 
 export interface OruContent {
   readonly controlId: string
+  /** MSH-7 as sent (the message's date/time), part of its identity: MSH-10 alone repeats after a sender restarts its counter. */
+  readonly messageTime: string
   /** MSH-3 universal id (PCD-01: the sender's EUI-64), else its namespace id. */
   readonly senderId: string
   readonly values: Hl7Value[]
@@ -70,7 +72,7 @@ export function readOru(msg: Hl7Message, defaultOffsetMin = 0): OruContent {
     else if (seg.id === 'OBX') readObx(seg, d, timeOf(seg, 14, d, defaultOffsetMin, obrTime), baseQuality, values, skipped)
   }
   const senderId = text(msg.msh, 3, 2, d) || text(msg.msh, 3, 1, d)
-  return { controlId, senderId, values, skipped }
+  return { controlId, messageTime: text(msg.msh, 7, 1, d), senderId, values, skipped }
 }
 
 function timeOf(seg: Hl7Segment, n: number, d: Hl7Delimiters, offsetMin: number, fallback: number): number {

@@ -77,9 +77,11 @@ export class Hl7Session implements MllpSink {
       return
     }
     // The ACK follows the commit (accepted means durable); a sender that lost it re-sends the same
-    // MSH-10, which is acknowledged again and not stored again (HL7 v2.5 §2.9.2: MSH-10 identifies
-    // the message; original acknowledgement mode re-sends until an ACK arrives).
-    const result = deliver.call(this.host.ctx, `${content.senderId}/${content.controlId}`, this.records(deviceId, content.values, nowMs), (err) =>
+    // message, which is acknowledged again and not stored again (HL7 v2.5 §2.9.2: MSH-10 identifies
+    // the message; original acknowledgement mode re-sends until an ACK arrives). MSH-7 is part of
+    // the key: monitors restart or wrap their MSH-10 counter at power-up, and a new message with an
+    // old control id must not be taken for a re-send.
+    const result = deliver.call(this.host.ctx, `${content.senderId}/${content.controlId}/${content.messageTime}`, this.records(deviceId, content.values, nowMs), (err) =>
       err ? ack('AE', new DecodeError('hl7', 'store-failed', `not stored (${err.message}); re-send`)) : ack('AA'))
     if (result === 'refused') ack('AE', new DecodeError('hl7', 'store-full', 'the gateway store is full; re-send later'))
     else if (result === 'rejected') ack('AA') // every value refused and counted; a re-send would not change that
