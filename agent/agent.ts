@@ -132,7 +132,8 @@ class Agent implements RunningAgent {
     this.devices = new DeviceRegistry(cfg.beds, {
       startSeq: (id) => deviceSeqs.startOf(id),
       knownSerial: (id) => this.identities.reportedSerial(id),
-      onIdentity: (d) => this.identities.record(d.id, d.identity, this.committer.peekHubSeq),
+      onIdentity: (d, reported) => this.identities.record(d.id, d.identity, this.committer.peekHubSeq, reported),
+      onRemove: (id) => this.identities.forgetReported(id),
     })
     this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
     this.engine = createRuleEngine(cfg.rules ?? rulesConfigSchema.parse({}), { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })

@@ -23,10 +23,13 @@ export interface RegistryOptions {
   /** The serial a device reported before (a restart need not wait for it to say so again). */
   readonly knownSerial?: (deviceId: string) => string | undefined
   /**
-   * Told of every device's identity when it is added and whenever it changes, so that records keep
-   * the identity they were accepted under (store/device-identities.ts).
+   * Told of every device's identity when it is added and whenever it changes (`reported`: the
+   * device told its serial), so that records keep the identity they were accepted under
+   * (store/device-identities.ts).
    */
-  readonly onIdentity?: (entry: DeviceEntry) => void
+  readonly onIdentity?: (entry: DeviceEntry, reported: boolean) => void
+  /** A device left the ward (unpaired): what it reported no longer speaks for its id. */
+  readonly onRemove?: (deviceId: string) => void
 }
 
 export class DeviceRegistry {
@@ -35,7 +38,7 @@ export class DeviceRegistry {
   private readonly o: Required<RegistryOptions>
 
   constructor(beds: Config['beds'], options: RegistryOptions = {}) {
-    this.o = { startSeq: () => 1, knownSerial: () => undefined, onIdentity: () => undefined, ...options }
+    this.o = { startSeq: () => 1, knownSerial: () => undefined, onIdentity: () => undefined, onRemove: () => undefined, ...options }
     for (const bed of beds) for (const d of bed.devices) this.put(bed.id, d)
   }
 
@@ -43,7 +46,7 @@ export class DeviceRegistry {
     const identity = config.serial ?? this.o.knownSerial(config.id) ?? config.id
     const entry: DeviceEntry = { id: config.id, bedId, config, identity, nextSeq: this.o.startSeq(config.id) }
     this.byId.set(entry.id, entry)
-    this.o.onIdentity(entry)
+    this.o.onIdentity(entry, false)
     return entry
   }
 
@@ -52,7 +55,7 @@ export class DeviceRegistry {
     const entry = this.byId.get(deviceId)
     if (!entry || entry.config.serial !== undefined || entry.identity === serial) return
     entry.identity = serial
-    this.o.onIdentity(entry)
+    this.o.onIdentity(entry, true)
   }
 
   /** Adds a device paired at run time (bedside-hub pair add); false when the id is taken. */
@@ -63,6 +66,7 @@ export class DeviceRegistry {
 
   remove(deviceId: string): void {
     this.byId.delete(deviceId)
+    this.o.onRemove(deviceId)
   }
 
   get(deviceId: string): DeviceEntry | undefined {

@@ -101,6 +101,7 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
         device_id TEXT NOT NULL,
         from_hub_seq INTEGER NOT NULL,
         identity BLOB NOT NULL,         -- sealed (crypto.ts)
+        reported INTEGER NOT NULL,      -- 1: a serial the device told itself (kept over restarts until it is unpaired)
         PRIMARY KEY (device_id, from_hub_seq)
       ) STRICT, WITHOUT ROWID;
       CREATE TABLE dead_letter (

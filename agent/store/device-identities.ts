@@ -18,45 +18,62 @@ interface History {
   /** First hub_seq of each identity, ascending. */
   readonly from: number[]
   readonly identity: string[]
+  /** Whether the device reported it (a serial it told), rather than the config naming it. */
+  readonly reported: boolean[]
 }
 
 export class DeviceIdentities {
   private readonly byDevice = new Map<string, History>()
   private readonly insert
+  private readonly unreport
   private readonly cipher: FieldCipher
 
   constructor(private readonly db: Db) {
     this.cipher = storeCipher(db)
-    this.insert = db.prepare('INSERT OR REPLACE INTO device_identities (device_id, from_hub_seq, identity) VALUES (?, ?, ?)')
-    const rows = db.prepare('SELECT device_id, from_hub_seq, identity FROM device_identities ORDER BY device_id, from_hub_seq').raw().iterate() as IterableIterator<[string, number, Uint8Array]>
-    for (const [deviceId, from, sealed] of rows) this.push(deviceId, from, this.cipher.open(sealed, purposeOf(deviceId, from)))
+    this.insert = db.prepare('INSERT OR REPLACE INTO device_identities (device_id, from_hub_seq, identity, reported) VALUES (?, ?, ?, ?)')
+    this.unreport = db.prepare('UPDATE device_identities SET reported = 0 WHERE device_id = ?')
+    const rows = db.prepare('SELECT device_id, from_hub_seq, identity, reported FROM device_identities ORDER BY device_id, from_hub_seq').raw().iterate() as IterableIterator<[string, number, Uint8Array, number]>
+    for (const [deviceId, from, sealed, reported] of rows) this.push(deviceId, from, this.cipher.open(sealed, purposeOf(deviceId, from)), reported === 1)
   }
 
-  /** Records that `deviceId` is `identity` from `fromHubSeq` on (nothing when it already was). */
-  record(deviceId: string, identity: string, fromHubSeq: number): void {
+  /** Records that `deviceId` is `identity` from `fromHubSeq` on (nothing when it already was); `reported`: the device told it. */
+  record(deviceId: string, identity: string, fromHubSeq: number, reported = false): void {
     if (this.latest(deviceId) === identity) return
-    this.insert.run(deviceId, fromHubSeq, this.cipher.seal(identity, purposeOf(deviceId, fromHubSeq)))
+    // A device's first identity covers all its records from the beginning (hub_seq 0): a backlog
+    // from before this history existed keeps the identity in force when the agent started with it.
+    if (!this.byDevice.has(deviceId)) fromHubSeq = 0
+    this.insert.run(deviceId, fromHubSeq, this.cipher.seal(identity, purposeOf(deviceId, fromHubSeq)), reported ? 1 : 0)
     const h = this.byDevice.get(deviceId)
     if (h && h.from[h.from.length - 1] === fromHubSeq) {
-      h.identity[h.identity.length - 1] = identity // a second change before any record: the later wins
+      // A second change before any record: the later wins.
+      h.identity[h.identity.length - 1] = identity
+      h.reported[h.reported.length - 1] = reported
       return
     }
-    this.push(deviceId, fromHubSeq, identity)
+    this.push(deviceId, fromHubSeq, identity, reported)
   }
 
-  /** The identity `deviceId` had when record `hubSeq` was accepted; undefined before its first entry. */
+  /** The identity `deviceId` had when record `hubSeq` was accepted; undefined for a device with no history. */
   at(deviceId: string, hubSeq: number): string | undefined {
     const h = this.byDevice.get(deviceId)
     if (!h) return undefined
     // Newest first: a backlog is mostly under the device's latest identity.
     for (let i = h.from.length - 1; i >= 0; i--) if (h.from[i]! <= hubSeq) return h.identity[i]
-    return undefined
+    return h.identity[0]
   }
 
-  /** The latest identity, when it is not the device id itself (a serial, configured or reported). */
+  /** The serial the device itself reported last, while it stays paired (a restart need not wait for it again). */
   reportedSerial(deviceId: string): string | undefined {
-    const latest = this.latest(deviceId)
-    return latest === deviceId ? undefined : latest
+    const h = this.byDevice.get(deviceId)
+    return h && h.reported[h.reported.length - 1] ? h.identity[h.identity.length - 1] : undefined
+  }
+
+  /** The device was unpaired (or its id given to another device): what it reported no longer speaks for the id. */
+  forgetReported(deviceId: string): void {
+    const h = this.byDevice.get(deviceId)
+    if (!h) return
+    h.reported.fill(false)
+    this.unreport.run(deviceId)
   }
 
   latest(deviceId: string): string | undefined {
@@ -64,11 +81,12 @@ export class DeviceIdentities {
     return h ? h.identity[h.identity.length - 1] : undefined
   }
 
-  private push(deviceId: string, from: number, identity: string): void {
+  private push(deviceId: string, from: number, identity: string, reported: boolean): void {
     let h = this.byDevice.get(deviceId)
-    if (!h) this.byDevice.set(deviceId, (h = { from: [], identity: [] }))
+    if (!h) this.byDevice.set(deviceId, (h = { from: [], identity: [], reported: [] }))
     h.from.push(from)
     h.identity.push(identity)
+    h.reported.push(reported)
   }
 }
 

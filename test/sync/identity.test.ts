@@ -18,7 +18,7 @@ import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
 import { decodeEnvelope } from '../../proto/codec.js'
 import { tempDir } from '../support/agent-process.js'
 
-const beds = (monSerial: string) => [{ id: 'b1', devices: [{ id: 'mon-1', type: 'mqtt', secret: 'secret-secret', serial: monSerial }, { id: 'hrs-1', type: 'ble-hrs', address: 'a0:9e:1a:00:00:09' }] }]
+const beds = (monSerial: string) => [{ id: 'b1', devices: [{ id: 'mon-1', type: 'mqtt', secret: 'secret-secret', ...(monSerial ? { serial: monSerial } : {}) }, { id: 'hrs-1', type: 'ble-hrs', address: 'a0:9e:1a:00:00:09' }] }]
 
 /** What the agent wires: a registry whose identity changes are recorded at the next hub_seq. */
 function open(dir: string, monSerial: string): { db: Db; committer: GroupCommitter; devices: DeviceRegistry; identities: DeviceIdentities } {
@@ -26,7 +26,7 @@ function open(dir: string, monSerial: string): { db: Db; committer: GroupCommitt
   const committer = new GroupCommitter(db, { intervalMs: 1000, maxRecords: 100 })
   const identities = new DeviceIdentities(db)
   const cfg = parseConfig({ hub: { id: 'id-hub', site: 's', data_dir: dir }, beds: beds(monSerial) })
-  const devices = new DeviceRegistry(cfg.beds, { knownSerial: (id) => identities.reportedSerial(id), onIdentity: (d) => identities.record(d.id, d.identity, committer.peekHubSeq) })
+  const devices = new DeviceRegistry(cfg.beds, { knownSerial: (id) => identities.reportedSerial(id), onIdentity: (d, reported) => identities.record(d.id, d.identity, committer.peekHubSeq, reported), onRemove: (id) => identities.forgetReported(id) })
   return { db, committer, devices, identities }
 }
 
@@ -61,5 +61,36 @@ test('identity: a queued backlog keeps the device pseudonyms it was accepted und
   const raw = s.db.prepare('SELECT identity FROM device_identities').raw().all() as [Buffer][]
   assert.equal(raw.length, 4)
   assert.ok(raw.every(([b]) => !b.toString('latin1').includes('SN-')))
+  s.db.close()
+})
+
+test('identity: a backlog older than the history keeps the identity in force at start; only serials the device told survive a restart, until it is unpaired', () => {
+  const dir = join(tempDir('identity-old'), 'data')
+  // A record written before this history existed (an upgrade with a queued backlog).
+  const db = openDatabase(dir)
+  const c = new GroupCommitter(db, { intervalMs: 1000, maxRecords: 100 })
+  const old = obs(c, 'hrs-1')
+  c.close()
+  db.close()
+  let s = open(dir, 'SN-A-0001')
+  s.devices.identify('hrs-1', 'SN-HRS-77')
+  obs(s.committer, 'hrs-1')
+  s.committer.close()
+  const pseudonyms = Pseudonymizer.open(dir, 's', Date.now())
+  const encoder = new EnvelopeEncoder('id-hub', new Admissions(s.db), s.devices, pseudonyms, s.identities)
+  const row = new Outbox(s.db).read(100).find((r) => r[0] === old)!
+  assert.equal(decodeEnvelope(encoder.encode(row).value).observation!.device, pseudonyms.pseudonym('device', 'hrs-1'), 'the identity at start, not the serial reported later')
+  s.db.close()
+  // Restart without the monitor's configured serial: the old configured serial does not come back;
+  // the sensor's reported serial does, until it is unpaired.
+  s = open(dir, '')
+  assert.equal(s.devices.get('mon-1')!.identity, 'mon-1')
+  assert.equal(s.devices.get('hrs-1')!.identity, 'SN-HRS-77')
+  s.devices.remove('hrs-1')
+  s.committer.close()
+  s.db.close()
+  s = open(dir, '')
+  assert.equal(s.devices.get('hrs-1')!.identity, 'hrs-1', 'a device paired under this id again must tell its own serial')
+  s.committer.close()
   s.db.close()
 })
