@@ -47,6 +47,7 @@ import { Pseudonymizer } from './sync/pseudonym.js'
 import { kafkaSecurity } from './sync/security.js' // issue 7
 import { CloudSync } from './sync/sync.js'
 import { Ward } from './ward/ward.js'
+import { checkSecretFile, permissionPolicy } from './secrets/permissions.js'
 
 export interface AgentOptions {
   readonly log?: Logger
@@ -110,6 +111,10 @@ class Agent implements RunningAgent {
 
   constructor(private readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
+    // Issue 18: the TLS private keys are secrets like the config (refused where installed, warned about elsewhere).
+    for (const [file, what] of [[cfg.http.tls?.key, 'http.tls.key'], [cfg.mqtt.tls?.key, 'mqtt.tls.key']] as const) {
+      if (file) checkSecretFile(file, what, permissionPolicy(), (m) => this.log.warn({ event: 'secret_file_exposed', file, what }, `WARNING: ${m}`))
+    }
     // The store: records, their identities and sequences, all in one group commit.
     this.db = openDatabase(cfg.hub.data_dir)
     this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records }, {

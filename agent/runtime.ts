@@ -32,6 +32,7 @@ function candidates(): string[] {
  */
 export function onSupportedRuntime(argv: readonly string[]): boolean {
   if (process.env[REEXEC_ENV] === '1') {
+    delete process.env[REEXEC_ENV] // its own children (emulators, stty) are not re-runs
     // The re-run child: end with the parent (see above). fd 3 is a pipe only the parent holds open:
     // its end means the parent is gone. Unref'd, so that it never keeps a short command alive.
     const lifeline = new Socket({ fd: 3, readable: true, writable: false })
@@ -49,10 +50,14 @@ export function onSupportedRuntime(argv: readonly string[]): boolean {
     return false
   }
   const child = spawn(node, [...process.execArgv, process.argv[1]!, ...argv], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: { ...process.env, [REEXEC_ENV]: '1' } })
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const) process.on(sig, () => child.kill(sig))
+  const forwarded = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const
+  for (const sig of forwarded) process.on(sig, () => child.kill(sig))
   child.on('exit', (code, signal) => {
-    if (signal) process.kill(process.pid, signal === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM')
-    else process.exit(code ?? 1)
+    if (!signal) process.exit(code ?? 1)
+    // Died of a signal (a crash in a native module, a kill): end the same way, so a supervisor sees
+    // a failure, not exit 0; our forwarding handlers would otherwise catch the re-raised signal.
+    for (const sig of forwarded) process.removeAllListeners(sig)
+    process.kill(process.pid, signal)
   })
   return false
 }

@@ -15,6 +15,8 @@ function secretFiles(cfg: Readonly<Config>): [file: string, what: string][] {
   const out: [string, string][] = []
   if (k?.sasl?.password_file) out.push([k.sasl.password_file, 'cloud.kafka.sasl.password_file'])
   if (k?.ssl?.key_file) out.push([k.ssl.key_file, 'cloud.kafka.ssl.key_file'])
+  if (cfg.http.tls) out.push([cfg.http.tls.key, 'http.tls.key'])
+  if (cfg.mqtt.tls) out.push([cfg.mqtt.tls.key, 'mqtt.tls.key'])
   return out
 }
 

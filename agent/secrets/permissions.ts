@@ -76,6 +76,14 @@ export function permissionPolicy(env: NodeJS.ProcessEnv = process.env): Permissi
   return env.BEDSIDE_HUB_PERMISSIONS === 'enforce' ? 'enforce' : 'warn'
 }
 
+/** Refuses (`enforce`, SecretFileError) or warns about (`warn`) a secrets file that others can read. */
+export function checkSecretFile(file: string, what: string, policy: PermissionPolicy, warn: (message: string) => void): void {
+  const problem = secretFileProblem(file, what)
+  if (!problem) return
+  if (policy === 'enforce') throw problem
+  warn(problem.message)
+}
+
 /** Throws SecretFileError when `file` is readable beyond its owner and the agent's own group. */
 export function assertPrivateFile(file: string, what: string): void {
   const problem = secretFileProblem(file, what)

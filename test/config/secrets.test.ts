@@ -120,3 +120,19 @@ test('secrets: from a checkout (no BEDSIDE_HUB_PERMISSIONS) a 0644 config starts
     await run.exited
   }
 })
+
+test('secrets: a TLS private key readable by others is reported by config check and refused at start where installed', async () => {
+  const dir = tempDir('seckey')
+  const key = join(dir, 'server.key')
+  const cert = join(dir, 'server.crt')
+  writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n', { mode: 0o644 })
+  chmodSync(key, 0o644)
+  writeFileSync(cert, 'not a certificate\n')
+  const file = await writeConfig(dir, 0o600, { mqtt: { listen: `127.0.0.1:${await freePort()}`, tls: { cert, key } } })
+  const check = spawnCli(['config', 'check', file])
+  assert.equal(await check.exited, 2)
+  assert.match(check.output(), new RegExp(`mqtt\\.tls\\.key ${key} is readable by others \\(mode 0644\\).*chmod 600 ${key}`))
+  const run = spawnCli(['run', '--config', file], { BEDSIDE_HUB_PERMISSIONS: 'enforce' })
+  assert.equal(await run.exited, 2)
+  assert.match(run.output(), /mqtt\.tls\.key .* is readable by others/)
+})

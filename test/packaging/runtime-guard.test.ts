@@ -35,3 +35,18 @@ test('runtime guard: a SIGKILL of the starting process ends the agent at once', 
   await waitFor('the agent ended', async () => gone(), 2000, 5)
   console.log(`# agent ended ${Date.now() - t0} ms after its starting process was killed`)
 })
+
+test('runtime guard: an agent that dies of a signal makes its starting process die of it too (a supervisor sees a failure)', { skip }, async () => {
+  const dir = tempDir('guard-sig')
+  const [http, mqtt] = [await freePort(), await freePort()]
+  const config = join(dir, 'c.yaml')
+  writeFileSync(config, `hub: { id: g, site: s, data_dir: ${join(dir, 'data')} }\nhttp: { listen: "127.0.0.1:${http}" }\nmqtt: { listen: "127.0.0.1:${mqtt}" }\n`, { mode: 0o600 })
+  const parent = spawn(OTHER!, [CLI, 'run', '--config', config], { stdio: 'ignore' })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => parent.once('exit', (code, signal) => resolve({ code, signal })))
+  await waitFor('the agent', async () => (await fetch(`http://127.0.0.1:${http}/healthz`)).ok, 20_000)
+  const agentPid = Number(execFileSync('pgrep', ['-P', String(parent.pid)], { encoding: 'utf8' }).trim())
+  process.kill(agentPid, 'SIGSEGV')
+  const { code, signal } = await exited
+  console.log(`# agent died of SIGSEGV; its starting process ended with code ${code}, signal ${signal}`)
+  assert.equal(signal, 'SIGSEGV')
+})
