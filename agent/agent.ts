@@ -199,6 +199,10 @@ class Agent implements RunningAgent {
         deviceWave: (id, payload, durable) => source.waveform(id, payload, durable),
         unknownTopic: (id, topic) => source.unknownTopic(id, topic),
         alarmAck: (alarmId, bedId, actor) => this.ward.acknowledge(alarmId, actor, bedId), // nurse stations ack over MQTT (issue 6)
+        bedContext: async (bedId, input, actor) => {
+          const r = await this.ward.setContext(bedId, input, actor)
+          return r.ok ? { ok: true } : { ok: false, error: r.error }
+        },
       },
       this.metrics,
       this.log.child({ component: 'mqtt' }),

@@ -14,6 +14,7 @@ import type { Outbox } from './store/outbox.js'
 import type { CloudSync } from './sync/sync.js'
 import { version } from './version.js'
 import type { Ward } from './ward/ward.js'
+import type { BedContextInput } from './ward/context.js'
 
 /** Rule ids of the default technical rules the status shows as a state, not only as alarms. */
 const isOverQuota = (ruleId: string) => ruleId.includes('queue-over-quota')
@@ -72,6 +73,10 @@ export class AgentApiImpl implements AgentApi, LiveState {
 
   transfer(req: TransferRequest, actor: Actor) {
     return this.d.ward.transfer(req, actor)
+  }
+
+  setContext(bedId: string, input: BedContextInput, actor: Actor) {
+    return this.d.ward.setContext(bedId, input, actor)
   }
 
   signedIn(actor: Actor, detail: string, explicit: boolean): void {

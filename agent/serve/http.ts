@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.js'
 import type { StaticAsset } from './page.js'
 import type { TlsReloader } from './tls.js'
 import type { LiveFeed } from './ws.js'
+import { bedContextSchema, type BedContextInput } from '../ward/context.js'
 
 export type { Actor, Role, TokenEntry } from './access.js'
 
@@ -46,6 +47,8 @@ export interface AgentApi {
   status(): unknown
   health(): { live: boolean }
   readiness(): { ready: boolean; parts: Record<string, { ok: boolean; detail?: string }> }
+  /** The NEWS2 inputs a nurse sets for the patient in a bed (consciousness, oxygen, SpO2 scale). */
+  setContext(bedId: string, input: BedContextInput, actor: Actor): Promise<{ ok: true; context: unknown; news2: unknown } | Refusal<404>>
   /** Audit (issue 18): a sign-in on the page (`explicit`) or a token's first request since start. */
   signedIn(actor: Actor, detail: string, explicit: boolean): void
   /** Audit (issue 18): `actor` was shown the patients of these beds ('all': the ward); the API records the first view per token, bed and admission. */
@@ -364,6 +367,15 @@ function registerWrites(app: FastifyInstance, api: AgentApi): void {
     }
     const r = body.action === 'transfer' ? await api.transfer(body, actor) : await api.admit(body, actor)
     return r.ok ? reply.code(body.action === 'admit' ? 201 : 200).send({ admission: r.admission }) : refusal(reply, r)
+  })
+  // NEWS2 inputs no device sends (DESIGN.md, HTTP contract): any subset, nurse or admin, audited.
+  app.post('/api/beds/:bedId/context', writer, async (req, reply) => {
+    const bed = bedId.safeParse((req.params as { bedId: string }).bedId)
+    if (!bed.success) return reply.code(400).send({ error: 'bed_id: must be 1-64 characters', fields: [{ field: 'bed_id', message: 'must be 1-64 characters' }] })
+    const parsed = bedContextSchema.safeParse(req.body ?? {})
+    if (!parsed.success) return reply.code(400).send(fieldErrors(parsed.error))
+    const r = await api.setContext(bed.data, parsed.data, req.actor!)
+    return r.ok ? reply.send({ bed_id: bed.data, context: r.context, news2: r.news2 }) : refusal(reply, r)
   })
   app.delete('/api/admissions/:bedId', writer, async (req, reply) => {
     const r = await api.discharge((req.params as { bedId: string }).bedId, req.actor!)

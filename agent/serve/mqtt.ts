@@ -29,6 +29,7 @@ import { ConnectionGuard, type GuardLimits, type RefusalReason } from './mqtt-gu
 import { LoginThrottle, type ThrottleOptions } from './login-throttle.js'
 import { MqttTls, type MqttTlsConfig } from './mqtt-tls.js'
 import { isLoopback } from './access.js'
+import { bedContextSchema, type BedContextInput } from '../ward/context.js'
 
 /** accepted: PUBACK after commit; rejected (malformed, counted): PUBACK now; refused (store full): no PUBACK. */
 export type MqttIngestResult = 'accepted' | 'rejected' | 'refused'
@@ -47,6 +48,8 @@ export interface MqttIngest {
   unknownTopic(deviceId: string, topic: string): void
   /** Nurse stations' alarm acknowledgements; without it, ack publishes are refused like any other topic. */
   readonly alarmAck?: AlarmAckHandler
+  /** Nurse stations' NEWS2 context of a bed (the body of POST /api/beds/{bed}/context). */
+  readonly bedContext?: (bedId: string, input: BedContextInput, actor: { role: 'nurse'; name: string }) => Promise<{ ok: boolean; error?: string }>
 }
 
 export interface MqttCredentials {
@@ -94,6 +97,8 @@ const DEVICE_TOPIC = /^bedside\/v1\/devices\/([^/]+)\/(obs|wave)$/
 /** Alarm acknowledgement by a `nurse` client: `{"alarmId": "…", "by": "…"}` (issue 6). */
 const ACK_TOPIC = /^bedside\/v1\/alarms\/([^/]+)\/ack$/
 const ACK_MAX_BYTES = 1024
+/** A bed's NEWS2 context from a `nurse` client (DESIGN.md, MQTT contract). */
+const CONTEXT_TOPIC = /^bedside\/v1\/beds\/([^/]+)\/context$/
 
 /** Acknowledges an alarm of `bedId` for a nurse client; resolves once the ack and its audit event are durable. */
 export type AlarmAckHandler = (alarmId: string, bedId: string, actor: { role: 'nurse'; name: string }) => Promise<{ ok: boolean; error?: string }>
@@ -306,6 +311,7 @@ export class MqttServer {
     if (client === null) return cb(null) // the agent's own outputs
     const p = this.principals.get(client)
     if (p?.kind === 'client' && p.role === 'nurse' && this.ingest.alarmAck && ACK_TOPIC.test(packet.topic)) return this.nurseAck(p.id, packet, cb)
+    if (p?.kind === 'client' && p.role === 'nurse' && this.ingest.bedContext && CONTEXT_TOPIC.test(packet.topic)) return this.nurseContext(p.id, packet, cb)
     if (!p || p.kind !== 'device' || !packet.topic.startsWith(p.prefix)) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-topic-not-allowed' })
       this.refused('publish-denied', this.guard.sourceOf(client.conn as Socket))
@@ -332,6 +338,37 @@ export class MqttServer {
     if (result === 'refused') return cb(packet.qos === 0 ? null : new Error('store full: input refused, re-send later'))
     if (result === 'rejected' || packet.qos === 0) return cb(null)
     // accepted at QoS 1: `durable` answers once the commit has run
+  }
+
+  /**
+   * A bed's NEWS2 context from a nurse station (`bedside/v1/beds/{bed}/context`, the JSON of
+   * POST /api/beds/{bed}/context). Like an ack: a bad one is counted, logged and PUBACKed; for QoS 1
+   * the PUBACK follows the durable audit event.
+   */
+  private nurseContext(clientId: string, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    const bedId = CONTEXT_TOPIC.exec(packet.topic)![1]!
+    const refuse = (cause: string) => {
+      this.metrics.ingestRejected.inc({ reason: 'mqtt-context-invalid' })
+      this.log.warn({ event: 'mqtt_context_refused', client: clientId, bedId, cause }, `MQTT NEWS2 context refused: ${cause}`)
+      cb(null)
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+    if (payload.length > ACK_MAX_BYTES) return refuse('payload too large')
+    let doc: unknown
+    try {
+      doc = JSON.parse(payload.toString('utf8'))
+    } catch {
+      return refuse('payload is not JSON')
+    }
+    const parsed = bedContextSchema.safeParse(doc)
+    if (!parsed.success) return refuse(parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '))
+    this.ingest.bedContext!(bedId, parsed.data, { role: 'nurse', name: clientId }).then(
+      (r) => (r.ok ? cb(null) : refuse(r.error ?? 'refused')),
+      (err: Error) => {
+        this.log.error({ event: 'mqtt_context_failed', client: clientId, bedId, cause: err.message }, 'MQTT NEWS2 context failed')
+        cb(err)
+      },
+    )
   }
 
   /**

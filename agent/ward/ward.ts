@@ -15,6 +15,7 @@ import type { Admission, Admissions } from '../store/admissions.js'
 import type { Db } from '../store/db.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { AuditedViews } from './audited-views.js'
+import { BedContexts, type BedContextInput } from './context.js'
 
 export interface Actor { readonly role: string; readonly name: string }
 
@@ -44,6 +45,7 @@ const who = (actor: Actor): string => `${actor.role}:${actor.name}`
 
 export class Ward {
   private readonly audited = new AuditedViews()
+  private readonly contexts = new BedContexts()
   private readonly bedIds: ReadonlySet<string>
 
   constructor(private readonly d: WardDeps) {
@@ -65,6 +67,8 @@ export class Ward {
       patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
       devices: devices.map((d) => ({ id: d.id, type: d.type, link: this.d.devices.link(d.id) ?? null, battery: this.d.devices.isLowBattery(d.id) ? 'low' : null })),
       vitals: latest ? [...latest.values()].map(vitalJson) : [],
+      // The NEWS2 inputs a nurse set (POST /api/beds/{bed}/context), each with when and by whom.
+      context: this.contexts.of(bedId),
       news2: this.d.engine.news2(bedId) ?? null,
     }
   }
@@ -141,6 +145,24 @@ export class Ward {
     return { ok: true as const, admission: { id: to.id, bedId: to.bedId, admittedMs: to.admittedMs, pseudonym, from: { id: from.id, bedId: from.bedId } } }
   }
 
+  /**
+   * The NEWS2 inputs no device sends, set by a nurse (or a station over MQTT): into the engine at
+   * once (it re-scores the bed and may raise or clear), audited with who and what.
+   */
+  async setContext(bedId: string, input: BedContextInput, actor: Actor): Promise<{ ok: true; context: unknown; news2: unknown } | Refusal<404>> {
+    if (!this.bedIds.has(bedId)) return unknownBed(bedId, 'bed_id')
+    const from = this.d.nextSeq()
+    const nowMs = Date.now()
+    const changes = this.d.engine.setPatientContext(bedId, { consciousness: input.consciousness, onOxygen: input.on_oxygen, spo2Scale: input.spo2_scale }, nowMs)
+    if (changes.length > 0) this.d.alarms(changes)
+    const context = this.contexts.set(bedId, input, nowMs, who(actor))
+    const what = [input.consciousness && `consciousness ${input.consciousness}`, input.on_oxygen !== undefined && `on oxygen ${input.on_oxygen ? 'yes' : 'no'}`, input.spo2_scale && `SpO2 scale ${input.spo2_scale}`].filter(Boolean).join(', ')
+    this.d.audit('news2-context', who(actor), bedId, `NEWS2 context of bed ${bedId}: ${what}`)
+    this.d.bedChanged(bedId)
+    await this.d.durable(from)
+    return { ok: true, context, news2: this.d.engine.news2(bedId) ?? null }
+  }
+
   /** Audit (issue 18): a sign-in on the page (`explicit`) or a token's first request since start. */
   signedIn(actor: Actor, detail: string, explicit: boolean): void {
     this.d.audit(explicit ? 'sign-in' : 'token-first-use', who(actor), null, detail)
@@ -161,6 +183,7 @@ export class Ward {
   /** Forgets what the engine and the latest values knew about a bed (its patient changed). */
   private resetBed(bedId: string): void {
     this.d.engine.resetBed(bedId)
+    this.contexts.clear(bedId)
     this.d.latest.clearBed(bedId)
     this.d.bedChanged(bedId)
   }
