@@ -214,6 +214,7 @@ class Agent implements RunningAgent {
   async start(): Promise<void> {
     const mq = splitHostPort(this.cfg.mqtt.listen)
     this.mqttPort = (await this.mqtt.start(mq.host, mq.port)).port
+    this.ward.restoreContexts()
     const api = this.api
     this.live = new LiveFeed(this.events, api, this.log.child({ component: 'ws' }))
     const hp = splitHostPort(this.cfg.http.listen)

@@ -94,6 +94,15 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
   (db) => {
     db.exec(`
       ALTER TABLE records ADD COLUMN t0_us INTEGER;
+      -- ward/context.ts: the NEWS2 inputs a nurse set for the patient in a bed (scale 2 is a clinical
+      -- decision that must survive a restart); kept for the admission they were set for.
+      CREATE TABLE bed_context (
+        bed_id TEXT PRIMARY KEY,
+        admission_id INTEGER,
+        consciousness TEXT, consciousness_ms INTEGER, consciousness_by TEXT,
+        on_oxygen INTEGER, on_oxygen_ms INTEGER, on_oxygen_by TEXT,
+        spo2_scale INTEGER, spo2_scale_ms INTEGER, spo2_scale_by TEXT
+      ) STRICT;
       -- device-seqs.ts: where each device's hub-assigned sequence continues after a restart.
       CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;
       -- device-identities.ts: a device's identity (serial or id, sealed) from the hub_seq it took effect.

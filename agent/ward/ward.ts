@@ -45,11 +45,29 @@ const who = (actor: Actor): string => `${actor.role}:${actor.name}`
 
 export class Ward {
   private readonly audited = new AuditedViews()
-  private readonly contexts = new BedContexts()
+  private readonly contexts: BedContexts
   private readonly bedIds: ReadonlySet<string>
 
   constructor(private readonly d: WardDeps) {
     this.bedIds = new Set(d.beds.map((b) => b.id))
+    this.contexts = new BedContexts(d.db, (bedId) => d.admissions.current(bedId)?.id ?? null)
+  }
+
+  /**
+   * At start, once the outputs exist: the NEWS2 context a nurse set before a restart is still the
+   * patient's (scale 2 is a clinical decision), back into the engine, its alarms published as usual.
+   */
+  restoreContexts(): void {
+    for (const [bedId, c] of this.contexts.all()) {
+      if (!this.bedIds.has(bedId)) continue
+      const apply = (ctx: Parameters<RuleEngine['setPatientContext']>[1], atMs: number) => {
+        const changes = this.d.engine.setPatientContext(bedId, ctx, atMs)
+        if (changes.length > 0) this.d.alarms(changes)
+      }
+      if (c.spo2_scale) apply({ spo2Scale: c.spo2_scale.value }, c.spo2_scale.atMs)
+      if (c.on_oxygen) apply({ onOxygen: c.on_oxygen.value }, c.on_oxygen.atMs)
+      if (c.consciousness) apply({ consciousness: c.consciousness.value }, c.consciousness.atMs)
+    }
   }
 
   beds(): unknown[] {
@@ -155,7 +173,7 @@ export class Ward {
     const nowMs = Date.now()
     const changes = this.d.engine.setPatientContext(bedId, { consciousness: input.consciousness, onOxygen: input.on_oxygen, spo2Scale: input.spo2_scale }, nowMs)
     if (changes.length > 0) this.d.alarms(changes)
-    const context = this.contexts.set(bedId, input, nowMs, who(actor))
+    const context = this.contexts.set(bedId, this.d.admissions.current(bedId)?.id ?? null, input, nowMs, who(actor))
     const what = [input.consciousness && `consciousness ${input.consciousness}`, input.on_oxygen !== undefined && `on oxygen ${input.on_oxygen ? 'yes' : 'no'}`, input.spo2_scale && `SpO2 scale ${input.spo2_scale}`].filter(Boolean).join(', ')
     this.d.audit('news2-context', who(actor), bedId, `NEWS2 context of bed ${bedId}: ${what}`)
     this.d.bedChanged(bedId)

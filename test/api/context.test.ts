@@ -19,6 +19,7 @@ import { TEST_VIEWER, tempDir, waitFor } from '../support/agent-process.js'
 const NURSE = 'context-nurse-token'
 let agent: RunningAgent
 let dataDir: string
+let config: ReturnType<typeof parseConfig>
 const http = () => `http://127.0.0.1:${agent.httpPort}`
 const broker = () => `mqtt://127.0.0.1:${agent.mqttPort}`
 const bearer = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' })
@@ -38,12 +39,13 @@ const points = (n: News2 | null, param: string) => n?.parts.find((p) => p.param 
 describe('news2 context', () => {
   before(async () => {
     dataDir = join(tempDir('context'), 'data')
-    agent = await startAgent(parseConfig({
+    config = parseConfig({
       hub: { id: 'ctx-hub', site: 's', data_dir: dataDir },
       http: { listen: '127.0.0.1:0', tokens: [{ token: NURSE, role: 'nurse', name: 'ann' }, TEST_VIEWER] },
       mqtt: { listen: '127.0.0.1:0', clients: [{ username: 'station-1', password: 'station-pass-1', role: 'nurse' }, { username: 'screen-1', password: 'screen-pass-1', role: 'viewer' }] },
       beds: [{ id: 'c-01', devices: [{ id: 'c-mon', type: 'mqtt', secret: 'c-mon-secret' }] }, { id: 'c-02', devices: [] }],
-    }), { log: pino({ level: 'silent' }) })
+    })
+    agent = await startAgent(config, { log: pino({ level: 'silent' }) })
   })
   after(async () => {
     await agent?.stop()
@@ -97,5 +99,20 @@ describe('news2 context', () => {
     await closed
     screen.end(true)
     await waitFor('unchanged', async () => (await bed('c-02')).context.consciousness?.value === 'P' || undefined, 2000, 50)
+  })
+  test('news2 context: it survives an agent restart for the same patient; a new patient starts on scale 1', async () => {
+    const admit = (bedId: string, mrn: string) => fetch(`${http()}/api/admissions`, { method: 'POST', headers: bearer(NURSE), body: JSON.stringify({ bed_id: bedId, mrn }) })
+    assert.equal((await admit('c-02', 'MRN-CTX-1')).status, 201)
+    assert.equal((await setContext('c-02', { spo2_scale: 2 })).status, 200)
+    await agent.stop()
+    agent = await startAgent(config, { log: pino({ level: 'silent' }) })
+    const b = await bed('c-02')
+    assert.equal(b.context.spo2_scale?.value, 2, 'scale 2 kept across the restart')
+    assert.equal((b.news2 as { spo2Scale?: number } | null)?.spo2Scale, 2, 'and scored with it')
+    assert.equal((await admit('c-02', 'MRN-CTX-2')).status, 201)
+    assert.equal((await bed('c-02')).context.spo2_scale, undefined, 'the next patient starts without it')
+    await agent.stop()
+    agent = await startAgent(config, { log: pino({ level: 'silent' }) })
+    assert.equal((await bed('c-02')).context.spo2_scale, undefined, 'also after a restart')
   })
 })
