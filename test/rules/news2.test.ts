@@ -48,8 +48,9 @@ describe('rules: NEWS2 worked examples (protocols.md §9)', () => {
     assert.equal(r.total, 6)
     assert.equal(r.band, 'medium')
     assert.equal(r.complete, true)
-    assert.deepEqual(raised.map((c) => `${c.state} ${c.priority} ${c.value}`), ['raised medium 5'])
-    assert.equal(raised[0]!.message, 'NEWS2 5: medium clinical risk (RR 22: 2, SpO2 95: 1, air: 0, BP 105: 1, pulse 95: 1, ACVPU A: 0; missing temp)')
+    // RCP Chart 2: RR 22 alone (2) is the low band, a ward-based assessment; 5 is the urgent-response threshold.
+    assert.deepEqual(raised.map((c) => `${c.state} ${c.priority} ${c.value} ${c.category}`), ['raised low 2 clinical-escalation', 'escalated medium 5 clinical-escalation'])
+    assert.equal(raised[1]!.message, 'NEWS2 5: medium clinical risk, urgent response (RR 22: 2, SpO2 95: 1, air: 0, BP 105: 1, pulse 95: 1, ACVPU A: 0; missing temp)')
   })
 })
 
