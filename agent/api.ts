@@ -55,8 +55,18 @@ export class AgentApiImpl implements AgentApi, LiveState {
     return this.d.ward.bed(bedId)
   }
 
-  alarms(state: 'active' | 'all' = 'active'): unknown[] {
-    return this.d.ward.alarms(state)
+  alarms(): unknown[] {
+    return this.d.ward.alarms()
+  }
+
+  alarmHistory(sinceMs: number, limit: number) {
+    return this.d.ward.alarmHistory(sinceMs, limit)
+  }
+
+  alarmFolding(bedId: string): Record<string, string | null> {
+    const out: Record<string, string | null> = {}
+    for (const a of this.d.engine.active()) if (a.bedId === bedId) out[a.alarmId] = a.foldedInto ?? null
+    return out
   }
 
   acknowledge(alarmId: string, actor: Actor) {

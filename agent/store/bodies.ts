@@ -17,6 +17,7 @@ export function alarmBody(c: AlarmChange): Buffer {
   const m: AlarmMsg = {
     alarmId: c.alarmId, ruleId: c.ruleId, state: c.state, priority: c.priority, category: c.category, code: c.code ?? '',
     value: c.value ?? Number.NaN, message: c.message, conditionSinceMs: c.conditionSinceMs, atMs: c.atMs, latching: c.latching, ackBy: c.ackBy ?? '',
+    foldedInto: c.foldedInto ?? '',
   }
   return asBuffer(encodeAlarm(m))
 }

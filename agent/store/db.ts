@@ -25,7 +25,7 @@ import { FieldCipher, fieldPurpose, type KeyRing } from './crypto.js'
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 5
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -130,6 +130,12 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
   },
   // v3 → v4 (issue 18): identifying columns sealed at rest.
   sealAdmissionIdentities,
+  // v4 → v5 (issue 19): the alarm history (GET /api/alarms?state=all&since=…, alarm-history.ts)
+  // reads alarm records by time; a partial index keeps it off the observation rows and costs
+  // nothing on their insert path.
+  (db) => {
+    db.exec(`CREATE INDEX records_alarms_by_time ON records (hub_time_ms, hub_seq) WHERE kind = 3;`)
+  },
 ]
 
 /**
