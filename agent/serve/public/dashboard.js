@@ -386,7 +386,7 @@
     chip.textContent = text
     chip.title = v ? `${what}, ${setBy(v)}` : what
     chip.classList.toggle('unset', !v)
-    el.querySelector(`.ctx-now[data-k="${key}"]`).textContent = v ? `now: ${text}, ${setBy(v)}` : 'now: not set'
+    el.querySelector(`.ctx-now[data-k="${key}"]`).textContent = v ? `now: ${text}, ${setBy(v)}` : key === 'spo2_scale' ? 'now: scale 1 (default, never set)' : 'now: not set'
   }
 
   /** The tile's edit button and form; values are filled only when opened (live renders leave them). */
