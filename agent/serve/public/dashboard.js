@@ -160,7 +160,7 @@
     switch (msg.type) {
       case 'snapshot': return applySnapshot(msg)
       case 'bed': return applyBed(msg.bed)
-      case 'alarm': return applyAlarm(msg.alarm)
+      case 'alarm': return applyAlarm(msg.alarm, msg.folded)
       case 'link': return applyLink(msg.deviceId, msg.link)
       case 'wave': return applyWave(msg)
       case 'status': return applyStatus(msg.status)
@@ -176,7 +176,12 @@
     document.title = `${msg.hub} central station`
     state.beds = new Map(msg.beds.map((b) => [b.id, b]))
     for (const [id, t] of tiles) if (!state.beds.has(id)) { t.el.remove(); tiles.delete(id) }
-    state.alarms = new Map(msg.alarms.map((a) => [a.alarmId, a]))
+    // The list comes grouped (rules/grouping.ts): folded alarms inside the entry they sit under.
+    state.alarms = new Map()
+    for (const a of msg.alarms) {
+      state.alarms.set(a.alarmId, a)
+      for (const f of a.folded || []) state.alarms.set(f.alarmId, f)
+    }
     for (const b of msg.beds) renderBed(b)
     setConnected(true)
     applyStatus(msg.status)
@@ -189,9 +194,20 @@
     renderBed(bed)
   }
 
-  function applyAlarm(a) {
+  /** One alarm change, and the grouping of its bed's open alarms after it (alarm id → folded under, or null). */
+  function applyAlarm(a, folded) {
     if (a.state === 'cleared') state.alarms.delete(a.alarmId)
     else state.alarms.set(a.alarmId, a)
+    if (folded) {
+      for (const [id, under] of Object.entries(folded)) {
+        const x = state.alarms.get(id)
+        if (!x || (x.foldedInto || null) === under) continue
+        const copy = { ...x }
+        if (under) copy.foldedInto = under
+        else delete copy.foldedInto
+        state.alarms.set(id, copy)
+      }
+    }
     renderAlarms()
   }
 
@@ -516,8 +532,17 @@
   }
 
   // ---------- alarm list ----------
+  /** Alarms folded under another open alarm are not entries of their own: their leader shows them. */
+  function isFolded(a) {
+    return !!a.foldedInto && state.alarms.has(a.foldedInto)
+  }
+
+  function foldedUnder(id) {
+    return [...state.alarms.values()].filter((x) => x.foldedInto === id && isFolded(x))
+  }
+
   function renderAlarms() {
-    const list = [...state.alarms.values()].sort((a, b) =>
+    const list = [...state.alarms.values()].filter((a) => !isFolded(a)).sort((a, b) =>
       (a.state === 'acknowledged') - (b.state === 'acknowledged') || PRIO[b.priority] - PRIO[a.priority] || b.atMs - a.atMs)
     const ol = $('alarms')
     const keep = new Set()
@@ -537,7 +562,7 @@
    * message would restart the flashing phase and steal a nurse's click target.
    */
   function alarmRow(a) {
-    const key = `${a.state}|${a.priority}|${a.message}|${a.ackBy || ''}|${a.atMs}`
+    const key = `${a.state}|${a.priority}|${a.message}|${a.ackBy || ''}|${a.atMs}|${foldedUnder(a.alarmId).map((f) => `${f.alarmId}:${f.state}`).join(',')}`
     const row = alarmRows.get(a.alarmId)
     if (row && row.key === key) return row.li
     const li = alarmItem(a)
@@ -561,6 +586,15 @@
     const meta = document.createElement('span')
     meta.className = 'meta'
     meta.textContent = `${a.priority} · ${a.category} · ${a.state}${a.ackBy ? ` by ${a.ackBy}` : ''} · since ${fmtTime(a.conditionSinceMs)}`
+    const under = foldedUnder(a.alarmId)
+    if (under.length > 0) {
+      // Same episode, same parameter: shown inside this entry, never as a second one (issue 19).
+      const more = document.createElement('span')
+      more.className = 'folded'
+      more.dataset.folded = String(under.length)
+      more.textContent = ` · also: ${under.map((f) => `${f.message} (${f.priority})`).join('; ')}`
+      meta.appendChild(more)
+    }
     const btn = document.createElement('button')
     btn.type = 'button'
     btn.className = 'ack'
