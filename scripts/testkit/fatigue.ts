@@ -39,8 +39,8 @@ export interface FatigueResult {
 
 const BED = 'fatigue-bed'
 
-function count(seconds: readonly Second[], grouping: boolean): FatigueCount {
-  const engine = createRuleEngine(rulesConfigSchema.parse({ grouping }))
+function count(seconds: readonly Second[], grouping: boolean, rules: Record<string, unknown>): FatigueCount {
+  const engine = createRuleEngine(rulesConfigSchema.parse({ ...rules, grouping }))
   const entries = new Set<string>()
   const sounding = new Set<string>()
   let firstHighMs = Number.NaN
@@ -70,9 +70,10 @@ function count(seconds: readonly Second[], grouping: boolean): FatigueCount {
   return { entries: entries.size, sounding: sounding.size, firstHighS: Number.isNaN(firstHighMs) ? undefined : (firstHighMs - BIDMC_T0) / 1000, raised }
 }
 
-export function measureFatigue(name: string, seconds: readonly Second[]): FatigueResult {
+/** `rules`: a `rules:` section over the defaults (e.g. `{ set: [{ id: 'news2', low_priority: 'none' }] }`). */
+export function measureFatigue(name: string, seconds: readonly Second[], rules: Record<string, unknown> = {}): FatigueResult {
   const span = seconds.length === 0 ? 0 : seconds[seconds.length - 1]!.timeS - seconds[0]!.timeS + 1
-  return { name, hours: span / 3600, off: count(seconds, false), on: count(seconds, true) }
+  return { name, hours: span / 3600, off: count(seconds, false, rules), on: count(seconds, true, rules) }
 }
 
 /** BIDMC numerics rows (HR, PULSE, RESP, SpO2) as seconds. */
