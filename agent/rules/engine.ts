@@ -199,7 +199,10 @@ export class Engine implements RuleEngine {
     const bed = this.bed(bedId)
     const devAt = bed.deviceNow(atMs)
     if (ctx.spo2Scale !== undefined) bed.news2.spo2Scale = ctx.spo2Scale
-    if (ctx.onOxygen !== undefined) bed.news2.onOxygen = ctx.onOxygen
+    if (ctx.onOxygen !== undefined) {
+      bed.news2.onOxygen = ctx.onOxygen
+      bed.news2.onOxygenMs = devAt
+    }
     if (ctx.consciousness !== undefined) {
       bed.news2.consciousness = ctx.consciousness
       bed.news2.consciousnessMs = devAt

@@ -110,6 +110,20 @@ describe('rules: NEWS2 input age', () => {
     assert.deepEqual(r.used, [])
     assert.equal(r.total, 0)
   })
+
+  test('rules: NEWS2 oxygen ages out like consciousness; the SpO2 scale stays until changed', () => {
+    const engine = createRuleEngine(config({ set: [{ id: 'news2', kind: 'news2', max_age_s: 600, context_max_age_s: 3600 }] }))
+    engine.setPatientContext('b', { onOxygen: true, spo2Scale: 2 }, T0)
+    engine.observe('b', obs('MDC_PULS_OXIM_SAT_O2', 97, 0))
+    let r = engine.news2('b')!
+    assert.deepEqual([r.parts.find((p) => p.param === 'air')?.points, r.parts.find((p) => p.param === 'spo2')?.points], [2, 3])
+    engine.observe('b', obs('MDC_PULS_OXIM_SAT_O2', 97, 3601))
+    r = engine.news2('b')!
+    // Oxygen set an hour ago no longer counts (unknown: scored as the lower bound, on air); scale 2 still does.
+    assert.ok(r.missing.includes('air'))
+    assert.equal(r.spo2Scale, 2)
+    assert.equal(r.parts.find((p) => p.param === 'spo2')?.points, 0)
+  })
 })
 
 /**

@@ -2,7 +2,8 @@
  * NEWS2 as an alarm rule, and the per-bed store of its latest valid inputs.
  * Inputs: latest valid RR, SpO2, systolic BP, pulse (any HR/pulse source) and temperature from
  * devices; consciousness (ACVPU), on-oxygen and the SpO2 scale from the patient context.
- * Inputs older than `max_age_s` (consciousness: `context_max_age_s`) do not count.
+ * Inputs older than `max_age_s` (consciousness and oxygen: `context_max_age_s`) do not count;
+ * the SpO2 scale is a clinical decision and stays until changed.
  * Alarm (category clinical-escalation: a call to assess the patient, distinct from a parameter's
  * limit alarm), the RCP Chart 2 response thresholds as priorities (mapping cited in defaults.ts):
  * aggregate ≥ 7 → high; 5–6 → `priority` (medium); a single parameter scoring 3 →
@@ -112,6 +113,9 @@ export class News2Inputs {
   consciousness: Acvpu | undefined = undefined
   consciousnessMs = Number.NEGATIVE_INFINITY
   onOxygen: boolean | undefined = undefined
+  /** When oxygen was last set: like consciousness, it ages out after `context_max_age_s`. */
+  onOxygenMs = Number.NEGATIVE_INFINITY
+  /** A clinical decision: stays until changed (no age). */
   spo2Scale: 1 | 2 = 1
   lastRed = false
   /** Inputs that scored points in the last aggregate: bits 0–4 device slots, 5 consciousness, 6 oxygen (grouping.ts). */
@@ -126,6 +130,7 @@ export class News2Inputs {
     this.consciousness = undefined
     this.consciousnessMs = Number.NEGATIVE_INFINITY
     this.onOxygen = undefined
+    this.onOxygenMs = Number.NEGATIVE_INFINITY
     this.spo2Scale = 1
     this.lastRed = false
     this.contributors = 0
@@ -147,10 +152,12 @@ export class News2Inputs {
     let total = 0
     let red = false
     let contributors = 0
+    const oxygenKnown = this.onOxygen !== undefined && nowMs - this.onOxygenMs <= ctxMaxAgeMs
+    const onOxygen = oxygenKnown && this.onOxygen === true
     for (let slot = 0; slot < 5; slot++) {
       const v = this.values[slot]!
       if (Number.isNaN(v) || nowMs - this.timesMs[slot]! > maxAgeMs) continue
-      const points = this.slotPoints(slot, v)
+      const points = this.slotPoints(slot, v, onOxygen)
       total += points
       if (points > 0) contributors |= 1 << slot
       if (points === 3) red = true
@@ -161,8 +168,8 @@ export class News2Inputs {
       if (points > 0) contributors |= 1 << 5
       if (points === 3) red = true
     }
-    if (this.onOxygen !== undefined) {
-      const points = airPoints(this.onOxygen)
+    if (oxygenKnown) {
+      const points = airPoints(onOxygen)
       total += points
       if (points > 0) contributors |= 1 << 6
     }
@@ -172,12 +179,12 @@ export class News2Inputs {
     return total
   }
 
-  private slotPoints(slot: number, v: number): number {
+  private slotPoints(slot: number, v: number, onOxygen: boolean): number {
     switch (slot) {
       case RR:
         return rrPoints(v)
       case SPO2:
-        return this.spo2Scale === 2 ? spo2Scale2Points(v, this.onOxygen === true) : spo2Scale1Points(v)
+        return this.spo2Scale === 2 ? spo2Scale2Points(v, onOxygen) : spo2Scale1Points(v)
       case SBP:
         return sbpPoints(v)
       case PULSE:
@@ -191,7 +198,7 @@ export class News2Inputs {
   result(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Result {
     const input = this.fill(nowMs, maxAgeMs, ctxMaxAgeMs)
     input.atMs = nowMs
-    const times: Partial<Record<News2Param, number>> = { consciousness: this.consciousnessMs }
+    const times: Partial<Record<News2Param, number>> = { consciousness: this.consciousnessMs, air: this.onOxygenMs }
     DEVICE_PARAMS.forEach((p, i) => (times[p] = this.timesMs[i]!))
     const r = scoreNews2(input, times)
     return { ...r, band: news2Band(r.total, r.redScore) }
@@ -205,7 +212,7 @@ export class News2Inputs {
     s.pulse = this.fresh(PULSE, nowMs, maxAgeMs)
     s.temp = this.fresh(TEMP, nowMs, maxAgeMs)
     s.consciousness = nowMs - this.consciousnessMs <= ctxMaxAgeMs ? this.consciousness : undefined
-    s.onOxygen = this.onOxygen
+    s.onOxygen = nowMs - this.onOxygenMs <= ctxMaxAgeMs ? this.onOxygen : undefined
     s.spo2Scale = this.spo2Scale
     return s
   }
