@@ -31,7 +31,7 @@ const TOTAL = DEVICES * MESSAGES * OBS
 async function publish(port: number): Promise<number> {
   const publisher = fileURLToPath(new URL('./mqtt-publisher.ts', import.meta.url))
   const { stdout } = await run(process.execPath, ['--import', 'tsx', publisher, `mqtt://127.0.0.1:${port}`, String(DEVICES), String(MESSAGES), String(OBS), String(WINDOW)])
-  return Number(stdout.trim())
+  return Number(stdout.trim().split(' ')[0])
 }
 
 async function agentMs(): Promise<number> {
