@@ -7,7 +7,7 @@
  * An alarm is written twice: by patient (alerts_by_patient) and by ward (alerts_by_hub_day).
  */
 import cassandra from 'cassandra-driver'
-import type { EnvelopeMsg } from '../proto/codec.js'
+import type { EnvelopeMsg, ObservationMsg } from '../proto/codec.js'
 
 export type TableName = 'vitals_by_patient' | 'waveforms_by_patient' | 'alerts_by_patient' | 'alerts_by_hub_day' | 'audit_by_day'
 
@@ -52,15 +52,24 @@ function row(table: TableName, partition: string, query: string, params: unknown
   return { table, partition: `${table}/${partition}`, query, params, bytes: estimateBytes(params) }
 }
 
+/**
+ * One observation's row of vitals_by_patient, the same whether it came alone (version 1) or as an
+ * item of a run (version 2): the run's Envelope fields are each item's, and the write timestamp
+ * comes from the item's own hub time, which the agent puts in both the Envelope and the
+ * Observation of a version 1 record (agent/sync/envelope.ts), so the cells and writetime() match.
+ */
+function vitalsRow(e: EnvelopeMsg, hubSeq: number, hubTimeMs: number, o: ObservationMsg, q: InsertStatements): RowWrite {
+  const t = o.deviceTimeMs
+  const wts = long(hubTimeMs * 1000 + (hubSeq % 1000))
+  return row('vitals_by_patient', `${e.subject}/${dayKey(t)}`, q.vitals, [e.subject, dayOf(t), new Date(t), e.hubId, long(hubSeq), e.subjectKind, e.keyEpoch, e.bedId, o.code, o.value, o.unit, o.quality, o.device, long(o.deviceSeq), new Date(o.hubTimeMs), wts])
+}
+
 /** The rows of one checked envelope (rows.ts assumes validate.ts passed it). */
 export function toRows(e: EnvelopeMsg, q: InsertStatements): RowWrite[] {
+  if (e.observation) return [vitalsRow(e, e.hubSeq, e.hubTimeMs, e.observation, q)]
+  if (e.observations) return e.observations.items.map((o, i) => vitalsRow(e, e.observations!.hubSeq[i]!, o.hubTimeMs, o, q))
   const wts = long(writeTimestampUs(e))
   const seq = long(e.hubSeq)
-  if (e.observation) {
-    const o = e.observation
-    const t = o.deviceTimeMs
-    return [row('vitals_by_patient', `${e.subject}/${dayKey(t)}`, q.vitals, [e.subject, dayOf(t), new Date(t), e.hubId, seq, e.subjectKind, e.keyEpoch, e.bedId, o.code, o.value, o.unit, o.quality, o.device, long(o.deviceSeq), new Date(o.hubTimeMs), wts])]
-  }
   if (e.alarm) {
     const a = e.alarm
     const t = a.atMs

@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import protobuf from 'protobufjs'
 
+/** schema_version of every Envelope whose body is one event (observation, waveform, alarm, audit). */
 export const SCHEMA_VERSION = 1
+/** schema_version of an Envelope whose body is `observations`, a run of one subject's observations (issue 23). */
+export const SCHEMA_VERSION_RUN = 2
 
 // int64 fields (times in ms/µs, hub_seq) stay far below 2^53, so plain numbers are exact and avoid
 // a Long object per field on the hot path.
@@ -55,6 +58,11 @@ export interface AuditMsg {
   atMs: number
   detail: string
 }
+/** A run of one subject's observations; `hubSeq[i]` is the hub_seq of `items[i]` (proto/bedside/v1/envelope.proto). */
+export interface ObservationRunMsg {
+  items: ObservationMsg[]
+  hubSeq: number[]
+}
 export const SubjectKind = { UNSPECIFIED: 0, PATIENT: 1, DEVICE: 2 } as const
 
 export interface EnvelopeMsg {
@@ -70,6 +78,25 @@ export interface EnvelopeMsg {
   waveform?: WaveformMsg | null
   alarm?: AlarmMsg | null
   audit?: AuditMsg | null
+  /** schema_version 2 only. */
+  observations?: ObservationRunMsg | null
+}
+
+/** One observation and its own hub_seq, as a consumer of either schema version sees it. */
+export interface ObservationEvent {
+  readonly hubSeq: number
+  readonly observation: ObservationMsg
+}
+
+/**
+ * The observations an Envelope carries, each with its hub_seq: none, one (version 1) or a run
+ * (version 2). Consumers dedupe each by (hub_id, hubSeq) whatever the version.
+ */
+export function observationEvents(e: EnvelopeMsg): ObservationEvent[] {
+  if (e.observation) return [{ hubSeq: e.hubSeq, observation: e.observation }]
+  const run = e.observations
+  if (!run) return []
+  return run.items.map((observation, i) => ({ hubSeq: run.hubSeq[i]!, observation }))
 }
 
 function protoRoot(): string {
@@ -210,7 +237,8 @@ export function decodeEnvelope(bytes: Uint8Array): EnvelopeMsg {
     throw new EnvelopeError('undecodable', `not a bedside.v1.Envelope: ${(err as Error).message}`, { cause: err })
   }
   const m = Envelope.toObject(decoded, { defaults: true, oneofs: false }) as EnvelopeMsg
-  if (m.schemaVersion !== SCHEMA_VERSION) throw new EnvelopeError('schema-version', `unsupported schema_version ${m.schemaVersion}`)
+  // Version 2 only adds the `observations` body; a version-1 reader of it would see no body at all.
+  if (m.schemaVersion !== SCHEMA_VERSION && m.schemaVersion !== SCHEMA_VERSION_RUN) throw new EnvelopeError('schema-version', `unsupported schema_version ${m.schemaVersion}`)
   if (!m.hubId || !m.hubSeq) throw new EnvelopeError('missing-id', 'envelope lacks hub_id or hub_seq')
   return m
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Kafka, Producer } from 'kafkajs'
-import { encodeEnvelope, SCHEMA_VERSION } from '../../proto/codec.js'
+import { encodeEnvelope, SCHEMA_VERSION, SCHEMA_VERSION_RUN } from '../../proto/codec.js'
 import { toRequests } from '../../cloud/batches.js'
 import { parseCloudConfig } from '../../cloud/config.js'
 import { WriterMetrics } from '../../cloud/metrics.js'
@@ -50,7 +50,7 @@ describe('cloud: dead-letter, failing writes, ops endpoints, documented queries'
   test('cloud: poison messages land in dead-letter with reason and source offset, and the partition moves on', async () => {
     const [good1, good2, good3] = observationRecords('hub-dl', 3, 1, Date.now() - HOUR_MS, 1, 'p-poison-')
     const garbage = Buffer.from([0x0f, 0x01, 0x02]) // field 1 with wire type 7: not protobuf
-    const future = encodeEnvelope({ schemaVersion: SCHEMA_VERSION + 1, hubId: 'hub-dl', hubSeq: 99, subject: 'p-poison', subjectKind: 1, keyEpoch: 'e1', bedId: 'b', hubTimeMs: Date.now() })
+    const future = encodeEnvelope({ schemaVersion: SCHEMA_VERSION_RUN + 1, hubId: 'hub-dl', hubSeq: 99, subject: 'p-poison', subjectKind: 1, keyEpoch: 'e1', bedId: 'b', hubTimeMs: Date.now() })
     const bodiless = encodeEnvelope({ schemaVersion: SCHEMA_VERSION, hubId: 'hub-dl', hubSeq: 98, subject: 'p-poison', subjectKind: 1, keyEpoch: 'e1', bedId: 'b', hubTimeMs: Date.now() })
     const values = [good1!.value, garbage, future, bodiless, good2!.value, good3!.value].map((v) => Buffer.from(v))
     const [meta] = await producer.send({ topic: cloud.agentTopics.raw_vitals, acks: -1, messages: values.map((value) => ({ key: 'p-poison', value })) })

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { encodeEnvelope, SCHEMA_VERSION, type EnvelopeMsg } from '../../proto/codec.js'
+import { encodeEnvelope, SCHEMA_VERSION, SCHEMA_VERSION_RUN, type EnvelopeMsg } from '../../proto/codec.js'
 import { toRequests } from '../../cloud/batches.js'
 import { parseCloudConfig } from '../../cloud/config.js'
 import { Limiter } from '../../cloud/limiter.js'
@@ -79,6 +79,41 @@ describe('cloud: rows', () => {
     const a = toRows(e, q)[0]!.params.at(-1)
     const b = toRows(decodeChecked(bytes(env())), q)[0]!.params.at(-1)
     assert.equal(String(a), String(b))
+  })
+})
+
+/** A schema_version 2 run of `n` observations from hub_seq 42 with gaps of `gap`, and the version 1 Envelopes of the same events. */
+function runAndSingles(n: number, gap = 3): { run: EnvelopeMsg; singles: EnvelopeMsg[] } {
+  const items = Array.from({ length: n }, (_, i) => ({ code: 147842 + (i % 2), value: i % 5 ? 70 + i : Number.NaN, unit: '/min', deviceTimeMs: T - 5 + i * 1000, hubTimeMs: T + i * 997, deviceSeq: 7 + i, quality: i % 3, device: 'd-xyz' }))
+  const hubSeq = items.map((_, i) => 42 + i * gap)
+  const head = { hubId: 'ward-3a', subject: 'p-abc', subjectKind: 1, keyEpoch: 'e1', bedId: '3a-01' }
+  return {
+    run: { ...head, schemaVersion: SCHEMA_VERSION_RUN, hubSeq: 42, hubTimeMs: T, observations: { items, hubSeq } },
+    singles: items.map((observation, i) => ({ ...head, schemaVersion: SCHEMA_VERSION, hubSeq: hubSeq[i]!, hubTimeMs: observation.hubTimeMs, observation })),
+  }
+}
+
+describe('cloud: runs of observations (schema_version 2)', () => {
+  test('cloud: a run becomes exactly the rows its observations become as version 1 envelopes, write timestamps included', () => {
+    const { run, singles } = runAndSingles(50)
+    const fromRun = toRows(decodeChecked(bytes(run)), q)
+    const fromSingles = singles.flatMap((e) => toRows(decodeChecked(bytes(e)), q))
+    assert.equal(fromRun.length, 50)
+    assert.deepEqual(fromRun.map((r) => [r.partition, r.query, r.bytes, r.params.map(String)]), fromSingles.map((r) => [r.partition, r.query, r.bytes, r.params.map(String)]))
+    assert.deepEqual(fromRun.map((r) => Number(String(r.params[4]))), singles.map((e) => e.hubSeq), 'one row per hub_seq of the run')
+  })
+  test('cloud: a run that does not say which hub_seq each observation has, or mixes versions, is refused with a stable reason', () => {
+    const { run } = runAndSingles(3)
+    const o = run.observations!
+    assert.equal(reasonOf(bytes(run)), 'valid')
+    assert.equal(reasonOf(bytes({ ...run, observations: { ...o, hubSeq: o.hubSeq.slice(1) } })), 'bad-field')
+    assert.equal(reasonOf(bytes({ ...run, observations: { ...o, hubSeq: [o.hubSeq[0]!, o.hubSeq[0]!, o.hubSeq[2]!] } })), 'bad-field')
+    assert.equal(reasonOf(bytes({ ...run, hubSeq: 41 })), 'bad-field')
+    assert.equal(reasonOf(bytes({ ...run, observations: { items: [], hubSeq: [] } })), 'no-body')
+    assert.equal(reasonOf(bytes({ ...run, observations: { ...o, items: o.items.map((x, i) => (i === 2 ? { ...x, deviceTimeMs: 5 } : x)) } })), 'bad-time')
+    assert.equal(reasonOf(bytes({ ...run, schemaVersion: SCHEMA_VERSION })), 'schema-version')
+    assert.equal(reasonOf(bytes({ ...env(), schemaVersion: SCHEMA_VERSION_RUN })), 'schema-version')
+    assert.equal(reasonOf(bytes({ ...run, schemaVersion: SCHEMA_VERSION_RUN + 1 })), 'schema-version')
   })
 })
 
