@@ -261,7 +261,7 @@ class Agent implements RunningAgent {
     const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
     const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms, this.identities)
     this.sync = new CloudSync(kafka, this.outbox, encoder, {
-      topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms,
+      topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms, observationsPerRecord: kcfg.observations_per_record,
       onError: (e) => this.durability.syncError(e), // issue 7
       deadLetter: {
         store: new LocalDeadLetter(this.db),

@@ -37,6 +37,14 @@ const kafka = z.object({
     .default({}),
   /** Upper bound of records in one sendBatch; the producer adapts below it. */
   max_batch_records: z.number().int().min(1).max(100_000).default(5000),
+  // --- issue 23: fewer, larger Kafka records ---
+  /**
+   * Observations of one patient (or unadmitted device) per `raw-vitals` record at most: above 1 they
+   * travel as runs, schema_version 2 Envelopes (docs/analytics.md); 1 sends one schema_version 1
+   * Envelope per observation, for consumers that do not read version 2 yet.
+   */
+  observations_per_record: z.number().int().min(1).max(10_000).default(1000),
+  // --- end issue 23 ---
   // --- issue 7 (durability): flow control and security of the producer ---
   /** Acknowledgement latency the adaptive batch size aims for. */
   target_ack_ms: z.number().int().min(10).max(60_000).default(1000),

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Kafka, logLevel } from 'kafkajs'
 import YAML from 'yaml'
-import { decodeEnvelope } from '../proto/codec.js'
+import { decodeEnvelope, observationEvents } from '../proto/codec.js'
 import { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../scripts/testkit/runtime.js'
 import type { BenchFigure } from './harness.js'
 
@@ -123,8 +123,7 @@ async function countInKafka(brokers: string[], topic: string): Promise<{ records
 }
 
 function observationsIn(value: Buffer): number {
-  const e = decodeEnvelope(value)
-  return e.observation ? 1 : 0
+  return observationEvents(decodeEnvelope(value)).length
 }
 
 function metric(text: string, name: string, label = ''): number {

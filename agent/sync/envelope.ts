@@ -2,7 +2,7 @@
  * Outbox row → wire Envelope, pseudonymizing on the way out: the patient by MRN, the device by its
  * serial (or configured id), never either in clear. Runs on the sync path, off the ingest path.
  */
-import { SCHEMA_VERSION, SubjectKind, encodeEnvelope, encodeEnvelopeWithBody, type AlarmMsg, type AuditMsg, type EnvelopeMsg } from '../../proto/codec.js'
+import { SCHEMA_VERSION, SCHEMA_VERSION_RUN, SubjectKind, encodeEnvelope, encodeEnvelopeWithBody, type AlarmMsg, type AuditMsg, type EnvelopeMsg, type ObservationMsg } from '../../proto/codec.js'
 import { isTypedBody, readAlarmBody, readAuditBody } from '../store/bodies.js'
 import { RecordKind } from '../store/commit.js'
 import { Col, type OutboxRow } from '../store/outbox.js'
@@ -50,6 +50,18 @@ export interface EncodedRecord {
   readonly value: Uint8Array
 }
 
+/** What an observation row becomes: the Envelope fields it shares with its run, and its body. */
+export interface ObservationItem {
+  readonly hubSeq: number
+  /** Kafka key and Envelope.subject. */
+  readonly subject: string
+  readonly subjectKind: number
+  readonly keyEpoch: string
+  readonly bedId: string
+  readonly hubTimeMs: number
+  readonly observation: ObservationMsg
+}
+
 export class EnvelopeEncoder {
   constructor(
     readonly hubId: string,
@@ -65,7 +77,53 @@ export class EnvelopeEncoder {
     return this.identities?.at(deviceId, hubSeq) ?? this.devices.get(deviceId)?.identity ?? deviceId
   }
 
+  /** An observation row's Envelope fields and body, pseudonymized, not yet encoded (for a run). */
+  observationItem(row: OutboxRow): ObservationItem {
+    const hubTimeMs = row[Col.HUB_TIME_MS]
+    const deviceId = row[Col.DEVICE_ID]
+    const epoch = this.pseudonyms.epochAt(hubTimeMs)
+    const { subject, kind } = this.subjectOf(row, epoch)
+    const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
+    return {
+      hubSeq: row[Col.HUB_SEQ], subject, subjectKind: kind, keyEpoch: epoch.id, bedId: row[Col.BED_ID] ?? '', hubTimeMs,
+      observation: { code: row[Col.CODE] ?? 0, value: row[Col.VALUE] ?? Number.NaN, unit: row[Col.UNIT] ?? '', deviceTimeMs: row[Col.DEVICE_TIME_MS] ?? 0, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device },
+    }
+  }
+
+  /**
+   * One schema_version 2 Envelope for a run of observation items of one subject (same subject,
+   * subject_kind, key_epoch and bed_id; hub_seq increasing): the head is the first item's.
+   * Throws a SyncRejectError('encode-failed') naming the first item when protobuf refuses it.
+   */
+  encodeRun(items: readonly ObservationItem[]): Uint8Array {
+    const first = items[0]!
+    const env: EnvelopeMsg = {
+      schemaVersion: SCHEMA_VERSION_RUN, hubId: this.hubId, hubSeq: first.hubSeq, subject: first.subject, subjectKind: first.subjectKind,
+      keyEpoch: first.keyEpoch, bedId: first.bedId, hubTimeMs: first.hubTimeMs,
+      observations: { items: items.map((i) => i.observation), hubSeq: items.map((i) => i.hubSeq) },
+    }
+    try {
+      return encodeEnvelope(env)
+    } catch (err) {
+      throw new SyncRejectError('encode-failed', first.hubSeq, `protobuf encoding of a run of ${items.length} observations failed (${(err as Error).message})`, { cause: err })
+    }
+  }
+
+  /** A schema_version 1 Envelope of one observation item (what `encode` sends for an observation row). */
+  encodeItem(item: ObservationItem): Uint8Array {
+    const env: EnvelopeMsg = { schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq: item.hubSeq, subject: item.subject, subjectKind: item.subjectKind, keyEpoch: item.keyEpoch, bedId: item.bedId, hubTimeMs: item.hubTimeMs, observation: item.observation }
+    try {
+      return encodeEnvelope(env)
+    } catch (err) {
+      throw new SyncRejectError('encode-failed', item.hubSeq, `protobuf encoding failed (${(err as Error).message})`, { cause: err })
+    }
+  }
+
   encode(row: OutboxRow): EncodedRecord {
+    if (row[Col.KIND] === RecordKind.OBSERVATION) {
+      const item = this.observationItem(row)
+      return { topic: 'raw_vitals', key: item.subject, value: this.encodeItem(item) }
+    }
     const hubTimeMs = row[Col.HUB_TIME_MS]
     const deviceId = row[Col.DEVICE_ID]
     // The key of the epoch in force when the record was accepted (pseudonym.ts, Epochs).
@@ -84,9 +142,6 @@ export class EnvelopeEncoder {
     }
     let typed: { kind: 'alarm' | 'audit'; bytes: Uint8Array } | null = null
     switch (row[Col.KIND]) {
-      case RecordKind.OBSERVATION:
-        env.observation = { code: row[Col.CODE] ?? 0, value: row[Col.VALUE] ?? Number.NaN, unit: row[Col.UNIT] ?? '', deviceTimeMs: row[Col.DEVICE_TIME_MS] ?? 0, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device }
-        break
       case RecordKind.WAVEFORM: {
         const b = row[Col.BODY] ?? Buffer.alloc(0)
         // A view where the body is aligned (better-sqlite3 gives each BLOB its own memory), a copy
@@ -125,7 +180,16 @@ export class EnvelopeEncoder {
    * this hub_seq will never arrive and why (docs/analytics.md, dead-letter).
    */
   rejectedNotice(row: OutboxRow): Uint8Array {
-    return encodeEnvelope({ schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq: row[Col.HUB_SEQ], subject: '', subjectKind: SubjectKind.UNSPECIFIED, keyEpoch: '', bedId: row[Col.BED_ID] ?? '', hubTimeMs: row[Col.HUB_TIME_MS] })
+    return this.notice(row[Col.HUB_SEQ], row[Col.BED_ID] ?? '', row[Col.HUB_TIME_MS])
+  }
+
+  /** The same notice for an observation item of a run that could not be encoded. */
+  rejectedItemNotice(item: ObservationItem): Uint8Array {
+    return this.notice(item.hubSeq, item.bedId, item.hubTimeMs)
+  }
+
+  private notice(hubSeq: number, bedId: string, hubTimeMs: number): Uint8Array {
+    return encodeEnvelope({ schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq, subject: '', subjectKind: SubjectKind.UNSPECIFIED, keyEpoch: '', bedId, hubTimeMs })
   }
 
   private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number } {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { decodeEnvelope, type EnvelopeMsg } from '../../proto/codec.js'
+import { decodeEnvelope, observationEvents, type EnvelopeMsg } from '../../proto/codec.js'
 import { spawnCli, startAgentProcess, waitFor, metricValue, type AgentHandle } from '../support/agent-process.js'
 import { setupCloud, type CloudSetup } from '../support/cloud-process.js'
 import { readAllMessages } from '../support/kafka-scan.js'
@@ -62,8 +62,10 @@ test('durability: no identifier in any Kafka byte; key rotation changes pseudony
   const keys = (JSON.parse(readFileSync(join(agent.dir, 'data', 'keys.json'), 'utf8')) as { epochs: { id: string; created_ms: number }[] }).epochs
   const epochAt = (t: number) => [...keys].reverse().find((e) => e.created_ms <= t)?.id ?? keys[0]!.id
   const envs: EnvelopeMsg[] = messages.map((m) => decodeEnvelope(m.value!))
-  const vitals0 = envs.filter((e) => e.observation && e.bedId === 'bed-0')
+  const vitals0 = envs.filter((e) => (e.observation || e.observations) && e.bedId === 'bed-0')
   for (const e of envs) assert.equal(e.keyEpoch, epochAt(Number(e.hubTimeMs)), `record ${e.hubSeq} carries the epoch in force when it was accepted`)
+  // Each observation of a run too (schema_version 2): a run never spans a key rotation.
+  for (const e of envs) for (const o of observationEvents(e)) assert.equal(e.keyEpoch, epochAt(o.observation.hubTimeMs), `observation ${o.hubSeq} carries the epoch in force when it was accepted`)
   const byEpoch = new Map<string, Set<string>>()
   for (const e of vitals0) {
     let s = byEpoch.get(e.keyEpoch)
@@ -83,7 +85,7 @@ test('durability: no identifier in any Kafka byte; key rotation changes pseudony
     assert.equal(r.code, 0, r.out)
     assert.match(r.out, new RegExp(`MRN ${planted.mrn(0)}.*key epoch ${epoch}`))
   }
-  const device = vitals0[0]!.observation!.device
+  const device = observationEvents(vitals0[0]!)[0]!.observation.device
   const rd = await cli(['relink', device, '--config', agent.configFile])
   assert.equal(rd.code, 0, rd.out)
   assert.match(rd.out, /device mon-0 \(bed bed-0/)

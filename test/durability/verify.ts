@@ -74,15 +74,21 @@ export function storeExactness(db: Database.Database, load: WardLoad): { acked: 
   return { acked, missing, doubled }
 }
 
-/** Messages in Kafka vs distinct (hub_id, hub_seq): the duplicates a crash put there. */
+/**
+ * Events in Kafka vs distinct (hub_id, hub_seq): the duplicates a crash put there. An event is one
+ * Envelope, or one observation of a run (schema_version 2), each with its own hub_seq.
+ */
 export async function kafkaDuplicates(cloud: CloudSetup): Promise<{ messages: number; distinct: number }> {
   const msgs = await readAllMessages(Object.values(cloud.agentTopics).filter((t) => !t.endsWith('dead-letter')), 120_000)
   const ids = new Set<string>()
+  let events = 0
   for (const m of msgs) {
     const e = decodeEnvelope(m.value!)
-    ids.add(`${e.hubId}/${e.hubSeq}`)
+    const seqs = e.observations ? e.observations.hubSeq : [e.hubSeq]
+    for (const seq of seqs) ids.add(`${e.hubId}/${seq}`)
+    events += seqs.length
   }
-  return { messages: msgs.length, distinct: ids.size }
+  return { messages: events, distinct: ids.size }
 }
 
 export { countRows }
