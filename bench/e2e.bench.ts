@@ -15,7 +15,8 @@
  * Needs KAFKA_BROKERS (scripts/services/services.sh start kafka; eval "$(… env)"); skipped without.
  * BENCH_E2E_CLI runs another build of the agent (a `dist/agent/cli.js` of the commit to compare);
  * BENCH_E2E_NODE_FLAGS adds node flags to the child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`);
- * BENCH_E2E_WORKLOADS picks workloads by observations per message (default `100,1`).
+ * BENCH_E2E_WORKLOADS picks workloads by observations per message (default `100,1`);
+ * BENCH_E2E_KAFKA, JSON, is merged into the agent's `cloud.kafka` (e.g. `{"observations_per_record":1}`).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -145,7 +146,7 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
   const topics = await createTopics(brokers, id)
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const beds = Array.from({ length: DEVICES }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
-  const config = { hub: { id: 'bench-e2e', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}`, tokens: [TEST_VIEWER] }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, cloud: { kafka: { brokers, topics } } }
+  const config = { hub: { id: 'bench-e2e', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}`, tokens: [TEST_VIEWER] }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, cloud: { kafka: { brokers, topics, ...(JSON.parse(process.env.BENCH_E2E_KAFKA ?? '{}') as object) } } }
   writeFileSync(join(dir, 'config.yaml'), YAML.stringify(config), { mode: 0o600 })
   const runtime = deployedAgentRuntime()
   const extra = (process.env.BENCH_E2E_NODE_FLAGS ?? '').split(' ').filter(Boolean)

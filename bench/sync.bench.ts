@@ -42,6 +42,8 @@ interface Scenario {
   readonly name: string
   readonly records: number
   readonly note: string
+  /** cloud.kafka.observations_per_record (1: one schema_version 1 record per observation). */
+  readonly perRecord: number
   /** Fills the store as the outage left it; `adm` are the 64 beds' admission ids. */
   fill(append: Append, adm: number[], now: number): void
 }
@@ -52,18 +54,18 @@ const obsRow = (b: number, adm: number[], t: number, seq: number, code = 150456)
 const waveRow = (b: number, adm: number[], t: number, seq: number, rateHz: number, body: Buffer) =>
   ({ kind: RecordKind.WAVEFORM, bedId: `bed-${b}`, deviceId: `mon-${b}`, admissionId: adm[b]!, code: 131330, value: rateHz, unit: 'uV', deviceTimeMs: t, hubTimeMs: t, deviceSeq: seq, quality: 0, body }) as const
 
-const SCENARIOS: Record<'obs' | 'wave' | 'ward', Scenario> = {
-  obs: {
-    name: 'sync.drain.observations', records: OBS, note: '',
-    fill: (append, adm, now) => { for (let i = 0; i < OBS; i++) append(obsRow(i % BEDS, adm, now + i, i)) },
-  },
+const fillObs = (append: Append, adm: number[], now: number) => { for (let i = 0; i < OBS; i++) append(obsRow(i % BEDS, adm, now + i, i)) }
+
+const SCENARIOS: Record<'obs' | 'runs' | 'wave' | 'ward', Scenario> = {
+  obs: { name: 'sync.drain.observations', records: OBS, note: '; one schema_version 1 record per observation (observations_per_record: 1)', perRecord: 1, fill: fillObs },
+  runs: { name: 'sync.drain.observation-runs', records: OBS, note: '; observations as runs, schema_version 2 (observations_per_record: 1000, the default), 64 beds interleaved', perRecord: 1000, fill: fillObs },
   wave: {
-    name: 'sync.drain.waveforms', records: WAVES, note: `; ${SAMPLES} samples/chunk`,
+    name: 'sync.drain.waveforms', records: WAVES, note: `; ${SAMPLES} samples/chunk`, perRecord: 1000,
     fill: (append, adm, now) => { const body = ecgBody(SAMPLES); for (let i = 0; i < WAVES; i++) append(waveRow(i % BEDS, adm, now + i, i, SAMPLES, body)) },
   },
   ward: {
     name: 'sync.catchup.ward-10min', records: BEDS * OUTAGE_S * (WARD_ECG_CHUNKS_PER_S + WARD_NUMERICS_PER_S),
-    note: `; a ${OUTAGE_S / 60}-minute outage of ${BEDS} beds in arrival order: per bed and second ${WARD_ECG_CHUNKS_PER_S} ECG chunks of 25 samples + ${WARD_NUMERICS_PER_S} numerics`,
+    note: `; a ${OUTAGE_S / 60}-minute outage of ${BEDS} beds in arrival order: per bed and second ${WARD_ECG_CHUNKS_PER_S} ECG chunks of 25 samples + ${WARD_NUMERICS_PER_S} numerics, numerics as runs`, perRecord: 1000,
     fill: (append, adm, now) => {
       const body = ecgBody(25)
       const t0 = now - OUTAGE_S * 1000
@@ -97,7 +99,7 @@ async function drain(brokers: string[], scenario: Scenario): Promise<BenchFigure
   const log = pino({ level: 'error' })
   const outbox = new Outbox(db)
   if (outbox.depth() !== n) throw new Error(`${scenario.name}: ${outbox.depth()} records queued, expected ${n}`)
-  const sync = new CloudSync(createKafka({ brokers, clientId: 'bench', log }), outbox, new EnvelopeEncoder('bench-hub', admissions, new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 'bench', now - OUTAGE_S * 2000)), { topics, maxBatchRecords: 5000 }, createMetrics(), log)
+  const sync = new CloudSync(createKafka({ brokers, clientId: 'bench', log }), outbox, new EnvelopeEncoder('bench-hub', admissions, new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 'bench', now - OUTAGE_S * 2000)), { topics, maxBatchRecords: 5000, observationsPerRecord: scenario.perRecord }, createMetrics(), log)
   const t0 = process.hrtime.bigint()
   sync.start()
   while (outbox.depth() > 0) await new Promise((r) => setTimeout(r, 20))
@@ -160,5 +162,5 @@ export default async function bench(): Promise<BenchFigure[]> {
     console.log('# sync: KAFKA_BROKERS not set, skipped (start scripts/services/services.sh and eval its env)')
     return [...recordEncoding(), ...waveformEncoding()]
   }
-  return [...recordEncoding(), ...waveformEncoding(), ...(await drain(brokers, SCENARIOS.obs)), ...(await drain(brokers, SCENARIOS.wave)), ...(await drain(brokers, SCENARIOS.ward))]
+  return [...recordEncoding(), ...waveformEncoding(), ...(await drain(brokers, SCENARIOS.obs)), ...(await drain(brokers, SCENARIOS.runs)), ...(await drain(brokers, SCENARIOS.wave)), ...(await drain(brokers, SCENARIOS.ward))]
 }
