@@ -57,6 +57,11 @@ interface E2eRun {
   readonly cpuS: number
   readonly peakRssMb: number
   readonly kafkaRecords: number
+  /** CPU seconds of the publisher process (its whole life, start-up included). */
+  readonly publisherCpuS: number
+  /** Group commits, and their mean wall time (transaction + fsync). */
+  readonly commits: number
+  readonly commitMs: number
 }
 
 function cpuSeconds(pid: number): number {
@@ -167,12 +172,15 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
     }
     const doneAt = Date.now()
     const cpuS = cpuSeconds(child.pid!) - cpu0
-    const [mqttMs, startAt] = (await published).stdout.trim().split(' ').map(Number) as [number, number]
+    const text = await (await fetch(`${http}/metrics`, VIEWER_AUTH)).text()
+    const commits = metric(text, 'bedside_commit_latency_seconds_count')
+    const commitMs = (metric(text, 'bedside_commit_latency_seconds_sum') / commits) * 1000
+    const [mqttMs, startAt, publisherCpuMs] = (await published).stdout.trim().split(' ').map(Number) as [number, number, number]
     const peak = peakRssMb(child.pid!)
     await stopChild(child)
     const inKafka = await countInKafka(brokers, topics.raw_vitals)
     if (inKafka.observations !== total) throw new Error(`Kafka holds ${inKafka.observations} observations of ${total}`)
-    return { total, mqttMs, e2eMs: doneAt - startAt, cpuS, peakRssMb: peak, kafkaRecords: inKafka.records }
+    return { total, mqttMs, e2eMs: doneAt - startAt, cpuS, peakRssMb: peak, kafkaRecords: inKafka.records, publisherCpuS: publisherCpuMs / 1000, commits, commitMs }
   } finally {
     await stopChild(child)
     await deleteTopics(brokers, topics)
@@ -185,7 +193,7 @@ function figures(w: Workload, r: E2eRun, cli: string): BenchFigure[] {
   const how = `${DEVICES} QoS 1 clients, ${WINDOW} in flight each, ${w.obsPerMessage} obs/message, ${r.total.toLocaleString('en-US')} obs; agent ${cli.includes('/dist/agent/cli.js') && !process.env.BENCH_E2E_CLI ? 'this build' : cli}`
   return [
     { name, value: (r.total / r.e2eMs) * 1000, unit: 'observations/s', note: `MQTT in → acks=all in Kafka in ${(r.e2eMs / 1000).toFixed(1)} s; ${r.kafkaRecords.toLocaleString('en-US')} Kafka records, every observation counted in them; ${how}` },
-    { name: `${name}.mqtt-acked`, value: (r.total / r.mqttMs) * 1000, unit: 'observations/s', note: `every PUBACK (durable commit) in ${(r.mqttMs / 1000).toFixed(1)} s` },
+    { name: `${name}.mqtt-acked`, value: (r.total / r.mqttMs) * 1000, unit: 'observations/s', note: `every PUBACK (durable commit) in ${(r.mqttMs / 1000).toFixed(1)} s; ${r.commits.toLocaleString('en-US')} group commits of ${r.commitMs.toFixed(1)} ms on average; the publisher process used ${r.publisherCpuS.toFixed(1)} CPU s` },
     { name: `${name}.cpu`, value: r.cpuS / (r.total / 1e6), unit: 'CPU s per million observations', note: `agent process user+system, ${r.cpuS.toFixed(1)} s` },
     { name: `${name}.peak-rss`, value: r.peakRssMb, unit: 'MB', note: 'agent process VmHWM' },
   ]

@@ -2,7 +2,8 @@
  * A real MQTT client process for the ingest benchmark: DEVICES clients publish MESSAGES QoS 1
  * messages of OBS observations each, with up to WINDOW unacknowledged per client, and print the
  * elapsed milliseconds once every PUBACK has arrived, then the wall-clock ms of the start (for a
- * bench that times the same load further down the line, bench/e2e.bench.ts).
+ * bench that times the same load further down the line, bench/e2e.bench.ts) and the CPU ms this
+ * process used (user + system: whether the load generator itself was the bound).
  * usage: node --import tsx bench/mqtt-publisher.ts URL DEVICES MESSAGES OBS WINDOW [MESSAGES_PER_S_PER_DEVICE]
  * With the last argument, each client paces itself to that message rate (background load).
  */
@@ -40,4 +41,5 @@ async function device(i: number): Promise<void> {
 
 const start = Date.now()
 await Promise.all(Array.from({ length: devices }, (_, i) => device(i)))
-console.log(`${Date.now() - start} ${start}`)
+const cpu = process.cpuUsage()
+console.log(`${Date.now() - start} ${start} ${Math.round((cpu.user + cpu.system) / 1000)}`)
