@@ -59,7 +59,8 @@ async function highWater(topic: string): Promise<number> {
 
 function agentKafka(over: { ca_file?: string; password_file?: string } = {}): Record<string, unknown> {
   return {
-    brokers: [broker], topics,
+    // One record per observation (schema_version 1), so that the high watermark counts observations.
+    brokers: [broker], topics, observations_per_record: 1,
     ssl: { ca_file: over.ca_file ?? join(tls, 'ca.pem'), cert_file: join(tls, 'client.pem'), key_file: join(tls, 'client.key') },
     sasl: { mechanism: 'scram-sha-512', username: readFileSync(join(tls, 'sasl-user'), 'utf8').trim(), password_file: over.password_file ?? join(tls, 'sasl-password') },
   }
