@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { Kafka, logLevel } from 'kafkajs'
+import { Kafka, logLevel, type Consumer } from 'kafkajs'
 import YAML from 'yaml'
 import { decodeEnvelope, observationEvents } from '../proto/codec.js'
 import { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../scripts/testkit/runtime.js'
@@ -62,6 +62,23 @@ interface E2eRun {
   /** Group commits, and their mean wall time (transaction + fsync). */
   readonly commits: number
   readonly commitMs: number
+}
+
+/**
+ * The harness's own Kafka calls (topic creation, the read-back), retried: on the loaded single-node
+ * bench broker they fail now and then with UNKNOWN_TOPIC_OR_PARTITION right after a create or while
+ * earlier bench topics are being deleted. The agent's own sends are never retried here.
+ */
+async function retrying<T>(what: string, fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (i >= attempts) throw new Error(`${what}: ${(err as Error).message}`, { cause: err })
+      console.log(`# e2e: ${what} failed (${(err as Error).message}), retrying`)
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+  }
 }
 
 function cpuSeconds(pid: number): number {
@@ -110,22 +127,36 @@ async function countInKafka(brokers: string[], topic: string): Promise<{ records
   let observations = 0
   const consumer = kafka.consumer({ groupId: `bench-e2e-count-${Date.now()}` })
   await consumer.connect()
-  await consumer.subscribe({ topics: [topic], fromBeginning: true })
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${read} of ${records} records of ${topic}`)), 300_000)
-    void consumer.run({
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    await readUntil(consumer, records, (n, obs) => {
+      read += n
+      observations += obs
+      return read >= records
+    })
+  } finally {
+    await consumer.disconnect()
+  }
+  return { records, observations }
+}
+
+/** Runs `consumer` until `add(messages, observations)` of its batches says everything arrived. */
+function readUntil(consumer: Consumer, records: number, add: (messages: number, observations: number) => boolean): Promise<void> {
+  let read = 0
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`read ${read} of ${records} records`)), 300_000)
+    consumer.run({
       eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) observations += observationsIn(m.value!)
+        let obs = 0
+        for (const m of batch.messages) obs += observationsIn(m.value!)
         read += batch.messages.length
-        if (read >= records) {
+        if (add(batch.messages.length, obs)) {
           clearTimeout(timer)
           resolve()
         }
       },
-    })
+    }).catch(reject)
   })
-  await consumer.disconnect()
-  return { records, observations }
 }
 
 function observationsIn(value: Buffer): number {
@@ -148,7 +179,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2eRun> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'))
   const id = `bench-e2e-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
-  const topics = await createTopics(brokers, id)
+  const topics = await retrying('creating the bench topics', () => createTopics(brokers, id))
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const beds = Array.from({ length: DEVICES }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
   const config = { hub: { id: 'bench-e2e', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}`, tokens: [TEST_VIEWER] }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, cloud: { kafka: { brokers, topics, ...(JSON.parse(process.env.BENCH_E2E_KAFKA ?? '{}') as object) } } }
@@ -178,7 +209,7 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
     const [mqttMs, startAt, publisherCpuMs] = (await published).stdout.trim().split(' ').map(Number) as [number, number, number]
     const peak = peakRssMb(child.pid!)
     await stopChild(child)
-    const inKafka = await countInKafka(brokers, topics.raw_vitals)
+    const inKafka = await retrying('reading the topic back', () => countInKafka(brokers, topics.raw_vitals))
     if (inKafka.observations !== total) throw new Error(`Kafka holds ${inKafka.observations} observations of ${total}`)
     return { total, mqttMs, e2eMs: doneAt - startAt, cpuS, peakRssMb: peak, kafkaRecords: inKafka.records, publisherCpuS: publisherCpuMs / 1000, commits, commitMs }
   } finally {
