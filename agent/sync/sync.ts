@@ -21,7 +21,8 @@
  *   writer's decode) are paid per run. A run never outlives its batch: the cursor still moves only
  *   past what Kafka acknowledged, and a re-sent batch re-sends the same observations (consumers
  *   dedupe each by (hub_id, hub_seq)). On issue 23's 100-obs/message MQTT load this cut the Kafka
- *   records 560-fold and the agent's CPU per observation by a quarter (BENCHMARKS.md).
+ *   records 830-fold and the agent's CPU per observation from 8.5 to 6.1 s per million (medians,
+ *   `npm run bench -- e2e`, BENCHMARKS.md).
  */
 import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
