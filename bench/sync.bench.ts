@@ -24,7 +24,7 @@ import { createRequire } from 'node:module'
 import { GZIP_LEVEL, createKafka } from '../agent/sync/kafka.js'
 import { Pseudonymizer } from '../agent/sync/pseudonym.js'
 import { CloudSync } from '../agent/sync/sync.js'
-import { waveformEncoders, type WaveformMsg } from '../proto/codec.js'
+import { runEncoders, SCHEMA_VERSION_RUN, waveformEncoders, type EnvelopeMsg, type WaveformMsg } from '../proto/codec.js'
 import type { BenchFigure } from './harness.js'
 
 const BEDS = 64
@@ -156,11 +156,29 @@ function waveformEncoding(): BenchFigure[] {
   ]
 }
 
+/** The one-pass run encoder of proto/codec.ts against protobufjs' generated one, on runs of 100 observations. */
+function runEncoding(): BenchFigure[] {
+  const RUN = 100
+  const runs: EnvelopeMsg[] = Array.from({ length: 200 }, (_, r) => ({
+    schemaVersion: SCHEMA_VERSION_RUN, hubId: 'bench-hub', hubSeq: r * RUN + 1, subject: `patient-pseudonym-${r % BEDS}`.padEnd(22, 'x'), subjectKind: 1, keyEpoch: 'e1-1764120000000', bedId: `bed-${r % BEDS}`, hubTimeMs: 1_764_120_000_000 + r,
+    observations: {
+      items: Array.from({ length: RUN }, (_, i) => ({ code: 150456 + (i % 2), value: 97 - (i % 3), unit: i % 2 ? '/min' : '%', deviceTimeMs: 1_764_120_000_000 + r * 100 + i, hubTimeMs: 1_764_120_000_000 + r * 100 + i, deviceSeq: r * RUN + i, quality: 0, device: `device-pseudonym-${r % BEDS}`.padEnd(22, 'x') })),
+      hubSeq: Array.from({ length: RUN }, (_, i) => r * RUN + 1 + i),
+    },
+  }))
+  const onePass = bestRate(runs, 5, runEncoders.onePass) * RUN
+  const generated = bestRate(runs, 5, runEncoders.generated) * RUN
+  return [
+    { name: 'sync.protobuf.run-encode', value: onePass, unit: 'observations/s', note: `one-pass ObservationRun encoder (proto/codec.ts), runs of ${RUN}; ${(onePass / generated).toFixed(1)}× the generated one` },
+    { name: 'sync.protobuf.run-encode.generated', value: generated, unit: 'observations/s', note: 'protobufjs 7.6.6 generated encoder, same runs' },
+  ]
+}
+
 export default async function bench(): Promise<BenchFigure[]> {
   const brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean)
   if (!brokers?.length) {
     console.log('# sync: KAFKA_BROKERS not set, skipped (start scripts/services/services.sh and eval its env)')
-    return [...recordEncoding(), ...waveformEncoding()]
+    return [...recordEncoding(), ...waveformEncoding(), ...runEncoding()]
   }
-  return [...recordEncoding(), ...waveformEncoding(), ...(await drain(brokers, SCENARIOS.obs)), ...(await drain(brokers, SCENARIOS.runs)), ...(await drain(brokers, SCENARIOS.wave)), ...(await drain(brokers, SCENARIOS.ward))]
+  return [...recordEncoding(), ...waveformEncoding(), ...runEncoding(), ...(await drain(brokers, SCENARIOS.obs)), ...(await drain(brokers, SCENARIOS.runs)), ...(await drain(brokers, SCENARIOS.wave)), ...(await drain(brokers, SCENARIOS.ward))]
 }

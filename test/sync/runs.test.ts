@@ -15,7 +15,7 @@ import { Col, Outbox } from '../../agent/store/outbox.js'
 import { EnvelopeEncoder, type ObservationItem } from '../../agent/sync/envelope.js'
 import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
 import { ObservationRuns } from '../../agent/sync/runs.js'
-import { decodeEnvelope, encodeEnvelope, observationEvents, SCHEMA_VERSION, SCHEMA_VERSION_RUN } from '../../proto/codec.js'
+import { decodeEnvelope, encodeEnvelope, observationEvents, runEncoders, SCHEMA_VERSION, SCHEMA_VERSION_RUN } from '../../proto/codec.js'
 import { tempDir } from '../support/agent-process.js'
 
 function item(hubSeq: number, subject: string, over: Partial<ObservationItem> = {}): ObservationItem {
@@ -112,4 +112,26 @@ test('codec: an observation row still encodes to the version 1 bytes it did befo
     assert.deepEqual(Buffer.from(encoder.encode(r).value), Buffer.from(before))
   }
   close()
+})
+
+test('codec: the one-pass run encoder writes the bytes of the generated encoder, for any run', () => {
+  const u64 = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }))
+  const observation = fc.record({
+    code: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constant(150456)),
+    value: fc.oneof(fc.double(), fc.constant(Number.NaN), fc.constant(0)),
+    unit: fc.oneof(fc.constantFrom('%', '/min', 'mm[Hg]', ''), fc.string({ maxLength: 20 }), fc.fullUnicodeString({ maxLength: 5 })),
+    deviceTimeMs: u64, hubTimeMs: u64, deviceSeq: u64,
+    quality: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    device: fc.oneof(fc.string({ maxLength: 22 }), fc.fullUnicodeString({ maxLength: 4 })),
+  })
+  const run = fc.array(fc.tuple(observation, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), { minLength: 1, maxLength: 40 })
+  fc.assert(fc.property(run, fc.string({ maxLength: 30 }), (items, subject) => {
+    const env = { schemaVersion: SCHEMA_VERSION_RUN, hubId: 'hub-x', hubSeq: items[0]![1], subject, subjectKind: 2, keyEpoch: 'e1', bedId: 'b', hubTimeMs: 1_764_000_000_000, observations: { items: items.map(([o]) => o), hubSeq: items.map(([, s]) => s) } }
+    assert.deepEqual(Buffer.from(runEncoders.onePass(env)), Buffer.from(runEncoders.generated(env)))
+  }), { numRuns: 500 })
+  // Outside the one-pass path (a negative 64-bit field), the generated encoder writes the run.
+  const o = { code: 1, value: 1, unit: '%', deviceTimeMs: -1, hubTimeMs: 5, deviceSeq: 0, quality: 0, device: 'd' }
+  const env = { schemaVersion: SCHEMA_VERSION_RUN, hubId: 'h', hubSeq: 1, subject: 's', subjectKind: 2, keyEpoch: 'e1', bedId: 'b', hubTimeMs: 5, observations: { items: [o], hubSeq: [1] } }
+  assert.deepEqual(Buffer.from(runEncoders.onePass(env)), Buffer.from(runEncoders.generated(env)))
+  assert.equal(decodeEnvelope(runEncoders.onePass(env)).observations!.items[0]!.deviceTimeMs, -1)
 })
