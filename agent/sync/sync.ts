@@ -22,7 +22,7 @@
  *   past what Kafka acknowledged, and a re-sent batch re-sends the same observations (consumers
  *   dedupe each by (hub_id, hub_seq)). On issue 23's 100-obs/message MQTT load this cut the Kafka
  *   records 830-fold and the agent's CPU per observation from 8.5 to 6.1 s per million (medians,
- *   `npm run bench -- e2e`, BENCHMARKS.md).
+ *   `npm run bench -- e2e`, BENCHMARKS.md; 5.3 with the one-pass run encoder of proto/codec.ts).
  */
 import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
@@ -44,8 +44,10 @@ const PREPARE_SLICE = 1000
  * record with its Kafka framing, and costs none of the per-record work; at 1/4 a full batch of
  * runs is 4 × max_batch_records observations (20,000 by default, about 1.3 MB before gzip) in
  * one request, and the fixed cost of a batch (the acks=all round trip, the cursor's fsync, about
- * 33 ms on the 2-core bench machine under load) is shared by four times as many observations:
- * 65–68k → 86–104k obs/s end to end on issue 23's 100-obs load (`npm run bench -- e2e`).
+ * 33 ms on the 2-core bench machine under load) is shared by four times as many observations.
+ * On issue 23's 100-obs load (`npm run bench -- e2e`), two runs each gave 65–68k obs/s end to end
+ * at 5,000 observations per batch against 86–104k at 20,000 and 0.5 fewer CPU s per million; a
+ * later set of six on the same loaded machine did not separate them (BENCHMARKS.md).
  */
 const RUN_ITEM_WEIGHT = 0.25
 
