@@ -169,7 +169,7 @@ function runEncoding(): BenchFigure[] {
   const onePass = bestRate(runs, 5, runEncoders.onePass) * RUN
   const generated = bestRate(runs, 5, runEncoders.generated) * RUN
   return [
-    { name: 'sync.protobuf.run-encode', value: onePass, unit: 'observations/s', note: `one-pass ObservationRun encoder (proto/codec.ts), runs of ${RUN}; ${(onePass / generated).toFixed(1)}× the generated one` },
+    { name: 'sync.protobuf.run-encode', value: onePass, unit: 'observations/s', note: `one-pass ObservationRun encoder (proto/run-encoder.ts), runs of ${RUN}; ${(onePass / generated).toFixed(1)}× the generated one` },
     { name: 'sync.protobuf.run-encode.generated', value: generated, unit: 'observations/s', note: 'protobufjs 7.6.6 generated encoder, same runs' },
   ]
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import protobuf from 'protobufjs'
+import { encodeRunField } from './run-encoder.js'
 
 /** schema_version of every Envelope whose body is one event (observation, waveform, alarm, audit). */
 export const SCHEMA_VERSION = 1
@@ -172,118 +173,19 @@ export const waveformEncoders = {
 }
 
 export function encodeEnvelope(msg: EnvelopeMsg): Uint8Array {
-  if (msg.observations) return encodeRunEnvelope(msg, msg.observations)
+  if (msg.observations) {
+    // The run in one pass (run-encoder.ts), after the head as protobufjs writes it; protobuf
+    // fields may come in any order, and the body is the last field the generated encoder writes.
+    const run = encodeRunField(msg.observations)
+    if (run !== null) {
+      const head = Envelope.encode({ ...msg, observations: undefined } as unknown as protobuf.Message).finish()
+      const out = Buffer.allocUnsafe(head.length + run.length)
+      out.set(head, 0)
+      out.set(run, head.length)
+      return out
+    }
+  }
   return Envelope.encode(msg as unknown as protobuf.Message).finish()
-}
-
-/**
- * A schema_version 2 Envelope in one pass: the head by protobufjs, then the run (field 14) written
- * straight into one buffer. The generated encoder forks a writer state per observation and queues
- * one operation (an object and a closure) per field; a run of 1000 is 9,000 of them. The same
- * fields in the same order with the same presence rules as the generated encoder (every field of
- * an item is an own property, so each is written, zero or not), and the hub_seq as one packed
- * run: test/sync/codec.test.ts checks the bytes against the generated encoder. Values the fast
- * path does not cover (a negative or non-integer 64-bit field) take the generated encoder.
- */
-function encodeRunEnvelope(msg: EnvelopeMsg, run: ObservationRunMsg): Uint8Array {
-  let runBytes = 0
-  const itemBytes = new Array<number>(run.items.length)
-  for (let i = 0; i < run.items.length; i++) {
-    const n = observationBytes(run.items[i]!)
-    if (n < 0) return Envelope.encode(msg as unknown as protobuf.Message).finish()
-    itemBytes[i] = n
-    runBytes += 1 + varintBytes(n) + n
-  }
-  let seqBytes = 0
-  for (const seq of run.hubSeq) {
-    if (!isVarint64(seq)) return Envelope.encode(msg as unknown as protobuf.Message).finish()
-    seqBytes += varintBytes(seq)
-  }
-  if (run.hubSeq.length > 0) runBytes += 1 + varintBytes(seqBytes) + seqBytes
-  const head = Envelope.encode({ ...msg, observations: undefined } as unknown as protobuf.Message).finish()
-  const out = Buffer.allocUnsafe(head.length + 1 + varintBytes(runBytes) + runBytes)
-  out.set(head, 0)
-  let p = head.length
-  out[p++] = (ENVELOPE_RUN_FIELD << 3) | 2
-  p = writeVarint(out, p, runBytes)
-  for (let i = 0; i < run.items.length; i++) {
-    out[p++] = 0x0a // items, field 1
-    p = writeVarint(out, p, itemBytes[i]!)
-    p = writeObservation(out, p, run.items[i]!)
-  }
-  if (run.hubSeq.length > 0) {
-    out[p++] = 0x12 // hub_seq, field 2, packed
-    p = writeVarint(out, p, seqBytes)
-    for (const seq of run.hubSeq) p = writeVarint(out, p, seq)
-  }
-  return out
-}
-
-const ENVELOPE_RUN_FIELD = 14
-const isVarint32 = (n: number) => n >>> 0 === n
-const isVarint64 = (n: number) => Number.isSafeInteger(n) && n >= 0
-/** UTF-8 of the few distinct strings of runs (units, device pseudonyms), bounded. */
-const utf8Cache = new Map<string, Buffer>()
-function utf8(s: string): Buffer {
-  let b = utf8Cache.get(s)
-  if (b === undefined) {
-    if (utf8Cache.size >= 4096) utf8Cache.clear()
-    utf8Cache.set(s, (b = Buffer.from(s, 'utf8')))
-  }
-  return b
-}
-
-function varintBytes(n: number): number {
-  let bytes = 1
-  while (n >= 128) {
-    n = Math.floor(n / 128)
-    bytes++
-  }
-  return bytes
-}
-
-function writeVarint(b: Buffer, p: number, n: number): number {
-  while (n >= 128) {
-    b[p++] = (n % 128) | 128
-    n = Math.floor(n / 128)
-  }
-  b[p++] = n
-  return p
-}
-
-/** Encoded size of an Observation, or -1 when a field is outside the fast path. */
-function observationBytes(o: ObservationMsg): number {
-  if (!isVarint32(o.code) || !isVarint32(o.quality) || !isVarint64(o.deviceTimeMs) || !isVarint64(o.hubTimeMs) || !isVarint64(o.deviceSeq)) return -1
-  const unit = utf8(o.unit).length
-  const device = utf8(o.device).length
-  return 1 + varintBytes(o.code) + 9 + 1 + varintBytes(unit) + unit + 1 + varintBytes(o.deviceTimeMs) + 1 + varintBytes(o.hubTimeMs) +
-    1 + varintBytes(o.deviceSeq) + 1 + varintBytes(o.quality) + 1 + varintBytes(device) + device
-}
-
-/** proto/bedside/v1/observation.proto, fields 1–8 in order. */
-function writeObservation(b: Buffer, p: number, o: ObservationMsg): number {
-  b[p++] = 8
-  p = writeVarint(b, p, o.code)
-  b[p++] = 17
-  b.writeDoubleLE(o.value, p)
-  p += 8
-  const unit = utf8(o.unit)
-  b[p++] = 26
-  p = writeVarint(b, p, unit.length)
-  p += unit.copy(b, p)
-  b[p++] = 32
-  p = writeVarint(b, p, o.deviceTimeMs)
-  b[p++] = 40
-  p = writeVarint(b, p, o.hubTimeMs)
-  b[p++] = 48
-  p = writeVarint(b, p, o.deviceSeq)
-  b[p++] = 56
-  p = writeVarint(b, p, o.quality)
-  const device = utf8(o.device)
-  b[p++] = 66
-  p = writeVarint(b, p, device.length)
-  p += device.copy(b, p)
-  return p
 }
 
 /** For the byte-for-byte test: the one-pass run encoder and the generated one it replaces. */

@@ -22,7 +22,7 @@
  *   past what Kafka acknowledged, and a re-sent batch re-sends the same observations (consumers
  *   dedupe each by (hub_id, hub_seq)). On issue 23's 100-obs/message MQTT load this cut the Kafka
  *   records 830-fold and the agent's CPU per observation from 8.5 to 6.1 s per million (medians,
- *   `npm run bench -- e2e`, BENCHMARKS.md; 5.3 with the one-pass run encoder of proto/codec.ts).
+ *   `npm run bench -- e2e`, BENCHMARKS.md; 5.3 with the one-pass run encoder of proto/run-encoder.ts).
  */
 import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
