@@ -43,7 +43,7 @@ import { Pairings } from './store/pairings.js'
 import { SeenMessages } from './store/seen-messages.js'
 import { EnvelopeEncoder } from './sync/envelope.js'
 import { createKafka } from './sync/kafka.js'
-import { Pseudonymizer } from './sync/pseudonym.js'
+import { Pseudonymizer, pseudonymPolicyWarning } from './sync/pseudonym.js'
 import { kafkaSecurity } from './sync/security.js' // issue 7
 import { CloudSync } from './sync/sync.js'
 import { Ward } from './ward/ward.js'
@@ -140,7 +140,9 @@ class Agent implements RunningAgent {
       onIdentity: (d, reported) => this.identities.record(d.id, d.identity, this.committer.peekHubSeq, reported),
       onRemove: (id) => this.identities.forgetReported(id),
     })
-    this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
+    this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now(), { policy: cfg.pseudonyms.policy, keyFile: cfg.pseudonyms.key_file })
+    const keyWarning = pseudonymPolicyWarning(this.pseudonyms)
+    if (keyWarning) this.log.warn({ event: 'pseudonym_policy', policy: this.pseudonyms.policy }, keyWarning)
     this.engine = createRuleEngine(cfg.rules ?? rulesConfigSchema.parse({}), { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
     observeSourceCounters(this.metrics, () => this.runner?.factory.linkCounters ?? [], () => this.engine.stats())
     this.durability = new Durability({ // issue 7: before the pipeline, which reads its quota gate
@@ -182,7 +184,7 @@ class Agent implements RunningAgent {
     })
     this.api = new AgentApiImpl({
       hubId: cfg.hub.id, http: cfg.http, mqtt: cfg.mqtt, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
-      sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening,
+      sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening, pseudonyms: this.pseudonyms,
     })
     const source = new MqttDeviceSource({
       sequenceOf: (id) => { const d = this.devices.get(id); return d?.config.type === 'mqtt' ? d : undefined },

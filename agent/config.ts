@@ -183,12 +183,27 @@ export const configSchema = z.object({
     quota_check_ms: z.number().int().min(50).max(60_000).default(1000),
     retention_cron: cronExpr.default('*/10 * * * *'),
     checkpoint_cron: cronExpr.default('* * * * *'),
-    /** Pseudonym key rotation; default weekly, Monday 03:00. */
+    /** Data key rotation, and the pseudonym key's under pseudonyms.policy gateway (site: the bundle's epochs); default weekly, Monday 03:00. */
     key_rotation_cron: cronExpr.default('0 3 * * 1'),
     /** Daily self-test: write a record, read it back, technical alarm on failure (issue 10). */
     self_test_cron: cronExpr.default('30 3 * * *'),
   }).strict().default({}),
   // --- end issue 7 ---
+  // --- issue 24: one pseudonym per patient per hospital, by policy (agent/sync/pseudonym.ts) ---
+  pseudonyms: z.object({
+    /**
+     * site: the hospital's shared epoch keys (imported with `bedside-hub keys import`, or key_file),
+     * so a patient keeps one pseudonym across wards; gateway: a key per gateway, rotated by
+     * housekeeping.key_rotation_cron (pseudonyms join neither across wards nor across rotations).
+     * Default: site when the gateway holds site keys, else gateway (with a warning).
+     */
+    policy: z.enum(['site', 'gateway']).optional(),
+    /** The site key bundle as placed by configuration management (clear JSON, mode 0600 or 0640 root:bedside-hub). */
+    key_file: z.string().min(1).optional(),
+  }).strict().superRefine((p, ctx) => {
+    if (p.policy === 'gateway' && p.key_file !== undefined) ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'key_file is the site key bundle: policy gateway would not use it; set policy: site, or remove key_file' })
+  }).default({}),
+  // --- end issue 24 ---
   cloud: z.object({ kafka }).strict().optional(),
   /** Alarm rules (agent/rules/schema.ts): the default set, patches and per-bed changes, validated here with the rest. */
   rules: rulesConfigSchema.optional(),

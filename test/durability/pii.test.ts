@@ -75,7 +75,7 @@ test('durability: no identifier in any Kafka byte; key rotation changes pseudony
   assert.ok(byEpoch.size >= 2, 'the key rotated at least once while records flowed')
   for (const s of subjects) assert.equal(s.length, 1, 'one pseudonym per patient per epoch')
   assert.equal(new Set(subjects.flat()).size, subjects.length, 'a new epoch, a new pseudonym')
-  assert.ok(envs.some((e) => e.audit?.action === 'keys.rotate'), 'the rotation is audited')
+  assert.ok(envs.some((e) => e.audit?.action === 'key-rotation'), 'the rotation is audited')
 
   // Relink every epoch's pseudonym of bed 0's patient, and one device pseudonym, on the gateway.
   for (const [epoch, s] of byEpoch) {
