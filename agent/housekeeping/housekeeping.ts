@@ -57,7 +57,10 @@ export class Housekeeping {
     this.schedule('checkpoint', this.opts.checkpointCron, () => this.checkpoint())
     this.schedule('key-rotation', this.opts.keyRotationCron, () => this.rotateKeys(Date.now()))
     this.schedule('self-test', this.opts.selfTestCron, () => this.parts.selfTest.run())
-    this.epochInForce = this.parts.pseudonyms.currentEpoch.id
+    const p = this.parts.pseudonyms
+    // Site epochs merged at start from pseudonyms.key_file (configuration management placed a new bundle).
+    if (p.imported.length > 0) this.hooks.audit(AuditAction.KEY_IMPORT, `site key bundle merged from pseudonyms.key_file: epochs ${p.imported.join(', ')}`)
+    this.epochInForce = p.currentEpoch.id
     if (this.parts.pseudonyms.policy === 'site') this.epochTimer = setInterval(() => this.guard('key-epoch', () => this.checkSiteEpoch(Date.now())), 60_000)
   }
 

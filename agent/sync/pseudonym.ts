@@ -41,6 +41,8 @@ export interface PseudonymOptions {
   readonly policy?: PseudonymPolicy | undefined
   /** A site bundle placed by configuration management (clear JSON, private), merged at open. */
   readonly keyFile?: string | undefined
+  /** A site bundle to merge (`bedside-hub keys import`), like keyFile's. */
+  readonly bundle?: SiteKeys | undefined
 }
 
 interface KeyFile {
@@ -102,13 +104,20 @@ export class Pseudonymizer {
       throw new KeyBundleError('BEDSIDE_ERR_KEYS_SITE', `${file} holds the keys of site "${siteKeys.site}", but hub.site is "${site}": pseudonyms would not join; restore hub.site or this gateway's keys`)
     }
     let changed = !existed
+    const imported: string[] = []
+    const incoming: [SiteKeys, string][] = []
     if (opts.keyFile !== undefined) {
       if (!existsSync(opts.keyFile)) throw new KeyBundleError('BEDSIDE_ERR_KEYS_POLICY', `pseudonyms.key_file ${opts.keyFile} does not exist: place the site key bundle there (configuration management) or remove the setting`)
-      const placed = fromDoc(readJson(opts.keyFile, 'site key file'), opts.keyFile)
-      if (placed.site !== site) throw new KeyBundleError('BEDSIDE_ERR_KEYS_SITE', `${opts.keyFile} is the bundle of site "${placed.site}", but hub.site is "${site}": refused`)
+      incoming.push([fromDoc(readJson(opts.keyFile, 'site key file'), opts.keyFile), opts.keyFile])
+    }
+    if (opts.bundle) incoming.push([opts.bundle, 'the bundle'])
+    for (const [placed, where] of incoming) {
+      if (placed.site !== site) throw new KeyBundleError('BEDSIDE_ERR_KEYS_SITE', `${where} is the bundle of site "${placed.site}", but hub.site is "${site}": refused`)
       const before = siteKeys
-      siteKeys = mergeSiteKeys(siteKeys, placed, nowMs).merged
-      changed ||= before === null || siteKeys.epochs.length !== before.epochs.length || siteKeys.everyDays !== before.everyDays
+      const m = mergeSiteKeys(siteKeys, placed, nowMs)
+      siteKeys = m.merged
+      imported.push(...m.added)
+      changed ||= before === null || m.added.length > 0 || siteKeys.everyDays !== before.everyDays || siteKeys.epochs.length !== before.epochs.length
     }
     const policy = opts.policy ?? (siteKeys ? 'site' : 'gateway')
     if (policy === 'site' && !siteKeys) {
@@ -120,10 +129,14 @@ export class Pseudonymizer {
       changed = true
     }
     const p = new Pseudonymizer(file, site, gatewayEpochs, siteKeys, siteSinceMs, policy, opts.policy !== undefined)
+    p.imported = imported
     if (policy === 'gateway' && gatewayEpochs.length === 0) p.rotate(nowMs)
     else if (changed) p.save()
     return p
   }
+
+  /** Site epoch ids that open() merged from the key file or bundle (to audit), oldest first. */
+  imported: readonly string[] = []
 
   /** The site keys held (derived epochs included), or null. */
   get siteKeysHeld(): SiteKeys | null {
@@ -297,7 +310,7 @@ export function pseudonymWith(key: Buffer, site: string, kind: string, identifie
 }
 
 /** The warning of a gateway whose pseudonyms will not join across wards without anyone having chosen it, or null. */
-export function pseudonymPolicyWarning(p: Pseudonymizer): string | null {
+export function pseudonymPolicyWarning(p: { readonly policy: PseudonymPolicy; readonly policyConfigured: boolean }): string | null {
   if (p.policy !== 'gateway' || p.policyConfigured) return null
   return 'pseudonym keys are this gateway\'s own (no site key bundle imported): a patient gets another pseudonym on every ward and after every key rotation, so analytics cannot join a stay across wards. Import the hospital\'s bundle (bedside-hub keys import), or set pseudonyms.policy: gateway to choose this knowingly (docs/hospital-it.md, section 6)'
 }
