@@ -5,8 +5,10 @@
  * re-keys when its data-sharing policy or a suspected leak says so (docs/hospital-it.md, section 6).
  *
  *   keys status [--config FILE] [--json]                    policy, site, epochs held, the one in force
- *   keys create --out FILE --every-days N|never [--start ISO] [--site S | --config FILE]
- *   keys export --out FILE [--config FILE]                  this gateway's site keys, sealed
+ *   keys create --out FILE --every-days N|never [--start ISO] [--site S | --config FILE] [--clear]
+ *   keys export --out FILE [--config FILE] [--clear]        this gateway's site keys, sealed
+ *                                                           (--clear: the JSON pseudonyms.key_file takes,
+ *                                                           for a configuration management's own vault)
  *   keys import BUNDLE [--config FILE]                      merge a sealed bundle into keys.json
  *   keys rekey --at ISO --out FILE [--config FILE]          a fresh random epoch from ISO: import and export
  *
@@ -27,12 +29,12 @@ import { PASSPHRASE_ENV, bundleSite, unwrapBundle, wrapBundle } from '../secrets
 import { assertPrivateFile, SecretFileError } from '../secrets/permissions.js'
 import { writeFileAtomic0600 } from '../secrets/atomic-file.js'
 import { KEYS_FILE, Pseudonymizer, pseudonymPolicyWarning } from '../sync/pseudonym.js'
-import { DAY_MS, KeyBundleError, deriveUntil, fromDoc, newSiteKeys, rekeySiteKeys, type SiteKeys, type SiteKeysDoc } from '../sync/site-keys.js'
+import { DAY_MS, KeyBundleError, deriveUntil, fromDoc, newSiteKeys, rekeySiteKeys, toDoc, type SiteKeys, type SiteKeysDoc } from '../sync/site-keys.js'
 import { PACKAGED_CONFIG } from './status.js'
 
 const USAGE = `usage: bedside-hub keys status [--config FILE] [--json]
-       bedside-hub keys create --out FILE --every-days N|never [--start ISO-TIME] [--site SITE | --config FILE]
-       bedside-hub keys export --out FILE [--config FILE]
+       bedside-hub keys create --out FILE --every-days N|never [--start ISO-TIME] [--site SITE | --config FILE] [--clear]
+       bedside-hub keys export --out FILE [--config FILE] [--clear]
        bedside-hub keys import BUNDLE [--config FILE]
        bedside-hub keys rekey --at ISO-TIME --out FILE [--config FILE]
 passphrase: --passphrase-file FILE (mode 0600), or the environment variable ${PASSPHRASE_ENV}
@@ -40,7 +42,7 @@ passphrase: --passphrase-file FILE (mode 0600), or the environment variable ${PA
 
 class UsageError extends Error {}
 
-type Values = { config?: string; out?: string; 'every-days'?: string; start?: string; at?: string; site?: string; 'passphrase-file'?: string; json?: boolean }
+type Values = { config?: string; out?: string; 'every-days'?: string; start?: string; at?: string; site?: string; 'passphrase-file'?: string; json?: boolean; clear?: boolean }
 
 function passphrase(values: Values): string {
   const file = values['passphrase-file']
@@ -85,8 +87,9 @@ function auditLine(dataDir: string, action: string, detail: Record<string, unkno
   appendFileSync(join(dataDir, 'keys-audit.log'), JSON.stringify({ atMs: Date.now(), user: userInfo().username, action, ...detail }) + '\n', { mode: 0o600 })
 }
 
-function writeBundle(out: string, keys: SiteKeys, pass: string): void {
-  writeFileAtomic0600(out, wrapBundle(keys, pass))
+/** Sealed under the passphrase, or (--clear) the JSON `pseudonyms.key_file` takes; 0600 either way. */
+function writeBundle(out: string, keys: SiteKeys, values: Values): void {
+  writeFileAtomic0600(out, values.clear ? JSON.stringify(toDoc(keys), null, 1) + '\n' : wrapBundle(keys, passphrase(values)))
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString()
@@ -132,7 +135,7 @@ function create(values: Values): number {
   const site = values.site ?? config(values).hub.site
   const startMs = values.start === undefined ? Date.now() : time(values.start, '--start')
   const keys = newSiteKeys(site, everyDays, startMs)
-  writeBundle(values.out, keys, passphrase(values))
+  writeBundle(values.out, keys, values)
   process.stdout.write(`${values.out}: new key bundle of site ${site}, epoch ${keys.epochs[0]!.id} from ${iso(startMs)}, rotation ${everyDays === null ? 'never' : `every ${everyDays} days`}; import it on every gateway of the site (bedside-hub keys import)\n`)
   return 0
 }
@@ -143,8 +146,8 @@ function exportKeys(values: Values): number {
   const held = heldSiteKeys(cfg.hub.data_dir)
   if (!held?.site) throw new KeyBundleError('BEDSIDE_ERR_KEYS_POLICY', 'this gateway holds no site keys to export: create the site bundle (bedside-hub keys create) or import it')
   const keys = deriveUntil(held.site, Date.now())
-  writeBundle(values.out, keys, passphrase(values))
-  auditLine(cfg.hub.data_dir, 'key-export', { site: keys.site, epochs: keys.epochs.map((e) => e.id), out: values.out })
+  writeBundle(values.out, keys, values)
+  auditLine(cfg.hub.data_dir, 'key-export', { site: keys.site, epochs: keys.epochs.map((e) => e.id), out: values.out, clear: values.clear === true })
   process.stdout.write(`${values.out}: site ${keys.site}, epochs ${keys.epochs.map((e) => e.id).join(', ')}\n`)
   return 0
 }
@@ -176,10 +179,10 @@ function rekey(values: Values): number {
   const atMs = time(values.at, '--at')
   if (atMs <= nowMs) throw new UsageError('--at must be in the future: every gateway must import the new epoch before it starts')
   const keys = rekeySiteKeys(deriveUntil(held.site, atMs - 1), atMs)
-  const pass = passphrase(values)
+  if (!values.clear) passphrase(values) // before anything is written
   const p = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, nowMs, { policy: cfg.pseudonyms.policy, bundle: keys })
   keepOwner(cfg.hub.data_dir)
-  writeBundle(values.out, keys, pass)
+  writeBundle(values.out, keys, values)
   auditLine(cfg.hub.data_dir, 'key-rekey', { site: keys.site, added: p.imported, from: iso(atMs) })
   process.stdout.write(`${values.out}: new epoch ${keys.epochs[keys.epochs.length - 1]!.id} from ${iso(atMs)}; import it on every gateway of the site before then\n`)
   return 0
@@ -190,7 +193,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv, allowPositionals: true, strict: true,
-      options: { config: { type: 'string', short: 'c' }, out: { type: 'string' }, 'every-days': { type: 'string' }, start: { type: 'string' }, at: { type: 'string' }, site: { type: 'string' }, 'passphrase-file': { type: 'string' }, json: { type: 'boolean' } },
+      options: { config: { type: 'string', short: 'c' }, out: { type: 'string' }, 'every-days': { type: 'string' }, start: { type: 'string' }, at: { type: 'string' }, site: { type: 'string' }, 'passphrase-file': { type: 'string' }, json: { type: 'boolean' }, clear: { type: 'boolean' } },
     })
   } catch (err) {
     process.stderr.write(`bedside-hub keys: ${(err as Error).message}\n${USAGE}`)

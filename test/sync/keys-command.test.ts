@@ -4,7 +4,7 @@
  * a wrong passphrase, readable by others, or would change an epoch held.
  */
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { main } from '../../agent/commands/keys.js'
@@ -120,4 +120,16 @@ test('keys: a passphrase file must be private; the sealed site cannot be relabel
   assert.notEqual(relabelled, text)
   assert.throws(() => unwrapBundle(relabelled, PASS, 'b'), (e: unknown) => e instanceof KeyBundleError && e.code === 'BEDSIDE_ERR_KEYS_PASSPHRASE')
   assert.equal(unwrapBundle(text, PASS, 'b').epochs[0]!.id, 'site-general-e1')
+})
+
+test('keys: create --clear writes the JSON pseudonyms.key_file takes, private, without a passphrase', async () => {
+  const a = gateway('ward-a')
+  const file = join(tempDir('cm'), 'site-keys.json')
+  const r = await keys(['create', '--config', a.config, '--out', file, '--every-days', '28', '--clear'], { [PASSPHRASE_ENV]: undefined })
+  assert.equal(r.code, 0, r.err)
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+  mkdirSync(a.dataDir, { mode: 0o700 })
+  const p = Pseudonymizer.open(a.dataDir, 'general', Date.now(), { policy: 'site', keyFile: file })
+  assert.equal(p.policy, 'site')
+  assert.equal(p.imported[0], 'site-general-e1', 'merged at open, audited by the agent as key-import')
 })
