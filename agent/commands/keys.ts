@@ -10,7 +10,8 @@
  *                                                           (--clear: the JSON pseudonyms.key_file takes,
  *                                                           for a configuration management's own vault)
  *   keys import BUNDLE [--config FILE]                      merge a sealed bundle into keys.json
- *   keys rekey --at ISO --out FILE [--config FILE]          a fresh random epoch from ISO: import and export
+ *   keys rekey --at ISO --out FILE [--every-days N|never] [--config FILE]
+ *                                                           a fresh random epoch from ISO: import and export
  *
  * The passphrase comes from `--passphrase-file FILE` (private, like every secret) or the environment
  * variable BEDSIDE_HUB_KEYS_PASSPHRASE; never from a prompt, so automation can run it. Every action is
@@ -36,7 +37,7 @@ const USAGE = `usage: bedside-hub keys status [--config FILE] [--json]
        bedside-hub keys create --out FILE --every-days N|never [--start ISO-TIME] [--site SITE | --config FILE] [--clear]
        bedside-hub keys export --out FILE [--config FILE] [--clear]
        bedside-hub keys import BUNDLE [--config FILE]
-       bedside-hub keys rekey --at ISO-TIME --out FILE [--config FILE]
+       bedside-hub keys rekey --at ISO-TIME --out FILE [--every-days N|never] [--config FILE]
 passphrase: --passphrase-file FILE (mode 0600), or the environment variable ${PASSPHRASE_ENV}
 `
 
@@ -126,12 +127,18 @@ function status(values: Values): number {
   return 0
 }
 
+/** --every-days N|never: the rotation cadence of the hospital's data-sharing policy. */
+function cadence(every: string): number | null {
+  const everyDays = every === 'never' ? null : Number(every)
+  if (everyDays !== null && !(Number.isInteger(everyDays) && everyDays >= 1)) throw new UsageError('--every-days must be a whole number of days ≥ 1, or never')
+  return everyDays
+}
+
 function create(values: Values): number {
   if (!values.out) throw new UsageError('keys create needs --out FILE')
   const every = values['every-days']
   if (every === undefined) throw new UsageError('keys create needs --every-days N or --every-days never: the rotation cadence of the hospital\'s data-sharing policy')
-  const everyDays = every === 'never' ? null : Number(every)
-  if (everyDays !== null && !(Number.isInteger(everyDays) && everyDays >= 1)) throw new UsageError('--every-days must be a whole number of days ≥ 1, or never')
+  const everyDays = cadence(every)
   const site = values.site ?? config(values).hub.site
   const startMs = values.start === undefined ? Date.now() : time(values.start, '--start')
   const keys = newSiteKeys(site, everyDays, startMs)
@@ -178,7 +185,9 @@ function rekey(values: Values): number {
   const nowMs = Date.now()
   const atMs = time(values.at, '--at')
   if (atMs <= nowMs) throw new UsageError('--at must be in the future: every gateway must import the new epoch before it starts')
-  const keys = rekeySiteKeys(deriveUntil(held.site, atMs - 1), atMs)
+  const rekeyed = rekeySiteKeys(deriveUntil(held.site, atMs - 1), atMs)
+  // A new cadence (from this epoch on) may come with the re-key: the bundle's, once imported everywhere.
+  const keys = values['every-days'] === undefined ? rekeyed : { ...rekeyed, everyDays: cadence(values['every-days']) }
   if (!values.clear) passphrase(values) // before anything is written
   const p = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, nowMs, { policy: cfg.pseudonyms.policy, bundle: keys })
   keepOwner(cfg.hub.data_dir)
