@@ -142,7 +142,8 @@ class Agent implements RunningAgent {
     })
     this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now(), { policy: cfg.pseudonyms.policy, keyFile: cfg.pseudonyms.key_file })
     const keyWarning = pseudonymPolicyWarning(this.pseudonyms)
-    if (keyWarning) this.log.warn({ event: 'pseudonym_policy', policy: this.pseudonyms.policy }, keyWarning)
+    // A warning where pseudonyms leave the gateway (a cloud is configured); without one, a note.
+    if (keyWarning) this.log[cfg.cloud ? 'warn' : 'info']({ event: 'pseudonym_policy', policy: this.pseudonyms.policy }, keyWarning)
     this.engine = createRuleEngine(cfg.rules ?? rulesConfigSchema.parse({}), { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
     observeSourceCounters(this.metrics, () => this.runner?.factory.linkCounters ?? [], () => this.engine.stats())
     this.durability = new Durability({ // issue 7: before the pipeline, which reads its quota gate
