@@ -25,6 +25,10 @@ export const AuditAction = {
   KEY_ROTATION: 'key-rotation',
   /** A site key bundle imported (`bedside-hub keys import`, or `pseudonyms.key_file` changed); epoch ids only. */
   KEY_IMPORT: 'key-import',
+  /** The site key bundle exported from this gateway (`bedside-hub keys export`). */
+  KEY_EXPORT: 'key-export',
+  /** A fresh site epoch made on this gateway (`bedside-hub keys rekey`). */
+  KEY_REKEY: 'key-rekey',
   /** The at-rest data key rotated (issue 18). */
   DATA_KEY_ROTATION: 'keys.rotate-data',
 } as const

@@ -15,8 +15,9 @@
  *
  * The passphrase comes from `--passphrase-file FILE` (private, like every secret) or the environment
  * variable BEDSIDE_HUB_KEYS_PASSPHRASE; never from a prompt, so automation can run it. Every action is
- * appended to keys-audit.log in the data dir (who, when, which epoch ids; never key material), as
- * `relink` does; the agent audits the epoch switches themselves (`key-rotation`). A running agent
+ * appended to keys-audit.log in the data dir (who, when, which epoch ids; never key material), which
+ * the running agent copies into its audit log (housekeeping/key-commands.ts); the agent audits the
+ * epoch switches themselves (`key-rotation`). A running agent
  * takes an imported bundle at its next start (`systemctl restart bedside-hub`); its own writes of
  * keys.json keep what was imported meanwhile.
  * Exit 0 done, 1 refused (bundle, passphrase, site, permissions), 2 usage or config error.
@@ -32,6 +33,7 @@ import { writeFileAtomic0600 } from '../secrets/atomic-file.js'
 import { KEYS_FILE, Pseudonymizer, pseudonymPolicyWarning } from '../sync/pseudonym.js'
 import { DAY_MS, KeyBundleError, deriveUntil, fromDoc, newSiteKeys, rekeySiteKeys, toDoc, type SiteKeys, type SiteKeysDoc } from '../sync/site-keys.js'
 import { PACKAGED_CONFIG } from './status.js'
+import { KEYS_AUDIT_LOG } from '../housekeeping/key-commands.js'
 
 const USAGE = `usage: bedside-hub keys status [--config FILE] [--json]
        bedside-hub keys create --out FILE --every-days N|never [--start ISO-TIME] [--site SITE | --config FILE] [--clear]
@@ -77,15 +79,17 @@ function heldSiteKeys(dataDir: string): { site: SiteKeys | null; gatewayEpochs: 
   return { site: doc.site_keys ? fromDoc(doc.site_keys, file) : null, gatewayEpochs: (doc.epochs ?? []).map((e) => e.id) }
 }
 
-/** Written as root (sudo), keys.json must stay the agent's: give it the data dir's owner. */
-function keepOwner(dataDir: string): void {
+/** Written as root (sudo), the agent's files must stay the agent's: give `name` the data dir's owner. */
+function keepOwner(dataDir: string, name = KEYS_FILE): void {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return
   const st = statSync(dataDir)
-  chownSync(join(dataDir, KEYS_FILE), st.uid, st.gid)
+  chownSync(join(dataDir, name), st.uid, st.gid)
 }
 
+/** One line for the agent to audit (housekeeping/key-commands.ts), and for whoever reads the data dir. */
 function auditLine(dataDir: string, action: string, detail: Record<string, unknown>): void {
-  appendFileSync(join(dataDir, 'keys-audit.log'), JSON.stringify({ atMs: Date.now(), user: userInfo().username, action, ...detail }) + '\n', { mode: 0o600 })
+  appendFileSync(join(dataDir, KEYS_AUDIT_LOG), JSON.stringify({ atMs: Date.now(), user: userInfo().username, action, ...detail }) + '\n', { mode: 0o600 })
+  keepOwner(dataDir, KEYS_AUDIT_LOG)
 }
 
 /** Sealed under the passphrase, or (--clear) the JSON `pseudonyms.key_file` takes; 0600 either way. */

@@ -4,6 +4,7 @@
  * - retention of acknowledged records and a WAL checkpoint, on node-cron schedules;
  * - pseudonym keys: under policy gateway a new key on a node-cron schedule; under policy site the
  *   bundle's epochs, checked every minute so the switch is audited when it happens (issue 24);
+ *   what `bedside-hub keys` did beside the agent is audited within a minute (key-commands.ts);
  *   both audited as `key-rotation`; keys whose epoch ended before the
  *   retention horizon (and before the oldest unsynced record) are forgotten; the store's data key
  *   rotates with it (issue 18: every sealed field re-encrypted, the old data key then dropped);
@@ -39,13 +40,13 @@ export interface HousekeepingHooks {
 export class Housekeeping {
   private readonly tasks: ScheduledTask[] = []
   private quotaTimer: NodeJS.Timeout | null = null
-  private epochTimer: NodeJS.Timeout | null = null
+  private keyTimer: NodeJS.Timeout | null = null
   /** The pseudonym epoch last audited as in force. */
   private epochInForce = ''
 
   constructor(
     private readonly opts: HousekeepingOptions,
-    private readonly parts: { quota: StoreQuota; retention: Retention; outbox: Outbox; pseudonyms: Pseudonymizer; selfTest: SelfTest; rotateDataKey?: (nowMs: number) => DataKeyRotation },
+    private readonly parts: { quota: StoreQuota; retention: Retention; outbox: Outbox; pseudonyms: Pseudonymizer; selfTest: SelfTest; rotateDataKey?: (nowMs: number) => DataKeyRotation; keyCommands?: { poll(): number } },
     private readonly hooks: HousekeepingHooks,
     private readonly log: Logger,
   ) {}
@@ -61,7 +62,11 @@ export class Housekeeping {
     // Site epochs merged at start from pseudonyms.key_file (configuration management placed a new bundle).
     if (p.imported.length > 0) this.hooks.audit(AuditAction.KEY_IMPORT, `site key bundle merged from pseudonyms.key_file: epochs ${p.imported.join(', ')}`)
     this.epochInForce = p.currentEpoch.id
-    if (this.parts.pseudonyms.policy === 'site') this.epochTimer = setInterval(() => this.guard('key-epoch', () => this.checkSiteEpoch(Date.now())), 60_000)
+    this.guard('key-commands', () => this.parts.keyCommands?.poll())
+    this.keyTimer = setInterval(() => {
+      if (this.parts.pseudonyms.policy === 'site') this.guard('key-epoch', () => this.checkSiteEpoch(Date.now()))
+      this.guard('key-commands', () => this.parts.keyCommands?.poll()) // `bedside-hub keys` run beside the agent
+    }, 60_000)
   }
 
   /**
@@ -82,7 +87,7 @@ export class Housekeeping {
 
   async stop(): Promise<void> {
     if (this.quotaTimer) clearInterval(this.quotaTimer)
-    if (this.epochTimer) clearInterval(this.epochTimer)
+    if (this.keyTimer) clearInterval(this.keyTimer)
     for (const t of this.tasks) await t.destroy()
     this.guard('flush', () => this.hooks.flush())
   }

@@ -71,6 +71,8 @@ export class Pseudonymizer {
   private active: EpochKey[] = []
   /** Start of the next derived site epoch (Infinity: none), so epochAt's hot path is one compare. */
   private nextStartMs = Number.POSITIVE_INFINITY
+  /** Derived epochs held in memory that keys.json does not have yet (a failed write). */
+  private unsaved = false
 
   private constructor(
     private readonly file: string,
@@ -165,14 +167,27 @@ export class Pseudonymizer {
     return e
   }
 
-  /** Policy site: records the derived epochs that started by `nowMs` (for relink); returns their ids. */
+  /**
+   * Policy site: records the derived epochs that started by `nowMs` (for relink), and writes any
+   * that epochAt() could not write (throws then: housekeeping logs it). Returns the ids derived.
+   */
   advance(nowMs: number): string[] {
+    const added = this.derive(nowMs)
+    if (added.length > 0 || this.unsaved) {
+      this.unsaved = true
+      this.save()
+      this.unsaved = false
+    }
+    return added
+  }
+
+  /** Appends the derived epochs started by `atMs`, in memory; returns their ids. */
+  private derive(atMs: number): string[] {
     if (this.policy !== 'site' || !this.siteKeys) return []
     const before = this.siteKeys.epochs.length
-    this.siteKeys = deriveUntil(this.siteKeys, nowMs)
+    this.siteKeys = deriveUntil(this.siteKeys, atMs)
     if (this.siteKeys.epochs.length === before) return []
     this.refreshActive()
-    this.save()
     return this.siteKeys.epochs.slice(before).map((e) => e.id)
   }
 
@@ -228,7 +243,18 @@ export class Pseudonymizer {
 
   /** The epoch in force at hub time `atMs` (records older than every key use the oldest key kept). */
   epochAt(atMs: number): EpochKey {
-    if (atMs >= this.nextStartMs) this.advance(atMs)
+    if (atMs >= this.nextStartMs) {
+      // The sync path must not fail on a key file write: the derived epoch is kept in memory (and
+      // derives again identically from the kept key); housekeeping's minute check writes it, or logs why not.
+      this.derive(atMs)
+      this.unsaved = true
+      try {
+        this.save()
+        this.unsaved = false
+      } catch {
+        // left to advance(), which reports it
+      }
+    }
     const es = this.active
     for (let i = es.length - 1; i > 0; i--) if (es[i]!.createdMs <= atMs) return es[i]!
     return es[0]!

@@ -3,12 +3,15 @@
  * switch is audited once, as `key-rotation` (audit.proto), when the bundle's next epoch comes into force.
  */
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { appendFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
 import { AuditAction } from '../../agent/audit-actions.js'
 import { Housekeeping } from '../../agent/housekeeping/housekeeping.js'
+import { KEYS_AUDIT_LOG, KeyCommandAudit } from '../../agent/housekeeping/key-commands.js'
+import { openDatabase } from '../../agent/store/db.js'
+import { Meta } from '../../agent/store/meta.js'
 import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
 import { DAY_MS, newSiteKeys, toDoc } from '../../agent/sync/site-keys.js'
 import { tempDir } from '../support/agent-process.js'
@@ -46,4 +49,23 @@ test('housekeeping: under site policy the cron does not rotate; the bundle\'s ne
   assert.equal(hk.checkSiteEpoch(T0 + 7 * DAY_MS + 60_000), null, 'audited once')
   assert.deepEqual(audits.map((a) => a.action), ['key-rotation'])
   assert.match(audits[0]!.detail, /site-general-e1 → site-general-e2 \(site policy/)
+})
+
+test('housekeeping: what `bedside-hub keys` did beside the agent is audited once, a line being written waits', () => {
+  const dir = tempDir('keys-log')
+  const db = openDatabase(dir)
+  const meta = new Meta(db)
+  const audits: { action: string; detail: string }[] = []
+  const log = new KeyCommandAudit(dir, meta, (action, detail) => audits.push({ action, detail }))
+  assert.equal(log.poll(), 0, 'no log yet')
+  const line = (o: object) => JSON.stringify({ atMs: T0, user: 'root', ...o }) + '\n'
+  appendFileSync(join(dir, KEYS_AUDIT_LOG), line({ action: 'key-import', site: 'general', added: ['site-general-e1'] }) + line({ action: 'key-export', site: 'general', epochs: ['site-general-e1'] }) + '{"atMs":1,"us')
+  assert.equal(log.poll(), 2)
+  assert.deepEqual(audits.map((a) => a.action), ['key-import', 'key-export'])
+  assert.match(audits[0]!.detail, /bedside-hub keys by root at 2027-01-04T03:00:00.000Z: site general imported, epochs site-general-e1/)
+  assert.equal(log.poll(), 0, 'audited once; the partial line waits')
+  appendFileSync(join(dir, KEYS_AUDIT_LOG), 'er":"root","action":"key-rekey","site":"general","added":["site-general-e2"]}\n')
+  assert.equal(new KeyCommandAudit(dir, new Meta(db), (action, detail) => audits.push({ action, detail })).poll(), 1, 'the offset survives a restart')
+  assert.equal(audits[2]!.action, 'key-rekey')
+  db.close()
 })
