@@ -13,7 +13,8 @@
  * - `gateway`: a random key per gateway, rotated by its own `housekeeping.key_rotation_cron`: a
  *   patient gets another pseudonym on every ward and after every rotation. The default without
  *   site keys (with a warning at start and in `bedside-hub status`), or chosen for a stricter policy.
- * Keys of the other policy (a gateway's keys from before it joined the site) stay for re-linking.
+ * Keys of the other policy (a gateway's keys from before it joined the site) stay for re-linking,
+ * and for the records it accepted before the switch (`site_since_ms`), which keep their subjects.
  *
  * Epochs: a record is pseudonymized with the key of the epoch in force when it was ACCEPTED
  * (`epochAt(hub_time_ms)`; an alarm: when its episode started, subject-time.ts), not when it is
@@ -126,7 +127,9 @@ export class Pseudonymizer {
       throw new KeyBundleError('BEDSIDE_ERR_KEYS_POLICY', `pseudonyms.policy is site, but this gateway holds no site keys: run \`bedside-hub keys import BUNDLE\` (the bundle hospital IT exported) or set pseudonyms.key_file`)
     }
     let siteSinceMs = doc.site_since_ms
-    if (policy === 'site' && siteSinceMs === undefined && gatewayEpochs.length > 0) {
+    // The switch is when the AGENT starts under the site policy (not when `keys import` ran beside
+    // it): what it accepted before keeps its gateway epochs, so a batch re-sent keeps its subjects.
+    if (policy === 'site' && siteSinceMs === undefined && gatewayEpochs.length > 0 && opts.bundle === undefined) {
       siteSinceMs = nowMs
       changed = true
     }
@@ -199,7 +202,6 @@ export class Pseudonymizer {
     if (incoming.site !== this.site) throw new KeyBundleError('BEDSIDE_ERR_KEYS_SITE', `the bundle is for site "${incoming.site}", this gateway's is "${this.site}" (hub.site): refused`)
     const { merged, added } = mergeSiteKeys(this.siteKeys, incoming, nowMs)
     this.siteKeys = merged
-    if (this.siteSinceMs === undefined && this.gatewayEpochs.length > 0) this.siteSinceMs = nowMs
     this.refreshActive()
     this.save()
     return { added, everyDays: merged.everyDays }
@@ -255,7 +257,8 @@ export class Pseudonymizer {
         // left to advance(), which reports it
       }
     }
-    const es = this.active
+    // Accepted before this gateway switched to the site keys: the gateway epoch in force then.
+    const es = this.siteSinceMs !== undefined && atMs < this.siteSinceMs && this.policy === 'site' && this.gatewayEpochs.length > 0 ? this.gatewayEpochs : this.active
     for (let i = es.length - 1; i > 0; i--) if (es[i]!.createdMs <= atMs) return es[i]!
     return es[0]!
   }

@@ -74,6 +74,7 @@ test('site keys: a gateway that joins the site keeps its own old keys for relink
   const before = own.pseudonym('patient', 'MRN-7', T0 - 1)
   const joined = Pseudonymizer.open(dir, 'general', T0 + DAY_MS, { policy: 'site', keyFile: placed(newSiteKeys('general', 28, T0 - 10 * DAY_MS)) })
   assert.equal(joined.epochAt(T0 + DAY_MS).id, 'site-general-e1')
+  assert.match(joined.epochAt(T0 + DAY_MS - 1).id, /^e1-/, 'a backlog accepted before the switch keeps its gateway epoch (a re-sent batch keeps its subjects)')
   assert.ok(joined.allPseudonyms('patient', 'MRN-7').some((p) => p.pseudonym === before), 'the gateway key stays for relink')
   assert.deepEqual(joined.prune(T0), [], 'kept within retention')
   assert.deepEqual(joined.prune(T0 + 2 * DAY_MS).length, 1, 'forgotten once retention passed the switch')
