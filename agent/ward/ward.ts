@@ -11,7 +11,7 @@ import { alarmJson, vitalJson } from '../outputs.js'
 import type { DeviceStatus } from '../pipeline/device-status.js'
 import type { LatestVitals } from '../pipeline/latest.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
-import type { Admission, Admissions } from '../store/admissions.js'
+import { MANUAL, type Admission, type AdmissionOrigin, type Admissions } from '../store/admissions.js'
 import { AlarmHistory } from '../store/alarm-history.js'
 import type { Db } from '../store/db.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
@@ -85,7 +85,8 @@ export class Ward {
     return {
       id: bedId,
       // The patient label stays on the ward network (never synced); the MRN is not shown.
-      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
+      // source (issue 21): 'adt' from the hospital's interface engine, 'manual' through the API.
+      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs, source: admission.source } : null,
       devices: devices.map((d) => ({ id: d.id, type: d.type, link: this.d.devices.link(d.id) ?? null, battery: this.d.devices.isLowBattery(d.id) ? 'low' : null })),
       vitals: latest ? [...latest.values()].map(vitalJson) : [],
       // The NEWS2 inputs a nurse set (POST /api/beds/{bed}/context), each with when and by whom.
@@ -161,13 +162,13 @@ export class Ward {
     const from = this.d.nextSeq()
     // The bed's alarms are cleared under the admission they belonged to, before the new one starts.
     this.resetBed(req.bed_id)
-    const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now())
+    const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now(), MANUAL)
     this.d.bedChanged(req.bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
     // The audit trail names the admission by its local id and pseudonym, never by MRN or name.
     this.d.audit('admission', who(actor), req.bed_id, `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym}`)
     await this.d.durable(from)
-    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym } }
+    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym, source: a.source } }
   }
 
   async discharge(bedId: string, actor: Actor) {
@@ -199,7 +200,7 @@ export class Ward {
     // One transaction: a crash cannot leave the patient discharged from one bed and not yet in the other.
     const to: Admission = this.d.db.transaction(() => {
       this.d.admissions.discharge(req.bed_id, now)
-      return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now)
+      return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now, from) // keeps its source (ADT or manual)
     })()
     this.d.bedChanged(req.bed_id)
     this.d.bedChanged(req.to_bed_id)
@@ -208,6 +209,97 @@ export class Ward {
     await this.d.durable(fromSeq)
     return { ok: true as const, admission: { id: to.id, bedId: to.bedId, admittedMs: to.admittedMs, pseudonym, from: { id: from.id, bedId: from.bedId } } }
   }
+
+  // --- issue 21: the ward's use cases as the hospital's ADT feed drives them (agent/hl7/adt-apply.ts) ---
+
+  /** The current admission of the patient with this MRN on this ward, if any. */
+  patientByMrn(mrn: string): Admission | undefined {
+    return this.d.admissions.currentByMrn(mrn)
+  }
+
+  /**
+   * Puts a patient (from ADT) in a bed, whatever the ward knew: admitted when not on the ward, moved
+   * when in another bed, corrected when already there (name, birth date), nothing when nothing
+   * differs. Whoever else lay in the bed is discharged first: the interface engine's view wins (it
+   * missed sending us their discharge, or sent it out of order). One audit event per change.
+   */
+  async placeFromAdt(req: { bed_id: string; mrn: string; name: string | null; birth_date: string | null; origin: AdmissionOrigin; cause: string }, actor: Actor) {
+    if (!this.bedIds.has(req.bed_id)) return unknownBed(req.bed_id, 'bed_id')
+    const fromSeq = this.d.nextSeq()
+    const by = who(actor)
+    const here = this.d.admissions.currentByMrn(req.mrn)
+    const occupant = this.d.admissions.current(req.bed_id)
+    let change: 'admitted' | 'moved' | 'updated' | 'unchanged'
+    let a: Admission
+    if (here && here.bedId === req.bed_id) {
+      const same = here.name === req.name && here.birthDate === req.birth_date
+      a = same ? here : this.d.admissions.updateIdentity(req.bed_id, req.name, req.birth_date)!
+      change = same ? 'unchanged' : 'updated'
+      this.d.audit(same ? 'adt-unchanged' : 'identity-update', by, req.bed_id, `admission ${a.id} in bed ${req.bed_id} ${same ? 'already as sent' : 'name or birth date corrected'} (${req.cause})`)
+      if (!same) this.d.bedChanged(req.bed_id)
+    } else {
+      if (occupant) this.displace(occupant, by, req.cause)
+      if (here) this.resetBed(here.bedId)
+      this.resetBed(req.bed_id)
+      const now = Date.now()
+      a = this.d.db.transaction(() => {
+        if (here) this.d.admissions.discharge(here.bedId, now)
+        return this.d.admissions.admit(req.bed_id, req.mrn, req.name, req.birth_date, now, { ...req.origin, visit: req.origin.visit ?? here?.visit ?? null })
+      })()
+      if (here) this.d.bedChanged(here.bedId)
+      this.d.bedChanged(req.bed_id)
+      const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
+      change = here ? 'moved' : 'admitted'
+      this.d.audit(here ? 'transfer' : 'admission', by, req.bed_id, here
+        ? `admission ${here.id} in bed ${here.bedId} moved to admission ${a.id} in bed ${req.bed_id}, patient ${pseudonym} (${req.cause})`
+        : `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym} (${req.cause})`)
+    }
+    await this.d.durable(fromSeq)
+    return { ok: true as const, change, admission: { id: a.id, bedId: a.bedId, pseudonym: this.d.pseudonyms.pseudonym('patient', a.mrn) } }
+  }
+
+  /** Ends a current admission (ADT discharge, cancelled admission, transfer off the ward), audited as `action`. */
+  async leaveFromAdt(bedId: string, action: string, cause: string, actor: Actor) {
+    const a = this.d.admissions.current(bedId)
+    if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
+    const fromSeq = this.d.nextSeq()
+    this.resetBed(bedId)
+    this.d.admissions.discharge(bedId, Date.now())
+    this.d.bedChanged(bedId)
+    this.d.audit(action, who(actor), bedId, `admission ${a.id} discharged from bed ${bedId} (${cause})`)
+    await this.d.durable(fromSeq)
+    return { ok: true as const }
+  }
+
+  /** A40: the patient in `bedId` is known by `mrn` from now on; a new admission (new pseudonym) in the same bed. */
+  async mergeFromAdt(bedId: string, mrn: string, origin: AdmissionOrigin, cause: string, actor: Actor) {
+    const old = this.d.admissions.current(bedId)
+    if (!old) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
+    const fromSeq = this.d.nextSeq()
+    this.resetBed(bedId)
+    const a = this.d.admissions.admit(bedId, mrn, old.name, old.birthDate, Date.now(), { ...origin, visit: origin.visit ?? old.visit })
+    this.d.bedChanged(bedId)
+    const before = this.d.pseudonyms.pseudonym('patient', old.mrn)
+    const after = this.d.pseudonyms.pseudonym('patient', a.mrn)
+    this.d.audit('patient-merge', who(actor), bedId, `admission ${old.id} (patient ${before}) merged into admission ${a.id} in bed ${bedId}, patient ${after} (${cause})`)
+    await this.d.durable(fromSeq)
+    return { ok: true as const, admission: { id: a.id, bedId, pseudonym: after } }
+  }
+
+  /** An ADT message that changes nothing here (a discharge for a patient not on the ward…): audited, durable, then acknowledged. */
+  async adtIgnored(bedId: string | null, detail: string, actor: Actor): Promise<void> {
+    const fromSeq = this.d.nextSeq()
+    this.d.audit('adt-ignored', who(actor), bedId, detail)
+    await this.d.durable(fromSeq)
+  }
+
+  /** The occupant of a bed an ADT event puts someone else in: discharged, audited as such. */
+  private displace(occupant: Admission, by: string, cause: string): void {
+    this.resetBed(occupant.bedId)
+    this.d.admissions.discharge(occupant.bedId, Date.now())
+    this.d.audit('discharge', by, occupant.bedId, `admission ${occupant.id} discharged from bed ${occupant.bedId}: the bed was given to another patient (${cause})`)
+  }
+  // --- end issue 21 ---
 
   /**
    * The NEWS2 inputs no device sends, set by a nurse (or a station over MQTT): into the engine at
