@@ -57,7 +57,7 @@ class Client {
   async send(message: string | Buffer): Promise<Ack> {
     const before = this.acks.length
     this.socket.write(typeof message === 'string' ? mllpFrame(message) : message)
-    await waitFor('an ACK', () => this.acks.length > before, 10_000, 10)
+    await waitFor('an ACK', async () => this.acks.length > before, 10_000, 10)
     return this.acks[before]!
   }
 
@@ -117,8 +117,8 @@ test('hl7 adt listener: an oversized frame is dropped unanswered, a connection p
   assert.equal(a.acks.length, 1)
   const b = await Client.plain(agent.adtPort)
   const c = await Client.plain(agent.adtPort)
-  await waitFor('the third connection closed', () => c.closed, 5000, 10)
-  await waitFor('the silent connections closed', () => a.closed && b.closed, 5000, 50)
+  await waitFor('the third connection closed', async () => c.closed, 5000, 10)
+  await waitFor('the silent connections closed', async () => a.closed && b.closed, 5000, 50)
   a.close()
   b.close()
 })
@@ -142,7 +142,7 @@ test('hl7 adt listener: MLLP over TLS, the engine\'s client certificate required
   // Without a certificate the handshake fails (TLS 1.3: the refusal arrives after the client's Finished).
   const refused = await open(false).then(async (c) => {
     c.socket.write(mllpFrame(adt('A01', 'TLS2', 'MRN-4', '3A^302^1')))
-    await waitFor('closed', () => c.closed, 5000, 10)
+    await waitFor('closed', async () => c.closed, 5000, 10)
     return c.acks.length === 0
   }, () => true)
   assert.ok(refused, 'a client without a certificate got an answer')
