@@ -80,12 +80,13 @@ export class AdtListener {
     let server: Server
     if (t) {
       this.tls = createTlsOptionsReloader({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), requestCert: t.client_certs === 'require' }, this.d.log)
-      const tlsServer = createTlsServer({ ...this.tls.options, requestCert: t.client_certs !== 'off', rejectUnauthorized: t.client_certs === 'require', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => this.accept(s))
+      const tlsServer = createTlsServer({ ...this.tls.options, allowHalfOpen: true, requestCert: t.client_certs !== 'off', rejectUnauthorized: t.client_certs === 'require', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => this.accept(s))
       this.tls.attach(tlsServer)
       tlsServer.on('tlsClientError', (err: Error, s: TLSSocket) => this.d.reject('adt-tls-failed', `${s.remoteAddress ?? '?'}: ${err.message}`))
       server = tlsServer
     } else {
-      server = createServer((s) => this.accept(s))
+      // Half-open: a sender that shuts down its side after its last message (socat, nc, scripts) still gets its ACKs.
+      server = createServer({ allowHalfOpen: true }, (s) => this.accept(s))
     }
     // Past the cap Node closes new connections on accept, before they cost a session.
     server.maxConnections = this.cfg.max_connections
@@ -117,6 +118,10 @@ export class AdtListener {
     this.sockets.add(socket)
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
     let pending = 0
+    let ended = false // the peer sent FIN: close our side once its messages are answered
+    const settle = () => {
+      if (ended && pending === 0 && !socket.destroyed) socket.end()
+    }
     const deframer = new MllpDeframer({
       message: (body) => {
         if (++pending > MAX_PENDING_PER_CONNECTION) {
@@ -128,9 +133,11 @@ export class AdtListener {
         this.queue = this.queue.then(() => this.handle(text, peer)).then((ack) => {
           pending--
           if (ack && !socket.destroyed) socket.write(ack)
+          settle()
         }, (err: Error) => {
           pending--
           this.d.log.error({ event: 'adt_failed', peer, err: err.message }, `ADT message from ${peer} failed: ${err.message}`)
+          settle()
         })
       },
       // A broken frame has no control id to answer: dropped and counted; the sender's ACK timeout re-sends it.
@@ -138,6 +145,10 @@ export class AdtListener {
     }, undefined, this.cfg.max_message_bytes)
     socket.setTimeout(this.cfg.idle_timeout_s * 1000, () => socket.destroy())
     socket.on('data', (chunk: Buffer) => deframer.push(chunk))
+    socket.on('end', () => {
+      ended = true
+      settle()
+    })
     socket.on('error', (err) => this.d.log.warn({ event: 'adt_connection_error', peer, err: err.message }, `ADT connection ${peer}: ${err.message}`))
     socket.on('close', () => this.sockets.delete(socket))
   }

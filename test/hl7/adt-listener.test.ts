@@ -147,3 +147,12 @@ test('hl7 adt listener: MLLP over TLS, the engine\'s client certificate required
   }, () => true)
   assert.ok(refused, 'a client without a certificate got an answer')
 })
+
+test('hl7 adt listener: a sender that half-closes after its message (socat, nc) still gets its ACK, then the connection ends', async (t) => {
+  const agent = await startAgent(base(join(tempDir('adt-half'), 'data')), { log: quiet() })
+  t.after(() => agent.stop())
+  const c = await Client.plain(agent.adtPort)
+  c.socket.end(mllpFrame(adt('A01', 'HALF1', 'MRN-5', '3A^301^1')))
+  await waitFor('closed by the agent', async () => c.closed, 5000, 10)
+  assert.deepEqual(c.acks, [{ code: 'AA', controlId: 'HALF1', err2: '' }])
+})
