@@ -255,7 +255,21 @@ export const configSchema = z.object({
   cfg.hl7?.adt?.locations.forEach((l, i) => { // issue 21: every mapped location names a bed of this ward
     if (!seenBeds.has(l.bed_id)) ctx.addIssue({ code: 'custom', path: ['hl7', 'adt', 'locations', i, 'bed_id'], message: `unknown bed "${l.bed_id}" (not in beds)` })
   })
+  const adtListen = cfg.hl7?.adt?.listen
+  for (const d of adtListen ? cfg.beds.flatMap((b) => b.devices) : []) { // issue 21: 2575 is every HL7 listener's default
+    if (d.type === 'hl7-tcp' && sameSocket(d.listen, adtListen!)) {
+      ctx.addIssue({ code: 'custom', path: ['hl7', 'adt', 'listen'], message: `"${adtListen}" is also the listen address of HL7 device "${d.id}": give the ADT feed another port (e.g. 2576)` })
+    }
+  }
 })
+
+/** Two listen addresses that cannot both be bound: the same port on the same or a wildcard host. */
+function sameSocket(a: string, b: string): boolean {
+  const [ha, pa] = [a.slice(0, a.lastIndexOf(':')), a.slice(a.lastIndexOf(':') + 1)]
+  const [hb, pb] = [b.slice(0, b.lastIndexOf(':')), b.slice(b.lastIndexOf(':') + 1)]
+  const wild = (h: string) => h === '0.0.0.0' || h === '::' || h === '[::]'
+  return pa === pb && pa !== '0' && (ha === hb || wild(ha) || wild(hb))
+}
 
 export type Config = z.infer<typeof configSchema>
 export type { DeviceConfig }

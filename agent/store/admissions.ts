@@ -127,14 +127,19 @@ export class Admissions {
     return undefined
   }
 
-  /** Corrects the name and birth date of a current admission (ADT A08); durable at return. */
-  updateIdentity(bedId: string, name: string | null, birthDate: string | null): Admission | undefined {
+  /**
+   * Corrects a current admission in place (ADT A08, or an ADT admit for a patient admitted by hand
+   * who is already in the bed: it then follows the feed): name, birth date and origin. Same id, same
+   * MRN, so the same pseudonym. Durable at return.
+   */
+  update(bedId: string, name: string | null, birthDate: string | null, origin: AdmissionOrigin): Admission | undefined {
     const a = this.byBed.get(bedId)
     if (!a) return undefined
     const c = this.cipher
-    this.db.prepare('UPDATE admissions SET name = ?, birth_date = ? WHERE id = ?')
-      .run(c.sealNullable(name, fieldPurpose('admissions.name', a.id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', a.id)), a.id)
-    const updated: Admission = { ...a, name, birthDate }
+    this.db.prepare('UPDATE admissions SET name = ?, birth_date = ?, source = ?, mrn_authority = ?, visit = ? WHERE id = ?')
+      .run(c.sealNullable(name, fieldPurpose('admissions.name', a.id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', a.id)),
+        origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', a.id)), a.id)
+    const updated: Admission = { ...a, name, birthDate, source: origin.source, authority: origin.authority, visit: origin.visit }
     this.remember(updated)
     return updated
   }

@@ -232,10 +232,15 @@ export class Ward {
     let change: 'admitted' | 'moved' | 'updated' | 'unchanged'
     let a: Admission
     if (here && here.bedId === req.bed_id) {
-      const same = here.name === req.name && here.birthDate === req.birth_date
-      a = same ? here : this.d.admissions.updateIdentity(req.bed_id, req.name, req.birth_date)!
+      // Already there: corrected in place (same admission, same pseudonym). One admitted by hand
+      // while the feed was down follows the feed from now on (its source becomes 'adt').
+      const origin = { ...req.origin, visit: req.origin.visit ?? here.visit }
+      const adopted = here.source !== 'adt'
+      const same = !adopted && here.name === req.name && here.birthDate === req.birth_date && here.visit === origin.visit && here.authority === origin.authority
+      a = same ? here : this.d.admissions.update(req.bed_id, req.name, req.birth_date, origin)!
       change = same ? 'unchanged' : 'updated'
-      this.d.audit(same ? 'adt-unchanged' : 'identity-update', by, req.bed_id, `admission ${a.id} in bed ${req.bed_id} ${same ? 'already as sent' : 'name or birth date corrected'} (${req.cause})`)
+      const what = same ? 'already as sent' : adopted ? 'admitted by hand, now follows the ADT feed' : 'name, birth date or visit corrected'
+      this.d.audit(same ? 'adt-unchanged' : adopted ? 'adt-adopted' : 'identity-update', by, req.bed_id, `admission ${a.id} in bed ${req.bed_id} ${what} (${req.cause})`)
       if (!same) this.d.bedChanged(req.bed_id)
     } else {
       if (occupant) this.displace(occupant, by, req.cause)

@@ -60,3 +60,9 @@ test('hl7 config: beyond loopback with tls or insecure is accepted; client certi
   const p = problems({ ...base, hl7: { adt: { tls: { cert: '/c.pem', key: '/k.pem', client_certs: 'require' } } } })
   assert.ok(p.some((x) => /^hl7\.adt\.tls\.ca: client_certs optional or require needs ca/.test(x)), p.join('\n'))
 })
+
+test('hl7 config: the ADT listener may not share its port with an hl7-tcp device', () => {
+  const p = problems({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', listen: '0.0.0.0:2575' }] }], hl7: { adt: { insecure: true } } })
+  assert.ok(p.some((x) => /^hl7\.adt\.listen: "127\.0\.0\.1:2575" is also the listen address of HL7 device "gw-1"/.test(x)), p.join('\n'))
+  assert.doesNotThrow(() => parseConfig({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', listen: '0.0.0.0:2575' }] }], hl7: { adt: { listen: '127.0.0.1:2576' } } }))
+})

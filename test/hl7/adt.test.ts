@@ -5,7 +5,8 @@
  * sends it over MLLP with HAPI's own client and reads each ACK with HAPI's parser.
  *
  * A ward of 17 beds (16 in the location map, one manual only) and 16 patients: admits, transfers,
- * discharges, registration, update, cancels (A11, A12, A13), a merge (A40), out-of-order events
+ * discharges, registration, update, cancels (A11, A12, A13), a merge (A40), the adoption of an
+ * admission made by hand while the feed was down, out-of-order events
  * (a transfer before its admit, a discharge of a patient never admitted, a late discharge of an
  * earlier visit), re-sends with the same MSH-10 after a reconnect (one of which would move a
  * patient back if applied twice), and three bad messages. Asserted: every ACK as HAPI read it (AA
@@ -146,6 +147,10 @@ test('hl7 adt: HAPI as the interface engine admits, transfers and discharges a w
   const msgs = script()
   const scriptFile = join(dir, 'adt-script.tsv')
   writeFileSync(scriptFile, tsv(msgs))
+  // While the feed was down, patient 11 was admitted by hand into their bed: the feed's A01 adopts that admission.
+  const byHand11 = await api('POST', '/api/admissions', { bed_id: bed(11), mrn: P[11]!.mrn, name: 'Khan K' })
+  assert.equal(byHand11.status, 201, JSON.stringify(byHand11.body))
+  assert.equal(byHand11.body.admission.source, 'manual')
   const lines = await runHapi(cp.stdout.trim(), agent.adtPort, scriptFile, dir)
 
   // Every ACK, as HAPI's parser read it: MSA-1, MSA-2 = MSH-10, and for AE/AR the ERR naming the field.
@@ -182,7 +187,7 @@ test('hl7 adt: HAPI as the interface engine admits, transfers and discharges a w
   // The store: the same admissions, with source, assigning authority and visit; re-sends applied once.
   const db = openDatabase(dataDir)
   let audits: { action: string; actor: string; detail: string }[]
-  let current: Map<string, { mrn: string; source: string; authority: string | null; visit: string | null; name: string | null; birthDate: string | null }>
+  let current: Map<string, { id: number; mrn: string; source: string; authority: string | null; visit: string | null; name: string | null; birthDate: string | null }>
   let rows: number
   try {
     const admissions = new Admissions(db)
@@ -196,8 +201,10 @@ test('hl7 adt: HAPI as the interface engine admits, transfers and discharges a w
   assert.deepEqual(current.get(bed(14)), { ...current.get(bed(14))!, mrn: P[1]!.mrn, source: 'adt', authority: 'GH', visit: 'V1', birthDate: '1941-02-11' })
   assert.equal(current.get(bed(10))!.mrn, 'GH20010', 'A40: known by the surviving MRN')
   assert.equal(current.get(bed(17))!.source, 'manual')
-  // Admissions ever made: 12 admits, the early transfer, the registration, transfers as new admissions
-  // (14, 16, 6, back to 2), the cancelled discharge, the merge, patient 16, and the one by hand.
+  assert.deepEqual(current.get(bed(11)), { ...current.get(bed(11))!, id: byHand11.body.admission.id, source: 'adt', name: label(11), visit: 'V11' }, 'adopted: the same admission, now from the feed')
+  // Admissions ever made: 12 admits (patient 11's being the one by hand that its A01 adopted), the
+  // early transfer, the registration, transfers as new admissions (14, 16, 6, back to 2), the
+  // cancelled discharge, the merge, patient 16, and patient 6 by hand in the unmapped bed.
   assert.equal(rows, 12 + 1 + 1 + 4 + 1 + 1 + 1 + 1)
 
   // Every applied message audited exactly once, by the engine; refused ones not at all; re-sends not again.
@@ -208,11 +215,12 @@ test('hl7 adt: HAPI as the interface engine admits, transfers and discharges a w
   }
   const actions = adtAudits.map((a) => a.action).sort()
   console.log(`# ADT audits: ${adtAudits.length} (${[...new Set(actions)].map((x) => `${x} ${actions.filter((y) => y === x).length}`).join(', ')})`)
-  assert.ok(actions.includes('adt-ignored') && actions.includes('transfer-out') && actions.includes('admission-cancelled') && actions.includes('patient-merge') && actions.includes('identity-update'))
+  assert.ok(actions.includes('adt-ignored') && actions.includes('transfer-out') && actions.includes('admission-cancelled') && actions.includes('patient-merge') && actions.includes('identity-update') && actions.includes('adt-adopted'))
 
   // Pseudonyms: what ADT admissions carry is what the same MRN admitted by hand gets.
   const pseudonymOf = (ctl: string) => /patient (\S+) \(/.exec(adtAudits.find((a) => a.detail.includes(` ${ctl})`))!.detail)![1]
   assert.equal(pseudonymOf(msgs[5]!.ctl), manual.body.admission.pseudonym, 'patient 6: ADT admission and manual admission, one pseudonym')
   const keys = Pseudonymizer.open(dataDir, SITE, Date.now())
-  for (const [i, m] of msgs.slice(0, 12).entries()) assert.equal(pseudonymOf(m.ctl), keys.pseudonym('patient', P[i + 1]!.mrn), `pseudonym of patient ${i + 1}`)
+  assert.equal(byHand11.body.admission.pseudonym, keys.pseudonym('patient', P[11]!.mrn))
+  for (const [i, m] of msgs.slice(0, 12).entries()) if (i + 1 !== 11) assert.equal(pseudonymOf(m.ctl), keys.pseudonym('patient', P[i + 1]!.mrn), `pseudonym of patient ${i + 1}`)
 })
