@@ -191,6 +191,7 @@ class Agent implements RunningAgent {
     this.api = new AgentApiImpl({
       hubId: cfg.hub.id, http: cfg.http, mqtt: cfg.mqtt, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
       sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening,
+      adtListening: () => (this.cfg.hl7?.adt ? this.adt?.listening ?? false : null), // issue 21
     })
     const source = new MqttDeviceSource({
       sequenceOf: (id) => { const d = this.devices.get(id); return d?.config.type === 'mqtt' ? d : undefined },

@@ -70,6 +70,11 @@ export class AdtListener {
     this.map = new LocationMap(cfg.locations)
   }
 
+  /** True between start() and stop() (readiness). */
+  get listening(): boolean {
+    return this.server?.listening === true
+  }
+
   /** The bound address once started (`listen` port 0 picks a free one). */
   address(): AddressInfo | undefined {
     return (this.server?.address() as AddressInfo | null) ?? undefined

@@ -155,4 +155,7 @@ test('hl7 adt listener: a sender that half-closes after its message (socat, nc) 
   c.socket.end(mllpFrame(adt('A01', 'HALF1', 'MRN-5', '3A^301^1')))
   await waitFor('closed by the agent', async () => c.closed, 5000, 10)
   assert.deepEqual(c.acks, [{ code: 'AA', controlId: 'HALF1', err2: '' }])
+  // The listener is a part of readiness when configured.
+  const ready = await (await fetch(`http://127.0.0.1:${agent.httpPort}/readyz`)).json() as { parts: Record<string, { ok: boolean }> }
+  assert.deepEqual(ready.parts['hl7-adt'], { ok: true })
 })
