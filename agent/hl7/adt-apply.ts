@@ -91,20 +91,20 @@ export function originOf(e: AdtEvent): AdmissionOrigin {
 export function execute(plan: Exclude<AdtPlan, { kind: 'refuse' }>, e: AdtEvent, ward: Ward, actor: Actor): Promise<unknown> {
   switch (plan.kind) {
     case 'place': {
-      const here = ward.patientByMrn(e.patient.mrn)
+      const here = ward.adt.byMrn(e.patient.mrn)
       // A message without PID-5 / PID-7 (some engines send lean A02/A03) keeps what the ward knew.
-      return ward.placeFromAdt({
+      return ward.adt.place({
         bed_id: plan.bedId, mrn: e.patient.mrn,
         name: e.patient.name ?? here?.name ?? null, birth_date: e.patient.birthDate ?? here?.birthDate ?? null,
         origin: originOf(e), cause: plan.cause,
       }, actor).then(orFail)
     }
     case 'leave':
-      return ward.leaveFromAdt(plan.bedId, plan.action, plan.cause, actor).then(orFail)
+      return ward.adt.leave(plan.bedId, plan.action, plan.cause, actor).then(orFail)
     case 'merge':
-      return ward.mergeFromAdt(plan.bedId, e.patient.mrn, originOf(e), plan.cause, actor).then(orFail)
+      return ward.adt.merge(plan.bedId, e.patient.mrn, originOf(e), plan.cause, actor).then(orFail)
     case 'ignore':
-      return ward.adtIgnored(plan.bedId, plan.detail, actor)
+      return ward.adt.ignored(plan.bedId, plan.detail, actor)
   }
 }
 

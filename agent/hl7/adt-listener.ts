@@ -171,7 +171,7 @@ export class AdtListener {
       await new Promise<void>((resolve, reject) => this.d.committer.whenCommitted((err) => (err ? reject(err) : resolve())))
       return this.ack(e.message, e.controlId, e.trigger, 'AA')
     }
-    const plan = decide(e, this.map, (mrn) => this.d.ward.patientByMrn(mrn))
+    const plan = decide(e, this.map, (mrn) => this.d.ward.adt.byMrn(mrn))
     if (plan.kind === 'refuse') return this.refuse(e.message, e.controlId, plan.error, peer, e.trigger)
     const committer = this.d.committer
     let applied: Promise<unknown>

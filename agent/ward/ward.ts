@@ -11,14 +11,16 @@ import { alarmJson, vitalJson } from '../outputs.js'
 import type { DeviceStatus } from '../pipeline/device-status.js'
 import type { LatestVitals } from '../pipeline/latest.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
-import { MANUAL, type Admission, type AdmissionOrigin, type Admissions } from '../store/admissions.js'
+import { MANUAL, type Admission, type Admissions } from '../store/admissions.js'
+import { unknownBed, who, type Actor } from './actor.js'
+import { AdtCases } from './adt-cases.js'
 import { AlarmHistory } from '../store/alarm-history.js'
 import type { Db } from '../store/db.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { AuditedViews } from './audited-views.js'
 import { BedContexts, type BedContextInput } from './context.js'
 
-export interface Actor { readonly role: string; readonly name: string }
+export type { Actor } from './actor.js'
 
 export type Refusal<S extends number> = { ok: false; status: S; error: string; field: string }
 
@@ -42,16 +44,17 @@ export interface WardDeps {
   readonly bedChanged: (bedId: string) => void
 }
 
-const who = (actor: Actor): string => `${actor.role}:${actor.name}`
-
 export class Ward {
   private readonly audited = new AuditedViews()
   private readonly contexts: BedContexts
   private readonly history: AlarmHistory
   private readonly bedIds: ReadonlySet<string>
+  /** Issue 21: the same use cases as the hospital's ADT feed drives them (ward/adt-cases.ts). */
+  readonly adt: AdtCases
 
   constructor(private readonly d: WardDeps) {
     this.bedIds = new Set(d.beds.map((b) => b.id))
+    this.adt = new AdtCases(d, this.bedIds, (bedId) => this.resetBed(bedId))
     this.contexts = new BedContexts(d.db, (bedId) => d.admissions.current(bedId)?.id ?? null)
     this.history = new AlarmHistory(d.db)
   }
@@ -210,102 +213,6 @@ export class Ward {
     return { ok: true as const, admission: { id: to.id, bedId: to.bedId, admittedMs: to.admittedMs, pseudonym, from: { id: from.id, bedId: from.bedId } } }
   }
 
-  // --- issue 21: the ward's use cases as the hospital's ADT feed drives them (agent/hl7/adt-apply.ts) ---
-
-  /** The current admission of the patient with this MRN on this ward, if any. */
-  patientByMrn(mrn: string): Admission | undefined {
-    return this.d.admissions.currentByMrn(mrn)
-  }
-
-  /**
-   * Puts a patient (from ADT) in a bed, whatever the ward knew: admitted when not on the ward, moved
-   * when in another bed, corrected when already there (name, birth date), nothing when nothing
-   * differs. Whoever else lay in the bed is discharged first: the interface engine's view wins (it
-   * missed sending us their discharge, or sent it out of order). One audit event per change.
-   */
-  async placeFromAdt(req: { bed_id: string; mrn: string; name: string | null; birth_date: string | null; origin: AdmissionOrigin; cause: string }, actor: Actor) {
-    if (!this.bedIds.has(req.bed_id)) return unknownBed(req.bed_id, 'bed_id')
-    const fromSeq = this.d.nextSeq()
-    const by = who(actor)
-    const here = this.d.admissions.currentByMrn(req.mrn)
-    const occupant = this.d.admissions.current(req.bed_id)
-    let change: 'admitted' | 'moved' | 'updated' | 'unchanged'
-    let a: Admission
-    if (here && here.bedId === req.bed_id) {
-      // Already there: corrected in place (same admission, same pseudonym). One admitted by hand
-      // while the feed was down follows the feed from now on (its source becomes 'adt').
-      const origin = { ...req.origin, visit: req.origin.visit ?? here.visit }
-      const adopted = here.source !== 'adt'
-      const same = !adopted && here.name === req.name && here.birthDate === req.birth_date && here.visit === origin.visit && here.authority === origin.authority
-      a = same ? here : this.d.admissions.update(req.bed_id, req.name, req.birth_date, origin)!
-      change = same ? 'unchanged' : 'updated'
-      const what = same ? 'already as sent' : adopted ? 'admitted by hand, now follows the ADT feed' : 'name, birth date or visit corrected'
-      this.d.audit(same ? 'adt-unchanged' : adopted ? 'adt-adopted' : 'identity-update', by, req.bed_id, `admission ${a.id} in bed ${req.bed_id} ${what} (${req.cause})`)
-      if (!same) this.d.bedChanged(req.bed_id)
-    } else {
-      if (occupant) this.displace(occupant, by, req.cause)
-      if (here) this.resetBed(here.bedId)
-      this.resetBed(req.bed_id)
-      const now = Date.now()
-      a = this.d.db.transaction(() => {
-        if (here) this.d.admissions.discharge(here.bedId, now)
-        return this.d.admissions.admit(req.bed_id, req.mrn, req.name, req.birth_date, now, { ...req.origin, visit: req.origin.visit ?? here?.visit ?? null })
-      })()
-      if (here) this.d.bedChanged(here.bedId)
-      this.d.bedChanged(req.bed_id)
-      const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
-      change = here ? 'moved' : 'admitted'
-      this.d.audit(here ? 'transfer' : 'admission', by, req.bed_id, here
-        ? `admission ${here.id} in bed ${here.bedId} moved to admission ${a.id} in bed ${req.bed_id}, patient ${pseudonym} (${req.cause})`
-        : `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym} (${req.cause})`)
-    }
-    await this.d.durable(fromSeq)
-    return { ok: true as const, change, admission: { id: a.id, bedId: a.bedId, pseudonym: this.d.pseudonyms.pseudonym('patient', a.mrn) } }
-  }
-
-  /** Ends a current admission (ADT discharge, cancelled admission, transfer off the ward), audited as `action`. */
-  async leaveFromAdt(bedId: string, action: string, cause: string, actor: Actor) {
-    const a = this.d.admissions.current(bedId)
-    if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
-    const fromSeq = this.d.nextSeq()
-    this.resetBed(bedId)
-    this.d.admissions.discharge(bedId, Date.now())
-    this.d.bedChanged(bedId)
-    this.d.audit(action, who(actor), bedId, `admission ${a.id} discharged from bed ${bedId} (${cause})`)
-    await this.d.durable(fromSeq)
-    return { ok: true as const }
-  }
-
-  /** A40: the patient in `bedId` is known by `mrn` from now on; a new admission (new pseudonym) in the same bed. */
-  async mergeFromAdt(bedId: string, mrn: string, origin: AdmissionOrigin, cause: string, actor: Actor) {
-    const old = this.d.admissions.current(bedId)
-    if (!old) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
-    const fromSeq = this.d.nextSeq()
-    this.resetBed(bedId)
-    const a = this.d.admissions.admit(bedId, mrn, old.name, old.birthDate, Date.now(), { ...origin, visit: origin.visit ?? old.visit })
-    this.d.bedChanged(bedId)
-    const before = this.d.pseudonyms.pseudonym('patient', old.mrn)
-    const after = this.d.pseudonyms.pseudonym('patient', a.mrn)
-    this.d.audit('patient-merge', who(actor), bedId, `admission ${old.id} (patient ${before}) merged into admission ${a.id} in bed ${bedId}, patient ${after} (${cause})`)
-    await this.d.durable(fromSeq)
-    return { ok: true as const, admission: { id: a.id, bedId, pseudonym: after } }
-  }
-
-  /** An ADT message that changes nothing here (a discharge for a patient not on the ward…): audited, durable, then acknowledged. */
-  async adtIgnored(bedId: string | null, detail: string, actor: Actor): Promise<void> {
-    const fromSeq = this.d.nextSeq()
-    this.d.audit('adt-ignored', who(actor), bedId, detail)
-    await this.d.durable(fromSeq)
-  }
-
-  /** The occupant of a bed an ADT event puts someone else in: discharged, audited as such. */
-  private displace(occupant: Admission, by: string, cause: string): void {
-    this.resetBed(occupant.bedId)
-    this.d.admissions.discharge(occupant.bedId, Date.now())
-    this.d.audit('discharge', by, occupant.bedId, `admission ${occupant.id} discharged from bed ${occupant.bedId}: the bed was given to another patient (${cause})`)
-  }
-  // --- end issue 21 ---
-
   /**
    * The NEWS2 inputs no device sends, set by a nurse (or a station over MQTT): into the engine at
    * once (it re-scores the bed and may raise or clear), audited with who and what.
@@ -353,8 +260,4 @@ export class Ward {
     this.contexts.clear(bedId)
     this.d.latest.clearBed(bedId)
   }
-}
-
-function unknownBed(bedId: string, field: string) {
-  return { ok: false as const, status: 404 as const, error: `${field}: unknown bed "${bedId}"`, field }
 }
