@@ -180,14 +180,17 @@ export class AdtListener {
       const from = committer.peekHubSeq
       applied = execute(plan, e, this.d.ward, actor)
       this.d.seen.add(sender, e.controlId, from)
+    } catch (err) {
+      applied = Promise.reject(err as Error) // the admissions table refused the write (disk full, I/O error); not remembered
     } finally {
       committer.release()
     }
     try {
       await applied
     } catch (err) {
-      // The commit failed (disk full, I/O error): nothing of it is acknowledged; the engine re-sends.
+      // A write or the commit failed: nothing of it is acknowledged; the engine re-sends.
       const error = { reason: 'store-failed', message: `not stored (${(err as Error).message}); re-send` }
+      this.d.log.error({ event: 'adt_store_failed', trigger: e.trigger, controlId: e.controlId, err: (err as Error).message }, `ADT^${e.trigger} ${e.controlId} not stored: ${(err as Error).message}`)
       this.d.answered(e.trigger, 'AE')
       return buildAckFrame({ message: e.message, controlId: e.controlId, code: 'AE', error, ackControlId: this.nextAckId(), nowMs: Date.now(), messageType: `ACK^${e.trigger}^ACK`, hl7Error: '207^Application internal error' })
     }
