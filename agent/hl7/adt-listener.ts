@@ -34,7 +34,7 @@ import type { GroupCommitter } from '../store/commit.js'
 import type { SeenMessages } from '../store/seen-messages.js'
 import type { Actor, Ward } from '../ward/ward.js'
 import { decide, execute } from './adt-apply.js'
-import { formatErrorLocation, readAdt, type AdtFieldError, type AdtTrigger } from './adt-message.js'
+import { decodeBody, formatErrorLocation, readAdt, type AdtFieldError, type AdtTrigger } from './adt-message.js'
 import type { Hl7Message } from '../../drivers/serial/hl7/message.js'
 import { LocationMap } from './locations.js'
 
@@ -134,7 +134,7 @@ export class AdtListener {
           socket.destroy()
           return
         }
-        const text = body.toString('utf8') // the view is only valid during this call
+        const text = decodeBody(body) // the view is only valid during this call
         this.queue = this.queue.then(() => this.handle(text, peer)).then((ack) => {
           pending--
           if (ack && !socket.destroyed) socket.write(ack)

@@ -7,6 +7,7 @@
  * message, field, component), so the ACK's ERR-2 can point the interface engine's analyst at it.
  * Segment and field positions: v2.6 §2.14.9 MSH, §3.4.2 PID, §3.4.3 PV1, §3.4.9 MRG, §3.4.1 EVN.
  */
+import { isUtf8 } from 'node:buffer'
 import { DecodeError } from '../../drivers/errors.js'
 import { component, parseMessage, text, type Hl7Delimiters, type Hl7Message, type Hl7Segment } from '../../drivers/serial/hl7/message.js'
 import type { PatientLocation } from './locations.js'
@@ -112,6 +113,23 @@ export function readAdt(body: string, mrnAuthority?: string): AdtRead {
     }
     return { ok: false, message, controlId, error: err }
   }
+}
+
+/**
+ * The text of a message body in the character set MSH-18 names (v2.6 table 0211): `8859/1` (and
+ * the other ISO 8859 parts, read as Latin-1) byte for byte; `UNICODE UTF-8` as UTF-8; without
+ * MSH-18, UTF-8 when the bytes are valid UTF-8, else Latin-1 (engines that leave MSH-18 empty
+ * send either; both agree on ASCII). Accented names come through either way.
+ */
+export function decodeBody(body: Uint8Array): string {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  const cr = bytes.indexOf(0x0d)
+  const msh = bytes.subarray(0, cr < 0 ? Math.min(bytes.length, 1024) : cr).toString('latin1')
+  const sep = msh.startsWith('MSH') ? msh[3] : undefined
+  const charset = sep ? (msh.split(sep)[17] ?? '').split(msh[4] ?? '^')[0]!.trim().toUpperCase() : ''
+  if (charset.startsWith('8859/')) return bytes.toString('latin1')
+  if (charset === '' && !isUtf8(bytes)) return bytes.toString('latin1')
+  return bytes.toString('utf8')
 }
 
 /** The MSH-10 of a message that may be refused later, for the ACK's MSA-2. */

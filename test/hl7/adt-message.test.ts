@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { decide } from '../../agent/hl7/adt-apply.js'
-import { formatErrorLocation, readAdt, type AdtEvent } from '../../agent/hl7/adt-message.js'
+import { decodeBody, formatErrorLocation, readAdt, type AdtEvent } from '../../agent/hl7/adt-message.js'
 import { LocationMap } from '../../agent/hl7/locations.js'
 import type { Admission } from '../../agent/store/admissions.js'
 
@@ -77,4 +77,12 @@ test('adt decision: out-of-order and off-ward events as the engine sends them', 
   assert.equal(decide(ev('ADT^A03^ADT_A03', '3A^301^1', 'V0'), map, byMrn).kind, 'ignore', 'late discharge of an earlier visit')
   assert.equal(decide(ev('ADT^A03^ADT_A03', '3A^301^1'), map, byMrn).kind, 'leave')
   assert.equal(decide(ev('ADT^A11^ADT_A09', '3A^301^1'), map, byMrn).kind, 'leave')
+})
+
+test('adt message: the body is read in the character set MSH-18 names (Latin-1 or UTF-8), or guessed when empty', () => {
+  const body = (charset: string) => `MSH|^~\\&|EPIC|GH|BEDHUB|3A|20261205120000||ADT^A08^ADT_A01|MSG1|P|2.6|||||${charset}\rPID|1||1^^^GH^MR||Müller^Zoë\r`
+  assert.equal(ok(decodeBody(Buffer.from(body('8859/1'), 'latin1'))).patient.name, 'Müller, Zoë')
+  assert.equal(ok(decodeBody(Buffer.from(body('UNICODE UTF-8'), 'utf8'))).patient.name, 'Müller, Zoë')
+  assert.equal(ok(decodeBody(Buffer.from(body(''), 'utf8'))).patient.name, 'Müller, Zoë')
+  assert.equal(ok(decodeBody(Buffer.from(body(''), 'latin1'))).patient.name, 'Müller, Zoë')
 })
