@@ -18,6 +18,8 @@
  * - A08 update: name and birth date corrected in place; PV1-3 is not read (A02 moves patients).
  * - A40 merge: the patient known by MRG-1 is known by PID-3 from now on (a new admission in the
  *   same bed, so a new pseudonym); nothing to do when MRG-1 is not on the ward.
+ * - Any of these (but A40) that happened before the event that put the patient where they are
+ *   (EVN-6/EVN-2/MSH-7, the engine's clock, kept per admission) is late: ignored.
  * Refused (AE, ERR naming PV1-3): an A01/A13 without PV1-3, or with a location of this ward's
  * points of care that maps to no bed, or of another ward (the engine's filter or our map is wrong).
  */
@@ -37,6 +39,11 @@ export type AdtPlan =
 export function decide(e: AdtEvent, map: LocationMap, patientByMrn: (mrn: string) => Admission | undefined): AdtPlan {
   const here = patientByMrn(e.patient.mrn)
   const cause = `ADT^${e.trigger} ${e.controlId}`
+  // Late: the event happened before the one that put the patient where they are (an A01 arriving
+  // after its A02, a discharge of the stay before): applying it would undo the newer one.
+  if (here && here.eventMs !== null && e.eventMs < here.eventMs && e.trigger !== 'A40') {
+    return { kind: 'ignore', bedId: here.bedId, detail: `${cause}: happened before the event that put admission ${here.id} in bed ${here.bedId} (late)` }
+  }
   const bedId = e.location ? map.bedOf(e.location) : undefined
   const where = e.location ? formatLocation(e.location) : '(none)'
   switch (e.trigger) {
@@ -80,7 +87,7 @@ function locationError(e: AdtEvent): AdtFieldError {
 
 /** The admission's origin as the event gives it. */
 export function originOf(e: AdtEvent): AdmissionOrigin {
-  return { source: 'adt', authority: e.patient.authority || null, visit: e.visit }
+  return { source: 'adt', authority: e.patient.authority || null, visit: e.visit, eventMs: Number.isNaN(e.eventMs) ? null : e.eventMs }
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { DecodeError } from '../../drivers/errors.js'
+import { parseDtm } from '../../drivers/serial/hl7/time.js'
 import { component, parseMessage, text, type Hl7Delimiters, type Hl7Message, type Hl7Segment } from '../../drivers/serial/hl7/message.js'
 import type { PatientLocation } from './locations.js'
 
@@ -42,6 +43,12 @@ export interface AdtEvent {
   readonly visit: string | null
   /** A40: MRG-1.1, the identifier merged into PID-3. */
   readonly priorMrn: string | null
+  /**
+   * When the event happened, in the sender's clock: EVN-6 (event occurred), else EVN-2 (recorded),
+   * else MSH-7; a time without offset is the gateway's local time (same hospital). NaN when none
+   * parses: then no late-event check.
+   */
+  readonly eventMs: number
 }
 
 /** Where a refused message went wrong, in ERR-2's terms (ERL: segment ^ sequence ^ field ^ repetition ^ component). */
@@ -167,7 +174,22 @@ function readParsed(m: Hl7Message, mrnAuthority: string | undefined): AdtEvent {
     sendingApp: safeText(msh, 3, 1, d), sendingFacility: safeText(msh, 4, 1, d),
     patient: readPatient(m, pid, mrnAuthority),
     visit: pv1 ? safeText(pv1, 19, 1, d) || null : null,
+    eventMs: eventTime(m),
   }
+}
+
+function eventTime(m: Hl7Message): number {
+  const evn = segment(m, 'EVN')
+  const offsetMin = -new Date().getTimezoneOffset()
+  for (const raw of [component(evn, 6, 1, m.delimiters), component(evn, 2, 1, m.delimiters), component(m.msh, 7, 1, m.delimiters)]) {
+    if (!raw) continue
+    try {
+      return parseDtm(raw, offsetMin)
+    } catch {
+      // a malformed time is not worth an AE: the next one, or no late-event check
+    }
+  }
+  return NaN
 }
 
 /** PID-3 (CX, repeating): the repetition from `authority`, else the first typed MR (CX-5), else the first. */

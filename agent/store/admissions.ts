@@ -24,9 +24,11 @@ export interface AdmissionOrigin {
   readonly authority: string | null
   /** PV1-19 visit number (ADT); null when none. */
   readonly visit: string | null
+  /** When the newest ADT event applied to the admission happened (EVN-6, else EVN-2, else MSH-7; ms); null when unknown or manual. */
+  readonly eventMs: number | null
 }
 
-export const MANUAL: AdmissionOrigin = Object.freeze({ source: 'manual', authority: null, visit: null })
+export const MANUAL: AdmissionOrigin = Object.freeze({ source: 'manual', authority: null, visit: null, eventMs: null })
 
 export interface Admission extends AdmissionOrigin {
   readonly id: number
@@ -41,7 +43,7 @@ export interface Admission extends AdmissionOrigin {
 export interface SealedAdmissionRow {
   id: number; bed_id: string; mrn: Uint8Array; name: Uint8Array | null; birth_date: Uint8Array | null; admitted_ms: number; discharged_ms: number | null
   /** Issue 21 (schema v6). */
-  source: string; mrn_authority: string | null; visit: Uint8Array | null
+  source: string; mrn_authority: string | null; visit: Uint8Array | null; adt_event_ms: number | null
 }
 
 /** The identifying columns of `admissions`, each sealed under `fieldPurpose(column, id)`. */
@@ -74,7 +76,7 @@ export class Admissions {
   private fromRow(r: SealedAdmissionRow): Admission {
     return {
       id: r.id, bedId: r.bed_id, ...openAdmissionRow(this.cipher, r), admittedMs: r.admitted_ms,
-      source: r.source === 'adt' ? 'adt' : 'manual', authority: r.mrn_authority, visit: this.cipher.openNullable(r.visit, fieldPurpose('admissions.visit', r.id)),
+      source: r.source === 'adt' ? 'adt' : 'manual', authority: r.mrn_authority, visit: this.cipher.openNullable(r.visit, fieldPurpose('admissions.visit', r.id)), eventMs: r.adt_event_ms,
     }
   }
 
@@ -109,14 +111,14 @@ export class Admissions {
     const run = this.db.transaction(() => {
       this.db.prepare('UPDATE admissions SET discharged_ms = ? WHERE bed_id = ? AND discharged_ms IS NULL').run(atMs, bedId)
       const id = (this.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM admissions').get() as { id: number }).id
-      this.db.prepare('INSERT INTO admissions (id, bed_id, mrn, name, birth_date, admitted_ms, source, mrn_authority, visit) VALUES (?,?,?,?,?,?,?,?,?)')
+      this.db.prepare('INSERT INTO admissions (id, bed_id, mrn, name, birth_date, admitted_ms, source, mrn_authority, visit, adt_event_ms) VALUES (?,?,?,?,?,?,?,?,?,?)')
         .run(id, bedId, c.seal(mrn, fieldPurpose('admissions.mrn', id)), c.sealNullable(name, fieldPurpose('admissions.name', id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', id)), atMs,
-          origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', id)))
+          origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', id)), origin.eventMs)
       return id
     })
     const previous = this.byBed.get(bedId)
     if (previous) this.byId.delete(previous.id)
-    const a: Admission = { id: run(), bedId, mrn, name, birthDate, admittedMs: atMs, source: origin.source, authority: origin.authority, visit: origin.visit }
+    const a: Admission = { id: run(), bedId, mrn, name, birthDate, admittedMs: atMs, source: origin.source, authority: origin.authority, visit: origin.visit, eventMs: origin.eventMs }
     this.remember(a)
     return a
   }
@@ -136,10 +138,10 @@ export class Admissions {
     const a = this.byBed.get(bedId)
     if (!a) return undefined
     const c = this.cipher
-    this.db.prepare('UPDATE admissions SET name = ?, birth_date = ?, source = ?, mrn_authority = ?, visit = ? WHERE id = ?')
+    this.db.prepare('UPDATE admissions SET name = ?, birth_date = ?, source = ?, mrn_authority = ?, visit = ?, adt_event_ms = ? WHERE id = ?')
       .run(c.sealNullable(name, fieldPurpose('admissions.name', a.id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', a.id)),
-        origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', a.id)), a.id)
-    const updated: Admission = { ...a, name, birthDate, source: origin.source, authority: origin.authority, visit: origin.visit }
+        origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', a.id)), origin.eventMs, a.id)
+    const updated: Admission = { ...a, name, birthDate, source: origin.source, authority: origin.authority, visit: origin.visit, eventMs: origin.eventMs }
     this.remember(updated)
     return updated
   }

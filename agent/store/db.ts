@@ -139,12 +139,15 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
   // v5 → v6 (issue 21): where an admission came from. source: 'manual' (the API, the nurse's
   // fallback) or 'adt' (the hospital's interface engine, agent/hl7/); for ADT ones the MRN's
   // assigning authority (PID-3 CX-4, a code of the hospital, not identifying) and the visit number
-  // (PV1-19, identifying: sealed like the MRN, under fieldPurpose('admissions.visit', id)).
+  // (PV1-19, identifying: sealed like the MRN, under fieldPurpose('admissions.visit', id)), and
+  // when the newest ADT event applied to it happened (sender's EVN time, ms): an older event
+  // arriving late must not undo a newer one.
   (db) => {
     db.exec(`
       ALTER TABLE admissions ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
       ALTER TABLE admissions ADD COLUMN mrn_authority TEXT;
       ALTER TABLE admissions ADD COLUMN visit BLOB;
+      ALTER TABLE admissions ADD COLUMN adt_event_ms INTEGER;
     `)
   },
 ]

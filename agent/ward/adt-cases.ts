@@ -43,10 +43,11 @@ export class AdtCases {
     if (here && here.bedId === req.bed_id) {
       // Already there: corrected in place (same admission, same pseudonym). One admitted by hand
       // while the feed was down follows the feed from now on (its source becomes 'adt').
-      const origin = { ...req.origin, visit: req.origin.visit ?? here.visit }
+      const origin = { ...req.origin, visit: req.origin.visit ?? here.visit, eventMs: newest(req.origin.eventMs, here.eventMs) }
       const adopted = here.source !== 'adt'
       const same = !adopted && here.name === req.name && here.birthDate === req.birth_date && here.visit === origin.visit && here.authority === origin.authority
-      a = same ? here : this.d.admissions.update(req.bed_id, req.name, req.birth_date, origin)!
+      // Nothing to show, but the newest event time is kept (the late-event check reads it).
+      a = same && here.eventMs === origin.eventMs ? here : this.d.admissions.update(req.bed_id, req.name, req.birth_date, origin)!
       change = same ? 'unchanged' : 'updated'
       const what = same ? 'already as sent' : adopted ? 'admitted by hand, now follows the ADT feed' : 'name, birth date or visit corrected'
       this.d.audit(same ? 'adt-unchanged' : adopted ? 'adt-adopted' : 'identity-update', by, req.bed_id, `admission ${a.id} in bed ${req.bed_id} ${what} (${req.cause})`)
@@ -58,7 +59,7 @@ export class AdtCases {
       const now = Date.now()
       a = this.d.db.transaction(() => {
         if (here) this.d.admissions.discharge(here.bedId, now)
-        return this.d.admissions.admit(req.bed_id, req.mrn, req.name, req.birth_date, now, { ...req.origin, visit: req.origin.visit ?? here?.visit ?? null })
+        return this.d.admissions.admit(req.bed_id, req.mrn, req.name, req.birth_date, now, { ...req.origin, visit: req.origin.visit ?? here?.visit ?? null, eventMs: newest(req.origin.eventMs, here?.eventMs ?? null) })
       })()
       if (here) this.d.bedChanged(here.bedId)
       this.d.bedChanged(req.bed_id)
@@ -113,4 +114,8 @@ export class AdtCases {
     this.d.admissions.discharge(occupant.bedId, Date.now())
     this.d.audit('discharge', by, occupant.bedId, `admission ${occupant.id} discharged from bed ${occupant.bedId}: the bed was given to another patient (${cause})`)
   }
+}
+
+function newest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b)
 }

@@ -7,8 +7,8 @@
  * A ward of 17 beds (16 in the location map, one manual only) and 16 patients: admits, transfers,
  * discharges, registration, update, cancels (A11, A12, A13), a merge (A40), the adoption of an
  * admission made by hand while the feed was down, out-of-order events
- * (a transfer before its admit, a discharge of a patient never admitted, a late discharge of an
- * earlier visit), re-sends with the same MSH-10 after a reconnect (one of which would move a
+ * (a transfer before its admit and that admit arriving late, a discharge of a patient never
+ * admitted, a late discharge of an earlier visit), re-sends with the same MSH-10 after a reconnect (one of which would move a
  * patient back if applied twice), and three bad messages. Asserted: every ACK as HAPI read it (AA
  * where it should be, AE/AR with ERR-2 naming the segment and field, ERR-3 from table 0357), the
  * beds (GET /api/beds, with their source) and the store's admissions, each applied message audited
@@ -54,6 +54,8 @@ interface Msg {
   family?: string
   mrn?: string | null
   prior?: string
+  /** Minutes after 08:00 UTC when the event happened (EVN-2, EVN-6); default: its place in the script. */
+  at?: number
   expect: 'AA' | 'AE' | 'AR'
   err2?: string
   err3?: string
@@ -65,17 +67,19 @@ function script(): Msg[] {
   const m: Msg[] = []
   let n = 0
   const next = (x: Omit<Msg, 'ctl'>) => {
-    const msg = { ctl: `HAPI${String(++n).padStart(4, '0')}`, ...x }
+    const msg = { ctl: `HAPI${String(++n).padStart(4, '0')}`, at: n, ...x }
     m.push(msg)
     return msg
   }
   const again = (x: Msg) => m.push({ ...x, resend: true })
   const admits = [] as Msg[]
   for (let i = 1; i <= 12; i++) admits.push(next({ trigger: 'A01', p: i, loc: i, visit: `V${i}`, expect: 'AA' }))
-  next({ trigger: 'A02', p: 13, loc: 13, visit: 'V13', expect: 'AA' }) // a transfer before its admit: admitted into the destination
+  const early = next({ trigger: 'A02', p: 13, loc: 13, visit: 'V13', expect: 'AA' }) // a transfer before its admit: admitted into the destination
   next({ trigger: 'A03', p: 14, loc: 14, visit: 'V14', expect: 'AA' }) // a discharge of a patient never admitted: ignored
   next({ trigger: 'A04', p: 15, loc: 'ED^^', visit: 'V15', expect: 'AA' }) // outpatient registration: ignored
   next({ trigger: 'A04', p: 15, loc: 15, visit: 'V15', expect: 'AA' }) // registered into a bed of the ward
+  // ...and then the admit itself, late (it happened before the transfer): ignored, or it would take bed 9 from patient 9.
+  next({ trigger: 'A01', p: 13, loc: 9, visit: 'V13', at: early.at! - 30, expect: 'AA' })
   const move1 = next({ trigger: 'A02', p: 1, loc: 14, visit: 'V1', expect: 'AA' })
   again(move1)
   next({ trigger: 'A02', p: 2, loc: 16, visit: 'V2', expect: 'AA' })
@@ -103,7 +107,8 @@ function tsv(msgs: readonly Msg[]): string {
   return msgs.map((x) => {
     const p = P[x.p]!
     const [poc, room, b] = x.loc === null ? ['-', '-', '-'] : typeof x.loc === 'number' ? ['3A', String(300 + x.loc), '1'] : x.loc.split('^')
-    const line = [x.ctl, x.trigger, dash(x.mrn === undefined ? p.mrn : x.mrn), 'GH', x.family ?? p.family, p.given, p.dob, dash(poc), dash(room), dash(b), dash(x.visit), dash(x.prior)].join('\t')
+    const when = new Date(Date.UTC(2026, 11, 5, 8, 0) + x.at! * 60_000).toISOString().replace(/[-:T]/g, '').slice(0, 14) + '+0000'
+    const line = [x.ctl, x.trigger, dash(x.mrn === undefined ? p.mrn : x.mrn), 'GH', x.family ?? p.family, p.given, p.dob, dash(poc), dash(room), dash(b), dash(x.visit), dash(x.prior), when].join('\t')
     return (x.resend ? '#reconnect\n' : '') + line
   }).join('\n') + '\n'
 }

@@ -8,7 +8,8 @@
  *   java -cp <hapi classpath> AdtSender.java HOST PORT SCRIPT
  *
  * SCRIPT: one message per line, tab-separated, "-" for an empty field:
- *   controlId trigger mrn authority family given birthDate(YYYYMMDD) pointOfCare room bed visit priorMrn
+ *   controlId trigger mrn authority family given birthDate(YYYYMMDD) pointOfCare room bed visit priorMrn eventTime
+ * (eventTime: EVN-2 and EVN-6 as a DTM, e.g. 20261205081500+0000; "-": the message time.)
  * A line "#reconnect" closes the connection and opens a new one (a re-send after a lost ACK does).
  * Output: one line per message on stdout, tab-separated:
  *   controlId MSA-1 MSA-2 ERR-2(segment^sequence^field) ERR-3.1 ERR-8
@@ -99,7 +100,9 @@ public class AdtSender {
     msh.getReceivingFacility().getNamespaceID().setValue("WARD-3A");
     msh.getMessageControlID().setValue(controlId); // fixed, so that a re-send carries the same MSH-10
     EVN evn = (EVN) t.getSegment("/.EVN");
-    evn.getRecordedDateTime().setValue(msh.getDateTimeOfMessage().getValue());
+    boolean timed = f.length > 12 && has(f[12]);
+    evn.getRecordedDateTime().setValue(timed ? f[12] : msh.getDateTimeOfMessage().getValue());
+    if (timed) evn.getEventOccurred().setValue(f[12]); // EVN-6: when it happened in the hospital
     PID pid = (PID) t.getSegment("/.PID");
     pid.getSetIDPID().setValue("1");
     if (has(f[2])) {
