@@ -22,6 +22,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { pino } from 'pino'
 import { startAgent } from '../../agent/agent.js'
+import { relink } from '../../agent/commands/relink.js'
 import { parseConfig } from '../../agent/config.js'
 import { Admissions } from '../../agent/store/admissions.js'
 import { readAuditBody } from '../../agent/store/bodies.js'
@@ -227,5 +228,8 @@ test('hl7 adt: HAPI as the interface engine admits, transfers and discharges a w
   assert.equal(pseudonymOf(msgs[5]!.ctl), manual.body.admission.pseudonym, 'patient 6: ADT admission and manual admission, one pseudonym')
   const keys = Pseudonymizer.open(dataDir, SITE, Date.now())
   assert.equal(byHand11.body.admission.pseudonym, keys.pseudonym('patient', P[11]!.mrn))
+  // relink (on the gateway) tells the feed's admissions apart: patient 1, admitted into bed 1, then moved to bed 14.
+  const hits = relink(keys.pseudonym('patient', P[1]!.mrn), cfg).map((h) => h.admission!)
+  assert.deepEqual(hits.map((a) => [a.bedId, a.source, a.mrnAuthority, a.visit, a.dischargedMs === null]), [[bed(1), 'adt', 'GH', 'V1', false], [bed(14), 'adt', 'GH', 'V1', true]])
   for (const [i, m] of msgs.slice(0, 12).entries()) if (i + 1 !== 11) assert.equal(pseudonymOf(m.ctl), keys.pseudonym('patient', P[i + 1]!.mrn), `pseudonym of patient ${i + 1}`)
 })
