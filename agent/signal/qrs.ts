@@ -24,9 +24,11 @@
  *  - a search-back candidate must also reach 15 % of the median R amplitude (band-passed): the
  *    largest noise peak of a long pause in noise is otherwise taken for a beat (15 % chosen by
  *    scripts/qrs-cv.ts; 30 % halves those false beats in heavy noise but loses small real beats);
- *  - a candidate in the T-wave zone whose integrated slope reaches the QRS level is a premature
- *    beat, not a T wave, whatever its maximal slope: a wide ventricular beat has a lower slope than
- *    the narrow beat before it, a T wave does not have a QRS's integrated slope.
+ *  - a candidate in the T-wave zone whose integrated slope reaches the median QRS peak is a
+ *    premature beat, not a T wave, whatever its maximal slope: a wide ventricular beat has a lower
+ *    slope than the narrow beat before it, a T wave does not have a QRS's integrated slope (the
+ *    median, not the lower QRS level: against the lower one, lead 1's tall T waves gave 10 more
+ *    false beats).
  * Additions here: every window is in ms and converted with `rateHz`; the R peak is put back on the
  * raw time axis (filter delay removed) at the largest band-passed deflection within ±80 ms of the
  * integrator's estimate; a 3 s learning period instead of OSEA's 8 s; beats closer than 200 ms
@@ -251,7 +253,7 @@ export class QrsDetector {
     this.locate(peakIdx)
     if (this.locBaselineShift) return
     const sinceQrs = peakIdx - this.lastQrsPeakIdx
-    const tWave = sinceQrs < this.tWaveZone && this.locSlope < this.lastSlope / 2 && peak < this.qrsPeaks.lowerMedian()
+    const tWave = sinceQrs < this.tWaveZone && this.locSlope < this.lastSlope / 2 && peak < this.qrsPeaks.median()
     if (peak > this.threshold && !tWave && this.locR - this.lastR >= this.minRr) {
       this.accept(peak, peakIdx, this.locR, this.locSlope, this.locAmplitude)
       return
