@@ -17,8 +17,10 @@
  *    maximal slope is under half that QRS's is a T wave;
  *  - 8 s without a QRS → thresholds re-learnt from the last 8 one-second maxima.
  * Changes for ectopy (issue 20), each measured in BENCHMARKS.md "Issue 20":
- *  - the QRS level is the lower median of the 8 QRS peaks, not the median: in bigeminy the median
- *    is the smallest ectopic beat, so the sinus beats' level set the threshold only by luck;
+ *  - the QRS level is the mean of the two middle values of the 8 QRS peaks, not OSEA's upper
+ *    middle value: in bigeminy that value is the smallest beat of the larger kind, and beats of
+ *    the smaller kind fell under a quarter of it (the lower middle value alone finds more of them
+ *    but lets more noise and, at 125 Hz, P waves through);
  *  - search-back waits for 1.5 × the mean RR (Pan & Tompkins' RR AVERAGE1), not the median: in
  *    bigeminy the median is the long interval, so a missed short-coupled beat never triggered it;
  *  - a search-back candidate must also reach 15 % of the median R amplitude (band-passed): the
@@ -300,7 +302,7 @@ export class QrsDetector {
   }
 
   private updateThreshold(): void {
-    const q = this.qrsPeaks.lowerMedian()
+    const q = this.qrsPeaks.middleMean()
     const nz = this.noisePeaks.size > 0 ? this.noisePeaks.median() : 0
     this.threshold = Math.max(this.thresholdFloor, nz + this.tuning.thresholdFraction * (q - nz))
   }
