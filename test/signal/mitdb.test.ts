@@ -1,7 +1,7 @@
 /**
  * Regression guard: the streaming QRS detector on the MIT-BIH records in shared/data/mitdb,
  * lead 0, scored EC57-style (150 ms, from 05:00, gross over all records). Goal 99.7 % on records
- * the detector was not tuned on (issue 20; BENCHMARKS.md); these 34 are at 99.885 / 99.959 % and
+ * the detector was not tuned on (issue 20; BENCHMARKS.md); these 34 are at 99.878 / 99.961 % and
  * this test fails below 99.7 % gross Se or +P (below 99.5 % before issue 20).
  */
 import assert from 'node:assert/strict'
@@ -47,7 +47,7 @@ test('signal: MIT-BIH lead 1 (V1/V2/V4/V5, a generalisation check) stays above 9
     gross.fp += s.fp
   }
   console.log(`lead 1 gross: TP ${gross.tp} FN ${gross.fn} FP ${gross.fp} Se ${sePercent(gross).toFixed(3)} % +P ${ppPercent(gross).toFixed(3)} %`)
-  assert.ok(sePercent(gross) >= 98.5 && ppPercent(gross) >= 99.1) // 98.881 / 99.271 at issue 20
+  assert.ok(sePercent(gross) >= 98.5 && ppPercent(gross) >= 99.1) // 98.843 / 99.279 at issue 20
 })
 
 test('signal: MIT-BIH HR from the per-patch analyzer matches the HR of the reference beats', () => {
