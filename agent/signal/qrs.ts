@@ -29,8 +29,8 @@
  *  - a candidate in the T-wave zone whose integrated slope reaches the median QRS peak is a
  *    premature beat, not a T wave, whatever its maximal slope: a wide ventricular beat has a lower
  *    slope than the narrow beat before it, a T wave does not have a QRS's integrated slope (the
- *    median, not the lower QRS level: against the lower one, lead 1's tall T waves gave 10 more
- *    false beats).
+ *    median peak, not a lower level: against the lower middle value lead 1's tall T waves gave 10
+ *    more false beats).
  * Additions here: every window is in ms and converted with `rateHz`; the R peak is put back on the
  * raw time axis (filter delay removed) at the largest band-passed deflection within ±80 ms of the
  * integrator's estimate; a 3 s learning period instead of OSEA's 8 s; beats closer than 200 ms
@@ -39,7 +39,7 @@
  * Detection delay (fixed, documented): an ordinary beat is delivered exactly `releaseDelaySamples`
  * after its R peak (filter delay + 95 ms peak wait + 195 ms pre-blank + 80 ms localisation + one
  * integration window: 0.578 s at 360 Hz, 0.562 s at 130 Hz, 0.568 s at 125 Hz). A beat
- * recovered by search-back is delivered as soon as it is found, at most 1.5 × median RR + 0.3 s
+ * recovered by search-back is delivered as soon as it is found, at most 1.5 × mean RR + 0.3 s
  * after the previous beat.
  * Memory: fixed-size typed arrays sized from rateHz at construction; nothing grows.
  */
@@ -79,6 +79,7 @@ export interface QrsTuning {
 }
 
 export const DEFAULT_TUNING: QrsTuning = Object.freeze({ thresholdFraction: 0.25, searchBackRr: 1.5, searchBackMinAmplitude: 0.15 })
+
 const LEARN_SECONDS = 3
 
 export class QrsDetector {
