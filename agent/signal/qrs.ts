@@ -124,7 +124,7 @@ export class QrsDetector {
   private lastQrsPeakIdx = -1e15
   private lastR = -1e15
   private lastSlope = 0
-  /** Search-back waits 1.5 median RR from here: the last QRS, or the end of (re)learning. */
+  /** Search-back waits 1.5 mean RR from here: the last QRS, or the end of (re)learning. */
   private searchFromIdx = 0
   // search-back candidate
   private sbPeak = 0
