@@ -18,7 +18,7 @@ import { AlarmHistory } from '../store/alarm-history.js'
 import type { Db } from '../store/db.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { AuditedViews } from './audited-views.js'
-import { BedContexts, type BedContextInput } from './context.js'
+import { BedContexts, type BedContext, type BedContextInput } from './context.js'
 
 export type { Actor } from './actor.js'
 
@@ -64,16 +64,18 @@ export class Ward {
    * patient's (scale 2 is a clinical decision), back into the engine, its alarms published as usual.
    */
   restoreContexts(): void {
-    for (const [bedId, c] of this.contexts.all()) {
-      if (!this.bedIds.has(bedId)) continue
-      const apply = (ctx: Parameters<RuleEngine['setPatientContext']>[1], atMs: number) => {
-        const changes = this.d.engine.setPatientContext(bedId, ctx, atMs)
-        if (changes.length > 0) this.d.alarms(changes)
-      }
-      if (c.spo2_scale) apply({ spo2Scale: c.spo2_scale.value }, c.spo2_scale.atMs)
-      if (c.on_oxygen) apply({ onOxygen: c.on_oxygen.value }, c.on_oxygen.atMs)
-      if (c.consciousness) apply({ consciousness: c.consciousness.value }, c.consciousness.atMs)
+    for (const [bedId, c] of this.contexts.all()) if (this.bedIds.has(bedId)) this.applyContext(bedId, c)
+  }
+
+  /** A stored context into the engine, each value at the time it was set; its alarms published as usual. */
+  private applyContext(bedId: string, c: BedContext): void {
+    const apply = (ctx: Parameters<RuleEngine['setPatientContext']>[1], atMs: number) => {
+      const changes = this.d.engine.setPatientContext(bedId, ctx, atMs)
+      if (changes.length > 0) this.d.alarms(changes)
     }
+    if (c.spo2_scale) apply({ spo2Scale: c.spo2_scale.value }, c.spo2_scale.atMs)
+    if (c.on_oxygen) apply({ onOxygen: c.on_oxygen.value }, c.on_oxygen.atMs)
+    if (c.consciousness) apply({ consciousness: c.consciousness.value }, c.consciousness.atMs)
   }
 
   beds(): unknown[] {
@@ -198,6 +200,8 @@ export class Ward {
     }
     const now = Date.now()
     const fromSeq = this.d.nextSeq()
+    // The NEWS2 context is the patient's (scale 2 is a clinical decision): it moves with them.
+    const carried = { ...this.contexts.of(req.bed_id) }
     this.resetBed(req.bed_id)
     this.resetBed(req.to_bed_id)
     // One transaction: a crash cannot leave the patient discharged from one bed and not yet in the other.
@@ -205,6 +209,10 @@ export class Ward {
       this.d.admissions.discharge(req.bed_id, now)
       return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now, from) // keeps its source (ADT or manual)
     })()
+    if (Object.keys(carried).length > 0) {
+      this.contexts.put(req.to_bed_id, to.id, carried)
+      this.applyContext(req.to_bed_id, carried)
+    }
     this.d.bedChanged(req.bed_id)
     this.d.bedChanged(req.to_bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', to.mrn)
