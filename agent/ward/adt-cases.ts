@@ -10,15 +10,25 @@
  * caller can add the message's identity to the same group commit (adt-listener.ts).
  */
 import type { Admission, AdmissionOrigin } from '../store/admissions.js'
+import type { BedContext } from './context.js'
 import { unknownBed, who, type Actor } from './actor.js'
 import type { WardDeps } from './ward.js'
+
+/** What the ward does around a change of a bed's patient (ward.ts). */
+export interface BedHooks {
+  /** Ward.resetBed: the bed's alarms cleared, its NEWS2 context and latest values forgotten, before its patient changes. */
+  reset(bedId: string): void
+  /** A copy of the patient's NEWS2 context in a bed (scale 2 is a clinical decision: it moves with them). */
+  contextOf(bedId: string): BedContext
+  /** That context stored for the patient's new admission and into the engine. */
+  carryContext(bedId: string, admissionId: number, c: BedContext): void
+}
 
 export class AdtCases {
   constructor(
     private readonly d: WardDeps,
     private readonly bedIds: ReadonlySet<string>,
-    /** Ward.resetBed: the bed's alarms cleared and its latest values forgotten before its patient changes. */
-    private readonly resetBed: (bedId: string) => void,
+    private readonly bed: BedHooks,
   ) {}
 
   /** The current admission of the patient with this MRN on this ward, if any. */
@@ -54,13 +64,15 @@ export class AdtCases {
       if (!same) this.d.bedChanged(req.bed_id)
     } else {
       if (occupant) this.displace(occupant, by, req.cause)
-      if (here) this.resetBed(here.bedId)
-      this.resetBed(req.bed_id)
+      const carried = here ? this.bed.contextOf(here.bedId) : null
+      if (here) this.bed.reset(here.bedId)
+      this.bed.reset(req.bed_id)
       const now = Date.now()
       a = this.d.db.transaction(() => {
         if (here) this.d.admissions.discharge(here.bedId, now)
         return this.d.admissions.admit(req.bed_id, req.mrn, req.name, req.birth_date, now, { ...req.origin, visit: req.origin.visit ?? here?.visit ?? null, eventMs: newest(req.origin.eventMs, here?.eventMs ?? null) })
       })()
+      if (carried) this.bed.carryContext(req.bed_id, a.id, carried)
       if (here) this.d.bedChanged(here.bedId)
       this.d.bedChanged(req.bed_id)
       const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
@@ -78,7 +90,7 @@ export class AdtCases {
     const a = this.d.admissions.current(bedId)
     if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
     const fromSeq = this.d.nextSeq()
-    this.resetBed(bedId)
+    this.bed.reset(bedId)
     this.d.admissions.discharge(bedId, Date.now())
     this.d.bedChanged(bedId)
     this.d.audit(action, who(actor), bedId, `admission ${a.id} discharged from bed ${bedId} (${cause})`)
@@ -91,8 +103,10 @@ export class AdtCases {
     const old = this.d.admissions.current(bedId)
     if (!old) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
     const fromSeq = this.d.nextSeq()
-    this.resetBed(bedId)
+    const carried = this.bed.contextOf(bedId) // the same person: their NEWS2 context stays
+    this.bed.reset(bedId)
     const a = this.d.admissions.admit(bedId, mrn, old.name, old.birthDate, Date.now(), { ...origin, visit: origin.visit ?? old.visit })
+    this.bed.carryContext(bedId, a.id, carried)
     this.d.bedChanged(bedId)
     const before = this.d.pseudonyms.pseudonym('patient', old.mrn)
     const after = this.d.pseudonyms.pseudonym('patient', a.mrn)
@@ -110,7 +124,7 @@ export class AdtCases {
 
   /** The occupant of a bed an ADT event puts someone else in: discharged, audited as such. */
   private displace(occupant: Admission, by: string, cause: string): void {
-    this.resetBed(occupant.bedId)
+    this.bed.reset(occupant.bedId)
     this.d.admissions.discharge(occupant.bedId, Date.now())
     this.d.audit('discharge', by, occupant.bedId, `admission ${occupant.id} discharged from bed ${occupant.bedId}: the bed was given to another patient (${cause})`)
   }

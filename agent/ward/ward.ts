@@ -54,7 +54,11 @@ export class Ward {
 
   constructor(private readonly d: WardDeps) {
     this.bedIds = new Set(d.beds.map((b) => b.id))
-    this.adt = new AdtCases(d, this.bedIds, (bedId) => this.resetBed(bedId))
+    this.adt = new AdtCases(d, this.bedIds, {
+      reset: (bedId) => this.resetBed(bedId),
+      contextOf: (bedId) => ({ ...this.contexts.of(bedId) }),
+      carryContext: (bedId, admissionId, c) => this.carryContext(bedId, admissionId, c),
+    })
     this.contexts = new BedContexts(d.db, (bedId) => d.admissions.current(bedId)?.id ?? null)
     this.history = new AlarmHistory(d.db)
   }
@@ -65,6 +69,13 @@ export class Ward {
    */
   restoreContexts(): void {
     for (const [bedId, c] of this.contexts.all()) if (this.bedIds.has(bedId)) this.applyContext(bedId, c)
+  }
+
+  /** The context a patient brought from their previous bed, stored for the new admission and into the engine. */
+  private carryContext(bedId: string, admissionId: number, carried: BedContext): void {
+    if (Object.keys(carried).length === 0) return
+    this.contexts.put(bedId, admissionId, carried)
+    this.applyContext(bedId, carried)
   }
 
   /** A stored context into the engine, each value at the time it was set; its alarms published as usual. */
@@ -209,10 +220,7 @@ export class Ward {
       this.d.admissions.discharge(req.bed_id, now)
       return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now, from) // keeps its source (ADT or manual)
     })()
-    if (Object.keys(carried).length > 0) {
-      this.contexts.put(req.to_bed_id, to.id, carried)
-      this.applyContext(req.to_bed_id, carried)
-    }
+    this.carryContext(req.to_bed_id, to.id, carried)
     this.d.bedChanged(req.bed_id)
     this.d.bedChanged(req.to_bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', to.mrn)

@@ -159,3 +159,22 @@ test('hl7 adt listener: a sender that half-closes after its message (socat, nc) 
   const ready = await (await fetch(`http://127.0.0.1:${agent.httpPort}/readyz`)).json() as { parts: Record<string, { ok: boolean }> }
   assert.deepEqual(ready.parts['hl7-adt'], { ok: true })
 })
+
+test('hl7 adt listener: the NEWS2 context a nurse set moves with the patient on an ADT transfer and stays through a merge', async (t) => {
+  const agent = await startAgent(base(join(tempDir('adt-context'), 'data')), { log: quiet() })
+  t.after(() => agent.stop())
+  const http = `http://127.0.0.1:${agent.httpPort}`
+  const call = async (method: string, path: string, body?: unknown) =>
+    (await fetch(`${http}${path}`, { method, headers: { authorization: `Bearer ${NURSE}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) })).json() as Promise<any>
+  const c = await Client.plain(agent.adtPort)
+  assert.equal((await c.send(adt('A01', 'C1', 'MRN-6', '3A^301^1'))).code, 'AA')
+  await call('POST', '/api/beds/b1/context', { spo2_scale: 2 })
+  assert.equal((await c.send(adt('A02', 'C2', 'MRN-6', '3A^302^1'))).code, 'AA')
+  const merge = ['MSH|^~\\&|ENGINE|GH|BEDSIDE-HUB|3A|20261205120500||ADT^A40^ADT_A39|C3|P|2.6', 'EVN|A40|20261205120500', 'PID|1||MRN-7^^^GH^MR||Doe^Jane', 'MRG|MRN-6^^^GH^MR'].join('\r') + '\r'
+  assert.equal((await c.send(merge)).code, 'AA')
+  c.close()
+  const beds = (await call('GET', '/api/beds')).beds as { id: string; patient: unknown; context: { spo2_scale?: { value: number } } }[]
+  const b = Object.fromEntries(beds.map((x) => [x.id, x]))
+  assert.equal(b.b1!.patient, null)
+  assert.equal(b.b2!.context.spo2_scale?.value, 2, 'scale 2 moved with the patient and stayed through the merge')
+})
