@@ -34,6 +34,8 @@ export interface ApiDeps {
   readonly sync: () => CloudSync | null
   readonly storeOpen: () => boolean
   readonly brokerListening: () => boolean
+  /** Issue 21: whether the ADT listener listens; null when hl7.adt is not configured. */
+  readonly adtListening: () => boolean | null
   /** Issue 24: the pseudonym key policy, shown by `bedside-hub status`. */
   readonly pseudonyms: Pseudonymizer
 }
@@ -134,6 +136,8 @@ export class AgentApiImpl implements AgentApi, LiveState {
       store: this.d.storeOpen() ? { ok: true } : { ok: false, detail: 'database closed' },
       broker: this.d.brokerListening() ? { ok: true } : { ok: false, detail: 'MQTT broker not listening' },
     }
+    const adt = this.d.adtListening()
+    if (adt !== null) parts['hl7-adt'] = adt ? { ok: true } : { ok: false, detail: 'ADT listener not listening' }
     const sync = this.d.sync()
     if (sync) {
       const s = sync.status

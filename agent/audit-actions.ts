@@ -14,6 +14,15 @@ export const AuditAction = {
   /** A patient's data shown to a signed-in user. */
   PATIENT_VIEW: 'patient-view',
   NEWS2_CONTEXT: 'news2-context',
+  /** A user signed in to the page, or a token used for the first time since start. */
+  SIGN_IN: 'sign-in',
+  TOKEN_FIRST_USE: 'token-first-use',
+  /** The ADT feed (issue 21): two admissions of one patient merged, an identity corrected, an admission adopted, an event that changed nothing or was ignored. */
+  PATIENT_MERGE: 'patient-merge',
+  IDENTITY_UPDATE: 'identity-update',
+  ADT_ADOPTED: 'adt-adopted',
+  ADT_UNCHANGED: 'adt-unchanged',
+  ADT_IGNORED: 'adt-ignored',
   BLE_PAIRED: 'ble-paired',
   BLE_UNPAIRED: 'ble-unpaired',
   /** Waveform chunks shed to stay under the store quota. */
