@@ -148,7 +148,7 @@ class Agent implements RunningAgent {
       onIdentity: (d, reported) => this.identities.record(d.id, d.identity, this.committer.peekHubSeq, reported),
       onRemove: (id) => this.identities.forgetReported(id),
     })
-    this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now(), { policy: cfg.pseudonyms.policy, keyFile: cfg.pseudonyms.key_file })
+    this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now(), { policy: cfg.pseudonyms.policy, keyFile: cfg.pseudonyms.key_file, hubId: cfg.hub.id })
     const keyWarning = pseudonymPolicyWarning(this.pseudonyms)
     // A warning where pseudonyms leave the gateway (a cloud is configured); without one, a note.
     if (keyWarning) this.log[cfg.cloud ? 'warn' : 'info']({ event: 'pseudonym_policy', policy: this.pseudonyms.policy }, keyWarning)

@@ -171,7 +171,7 @@ function importKeys(bundle: string, values: Values): number {
   if (labelled !== cfg.hub.site) throw new KeyBundleError('BEDSIDE_ERR_KEYS_SITE', `${bundle} is the bundle of site "${labelled}", this gateway's is "${cfg.hub.site}" (hub.site): refused`)
   const keys = unwrapBundle(text, passphrase(values), bundle)
   mkdirSync(cfg.hub.data_dir, { recursive: true, mode: 0o700 }) // provisioning before the agent's first start
-  const p = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now(), { policy: cfg.pseudonyms.policy, bundle: keys })
+  const p = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now(), { policy: cfg.pseudonyms.policy, bundle: keys, hubId: cfg.hub.id })
   keepOwner(cfg.hub.data_dir)
   auditLine(cfg.hub.data_dir, 'key-import', { site: keys.site, added: p.imported, bundle })
   process.stdout.write(p.imported.length > 0
@@ -193,7 +193,7 @@ function rekey(values: Values): number {
   // A new cadence (from this epoch on) may come with the re-key: the bundle's, once imported everywhere.
   const keys = values['every-days'] === undefined ? rekeyed : { ...rekeyed, everyDays: cadence(values['every-days']) }
   if (!values.clear) passphrase(values) // before anything is written
-  const p = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, nowMs, { policy: cfg.pseudonyms.policy, bundle: keys })
+  const p = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, nowMs, { policy: cfg.pseudonyms.policy, bundle: keys, hubId: cfg.hub.id })
   keepOwner(cfg.hub.data_dir)
   writeBundle(values.out, keys, values)
   auditLine(cfg.hub.data_dir, 'key-rekey', { site: keys.site, added: p.imported, from: iso(atMs) })

@@ -44,6 +44,11 @@ export interface PseudonymOptions {
   readonly keyFile?: string | undefined
   /** A site bundle to merge (`bedside-hub keys import`), like keyFile's. */
   readonly bundle?: SiteKeys | undefined
+  /**
+   * hub.id: names this gateway's own epochs (`<hub>-e<N>-<ms>`), so two wards' keys are not both
+   * "e1-…" in the cloud (issue 24). Without it (older key files, tests): `e<N>-<ms>`.
+   */
+  readonly hubId?: string | undefined
 }
 
 interface KeyFile {
@@ -135,6 +140,7 @@ export class Pseudonymizer {
     }
     const p = new Pseudonymizer(file, site, gatewayEpochs, siteKeys, siteSinceMs, policy, opts.policy !== undefined)
     p.imported = imported
+    p.hubId = opts.hubId
     if (policy === 'gateway' && gatewayEpochs.length === 0) p.rotate(nowMs)
     else if (changed) p.save()
     return p
@@ -142,6 +148,7 @@ export class Pseudonymizer {
 
   /** Site epoch ids that open() merged from the key file or bundle (to audit), oldest first. */
   imported: readonly string[] = []
+  private hubId: string | undefined
 
   /** The site keys held (derived epochs included), or null. */
   get siteKeysHeld(): SiteKeys | null {
@@ -162,8 +169,8 @@ export class Pseudonymizer {
     // Epoch start times must increase even if the wall clock stepped back: epochAt() searches them.
     const last = this.gatewayEpochs[this.gatewayEpochs.length - 1]
     const createdMs = last ? Math.max(nowMs, last.createdMs + 1) : nowMs
-    const serial = last ? Number(/^e(\d+)-/.exec(last.id)?.[1] ?? this.gatewayEpochs.length) + 1 : 1
-    const e: EpochKey = { id: `e${serial}-${createdMs}`, createdMs, key: randomBytes(32) }
+    const serial = last ? Number(/(?:^|-)e(\d+)-\d+$/.exec(last.id)?.[1] ?? this.gatewayEpochs.length) + 1 : 1
+    const e: EpochKey = { id: `${this.hubId ? `${this.hubId}-` : ''}e${serial}-${createdMs}`, createdMs, key: randomBytes(32) }
     this.gatewayEpochs = [...this.gatewayEpochs, e]
     this.refreshActive()
     this.save()

@@ -60,6 +60,10 @@ test('site keys: gateway policy gives each gateway its own pseudonyms (documente
   assert.equal(a.policy, 'gateway')
   assert.equal(a.policyConfigured, false, 'the default without site keys: warned at start and in status')
   assert.notEqual(a.pseudonym('patient', 'MRN-7', T0), b.pseudonym('patient', 'MRN-7', T0))
+  // Named by their gateway, so two wards' own keys are not both "e1-…" in the cloud.
+  const named = Pseudonymizer.open(tempDir('ward-d'), 'general', T0, { hubId: 'ward-3a' })
+  assert.equal(named.epochAt(T0).id, `ward-3a-e1-${T0}`)
+  assert.equal(named.rotate(T0 + DAY_MS).id, `ward-3a-e2-${T0 + DAY_MS}`)
   // Explicitly gateway even with a bundle held: the stricter policy, chosen.
   const dir = tempDir('ward-c')
   Pseudonymizer.open(dir, 'general', T0, { keyFile: placed(newSiteKeys('general', 7, T0)) })
