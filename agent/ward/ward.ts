@@ -11,14 +11,16 @@ import { alarmJson, vitalJson } from '../outputs.js'
 import type { DeviceStatus } from '../pipeline/device-status.js'
 import type { LatestVitals } from '../pipeline/latest.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
-import type { Admission, Admissions } from '../store/admissions.js'
+import { MANUAL, type Admission, type Admissions } from '../store/admissions.js'
+import { unknownBed, who, type Actor } from './actor.js'
+import { AdtCases } from './adt-cases.js'
 import { AlarmHistory } from '../store/alarm-history.js'
 import type { Db } from '../store/db.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { AuditedViews } from './audited-views.js'
-import { BedContexts, type BedContextInput } from './context.js'
+import { BedContexts, type BedContext, type BedContextInput } from './context.js'
 
-export interface Actor { readonly role: string; readonly name: string }
+export type { Actor } from './actor.js'
 
 export type Refusal<S extends number> = { ok: false; status: S; error: string; field: string }
 
@@ -42,16 +44,21 @@ export interface WardDeps {
   readonly bedChanged: (bedId: string) => void
 }
 
-const who = (actor: Actor): string => `${actor.role}:${actor.name}`
-
 export class Ward {
   private readonly audited = new AuditedViews()
   private readonly contexts: BedContexts
   private readonly history: AlarmHistory
   private readonly bedIds: ReadonlySet<string>
+  /** Issue 21: the same use cases as the hospital's ADT feed drives them (ward/adt-cases.ts). */
+  readonly adt: AdtCases
 
   constructor(private readonly d: WardDeps) {
     this.bedIds = new Set(d.beds.map((b) => b.id))
+    this.adt = new AdtCases(d, this.bedIds, {
+      reset: (bedId) => this.resetBed(bedId),
+      contextOf: (bedId) => ({ ...this.contexts.of(bedId) }),
+      carryContext: (bedId, admissionId, c) => this.carryContext(bedId, admissionId, c),
+    })
     this.contexts = new BedContexts(d.db, (bedId) => d.admissions.current(bedId)?.id ?? null)
     this.history = new AlarmHistory(d.db)
   }
@@ -61,16 +68,25 @@ export class Ward {
    * patient's (scale 2 is a clinical decision), back into the engine, its alarms published as usual.
    */
   restoreContexts(): void {
-    for (const [bedId, c] of this.contexts.all()) {
-      if (!this.bedIds.has(bedId)) continue
-      const apply = (ctx: Parameters<RuleEngine['setPatientContext']>[1], atMs: number) => {
-        const changes = this.d.engine.setPatientContext(bedId, ctx, atMs)
-        if (changes.length > 0) this.d.alarms(changes)
-      }
-      if (c.spo2_scale) apply({ spo2Scale: c.spo2_scale.value }, c.spo2_scale.atMs)
-      if (c.on_oxygen) apply({ onOxygen: c.on_oxygen.value }, c.on_oxygen.atMs)
-      if (c.consciousness) apply({ consciousness: c.consciousness.value }, c.consciousness.atMs)
+    for (const [bedId, c] of this.contexts.all()) if (this.bedIds.has(bedId)) this.applyContext(bedId, c)
+  }
+
+  /** The context a patient brought from their previous bed, stored for the new admission and into the engine. */
+  private carryContext(bedId: string, admissionId: number, carried: BedContext): void {
+    if (Object.keys(carried).length === 0) return
+    this.contexts.put(bedId, admissionId, carried)
+    this.applyContext(bedId, carried)
+  }
+
+  /** A stored context into the engine, each value at the time it was set; its alarms published as usual. */
+  private applyContext(bedId: string, c: BedContext): void {
+    const apply = (ctx: Parameters<RuleEngine['setPatientContext']>[1], atMs: number) => {
+      const changes = this.d.engine.setPatientContext(bedId, ctx, atMs)
+      if (changes.length > 0) this.d.alarms(changes)
     }
+    if (c.spo2_scale) apply({ spo2Scale: c.spo2_scale.value }, c.spo2_scale.atMs)
+    if (c.on_oxygen) apply({ onOxygen: c.on_oxygen.value }, c.on_oxygen.atMs)
+    if (c.consciousness) apply({ consciousness: c.consciousness.value }, c.consciousness.atMs)
   }
 
   beds(): unknown[] {
@@ -85,7 +101,8 @@ export class Ward {
     return {
       id: bedId,
       // The patient label stays on the ward network (never synced); the MRN is not shown.
-      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
+      // source (issue 21): 'adt' from the hospital's interface engine, 'manual' through the API.
+      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs, source: admission.source } : null,
       devices: devices.map((d) => ({ id: d.id, type: d.type, link: this.d.devices.link(d.id) ?? null, battery: this.d.devices.isLowBattery(d.id) ? 'low' : null })),
       vitals: latest ? [...latest.values()].map(vitalJson) : [],
       // The NEWS2 inputs a nurse set (POST /api/beds/{bed}/context), each with when and by whom.
@@ -161,13 +178,13 @@ export class Ward {
     const from = this.d.nextSeq()
     // The bed's alarms are cleared under the admission they belonged to, before the new one starts.
     this.resetBed(req.bed_id)
-    const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now())
+    const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now(), MANUAL)
     this.d.bedChanged(req.bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
     // The audit trail names the admission by its local id and pseudonym, never by MRN or name.
     this.d.audit('admission', who(actor), req.bed_id, `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym}`)
     await this.d.durable(from)
-    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym } }
+    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym, source: a.source } }
   }
 
   async discharge(bedId: string, actor: Actor) {
@@ -194,13 +211,16 @@ export class Ward {
     }
     const now = Date.now()
     const fromSeq = this.d.nextSeq()
+    // The NEWS2 context is the patient's (scale 2 is a clinical decision): it moves with them.
+    const carried = { ...this.contexts.of(req.bed_id) }
     this.resetBed(req.bed_id)
     this.resetBed(req.to_bed_id)
     // One transaction: a crash cannot leave the patient discharged from one bed and not yet in the other.
     const to: Admission = this.d.db.transaction(() => {
       this.d.admissions.discharge(req.bed_id, now)
-      return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now)
+      return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now, from) // keeps its source (ADT or manual)
     })()
+    this.carryContext(req.to_bed_id, to.id, carried)
     this.d.bedChanged(req.bed_id)
     this.d.bedChanged(req.to_bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', to.mrn)
@@ -256,8 +276,4 @@ export class Ward {
     this.contexts.clear(bedId)
     this.d.latest.clearBed(bedId)
   }
-}
-
-function unknownBed(bedId: string, field: string) {
-  return { ok: false as const, status: 404 as const, error: `${field}: unknown bed "${bedId}"`, field }
 }

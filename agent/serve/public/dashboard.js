@@ -287,6 +287,9 @@
     const patient = el.querySelector('.patient')
     patient.textContent = bed.patient ? bed.patient.label : 'no patient admitted'
     patient.title = patient.textContent // the name may be cut short beside the NEWS2 badges
+    // Issue 21: where the admission came from: the hospital's ADT feed, or typed in by hand (the fallback).
+    patient.dataset.source = bed.patient ? bed.patient.source : ''
+    if (bed.patient) patient.title += bed.patient.source === 'adt' ? ' (from the hospital ADT feed)' : ' (admitted by hand)'
     const hr = valueOf(bed, CODES.hr)
     const spo2 = valueOf(bed, CODES.spo2)
     const rr = valueOf(bed, CODES.rr)
