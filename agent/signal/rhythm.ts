@@ -1,0 +1,326 @@
+/**
+ * Rhythm analysis of one ECG stream (IEC 60601-2-27's life-threatening rhythms, and AF): samples
+ * and the QRS detector's beats in, episode onsets and offsets out, in sample indices of the stream.
+ *
+ * Order of calls (EcgAnalyzer does this): `push` the samples of a chunk before the QRS detector
+ * sees them, so that the signal around a beat is in the ring when the beat is delivered; `onBeat`
+ * for each beat the detector delivers; `block` at each quality block end (1 s) with the block's
+ * quality flags; `finish` at the end of the stream, which closes the open episodes. After
+ * `finish` the analyzer is done: a new stream gets a new analyzer.
+ *
+ * Labels and conditions (thresholds and their sources in the constants below):
+ *  - ASYS: no QRS for ASYSTOLE_MS while the last ASYS_CLEAN_BLOCKS quality blocks were clean
+ *    (leads on, not noise, not saturated). Checked on every sample: raised as soon as the
+ *    detector would have delivered a beat inside the pause (its fixed release delay).
+ *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-filter.ts), VF_BLOCKS
+ *    consecutive 1 s blocks with a VF-like window.
+ *  - VT: a run of at least VT_MIN_BEATS ventricular beats (beat-classifier.ts) faster than VT_MIN_RATE.
+ *  - BRADY, TACHY: extreme bradycardia and tachycardia of the mean of the last 8 RR intervals.
+ *  - AFIB: af-detector.ts.
+ * Bad signal suppresses rhythm calls: a block flagged leads-off, noise or saturation ends the
+ * open episodes (they cannot be judged) and no new one starts until the signal is clean again.
+ *
+ * Memory: one Float32Array ring of RING_SECONDS of filtered signal, small fixed windows; nothing
+ * grows with time. Hot path: a DC-blocking high-pass and a 20 ms moving average per sample.
+ */
+import { Quality } from '../../drivers/records.js'
+import { AfDetector } from './af-detector.js'
+import { BeatClassifier, TEMPLATE_AFTER_MS, TEMPLATE_BEFORE_MS, TEMPLATE_POINTS, type BeatClass } from './beat-classifier.js'
+import { vfLeakage } from './vf-filter.js'
+
+export type RhythmLabel = 'ASYS' | 'VF' | 'VT' | 'AFIB' | 'BRADY' | 'TACHY'
+export const RHYTHM_LABELS: readonly RhythmLabel[] = ['ASYS', 'VF', 'VT', 'AFIB', 'BRADY', 'TACHY']
+
+export interface RhythmEpisodeEvent {
+  readonly label: RhythmLabel
+  readonly phase: 'onset' | 'offset'
+  /** First sample of the episode (stream sample index). */
+  readonly startSample: number
+  /** At onset the sample at which the condition was decided; at offset the episode's last sample. */
+  readonly endSample: number
+}
+
+export interface RhythmSink {
+  rhythm(e: RhythmEpisodeEvent): void
+}
+
+/**
+ * Asystole: no QRS for 4 s. The issue's definition; monitors' defaults are 3–10 s adjustable
+ * (Mindray ePM "Asystole Delay 3 s to 10 s", easymanua.ls/mindray/epm-12mc/manual?p=102) and
+ * 5 s in Spacelabs' table of events ("absence of QRS for 5 seconds or more", Spacelabs Ultraview
+ * user's manual, Arrhythmia 9-7).
+ */
+export const ASYSTOLE_MS = 4000
+const ASYS_CLEAN_BLOCKS = 3
+/**
+ * VT: Philips IntelliVue default "V-Tach: run ≥ 5 PVCs and HR ≥ 100" (IntelliVue MX800/MP2
+ * configuration guide, Arrhythmia Alarms, manualslib.com/manual/1424773 p. 43); shorter runs at
+ * that rate are "non-sustained VT", not a high-priority alarm there.
+ */
+export const VT_MIN_BEATS = 5
+export const VT_MIN_RATE = 100
+/**
+ * Extreme bradycardia < 40 /min and extreme tachycardia > 140 /min: the high-priority HR
+ * escalations of agent/rules/defaults.ts (≤ 40 scores NEWS2 pulse 3 [NEWS2]; 140 = the 120 high
+ * limit + 20, the way Philips sets its extreme limits as the HR limits ± a Δ [PHILIPS-MP5]).
+ */
+export const EXTREME_BRADY_RATE = 40
+export const EXTREME_TACHY_RATE = 140
+/** Hysteresis of the extreme rates, /min (so that a rate at the limit does not flicker). */
+const RATE_HYSTERESIS = 5
+const RATE_BEATS = 8
+/**
+ * VF: leakage of Kuo & Dillman's VF filter under VF_LEAKAGE_MAX over VF_WINDOW_MS, a mean period
+ * of a 2–10 Hz rhythm (VF/VFL are 3–10 Hz, 180–600 /min), and a mean amplitude of at least
+ * VF_MIN_UV (fine VF is still ≥ 100 µV peak to peak, a flat or leads-off line is not).
+ * VF_LEAKAGE_MAX is measured on the 34 public MIT-BIH records (vf-filter.ts): see the test table.
+ */
+export const VF_LEAKAGE_MAX = 0.4
+const VF_WINDOW_MS = 4000
+const VF_MIN_HZ = 2
+const VF_MAX_HZ = 10
+const VF_MIN_UV = 30
+const VF_BLOCKS = 2
+const BAD_SIGNAL = Quality.LEADS_OFF | Quality.QUESTIONABLE | Quality.OUT_OF_RANGE
+const RING_SECONDS = 8
+// indices into RHYTHM_LABELS
+const ASYS = 0
+const VF = 1
+const VT = 2
+const AFIB = 3
+const BRADY = 4
+const TACHY = 5
+
+export class RhythmAnalyzer {
+  readonly rateHz: number
+  private readonly sink: RhythmSink
+  private readonly releaseDelaySamples: number
+  // filtered signal: DC blocker (≈1 Hz) then a 20 ms moving average (zeros at 50 and 100 Hz mains)
+  private readonly ring: Float32Array
+  private readonly mask: number
+  private readonly maLength: number
+  private readonly maDelay: number
+  private readonly ma: Float64Array
+  private maSum = 0
+  private dcPole: number
+  private dcX = 0
+  private dcY = 0
+  private n = 0
+  // beats
+  private readonly classifier = new BeatClassifier()
+  private readonly beatVector = new Float64Array(TEMPLATE_POINTS)
+  private readonly rr = new Float64Array(RATE_BEATS)
+  private rrCount = 0
+  private lastBeat = -1
+  private lastClass: BeatClass = 'unknown'
+  // VT run
+  private runStart = 0
+  private runLast = 0
+  private runBeats = 0
+  // quality blocks
+  private cleanBlocks = 0
+  private lastBlockBad = false
+  private vfBlocks = 0
+  private notVfBlocks = 0
+  private vfFirstAt = 0
+  private readonly af = new AfDetector()
+  // open episodes: start sample, or −1
+  private readonly open = new Float64Array(RHYTHM_LABELS.length).fill(-1)
+  private finished = false
+
+  constructor(rateHz: number, sink: RhythmSink, releaseDelaySamples: number) {
+    if (!(rateHz >= 50 && rateHz <= 2000)) throw new RangeError(`rhythm analyzer: rateHz ${rateHz} outside 50–2000`)
+    this.rateHz = rateHz
+    this.sink = sink
+    this.releaseDelaySamples = releaseDelaySamples
+    const size = 1 << Math.ceil(Math.log2(rateHz * RING_SECONDS))
+    this.ring = new Float32Array(size)
+    this.mask = size - 1
+    this.maLength = Math.max(1, Math.round(rateHz / 50))
+    this.maDelay = (this.maLength - 1) / 2
+    this.ma = new Float64Array(this.maLength)
+    this.dcPole = 1 - (2 * Math.PI * 1) / rateHz
+  }
+
+  /** Samples consumed so far. */
+  get sampleCount(): number {
+    return this.n
+  }
+
+  /** Is `label` in an open episode? */
+  isActive(label: RhythmLabel): boolean {
+    return this.open[RHYTHM_LABELS.indexOf(label)]! >= 0
+  }
+
+  /** Samples [from, to) of a chunk, µV, before the QRS detector gets them. */
+  push(samples: ArrayLike<number>, from = 0, to = samples.length): void {
+    for (let i = from; i < to; i++) this.step(samples[i]!)
+  }
+
+  private step(x: number): void {
+    const v = Number.isFinite(x) ? x : this.dcX
+    this.dcY = v - this.dcX + this.dcPole * this.dcY
+    this.dcX = v
+    const k = this.n % this.maLength
+    this.maSum += this.dcY - this.ma[k]!
+    this.ma[k] = this.dcY
+    this.ring[this.n & this.mask] = this.maSum / this.maLength
+    this.n++
+    this.checkAsystole()
+  }
+
+  private checkAsystole(): void {
+    if (this.cleanBlocks < ASYS_CLEAN_BLOCKS || this.open[ASYS]! >= 0) return
+    const since = this.lastBeat >= 0 ? this.lastBeat : 0
+    // beats up to n − releaseDelay have been delivered: the pause is certain up to there
+    if (((this.n - this.releaseDelaySamples - since) * 1000) / this.rateHz < ASYSTOLE_MS) return
+    this.onset(ASYS, since, this.n - 1)
+    this.closeEpisode(BRADY, this.n - 1)
+  }
+
+  /** A beat delivered by the QRS detector, R peak at sample `r`. */
+  onBeat(r: number): void {
+    const cls = this.classifyBeat(r)
+    if (this.open[ASYS]! >= 0) this.closeEpisode(ASYS, r)
+    const gated = this.lastBlockBad
+    if (this.lastBeat >= 0 && r > this.lastBeat) {
+      const rr = r - this.lastBeat
+      this.rr[this.rrCount % RATE_BEATS] = rr
+      this.rrCount++
+      const usable = !gated && cls === 'normal' && this.lastClass === 'normal'
+      const t = this.af.interval(rr, r, usable)
+      if (t && t.onset && !gated) this.onset(AFIB, t.atSample, r)
+      else if (t && !t.onset) this.closeEpisode(AFIB, t.atSample)
+    }
+    this.trackRun(r, cls, gated)
+    if (!gated) this.checkRate(r, false)
+    this.lastBeat = r
+    this.lastClass = cls
+  }
+
+  /** End of a quality block (now, at sampleCount) with its quality flags. */
+  block(flags: number): void {
+    const bad = (flags & BAD_SIGNAL) !== 0
+    this.lastBlockBad = bad
+    if (bad) {
+      this.cleanBlocks = 0
+      this.suspend()
+      return
+    }
+    this.cleanBlocks++
+    this.checkVf()
+    if (this.lastBeat >= 0 && this.open[ASYS]! < 0) this.checkRate(this.n - this.releaseDelaySamples, true)
+  }
+
+  /** End of the stream: closes the open episodes at the last sample. */
+  finish(): void {
+    if (this.finished) return
+    this.finished = true
+    for (let i = 0; i < RHYTHM_LABELS.length; i++) this.closeEpisode(i, Math.max(0, this.n - 1))
+  }
+
+  private classifyBeat(r: number): BeatClass {
+    const before = (TEMPLATE_BEFORE_MS * this.rateHz) / 1000
+    const after = (TEMPLATE_AFTER_MS * this.rateHz) / 1000
+    const center = r + this.maDelay
+    if (center + after >= this.n || center - before < this.n - this.ring.length) return 'unknown'
+    const step = (before + after) / (TEMPLATE_POINTS - 1)
+    for (let k = 0; k < TEMPLATE_POINTS; k++) {
+      const t = center - before + k * step
+      const i = Math.floor(t)
+      const f = t - i
+      this.beatVector[k] = this.ring[i & this.mask]! * (1 - f) + this.ring[(i + 1) & this.mask]! * f
+    }
+    const base = this.beatVector[0]!
+    for (let k = 0; k < TEMPLATE_POINTS; k++) this.beatVector[k] = this.beatVector[k]! - base
+    return this.classifier.classify(this.beatVector)
+  }
+
+  private trackRun(r: number, cls: BeatClass, gated: boolean): void {
+    if (cls !== 'ventricular' || gated) {
+      if (this.open[VT]! >= 0) this.closeEpisode(VT, this.runLast)
+      this.runBeats = 0
+      return
+    }
+    if (this.runBeats === 0) this.runStart = r
+    this.runLast = r
+    this.runBeats++
+    if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0) return
+    const rate = (60 * this.rateHz * (this.runBeats - 1)) / (r - this.runStart)
+    if (rate >= VT_MIN_RATE) this.onset(VT, this.runStart, r)
+  }
+
+  /**
+   * Extreme rates from the mean of the last RATE_BEATS RR intervals. Between beats (`pending`
+   * true), the interval still running counts in place of the oldest once it is longer than the
+   * mean, so a rate that falls to nothing is seen without waiting for a beat.
+   */
+  private checkRate(at: number, pending: boolean): void {
+    if (this.rrCount < RATE_BEATS || this.open[VF]! >= 0) return
+    let sum = 0
+    for (let i = 0; i < RATE_BEATS; i++) sum += this.rr[i]!
+    const running = at - this.lastBeat
+    if (pending && running > sum / RATE_BEATS) sum += running - this.rr[this.rrCount % RATE_BEATS]!
+    const rate = (60 * this.rateHz * RATE_BEATS) / sum
+    const windowStart = Math.max(0, at - sum)
+    if (rate < EXTREME_BRADY_RATE && this.open[ASYS]! < 0) this.onset(BRADY, windowStart, at)
+    else if (rate >= EXTREME_BRADY_RATE + RATE_HYSTERESIS) this.closeEpisode(BRADY, at)
+    if (rate > EXTREME_TACHY_RATE) this.onset(TACHY, windowStart, at)
+    else if (rate <= EXTREME_TACHY_RATE - RATE_HYSTERESIS) this.closeEpisode(TACHY, at)
+  }
+
+  private checkVf(): void {
+    const length = Math.round((VF_WINDOW_MS * this.rateHz) / 1000)
+    if (this.n < length) return
+    const leak = vfLeakage(this.ring, this.mask, this.n, length)
+    let sumAbs = 0
+    let sumDiff = 0
+    for (let i = this.n - length + 1; i < this.n; i++) {
+      const v = this.ring[i & this.mask]!
+      sumAbs += Math.abs(v)
+      sumDiff += Math.abs(v - this.ring[(i - 1) & this.mask]!)
+    }
+    const hz = sumAbs > 0 ? (this.rateHz * sumDiff) / (Math.PI * sumAbs) : 0
+    const vfLike = leak < VF_LEAKAGE_MAX && hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && sumAbs / length >= VF_MIN_UV
+    this.lastLeakage = leak
+    if (vfLike) {
+      if (this.vfBlocks === 0) this.vfFirstAt = this.n - length
+      this.vfBlocks++
+      this.notVfBlocks = 0
+      if (this.vfBlocks >= VF_BLOCKS && this.open[VF]! < 0) {
+        this.onset(VF, this.vfFirstAt, this.n - 1)
+        this.closeEpisode(TACHY, this.n - 1)
+        this.closeEpisode(VT, this.n - 1)
+      }
+    } else {
+      this.vfBlocks = 0
+      if (++this.notVfBlocks >= VF_BLOCKS) this.closeEpisode(VF, this.n - length)
+    }
+  }
+
+  /** Leakage of the last VF window (for tests and tuning). */
+  lastLeakage = 1
+
+  /** Bad signal: open episodes end here and the beat history is forgotten. */
+  private suspend(): void {
+    const at = Math.max(0, this.n - 1)
+    for (let i = 0; i < RHYTHM_LABELS.length; i++) this.closeEpisode(i, at)
+    this.af.reset()
+    this.runBeats = 0
+    this.vfBlocks = 0
+  }
+
+  private onset(label: number, start: number, at: number): void {
+    if (this.open[label]! >= 0 || this.finished) return
+    const startSample = Math.max(0, Math.round(start))
+    this.open[label] = startSample
+    this.sink.rhythm({ label: RHYTHM_LABELS[label]!, phase: 'onset', startSample, endSample: Math.max(startSample, Math.round(at)) })
+  }
+
+  private closeEpisode(label: number, at: number): void {
+    const start = this.open[label]!
+    if (start < 0) return
+    this.open[label] = -1
+    this.sink.rhythm({ label: RHYTHM_LABELS[label]!, phase: 'offset', startSample: start, endSample: Math.max(start, Math.round(at)) })
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Ventricular fibrillation/flutter feature on the ECG itself (not on detected beats): the "VF
+ * filter" leakage of Kuo & Dillman (Computer detection of ventricular fibrillation, Computers in
+ * Cardiology 1978:347-349), as evaluated among VF detectors by Amann, Tratnig & Unterkofler
+ * (Reliability of old and new ventricular fibrillation detection algorithms for automated
+ * external defibrillators, BioMed Eng OnLine 4:60, 2005).
+ *
+ * VF and flutter are close to a sinusoid of one dominant period; QRS complexes and noise are not.
+ * The mean period is estimated as N = round(π Σ|v| / Σ|Δv|) samples (exact for a sinusoid); a
+ * narrow-band elimination filter v[i] + v[i−N] removes that sinusoid, and the leakage
+ *     l = Σ|v[i] + v[i−N]| / Σ(|v[i]| + |v[i−N]|)
+ * is what passes: near 0 for a pure sinusoid, near 1 for sharp QRS complexes or broadband noise.
+ * Pure function over a ring buffer; O(window) per call, no allocation.
+ */
+
+/**
+ * Leakage of the `length` samples of `ring` ending at index `end` (exclusive, absolute; read as
+ * `ring[i & mask]`). Returns 1 (not VF) when the window is flat or the period does not fit in it.
+ */
+export function vfLeakage(ring: Float32Array, mask: number, end: number, length: number): number {
+  const from = end - length
+  let sumAbs = 0
+  let sumDiff = 0
+  for (let i = from + 1; i < end; i++) {
+    const v = ring[i & mask]!
+    const d = v - ring[(i - 1) & mask]!
+    sumAbs += v < 0 ? -v : v
+    sumDiff += d < 0 ? -d : d
+  }
+  if (!(sumDiff > 0)) return 1
+  const period = Math.floor((Math.PI * sumAbs) / sumDiff + 0.5)
+  if (period < 2 || period * 2 >= length) return 1
+  let num = 0
+  let den = 0
+  for (let i = from + period; i < end; i++) {
+    const a = ring[i & mask]!
+    const b = ring[(i - period) & mask]!
+    const s = a + b
+    num += s < 0 ? -s : s
+    den += (a < 0 ? -a : a) + (b < 0 ? -b : b)
+  }
+  return den > 0 ? num / den : 1
+}
+
+/** The mean period (samples) the leakage is measured at, for the same window. */
+export function meanPeriodSamples(ring: Float32Array, mask: number, end: number, length: number): number {
+  let sumAbs = 0
+  let sumDiff = 0
+  for (let i = end - length + 1; i < end; i++) {
+    const v = ring[i & mask]!
+    const d = v - ring[(i - 1) & mask]!
+    sumAbs += Math.abs(v)
+    sumDiff += Math.abs(d)
+  }
+  return sumDiff > 0 ? (Math.PI * sumAbs) / sumDiff : 0
+}
