@@ -61,7 +61,7 @@ export class BeatClassifier {
   lastCorrelation = 0
 
   /** Classifies `beat` (TEMPLATE_POINTS values, baseline removed) and learns from it. */
-  classify(beat: Float64Array): BeatClass {
+  classify(beat: Float64Array, premature: boolean): BeatClass {
     const width = qrsWidthMs(beat)
     this.lastWidthMs = width
     this.dominant.score *= 0.98
@@ -89,7 +89,7 @@ export class BeatClassifier {
     if (this.dominant.count <= MIN_BEATS) return 'unknown'
     const wider = width >= this.dominant.width + WIDER_BY_MS
     const flipped = area(beat) * area(this.dominant.shape) < 0
-    return cd < VENTRICULAR_CORRELATION && (wider || flipped) ? 'ventricular' : 'normal'
+    return (premature || wider) && (wider || (cd < VENTRICULAR_CORRELATION && flipped)) && (premature || cd < VENTRICULAR_CORRELATION) ? 'ventricular' : 'normal'
   }
 
   reset(): void {

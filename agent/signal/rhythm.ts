@@ -26,6 +26,7 @@
 import { Quality } from '../../drivers/records.js'
 import { AfDetector } from './af-detector.js'
 import { BeatClassifier, TEMPLATE_AFTER_MS, TEMPLATE_BEFORE_MS, TEMPLATE_POINTS, type BeatClass } from './beat-classifier.js'
+import { SortedWindow } from './sorted-window.js'
 import { vfLeakage } from './vf-filter.js'
 
 export type RhythmLabel = 'ASYS' | 'VF' | 'VT' | 'AFIB' | 'BRADY' | 'TACHY'
@@ -53,6 +54,19 @@ export interface RhythmSink {
 export const ASYSTOLE_MS = 4000
 const ASYS_CLEAN_BLOCKS = 3
 /**
+ * A pause is only asystole if nothing QRS-like happened in it: its largest deflection (from
+ * PAUSE_AFTER_BEAT_MS after the last beat, past that beat's QRS and most of its T wave) stays under
+ * PAUSE_MAX_FRACTION of the median R amplitude. Beats the detector missed (a lead whose amplitude
+ * dropped) are not silence; P waves (≤ 0.25 mV against R ≥ 0.5 mV in lead II) and baseline noise are.
+ */
+const PAUSE_AFTER_BEAT_MS = 450
+const PAUSE_MAX_FRACTION = 0.5
+/** The QRS detector's learning period (qrs.ts LEARN_SECONDS): no beats can come before it ends. */
+const DETECTOR_LEARN_MS = 3000
+/** The detector's search-back (qrs.ts) may deliver a beat 1.5 median RR after the last one, plus its windows. */
+const SEARCH_BACK_RR = 1.5
+const SEARCH_BACK_EXTRA_MS = 500
+/**
  * VT: Philips IntelliVue default "V-Tach: run ≥ 5 PVCs and HR ≥ 100" (IntelliVue MX800/MP2
  * configuration guide, Arrhythmia Alarms, manualslib.com/manual/1424773 p. 43); shorter runs at
  * that rate are "non-sustained VT", not a high-priority alarm there.
@@ -69,6 +83,8 @@ export const EXTREME_TACHY_RATE = 140
 /** Hysteresis of the extreme rates, /min (so that a rate at the limit does not flicker). */
 const RATE_HYSTERESIS = 5
 const RATE_BEATS = 8
+/** A beat ≥ 15 % early is premature (Spacelabs Ultraview, Arrhythmia 9-7: "15% premature as compared to the average R-R interval"). */
+const PREMATURE_FRACTION = 0.85
 /**
  * VF: leakage of Kuo & Dillman's VF filter under VF_LEAKAGE_MAX over VF_WINDOW_MS, a mean period
  * of a 2–10 Hz rhythm (VF/VFL are 3–10 Hz, 180–600 /min), and a mean amplitude of at least
@@ -112,6 +128,13 @@ export class RhythmAnalyzer {
   private readonly rr = new Float64Array(RATE_BEATS)
   private rrCount = 0
   private lastBeat = -1
+  private readonly rAmplitudes = new SortedWindow(8)
+  private readonly rrMedian = new SortedWindow(RATE_BEATS)
+  /** Largest |filtered sample| since PAUSE_AFTER_BEAT_MS after the last beat. */
+  private pauseMax = 0
+  /** Samples after the last beat before a pause can be called (release delay, search-back, ASYSTOLE_MS). */
+  private asysWait = 0
+  private readonly learnSamples: number
   private lastClass: BeatClass = 'unknown'
   // VT run
   private runStart = 0
@@ -140,6 +163,14 @@ export class RhythmAnalyzer {
     this.maDelay = (this.maLength - 1) / 2
     this.ma = new Float64Array(this.maLength)
     this.dcPole = 1 - (2 * Math.PI * 1) / rateHz
+    this.learnSamples = Math.round((DETECTOR_LEARN_MS * rateHz) / 1000)
+    this.asysWait = this.pauseSamples(0)
+  }
+
+  /** Samples from the last beat to the asystole decision, given the median RR (0 when unknown). */
+  private pauseSamples(medianRr: number): number {
+    const searchBack = SEARCH_BACK_RR * medianRr + (SEARCH_BACK_EXTRA_MS * this.rateHz) / 1000
+    return Math.max((ASYSTOLE_MS * this.rateHz) / 1000 + this.releaseDelaySamples, searchBack)
   }
 
   /** Samples consumed so far. */
@@ -164,16 +195,23 @@ export class RhythmAnalyzer {
     const k = this.n % this.maLength
     this.maSum += this.dcY - this.ma[k]!
     this.ma[k] = this.dcY
-    this.ring[this.n & this.mask] = this.maSum / this.maLength
+    const f = this.maSum / this.maLength
+    this.ring[this.n & this.mask] = f
+    if (this.n - this.lastBeat >= this.pauseStart) this.pauseMax = Math.max(this.pauseMax, f < 0 ? -f : f)
     this.n++
     this.checkAsystole()
   }
 
+  private get pauseStart(): number {
+    return Math.round((PAUSE_AFTER_BEAT_MS * this.rateHz) / 1000)
+  }
+
+  /** Asystole: beats up to n − releaseDelay (and any search-back) have been delivered, so the pause is certain up to there. */
   private checkAsystole(): void {
     if (this.cleanBlocks < ASYS_CLEAN_BLOCKS || this.open[ASYS]! >= 0) return
-    const since = this.lastBeat >= 0 ? this.lastBeat : 0
-    // beats up to n − releaseDelay have been delivered: the pause is certain up to there
-    if (((this.n - this.releaseDelaySamples - since) * 1000) / this.rateHz < ASYSTOLE_MS) return
+    const since = Math.max(this.lastBeat, this.learnSamples)
+    if (this.n - since < this.asysWait) return
+    if (this.lastBeat >= 0 && this.pauseMax >= PAUSE_MAX_FRACTION * this.rAmplitudes.median()) return
     this.onset(ASYS, since, this.n - 1)
     this.closeEpisode(BRADY, this.n - 1)
   }
@@ -196,6 +234,18 @@ export class RhythmAnalyzer {
     if (!gated) this.checkRate(r, false)
     this.lastBeat = r
     this.lastClass = cls
+    this.startPause(r)
+  }
+
+  /** A new pause starts at beat `r`: its largest deflection so far, and when it may be called asystole. */
+  private startPause(r: number): void {
+    let max = 0
+    for (let i = Math.max(r + this.pauseStart, this.n - this.ring.length); i < this.n; i++) max = Math.max(max, Math.abs(this.ring[i & this.mask]!))
+    this.pauseMax = max
+    const k = Math.min(this.rrCount, RATE_BEATS)
+    this.rrMedian.clear()
+    for (let i = 0; i < k; i++) this.rrMedian.push(this.rr[i]!)
+    this.asysWait = this.pauseSamples(k > 0 ? this.rrMedian.median() : 0)
   }
 
   /** End of a quality block (now, at sampleCount) with its quality flags. */
@@ -231,9 +281,23 @@ export class RhythmAnalyzer {
       const f = t - i
       this.beatVector[k] = this.ring[i & this.mask]! * (1 - f) + this.ring[(i + 1) & this.mask]! * f
     }
+    this.rAmplitudes.push(Math.abs(this.ring[Math.round(center) & this.mask]!))
     const base = this.beatVector[0]!
     for (let k = 0; k < TEMPLATE_POINTS; k++) this.beatVector[k] = this.beatVector[k]! - base
-    return this.classifier.classify(this.beatVector)
+    return this.classifier.classify(this.beatVector, this.isPremature(r))
+  }
+
+  /**
+   * Premature: RR under PREMATURE_FRACTION of the mean of the last intervals, or following a
+   * ventricular beat (the beats of a run after the first are not premature to each other).
+   */
+  private isPremature(r: number): boolean {
+    if (this.lastClass === 'ventricular') return true
+    const k = Math.min(this.rrCount, RATE_BEATS)
+    if (k === 0 || this.lastBeat < 0) return false
+    let sum = 0
+    for (let i = 0; i < k; i++) sum += this.rr[i]!
+    return r - this.lastBeat < (PREMATURE_FRACTION * sum) / k
   }
 
   private trackRun(r: number, cls: BeatClass, gated: boolean): void {
