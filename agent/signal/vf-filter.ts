@@ -6,8 +6,9 @@
  * external defibrillators, BioMed Eng OnLine 4:60, 2005).
  *
  * VF and flutter are close to a sinusoid of one dominant period; QRS complexes and noise are not.
- * The mean period is estimated as N = round(π Σ|v| / Σ|Δv|) samples (exact for a sinusoid); a
- * narrow-band elimination filter v[i] + v[i−N] removes that sinusoid, and the leakage
+ * Half the mean period is estimated as N = round(π Σ|v| / Σ|Δv|) samples (exact for a sinusoid:
+ * Σ|v| = 2A/π and Σ|Δv| = 4Af/fs per sample); the narrow-band elimination filter v[i] + v[i−N]
+ * cancels that sinusoid (a half period apart it has the opposite sign), and the leakage
  *     l = Σ|v[i] + v[i−N]| / Σ(|v[i]| + |v[i−N]|)
  * is what passes: near 0 for a pure sinusoid, near 1 for sharp QRS complexes or broadband noise.
  * Pure function over a ring buffer; O(window) per call, no allocation.
@@ -40,17 +41,4 @@ export function vfLeakage(ring: Float32Array, mask: number, end: number, length:
     den += (a < 0 ? -a : a) + (b < 0 ? -b : b)
   }
   return den > 0 ? num / den : 1
-}
-
-/** The mean period (samples) the leakage is measured at, for the same window. */
-export function meanPeriodSamples(ring: Float32Array, mask: number, end: number, length: number): number {
-  let sumAbs = 0
-  let sumDiff = 0
-  for (let i = end - length + 1; i < end; i++) {
-    const v = ring[i & mask]!
-    const d = v - ring[(i - 1) & mask]!
-    sumAbs += Math.abs(v)
-    sumDiff += Math.abs(d)
-  }
-  return sumDiff > 0 ? (Math.PI * sumAbs) / sumDiff : 0
 }

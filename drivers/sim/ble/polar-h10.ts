@@ -14,7 +14,7 @@ import { GATT } from '../../ble/gatt-uuids.js'
 import { PmdOp } from '../../ble/pmd/control-point.js'
 import { POLAR_EPOCH_OFFSET_NS } from '../../ble/pmd/ecg-frame.js'
 import { parsePmdSettings } from '../../ble/pmd/settings.js'
-import { EcgSynth } from './ecg-synth.js'
+import { EcgSynth, type SynthRhythm } from './ecg-synth.js'
 import { encodeEcgFrame } from './encode.js'
 import { commonServices, SimBleDevice, type SimDeviceOptions } from './sim-device.js'
 import { SimPeripheral, type SimCharacteristic } from './sim-radio.js'
@@ -31,6 +31,8 @@ export interface SimPolarH10Options extends SimDeviceOptions {
   frameIntervalMs?: number
   /** Sensor time (ns since 2000-01-01) at the first sample of the stream; default: now. */
   sensorStartNs?: bigint
+  /** The patient's rhythm at `seconds` since the stream started (demo arrhythmias, tests); default sinus at heartRateBpm. */
+  script?: (seconds: number) => { rhythm: SynthRhythm; heartRateBpm: number }
 }
 
 export class SimPolarH10 extends SimBleDevice {
@@ -69,6 +71,11 @@ export class SimPolarH10 extends SimBleDevice {
 
   /** Sends one ECG frame now (tests drive the stream frame by frame with this). */
   emitFrame(): Buffer {
+    const scripted = this.o.script?.(this.sampleIndex / RATE_HZ)
+    if (scripted) {
+      this.synth.rhythm = scripted.rhythm
+      this.synth.heartRateBpm = scripted.heartRateBpm
+    }
     const samples = this.synth.next(new Int32Array(H10_SAMPLES_PER_FRAME))
     const lastIndex = this.sampleIndex + H10_SAMPLES_PER_FRAME - 1
     const tsNs = this.streamStartNs + (BigInt(lastIndex) * 1_000_000_000n) / BigInt(RATE_HZ)
