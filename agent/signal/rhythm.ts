@@ -87,7 +87,7 @@ const RATE_BEATS = 8
 const PREMATURE_FRACTION = 0.85
 /**
  * VF: leakage of Kuo & Dillman's VF filter under VF_LEAKAGE_MAX over VF_WINDOW_MS, a mean period
- * of a 2–10 Hz rhythm (VF/VFL are 3–10 Hz, 180–600 /min), and a mean amplitude of at least
+ * of a 3–10 Hz rhythm (VF/VFL are 3–10 Hz, 180–600 /min; slower swings are motion), and a mean amplitude of at least
  * VF_MIN_UV (fine VF is still ≥ 100 µV peak to peak; a flat or leads-off line is not). Once in VF,
  * a window counts as VF up to VF_LEAKAGE_HOLD (hysteresis: VFL's leakage wanders, 90th percentile
  * 0.57). Measured on the 34 public MIT-BIH records in 1 s steps of 4 s windows: the 121 windows
@@ -97,7 +97,16 @@ const PREMATURE_FRACTION = 0.85
 export const VF_LEAKAGE_MAX = 0.45
 const VF_LEAKAGE_HOLD = 0.6
 const VF_WINDOW_MS = 4000
-const VF_MIN_HZ = 2
+/**
+ * No VF onset while the QRS detector sees an organised rhythm: the last ORGANISED_BEATS intervals
+ * within ±15 % of their median, slower than 150 /min, and the last beat recent. An oscillation
+ * with regular QRS complexes through it is tremor or motion (the classic false VF: tremor, tooth
+ * brushing), not VF; in VF and flutter the detector finds either nothing regular or waves at
+ * ≥ 180 /min. [LOCAL] design, checked by the tremor test (rhythm.test.ts).
+ */
+const ORGANISED_BEATS = 3
+const ORGANISED_MAX_RATE = 150
+const VF_MIN_HZ = 3
 const VF_MAX_HZ = 10
 const VF_MIN_UV = 30
 const VF_BLOCKS = 2
@@ -355,7 +364,7 @@ export class RhythmAnalyzer {
     }
     const hz = sumAbs > 0 ? (this.rateHz * sumDiff) / (2 * Math.PI * sumAbs) : 0 // fs / 2N, N as in vf-filter.ts
     const limit = this.open[VF]! >= 0 ? VF_LEAKAGE_HOLD : VF_LEAKAGE_MAX
-    const vfLike = leak < limit && hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && sumAbs / length >= VF_MIN_UV
+    const vfLike = leak < limit && hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && sumAbs / length >= VF_MIN_UV && (this.open[VF]! >= 0 || !this.organised())
     this.lastLeakage = leak
     if (vfLike) {
       if (this.vfBlocks === 0) this.vfFirstAt = this.n - length / 2 // VF took at least half the window to pull the leakage down
@@ -370,6 +379,23 @@ export class RhythmAnalyzer {
       this.vfBlocks = 0
       if (++this.notVfBlocks >= VF_BLOCKS) this.closeEpisode(VF, this.n - length)
     }
+  }
+
+  /** The detector sees regular beats slower than ORGANISED_MAX_RATE, the last one recent (see the constant). */
+  private organised(): boolean {
+    if (this.rrCount < ORGANISED_BEATS || this.lastBeat < 0) return false
+    let min = Infinity
+    let max = 0
+    for (let i = 1; i <= ORGANISED_BEATS; i++) {
+      const rr = this.rr[(this.rrCount - i) % RATE_BEATS]!
+      min = Math.min(min, rr)
+      max = Math.max(max, rr)
+    }
+    const mid = (min + max) / 2
+    const regular = max - min <= 0.3 * mid
+    const slow = (60 * this.rateHz) / mid <= ORGANISED_MAX_RATE
+    const recent = this.n - this.releaseDelaySamples - this.lastBeat <= 1.5 * max
+    return regular && slow && recent
   }
 
   /** Leakage of the last VF window (for tests and tuning). */
