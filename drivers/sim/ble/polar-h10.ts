@@ -40,6 +40,8 @@ export class SimPolarH10 extends SimBleDevice {
   readonly synth: EcgSynth
   streaming = false
   framesSent = 0
+  /** Wall clock (ms) when the current stream started: frames go out every frameIntervalMs from here. */
+  streamWallStartMs = 0
   private sampleIndex = 0
   private streamStartNs = 0n
   private frameTimer: NodeJS.Timeout | null = null
@@ -118,6 +120,7 @@ export class SimPolarH10 extends SimBleDevice {
   private startStream(): void {
     this.streaming = true
     this.sampleIndex = 0
+    this.streamWallStartMs = Date.now()
     this.streamStartNs = this.o.sensorStartNs ?? BigInt(Date.now()) * 1_000_000n - POLAR_EPOCH_OFFSET_NS
     this.frameTimer = setInterval(() => this.emitFrame(), this.o.frameIntervalMs ?? (H10_SAMPLES_PER_FRAME / RATE_HZ) * 1000)
     this.frameTimer.unref()
