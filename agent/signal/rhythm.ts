@@ -17,8 +17,10 @@
  *  - VT: a run of at least VT_MIN_BEATS ventricular beats (beat-classifier.ts) faster than VT_MIN_RATE.
  *  - BRADY, TACHY: extreme bradycardia and tachycardia of the mean of the last 8 RR intervals.
  *  - AFIB: af-detector.ts.
- * Bad signal suppresses rhythm calls: a block flagged leads-off, noise or saturation ends the
- * open episodes (they cannot be judged) and no new one starts until the signal is clean again.
+ * Bad signal suppresses rhythm calls: no episode starts on a block flagged leads-off, noise or
+ * saturation, nor do the RR intervals it touches count; two such blocks in a row end the open
+ * episodes (they cannot be judged) and the beat history starts afresh. Asystole needs the last
+ * three blocks clean.
  *
  * Memory: one Float32Array ring of RING_SECONDS of filtered signal, small fixed windows; nothing
  * grows with time. Hot path: a DC-blocking high-pass and a 20 ms moving average per sample.
@@ -53,6 +55,8 @@ export interface RhythmSink {
  */
 export const ASYSTOLE_MS = 4000
 const ASYS_CLEAN_BLOCKS = 3
+/** Consecutive bad blocks that end the open episodes (conditions.ts raises its technical conditions after 2 too). */
+const SUSPEND_AFTER_BAD_BLOCKS = 2
 /**
  * A pause is only asystole if nothing QRS-like happened in it: its largest deflection (from
  * PAUSE_AFTER_BEAT_MS after the last beat, past that beat's QRS and most of its T wave) stays under
@@ -168,9 +172,11 @@ export class RhythmAnalyzer {
   private runStart = 0
   private runLast = 0
   private runBeats = 0
+  private vtEndedAt = -1
   // quality blocks
   private cleanBlocks = 0
   private lastBlockBad = false
+  private badBlocks = 0
   private vfBlocks = 0
   private notVfBlocks = 0
   private vfFirstAt = 0
@@ -297,9 +303,13 @@ export class RhythmAnalyzer {
     else this.checkVf()
     if (bad) {
       this.cleanBlocks = 0
-      this.suspend()
+      // one bad second only spoils the intervals it touches; a second one in a row ends the
+      // episodes (the same 2-block rule as the technical conditions, conditions.ts)
+      if (++this.badBlocks >= SUSPEND_AFTER_BAD_BLOCKS) this.suspend()
+      else this.af.interval(0, this.n, false)
       return
     }
+    this.badBlocks = 0
     this.cleanBlocks++
     if (this.lastBeat >= 0 && this.open[ASYS]! < 0) this.checkRate(this.n - this.releaseDelaySamples, true)
   }
@@ -344,7 +354,10 @@ export class RhythmAnalyzer {
 
   private trackRun(r: number, cls: BeatClass, gated: boolean): void {
     if (cls !== 'ventricular' || gated) {
-      if (this.open[VT]! >= 0) this.closeEpisode(VT, this.runLast)
+      if (this.open[VT]! >= 0) {
+        this.closeEpisode(VT, this.runLast)
+        this.vtEndedAt = this.runLast
+      }
       this.runBeats = 0
       return
     }
@@ -354,7 +367,10 @@ export class RhythmAnalyzer {
     // not while the ECG looks like VF (the detector's "beats" are then its waves)
     if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vfBlocks > 0) return
     const rate = (60 * this.rateHz * (this.runBeats - 1)) / (r - this.runStart)
-    if (rate >= VT_MIN_RATE) this.onset(VT, this.runStart, r)
+    if (rate >= VT_MIN_RATE) {
+      this.onset(VT, this.runStart, r)
+      this.closeEpisode(TACHY, r)
+    }
   }
 
   /**
@@ -372,7 +388,8 @@ export class RhythmAnalyzer {
     const windowStart = Math.max(0, at - sum)
     if (rate < EXTREME_BRADY_RATE && this.open[ASYS]! < 0) this.onset(BRADY, windowStart, at)
     else if (rate >= EXTREME_BRADY_RATE + RATE_HYSTERESIS) this.closeEpisode(BRADY, at)
-    if (rate > EXTREME_TACHY_RATE) this.onset(TACHY, windowStart, at)
+    // a VT run's rate is the VT alarm's, not a second one (the window must start after the run)
+    if (rate > EXTREME_TACHY_RATE && this.open[VT]! < 0 && windowStart > this.vtEndedAt) this.onset(TACHY, windowStart, at)
     else if (rate <= EXTREME_TACHY_RATE - RATE_HYSTERESIS) this.closeEpisode(TACHY, at)
   }
 

@@ -4,7 +4,7 @@
  * Amplitudes are typical lead-I values in µV; the shape is plausible, not diagnostic.
  * Rhythms (`rhythm`), for the demo ward's arrhythmias and the rhythm-alarm tests:
  *  - `sinus`: the PQRST at `heartRateBpm`;
- *  - `afib`: no P wave, small fibrillatory waves, each RR drawn ±30 % around the mean (irregularly
+ *  - `afib`: no P wave, small fibrillatory waves, each RR drawn ±40 % around the mean (irregularly
  *    irregular);
  *  - `vt`: wide (≈160 ms) ventricular complexes without P wave at `heartRateBpm`;
  *  - `vf`: a coarse 4–6 Hz oscillation of wandering frequency and amplitude, no complexes;
@@ -31,11 +31,22 @@ const WAVES: ReadonlyArray<readonly [number, number, number]> = [
 
 /** ECG value in µV at `phase` ∈ [0, 1) of one beat. */
 export function pqrstUv(phase: number, waves: ReadonlyArray<readonly [number, number, number]> = WAVES, from = 0): number {
+  return beatUv(phase, 1, waves, from)
+}
+
+/**
+ * The same with the waves' distances from the R wave and their widths scaled by `k` rather than
+ * by the beat's length: k = √(RR / 0.833 s) keeps the QRS narrow and the T wave after it at fast
+ * rates, as QT shortens only with the square root of RR (Bazett).
+ */
+function beatUv(phase: number, k: number, waves: ReadonlyArray<readonly [number, number, number]>, from: number): number {
+  const r = WAVES[2]![0] * (1 - k) // shift so that R stays where it is
   let v = 0
-  for (let k = from; k < waves.length; k++) {
-    const [centre, width, amp] = waves[k]!
-    const d = phase - centre
-    v += amp * Math.exp(-(d * d) / (2 * width * width))
+  for (let i = from; i < waves.length; i++) {
+    const [centre, width, amp] = waves[i]!
+    const w = width * k
+    const d = phase - (r + centre * k)
+    v += amp * Math.exp(-(d * d) / (2 * w * w))
   }
   return v
 }
@@ -64,11 +75,13 @@ export class EcgSynth {
   }
 
   private value(): number {
+    // phase units are beats: scale the complex by √RR/RR (in phase units) around the R wave
+    const k = Math.sqrt(this.beatBpm / 72)
     switch (this.rhythm) {
       case 'sinus':
-        return pqrstUv(this.phase)
+        return beatUv(this.phase, Math.sqrt(this.heartRateBpm / 72), WAVES, 0)
       case 'afib': // QRST without P, on 5.5 Hz fibrillatory waves of 40 µV
-        return pqrstUv(this.phase, WAVES, 1) + 40 * Math.sin(2 * Math.PI * 5.5 * this.t)
+        return beatUv(this.phase, k, WAVES, 1) + 40 * Math.sin(2 * Math.PI * 5.5 * this.t)
       case 'vt':
         return pqrstUv(this.phase, VENTRICULAR)
       case 'vf': {
@@ -85,9 +98,9 @@ export class EcgSynth {
     this.phase -= 1
     this.beatBpm = this.heartRateBpm
     if (this.rhythm === 'afib') {
-      // RR ±30 % of the mean (uniform): irregularly irregular
+      // RR ±40 % of the mean (uniform): irregularly irregular, successive RR differing by ~20 % (median), as in MIT-BIH's AF
       this.seed = (this.seed * 48271) % 0x7fffffff
-      const rr = (60 / this.heartRateBpm) * (1 + 0.6 * (this.seed / 0x7fffffff - 0.5))
+      const rr = (60 / this.heartRateBpm) * (1 + 0.8 * (this.seed / 0x7fffffff - 0.5))
       this.beatBpm = 60 / rr
     }
   }
