@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { readAtrAux, rhythmEpisodes } from './ec57-rhythm.js'
+import { readAtrAux, rhythmEpisodes } from '../../scripts/testkit/ec57-rhythm.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 const MITDB = new URL('../../../shared/data/mitdb/', import.meta.url).pathname

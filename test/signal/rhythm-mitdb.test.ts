@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import { readFirstSignalUv } from '../../agent/commands/qrs.js'
 import { EcgAnalyzer, type RhythmEvent } from '../../agent/signal/heart-rate.js'
 import { ASYSTOLE_MS } from '../../agent/signal/rhythm.js'
-import { MITDB, publicRecords, scoreRecord, table, total } from './rhythm-score.js'
+import { MITDB, publicRecords, scoreRecord, table, total } from '../../scripts/testkit/rhythm-score.js'
 
 test('rhythm: MIT-BIH AF duration, VT and VF episodes, false asystole (EC57, from 05:00)', () => {
   const records = publicRecords()
