@@ -9,7 +9,7 @@
  * A beat is a fixed-length vector of TEMPLATE_POINTS values sampled from −100 to +150 ms around the
  * R peak of the baseline-removed signal, so templates do not depend on the sampling rate.
  * Thresholds (measured against the MIT-BIH V labels of the 34 public records, one setting for all):
- *  - match: Pearson correlation ≥ MATCH_CORRELATION with a template;
+ *  - match: Pearson correlation ≥ MATCH_CORRELATION with a template and a width within WIDER_BY_MS;
  *  - ventricular: no match with the dominant template (correlation < VENTRICULAR_CORRELATION), and
  *    QRS at least WIDER_BY_MS wider than the dominant beat's or with an area of the other sign.
  *    The QRS width of a PVC is ≥ 120 ms against ~80–100 ms for a conducted beat (standard ECG
@@ -22,6 +22,8 @@ export const TEMPLATE_AFTER_MS = 150
 const MATCH_CORRELATION = 0.9
 const VENTRICULAR_CORRELATION = 0.75
 const WIDER_BY_MS = 30
+/** A challenger wider than the dominant beat takes over only when it has matched this many times more beats recently. */
+const SWAP_MARGIN_WIDER = 2
 /** Beats a template needs before its shape is trusted for classification. */
 const MIN_BEATS = 4
 /** Weight of a new beat in a template's running average. */
@@ -72,14 +74,16 @@ export class BeatClassifier {
     }
     const cd = correlation(beat, this.dominant.shape)
     this.lastCorrelation = cd
-    if (cd >= MATCH_CORRELATION) {
+    if (matches(cd, width, this.dominant)) {
       this.dominant.adapt(beat, width)
       return this.dominant.count > MIN_BEATS ? 'normal' : 'unknown'
     }
     const cc = this.challenger.count > 0 ? correlation(beat, this.challenger.shape) : -1
-    if (cc >= MATCH_CORRELATION) this.challenger.adapt(beat, width)
+    if (matches(cc, width, this.challenger)) this.challenger.adapt(beat, width)
     else this.challenger.set(beat, width)
-    if (this.challenger.score > this.dominant.score) {
+    // a wider challenger (ectopic beats in bigeminy are half the beats) must clearly outnumber the dominant beat
+    const margin = this.challenger.width >= this.dominant.width + WIDER_BY_MS ? SWAP_MARGIN_WIDER : 1
+    if (this.challenger.score > margin * this.dominant.score) {
       // the new shape has become the usual one (a rhythm change, or a first template learnt on an ectopic beat)
       const t = this.dominant
       this.dominant = this.challenger
@@ -96,6 +100,11 @@ export class BeatClassifier {
     this.dominant = new Template()
     this.challenger = new Template()
   }
+}
+
+/** Same shape and width: a wider beat of similar shape (a PVC in some leads) must not blend into the template. */
+function matches(corr: number, widthMs: number, t: Template): boolean {
+  return corr >= MATCH_CORRELATION && Math.abs(widthMs - t.width) < WIDER_BY_MS
 }
 
 function correlation(a: Float64Array, b: Float64Array): number {

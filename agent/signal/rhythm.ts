@@ -59,12 +59,27 @@ const ASYS_CLEAN_BLOCKS = 3
 const SUSPEND_AFTER_BAD_BLOCKS = 2
 /**
  * A pause is only asystole if nothing QRS-like happened in it: its largest deflection (from
- * PAUSE_AFTER_BEAT_MS after the last beat, past that beat's QRS and most of its T wave) stays under
- * PAUSE_MAX_FRACTION of the median R amplitude. Beats the detector missed (a lead whose amplitude
- * dropped) are not silence; P waves (≤ 0.25 mV against R ≥ 0.5 mV in lead II) and baseline noise are.
+ * PAUSE_AFTER_BEAT_MS after the last beat, past that beat's QRS and T wave: QT is ≤ 0.55 s down to
+ * 40 /min by Bazett's 0.44 s QTc) stays under PAUSE_MAX_FRACTION of the median R amplitude (both
+ * band-limited as the templates are). Beats the detector missed (116 at 22:34: beats at half the
+ * usual R amplitude in a baseline swing) are not silence; P waves (typically ≤ 0.25 of R in lead
+ * II) and baseline noise are.
  */
-const PAUSE_AFTER_BEAT_MS = 450
-const PAUSE_MAX_FRACTION = 0.5
+const PAUSE_AFTER_BEAT_MS = 600
+const PAUSE_MAX_FRACTION = 0.3
+/**
+ * After bad signal, a pause is counted from RESUME_SETTLE_MS after the signal became clean again:
+ * an amplifier recovering from saturation shows no QRS for seconds (116 at 23:11: 5 s of
+ * exponential recovery from the rail), and the QRS detector's thresholds may need re-learning.
+ */
+const RESUME_SETTLE_MS = 4000
+/**
+ * A baseline that moves by more than BASELINE_STEP_UV between 1 s blocks (their means) is an
+ * electrode or amplifier event, not a pause: 116 at 22:34 steps by 3.4 mV and shows no QRS on
+ * lead 0 during the 5 s of recovery (the annotators marked it noisy); breathing moves the
+ * baseline by tenths of a mV per second. Asystole then waits as after bad signal.
+ */
+const BASELINE_STEP_UV = 500
 /** The QRS detector's learning period (qrs.ts LEARN_SECONDS): no beats can come before it ends. */
 const DETECTOR_LEARN_MS = 3000
 /** The detector's search-back (qrs.ts) may deliver a beat 1.5 median RR after the last one, plus its windows. */
@@ -145,6 +160,8 @@ export class RhythmAnalyzer {
   private dcY = 0
   // per quality block: largest and summed |step| of the baseline-free ECG, for VF_MAX_PEAKINESS
   private stepMax = 0
+  private rawSum = 0
+  private lastBlockMean = Number.NaN
   private stepSum = 0
   private stepCount = 0
   private readonly blockStepMax = new Float64Array(VF_BLOCKS_WINDOW)
@@ -167,6 +184,7 @@ export class RhythmAnalyzer {
   private readonly learnSamples: number
   /** Where the signal last became judgeable again (after a bad block): a pause is counted from here at the earliest. */
   private resumedAt = 0
+  private readonly settleSamples: number
   private lastClass: BeatClass = 'unknown'
   // VT run
   private runStart = 0
@@ -198,6 +216,8 @@ export class RhythmAnalyzer {
     this.ma = new Float64Array(this.maLength)
     this.dcPole = 1 - (2 * Math.PI * 1) / rateHz
     this.learnSamples = Math.round((DETECTOR_LEARN_MS * rateHz) / 1000)
+    this.settleSamples = Math.round((RESUME_SETTLE_MS * rateHz) / 1000)
+    this.resumedAt = -this.settleSamples
     this.asysWait = this.pauseSamples(0)
   }
 
@@ -225,6 +245,7 @@ export class RhythmAnalyzer {
   private step(x: number): void {
     const v = Number.isFinite(x) ? x : this.dcX
     const y = v - this.dcX + this.dcPole * this.dcY
+    this.rawSum += v
     const step = y > this.dcY ? y - this.dcY : this.dcY - y
     if (step > this.stepMax) this.stepMax = step
     this.stepSum += step
@@ -236,7 +257,12 @@ export class RhythmAnalyzer {
     this.ma[k] = this.dcY
     const f = this.maSum / this.maLength
     this.ring[this.n & this.mask] = f
-    if (this.n - this.lastBeat >= this.pauseStart) this.pauseMax = Math.max(this.pauseMax, f < 0 ? -f : f)
+    // the pause is judged up to n − releaseDelay, where the detector has delivered every beat
+    const seen = this.n - this.releaseDelaySamples
+    if (seen - this.lastBeat >= this.pauseStart && seen >= 0) {
+      const g = this.ring[seen & this.mask]!
+      if ((g < 0 ? -g : g) > this.pauseMax) this.pauseMax = g < 0 ? -g : g
+    }
     this.n++
     this.checkAsystole()
   }
@@ -248,7 +274,7 @@ export class RhythmAnalyzer {
   /** Asystole: beats up to n − releaseDelay (and any search-back) have been delivered, so the pause is certain up to there. */
   private checkAsystole(): void {
     if (this.cleanBlocks < ASYS_CLEAN_BLOCKS || this.open[ASYS]! >= 0) return
-    const since = Math.max(this.lastBeat, this.learnSamples, this.resumedAt)
+    const since = Math.max(this.lastBeat, this.learnSamples, this.resumedAt + this.settleSamples)
     if (this.n - since < this.asysWait) return
     if (this.rAmplitudes.size > 0 && this.pauseMax >= PAUSE_MAX_FRACTION * this.rAmplitudes.median()) return
     this.onset(ASYS, since, this.n - 1)
@@ -283,7 +309,7 @@ export class RhythmAnalyzer {
   /** A new pause starts at beat `r`: its largest deflection so far, and when it may be called asystole. */
   private startPause(r: number): void {
     let max = 0
-    for (let i = Math.max(r + this.pauseStart, this.n - this.ring.length); i < this.n; i++) max = Math.max(max, Math.abs(this.ring[i & this.mask]!))
+    for (let i = Math.max(r + this.pauseStart, this.n - this.ring.length); i < this.n - this.releaseDelaySamples; i++) max = Math.max(max, Math.abs(this.ring[i & this.mask]!))
     this.pauseMax = max
     const k = Math.min(this.rrCount, RATE_BEATS)
     this.rrMedian.clear()
@@ -295,6 +321,7 @@ export class RhythmAnalyzer {
   block(flags: number): void {
     const bad = (flags & BAD_SIGNAL) !== 0
     this.lastBlockBad = bad
+    if (this.baselineStepped()) this.resumedAt = this.n
     this.closeStepBlock()
     // VF is judged on the raw ECG, whose broadband noise its filter rejects by itself; the QRS
     // detector's noise flag (many rejected candidates) is what VF looks like to it. Leads off and
@@ -422,6 +449,15 @@ export class RhythmAnalyzer {
       this.vfBlocks = 0
       if (++this.notVfBlocks >= VF_BLOCKS) this.closeEpisode(VF, this.n - length)
     }
+  }
+
+  /** The block's mean moved by more than BASELINE_STEP_UV from the previous block's. */
+  private baselineStepped(): boolean {
+    const mean = this.stepCount > 0 ? this.rawSum / this.stepCount : Number.NaN
+    const stepped = Math.abs(mean - this.lastBlockMean) > BASELINE_STEP_UV
+    this.lastBlockMean = mean
+    this.rawSum = 0
+    return stepped
   }
 
   private closeStepBlock(): void {
