@@ -106,7 +106,9 @@ const RATE_BEATS = 8
 const PREMATURE_FRACTION = 0.85
 /**
  * VF: leakage of Kuo & Dillman's VF filter under VF_LEAKAGE_MAX over VF_WINDOW_MS, a mean period
- * of a 3–10 Hz rhythm (VF/VFL are 3–10 Hz, 180–600 /min; slower swings are motion), and a mean amplitude of at least
+ * of 2.5–10 oscillations per second (ventricular flutter is 150–300 /min, VF up to 600 /min; slower
+ * swings are motion),
+ * counted as threshold crossings (crossingRate), and a mean amplitude of at least
  * VF_MIN_UV (fine VF is still ≥ 100 µV peak to peak; a flat or leads-off line is not). Once in VF,
  * a window counts as VF up to VF_LEAKAGE_HOLD (hysteresis: VFL's leakage wanders, 90th percentile
  * 0.57). Measured on the 34 public MIT-BIH records in 1 s steps of 4 s windows: the 121 windows
@@ -118,7 +120,7 @@ const VF_LEAKAGE_HOLD = 0.6
 const VF_WINDOW_MS = 4000
 /**
  * VF has no sharp complexes: over the last VF_BLOCKS_WINDOW quality blocks, the largest
- * sample-to-sample step of the baseline-free ECG (not smoothed) stays under VF_MAX_PEAKINESS
+ * sample-to-sample step of the baseline-free ECG (averaged over 10 ms only) stays under VF_MAX_PEAKINESS
  * times the mean step. QRS complexes under an oscillation (tremor, tooth brushing: the classic
  * false VF) make steps far above the mean. Measured like the leakage (4 s windows; the analyzer
  * looks at the last 2 s, so that the last QRS before VF leaves the window sooner): inside 207's
@@ -129,7 +131,17 @@ const VF_WINDOW_MS = 4000
  */
 const VF_MAX_PEAKINESS = 7.5
 const VF_BLOCKS_WINDOW = 2
-const VF_MIN_HZ = 3
+/**
+ * Nor does VF start while the QRS detector sees an organised rhythm: at least ORGANISED_BEATS of
+ * its last ORGANISED_OF intervals within ±15 % of their median, slower than ORGANISED_MAX_RATE, the last beat
+ * recent (a few false detections in the noise do not hide the rhythm).
+ * An oscillation with regular QRS complexes through it is tremor or motion; in VF and flutter the
+ * detector finds no regular beats, or waves faster than 150 /min. [LOCAL]
+ */
+const ORGANISED_BEATS = 5
+const ORGANISED_OF = 8
+const ORGANISED_MAX_RATE = 150
+const VF_MIN_HZ = 2.5
 const VF_MAX_HZ = 10
 const VF_MIN_UV = 30
 const VF_BLOCKS = 2
@@ -160,6 +172,9 @@ export class RhythmAnalyzer {
   private dcY = 0
   // per quality block: largest and summed |step| of the baseline-free ECG, for VF_MAX_PEAKINESS
   private stepMax = 0
+  private readonly stepLength: number
+  private readonly stepRing: Float64Array
+  private stepSmooth = 0
   private rawSum = 0
   private lastBlockMean = Number.NaN
   private stepSum = 0
@@ -175,8 +190,12 @@ export class RhythmAnalyzer {
   private readonly rr = new Float64Array(RATE_BEATS)
   private rrCount = 0
   private lastBeat = -1
+  /** The last RATE_BEATS + 1 beats delivered, kept through bad signal (for organised()). */
+  private readonly beats = new Float64Array(RATE_BEATS + 1)
+  private beatCount = 0
   private readonly rAmplitudes = new SortedWindow(8)
   private readonly rrMedian = new SortedWindow(RATE_BEATS)
+  private readonly organisedRr = new SortedWindow(ORGANISED_OF)
   /** Largest |filtered sample| since PAUSE_AFTER_BEAT_MS after the last beat. */
   private pauseMax = 0
   /** Samples after the last beat before a pause can be called (release delay, search-back, ASYSTOLE_MS). */
@@ -212,6 +231,8 @@ export class RhythmAnalyzer {
     this.ring = new Float32Array(size)
     this.mask = size - 1
     this.maLength = Math.max(1, Math.round(rateHz / 50))
+    this.stepLength = Math.max(1, Math.round(rateHz / 100))
+    this.stepRing = new Float64Array(this.stepLength)
     this.maDelay = (this.maLength - 1) / 2
     this.ma = new Float64Array(this.maLength)
     this.dcPole = 1 - (2 * Math.PI * 1) / rateHz
@@ -246,7 +267,12 @@ export class RhythmAnalyzer {
     const v = Number.isFinite(x) ? x : this.dcX
     const y = v - this.dcX + this.dcPole * this.dcY
     this.rawSum += v
-    const step = y > this.dcY ? y - this.dcY : this.dcY - y
+    // steps of a 10 ms moving average: white noise averages out, a QRS's steep flank does not
+    const j = this.n % this.stepLength
+    const smooth = this.stepSmooth + (y - this.stepRing[j]!) / this.stepLength
+    this.stepRing[j] = y
+    const step = smooth > this.stepSmooth ? smooth - this.stepSmooth : this.stepSmooth - smooth
+    this.stepSmooth = smooth
     if (step > this.stepMax) this.stepMax = step
     this.stepSum += step
     this.stepCount++
@@ -283,6 +309,7 @@ export class RhythmAnalyzer {
 
   /** A beat delivered by the QRS detector, R peak at sample `r`. */
   onBeat(r: number): void {
+    this.beats[this.beatCount++ % this.beats.length] = r
     const cls = this.classifyBeat(r)
     const gated = this.lastBlockBad
     if (this.open[ASYS]! >= 0) {
@@ -424,17 +451,10 @@ export class RhythmAnalyzer {
     const length = Math.round((VF_WINDOW_MS * this.rateHz) / 1000)
     if (this.n < length) return
     const leak = vfLeakage(this.ring, this.mask, this.n, length)
-    let sumAbs = 0
-    let sumDiff = 0
-    for (let i = this.n - length + 1; i < this.n; i++) {
-      const v = this.ring[i & this.mask]!
-      sumAbs += Math.abs(v)
-      sumDiff += Math.abs(v - this.ring[(i - 1) & this.mask]!)
-    }
+    const { meanAbs, hz } = this.crossingRate(length)
     const sharp = this.peakiness() >= VF_MAX_PEAKINESS
-    const hz = sumAbs > 0 ? (this.rateHz * sumDiff) / (2 * Math.PI * sumAbs) : 0 // fs / 2N, N as in vf-filter.ts
     const limit = this.open[VF]! >= 0 ? VF_LEAKAGE_HOLD : VF_LEAKAGE_MAX
-    const vfLike = leak < limit && hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && sumAbs / length >= VF_MIN_UV && (this.open[VF]! >= 0 || !sharp)
+    const vfLike = leak < limit && hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && meanAbs >= VF_MIN_UV && (this.open[VF]! >= 0 || (!sharp && !this.organised()))
     this.lastLeakage = leak
     if (vfLike) {
       if (this.vfBlocks === 0) this.vfFirstAt = this.n - length / 2 // VF took at least half the window to pull the leakage down
@@ -458,6 +478,58 @@ export class RhythmAnalyzer {
     this.lastBlockMean = mean
     this.rawSum = 0
     return stepped
+  }
+
+  /**
+   * Oscillations per second in the window, counted as threshold crossings with hysteresis at ±1/5
+   * of the window's largest |value| (the threshold of Thakor's TCI, IEEE TBME 37:837, 1990): an
+   * upward crossing of +T after having been under −T is one cycle. Unlike the mean-period
+   * estimate of the VF filter it is not raised by noise on a slow swing. Also the mean |value|.
+   */
+  private crossingRate(length: number): { meanAbs: number; hz: number } {
+    let max = 0
+    let sumAbs = 0
+    for (let i = this.n - length; i < this.n; i++) {
+      const a = Math.abs(this.ring[i & this.mask]!)
+      sumAbs += a
+      if (a > max) max = a
+    }
+    const t = max / 5
+    let state = 0
+    let cycles = 0
+    for (let i = this.n - length; i < this.n; i++) {
+      const v = this.ring[i & this.mask]!
+      if (v > t && state <= 0) {
+        if (state < 0) cycles++
+        state = 1
+      } else if (v < -t) state = -1
+    }
+    this.vfResult.meanAbs = sumAbs / length
+    this.vfResult.hz = (cycles * this.rateHz) / length
+    return this.vfResult
+  }
+
+  private readonly vfResult = { meanAbs: 0, hz: 0 }
+
+  /**
+   * The detector sees regular beats slower than ORGANISED_MAX_RATE, the last one recent (see the
+   * constant). From every beat it delivered, bad signal or not: VF is judged through noise too.
+   */
+  private organised(): boolean {
+    if (this.beatCount <= ORGANISED_OF) return false
+    this.organisedRr.clear()
+    for (let i = 1; i <= ORGANISED_OF; i++) this.organisedRr.push(this.beatAt(i - 1) - this.beatAt(i))
+    const median = this.organisedRr.median()
+    let near = 0
+    for (let i = 1; i <= ORGANISED_OF; i++) if (Math.abs(this.beatAt(i - 1) - this.beatAt(i) - median) <= 0.15 * median) near++
+    const slow = (60 * this.rateHz) / median <= ORGANISED_MAX_RATE
+    const recent = this.n - this.releaseDelaySamples - this.beatAt(0) <= 2 * median
+    return near >= ORGANISED_BEATS && slow && recent
+  }
+
+  /** R peak of the k-th last beat delivered (0 = the last). */
+  private beatAt(k: number): number {
+    return this.beats[(this.beatCount - 1 - k) % this.beats.length]!
   }
 
   private closeStepBlock(): void {
