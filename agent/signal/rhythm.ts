@@ -28,6 +28,7 @@
 import { Quality } from '../../drivers/records.js'
 import { AfDetector } from './af-detector.js'
 import { BeatClassifier, TEMPLATE_AFTER_MS, TEMPLATE_BEFORE_MS, TEMPLATE_POINTS, type BeatClass } from './beat-classifier.js'
+import { P_POINTS, PR_FROM_MS, PR_TO_MS, PWaveTracker } from './p-wave.js'
 import { SortedWindow } from './sorted-window.js'
 import { vfLeakage } from './vf-filter.js'
 
@@ -186,6 +187,9 @@ export class RhythmAnalyzer {
   private n = 0
   // beats
   private readonly classifier = new BeatClassifier()
+  private readonly pWave = new PWaveTracker()
+  /** Whether the last classified beat had its usual P wave. */
+  private lastHadP = true
   private readonly beatVector = new Float64Array(TEMPLATE_POINTS)
   private readonly rr = new Float64Array(RATE_BEATS)
   private rrCount = 0
@@ -322,7 +326,7 @@ export class RhythmAnalyzer {
       this.rr[this.rrCount % RATE_BEATS] = rr
       this.rrCount++
       const usable = !gated && cls === 'normal' && this.lastClass === 'normal'
-      const t = this.af.interval(rr, r, usable)
+      const t = this.af.interval(rr, r, usable, this.lastHadP)
       if (t && t.onset && !gated) this.onset(AFIB, t.atSample, r)
       else if (t && !t.onset) this.closeEpisode(AFIB, t.atSample)
     }
@@ -375,6 +379,20 @@ export class RhythmAnalyzer {
     for (let i = 0; i < RHYTHM_LABELS.length; i++) this.closeEpisode(i, Math.max(0, this.n - 1))
   }
 
+  private judgePWave(center: number): void {
+    const from = (PR_FROM_MS * this.rateHz) / 1000
+    const to = (PR_TO_MS * this.rateHz) / 1000
+    const seg = this.pWave.segment
+    const step = (from - to) / (P_POINTS - 1)
+    for (let k = 0; k < P_POINTS; k++) {
+      const t = center - from + k * step
+      const i = Math.floor(t)
+      const f = t - i
+      seg[k] = this.ring[i & this.mask]! * (1 - f) + this.ring[(i + 1) & this.mask]! * f
+    }
+    this.lastHadP = this.pWave.judge()
+  }
+
   private classifyBeat(r: number): BeatClass {
     const before = (TEMPLATE_BEFORE_MS * this.rateHz) / 1000
     const after = (TEMPLATE_AFTER_MS * this.rateHz) / 1000
@@ -388,6 +406,7 @@ export class RhythmAnalyzer {
       this.beatVector[k] = this.ring[i & this.mask]! * (1 - f) + this.ring[(i + 1) & this.mask]! * f
     }
     this.rAmplitudes.push(Math.abs(this.ring[Math.round(center) & this.mask]!))
+    this.judgePWave(center)
     const base = this.beatVector[0]!
     for (let k = 0; k < TEMPLATE_POINTS; k++) this.beatVector[k] = this.beatVector[k]! - base
     return this.classifier.classify(this.beatVector, this.isPremature(r))
