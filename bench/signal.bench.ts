@@ -86,7 +86,7 @@ function rhythmScores(): BenchFigure[] {
   return [
     { name: 'signal.rhythm.af-se', value: afSe, unit: '%', note: `AF duration sensitivity, 34 MIT-BIH records from 05:00; goal ≥ 95: ${met(afSe >= 95)}` },
     { name: 'signal.rhythm.af-pp', value: afPp, unit: '%', note: `AF duration positive predictivity; goal ≥ 95: ${met(afPp >= 95)}` },
-    { name: 'signal.rhythm.vt-se', value: pct(t.vt.tp, t.vt.tp + t.vt.fn), unit: '%', note: `VT episode sensitivity (${t.vt.tp}/${t.vt.tp + t.vt.fn}); reported, no goal` },
+    { name: 'signal.rhythm.vt-se', value: pct(t.vt.tp, t.vt.tp + t.vt.fn), unit: '%', note: `VT episode sensitivity (${t.vt.tp}/${t.vt.tp + t.vt.fn}; ${t.vtLong.tp}/${t.vtLong.tp + t.vtLong.fn} of the episodes with ≥ 5 ventricular beats, the alarm's criterion); reported, no goal` },
     { name: 'signal.rhythm.vt-pp', value: pct(t.vt.tpp, t.vt.tpp + t.vt.fp), unit: '%', note: `VT episode positive predictivity (${t.vt.tpp}/${t.vt.tpp + t.vt.fp}); reported, no goal` },
     { name: 'signal.rhythm.vf-found', value: t.vf.tp, unit: 'episodes', note: `of ${t.vf.tp + t.vf.fn} from 05:00 (${t.vfWhole.tp} of ${t.vfWhole.tp + t.vfWhole.fn} over whole records); goal all: ${met(t.vf.fn === 0)}` },
     { name: 'signal.rhythm.false-vf', value: t.vfWhole.fp, unit: 'episodes', note: `VF calls away from any reference VF, 34 whole records; goal 0: ${met(t.vfWhole.fp === 0)}` },

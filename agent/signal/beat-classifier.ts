@@ -10,8 +10,9 @@
  * R peak of the baseline-removed signal, so templates do not depend on the sampling rate.
  * Thresholds (measured against the MIT-BIH V labels of the 34 public records, one setting for all):
  *  - match: Pearson correlation ≥ MATCH_CORRELATION with a template and a width within WIDER_BY_MS;
- *  - ventricular: no match with the dominant template (correlation < VENTRICULAR_CORRELATION), and
- *    QRS at least WIDER_BY_MS wider than the dominant beat's or with an area of the other sign.
+ *  - ventricular: premature or WIDER_BY_MS wider than the dominant beat, and either that wide or
+ *    of another shape (correlation < VENTRICULAR_CORRELATION) with its area of the other sign; or
+ *    premature, WIDER_PREMATURE_MS wider and not quite the dominant shape.
  *    The QRS width of a PVC is ≥ 120 ms against ~80–100 ms for a conducted beat (standard ECG
  *    criterion, e.g. AHA/ACCF/HRS 2009 recommendations for ECG interpretation, part III).
  * Memory: three Float64Arrays of TEMPLATE_POINTS; no allocation per beat.
@@ -22,6 +23,9 @@ export const TEMPLATE_AFTER_MS = 150
 const MATCH_CORRELATION = 0.9
 const VENTRICULAR_CORRELATION = 0.75
 const WIDER_BY_MS = 30
+/** A premature beat this much wider (2.5 template points) and correlating under MATCH_SAME is ventricular too. */
+const WIDER_PREMATURE_MS = 20
+const MATCH_SAME = 0.95
 /** A challenger wider than the dominant beat takes over only when it has matched this many times more beats recently. */
 const SWAP_MARGIN_WIDER = 2
 /** Beats a template needs before its shape is trusted for classification. */
@@ -93,6 +97,8 @@ export class BeatClassifier {
     if (this.dominant.count <= MIN_BEATS) return 'unknown'
     const wider = width >= this.dominant.width + WIDER_BY_MS
     const flipped = area(beat) * area(this.dominant.shape) < 0
+    // premature and a little wider, of a shape not quite the dominant one (106's PVCs in lead MLII)
+    if (premature && width >= this.dominant.width + WIDER_PREMATURE_MS && cd < MATCH_SAME) return 'ventricular'
     return (premature || wider) && (wider || (cd < VENTRICULAR_CORRELATION && flipped)) && (premature || cd < VENTRICULAR_CORRELATION) ? 'ventricular' : 'normal'
   }
 

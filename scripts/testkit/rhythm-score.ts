@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { detectRhythm, type Episode as Detected } from '../../agent/commands/rhythm.js'
 import { readFirstSignalUv } from '../../agent/commands/qrs.js'
-import { ASYSTOLE_MS } from '../../agent/signal/rhythm.js'
+import { ASYSTOLE_MS, VT_MIN_BEATS } from '../../agent/signal/rhythm.js'
 import { beatSamples, pct, readAtrAux, rhythmEpisodes, scoreDuration, scoreEpisodes, type DurationScore, type Episode, type EpisodeScore } from './ec57-rhythm.js'
 
 export const MITDB = new URL('../../../shared/data/mitdb/', import.meta.url).pathname
@@ -25,6 +25,8 @@ export interface RecordScore {
   readonly record: string
   readonly af: DurationScore
   readonly vt: EpisodeScore
+  /** VT sensitivity against the `(VT` episodes of at least VT_MIN_BEATS ventricular beats (the alarm's own criterion). */
+  readonly vtLong: EpisodeScore
   readonly vf: EpisodeScore
   /** VF over the whole record (from 00:00). */
   readonly vfWhole: EpisodeScore
@@ -55,10 +57,14 @@ export function scoreRecord(record: string, detected?: readonly Detected[]): Rec
   const vfRef = ref.filter((e) => e.label === 'VFL' || e.label === 'VF')
   const pauses = referencePauses(beatSamples(ann), rateHz)
   const asys = scoreEpisodes(pauses, of('ASYS'), 0, slack)
+  const vBeats = ann.filter((a) => a.code === 5 || a.code === 10).map((a) => a.sample)
+  const vtRef = ref.filter((e) => e.label === 'VT')
+  const vtLong = vtRef.filter((e) => vBeats.filter((b) => b >= e.start && b <= e.end).length >= VT_MIN_BEATS)
   return {
     record,
     af: scoreDuration(ref.filter((e) => e.label === 'AFIB'), of('AFIB'), from),
-    vt: scoreEpisodes(ref.filter((e) => e.label === 'VT'), of('VT'), from, slack),
+    vt: scoreEpisodes(vtRef, of('VT'), from, slack),
+    vtLong: scoreEpisodes(vtLong, of('VT'), from, slack),
     vf: scoreEpisodes(vfRef, of('VF'), from, slack),
     vfWhole: scoreEpisodes(vfRef, of('VF'), 0, slack),
     asysTrue: asys.tpp,
@@ -70,17 +76,19 @@ export function scoreRecord(record: string, detected?: readonly Detected[]): Rec
 export interface Totals {
   af: DurationScore
   vt: EpisodeScore
+  vtLong: EpisodeScore
   vf: EpisodeScore
   vfWhole: EpisodeScore
   asysFalse: number
 }
 
 export function total(scores: readonly RecordScore[]): Totals {
-  const t: Totals = { af: { ref: 0, det: 0, both: 0 }, vt: { tp: 0, fn: 0, tpp: 0, fp: 0 }, vf: { tp: 0, fn: 0, tpp: 0, fp: 0 }, vfWhole: { tp: 0, fn: 0, tpp: 0, fp: 0 }, asysFalse: 0 }
+  const t: Totals = { af: { ref: 0, det: 0, both: 0 }, vt: { tp: 0, fn: 0, tpp: 0, fp: 0 }, vtLong: { tp: 0, fn: 0, tpp: 0, fp: 0 }, vf: { tp: 0, fn: 0, tpp: 0, fp: 0 }, vfWhole: { tp: 0, fn: 0, tpp: 0, fp: 0 }, asysFalse: 0 }
   for (const s of scores) {
     for (const k of ['ref', 'det', 'both'] as const) t.af[k] += s.af[k]
     for (const k of ['tp', 'fn', 'tpp', 'fp'] as const) {
       t.vt[k] += s.vt[k]
+      t.vtLong[k] += s.vtLong[k]
       t.vf[k] += s.vf[k]
       t.vfWhole[k] += s.vfWhole[k]
     }
@@ -99,7 +107,7 @@ export function table(scores: readonly RecordScore[], rateHz = 360): string {
   for (const s of scores) lines.push(row(s.record, s, `${String(s.asysTrue).padStart(9)} ${String(s.asysFalse).padStart(5)}`))
   const t = total(scores)
   lines.push(row('gross', t, `${''.padStart(9)} ${String(t.asysFalse).padStart(5)}`))
-  lines.push(`AF duration Se ${pct(t.af.both, t.af.ref).trim()} %, +P ${pct(t.af.both, t.af.det).trim()} %; VT episode Se ${pct(t.vt.tp, t.vt.tp + t.vt.fn).trim()} %, +P ${pct(t.vt.tpp, t.vt.tpp + t.vt.fp).trim()} %; ` +
+  lines.push(`AF duration Se ${pct(t.af.both, t.af.ref).trim()} %, +P ${pct(t.af.both, t.af.det).trim()} %; VT episode Se ${pct(t.vt.tp, t.vt.tp + t.vt.fn).trim()} % (runs of ≥ ${VT_MIN_BEATS} V beats: ${t.vtLong.tp}/${t.vtLong.tp + t.vtLong.fn}), +P ${pct(t.vt.tpp, t.vt.tpp + t.vt.fp).trim()} %; ` +
     `VF episodes from 05:00 ${t.vf.tp}/${t.vf.tp + t.vf.fn}, whole records ${t.vfWhole.tp}/${t.vfWhole.tp + t.vfWhole.fn}, false VF ${t.vfWhole.fp}; false ASYS ${t.asysFalse}`)
   return lines.join('\n')
 }
