@@ -64,12 +64,15 @@ export class BeatClassifier {
   private challenger = new Template()
   /** Width (ms) and correlation of the last classified beat, for tests and tuning. */
   lastWidthMs = 0
+  /** Whether the last beat was at least WIDER_BY_MS wider than the dominant beat. */
+  lastWide = false
   lastCorrelation = 0
 
   /** Classifies `beat` (TEMPLATE_POINTS values, baseline removed) and learns from it. */
   classify(beat: Float64Array, premature: boolean): BeatClass {
     const width = qrsWidthMs(beat)
     this.lastWidthMs = width
+    this.lastWide = this.dominant.count > 0 && width >= this.dominant.width + WIDER_BY_MS
     this.dominant.score *= 0.98
     this.challenger.score *= 0.98
     if (this.dominant.count === 0) {

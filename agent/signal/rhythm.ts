@@ -213,6 +213,7 @@ export class RhythmAnalyzer {
   private runStart = 0
   private runLast = 0
   private runBeats = 0
+  private runWide = 0
   private vtEndedAt = -1
   // quality blocks
   private cleanBlocks = 0
@@ -434,11 +435,17 @@ export class RhythmAnalyzer {
       this.runBeats = 0
       return
     }
-    if (this.runBeats === 0) this.runStart = r
+    if (this.runBeats === 0) {
+      this.runStart = r
+      this.runWide = 0
+    }
     this.runLast = r
     this.runBeats++
+    if (this.classifier.lastWide) this.runWide++
     // not while the ECG looks like VF (the detector's "beats" are then its waves)
     if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vfBlocks > 0) return
+    // VT is a wide-complex tachycardia: most of the run wide, not only of another shape (aberrant supraventricular runs)
+    if (this.runWide * 2 < this.runBeats) return
     const rate = (60 * this.rateHz * (this.runBeats - 1)) / (r - this.runStart)
     if (rate >= VT_MIN_RATE) {
       this.onset(VT, this.runStart, r)
