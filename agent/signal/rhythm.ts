@@ -12,15 +12,16 @@
  *  - ASYS: no QRS for ASYSTOLE_MS while the last ASYS_CLEAN_BLOCKS quality blocks were clean
  *    (leads on, not noise, not saturated). Checked on every sample: raised as soon as the
  *    detector would have delivered a beat inside the pause (its fixed release delay).
- *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-filter.ts), VF_BLOCKS
- *    consecutive 1 s blocks with a VF-like window.
+ *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-detector.ts), judged at each
+ *    block; not while the QRS detector sees an organised rhythm (ORGANISED_BEATS).
  *  - VT: a run of at least VT_MIN_BEATS ventricular beats (beat-classifier.ts) faster than VT_MIN_RATE.
  *  - BRADY, TACHY: extreme bradycardia and tachycardia of the mean of the last 8 RR intervals.
  *  - AFIB: af-detector.ts.
  * Bad signal suppresses rhythm calls: no episode starts on a block flagged leads-off, noise or
  * saturation, nor do the RR intervals it touches count; two such blocks in a row end the open
  * episodes (they cannot be judged) and the beat history starts afresh. Asystole needs the last
- * three blocks clean.
+ * three blocks clean. VF alone is judged through the noise flag (its own features reject noise;
+ * to the QRS detector VF looks like noise), not through leads off or saturation.
  *
  * Memory: one Float32Array ring of RING_SECONDS of filtered signal, small fixed windows; nothing
  * grows with time. Hot path: a DC-blocking high-pass and a 20 ms moving average per sample.
@@ -30,7 +31,7 @@ import { AfDetector } from './af-detector.js'
 import { BeatClassifier, TEMPLATE_AFTER_MS, TEMPLATE_BEFORE_MS, TEMPLATE_POINTS, type BeatClass } from './beat-classifier.js'
 import { P_POINTS, PR_FROM_MS, PR_TO_MS, PWaveTracker } from './p-wave.js'
 import { SortedWindow } from './sorted-window.js'
-import { vfLeakage } from './vf-filter.js'
+import { VfDetector } from './vf-detector.js'
 
 export type RhythmLabel = 'ASYS' | 'VF' | 'VT' | 'AFIB' | 'BRADY' | 'TACHY'
 export const RHYTHM_LABELS: readonly RhythmLabel[] = ['ASYS', 'VF', 'VT', 'AFIB', 'BRADY', 'TACHY']
@@ -106,34 +107,7 @@ const RATE_BEATS = 8
 /** A beat ≥ 15 % early is premature (Spacelabs Ultraview, Arrhythmia 9-7: "15% premature as compared to the average R-R interval"). */
 const PREMATURE_FRACTION = 0.85
 /**
- * VF: leakage of Kuo & Dillman's VF filter under VF_LEAKAGE_MAX over VF_WINDOW_MS, a mean period
- * of 2.5–10 oscillations per second (ventricular flutter is 150–300 /min, VF up to 600 /min; slower
- * swings are motion),
- * counted as threshold crossings (crossingRate), and a mean amplitude of at least
- * VF_MIN_UV (fine VF is still ≥ 100 µV peak to peak; a flat or leads-off line is not). Once in VF,
- * a window counts as VF up to VF_LEAKAGE_HOLD (hysteresis: VFL's leakage wanders, 90th percentile
- * 0.57). Measured on the 34 public MIT-BIH records in 1 s steps of 4 s windows: the 121 windows
- * inside 207's flutter have median leakage 0.39; the lowest of the 61,080 windows away from it is
- * 0.50 (205's VT at 8 Hz); 0.45 keeps 68 % of the flutter windows with that margin.
- */
-export const VF_LEAKAGE_MAX = 0.45
-const VF_LEAKAGE_HOLD = 0.6
-const VF_WINDOW_MS = 4000
-/**
- * VF has no sharp complexes: over the last VF_BLOCKS_WINDOW quality blocks, the largest
- * sample-to-sample step of the baseline-free ECG (averaged over 10 ms only) stays under VF_MAX_PEAKINESS
- * times the mean step. QRS complexes under an oscillation (tremor, tooth brushing: the classic
- * false VF) make steps far above the mean. Measured like the leakage (4 s windows; the analyzer
- * looks at the last 2 s, so that the last QRS before VF leaves the window sooner): inside 207's
- * flutter the ratio is 4.4–6.8 (10th–90th percentile); the 62 windows of other rhythms whose
- * leakage is under 0.6 all have ≥ 7.7; a 400 µV 5 Hz tremor on the simulated 130 Hz ECG gives
- * 8.6. [LOCAL] feature, in the spirit of the threshold-crossing measures (TCI, TCSC) that ask
- * how much of a window lies near its extremes.
- */
-const VF_MAX_PEAKINESS = 7.5
-const VF_BLOCKS_WINDOW = 2
-/**
- * Nor does VF start while the QRS detector sees an organised rhythm: at least ORGANISED_BEATS of
+ * VF (vf-detector.ts) does not start while the QRS detector sees an organised rhythm: at least ORGANISED_BEATS of
  * its last ORGANISED_OF intervals within ±15 % of their median, slower than ORGANISED_MAX_RATE, the last beat
  * recent (a few false detections in the noise do not hide the rhythm).
  * An oscillation with regular QRS complexes through it is tremor or motion; in VF and flutter the
@@ -142,10 +116,6 @@ const VF_BLOCKS_WINDOW = 2
 const ORGANISED_BEATS = 5
 const ORGANISED_OF = 8
 const ORGANISED_MAX_RATE = 150
-const VF_MIN_HZ = 2.5
-const VF_MAX_HZ = 10
-const VF_MIN_UV = 30
-const VF_BLOCKS = 2
 const BAD_SIGNAL = Quality.LEADS_OFF | Quality.QUESTIONABLE | Quality.OUT_OF_RANGE
 const NO_ECG = Quality.LEADS_OFF | Quality.OUT_OF_RANGE
 const RING_SECONDS = 8
@@ -172,18 +142,10 @@ export class RhythmAnalyzer {
   private dcX = 0
   private dcY = 0
   // per quality block: largest and summed |step| of the baseline-free ECG, for VF_MAX_PEAKINESS
-  private stepMax = 0
-  private readonly stepLength: number
-  private readonly stepRing: Float64Array
-  private stepSmooth = 0
   private rawSum = 0
+  private rawCount = 0
   private lastBlockMean = Number.NaN
-  private stepSum = 0
-  private stepCount = 0
-  private readonly blockStepMax = new Float64Array(VF_BLOCKS_WINDOW)
-  private readonly blockStepSum = new Float64Array(VF_BLOCKS_WINDOW)
-  private readonly blockStepCount = new Float64Array(VF_BLOCKS_WINDOW)
-  private blocks = 0
+  private readonly vf: VfDetector
   private n = 0
   // beats
   private readonly classifier = new BeatClassifier()
@@ -219,9 +181,6 @@ export class RhythmAnalyzer {
   private cleanBlocks = 0
   private lastBlockBad = false
   private badBlocks = 0
-  private vfBlocks = 0
-  private notVfBlocks = 0
-  private vfFirstAt = 0
   private readonly af = new AfDetector()
   // open episodes: start sample, or −1
   private readonly open = new Float64Array(RHYTHM_LABELS.length).fill(-1)
@@ -236,8 +195,7 @@ export class RhythmAnalyzer {
     this.ring = new Float32Array(size)
     this.mask = size - 1
     this.maLength = Math.max(1, Math.round(rateHz / 50))
-    this.stepLength = Math.max(1, Math.round(rateHz / 100))
-    this.stepRing = new Float64Array(this.stepLength)
+    this.vf = new VfDetector(rateHz)
     this.maDelay = (this.maLength - 1) / 2
     this.ma = new Float64Array(this.maLength)
     this.dcPole = 1 - (2 * Math.PI * 1) / rateHz
@@ -272,15 +230,8 @@ export class RhythmAnalyzer {
     const v = Number.isFinite(x) ? x : this.dcX
     const y = v - this.dcX + this.dcPole * this.dcY
     this.rawSum += v
-    // steps of a 10 ms moving average: white noise averages out, a QRS's steep flank does not
-    const j = this.n % this.stepLength
-    const smooth = this.stepSmooth + (y - this.stepRing[j]!) / this.stepLength
-    this.stepRing[j] = y
-    const step = smooth > this.stepSmooth ? smooth - this.stepSmooth : this.stepSmooth - smooth
-    this.stepSmooth = smooth
-    if (step > this.stepMax) this.stepMax = step
-    this.stepSum += step
-    this.stepCount++
+    this.rawCount++
+    this.vf.addSample(y)
     this.dcY = y
     this.dcX = v
     const k = this.n % this.maLength
@@ -354,12 +305,13 @@ export class RhythmAnalyzer {
     const bad = (flags & BAD_SIGNAL) !== 0
     this.lastBlockBad = bad
     if (this.baselineStepped()) this.resumedAt = this.n
-    this.closeStepBlock()
     // VF is judged on the raw ECG, whose broadband noise its filter rejects by itself; the QRS
     // detector's noise flag (many rejected candidates) is what VF looks like to it. Leads off and
     // saturation do stop it: there is no ECG to judge.
-    if ((flags & NO_ECG) !== 0) this.endVf()
-    else this.checkVf()
+    if ((flags & NO_ECG) !== 0) {
+      this.vf.skip()
+      this.closeEpisode(VF, Math.max(0, this.n - 1))
+    } else this.checkVf()
     if (bad) {
       this.cleanBlocks = 0
       // one bad second only spoils the intervals it touches; a second one in a row ends the
@@ -443,7 +395,7 @@ export class RhythmAnalyzer {
     this.runBeats++
     if (this.classifier.lastWide) this.runWide++
     // not while the ECG looks like VF (the detector's "beats" are then its waves)
-    if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vfBlocks > 0) return
+    if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vf.pending) return
     // VT is a wide-complex tachycardia: most of the run wide, not only of another shape (aberrant supraventricular runs)
     if (this.runWide * 2 < this.runBeats) return
     const rate = (60 * this.rateHz * (this.runBeats - 1)) / (r - this.runStart)
@@ -474,68 +426,23 @@ export class RhythmAnalyzer {
   }
 
   private checkVf(): void {
-    const length = Math.round((VF_WINDOW_MS * this.rateHz) / 1000)
-    if (this.n < length) return
-    const leak = vfLeakage(this.ring, this.mask, this.n, length)
-    const { meanAbs, hz } = this.crossingRate(length)
-    const sharp = this.peakiness() >= VF_MAX_PEAKINESS
-    const limit = this.open[VF]! >= 0 ? VF_LEAKAGE_HOLD : VF_LEAKAGE_MAX
-    const vfLike = leak < limit && hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && meanAbs >= VF_MIN_UV && (this.open[VF]! >= 0 || (!sharp && !this.organised()))
-    this.lastLeakage = leak
-    if (vfLike) {
-      if (this.vfBlocks === 0) this.vfFirstAt = this.n - length / 2 // VF took at least half the window to pull the leakage down
-      this.vfBlocks++
-      this.notVfBlocks = 0
-      if (this.vfBlocks >= VF_BLOCKS && this.open[VF]! < 0) {
-        this.onset(VF, this.vfFirstAt, this.n - 1)
-        this.closeEpisode(TACHY, this.n - 1)
-        this.closeEpisode(VT, this.n - 1)
-      }
-    } else {
-      this.vfBlocks = 0
-      if (++this.notVfBlocks >= VF_BLOCKS) this.closeEpisode(VF, this.n - length)
-    }
+    const verdict = this.vf.judge(this.ring, this.mask, this.n, this.open[VF]! >= 0, this.organised())
+    if (verdict === 'onset') {
+      this.onset(VF, this.vf.firstAt, this.n - 1)
+      this.closeEpisode(TACHY, this.n - 1)
+      this.closeEpisode(VT, this.n - 1)
+    } else if (verdict === 'offset') this.closeEpisode(VF, this.n - this.vf.windowSamples)
   }
 
   /** The block's mean moved by more than BASELINE_STEP_UV from the previous block's. */
   private baselineStepped(): boolean {
-    const mean = this.stepCount > 0 ? this.rawSum / this.stepCount : Number.NaN
+    const mean = this.rawCount > 0 ? this.rawSum / this.rawCount : Number.NaN
     const stepped = Math.abs(mean - this.lastBlockMean) > BASELINE_STEP_UV
     this.lastBlockMean = mean
     this.rawSum = 0
+    this.rawCount = 0
     return stepped
   }
-
-  /**
-   * Oscillations per second in the window, counted as threshold crossings with hysteresis at ±1/5
-   * of the window's largest |value| (the threshold of Thakor's TCI, IEEE TBME 37:837, 1990): an
-   * upward crossing of +T after having been under −T is one cycle. Unlike the mean-period
-   * estimate of the VF filter it is not raised by noise on a slow swing. Also the mean |value|.
-   */
-  private crossingRate(length: number): { meanAbs: number; hz: number } {
-    let max = 0
-    let sumAbs = 0
-    for (let i = this.n - length; i < this.n; i++) {
-      const a = Math.abs(this.ring[i & this.mask]!)
-      sumAbs += a
-      if (a > max) max = a
-    }
-    const t = max / 5
-    let state = 0
-    let cycles = 0
-    for (let i = this.n - length; i < this.n; i++) {
-      const v = this.ring[i & this.mask]!
-      if (v > t && state <= 0) {
-        if (state < 0) cycles++
-        state = 1
-      } else if (v < -t) state = -1
-    }
-    this.vfResult.meanAbs = sumAbs / length
-    this.vfResult.hz = (cycles * this.rateHz) / length
-    return this.vfResult
-  }
-
-  private readonly vfResult = { meanAbs: 0, hz: 0 }
 
   /**
    * The detector sees regular beats slower than ORGANISED_MAX_RATE, the last one recent (see the
@@ -558,33 +465,9 @@ export class RhythmAnalyzer {
     return this.beats[(this.beatCount - 1 - k) % this.beats.length]!
   }
 
-  private closeStepBlock(): void {
-    const k = this.blocks++ % VF_BLOCKS_WINDOW
-    this.blockStepMax[k] = this.stepMax
-    this.blockStepSum[k] = this.stepSum
-    this.blockStepCount[k] = this.stepCount
-    this.stepMax = this.stepSum = this.stepCount = 0
-  }
-
-  /** Largest step over the mean step of the last VF_BLOCKS_WINDOW blocks. */
-  private peakiness(): number {
-    let max = 0
-    let sum = 0
-    let count = 0
-    for (let k = 0; k < VF_BLOCKS_WINDOW; k++) {
-      max = Math.max(max, this.blockStepMax[k]!)
-      sum += this.blockStepSum[k]!
-      count += this.blockStepCount[k]!
-    }
-    return sum > 0 ? (max * count) / sum : Infinity
-  }
-
   /** Leakage of the last VF window (for tests and tuning). */
-  lastLeakage = 1
-
-  private endVf(): void {
-    this.vfBlocks = 0
-    this.closeEpisode(VF, Math.max(0, this.n - 1))
+  get lastLeakage(): number {
+    return this.vf.lastLeakage
   }
 
   /** Bad signal: open episodes (but VF, judged apart) end here and the beat history is forgotten. */
