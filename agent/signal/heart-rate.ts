@@ -45,7 +45,7 @@ export interface RhythmEvent {
   readonly deviceId: string
   readonly label: RhythmLabel
   readonly phase: 'onset' | 'offset'
-  /** Device time of the episode's first sample, ms since the Unix epoch. */
+  /** Device time of the episode's first sample, whole ms since the Unix epoch. */
   readonly startMs: number
   /** Device time of the decision (onset) or of the episode's last sample (offset). */
   readonly endMs: number
@@ -230,7 +230,8 @@ export class EcgAnalyzer implements BeatSink {
   }
 
   private onRhythm(e: RhythmEpisodeEvent): void {
-    const ms = (sample: number) => (this.originUs + (sample * 1e6) / this.rateHz) / 1000
+    // whole ms: alarm ids and the stored int64 times carry them
+    const ms = (sample: number) => Math.round((this.originUs + (sample * 1e6) / this.rateHz) / 1000)
     this.sink.rhythm?.({ deviceId: this.deviceId, label: e.label, phase: e.phase, startMs: ms(e.startSample), endMs: ms(e.endSample), startSample: e.startSample, endSample: e.endSample })
   }
 
