@@ -23,10 +23,10 @@ import { SimPatient } from '../drivers/sim/vitals.js'
 
 const scenarios = ['stable', 'stable', 'tachycardia', 'stable', 'desaturation', 'stable', 'fever', 'stable'] as const
 /** Seconds since the patch's stream started → its rhythm (drivers/sim/ble/ecg-synth.ts). */
-type EcgScript = (s: number) => { rhythm: SynthRhythm; heartRateBpm: number }
-const developsAf: EcgScript = (s) => (s < 120 ? { rhythm: 'sinus', heartRateBpm: 72 } : { rhythm: 'afib', heartRateBpm: 96 })
+export type EcgScript = (s: number) => { rhythm: SynthRhythm; heartRateBpm: number }
+export const developsAf: EcgScript = (s) => (s < 120 ? { rhythm: 'sinus', heartRateBpm: 72 } : { rhythm: 'afib', heartRateBpm: 96 })
 /** 4 s of VT at 170 /min (11 beats) at 90 s, then every 10 minutes. */
-const vtRuns: EcgScript = (s) => (s >= 90 && (s - 90) % 600 < 4 ? { rhythm: 'vt', heartRateBpm: 170 } : { rhythm: 'sinus', heartRateBpm: 64 })
+export const vtRuns: EcgScript = (s) => (s >= 90 && (s - 90) % 600 < 4 ? { rhythm: 'vt', heartRateBpm: 170 } : { rhythm: 'sinus', heartRateBpm: 64 })
 const PATCHES: Readonly<Record<number, { address: string; hr: number; script: EcgScript }>> = {
   1: { address: 'a0:9e:1a:00:00:01', hr: 72, script: developsAf },
   2: { address: 'a0:9e:1a:00:00:02', hr: 64, script: vtRuns },

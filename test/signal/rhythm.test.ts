@@ -11,6 +11,7 @@ import { Quality } from '../../drivers/records.js'
 import { EcgSynth, type SynthRhythm } from '../../drivers/sim/ble/ecg-synth.js'
 import { EcgAnalyzer, type EcgCondition, type RhythmEvent } from '../../agent/signal/heart-rate.js'
 import { ASYSTOLE_MS } from '../../agent/signal/rhythm.js'
+import { developsAf, vtRuns } from '../../agent/demo.js'
 
 const RATE = 130
 const FRAME = 73
@@ -152,4 +153,19 @@ test('rhythm: the analyzer keeps a fixed memory over an hour of signal', () => {
   const last = heapAt[heapAt.length - 1]!
   console.log(`heap after 10 min ${(first / 1048576).toFixed(1)} MB, after 60 min ${(last / 1048576).toFixed(1)} MB`)
   assert.ok(last - first < 256 * 1024, `heap grew ${((last - first) / 1048576).toFixed(1)} MB over an hour`)
+})
+
+test('rhythm: demo ward patches: bed 01 develops AF 2 minutes in, bed 02 has a VT run at 90 s', () => {
+  const script = (f: typeof developsAf) => (t: number): [SynthRhythm, number] => {
+    const x = f(t)
+    return [x.rhythm, x.heartRateBpm]
+  }
+  const af = run(300, script(developsAf))
+  const [a] = onsets(af, 'AFIB')
+  assert.ok(a && a.startMs >= 115_000 && a.endMs <= 160_000, `AF from ${a?.startMs} decided at ${a?.endMs}`)
+  assert.equal(af.rhythm.filter((e) => e.phase === 'onset' && e.label !== 'AFIB').length, 0, 'nothing else')
+  const vt = run(200, script(vtRuns))
+  const [v] = onsets(vt, 'VT')
+  assert.ok(v && v.startMs >= 89_000 && v.endMs <= 95_000, `VT from ${v?.startMs} decided at ${v?.endMs}`)
+  assert.deepEqual(vt.rhythm.filter((e) => e.phase === 'onset').map((e) => e.label), ['VT'], 'a VT alarm, not also an extreme tachycardia')
 })
