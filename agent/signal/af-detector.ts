@@ -9,7 +9,8 @@
  * ventricular) beats are left out, and the irregularity is a median of successive RR differences,
  * which ignores the occasional ectopic pair that escapes classification. Here:
  *     d = |RR[i] − RR[i−1]| / ((RR[i] + RR[i−1]) / 2),  irregularity = median of the last 32 d.
- * Onset when the irregularity reaches ONSET (and the P waves are missing, AF_MAX_WITH_P), offset
+ * Onset when the irregularity reaches ONSET, the same measure against the interval two back too
+ * (not bigeminy), and the P waves are missing (AF_MAX_WITH_P); offset
  * when it falls under OFFSET (hysteresis, so an
  * episode is not cut by a few regular beats). An episode starts where the median started to
  * move: WINDOW/2 intervals before the decision; it ends likewise.
@@ -19,7 +20,8 @@
  * rhythm (0.05–0.06 in the strong sinus arrhythmia of 115 and 123) and 0.13–0.21 in the AF of
  * 201, 202, 221 and 222 (5th percentile 0.05–0.15). Dash et al. (Ann Biomed Eng 37:1701, 2009)
  * set their normalised RMSSD limit at 0.1 for the same reason.
- * Memory: fixed (three windows of 32).
+ * Measured with both: AF duration +P 57 → 63 % (106's bigeminy), Se 93.3 → 93.2 %.
+ * Memory: fixed (four windows of 32).
  */
 import { SortedWindow } from './sorted-window.js'
 
@@ -41,6 +43,9 @@ export interface AfTransition {
 
 export class AfDetector {
   private readonly diffs = new SortedWindow(AF_WINDOW)
+  /** The same with the interval two back: small in bigeminy (short-long-short-long), large in AF. */
+  private readonly diffs2 = new SortedWindow(AF_WINDOW)
+  private lastRr2 = 0
   /** 1 where the interval's beat had its usual P wave (p-wave.ts), over the same window. */
   private readonly withP = new Uint8Array(AF_WINDOW)
   private pCount = 0
@@ -63,19 +68,25 @@ export class AfDetector {
   interval(rrSamples: number, endSample: number, usable: boolean, hadP = false): AfTransition | undefined {
     if (!usable || !(rrSamples > 0)) {
       this.lastRr = 0
+      this.lastRr2 = 0
       return undefined
     }
     const prev = this.lastRr
+    const prev2 = this.lastRr2
+    this.lastRr2 = prev
     this.lastRr = rrSamples
     if (prev === 0) return undefined
     this.diffs.push(Math.abs(rrSamples - prev) / ((rrSamples + prev) / 2))
+    if (prev2 > 0) this.diffs2.push(Math.abs(rrSamples - prev2) / ((rrSamples + prev2) / 2))
     this.beatAt[this.head] = endSample
     this.pCount += (hadP ? 1 : 0) - this.withP[this.head]!
     this.withP[this.head] = hadP ? 1 : 0
     this.head = (this.head + 1) % AF_WINDOW
     if (this.diffs.size < AF_WINDOW) return undefined
     const m = this.diffs.median()
-    if (!this.inAf && m >= AF_ONSET && this.pCount <= AF_MAX_WITH_P * AF_WINDOW) {
+    // bigeminy suppression (Petrėnas et al. 2015): in short-long-short-long the interval two back is
+    // the same, in AF it differs as much as the last one; the same onset level for both
+    if (!this.inAf && m >= AF_ONSET && this.diffs2.median() >= AF_ONSET && this.pCount <= AF_MAX_WITH_P * AF_WINDOW) {
       this.inAf = true
       return { onset: true, atSample: this.midWindowSample() }
     }
@@ -89,6 +100,8 @@ export class AfDetector {
   /** Forgets the intervals (a new stream, or analysis suspended); an open episode stays open for the caller to close. */
   reset(): void {
     this.diffs.clear()
+    this.diffs2.clear()
+    this.lastRr2 = 0
     this.withP.fill(0)
     this.pCount = 0
     this.lastRr = 0

@@ -22,11 +22,11 @@ test('rhythm: MIT-BIH AF duration, VT and VF episodes, false asystole (EC57, fro
   assert.equal(t.vf.fn, 0, 'every VF episode from 05:00 is found')
   assert.equal(t.vfWhole.fp, 0, 'no false VF on any record')
   assert.ok(t.vfWhole.tp >= 5, `VF episodes over whole records: ${t.vfWhole.tp}`)
-  // AF: Se is near the 95 % goal; +P is far below it (222's flutter, nodal and atrial-bigeminy
-  // stretches and 106's bigeminy are irregular without P waves too): this guards the level
-  // reached (93.3 % and 56.8 %), not the goal.
+  // AF: Se is near the 95 % goal; +P is far below it (222's short paroxysms of flutter, nodal
+  // rhythm and atrial bigeminy are irregular without P waves too): this guards the level reached
+  // (93.2 % and 63.3 %), not the goal.
   assert.ok(t.af.both / t.af.ref >= 0.9, `AF duration Se ${(100 * t.af.both / t.af.ref).toFixed(1)} %`)
-  assert.ok(t.af.both / t.af.det >= 0.54, `AF duration +P ${(100 * t.af.both / t.af.det).toFixed(1)} %`)
+  assert.ok(t.af.both / t.af.det >= 0.6, `AF duration +P ${(100 * t.af.both / t.af.det).toFixed(1)} %`)
   // Asystole on unmodified records: only on 232's sinus pauses of ≥ 4 s, never elsewhere.
   assert.equal(t.asysFalse, 0, 'no false asystole')
   const s232 = scores.find((s) => s.record === '232')!
