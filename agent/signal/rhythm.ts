@@ -418,7 +418,9 @@ export class RhythmAnalyzer {
     if (pending && running > sum / RATE_BEATS) sum += running - this.rr[this.rrCount % RATE_BEATS]!
     const rate = (60 * this.rateHz * RATE_BEATS) / sum
     const windowStart = Math.max(0, at - sum)
-    if (rate < EXTREME_BRADY_RATE && this.open[ASYS]! < 0) this.onset(BRADY, windowStart, at)
+    // as for asystole, a slow rate right after bad signal or a baseline step is more likely missed beats
+    const settled = at >= this.resumedAt + this.settleSamples
+    if (rate < EXTREME_BRADY_RATE && this.open[ASYS]! < 0 && settled) this.onset(BRADY, windowStart, at)
     else if (rate >= EXTREME_BRADY_RATE + RATE_HYSTERESIS) this.closeEpisode(BRADY, at)
     // a VT run's rate is the VT alarm's, not a second one (the window must start after the run)
     if (rate > EXTREME_TACHY_RATE && this.open[VT]! < 0 && windowStart > this.vtEndedAt) this.onset(TACHY, windowStart, at)
