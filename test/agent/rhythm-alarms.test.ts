@@ -100,7 +100,7 @@ test('agent: a patch in asystole, then VF, raises high-priority latching alarms 
   assert.equal(vf.latching, true)
   const vfLateMs = vf.atMs - (startMs + VF_FROM_S * 1000)
   console.log(`VF: raised ${vfLateMs.toFixed(0)} ms (device time) after its onset`)
-  assert.ok(vfLateMs <= 8000, `VF raised ${vfLateMs} ms after its onset`) // the 4 s window, the organised-rhythm guard, 1 s blocks
+  assert.ok(vfLateMs <= 7000, `VF raised ${vfLateMs} ms after its onset`) // the 4 s window the sinus beats must leave, 1 s blocks
   // latching: the asystole ended 10 s (device) ago, its alarm is still there
   assert.ok(alarms.some((a) => a.alarmId === asys.alarmId), 'the asystole alarm stays until acknowledged')
 })
