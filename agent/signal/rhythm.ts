@@ -114,8 +114,9 @@ const PREMATURE_FRACTION = 0.85
  * ±15 % of their median, slower than ORGANISED_MAX_RATE (a few false detections in the noise do
  * not hide the rhythm). An oscillation with regular QRS complexes through it is tremor or motion;
  * in VF and flutter the detector finds no regular beats, or waves faster than 150 /min. Measured
- * with rhythm-noise.test.ts: the false VF calls under tremor/motion fall from 103/565 without the
- * guards to 44/28, and VF is called 4–5 s after its onset on the simulated patch. [LOCAL]
+ * with rhythm-noise.test.ts: the false VF calls under tremor/motion are 44/28 (103/712 with the
+ * VF filter's features alone), and VF is called 4–6 s after its onset on the simulated patch.
+ * [LOCAL]
  */
 const ORGANISED_BEATS = 3
 const ORGANISED_OF = 8
