@@ -172,6 +172,9 @@ export class RhythmAnalyzer {
   /** Samples after the last beat before a pause can be called (release delay, search-back, ASYSTOLE_MS). */
   private asysWait = 0
   private readonly learnSamples: number
+  /** PAUSE_AFTER_BEAT_MS in samples. */
+  private readonly pauseStart: number
+  private maIndex = 0
   /** Where the signal last became judgeable again (after a bad block): a pause is counted from here at the earliest. */
   private resumedAt = 0
   private readonly settleSamples: number
@@ -205,6 +208,7 @@ export class RhythmAnalyzer {
     this.ma = new Float64Array(this.maLength)
     this.dcPole = 1 - (2 * Math.PI * 1) / rateHz
     this.learnSamples = Math.round((DETECTOR_LEARN_MS * rateHz) / 1000)
+    this.pauseStart = Math.round((PAUSE_AFTER_BEAT_MS * rateHz) / 1000)
     this.settleSamples = Math.round((RESUME_SETTLE_MS * rateHz) / 1000)
     this.resumedAt = -this.settleSamples
     this.asysWait = this.pauseSamples(0)
@@ -239,7 +243,8 @@ export class RhythmAnalyzer {
     this.vf.addSample(y)
     this.dcY = y
     this.dcX = v
-    const k = this.n % this.maLength
+    const k = this.maIndex
+    this.maIndex = k + 1 === this.maLength ? 0 : k + 1
     this.maSum += this.dcY - this.ma[k]!
     this.ma[k] = this.dcY
     const f = this.maSum / this.maLength
@@ -254,9 +259,6 @@ export class RhythmAnalyzer {
     this.checkAsystole()
   }
 
-  private get pauseStart(): number {
-    return Math.round((PAUSE_AFTER_BEAT_MS * this.rateHz) / 1000)
-  }
 
   /** Asystole: beats up to n − releaseDelay (and any search-back) have been delivered, so the pause is certain up to there. */
   private checkAsystole(): void {

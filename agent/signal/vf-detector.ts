@@ -32,12 +32,16 @@ const VF_MIN_UV = 30
 const VF_MAX_PEAKINESS = 7.5
 const VF_BLOCKS_WINDOW = 2
 const VF_BLOCKS = 2
+/** Samples per second the window features are computed on (every 3rd at 360 Hz, all at 130 Hz). */
+const VF_SAMPLES_PER_S = 100
 
 /** What a block means for the VF episode: none, it starts, it ends. */
 export type VfVerdict = 'none' | 'onset' | 'offset'
 
 export class VfDetector {
   readonly windowSamples: number
+  /** Every stride-th sample of the window is judged: VF lies under 10 Hz (the ring is already smoothed over 20 ms). */
+  private readonly stride: number
   /** Leakage of the last judged window (tests, tuning). */
   lastLeakage = 1
   /** Where the episode that is starting began: half a window before its first VF-like block. */
@@ -59,6 +63,7 @@ export class VfDetector {
 
   constructor(private readonly rateHz: number) {
     this.windowSamples = Math.round((VF_WINDOW_MS * rateHz) / 1000)
+    this.stride = Math.max(1, Math.floor(rateHz / VF_SAMPLES_PER_S))
     this.smoothLength = Math.max(1, Math.round(rateHz / 100))
     this.smoothRing = new Float64Array(this.smoothLength)
   }
@@ -70,7 +75,8 @@ export class VfDetector {
 
   /** One sample of the baseline-free ECG (µV): white noise averages out over 10 ms, a QRS's steep flank does not. */
   addSample(y: number): void {
-    const j = this.k++ % this.smoothLength
+    const j = this.k
+    this.k = j + 1 === this.smoothLength ? 0 : j + 1
     const s = this.smooth + (y - this.smoothRing[j]!) / this.smoothLength
     this.smoothRing[j] = y
     const step = s > this.smooth ? s - this.smooth : this.smooth - s
@@ -89,7 +95,7 @@ export class VfDetector {
     this.closeBlock()
     const length = this.windowSamples
     if (n < length) return 'none'
-    const leak = vfLeakage(ring, mask, n, length)
+    const leak = vfLeakage(ring, mask, n, length, this.stride)
     this.lastLeakage = leak
     const vfLike =
       leak < (inEpisode ? VF_LEAKAGE_HOLD : VF_LEAKAGE_MAX) &&
@@ -114,7 +120,8 @@ export class VfDetector {
   private oscillating(ring: Float32Array, mask: number, n: number, length: number): boolean {
     let max = 0
     let sumAbs = 0
-    for (let i = n - length; i < n; i++) {
+    const stride = this.stride
+    for (let i = n - length; i < n; i += stride) {
       const v = ring[i & mask]!
       const a = v < 0 ? -v : v
       sumAbs += a
@@ -123,7 +130,7 @@ export class VfDetector {
     const t = max / 5
     let state = 0
     let cycles = 0
-    for (let i = n - length; i < n; i++) {
+    for (let i = n - length; i < n; i += stride) {
       const v = ring[i & mask]!
       if (v > t && state <= 0) {
         if (state < 0) cycles++
@@ -131,7 +138,7 @@ export class VfDetector {
       } else if (v < -t) state = -1
     }
     const hz = (cycles * this.rateHz) / length
-    return hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && sumAbs / length >= VF_MIN_UV
+    return hz >= VF_MIN_HZ && hz <= VF_MAX_HZ && (sumAbs * stride) / length >= VF_MIN_UV
   }
 
   private closeBlock(): void {
