@@ -16,6 +16,7 @@ import type { DriverContext } from '../drivers/types.js'
 import { AgentApiImpl } from './api.js'
 import type { Config } from './config.js'
 import { DeviceRunner, type DeviceHost } from './device-drivers.js'
+import { AdtListener } from './hl7/adt-listener.js' // issue 21
 import type { AgentEvents } from './events.js'
 import { Durability } from './housekeeping/wire.js' // issue 7
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
@@ -43,7 +44,7 @@ import { Pairings } from './store/pairings.js'
 import { SeenMessages } from './store/seen-messages.js'
 import { EnvelopeEncoder } from './sync/envelope.js'
 import { createKafka } from './sync/kafka.js'
-import { Pseudonymizer } from './sync/pseudonym.js'
+import { Pseudonymizer, pseudonymPolicyWarning } from './sync/pseudonym.js'
 import { kafkaSecurity } from './sync/security.js' // issue 7
 import { CloudSync } from './sync/sync.js'
 import { Ward } from './ward/ward.js'
@@ -62,6 +63,8 @@ export type { AgentEvents } from './events.js'
 export interface RunningAgent {
   readonly httpPort: number
   readonly mqttPort: number
+  /** The ADT listener's port (issue 21); 0 when hl7.adt is not configured. */
+  readonly adtPort: number
   readonly metrics: Metrics
   stop(): Promise<void>
 }
@@ -101,6 +104,11 @@ class Agent implements RunningAgent {
   private readonly durability: Durability
   httpPort = 0
   mqttPort = 0
+  adtPort = 0
+  /** The hospital's ADT feed (issue 21), when hl7.adt is configured. */
+  private adt: AdtListener | null = null
+  /** The redelivery window: device messages and ADT control ids already applied. */
+  private readonly seen: SeenMessages
   private readonly abort = new AbortController()
   private runner: DeviceRunner | null = null
   private readonly timers: NodeJS.Timeout[] = []
@@ -112,7 +120,7 @@ class Agent implements RunningAgent {
   constructor(private readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
     // Issue 18: the TLS private keys are secrets like the config (refused where installed, warned about elsewhere).
-    for (const [file, what] of [[cfg.http.tls?.key, 'http.tls.key'], [cfg.mqtt.tls?.key, 'mqtt.tls.key']] as const) {
+    for (const [file, what] of [[cfg.http.tls?.key, 'http.tls.key'], [cfg.mqtt.tls?.key, 'mqtt.tls.key'], [cfg.hl7?.adt?.tls?.key, 'hl7.adt.tls.key']] as const) {
       if (file) checkSecretFile(file, what, permissionPolicy(), (m) => this.log.warn({ event: 'secret_file_exposed', file, what }, `WARNING: ${m}`))
     }
     // The store: records, their identities and sequences, all in one group commit.
@@ -140,7 +148,10 @@ class Agent implements RunningAgent {
       onIdentity: (d, reported) => this.identities.record(d.id, d.identity, this.committer.peekHubSeq, reported),
       onRemove: (id) => this.identities.forgetReported(id),
     })
-    this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now())
+    this.pseudonyms = Pseudonymizer.open(cfg.hub.data_dir, cfg.hub.site, Date.now(), { policy: cfg.pseudonyms.policy, keyFile: cfg.pseudonyms.key_file, hubId: cfg.hub.id })
+    const keyWarning = pseudonymPolicyWarning(this.pseudonyms)
+    // A warning where pseudonyms leave the gateway (a cloud is configured); without one, a note.
+    if (keyWarning) this.log[cfg.cloud ? 'warn' : 'info']({ event: 'pseudonym_policy', policy: this.pseudonyms.policy }, keyWarning)
     this.engine = createRuleEngine(cfg.rules ?? rulesConfigSchema.parse({}), { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
     observeSourceCounters(this.metrics, () => this.runner?.factory.linkCounters ?? [], () => this.engine.stats())
     this.durability = new Durability({ // issue 7: before the pipeline, which reads its quota gate
@@ -158,7 +169,7 @@ class Agent implements RunningAgent {
         this.events.emit('alarm', c, hubSeq)
       },
     })
-    const seen = new SeenMessages(this.db, cfg.store.redelivery_window)
+    const seen = (this.seen = new SeenMessages(this.db, cfg.store.redelivery_window))
     this.committer.attach(seen)
     this.committer.attach(deviceSeqs)
     this.intake = new MessageIntake({
@@ -182,7 +193,8 @@ class Agent implements RunningAgent {
     })
     this.api = new AgentApiImpl({
       hubId: cfg.hub.id, http: cfg.http, mqtt: cfg.mqtt, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
-      sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening,
+      sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening, pseudonyms: this.pseudonyms,
+      adtListening: () => (this.cfg.hl7?.adt ? this.adt?.listening ?? false : null), // issue 21
     })
     const source = new MqttDeviceSource({
       sequenceOf: (id) => { const d = this.devices.get(id); return d?.config.type === 'mqtt' ? d : undefined },
@@ -225,6 +237,7 @@ class Agent implements RunningAgent {
     this.httpPort = typeof addr === 'object' && addr ? addr.port : hp.port
     if (metricsListen) await this.startMetricsHttp(api, metricsListen)
     this.startSync()
+    await this.startAdt() // issue 21
     this.durability.housekeeping.start() // issue 7
     await this.startDrivers()
     this.every(250, () => this.pipeline.handleAlarms(this.engine.tick(Date.now())))
@@ -250,6 +263,22 @@ class Agent implements RunningAgent {
     if (!http.tls && http.insecure) log.warn({ event: 'http_insecure', listen: http.listen }, `INSECURE: http.insecure is set: the page, patient data and bearer tokens travel in clear on ${http.listen}; set http.tls`)
     if (http.tls) this.tls = createTlsOptionsReloader({ cert: http.tls.cert, key: http.tls.key }, log)
     return { allowedHosts: allowedHosts(listenHost, http.allowed_hosts), ...(this.tls ? { tls: this.tls } : {}) }
+  }
+
+  /** Issue 21: the MLLP listener for the hospital's interface engine, when configured. */
+  private async startAdt(): Promise<void> {
+    const adt = this.cfg.hl7?.adt
+    if (!adt) return
+    const log = this.log.child({ component: 'hl7-adt' })
+    if (!adt.tls && adt.insecure) log.warn({ event: 'adt_insecure', listen: adt.listen }, `INSECURE: hl7.adt.insecure is set: names, MRNs and birth dates travel in clear on ${adt.listen}; set hl7.adt.tls`)
+    this.adt = new AdtListener(adt, {
+      ward: this.ward, committer: this.committer, seen: this.seen, log,
+      reject: (reason, detail) => this.pipeline.reject(reason, 'hl7-adt', detail),
+      redelivered: () => this.metrics.redelivered.inc({ source: 'adt' }),
+      answered: (event, ack) => this.metrics.adtMessages.inc({ event, ack }),
+    })
+    await this.adt.start()
+    this.adtPort = this.adt.address()?.port ?? 0
   }
 
   private startSync(): void {
@@ -342,6 +371,7 @@ class Agent implements RunningAgent {
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
     await this.runner?.stopAll()
+    await this.adt?.stop() // issue 21
     this.live?.close()
     await this.http?.close()
     await this.metricsHttp?.close()

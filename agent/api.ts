@@ -12,6 +12,7 @@ import type { DeviceRegistry } from './pipeline/devices.js'
 import type { RuleEngine } from './rules/index.js'
 import type { Outbox } from './store/outbox.js'
 import type { CloudSync } from './sync/sync.js'
+import { pseudonymPolicyWarning, type Pseudonymizer } from './sync/pseudonym.js'
 import { version } from './version.js'
 import type { Ward } from './ward/ward.js'
 import type { BedContextInput } from './ward/context.js'
@@ -33,6 +34,10 @@ export interface ApiDeps {
   readonly sync: () => CloudSync | null
   readonly storeOpen: () => boolean
   readonly brokerListening: () => boolean
+  /** Issue 21: whether the ADT listener listens; null when hl7.adt is not configured. */
+  readonly adtListening: () => boolean | null
+  /** Issue 24: the pseudonym key policy, shown by `bedside-hub status`. */
+  readonly pseudonyms: Pseudonymizer
 }
 
 /** A listener without TLS on an address other hosts reach (allowed only with `insecure: true`). */
@@ -55,8 +60,18 @@ export class AgentApiImpl implements AgentApi, LiveState {
     return this.d.ward.bed(bedId)
   }
 
-  alarms(state: 'active' | 'all' = 'active'): unknown[] {
-    return this.d.ward.alarms(state)
+  alarms(): unknown[] {
+    return this.d.ward.alarms()
+  }
+
+  alarmHistory(sinceMs: number, limit: number) {
+    return this.d.ward.alarmHistory(sinceMs, limit)
+  }
+
+  alarmFolding(bedId: string): Record<string, string | null> {
+    const out: Record<string, string | null> = {}
+    for (const a of this.d.engine.active()) if (a.bedId === bedId) out[a.alarmId] = a.foldedInto ?? null
+    return out
   }
 
   acknowledge(alarmId: string, actor: Actor) {
@@ -107,6 +122,7 @@ export class AgentApiImpl implements AgentApi, LiveState {
       // Shown on the page and by `bedside-hub status`: plain HTTP beyond loopback is the operator's explicit choice.
       http: { tls: http.tls !== undefined, insecure: plainBeyondLoopback(http.listen, http.tls) },
       mqtt: { tls: this.d.mqtt.tls !== undefined, insecure: plainBeyondLoopback(this.d.mqtt.listen, this.d.mqtt.tls) },
+      pseudonyms: { policy: this.d.pseudonyms.policy, configured: this.d.pseudonyms.policyConfigured, epoch: this.d.pseudonyms.currentEpoch.id, warning: pseudonymPolicyWarning(this.d.pseudonyms) },
     }
   }
 
@@ -120,6 +136,8 @@ export class AgentApiImpl implements AgentApi, LiveState {
       store: this.d.storeOpen() ? { ok: true } : { ok: false, detail: 'database closed' },
       broker: this.d.brokerListening() ? { ok: true } : { ok: false, detail: 'MQTT broker not listening' },
     }
+    const adt = this.d.adtListening()
+    if (adt !== null) parts['hl7-adt'] = adt ? { ok: true } : { ok: false, detail: 'ADT listener not listening' }
     const sync = this.d.sync()
     if (sync) {
       const s = sync.status

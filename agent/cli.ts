@@ -20,6 +20,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   queue: { summary: 'queue [--config FILE] [--json]: unsynced records per topic, shed counts, last sync error', load: () => import('./commands/queue.js') },
   pair: { summary: 'pair scan|add|remove|list: BLE pairing (the allowlist beyond the config)', load: () => import('./commands/pair.js') },
   devices: { summary: 'devices [--config FILE] [--json]: configured and paired devices with their link state', load: () => import('./commands/devices.js') },
+  keys: { summary: 'keys status|create|export|import|rekey: the site\'s pseudonym keys (one pseudonym per patient per hospital)', load: () => import('./commands/keys.js') },
   relink: { summary: 'relink PSEUDONYM [--config FILE]: which admission or device a pseudonym stands for', load: () => import('./commands/relink.js') },
 }
 

@@ -105,6 +105,53 @@ function mqttListen(m: { listen?: string | undefined; tls?: unknown }): string {
   return m.listen ?? (m.tls ? '0.0.0.0:8883' : '127.0.0.1:1883')
 }
 
+// --- issue 21: HL7 v2 with the hospital's interface engine (ADT in; results and alarms out come later) ---
+/** PV1-3 (PL: point of care ^ room ^ bed) → one of this ward's beds; room and bed absent match any. */
+const adtLocation = z.object({
+  /** PV1-3.1, e.g. the nursing unit "3A". */
+  point_of_care: z.string().min(1),
+  /** PV1-3.2; absent: any room of the point of care. */
+  room: z.string().min(1).optional(),
+  /** PV1-3.3; absent: any bed of the room. */
+  bed: z.string().min(1).optional(),
+  bed_id: id,
+}).strict().refine((l) => l.bed === undefined || l.room !== undefined, { message: 'bed needs room (PV1-3.3 names a bed inside PV1-3.2)', path: ['bed'] })
+
+const hl7Adt = z.object({
+  /** The MLLP listener the interface engine connects to; 2575 is the port IANA registers for HL7 over MLLP. */
+  listen: hostPort.default('127.0.0.1:2575'),
+  /** MLLP over TLS (the same files and reloading as http.tls); client_certs as for MQTT devices, the engine's certificate signed by `ca`. */
+  tls: tlsFiles.extend({ client_certs: z.enum(['off', 'optional', 'require']).default('off') }).strict()
+    .refine((t) => t.client_certs === 'off' || t.ca !== undefined, { message: 'client_certs optional or require needs ca (the CA bundle that signs the interface engine certificate)', path: ['ca'] }).optional(),
+  /** Plain MLLP on a non-loopback address anyway (names, MRNs and birth dates in clear on the network). */
+  insecure: z.boolean().default(false),
+  /** PID-3 repetition to take as the MRN: the one whose assigning authority (CX-4.1) is this; absent: the first with type MR (CX-5), else the first. */
+  mrn_authority: z.string().min(1).optional(),
+  /** Where PV1-3 puts a patient on this ward. */
+  locations: z.array(adtLocation).default([]),
+  /** Bounds (every input hostile): connections at once, bytes of one message, seconds a connection may stay silent. */
+  max_connections: z.number().int().min(1).max(256).default(8),
+  max_message_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+  idle_timeout_s: z.number().min(1).max(86_400).default(600),
+}).strict().superRefine((a, ctx) => {
+  if (!a.tls && !a.insecure && !isLoopback(a.listen.slice(0, a.listen.lastIndexOf(':')))) {
+    ctx.addIssue({ code: 'custom', path: ['listen'], message: `"${a.listen}" is not a loopback address and hl7.adt.tls is not set: names, MRNs and birth dates would cross the network in clear. Set hl7.adt.tls (cert and key), listen on 127.0.0.1 behind a TLS tunnel, or set hl7.adt.insecure: true to accept plain MLLP knowingly` })
+  }
+  const seen = new Map<string, number>()
+  a.locations.forEach((l, i) => {
+    const key = `${l.point_of_care}^${l.room ?? '*'}^${l.bed ?? '*'}`
+    const first = seen.get(key)
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['locations', i], message: `location ${key} is already mapped by locations[${first}]` })
+    else seen.set(key, i)
+  })
+})
+
+const hl7Section = z.object({
+  /** ADT^A01…A40 in (agent/hl7/adt-listener.ts); absent: no listener, admissions only through the API. */
+  adt: hl7Adt.optional(),
+}).strict()
+// --- end issue 21 ---
+
 export const configSchema = z.object({
   hub: z.object({
     id,
@@ -183,15 +230,31 @@ export const configSchema = z.object({
     quota_check_ms: z.number().int().min(50).max(60_000).default(1000),
     retention_cron: cronExpr.default('*/10 * * * *'),
     checkpoint_cron: cronExpr.default('* * * * *'),
-    /** Pseudonym key rotation; default weekly, Monday 03:00. */
+    /** Data key rotation, and the pseudonym key's under pseudonyms.policy gateway (site: the bundle's epochs); default weekly, Monday 03:00. */
     key_rotation_cron: cronExpr.default('0 3 * * 1'),
     /** Daily self-test: write a record, read it back, technical alarm on failure (issue 10). */
     self_test_cron: cronExpr.default('30 3 * * *'),
   }).strict().default({}),
   // --- end issue 7 ---
+  // --- issue 24: one pseudonym per patient per hospital, by policy (agent/sync/pseudonym.ts) ---
+  pseudonyms: z.object({
+    /**
+     * site: the hospital's shared epoch keys (imported with `bedside-hub keys import`, or key_file),
+     * so a patient keeps one pseudonym across wards; gateway: a key per gateway, rotated by
+     * housekeeping.key_rotation_cron (pseudonyms join neither across wards nor across rotations).
+     * Default: site when the gateway holds site keys, else gateway (with a warning).
+     */
+    policy: z.enum(['site', 'gateway']).optional(),
+    /** The site key bundle as placed by configuration management (clear JSON, mode 0600 or 0640 root:bedside-hub). */
+    key_file: z.string().min(1).optional(),
+  }).strict().superRefine((p, ctx) => {
+    if (p.policy === 'gateway' && p.key_file !== undefined) ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'key_file is the site key bundle: policy gateway would not use it; set policy: site, or remove key_file' })
+  }).default({}),
+  // --- end issue 24 ---
   cloud: z.object({ kafka }).strict().optional(),
   /** Alarm rules (agent/rules/schema.ts): the default set, patches and per-bed changes, validated here with the rest. */
   rules: rulesConfigSchema.optional(),
+  hl7: hl7Section.optional(), // issue 21
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
 }).strict().superRefine((cfg, ctx) => {
   const seenBeds = new Set<string>()
@@ -204,7 +267,24 @@ export const configSchema = z.object({
       seenDevices.add(d.id)
     })
   })
+  cfg.hl7?.adt?.locations.forEach((l, i) => { // issue 21: every mapped location names a bed of this ward
+    if (!seenBeds.has(l.bed_id)) ctx.addIssue({ code: 'custom', path: ['hl7', 'adt', 'locations', i, 'bed_id'], message: `unknown bed "${l.bed_id}" (not in beds)` })
+  })
+  const adtListen = cfg.hl7?.adt?.listen
+  for (const d of adtListen ? cfg.beds.flatMap((b) => b.devices) : []) { // issue 21: 2575 is every HL7 listener's default
+    if (d.type === 'hl7-tcp' && sameSocket(d.listen, adtListen!)) {
+      ctx.addIssue({ code: 'custom', path: ['hl7', 'adt', 'listen'], message: `"${adtListen}" is also the listen address of HL7 device "${d.id}": give the ADT feed another port (e.g. 2576)` })
+    }
+  }
 })
+
+/** Two listen addresses that cannot both be bound: the same port on the same or a wildcard host. */
+function sameSocket(a: string, b: string): boolean {
+  const [ha, pa] = [a.slice(0, a.lastIndexOf(':')), a.slice(a.lastIndexOf(':') + 1)]
+  const [hb, pb] = [b.slice(0, b.lastIndexOf(':')), b.slice(b.lastIndexOf(':') + 1)]
+  const wild = (h: string) => h === '0.0.0.0' || h === '::' || h === '[::]'
+  return pa === pb && pa !== '0' && (ha === hb || wild(ha) || wild(hb))
+}
 
 export type Config = z.infer<typeof configSchema>
 export type { DeviceConfig }

@@ -13,6 +13,7 @@ import { createRuleEngine, DEFAULT_RULES, type Engine } from '../agent/rules/ind
 import { codeOf } from '../drivers/codes.js'
 import type { Observation } from '../drivers/records.js'
 import { bidmcRecords, readNumerics, replay, replayTable } from '../scripts/testkit/bidmc.js'
+import { bidmcSeconds, demoSeconds, fatigueTable, measureFatigue, totalOf, type FatigueResult } from '../scripts/testkit/fatigue.js'
 import { opsPerSecond, type BenchFigure } from './harness.js'
 
 const T0 = 1_700_000_000_000
@@ -92,7 +93,17 @@ function bidmc(): { table: string; ms: number; observations: number } {
   return { table: replayTable(replays), ms, observations: replays.reduce((n, r) => n + r.observations, 0) }
 }
 
-function writeResults(figures: BenchFigure[], table: string): void {
+/** Alarm fatigue before and after grouping (issue 19): BIDMC and the demo ward's scenarios, 30 min each. */
+function fatigue(): { table: string; bidmc: FatigueResult } {
+  const records = bidmcRecords().map((r) => measureFatigue(r, bidmcSeconds(readNumerics(r))))
+  const bidmcTotal = totalOf('BIDMC, 53 records', records)
+  const demo = DEMO_SCENARIOS.map((s, i) => measureFatigue(`demo: ${s}`, demoSeconds(s, i + 1, 1800)))
+  const deteriorations = records.filter((r) => r.off.firstHighS !== undefined)
+  return { table: fatigueTable([bidmcTotal, ...deteriorations, ...demo]), bidmc: bidmcTotal }
+}
+const DEMO_SCENARIOS = ['stable', 'tachycardia', 'desaturation', 'fever'] as const
+
+function writeResults(figures: BenchFigure[], table: string, fatigueTableMd: string): void {
   const dir = new URL('./results/', import.meta.url)
   mkdirSync(dir, { recursive: true })
   const machine = `${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`
@@ -114,6 +125,14 @@ function writeResults(figures: BenchFigure[], table: string): void {
     '',
     table,
     '',
+    '## Alarm fatigue before and after grouping (issue 19)',
+    '',
+    'Each source replayed through the default rules with `rules.grouping` off (every alarm its own entry) and on.',
+    'Entries: alarms that were a list entry of their own at some moment; sounding: entries of medium or high',
+    'priority; first high: seconds to the first high-priority alarm (BIDMC rows: the records that have one).',
+    '',
+    fatigueTableMd,
+    '',
   ]
   writeFileSync(new URL('rules.md', dir), lines.join('\n'))
 }
@@ -126,6 +145,7 @@ export default async function rulesBench(): Promise<BenchFigure[]> {
   const tickRate = opsPerSecond(() => ward.tick(), 1, 500)
   const mem = bytesPerBed(2000)
   const replayed = bidmc()
+  const tired = fatigue()
   const figures: BenchFigure[] = [
     { name: 'rules.observe', value: rate, unit: 'records/s', note: `default adult set, ${BEDS} beds × 4 numerics at 1 Hz, one thread` },
     { name: 'rules.observe.cost', value: 1e9 / rate, unit: 'ns/record', note: 'mean' },
@@ -136,6 +156,10 @@ export default async function rulesBench(): Promise<BenchFigure[]> {
     { name: 'rules.memory.64beds', value: (mem.measured * 64) / 2 ** 20, unit: 'MiB', note: 'state of a 64-bed ward' },
     { name: 'rules.bidmc.replay', value: replayed.observations / (replayed.ms / 1000), unit: 'records/s', note: `53 records, ${replayed.observations} observations with ticks, ${replayed.ms.toFixed(0)} ms` },
   ]
-  writeResults(figures, replayed.table)
+  figures.push(
+    { name: 'rules.fatigue.entries.before', value: tired.bidmc.off.entries / tired.bidmc.hours, unit: 'entries/patient-h', note: 'BIDMC, grouping off' },
+    { name: 'rules.fatigue.entries.after', value: tired.bidmc.on.entries / tired.bidmc.hours, unit: 'entries/patient-h', note: 'BIDMC, grouping on (goal: fewer, no high alarm later)' },
+  )
+  writeResults(figures, replayed.table, tired.table)
   return figures
 }

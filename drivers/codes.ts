@@ -35,6 +35,9 @@ export const MDC_TERMS: readonly MdcTerm[] = [
   // Name UNCONFIRMED per protocols.md §8; code 150368 "Body temperature – Core" [S-MII].
   { ref: 'MDC_TEMP_CORE', code: 150368, unit: 'Cel', loinc: '8329-5', kind: 'numeric' },
   { ref: 'MDC_AWAY_CO2_ET', code: 151708, unit: 'mm[Hg]', loinc: '19891-1', kind: 'numeric' },
+  // R-R interval, global: partition 2, term 16168 (MII Kardio EKG profile, example "RR Interval":
+  // code 147240 MDC_ECG_TIME_PD_RR_GL, UCUM ms; [S-MII]). Published per beat by agent/signal.
+  { ref: 'MDC_ECG_TIME_PD_RR_GL', code: 147240, unit: 'ms', kind: 'numeric' },
   // ECG leads: MDC_ECG_ELEC_POTL base term 256 (lead I = 257, II = 258, V5 = 265), partition 2.
   { ref: 'MDC_ECG_ELEC_POTL_I', code: 131329, unit: 'uV', kind: 'waveform' },
   { ref: 'MDC_ECG_ELEC_POTL_II', code: 131330, unit: 'uV', kind: 'waveform' },

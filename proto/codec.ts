@@ -46,6 +46,8 @@ export interface AlarmMsg {
   atMs: number
   latching: boolean
   ackBy: string
+  /** Alarm grouping: the alarm it was folded under at this change ('' = shown). Absent in stores before issue 19. */
+  foldedInto?: string
 }
 export interface AuditMsg {
   action: string

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile, type Config } from '../config.js'
 import { openAdmissionRow, type SealedAdmissionRow } from '../store/admissions.js'
-import { FieldCipherError } from '../store/crypto.js'
+import { FieldCipherError, fieldPurpose } from '../store/crypto.js'
 import { StoreError, storeCipher } from '../store/db.js'
 import { DataKeyError } from '../secrets/data-key.js'
 import { SecretFileError } from '../secrets/permissions.js'
@@ -23,7 +23,11 @@ import { PACKAGED_CONFIG } from './status.js'
 export interface RelinkHit {
   kind: 'patient' | 'device'
   epoch: string
-  admission?: { id: number; bedId: string; mrn: string; name: string | null; birthDate: string | null; admittedMs: number; dischargedMs: number | null }
+  admission?: {
+    id: number; bedId: string; mrn: string; name: string | null; birthDate: string | null; admittedMs: number; dischargedMs: number | null
+    /** Issue 21: by hand or from the ADT feed, with the MRN's assigning authority and the visit number the feed gave. */
+    source: string; mrnAuthority: string | null; visit: string | null
+  }
   device?: { id: string; bedId: string; identity: string }
 }
 
@@ -38,7 +42,10 @@ function readAdmissions(dataDir: string): Admitted[] {
   try {
     const cipher = storeCipher(db)
     return (db.prepare('SELECT * FROM admissions ORDER BY id').all() as SealedAdmissionRow[])
-      .map((r) => ({ id: r.id, bedId: r.bed_id, ...openAdmissionRow(cipher, r), admittedMs: r.admitted_ms, dischargedMs: r.discharged_ms }))
+      .map((r) => ({
+        id: r.id, bedId: r.bed_id, ...openAdmissionRow(cipher, r), admittedMs: r.admitted_ms, dischargedMs: r.discharged_ms,
+        source: r.source, mrnAuthority: r.mrn_authority, visit: cipher.openNullable(r.visit, fieldPurpose('admissions.visit', r.id)),
+      }))
   } finally {
     db.close()
   }
@@ -77,7 +84,8 @@ function describe(h: RelinkHit): string {
   if (h.device) return `device ${h.device.id} (bed ${h.device.bedId}, serial/identity ${h.device.identity}), key epoch ${h.epoch}`
   const a = h.admission!
   const span = `${new Date(a.admittedMs).toISOString()} – ${a.dischargedMs === null ? 'now' : new Date(a.dischargedMs).toISOString()}`
-  return `admission ${a.id}: MRN ${a.mrn}${a.name ? `, ${a.name}` : ''}${a.birthDate ? `, born ${a.birthDate}` : ''}; bed ${a.bedId}, ${span}; key epoch ${h.epoch}`
+  const origin = a.source === 'adt' ? `from the ADT feed${a.mrnAuthority ? ` (MRN of ${a.mrnAuthority}${a.visit ? `, visit ${a.visit}` : ''})` : a.visit ? ` (visit ${a.visit})` : ''}` : 'admitted by hand'
+  return `admission ${a.id}: MRN ${a.mrn}${a.name ? `, ${a.name}` : ''}${a.birthDate ? `, born ${a.birthDate}` : ''}; bed ${a.bedId}, ${span}, ${origin}; key epoch ${h.epoch}`
 }
 
 export async function main(argv: string[]): Promise<number> {

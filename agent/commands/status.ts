@@ -27,6 +27,8 @@ export interface AgentStatus {
   activeAlarms: number
   /** Issue 18: how the page and API are served (absent from older agents). */
   http?: { tls: boolean; insecure: boolean }
+  /** Issue 24: the pseudonym key policy (absent from older agents). */
+  pseudonyms?: { policy: 'site' | 'gateway'; configured: boolean; epoch: string; warning: string | null }
 }
 
 /** Base URL of the agent's HTTP API from a `host:port` listen address (wildcards mean this host). */
@@ -91,6 +93,7 @@ export function formatStatus(s: AgentStatus, nowMs: number): string {
     `sync: ${syncText(s.sync, nowMs)}`,
     `active alarms: ${s.activeAlarms}`,
     ...(s.http?.insecure ? ['http: INSECURE (http.insecure: plain HTTP beyond loopback; set http.tls)'] : []),
+    ...(s.pseudonyms ? [`pseudonyms: policy ${s.pseudonyms.policy}${s.pseudonyms.configured ? '' : ' (default)'}, key epoch ${s.pseudonyms.epoch}${s.pseudonyms.warning ? `; WARNING: ${s.pseudonyms.warning}` : ''}`] : []),
   ]
   return lines.join('\n') + '\n'
 }

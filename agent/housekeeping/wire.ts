@@ -19,6 +19,7 @@ import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { TOPIC_OF_KIND } from '../sync/envelope.js'
 import { Housekeeping } from './housekeeping.js'
 import { SelfTest } from './self-test.js'
+import { KeyCommandAudit } from './key-commands.js'
 
 export interface DurabilityHost {
   readonly cfg: Readonly<Config>
@@ -73,7 +74,10 @@ export class Durability {
     })
     this.housekeeping = new Housekeeping(
       { quotaCheckMs: hk.quota_check_ms, retentionMs: cfg.store.retention_days * 86_400_000, retentionCron: hk.retention_cron, checkpointCron: hk.checkpoint_cron, keyRotationCron: hk.key_rotation_cron, selfTestCron: hk.self_test_cron },
-      { quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms, selfTest: this.selfTest, rotateDataKey: (nowMs) => rotateDataKey(db, nowMs) },
+      {
+        quota: this.quota, retention: new Retention(db, outbox), outbox, pseudonyms: host.pseudonyms, selfTest: this.selfTest, rotateDataKey: (nowMs) => rotateDataKey(db, nowMs),
+        keyCommands: new KeyCommandAudit(cfg.hub.data_dir, this.meta, (action, detail) => host.audit(action, detail)),
+      },
       { audit: (action, detail) => host.audit(action, detail), flush: () => this.flushShedAudit() },
       log.child({ component: 'housekeeping' }),
     )

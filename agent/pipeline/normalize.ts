@@ -13,6 +13,7 @@ const conversions: Record<string, Record<string, Convert>> = {
   '/min': { '{beats}/min': (v) => v, '{breaths}/min': (v) => v, '{Breaths}/min': (v) => v, 'bpm': (v) => v },
   '%': {},
   'uV': {},
+  'ms': { 's': (v) => v * 1000 },
 }
 
 export type NormalizeResult = Observation | { readonly reject: string; readonly detail: string }

@@ -66,6 +66,8 @@ export const PLAUSIBLE_RANGES: readonly PlausibleRange[] = Object.freeze([
   temp('MDC_TEMP_BODY'),
   temp('MDC_TEMP_CORE'),
   { code: MDC.MDC_AWAY_CO2_ET!, min: 0, max: 150, unit: 'mm[Hg]', source: '[MR-N22-CO2] CO2 measuring range 0–150 mmHg' },
+  { code: MDC.MDC_ECG_TIME_PD_RR_GL!, min: 150, max: 60_000, unit: 'ms',
+    source: '[LOCAL] 150 ms (under the 171 ms of [MR-N22] 350 /min; the QRS detector merges beats closer than 200 ms) to 60 s (a beat after a long asystole)' },
 ])
 
 // Hot path (~650k records/s): a Map from code to a row index (a small integer, no allocation on

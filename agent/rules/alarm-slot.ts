@@ -43,6 +43,8 @@ export class AlarmSlot {
   value = Number.NaN
   message = ''
   ackBy: string | undefined = undefined
+  /** Alarm grouping: the id of the alarm this one is folded under ('' = visible; grouping.ts). */
+  foldedInto = ''
   /**
    * Context for the message, set by the engine (a reference, never built per record): the
    * reporting devices (string) for technical alarms, the bed's NEWS2 inputs for NEWS2.
@@ -121,6 +123,25 @@ export class AlarmSlot {
     return this.snapshot(rule, bedId, this.changedAtMs)
   }
 
+  /**
+   * The patient left the bed: the open alarm clears whatever its state or latching (nobody is
+   * there to acknowledge it), with `message` saying why; then the slot forgets the episode and its
+   * cooldown, so the next patient starts afresh. Returns the change when an alarm was open.
+   */
+  close(rule: SlotRule, bedId: string, atMs: number, message: string): AlarmChange | undefined {
+    let out: AlarmChange | undefined
+    if (this.open) {
+      this.message = message
+      out = this.clear(rule, bedId, atMs)
+    }
+    this.cooldownFromMs = Number.NEGATIVE_INFINITY
+    this.lastRaiseRank = -1
+    this.pendingSinceMs = Number.NaN
+    this.pendingRank = -1
+    this.pendingValue = Number.NaN
+    return out
+  }
+
   private raise(rule: SlotRule, bedId: string, rank: number, value: number, sinceMs: number, atMs: number): AlarmChange {
     // The id's time part is the episode start, bumped past the previous episode's so that ids
     // stay unique even when two episodes report the same start (e.g. out-of-order data).
@@ -146,6 +167,7 @@ export class AlarmSlot {
     this.alarmId = ''
     this.rank = -1
     this.conditionActive = false
+    this.foldedInto = ''
     return out
   }
 
@@ -171,6 +193,7 @@ export class AlarmSlot {
     if (rule.codeRef !== undefined) c.code = rule.codeRef
     if (!Number.isNaN(this.value)) c.value = this.value
     if (this.ackBy !== undefined) c.ackBy = this.ackBy
+    if (this.foldedInto !== '') c.foldedInto = this.foldedInto
     return c
   }
 }

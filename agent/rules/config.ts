@@ -29,8 +29,10 @@
  *       baseline_s: 1800
  *       recent_s: 60
  *       priority: low
+ *   grouping: true            # one visible alarm per bed and parameter (agent/rules/grouping.ts)
  *   beds:
  *     "3a-01":                # per-bed: applied on top of the ward rules
+ *       grouping: true        # per bed, over the ward's
  *       disable: [hr-avg-high]
  *       set:
  *         - { id: spo2-low, limit: 88, escalate: { limit: 84 } }   # COPD target 88–92 %
@@ -121,10 +123,12 @@ export const news2RuleSchema = z
     kind: z.literal('news2'),
     /** Device inputs older than this do not count (protocols.md §9 asks for the latest valid values). */
     max_age_s: z.number().finite().positive().default(3600),
-    /** Consciousness assessments older than this do not count. */
+    /** Consciousness and oxygen set at the bedside count for this long (the SpO2 scale stays until changed). */
     context_max_age_s: z.number().finite().positive().default(43200),
-    /** Priority of a single-parameter 3 ("red score", RCP: low–medium clinical risk). */
-    red_priority: priority.default('low'),
+    /** Priority of a single-parameter 3 ("red score", RCP Chart 2: urgent ward-based response). */
+    red_priority: priority.default('medium'),
+    /** Priority of an aggregate of 1–4 (RCP Chart 2: low clinical risk, ward-based response); `none`: no alarm. */
+    low_priority: z.enum(['high', 'medium', 'low', 'none']).default('low'),
   })
   .strict()
 
@@ -172,6 +176,8 @@ export type RuleDef = ThresholdRuleDef | WindowRuleDef | TrendRuleDef | News2Rul
 export type RuleInput = { id: string } & Record<string, unknown>
 
 export interface BedRulesConfig {
+  /** Alarm grouping for this bed (agent/rules/grouping.ts); absent: the ward's. */
+  readonly grouping?: boolean
   readonly disable: readonly string[]
   /** Full rule definitions after patching (ward rule of the same id + the bed's fields). */
   readonly set: readonly RuleDef[]
@@ -180,6 +186,11 @@ export interface BedRulesConfig {
 export interface RulesConfig {
   /** Include the default adult set (defaults.ts) under `set`. */
   readonly defaults: boolean
+  /**
+   * Alarm grouping (agent/rules/grouping.ts): per bed and parameter, one visible alarm. Absent:
+   * on, as the default rule set expects (its window and trend rules sit under the limit rules).
+   */
+  readonly grouping?: boolean
   readonly set: readonly RuleDef[]
   readonly beds: Readonly<Record<string, BedRulesConfig>>
 }

@@ -93,8 +93,17 @@ const aggregates: RuleDef[] = [
     warmup_s: 300, min_samples: 10, priority: 'low', source: '+30 /min over the 30 min baseline [LOCAL], no published default' },
   { ...physio, kind: 'trend', id: 'spo2-fall', code: SPO2, direction: 'down', change: 4, baseline_s: 1800, recent_s: 60,
     warmup_s: 300, min_samples: 10, priority: 'low', source: '−4 % under the 30 min baseline [LOCAL], no published default' },
-  { ...physio, kind: 'news2', id: 'news2', priority: 'medium', max_age_s: 3600, context_max_age_s: 43200, red_priority: 'low',
-    source: 'RCP NEWS2 Chart 2: ≥7 high, 5–6 medium, single 3 low–medium [NEWS2]; input ages [LOCAL]' },
+  // NEWS2 escalation (category clinical-escalation), RCP 2017 Chart 2 "NEWS thresholds and
+  // triggers" and its clinical response (protocols.md §9 [S-NEWS-RCP]) mapped onto the IEC 60601-1-8
+  // priorities by the response each asks for (protocols.md §10: high = immediate, medium = prompt,
+  // low = awareness):
+  //   aggregate 0                      → no alarm (routine monitoring, at least 12-hourly)
+  //   aggregate 1–4, "low"             → low    (ward-based response: a registered nurse assesses)
+  //   single parameter 3, "low–medium" → medium (urgent ward-based response: at least hourly)
+  //   aggregate 5–6, "medium"          → medium (key threshold for urgent response)
+  //   aggregate ≥ 7, "high"            → high   (emergency response)
+  { ...physio, kind: 'news2', id: 'news2', priority: 'medium', max_age_s: 3600, context_max_age_s: 43200, red_priority: 'medium', low_priority: 'low',
+    source: 'RCP NEWS2 Chart 2 thresholds and triggers: ≥7 high (emergency), 5–6 medium (urgent), single 3 medium (urgent ward-based), 1–4 low (ward-based) [NEWS2]; priority terms [IEC-8]; input ages [LOCAL]' },
 ]
 
 const technical = { kind: 'technical', latching: 'never', cooldown_s: 60, delay_s: 0, timeout_s: 30 } as const

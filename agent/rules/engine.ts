@@ -14,6 +14,7 @@
 import type { Observation } from '../../drivers/records.js'
 import { Quality } from '../../drivers/records.js'
 import { AlarmSlot } from './alarm-slot.js'
+import { news2Group, regroup, UNGROUPED } from './grouping.js'
 import type { RulesConfig } from './config.js'
 import type { Evaluator, Verdict } from './kinds/common.js'
 import { News2Inputs, NEWS2_INPUT_OF_CODE, type News2Rule } from './kinds/news2-rule.js'
@@ -21,7 +22,7 @@ import type { RhythmRule } from './kinds/rhythm.js'
 import { TechState, type TechnicalRule } from './kinds/technical.js'
 import type { News2Result } from './news2.js'
 import { RuleSet, type CompiledRule } from './ruleset.js'
-import { resolveRules } from './schema.js'
+import { groupingOf, resolveRules } from './schema.js'
 import {
   RHYTHM_CONDITIONS,
   TECHNICAL_CONDITIONS,
@@ -35,6 +36,7 @@ import {
 } from './types.js'
 
 const NONE: readonly AlarmChange[] = Object.freeze([])
+const noop = (): void => {}
 const LEADS_OFF = TECHNICAL_CONDITIONS.indexOf('leads-off')
 const SENSOR_OFF = TECHNICAL_CONDITIONS.indexOf('sensor-off')
 const NO_DATA = TECHNICAL_CONDITIONS.indexOf('no-data')
@@ -44,6 +46,8 @@ const DEFAULT_NEWS2_AGES = { maxAgeMs: 3_600_000, ctxMaxAgeMs: 43_200_000 }
 class Bed {
   readonly slots: AlarmSlot[]
   readonly evals: (Evaluator | null)[]
+  /** Each slot's alarm group (grouping.ts); UNGROUPED for all when grouping is off. */
+  readonly groups: Int32Array
   readonly news2 = new News2Inputs()
   readonly tech = TECHNICAL_CONDITIONS.map(() => new TechState())
   /** Rhythm episodes per condition: which ECG devices report one, since when (device time). */
@@ -66,6 +70,7 @@ class Bed {
   ) {
     this.slots = set.rules.map(() => new AlarmSlot())
     this.evals = set.newStates()
+    this.groups = set.initialGroups.slice()
     if (set.news2Index >= 0) this.slots[set.news2Index]!.detail = this.news2
   }
 
@@ -100,8 +105,8 @@ export class Engine implements RuleEngine {
   private unmatched = 0
 
   constructor(config: RulesConfig, opts: RuleEngineOptions = {}) {
-    this.wardSet = new RuleSet(resolveRules(config))
-    for (const bedId of Object.keys(config.beds)) this.bedSets.set(bedId, new RuleSet(resolveRules(config, bedId)))
+    this.wardSet = new RuleSet(resolveRules(config), groupingOf(config))
+    for (const bedId of Object.keys(config.beds)) this.bedSets.set(bedId, new RuleSet(resolveRules(config, bedId), groupingOf(config, bedId)))
     this.watermarkMs = opts.watermarkMs ?? 10_000
     // No option makes an impossible or absent value count (issue 16): those bits never enter the mask.
     this.acceptMask = (opts.validQualityMask ?? 0) & ~(Quality.OUT_OF_RANGE | Quality.UNAVAILABLE)
@@ -214,7 +219,10 @@ export class Engine implements RuleEngine {
     const bed = this.bed(bedId)
     const devAt = bed.deviceNow(atMs)
     if (ctx.spo2Scale !== undefined) bed.news2.spo2Scale = ctx.spo2Scale
-    if (ctx.onOxygen !== undefined) bed.news2.onOxygen = ctx.onOxygen
+    if (ctx.onOxygen !== undefined) {
+      bed.news2.onOxygen = ctx.onOxygen
+      bed.news2.onOxygenMs = devAt
+    }
     if (ctx.consciousness !== undefined) {
       bed.news2.consciousness = ctx.consciousness
       bed.news2.consciousnessMs = devAt
@@ -223,11 +231,27 @@ export class Engine implements RuleEngine {
     return this.flush()
   }
 
-  resetBed(bedId: string): void {
+  resetBed(bedId: string, atMs: number): readonly AlarmChange[] {
     const bed = this.beds.get(bedId)
-    if (!bed) return
-    for (const slot of bed.slots) if (slot.open) this.open.delete(slot.alarmId)
-    this.beds.delete(bedId)
+    if (!bed) return NONE
+    const rules = bed.set.rules
+    // Visible ones first: a folded alarm's clear then names a leader that is already cleared.
+    const order = [...rules.keys()].sort((a, b) => Number(bed.slots[a]!.foldedInto !== '') - Number(bed.slots[b]!.foldedInto !== ''))
+    for (const i of order) {
+      const rule = rules[i]!
+      if (rule.category === 'technical') continue
+      const slot = bed.slots[i]!
+      const change = slot.close(rule, bed.id, bed.deviceNow(atMs), 'cleared: the patient left the bed')
+      if (change) {
+        this.open.delete(change.alarmId)
+        ;(this.out ??= []).push(change)
+      }
+    }
+    const fresh = bed.set.newStates()
+    for (let i = 0; i < rules.length; i++) if (rules[i]!.category !== 'technical') bed.evals[i] = fresh[i]!
+    bed.news2.reset()
+    bed.groups.set(bed.set.initialGroups)
+    return this.flush()
   }
 
   stats(): RuleEngineStats {
@@ -279,7 +303,15 @@ export class Engine implements RuleEngine {
     const index = bed.set.news2Index
     if (index < 0) return
     ;(bed.set.rules[index] as News2Rule).decide(bed.news2, devNowMs, this.verdict)
+    const was = bed.groups[index]!
+    // NEWS2 sits under the parameter that alone gave its points (grouping.ts).
+    const now = was === UNGROUPED ? was : news2Group(this.verdict.value, bed.news2.contributors)
+    bed.groups[index] = now
     this.apply(bed, index, devNowMs)
+    if (now !== was && bed.slots[index]!.open) {
+      this.regroup(bed, was)
+      this.regroup(bed, now)
+    }
   }
 
   private news2Ages(bed: Bed): { maxAgeMs: number; ctxMaxAgeMs: number } {
@@ -300,7 +332,22 @@ export class Engine implements RuleEngine {
     if (!change) return
     if (change.state === 'raised') this.open.set(change.alarmId, { bed, index })
     else if (change.state === 'cleared') this.open.delete(change.alarmId)
-    ;(this.out ??= []).push(change)
+    const out = (this.out ??= [])
+    out.push(change)
+    const g = bed.groups[index]!
+    if (g === UNGROUPED) return
+    // The change may fold or unfold alarms of its group (grouping.ts). The change itself carries
+    // the result; the others' visibility is a view (active()), not a state change of theirs.
+    const at = out.length - 1
+    const slot = bed.slots[index]!
+    regroup(bed.slots, bed.groups, g, (i) => {
+      if (i === index && slot.open) out[at] = slot.view(bed.set.rules[i]!, bed.id)
+    })
+  }
+
+  /** Re-derives the visibility of group `g` of a bed (NEWS2 moved between groups). */
+  private regroup(bed: Bed, g: number): void {
+    regroup(bed.slots, bed.groups, g, noop)
   }
 
   private flush(): readonly AlarmChange[] {

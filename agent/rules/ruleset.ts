@@ -5,6 +5,7 @@
  */
 import type { RuleDef } from './config.js'
 import { assertValidRule } from './schema.js'
+import { familyOfCode, familyOfRhythm, NEWS2_GROUP, UNGROUPED } from './grouping.js'
 import type { Evaluator } from './kinds/common.js'
 import { News2Rule } from './kinds/news2-rule.js'
 import { RhythmRule } from './kinds/rhythm.js'
@@ -27,8 +28,11 @@ export class RuleSet {
   /** Rhythm condition index → rule index (−1: no rule for it). */
   readonly rhythmIndex: Int16Array
   readonly news2Index: number
+  /** Alarm grouping (grouping.ts): each rule's initial group; NEWS2's moves with its inputs. */
+  readonly initialGroups: Int32Array
 
-  constructor(defs: readonly RuleDef[]) {
+  /** `grouping`: one visible alarm per bed and parameter (grouping.ts); off: every rule's alarm on its own. */
+  constructor(defs: readonly RuleDef[], readonly grouping = true) {
     const rules: CompiledRule[] = []
     this.technicalIndex = new Int16Array(TECHNICAL_CONDITIONS.length).fill(-1)
     this.rhythmIndex = new Int16Array(RHYTHM_CONDITIONS.length).fill(-1)
@@ -48,6 +52,8 @@ export class RuleSet {
     }
     this.rules = rules
     this.news2Index = news2Index
+    this.initialGroups = Int32Array.from(rules, (r) =>
+      !grouping || r.kind === 'technical' ? UNGROUPED : r.kind === 'news2' ? NEWS2_GROUP : r.kind === 'rhythm' ? familyOfRhythm(r.rhythm) : familyOfCode(r.code))
   }
 
   /** Indices of the value rules that watch `code` (a shared empty array when none). */

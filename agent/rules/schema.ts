@@ -11,9 +11,10 @@ const ruleInput = z.object({ id: z.string({ required_error: 'every rule needs an
 const rawSection = z
   .object({
     defaults: z.boolean().default(true),
+    grouping: z.boolean().default(true),
     set: z.array(ruleInput).default([]),
     beds: z
-      .record(z.object({ disable: z.array(z.string()).default([]), set: z.array(ruleInput).default([]) }).strict())
+      .record(z.object({ grouping: z.boolean().optional(), disable: z.array(z.string()).default([]), set: z.array(ruleInput).default([]) }).strict())
       .default({}),
   })
   .strict()
@@ -91,9 +92,9 @@ function parseSection(input: unknown, issues: Issue[]): RulesConfig | undefined 
     bed.disable.forEach((id, i) => {
       if (!ward.has(id)) issues.push({ path: ['beds', bedId, 'disable', i], ruleId: id, field: 'disable', message: `no ward rule has id "${id}"` })
     })
-    beds[bedId] = { disable: bed.disable, set: resolveSet(ward, bed.set, ['beds', bedId, 'set'], issues) }
+    beds[bedId] = { ...(bed.grouping !== undefined ? { grouping: bed.grouping } : {}), disable: bed.disable, set: resolveSet(ward, bed.set, ['beds', bedId, 'set'], issues) }
   }
-  return { defaults: raw.data.defaults, set, beds }
+  return { defaults: raw.data.defaults, grouping: raw.data.grouping, set, beds }
 }
 
 /** zod 3 schema for the YAML `rules:` section (absent section = the default adult set). */
@@ -109,6 +110,11 @@ export const rulesConfigSchema: z.ZodType<RulesConfig, z.ZodTypeDef, unknown> = 
 
 /** The cited default adult rule set, as a config (same as `rules: { defaults: true }`). */
 export const DEFAULT_RULES: RulesConfig = Object.freeze({ defaults: true, set: Object.freeze([]), beds: Object.freeze({}) })
+
+/** Whether alarm grouping is on for a bed (or the ward): the bed's setting, else the ward's, else on. */
+export function groupingOf(config: RulesConfig, bedId?: string): boolean {
+  return (bedId === undefined ? undefined : config.beds[bedId]?.grouping) ?? config.grouping ?? true
+}
 
 /** The rules in force for one bed: ward rules (defaults + set), minus `disable`, plus the bed's set. */
 export function resolveRules(config: RulesConfig, bedId?: string): RuleDef[] {

@@ -9,7 +9,12 @@ import type { Observation } from '../../drivers/records.js'
 import type { News2Result } from './news2.js'
 
 export type AlarmPriority = 'high' | 'medium' | 'low'
-export type AlarmCategory = 'physiological' | 'technical'
+/**
+ * `physiological`: a parameter beyond its limit; `technical`: the equipment; `clinical-escalation`:
+ * the patient's aggregate early-warning score (NEWS2) crossed an RCP response threshold, a call to
+ * assess the patient rather than a parameter's limit alarm (issue 19).
+ */
+export type AlarmCategory = 'physiological' | 'technical' | 'clinical-escalation'
 export type AlarmState = 'raised' | 'escalated' | 'acknowledged' | 'cleared'
 
 /** Conditions the agent reports about devices and itself (not derived from values). */
@@ -76,6 +81,15 @@ export interface AlarmChange {
   readonly atMs: number
   readonly latching: boolean
   readonly ackBy?: string
+  /**
+   * Alarm grouping (agent/rules/grouping.ts): the id of the alarm of the same bed and parameter
+   * this one is folded under (a higher-priority one, or an earlier one of the same priority). A
+   * folded alarm is kept in the history and on alert-events but is not a list entry of its own and
+   * does not sound. Absent when the alarm is visible. Set as of the change; a later change of
+   * visibility alone (the alarm it was folded under ended) is not a state change: `active()` and
+   * the page show it, and a consumer of changes applies the same rule (grouping.ts).
+   */
+  readonly foldedInto?: string
 }
 
 /** Current state of an alarm that is not cleared. */
@@ -133,8 +147,13 @@ export interface RuleEngine {
     ctx: { spo2Scale?: 1 | 2; onOxygen?: boolean; consciousness?: 'A' | 'C' | 'V' | 'P' | 'U' },
     atMs: number,
   ): readonly AlarmChange[]
-  /** Forget a bed's state (discharge). */
-  resetBed(bedId: string): void
+  /**
+   * The bed's patient changed (discharge, admission, transfer): every open physiological and
+   * clinical-escalation alarm of the bed is cleared (the changes are returned, to be published like
+   * any other), and what the engine knew of the patient (windows, trends, NEWS2 inputs, cooldowns)
+   * is forgotten. Technical alarms stay: they are about the devices, which stay at the bed.
+   */
+  resetBed(bedId: string, atMs: number): readonly AlarmChange[]
   /** Counters for /metrics. */
   stats(): RuleEngineStats
 }

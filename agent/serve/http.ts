@@ -38,7 +38,10 @@ type Refusal<S extends number> = { ok: false; status: S; error: string; field?: 
 /** What the HTTP layer needs from the agent: a narrow facade, no internals. */
 export interface AgentApi {
   beds(): unknown[]
-  alarms(state: 'active' | 'all'): unknown[]
+  /** Active alarms, one entry per visible alarm with those folded under it (rules/grouping.ts). */
+  alarms(): unknown[]
+  /** The alarm history from the store: alarms with a change since `sinceMs`, with their changes. */
+  alarmHistory(sinceMs: number, limit: number): { alarms: unknown[]; truncated: boolean; unreadable: number }
   acknowledge(alarmId: string, actor: Actor): Promise<{ ok: true; alarm: unknown } | Refusal<404 | 409>>
   admit(req: AdmitRequest, actor: Actor): Promise<{ ok: true; admission: unknown } | Refusal<404 | 409>>
   discharge(bedId: string, actor: Actor): Promise<{ ok: true } | Refusal<404>>
@@ -325,6 +328,21 @@ function registerMetrics(app: FastifyInstance, opts: Pick<HttpOptions, 'metrics'
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()))
 }
 
+/** Alarm history reads: rows of the store per request (default, and the most a request may ask). */
+const HISTORY_LIMIT_DEFAULT = 5000
+const HISTORY_LIMIT_MAX = 50_000
+/** Without `since`, the history of the last 24 hours (a nursing day and the handover before it). */
+const HISTORY_DEFAULT_MS = 24 * 3600_000
+
+/** `since` as ms since the epoch, or ISO-8601 (`2026-12-05T08:00:00Z`); a string names what is wrong. */
+export function parseSince(raw: string | undefined, nowMs: number): number | string {
+  if (raw === undefined || raw === '') return nowMs - HISTORY_DEFAULT_MS
+  if (raw.length > 40) return 'too long'
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw)
+  if (!Number.isSafeInteger(ms) || ms < 0) return 'must be milliseconds since the Unix epoch or an ISO-8601 date-time'
+  return ms
+}
+
 /** Reads need a token of any role (the access hook); each records who saw which beds. */
 function registerReads(app: FastifyInstance, api: AgentApi): void {
   app.get('/api/beds', async (req) => {
@@ -334,11 +352,23 @@ function registerReads(app: FastifyInstance, api: AgentApi): void {
   })
   app.get('/api/status', async () => api.status())
   app.get('/api/alarms', async (req, reply) => {
-    const state = (req.query as { state?: string }).state ?? 'active'
+    const q = req.query as { state?: string; since?: string; limit?: string }
+    const state = q.state ?? 'active'
     if (state !== 'active' && state !== 'all') return reply.code(400).send({ error: 'state must be "active" or "all"', fields: [{ field: 'state', message: 'must be "active" or "all"' }] })
-    const alarms = api.alarms(state)
-    api.viewed(req.actor!, [...new Set(alarms.map((a) => (a as { bedId: string }).bedId))], 'GET /api/alarms')
-    return { alarms }
+    if (state === 'active') {
+      const alarms = api.alarms()
+      api.viewed(req.actor!, [...new Set(alarms.map((a) => (a as { bedId: string }).bedId))], 'GET /api/alarms')
+      return { alarms }
+    }
+    const since = parseSince(q.since, Date.now())
+    if (typeof since === 'string') return reply.code(400).send({ error: `since: ${since}`, fields: [{ field: 'since', message: since }] })
+    const limit = q.limit === undefined ? HISTORY_LIMIT_DEFAULT : Number(q.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_LIMIT_MAX) {
+      return reply.code(400).send({ error: `limit: must be an integer from 1 to ${HISTORY_LIMIT_MAX}`, fields: [{ field: 'limit', message: `must be an integer from 1 to ${HISTORY_LIMIT_MAX}` }] })
+    }
+    const history = api.alarmHistory(since, limit)
+    api.viewed(req.actor!, [...new Set(history.alarms.map((a) => (a as { bedId: string }).bedId))], 'GET /api/alarms?state=all')
+    return { since, ...history }
   })
   // The page's sign-in: checks the token and tells the page its role (audited as a sign-in).
   app.post('/api/session', async (req) => {

@@ -53,6 +53,8 @@ export function createMetrics() {
     deviceLink: new client.Gauge({ name: 'bedside_device_link_up', help: '1 when the device link is connected', labelNames: ['device'] as const, registers: [registry] }),
     mqttClients: new client.Gauge({ name: 'bedside_mqtt_clients', help: 'Connected MQTT clients', registers: [registry] }),
     mqttRefused: new client.Counter({ name: 'bedside_mqtt_refused_total', help: 'MQTT connections, logins, publishes and subscriptions refused by the listener limits and ACLs, by reason (issue 16)', labelNames: ['reason'] as const, registers: [registry] }),
+    // issue 21: the hospital's ADT feed; event "?" for a message whose type could not be read.
+    adtMessages: new client.Counter({ name: 'bedside_hl7_adt_messages_total', help: 'ADT messages from the interface engine answered, by trigger event and acknowledgement code (AA applied or ignored, AE fix and re-send, AR refused)', labelNames: ['event', 'ack'] as const, registers: [registry] }),
     deviceConditions: new client.Counter({ name: 'bedside_device_conditions_total', help: 'Technical conditions reported by devices and the ECG analysis, by condition', labelNames: ['condition'] as const, registers: [registry] }),
   }
   return m

@@ -2,7 +2,9 @@
  * The dashboard's live feed at GET /ws (DESIGN.md, HTTP contract). One JSON message per frame:
  *   snapshot  on every (re)connect: the whole ward, so a client that missed messages resynchronizes
  *   bed       a bed's tile (vitals, NEWS2, devices) when its vitals change: at most 1 Hz per bed
- *   alarm     every alarm state change, sent the moment the pipeline publishes it
+ *   alarm     every alarm state change, sent the moment the pipeline publishes it, with the
+ *             grouping of the bed's open alarms after it (`folded`: alarm id → the alarm it is
+ *             folded under, or null when shown; rules/grouping.ts)
  *   link      a device's link state change
  *   wave      ECG for the strip: decimated to about 125 Hz, flushed every WAVE_FLUSH_MS
  *   status    queue depth, oldest unsynced age, sync state: every STATUS_EVERY_MS (also a heartbeat)
@@ -35,6 +37,8 @@ export interface LiveState {
   beds(): unknown[]
   bed(bedId: string): unknown
   alarms(): unknown[]
+  /** Grouping of a bed's open alarms: alarm id → the id it is folded under, null when shown. */
+  alarmFolding(bedId: string): Record<string, string | null>
   status(): unknown
   /** Audit of reads: `actor` was shown these beds ('all': the ward snapshot). */
   viewed(actor: Actor, bedIds: readonly string[] | 'all', via: string): void
@@ -110,9 +114,10 @@ export class LiveFeed {
   private readonly timers: NodeJS.Timeout[] = []
 
   private readonly onAlarm = (c: AlarmChange, hubSeq: number): void => {
-    this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq) })
+    if (this.clients.size === 0) return
+    this.broadcast({ type: 'alarm', alarm: alarmJson(c, hubSeq), folded: this.state.alarmFolding(c.bedId) })
     // The tile shows the value and the NEWS2 that raised the alarm now, not at the next 1 Hz update.
-    if (this.clients.size > 0 && c.category === 'physiological') this.broadcastBed(c.bedId)
+    if (c.category !== 'technical') this.broadcastBed(c.bedId)
   }
   private readonly onVitals = (bedId: string): void => {
     if (this.clients.size > 0) this.broadcastBed(bedId)

@@ -13,6 +13,11 @@
  * exceeds that mean, it is used instead, so the rate falls during a pause rather than holding;
  * no beat for 6 s gives 0 /min (asystole). Before the detector has learnt: NaN + UNAVAILABLE.
  *
+ * RR (MDC_ECG_TIME_PD_RR_GL, ms), one observation per beat after the first of a stream, at the
+ * beat's R-peak time, with the flags known when the beat is delivered: those of the blocks since
+ * the previous beat and of the chunks of the block under way (its noise verdict comes at the
+ * tick, after the beat). Its deviceSeq comes from the same sequence as the HR, so both stay
+ * unique per device.
  * Quality: the HR carries the OR of the quality of every block (one cadence interval) from its
  * oldest beat to the tick: LEADS_OFF (chunk flag or flat line), OUT_OF_RANGE (saturation),
  * QUESTIONABLE for samples lost and bridged,
@@ -77,6 +82,7 @@ export interface EcgAnalyzerOptions {
 }
 
 const HEART_RATE_CODE = codeOf('MDC_ECG_HEART_RATE')
+const RR_INTERVAL_CODE = codeOf('MDC_ECG_TIME_PD_RR_GL')
 /** Noise limits (measurements in QrsDetector.takeNoiseRatio / takeStrongRejects). */
 export const NOISE_RATIO_LIMIT = 0.08
 export const NOISE_REJECTS_PER_S = 3
@@ -161,6 +167,21 @@ export class EcgAnalyzer implements BeatSink {
     this.beatCount++
     this.rhythm?.onBeat(rPeakIndex)
     this.sink.beat?.({ deviceId: this.deviceId, deviceTimeMs: tMs, rrMs: tMs - prev })
+    if (!Number.isNaN(prev)) this.emitRrInterval(tMs, tMs - prev, prev)
+  }
+
+  private emitRrInterval(tMs: number, rrMs: number, prevMs: number): void {
+    this.sink.observation({
+      kind: 'obs',
+      deviceId: this.deviceId,
+      code: RR_INTERVAL_CODE,
+      value: Math.round(rrMs * 10) / 10,
+      unit: 'ms',
+      deviceTimeMs: tMs,
+      hubTimeMs: this.hubTimeMs,
+      deviceSeq: this.seq.nextSeq++,
+      quality: this.qualitySince(prevMs) | this.blockQuality,
+    })
   }
 
   private start(chunk: WaveformChunk): void {

@@ -7,15 +7,30 @@
  * rules are few, each is published with its measured effect on MIT-BIH, it is causal with a
  * bounded look-ahead, and it needs O(1) work and memory per sample. The rules:
  *  - a candidate is a peak of the integrated slope not exceeded within 195 ms (pre-blanking);
- *  - threshold = noise median + 0.25 × (QRS median − noise median), medians of the last 8 peaks
+ *  - threshold = noise median + 0.25 × (QRS level − noise median) over the last 8 peaks of each
  *    (OSEA uses 0.3125 on medians; 0.25 is Pan & Tompkins' THRESHOLD I1, and on the MIT-BIH
  *    records at hand it trades 3 more false beats for 65 fewer missed ones);
- *  - search-back: no QRS for 1.5 × median RR → take the largest noise peak above half the
+ *  - search-back: no QRS for 1.5 × mean RR → take the largest noise peak above half the
  *    threshold that came at least 360 ms after the last QRS;
  *  - baseline-shift rejection: a QRS has both a rising and a falling slope within 150 ms;
  *  - T-wave rejection (Pan & Tompkins 1985, §II.F): within 360 ms of a QRS, a candidate whose
  *    maximal slope is under half that QRS's is a T wave;
  *  - 8 s without a QRS → thresholds re-learnt from the last 8 one-second maxima.
+ * Changes for ectopy (issue 20), each measured in BENCHMARKS.md "Issue 20":
+ *  - the QRS level is the mean of the two middle values of the 8 QRS peaks, not OSEA's upper
+ *    middle value: in bigeminy that value is the smallest beat of the larger kind, and beats of
+ *    the smaller kind fell under a quarter of it (the lower middle value alone finds more of them
+ *    but lets more noise and, at 125 Hz, P waves through);
+ *  - search-back waits for 1.5 × the mean RR (Pan & Tompkins' RR AVERAGE1), not the median: in
+ *    bigeminy the median is the long interval, so a missed short-coupled beat never triggered it;
+ *  - a search-back candidate must also reach 15 % of the median R amplitude (band-passed): the
+ *    largest noise peak of a long pause in noise is otherwise taken for a beat (15 % chosen by
+ *    scripts/qrs-cv.ts; 30 % halves those false beats in heavy noise but loses small real beats);
+ *  - a candidate in the T-wave zone whose integrated slope reaches the median QRS peak is a
+ *    premature beat, not a T wave, whatever its maximal slope: a wide ventricular beat has a lower
+ *    slope than the narrow beat before it, a T wave does not have a QRS's integrated slope (the
+ *    median peak, not a lower level: against the lower middle value lead 1's tall T waves gave 10
+ *    more false beats).
  * Additions here: every window is in ms and converted with `rateHz`; the R peak is put back on the
  * raw time axis (filter delay removed) at the largest band-passed deflection within ±80 ms of the
  * integrator's estimate; a 3 s learning period instead of OSEA's 8 s; beats closer than 200 ms
@@ -24,7 +39,7 @@
  * Detection delay (fixed, documented): an ordinary beat is delivered exactly `releaseDelaySamples`
  * after its R peak (filter delay + 95 ms peak wait + 195 ms pre-blank + 80 ms localisation + one
  * integration window: 0.578 s at 360 Hz, 0.562 s at 130 Hz, 0.568 s at 125 Hz). A beat
- * recovered by search-back is delivered as soon as it is found, at most 1.5 × median RR + 0.3 s
+ * recovered by search-back is delivered as soon as it is found, at most 1.5 × mean RR + 0.3 s
  * after the previous beat.
  * Memory: fixed-size typed arrays sized from rateHz at construction; nothing grows.
  */
@@ -48,7 +63,23 @@ export type { BeatSink }
  */
 const MIN_PEAK_UV = 20
 const NOISE_MIN_UV = 35
-const THRESHOLD_FRACTION = 0.25
+
+/**
+ * The detector's free parameters. The agent uses DEFAULT_TUNING; other values exist only for the
+ * cross-validation tool (scripts/qrs-cv.ts), which tunes them on one half of the records and
+ * scores the other.
+ */
+export interface QrsTuning {
+  /** Threshold = noise level + this × (QRS level − noise level). */
+  readonly thresholdFraction: number
+  /** Search-back starts after this many mean RR intervals without a QRS. */
+  readonly searchBackRr: number
+  /** A search-back candidate's band-passed amplitude must reach this fraction of the median R amplitude. */
+  readonly searchBackMinAmplitude: number
+}
+
+export const DEFAULT_TUNING: QrsTuning = Object.freeze({ thresholdFraction: 0.25, searchBackRr: 1.5, searchBackMinAmplitude: 0.15 })
+
 const LEARN_SECONDS = 3
 
 export class QrsDetector {
@@ -93,7 +124,7 @@ export class QrsDetector {
   private lastQrsPeakIdx = -1e15
   private lastR = -1e15
   private lastSlope = 0
-  /** Search-back waits 1.5 median RR from here: the last QRS, or the end of (re)learning. */
+  /** Search-back waits 1.5 mean RR from here: the last QRS, or the end of (re)learning. */
   private searchFromIdx = 0
   // search-back candidate
   private sbPeak = 0
@@ -113,7 +144,10 @@ export class QrsDetector {
   private locSlope = 0
   private locBaselineShift = false
 
-  constructor(rateHz: number, sink: BeatSink) {
+  private readonly tuning: QrsTuning
+
+  constructor(rateHz: number, sink: BeatSink, tuning: Partial<QrsTuning> = {}) {
+    this.tuning = { ...DEFAULT_TUNING, ...tuning }
     if (!(rateHz >= 50 && rateHz <= 2000)) throw new RangeError(`QRS detector: rateHz ${rateHz} outside 50–2000`)
     this.rateHz = rateHz
     const ms = (t: number) => Math.max(1, Math.round((t * rateHz) / 1000))
@@ -222,7 +256,7 @@ export class QrsDetector {
     this.locate(peakIdx)
     if (this.locBaselineShift) return
     const sinceQrs = peakIdx - this.lastQrsPeakIdx
-    const tWave = sinceQrs < this.tWaveZone && this.locSlope < this.lastSlope / 2
+    const tWave = sinceQrs < this.tWaveZone && this.locSlope < this.lastSlope / 2 && peak < this.qrsPeaks.median()
     if (peak > this.threshold && !tWave && this.locR - this.lastR >= this.minRr) {
       this.accept(peak, peakIdx, this.locR, this.locSlope, this.locAmplitude)
       return
@@ -255,18 +289,23 @@ export class QrsDetector {
     this.pending.add(r)
   }
 
-  /** Search-back (Hamilton & Tompkins rule): no QRS for 1.5 × median RR → best noise peak above threshold/2. */
+  /**
+   * Search-back (Hamilton & Tompkins rule): no QRS for 1.5 × mean RR → the best noise peak, if above
+   * threshold/2 and with an R amplitude that is not a fraction of the beats'.
+   */
   private searchBack(n: number): void {
     if (this.sbPeak === 0) return
-    const rr = this.rrs.size > 0 ? this.rrs.median() : this.rateHz
-    if (n - this.preBlankLength - this.searchFromIdx <= rr * 1.5 + this.filter.windowLength) return
-    if (this.sbPeak > this.threshold / 2) this.accept(this.sbPeak, this.sbPeakIdx, this.sbR, this.sbSlope, this.sbAmplitude)
+    const rr = this.rrs.size > 0 ? this.rrs.mean() : this.rateHz
+    if (n - this.preBlankLength - this.searchFromIdx <= rr * this.tuning.searchBackRr + this.filter.windowLength) return
+    if (this.sbPeak > this.threshold / 2 && this.sbAmplitude >= this.tuning.searchBackMinAmplitude * this.rAmplitudes.median()) {
+      this.accept(this.sbPeak, this.sbPeakIdx, this.sbR, this.sbSlope, this.sbAmplitude)
+    }
   }
 
   private updateThreshold(): void {
-    const q = this.qrsPeaks.median()
+    const q = this.qrsPeaks.middleMean()
     const nz = this.noisePeaks.size > 0 ? this.noisePeaks.median() : 0
-    this.threshold = Math.max(this.thresholdFloor, nz + THRESHOLD_FRACTION * (q - nz))
+    this.threshold = Math.max(this.thresholdFloor, nz + this.tuning.thresholdFraction * (q - nz))
   }
 
   /**

@@ -14,7 +14,23 @@ import type { FieldCipher } from './crypto.js'
 import { fieldPurpose } from './crypto.js'
 import { storeCipher, type Db } from './db.js'
 
-export interface Admission {
+/** Who put the patient in the bed (issue 21): the hospital's ADT feed, or a person through the API. */
+export type AdmissionSource = 'adt' | 'manual'
+
+/** Where an admission came from, and for ADT the identifiers the interface engine uses. */
+export interface AdmissionOrigin {
+  readonly source: AdmissionSource
+  /** PID-3 CX-4 of the MRN (ADT); null for manual admissions. */
+  readonly authority: string | null
+  /** PV1-19 visit number (ADT); null when none. */
+  readonly visit: string | null
+  /** When the newest ADT event applied to the admission happened (EVN-6, else EVN-2, else MSH-7; ms); null when unknown or manual. */
+  readonly eventMs: number | null
+}
+
+export const MANUAL: AdmissionOrigin = Object.freeze({ source: 'manual', authority: null, visit: null, eventMs: null })
+
+export interface Admission extends AdmissionOrigin {
   readonly id: number
   readonly bedId: string
   readonly mrn: string
@@ -24,10 +40,14 @@ export interface Admission {
 }
 
 /** A row as stored: identifying columns sealed. */
-export interface SealedAdmissionRow { id: number; bed_id: string; mrn: Uint8Array; name: Uint8Array | null; birth_date: Uint8Array | null; admitted_ms: number; discharged_ms: number | null }
+export interface SealedAdmissionRow {
+  id: number; bed_id: string; mrn: Uint8Array; name: Uint8Array | null; birth_date: Uint8Array | null; admitted_ms: number; discharged_ms: number | null
+  /** Issue 21 (schema v6). */
+  source: string; mrn_authority: string | null; visit: Uint8Array | null; adt_event_ms: number | null
+}
 
 /** The identifying columns of `admissions`, each sealed under `fieldPurpose(column, id)`. */
-export const SEALED_COLUMNS = ['mrn', 'name', 'birth_date'] as const
+export const SEALED_COLUMNS = ['mrn', 'name', 'birth_date', 'visit'] as const
 
 /** Opens a stored row; throws FieldCipherError (never returns garbage) when a field was altered. */
 export function openAdmissionRow(cipher: FieldCipher, r: SealedAdmissionRow): { mrn: string; name: string | null; birthDate: string | null } {
@@ -54,7 +74,10 @@ export class Admissions {
   }
 
   private fromRow(r: SealedAdmissionRow): Admission {
-    return { id: r.id, bedId: r.bed_id, ...openAdmissionRow(this.cipher, r), admittedMs: r.admitted_ms }
+    return {
+      id: r.id, bedId: r.bed_id, ...openAdmissionRow(this.cipher, r), admittedMs: r.admitted_ms,
+      source: r.source === 'adt' ? 'adt' : 'manual', authority: r.mrn_authority, visit: this.cipher.openNullable(r.visit, fieldPurpose('admissions.visit', r.id)), eventMs: r.adt_event_ms,
+    }
   }
 
   private remember(a: Admission): void {
@@ -83,20 +106,44 @@ export class Admissions {
    * Admits a patient, discharging whoever was in the bed. Durable at return. The row id is chosen
    * before the insert (inside the transaction) because the sealed fields are bound to it.
    */
-  admit(bedId: string, mrn: string, name: string | null, birthDate: string | null, atMs: number): Admission {
+  admit(bedId: string, mrn: string, name: string | null, birthDate: string | null, atMs: number, origin: AdmissionOrigin = MANUAL): Admission {
     const c = this.cipher
     const run = this.db.transaction(() => {
       this.db.prepare('UPDATE admissions SET discharged_ms = ? WHERE bed_id = ? AND discharged_ms IS NULL').run(atMs, bedId)
       const id = (this.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM admissions').get() as { id: number }).id
-      this.db.prepare('INSERT INTO admissions (id, bed_id, mrn, name, birth_date, admitted_ms) VALUES (?,?,?,?,?,?)')
-        .run(id, bedId, c.seal(mrn, fieldPurpose('admissions.mrn', id)), c.sealNullable(name, fieldPurpose('admissions.name', id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', id)), atMs)
+      this.db.prepare('INSERT INTO admissions (id, bed_id, mrn, name, birth_date, admitted_ms, source, mrn_authority, visit, adt_event_ms) VALUES (?,?,?,?,?,?,?,?,?,?)')
+        .run(id, bedId, c.seal(mrn, fieldPurpose('admissions.mrn', id)), c.sealNullable(name, fieldPurpose('admissions.name', id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', id)), atMs,
+          origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', id)), origin.eventMs)
       return id
     })
     const previous = this.byBed.get(bedId)
     if (previous) this.byId.delete(previous.id)
-    const a: Admission = { id: run(), bedId, mrn, name, birthDate, admittedMs: atMs }
+    const a: Admission = { id: run(), bedId, mrn, name, birthDate, admittedMs: atMs, source: origin.source, authority: origin.authority, visit: origin.visit, eventMs: origin.eventMs }
     this.remember(a)
     return a
+  }
+
+  /** The current admission of the patient with this MRN, if they lie in a bed of this ward (O(beds)). */
+  currentByMrn(mrn: string): Admission | undefined {
+    for (const a of this.byBed.values()) if (a.mrn === mrn) return a
+    return undefined
+  }
+
+  /**
+   * Corrects a current admission in place (ADT A08, or an ADT admit for a patient admitted by hand
+   * who is already in the bed: it then follows the feed): name, birth date and origin. Same id, same
+   * MRN, so the same pseudonym. Durable at return.
+   */
+  update(bedId: string, name: string | null, birthDate: string | null, origin: AdmissionOrigin): Admission | undefined {
+    const a = this.byBed.get(bedId)
+    if (!a) return undefined
+    const c = this.cipher
+    this.db.prepare('UPDATE admissions SET name = ?, birth_date = ?, source = ?, mrn_authority = ?, visit = ?, adt_event_ms = ? WHERE id = ?')
+      .run(c.sealNullable(name, fieldPurpose('admissions.name', a.id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', a.id)),
+        origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', a.id)), origin.eventMs, a.id)
+    const updated: Admission = { ...a, name, birthDate, source: origin.source, authority: origin.authority, visit: origin.visit, eventMs: origin.eventMs }
+    this.remember(updated)
+    return updated
   }
 
   /** Discharges the patient of `bedId`; returns the admission that ended, if any. */

@@ -17,6 +17,7 @@ export function alarmBody(c: AlarmChange): Buffer {
   const m: AlarmMsg = {
     alarmId: c.alarmId, ruleId: c.ruleId, state: c.state, priority: c.priority, category: c.category, code: c.code ?? '',
     value: c.value ?? Number.NaN, message: c.message, conditionSinceMs: c.conditionSinceMs, atMs: c.atMs, latching: c.latching, ackBy: c.ackBy ?? '',
+    foldedInto: c.foldedInto ?? '',
   }
   return asBuffer(encodeAlarm(m))
 }
@@ -33,6 +34,7 @@ export function readAlarmBody(body: Uint8Array): AlarmMsg {
     alarmId: String(a.alarmId), ruleId: String(a.ruleId), state: String(a.state), priority: String(a.priority), category: String(a.category),
     code: typeof a.code === 'string' ? a.code : '', value: typeof a.value === 'number' ? a.value : Number.NaN, message: String(a.message ?? ''),
     conditionSinceMs: Number(a.conditionSinceMs ?? 0), atMs: Number(a.atMs ?? 0), latching: a.latching === true, ackBy: typeof a.ackBy === 'string' ? a.ackBy : '',
+    foldedInto: typeof a.foldedInto === 'string' ? a.foldedInto : '',
   }
 }
 

@@ -25,7 +25,7 @@ import { FieldCipher, fieldPurpose, type KeyRing } from './crypto.js'
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 6
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -130,6 +130,26 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
   },
   // v3 → v4 (issue 18): identifying columns sealed at rest.
   sealAdmissionIdentities,
+  // v4 → v5 (issue 19): the alarm history (GET /api/alarms?state=all&since=…, alarm-history.ts)
+  // reads alarm records by time; a partial index keeps it off the observation rows and costs
+  // nothing on their insert path.
+  (db) => {
+    db.exec(`CREATE INDEX records_alarms_by_time ON records (hub_time_ms, hub_seq) WHERE kind = 3;`)
+  },
+  // v5 → v6 (issue 21): where an admission came from. source: 'manual' (the API, the nurse's
+  // fallback) or 'adt' (the hospital's interface engine, agent/hl7/); for ADT ones the MRN's
+  // assigning authority (PID-3 CX-4, a code of the hospital, not identifying) and the visit number
+  // (PV1-19, identifying: sealed like the MRN, under fieldPurpose('admissions.visit', id)), and
+  // when the newest ADT event applied to it happened (sender's EVN time, ms): an older event
+  // arriving late must not undo a newer one.
+  (db) => {
+    db.exec(`
+      ALTER TABLE admissions ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
+      ALTER TABLE admissions ADD COLUMN mrn_authority TEXT;
+      ALTER TABLE admissions ADD COLUMN visit BLOB;
+      ALTER TABLE admissions ADD COLUMN adt_event_ms INTEGER;
+    `)
+  },
 ]
 
 /**

@@ -10,6 +10,7 @@ import type { Admissions } from '../store/admissions.js'
 import type { DeviceRegistry } from '../pipeline/devices.js'
 import type { DeviceIdentities } from '../store/device-identities.js'
 import type { EpochKey, Pseudonymizer } from './pseudonym.js'
+import { subjectTimeMs } from './subject-time.js'
 
 export type TopicName = 'raw_vitals' | 'waveforms' | 'alert_events' | 'audit_log'
 
@@ -68,8 +69,8 @@ export class EnvelopeEncoder {
   encode(row: OutboxRow): EncodedRecord {
     const hubTimeMs = row[Col.HUB_TIME_MS]
     const deviceId = row[Col.DEVICE_ID]
-    // The key of the epoch in force when the record was accepted (pseudonym.ts, Epochs).
-    const epoch = this.pseudonyms.epochAt(hubTimeMs)
+    // The key of the epoch in force when the record was accepted, or its alarm episode started (subject-time.ts).
+    const epoch = this.pseudonyms.epochAt(subjectTimeMs(row))
     const { subject, kind } = this.subjectOf(row, epoch)
     const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     const env: EnvelopeMsg = {

@@ -60,6 +60,11 @@ export class BedContexts {
     if (input.consciousness !== undefined) c.consciousness = { value: input.consciousness, atMs, by }
     if (input.on_oxygen !== undefined) c.on_oxygen = { value: input.on_oxygen, atMs, by }
     if (input.spo2_scale !== undefined) c.spo2_scale = { value: input.spo2_scale, atMs, by }
+    return this.put(bedId, admissionId, c)
+  }
+
+  /** A whole context (the patient's, carried to their new bed on a transfer), with its times and authors. */
+  put(bedId: string, admissionId: number | null, c: BedContext): BedContext {
     this.byBed.set(bedId, c)
     this.save.run(bedId, admissionId, c.consciousness?.value ?? null, c.consciousness?.atMs ?? null, c.consciousness?.by ?? null,
       c.on_oxygen === undefined ? null : c.on_oxygen.value ? 1 : 0, c.on_oxygen?.atMs ?? null, c.on_oxygen?.by ?? null,

@@ -11,13 +11,16 @@ import { alarmJson, vitalJson } from '../outputs.js'
 import type { DeviceStatus } from '../pipeline/device-status.js'
 import type { LatestVitals } from '../pipeline/latest.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
-import type { Admission, Admissions } from '../store/admissions.js'
+import { MANUAL, type Admission, type Admissions } from '../store/admissions.js'
+import { unknownBed, who, type Actor } from './actor.js'
+import { AdtCases } from './adt-cases.js'
+import { AlarmHistory } from '../store/alarm-history.js'
 import type { Db } from '../store/db.js'
 import type { Pseudonymizer } from '../sync/pseudonym.js'
 import { AuditedViews } from './audited-views.js'
-import { BedContexts, type BedContextInput } from './context.js'
+import { BedContexts, type BedContext, type BedContextInput } from './context.js'
 
-export interface Actor { readonly role: string; readonly name: string }
+export type { Actor } from './actor.js'
 
 export type Refusal<S extends number> = { ok: false; status: S; error: string; field: string }
 
@@ -41,16 +44,23 @@ export interface WardDeps {
   readonly bedChanged: (bedId: string) => void
 }
 
-const who = (actor: Actor): string => `${actor.role}:${actor.name}`
-
 export class Ward {
   private readonly audited = new AuditedViews()
   private readonly contexts: BedContexts
+  private readonly history: AlarmHistory
   private readonly bedIds: ReadonlySet<string>
+  /** Issue 21: the same use cases as the hospital's ADT feed drives them (ward/adt-cases.ts). */
+  readonly adt: AdtCases
 
   constructor(private readonly d: WardDeps) {
     this.bedIds = new Set(d.beds.map((b) => b.id))
+    this.adt = new AdtCases(d, this.bedIds, {
+      reset: (bedId) => this.resetBed(bedId),
+      contextOf: (bedId) => ({ ...this.contexts.of(bedId) }),
+      carryContext: (bedId, admissionId, c) => this.carryContext(bedId, admissionId, c),
+    })
     this.contexts = new BedContexts(d.db, (bedId) => d.admissions.current(bedId)?.id ?? null)
+    this.history = new AlarmHistory(d.db)
   }
 
   /**
@@ -58,16 +68,25 @@ export class Ward {
    * patient's (scale 2 is a clinical decision), back into the engine, its alarms published as usual.
    */
   restoreContexts(): void {
-    for (const [bedId, c] of this.contexts.all()) {
-      if (!this.bedIds.has(bedId)) continue
-      const apply = (ctx: Parameters<RuleEngine['setPatientContext']>[1], atMs: number) => {
-        const changes = this.d.engine.setPatientContext(bedId, ctx, atMs)
-        if (changes.length > 0) this.d.alarms(changes)
-      }
-      if (c.spo2_scale) apply({ spo2Scale: c.spo2_scale.value }, c.spo2_scale.atMs)
-      if (c.on_oxygen) apply({ onOxygen: c.on_oxygen.value }, c.on_oxygen.atMs)
-      if (c.consciousness) apply({ consciousness: c.consciousness.value }, c.consciousness.atMs)
+    for (const [bedId, c] of this.contexts.all()) if (this.bedIds.has(bedId)) this.applyContext(bedId, c)
+  }
+
+  /** The context a patient brought from their previous bed, stored for the new admission and into the engine. */
+  private carryContext(bedId: string, admissionId: number, carried: BedContext): void {
+    if (Object.keys(carried).length === 0) return
+    this.contexts.put(bedId, admissionId, carried)
+    this.applyContext(bedId, carried)
+  }
+
+  /** A stored context into the engine, each value at the time it was set; its alarms published as usual. */
+  private applyContext(bedId: string, c: BedContext): void {
+    const apply = (ctx: Parameters<RuleEngine['setPatientContext']>[1], atMs: number) => {
+      const changes = this.d.engine.setPatientContext(bedId, ctx, atMs)
+      if (changes.length > 0) this.d.alarms(changes)
     }
+    if (c.spo2_scale) apply({ spo2Scale: c.spo2_scale.value }, c.spo2_scale.atMs)
+    if (c.on_oxygen) apply({ onOxygen: c.on_oxygen.value }, c.on_oxygen.atMs)
+    if (c.consciousness) apply({ consciousness: c.consciousness.value }, c.consciousness.atMs)
   }
 
   beds(): unknown[] {
@@ -82,7 +101,8 @@ export class Ward {
     return {
       id: bedId,
       // The patient label stays on the ward network (never synced); the MRN is not shown.
-      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs } : null,
+      // source (issue 21): 'adt' from the hospital's interface engine, 'manual' through the API.
+      patient: admission ? { label: admission.name ?? 'admitted', admittedMs: admission.admittedMs, source: admission.source } : null,
       devices: devices.map((d) => ({ id: d.id, type: d.type, link: this.d.devices.link(d.id) ?? null, battery: this.d.devices.isLowBattery(d.id) ? 'low' : null })),
       vitals: latest ? [...latest.values()].map(vitalJson) : [],
       // The NEWS2 inputs a nurse set (POST /api/beds/{bed}/context), each with when and by whom.
@@ -91,10 +111,47 @@ export class Ward {
     }
   }
 
-  alarms(state: 'active' | 'all' = 'active'): unknown[] {
-    // The engine keeps only alarms that are not cleared; "all" is the same list until the alarm history lands.
-    void state
-    return this.d.engine.active().map((v) => alarmJson(v))
+  /**
+   * The active alarms as a nurse's list: one entry per visible alarm, the alarms folded under it
+   * (grouping, rules/grouping.ts) inside it as `folded`, never as entries of their own.
+   */
+  alarms(): unknown[] {
+    const active = this.d.engine.active()
+    const folded = new Map<string, unknown[]>()
+    for (const v of active) if (v.foldedInto !== undefined) (folded.get(v.foldedInto) ?? folded.set(v.foldedInto, []).get(v.foldedInto)!).push(alarmJson(v))
+    const out: unknown[] = []
+    for (const v of active) {
+      if (v.foldedInto !== undefined && active.some((x) => x.alarmId === v.foldedInto)) continue
+      out.push({ ...alarmJson(v), folded: folded.get(v.alarmId) ?? [] })
+    }
+    return out
+  }
+
+  /**
+   * The alarm history (GET /api/alarms?state=all&since=…): every alarm with a state change
+   * recorded since `sinceMs` (hub time), read from the store, one entry per alarm (episode) with its
+   * changes in order; open alarms whose changes are older are included too. `limit` bounds the rows read.
+   */
+  alarmHistory(sinceMs: number, limit: number): { alarms: unknown[]; truncated: boolean; unreadable: number } {
+    const { changes, truncated, unreadable } = this.history.changesSince(sinceMs, limit)
+    const byId = new Map<string, { latest: Record<string, unknown>; history: unknown[] }>()
+    for (const { hubSeq, bedId, hubTimeMs, alarm: a } of changes) {
+      const latest: Record<string, unknown> = {
+        alarmId: a.alarmId, bedId, ruleId: a.ruleId, state: a.state, priority: a.priority, category: a.category, message: a.message,
+        conditionSinceMs: a.conditionSinceMs, atMs: a.atMs, latching: a.latching,
+        ...(a.code ? { code: a.code } : {}), ...(Number.isNaN(a.value) ? {} : { value: a.value }), ...(a.ackBy ? { ackBy: a.ackBy } : {}),
+        ...(a.foldedInto ? { foldedInto: a.foldedInto } : {}),
+      }
+      const step = { state: a.state, priority: a.priority, atMs: a.atMs, recordedMs: hubTimeMs, hubSeq, ...(a.ackBy ? { ackBy: a.ackBy } : {}), ...(a.foldedInto ? { foldedInto: a.foldedInto } : {}) }
+      const entry = byId.get(a.alarmId)
+      if (entry) {
+        entry.latest = latest
+        entry.history.push(step)
+      } else byId.set(a.alarmId, { latest, history: [step] })
+    }
+    const alarms: unknown[] = [...byId.values()].map((e) => ({ ...e.latest, history: e.history }))
+    for (const v of this.d.engine.active()) if (!byId.has(v.alarmId)) alarms.push({ ...alarmJson(v), history: [] })
+    return { alarms, truncated, unreadable }
   }
 
   /** `bedId`, when given (MQTT acks name the bed in the topic), must be the alarm's bed. */
@@ -119,21 +176,25 @@ export class Ward {
   async admit(req: { bed_id: string; mrn: string; name?: string; birth_date?: string }, actor: Actor) {
     if (!this.bedIds.has(req.bed_id)) return unknownBed(req.bed_id, 'bed_id')
     const from = this.d.nextSeq()
-    const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now())
+    // The bed's alarms are cleared under the admission they belonged to, before the new one starts.
     this.resetBed(req.bed_id)
+    const a = this.d.admissions.admit(req.bed_id, req.mrn, req.name ?? null, req.birth_date ?? null, Date.now(), MANUAL)
+    this.d.bedChanged(req.bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', a.mrn)
     // The audit trail names the admission by its local id and pseudonym, never by MRN or name.
     this.d.audit('admission', who(actor), req.bed_id, `admission ${a.id} to bed ${req.bed_id}, patient ${pseudonym}`)
     await this.d.durable(from)
-    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym } }
+    return { ok: true as const, admission: { id: a.id, bedId: a.bedId, admittedMs: a.admittedMs, pseudonym, source: a.source } }
   }
 
   async discharge(bedId: string, actor: Actor) {
     if (!this.bedIds.has(bedId)) return unknownBed(bedId, 'bed_id')
+    if (!this.d.admissions.current(bedId)) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
     const from = this.d.nextSeq()
-    const a = this.d.admissions.discharge(bedId, Date.now())
-    if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
+    // "cleared" for every open alarm of the patient, published under their admission (same key, same partition).
     this.resetBed(bedId)
+    const a = this.d.admissions.discharge(bedId, Date.now())!
+    this.d.bedChanged(bedId)
     this.d.audit('discharge', who(actor), bedId, `admission ${a.id} discharged from bed ${bedId}`)
     await this.d.durable(from)
     return { ok: true as const }
@@ -150,13 +211,18 @@ export class Ward {
     }
     const now = Date.now()
     const fromSeq = this.d.nextSeq()
+    // The NEWS2 context is the patient's (scale 2 is a clinical decision): it moves with them.
+    const carried = { ...this.contexts.of(req.bed_id) }
+    this.resetBed(req.bed_id)
+    this.resetBed(req.to_bed_id)
     // One transaction: a crash cannot leave the patient discharged from one bed and not yet in the other.
     const to: Admission = this.d.db.transaction(() => {
       this.d.admissions.discharge(req.bed_id, now)
-      return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now)
+      return this.d.admissions.admit(req.to_bed_id, from.mrn, from.name, from.birthDate, now, from) // keeps its source (ADT or manual)
     })()
-    this.resetBed(req.bed_id)
-    this.resetBed(req.to_bed_id)
+    this.carryContext(req.to_bed_id, to.id, carried)
+    this.d.bedChanged(req.bed_id)
+    this.d.bedChanged(req.to_bed_id)
     const pseudonym = this.d.pseudonyms.pseudonym('patient', to.mrn)
     this.d.audit('transfer', who(actor), req.to_bed_id, `admission ${from.id} in bed ${req.bed_id} moved to admission ${to.id} in bed ${req.to_bed_id}, patient ${pseudonym}`)
     await this.d.durable(fromSeq)
@@ -198,15 +264,16 @@ export class Ward {
     }
   }
 
-  /** Forgets what the engine and the latest values knew about a bed (its patient changed). */
+  /**
+   * Its patient is about to change: publishes "cleared" for the bed's open alarms (under the
+   * admission they belong to) and forgets what the engine and the latest values knew about it.
+   * The caller redraws the tile once the admission changed.
+   */
   private resetBed(bedId: string): void {
-    this.d.engine.resetBed(bedId)
+    // Every open alarm of the patient who left is published as cleared (issue 19), not dropped.
+    const cleared = this.d.engine.resetBed(bedId, Date.now())
+    if (cleared.length > 0) this.d.alarms(cleared)
     this.contexts.clear(bedId)
     this.d.latest.clearBed(bedId)
-    this.d.bedChanged(bedId)
   }
-}
-
-function unknownBed(bedId: string, field: string) {
-  return { ok: false as const, status: 404 as const, error: `${field}: unknown bed "${bedId}"`, field }
 }

@@ -8,6 +8,7 @@
 #   services.sh stop  [kafka|cassandra|all] SIGTERM, wait, SIGKILL; no JVM left behind
 #   services.sh status                     one line per service
 #   services.sh env                        export lines for eval: KAFKA_BROKERS, CASSANDRA_CONTACT
+#   services.sh classpath hapi             the HAPI HL7 v2 jars' classpath for test/hl7/hapi (issue 21; fetched when missing)
 #   services.sh start|stop kafka-secure    a separate SASL_SSL Kafka for the security test (never in "all");
 #                                          once started, env also exports KAFKA_SECURE_BROKERS, KAFKA_SECURE_TLS_DIR
 #
@@ -40,6 +41,8 @@ source "$HERE/kafka.sh"
 source "$HERE/kafka-secure.sh"
 # shellcheck source=cassandra.sh
 source "$HERE/cassandra.sh"
+# shellcheck source=hapi.sh
+source "$HERE/hapi.sh"
 
 services_of() {
   case "${1:-all}" in
@@ -51,7 +54,15 @@ services_of() {
 
 cmd_fetch() {
   local svc
-  for svc in kafka cassandra; do fetch_classpath "$svc" >/dev/null; done
+  for svc in kafka cassandra hapi; do fetch_classpath "$svc" >/dev/null; done
+}
+
+# Jars only (no server): the classpath of a test harness.
+cmd_classpath() {
+  case "${1:-}" in
+    hapi) hapi_classpath ;;
+    *) die "usage: $0 classpath hapi" ;;
+  esac
 }
 
 # Launch every requested JVM first, then wait for each: Kafka is ready while Cassandra still boots.
@@ -130,7 +141,8 @@ main() {
     stop) cmd_stop "$@" ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    *) die "usage: $0 fetch | start [kafka|cassandra|all] | stop [kafka|cassandra|all] | status | env" ;;
+    classpath) cmd_classpath "$@" ;;
+    *) die "usage: $0 fetch | start [kafka|cassandra|all] | stop [kafka|cassandra|all] | status | env | classpath hapi" ;;
   esac
 }
 

@@ -115,4 +115,17 @@ describe('news2 context', () => {
     agent = await startAgent(config, { log: pino({ level: 'silent' }) })
     assert.equal((await bed('c-02')).context.spo2_scale, undefined, 'also after a restart')
   })
+
+  test('news2 context: a transfer carries the patient\'s context to the new bed with its times and authors', async () => {
+    // c-02 holds MRN-CTX-2 (previous test); c-01 is empty.
+    assert.equal((await setContext('c-02', { spo2_scale: 2, consciousness: 'C' })).status, 200)
+    const before = (await bed('c-02')).context
+    const r = await fetch(`${http()}/api/admissions`, { method: 'POST', headers: bearer(NURSE), body: JSON.stringify({ action: 'transfer', bed_id: 'c-02', to_bed_id: 'c-01' }) })
+    assert.equal(r.status, 200, await r.text())
+    const moved = await bed('c-01')
+    assert.deepEqual(moved.context.spo2_scale, before.spo2_scale, 'scale 2 moved, same time and author')
+    assert.deepEqual(moved.context.consciousness, before.consciousness)
+    assert.equal((moved.news2 as { spo2Scale?: number } | null)?.spo2Scale, 2, 'and the new bed scores with it')
+    assert.deepEqual((await bed('c-02')).context, {}, 'the old bed starts afresh')
+  })
 })

@@ -23,6 +23,7 @@ const state: LiveState = {
   beds: () => [{ id: 'b1', vitals: [] }],
   bed: (id) => ({ id, vitals: [{ code: 'MDC_ECG_HEART_RATE', value: 80 }] }),
   alarms: () => [{ alarmId: 'b1:hr-high:1', state: 'raised' }],
+  alarmFolding: () => ({ 'b1:hr-high:1': null }),
   status: () => ({ queue: { depth: 0 } }),
   viewed: () => undefined,
 }

@@ -152,10 +152,12 @@ export const CASES: readonly Case[] = [
     rules: { set: [{ id: 'news2', kind: 'news2' }] },
     steps: [['ctx', { consciousness: 'A', onOxygen: false }, 0], ['obs', RR, 22, 1], ['obs', SPO2, 95, 2], ['obs', SBP, 105, 3], ['obs', HR, 95, 4],
       ['obs', TEMP, 38.4, 5], ['ctx', { consciousness: 'C' }, 6], ['ctx', { consciousness: 'A' }, 7]],
-    expect: ['news2 raised medium @4', 'news2 escalated high @6'] },
+    // RCP Chart 2: the aggregate of 2 (RR 22) is "low" (ward-based response), 5 medium, 7 high.
+    expect: ['news2 raised low @1', 'news2 escalated medium @4', 'news2 escalated high @6'] },
   { name: 'news2: an input older than max_age_s stops counting',
     rules: { set: [{ id: 'news2', kind: 'news2', max_age_s: 60, latching: 'never' }] }, steps: [['obs', RR, 30, 0], ['tick', 60], ['tick', 61]],
-    expect: ['news2 raised low @0', 'news2 cleared low @61'] },
+    // RR 30 alone scores 3: a single red parameter, "urgent ward-based response" → medium.
+    expect: ['news2 raised medium @0', 'news2 cleared medium @61'] },
   // ── technical conditions ──
   { name: 'technical: disconnected raises after its delay and clears when the link is back',
     rules: { set: [tech('disconnected', { delay_s: 10 })] }, steps: [['tech', 'disconnected', true, 0], ['tick', 5], ['tick', 10], ['tech', 'disconnected', false, 20]],

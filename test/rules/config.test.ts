@@ -23,7 +23,7 @@ function errors(section: unknown): string[] {
 describe('rules: config schema', () => {
   test('rules: an absent section means the default adult set', () => {
     const cfg = rulesConfigSchema.parse(undefined)
-    assert.deepEqual(cfg, { defaults: true, set: [], beds: {} })
+    assert.deepEqual(cfg, { defaults: true, grouping: true, set: [], beds: {} })
     assert.deepEqual(resolveRules(cfg).map((r) => r.id), DEFAULT_RULE_DEFS.map((r) => r.id))
     assert.deepEqual(resolveRules(DEFAULT_RULES), resolveRules(cfg))
   })

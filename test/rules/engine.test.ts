@@ -119,14 +119,29 @@ describe('rules: engine details', () => {
     assert.deepEqual(fired('bed-4', 40), ['hr-low'])
   })
 
-  test('rules: resetBed forgets the bed and its alarms', () => {
-    const engine = createRuleEngine(config({ set: [{ ...hrHigh, delay_s: 0 }] }))
+  test('rules: resetBed publishes cleared for the patient\'s open alarms (latched ones too) and forgets what it knew', () => {
+    const engine = createRuleEngine(config({ set: [{ ...hrHigh, delay_s: 0, latching: 'always' }, { id: 'news2', kind: 'news2' }] }))
     engine.observe(BED, obs(HR, 130, 0))
-    assert.equal(engine.active().length, 1)
-    engine.resetBed(BED)
-    assert.equal(engine.active().length, 0)
-    assert.equal(engine.news2(BED), undefined)
-    assert.equal(engine.stats().beds, 0)
+    engine.observe(BED, obs(HR, 80, 1)) // the condition ends; hr-high stays latched
+    assert.deepEqual(engine.active().map((a) => a.ruleId), ['hr-high'])
+    const cleared = engine.resetBed(BED, T0 + 5000)
+    assert.deepEqual(cleared.map((c) => [c.ruleId, c.state]), [['hr-high', 'cleared']])
+    assert.match(cleared[0]!.message, /left the bed/)
+    assert.equal(engine.active().filter((a) => a.category !== 'technical').length, 0)
+    assert.equal(engine.news2(BED)?.total, 0)
+    // The next patient's tachycardia raises at once: no cooldown carried over from the last patient.
+    assert.deepEqual(engine.observe(BED, obs(HR, 135, 10)).map((c) => [c.ruleId, c.state]).sort(), [['hr-high', 'raised'], ['news2', 'raised']])
+    // Pulse 135 alone scores 3 in NEWS2: that escalation sits under the pulse's own alarm (grouping).
+    const hr = engine.active().find((a) => a.ruleId === 'hr-high')!
+    assert.deepEqual(engine.active().map((a) => [a.ruleId, a.foldedInto]).sort(), [['hr-high', undefined], ['news2', hr.alarmId]])
+  })
+
+  test('rules: resetBed keeps the technical alarms of the bed (its devices stay)', () => {
+    const engine = createRuleEngine(DEFAULT_RULES)
+    engine.technical(BED, 'dev-1', 'low-battery', true, T0)
+    assert.deepEqual(engine.active().map((a) => a.ruleId), ['tech-low-battery'])
+    assert.deepEqual(engine.resetBed(BED, T0 + 1000), [])
+    assert.deepEqual(engine.active().map((a) => a.ruleId), ['tech-low-battery'])
   })
 
   test('rules: news2() reports the inputs used and those missing or too old', () => {
@@ -256,8 +271,7 @@ describe('rules: properties', () => {
             const c = id === undefined ? undefined : engine.acknowledge(id, 'fuzz', T0 + t * 1000)
             if (c) track([c])
           } else {
-            engine.resetBed(bed)
-            for (const [id, c] of open) if (c.bedId === bed) open.delete(id)
+            track(engine.resetBed(bed, T0 + t * 1000))
           }
         }
         assert.deepEqual(engine.active().map((a) => a.alarmId).sort(), [...open.keys()].sort())

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createRuleEngine, scoreNews2, type News2Input } from '../../agent/rules/index.js'
+import { createRuleEngine, DEFAULT_RULES, scoreNews2, type News2Input } from '../../agent/rules/index.js'
 import {
   airPoints,
   consciousnessPoints,
@@ -48,8 +48,9 @@ describe('rules: NEWS2 worked examples (protocols.md §9)', () => {
     assert.equal(r.total, 6)
     assert.equal(r.band, 'medium')
     assert.equal(r.complete, true)
-    assert.deepEqual(raised.map((c) => `${c.state} ${c.priority} ${c.value}`), ['raised medium 5'])
-    assert.equal(raised[0]!.message, 'NEWS2 5: medium clinical risk (RR 22: 2, SpO2 95: 1, air: 0, BP 105: 1, pulse 95: 1, ACVPU A: 0; missing temp)')
+    // RCP Chart 2: RR 22 alone (2) is the low band, a ward-based assessment; 5 is the urgent-response threshold.
+    assert.deepEqual(raised.map((c) => `${c.state} ${c.priority} ${c.value} ${c.category}`), ['raised low 2 clinical-escalation', 'escalated medium 5 clinical-escalation'])
+    assert.equal(raised[1]!.message, 'NEWS2 5: medium clinical risk, urgent response (RR 22: 2, SpO2 95: 1, air: 0, BP 105: 1, pulse 95: 1, ACVPU A: 0; missing temp)')
   })
 })
 
@@ -108,5 +109,79 @@ describe('rules: NEWS2 input age', () => {
     const r = engine.news2('b')!
     assert.deepEqual(r.used, [])
     assert.equal(r.total, 0)
+  })
+
+  test('rules: NEWS2 oxygen ages out like consciousness; the SpO2 scale stays until changed', () => {
+    const engine = createRuleEngine(config({ set: [{ id: 'news2', kind: 'news2', max_age_s: 600, context_max_age_s: 3600 }] }))
+    engine.setPatientContext('b', { onOxygen: true, spo2Scale: 2 }, T0)
+    engine.observe('b', obs('MDC_PULS_OXIM_SAT_O2', 97, 0))
+    let r = engine.news2('b')!
+    assert.deepEqual([r.parts.find((p) => p.param === 'air')?.points, r.parts.find((p) => p.param === 'spo2')?.points], [2, 3])
+    engine.observe('b', obs('MDC_PULS_OXIM_SAT_O2', 97, 3601))
+    r = engine.news2('b')!
+    // Oxygen set an hour ago no longer counts (unknown: scored as the lower bound, on air); scale 2 still does.
+    assert.ok(r.missing.includes('air'))
+    assert.equal(r.spo2Scale, 2)
+    assert.equal(r.parts.find((p) => p.param === 'spo2')?.points, 0)
+  })
+})
+
+/**
+ * The NEWS2 context inputs through the engine (issue 19): set as a nurse sets them
+ * (setPatientContext, the path of POST /api/beds/{bed}/context), each ACVPU level and oxygen, and
+ * SpO2 scale 2 on air and on oxygen at every band edge of RCP Chart 1, with the escalation the
+ * aggregate raises (RCP Chart 2 mapped in defaults.ts).
+ */
+describe('rules: NEWS2 context inputs through the engine', () => {
+  const SPO2 = 'MDC_PULS_OXIM_SAT_O2'
+  const score = (ctx: Parameters<ReturnType<typeof createRuleEngine>['setPatientContext']>[1], spo2?: number) => {
+    const engine = createRuleEngine(DEFAULT_RULES)
+    const changes = [...engine.setPatientContext('b', ctx, T0)]
+    if (spo2 !== undefined) changes.push(...engine.observe('b', obs(SPO2, spo2, 0)))
+    const r = engine.news2('b')!
+    const news2 = engine.active().find((a) => a.ruleId === 'news2')
+    return { r, points: (p: string) => r.parts.find((x) => x.param === p)?.points, priority: news2?.priority, category: news2?.category, changes }
+  }
+
+  for (const [level, points] of [['A', 0], ['C', 3], ['V', 3], ['P', 3], ['U', 3]] as const) {
+    test(`rules: NEWS2 consciousness ${level} from the bedside scores ${points}`, () => {
+      const s = score({ consciousness: level })
+      assert.equal(s.points('consciousness'), points)
+      assert.equal(s.r.total, points)
+      // A new confusion alone is a single parameter 3: "urgent ward-based response" → medium.
+      assert.equal(s.priority, points === 3 ? 'medium' : undefined)
+      if (points === 3) assert.equal(s.category, 'clinical-escalation')
+    })
+  }
+
+  test('rules: NEWS2 supplemental oxygen adds 2 (a low clinical-escalation alone), air adds 0', () => {
+    assert.equal(score({ onOxygen: false }).points('air'), 0)
+    const o2 = score({ onOxygen: true })
+    assert.equal(o2.points('air'), 2)
+    assert.equal(o2.r.total, 2)
+    assert.equal(o2.priority, 'low')
+  })
+
+  // [SpO2, points on air, points on oxygen] at every scale-2 band edge of RCP Chart 1.
+  const SCALE2: ReadonlyArray<[number, number, number]> = [
+    [83, 3, 3], [84, 2, 2], [85, 2, 2], [86, 1, 1], [87, 1, 1], [88, 0, 0], [92, 0, 0], [93, 0, 1], [94, 0, 1], [95, 0, 2], [96, 0, 2], [97, 0, 3], [100, 0, 3],
+  ]
+  for (const [spo2, air, o2] of SCALE2) {
+    test(`rules: NEWS2 SpO2 scale 2 at ${spo2} %: ${air} on air, ${o2} on oxygen (+2 for the oxygen)`, () => {
+      const onAir = score({ spo2Scale: 2, onOxygen: false }, spo2)
+      assert.equal(onAir.points('spo2'), air)
+      assert.equal(onAir.r.spo2Scale, 2)
+      assert.equal(onAir.r.total, air)
+      const onO2 = score({ spo2Scale: 2, onOxygen: true }, spo2)
+      assert.equal(onO2.points('spo2'), o2)
+      assert.equal(onO2.r.total, o2 + 2)
+      // 5 or more: medium (urgent response); a single 3 below 5: medium; 1–4: low.
+      assert.equal(onO2.priority, o2 + 2 >= 5 || o2 === 3 ? 'medium' : 'low')
+    })
+  }
+
+  test('rules: NEWS2 scale 2 on air scores a COPD patient at SpO2 88 as 0 where scale 1 scores 3', () => {
+    assert.equal(score({ spo2Scale: 1, onOxygen: false }, 88).points('spo2'), 3)
+    assert.equal(score({ spo2Scale: 2, onOxygen: false }, 88).points('spo2'), 0)
   })
 })

@@ -54,16 +54,22 @@ export interface Score {
 
 /** Scores detections (sample indices) against annotations, EC57 style. */
 export function scoreBeats(annotations: readonly Annotation[], detections: readonly number[], rateHz: number): Score {
+  return scoreMisses(annotations, detections, rateHz).score
+}
+
+/** The same score, with the annotation code of every missed reference beat (for error analysis). */
+export function scoreMisses(annotations: readonly Annotation[], detections: readonly number[], rateHz: number): { score: Score; missedCodes: number[] } {
   const window = Math.round(0.15 * rateHz)
   const start = Math.round(300 * rateHz)
   const flutter = flutterEpisodes(annotations)
   const inFlutter = (s: number) => flutter.some(([a, b]) => s >= a && s <= b)
-  const ref = annotations.filter((a) => QRS_CODES.has(a.code) && a.sample >= start && !inFlutter(a.sample)).map((a) => a.sample)
+  const ref = annotations.filter((a) => QRS_CODES.has(a.code) && a.sample >= start && !inFlutter(a.sample))
   const det = detections.filter((s) => s >= start && !inFlutter(s)).sort((x, y) => x - y)
   const used = new Uint8Array(det.length)
+  const missedCodes: number[] = []
   let tp = 0
   let lo = 0
-  for (const r of ref) {
+  for (const { sample: r, code } of ref) {
     while (lo < det.length && det[lo]! < r - window) lo++
     let best = -1
     for (let k = lo; k < det.length && det[k]! <= r + window; k++) {
@@ -72,9 +78,9 @@ export function scoreBeats(annotations: readonly Annotation[], detections: reado
     if (best >= 0) {
       used[best] = 1
       tp++
-    }
+    } else missedCodes.push(code)
   }
-  return { tp, fn: ref.length - tp, fp: det.length - tp }
+  return { score: { tp, fn: ref.length - tp, fp: det.length - tp }, missedCodes }
 }
 
 function flutterEpisodes(annotations: readonly Annotation[]): Array<[number, number]> {

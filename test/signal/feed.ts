@@ -1,11 +1,19 @@
 /** Test utility: feeds a whole signal to an EcgAnalyzer as WaveformChunks (1 s by default) and collects its output. */
+import { codeOf } from '../../drivers/codes.js'
 import type { Observation } from '../../drivers/records.js'
 import { EcgAnalyzer, type BeatEvent, type EcgAnalyzerOptions, type EcgCondition } from '../../agent/signal/heart-rate.js'
 
 export const T0_MS = 1_764_000_000_000
 
+const RR_CODE = codeOf('MDC_ECG_TIME_PD_RR_GL')
+
 export interface AnalyzerRun {
+  /** HR observations (MDC_ECG_HEART_RATE). */
   readonly hr: Observation[]
+  /** RR-interval observations (MDC_ECG_TIME_PD_RR_GL), one per beat after the first. */
+  readonly rr: Observation[]
+  /** Every observation in emission order. */
+  readonly all: Observation[]
   readonly beats: BeatEvent[]
   readonly conditions: EcgCondition[]
 }
@@ -19,10 +27,10 @@ export interface FeedOptions {
 }
 
 export function runAnalyzer(samplesUv: Int32Array, rateHz: number, opts: Partial<EcgAnalyzerOptions> = {}, feed: FeedOptions = {}): AnalyzerRun {
-  const out: AnalyzerRun = { hr: [], beats: [], conditions: [] }
+  const out: AnalyzerRun = { hr: [], rr: [], all: [], beats: [], conditions: [] }
   const analyzer = new EcgAnalyzer({
     deviceId: 'patch-1',
-    sink: { observation: (o) => out.hr.push(o), beat: (b) => out.beats.push(b), condition: (c) => out.conditions.push(c) },
+    sink: { observation: (o) => (out.all.push(o), (o.code === RR_CODE ? out.rr : out.hr).push(o)), beat: (b) => out.beats.push(b), condition: (c) => out.conditions.push(c) },
     ...opts,
   })
   const size = feed.chunkSamples ?? Math.round(rateHz)

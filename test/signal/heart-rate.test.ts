@@ -18,9 +18,9 @@ test('signal: HR at 40, 72 and 220 /min, one Observation per second of device ti
     const ecg = syntheticEcg({ rateHz: RATE, seconds: 60, bpm, noiseUv: 15 })
     const run = runAnalyzer(ecg.samplesUv, RATE, {}, { chunkSamples: 73 })
     assert.equal(run.hr.length, 60, 'one value per second')
-    run.hr.forEach((o, k) => {
+    assert.deepEqual(run.all.map((o) => o.deviceSeq), run.all.map((_, k) => k), 'HR and RR share one sequence, in emission order')
+    run.hr.forEach((o) => {
       assert.equal(o.deviceTimeMs % 1000, 0)
-      assert.equal(o.deviceSeq, k)
       assert.equal(o.code, codeOf('MDC_ECG_HEART_RATE'))
       assert.equal(o.unit, '/min')
       assert.equal(o.deviceId, 'patch-1')
@@ -35,6 +35,28 @@ test('signal: HR at 40, 72 and 220 /min, one Observation per second of device ti
     const rr = run.beats.map((b) => b.rrMs).filter(Number.isFinite)
     assert.ok(rr.length > 20 && rr.every((ms) => Math.abs(ms - 60000 / bpm) <= 2 * (1000 / RATE) + 1), 'RR intervals')
   }
+})
+
+test('signal: every beat after the first is an RR observation (MDC_ECG_TIME_PD_RR_GL, ms) at its R peak', () => {
+  const beatTimesS = Array.from({ length: 50 }, (_, i) => 0.5 + i * 0.8 + (i % 2 ? 0.1 : 0)) // 0.7 / 0.9 s alternating
+  const ecg = syntheticEcg({ rateHz: RATE, seconds: 42, bpm: 75, beatTimesS, noiseUv: 10 })
+  const seq = { nextSeq: 1000 } // the patch's own records came first
+  const run = runAnalyzer(ecg.samplesUv, RATE, { seq }, { chunkSamples: 73 })
+  assert.equal(run.rr.length, run.beats.length - 1)
+  assert.ok(run.rr.length >= 40, `${run.rr.length} RR observations`)
+  run.rr.forEach((o, k) => {
+    const beat = run.beats[k + 1]!
+    assert.equal(o.code, codeOf('MDC_ECG_TIME_PD_RR_GL'))
+    assert.equal(o.unit, 'ms')
+    assert.equal(o.deviceTimeMs, beat.deviceTimeMs)
+    assert.ok(Math.abs(o.value - beat.rrMs) <= 0.05, `RR ${o.value} against the beat's ${beat.rrMs}`)
+    assert.equal(o.quality, 0)
+  })
+  const settled = run.rr.filter((o) => secondsOf(o.deviceTimeMs) > 5)
+  for (const o of settled) assert.ok(Math.abs(o.value - 700) <= 16 || Math.abs(o.value - 900) <= 16, `RR ${o.value} ms`)
+  const seqs = run.all.map((o) => o.deviceSeq)
+  assert.deepEqual(seqs, seqs.map((_, k) => 1000 + k), 'HR and RR continue the patch sequence, each number once')
+  assert.equal(seq.nextSeq, 1000 + seqs.length)
 })
 
 test('signal: asystole drives HR to 0 /min within 7 s, as a valid value', () => {
@@ -98,7 +120,7 @@ test('signal: a lost chunk is bridged, a long gap restarts detection without a f
 
 test('signal: a device clock jumping back restarts the stream instead of discarding it', () => {
   const hr: Array<[number, number]> = []
-  const analyzer = new EcgAnalyzer({ deviceId: 'p', sink: { observation: (o) => hr.push([o.deviceTimeMs, o.value]), condition: () => {} } })
+  const analyzer = new EcgAnalyzer({ deviceId: 'p', sink: { observation: (o) => void (o.code === codeOf('MDC_ECG_HEART_RATE') && hr.push([o.deviceTimeMs, o.value])), condition: () => {} } })
   const ecg = syntheticEcg({ rateHz: RATE, seconds: 40, bpm: 66, noiseUv: 10 })
   const jumpUs = 3_600_000_000 // the patch clock is reset one hour back at 20 s
   for (let k = 0; k < 40; k++) {

@@ -1,7 +1,8 @@
 /**
  * Regression guard: the streaming QRS detector on the MIT-BIH records in shared/data/mitdb,
- * lead 0, scored EC57-style (150 ms, from 05:00, gross over all records). Goal 99.7 % (see
- * bench/results/signal.md); this test fails below 99.5 % gross Se or +P.
+ * lead 0, scored EC57-style (150 ms, from 05:00, gross over all records). Goal 99.7 % on records
+ * the detector was not tuned on (issue 20; BENCHMARKS.md); these 34 are at 99.878 / 99.961 % and
+ * this test fails below 99.7 % gross Se or +P (below 99.5 % before issue 20).
  */
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
@@ -15,7 +16,7 @@ import { resample } from './resample.js'
 
 const MITDB = new URL('../../../shared/data/mitdb/', import.meta.url).pathname
 
-test('signal: MIT-BIH gross Se and +P of the streaming detector stay at or above 99.5 %', () => {
+test('signal: MIT-BIH gross Se and +P of the streaming detector stay at or above 99.7 %', () => {
   const records = readFileSync(`${MITDB}RECORDS`, 'utf8').split(/\s+/).filter((r) => r && existsSync(`${MITDB}${r}.hea`))
   assert.ok(records.length >= 34, `expected the 34 public records, found ${records.length}`)
   const gross: Score = { tp: 0, fn: 0, fp: 0 }
@@ -30,11 +31,11 @@ test('signal: MIT-BIH gross Se and +P of the streaming detector stay at or above
   }
   lines.push(`gross  ${String(gross.tp).padStart(6)} ${String(gross.fn).padStart(4)} ${String(gross.fp).padStart(4)}  ${sePercent(gross).toFixed(3)} ${ppPercent(gross).toFixed(3)}`)
   console.log(lines.join('\n'))
-  assert.ok(sePercent(gross) >= 99.5, `gross Se ${sePercent(gross).toFixed(3)} % < 99.5 %`)
-  assert.ok(ppPercent(gross) >= 99.5, `gross +P ${ppPercent(gross).toFixed(3)} % < 99.5 %`)
+  assert.ok(sePercent(gross) >= 99.7, `gross Se ${sePercent(gross).toFixed(3)} % < 99.7 %`)
+  assert.ok(ppPercent(gross) >= 99.7, `gross +P ${ppPercent(gross).toFixed(3)} % < 99.7 %`)
 })
 
-test('signal: MIT-BIH lead 1 (V1/V2/V4/V5, a generalisation check) stays above 98 % Se and 99 % +P', () => {
+test('signal: MIT-BIH lead 1 (V1/V2/V4/V5, a generalisation check) stays above 98.5 % Se and 99.1 % +P', () => {
   const records = readFileSync(`${MITDB}RECORDS`, 'utf8').split(/\s+/).filter((r) => r && existsSync(`${MITDB}${r}.hea`))
   const gross: Score = { tp: 0, fn: 0, fp: 0 }
   for (const rec of records) {
@@ -46,7 +47,7 @@ test('signal: MIT-BIH lead 1 (V1/V2/V4/V5, a generalisation check) stays above 9
     gross.fp += s.fp
   }
   console.log(`lead 1 gross: TP ${gross.tp} FN ${gross.fn} FP ${gross.fp} Se ${sePercent(gross).toFixed(3)} % +P ${ppPercent(gross).toFixed(3)} %`)
-  assert.ok(sePercent(gross) >= 98 && ppPercent(gross) >= 99)
+  assert.ok(sePercent(gross) >= 98.5 && ppPercent(gross) >= 99.1) // 98.843 / 99.279 at issue 20
 })
 
 test('signal: MIT-BIH HR from the per-patch analyzer matches the HR of the reference beats', () => {
@@ -86,7 +87,7 @@ function referenceBeatTimesMs(annotations: readonly { sample: number; code: numb
   return annotations.filter((a) => beats.has(a.code)).map((a) => (a.sample * 1000) / rateHz)
 }
 
-test('signal: MIT-BIH resampled to 130 Hz (Polar PMD) and 500 Hz keeps gross Se and +P at or above 99.5 %', () => {
+test('signal: MIT-BIH resampled to 130 Hz (Polar PMD) and 500 Hz keeps gross Se and +P at or above 99.7 %', () => {
   const records = readFileSync(`${MITDB}RECORDS`, 'utf8').split(/\s+/).filter((r) => r && existsSync(`${MITDB}${r}.hea`))
   for (const toHz of [130, 500]) {
     const gross: Score = { tp: 0, fn: 0, fp: 0 }
@@ -99,6 +100,6 @@ test('signal: MIT-BIH resampled to 130 Hz (Polar PMD) and 500 Hz keeps gross Se 
       gross.fp += s.fp
     }
     console.log(`resampled to ${toHz} Hz: TP ${gross.tp} FN ${gross.fn} FP ${gross.fp} Se ${sePercent(gross).toFixed(3)} % +P ${ppPercent(gross).toFixed(3)} %`)
-    assert.ok(sePercent(gross) >= 99.5 && ppPercent(gross) >= 99.5, `${toHz} Hz`)
+    assert.ok(sePercent(gross) >= 99.7 && ppPercent(gross) >= 99.7, `${toHz} Hz`)
   }
 })

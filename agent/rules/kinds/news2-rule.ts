@@ -2,9 +2,13 @@
  * NEWS2 as an alarm rule, and the per-bed store of its latest valid inputs.
  * Inputs: latest valid RR, SpO2, systolic BP, pulse (any HR/pulse source) and temperature from
  * devices; consciousness (ACVPU), on-oxygen and the SpO2 scale from the patient context.
- * Inputs older than `max_age_s` (consciousness: `context_max_age_s`) do not count.
- * Alarm: aggregate ≥ 7 → high; 5–6 → the rule's priority (medium by default); a single 3 →
- * `red_priority` (RCP Chart 2, protocols.md §9). Allocation-free on the per-record path.
+ * Inputs older than `max_age_s` (consciousness and oxygen: `context_max_age_s`) do not count;
+ * the SpO2 scale is a clinical decision and stays until changed.
+ * Alarm (category clinical-escalation: a call to assess the patient, distinct from a parameter's
+ * limit alarm), the RCP Chart 2 response thresholds as priorities (mapping cited in defaults.ts):
+ * aggregate ≥ 7 → high; 5–6 → `priority` (medium); a single parameter scoring 3 →
+ * `red_priority` (medium); 1–4 → `low_priority` (low; `none` for no alarm); 0 → none.
+ * Allocation-free on the per-record path.
  */
 import { MDC } from '../../../drivers/codes.js'
 import type { News2RuleDef } from '../config.js'
@@ -53,7 +57,7 @@ const PARAM_LABEL: Readonly<Record<News2Param, string>> = {
 
 export class News2Rule implements CompiledBase {
   readonly kind = 'news2'
-  readonly category = 'physiological'
+  readonly category = 'clinical-escalation'
   readonly id: string
   readonly cooldownMs: number
   readonly latching: News2RuleDef['latching']
@@ -61,6 +65,8 @@ export class News2Rule implements CompiledBase {
   readonly ctxMaxAgeMs: number
   readonly mediumRank: number
   readonly redRank: number
+  /** −1: an aggregate of 1–4 raises no alarm. */
+  readonly lowRank: number
 
   constructor(def: News2RuleDef) {
     this.id = def.id
@@ -70,12 +76,15 @@ export class News2Rule implements CompiledBase {
     this.ctxMaxAgeMs = def.context_max_age_s * 1000
     this.mediumRank = PRIORITY_RANK[def.priority]
     this.redRank = PRIORITY_RANK[def.red_priority]
+    this.lowRank = def.low_priority === 'none' ? -1 : PRIORITY_RANK[def.low_priority]
   }
 
   /** E.g. "NEWS2 6: medium clinical risk (RR 22: 2, SpO2 95: 1, pulse 95: 1; missing BP, temp, ACVPU, O2)". */
   describe(value: number, _rank: number, _sinceMs: number, detail?: unknown): string {
-    const band = value >= 7 ? 'high' : value >= 5 ? 'medium' : 'low–medium (single parameter 3)'
-    const head = `NEWS2 ${value}: ${band} clinical risk`
+    const head = value >= 7 ? `NEWS2 ${value}: high clinical risk, emergency response`
+      : value >= 5 ? `NEWS2 ${value}: medium clinical risk, urgent response`
+      : detail instanceof News2Inputs && detail.lastRed ? `NEWS2 ${value}: low–medium clinical risk (single parameter 3), urgent ward-based response`
+      : `NEWS2 ${value}: low clinical risk, ward-based assessment`
     if (!(detail instanceof News2Inputs)) return head
     const r = detail.result(detail.lastEvalMs, this.maxAgeMs, this.ctxMaxAgeMs)
     const parts = r.parts.map((p) =>
@@ -89,8 +98,8 @@ export class News2Rule implements CompiledBase {
   decide(inputs: News2Inputs, nowMs: number, out: Verdict): boolean {
     const total = inputs.aggregate(nowMs, this.maxAgeMs, this.ctxMaxAgeMs)
     const red = inputs.lastRed
-    out.active = total >= 5 || red
-    out.rank = total >= 7 ? 2 : total >= 5 ? this.mediumRank : this.redRank
+    out.active = total >= 5 || red || (total >= 1 && this.lowRank >= 0)
+    out.rank = total >= 7 ? 2 : total >= 5 ? this.mediumRank : red ? Math.max(this.redRank, this.lowRank) : this.lowRank
     out.value = total
     out.sinceMs = nowMs
     return true
@@ -104,10 +113,29 @@ export class News2Inputs {
   consciousness: Acvpu | undefined = undefined
   consciousnessMs = Number.NEGATIVE_INFINITY
   onOxygen: boolean | undefined = undefined
+  /** When oxygen was last set: like consciousness, it ages out after `context_max_age_s`. */
+  onOxygenMs = Number.NEGATIVE_INFINITY
+  /** A clinical decision: stays until changed (no age). */
   spo2Scale: 1 | 2 = 1
   lastRed = false
+  /** Inputs that scored points in the last aggregate: bits 0–4 device slots, 5 consciousness, 6 oxygen (grouping.ts). */
+  contributors = 0
   /** Time of the last aggregate (for the alarm message). */
   lastEvalMs = Number.NaN
+
+  /** A new patient: nothing known. */
+  reset(): void {
+    this.values.fill(Number.NaN)
+    this.timesMs.fill(Number.NEGATIVE_INFINITY)
+    this.consciousness = undefined
+    this.consciousnessMs = Number.NEGATIVE_INFINITY
+    this.onOxygen = undefined
+    this.onOxygenMs = Number.NEGATIVE_INFINITY
+    this.spo2Scale = 1
+    this.lastRed = false
+    this.contributors = 0
+    this.lastEvalMs = Number.NaN
+  }
 
   /** Keeps the latest (by device time) valid value of a slot. */
   set(slot: number, value: number, tMs: number): void {
@@ -123,30 +151,40 @@ export class News2Inputs {
   aggregate(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): number {
     let total = 0
     let red = false
+    let contributors = 0
+    const oxygenKnown = this.onOxygen !== undefined && nowMs - this.onOxygenMs <= ctxMaxAgeMs
+    const onOxygen = oxygenKnown && this.onOxygen === true
     for (let slot = 0; slot < 5; slot++) {
       const v = this.values[slot]!
       if (Number.isNaN(v) || nowMs - this.timesMs[slot]! > maxAgeMs) continue
-      const points = this.slotPoints(slot, v)
+      const points = this.slotPoints(slot, v, onOxygen)
       total += points
+      if (points > 0) contributors |= 1 << slot
       if (points === 3) red = true
     }
     if (this.consciousness !== undefined && nowMs - this.consciousnessMs <= ctxMaxAgeMs) {
       const points = consciousnessPoints(this.consciousness)
       total += points
+      if (points > 0) contributors |= 1 << 5
       if (points === 3) red = true
     }
-    if (this.onOxygen !== undefined) total += airPoints(this.onOxygen)
+    if (oxygenKnown) {
+      const points = airPoints(onOxygen)
+      total += points
+      if (points > 0) contributors |= 1 << 6
+    }
     this.lastRed = red
+    this.contributors = contributors
     this.lastEvalMs = nowMs
     return total
   }
 
-  private slotPoints(slot: number, v: number): number {
+  private slotPoints(slot: number, v: number, onOxygen: boolean): number {
     switch (slot) {
       case RR:
         return rrPoints(v)
       case SPO2:
-        return this.spo2Scale === 2 ? spo2Scale2Points(v, this.onOxygen === true) : spo2Scale1Points(v)
+        return this.spo2Scale === 2 ? spo2Scale2Points(v, onOxygen) : spo2Scale1Points(v)
       case SBP:
         return sbpPoints(v)
       case PULSE:
@@ -160,7 +198,7 @@ export class News2Inputs {
   result(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Result {
     const input = this.fill(nowMs, maxAgeMs, ctxMaxAgeMs)
     input.atMs = nowMs
-    const times: Partial<Record<News2Param, number>> = { consciousness: this.consciousnessMs }
+    const times: Partial<Record<News2Param, number>> = { consciousness: this.consciousnessMs, air: this.onOxygenMs }
     DEVICE_PARAMS.forEach((p, i) => (times[p] = this.timesMs[i]!))
     const r = scoreNews2(input, times)
     return { ...r, band: news2Band(r.total, r.redScore) }
@@ -174,7 +212,7 @@ export class News2Inputs {
     s.pulse = this.fresh(PULSE, nowMs, maxAgeMs)
     s.temp = this.fresh(TEMP, nowMs, maxAgeMs)
     s.consciousness = nowMs - this.consciousnessMs <= ctxMaxAgeMs ? this.consciousness : undefined
-    s.onOxygen = this.onOxygen
+    s.onOxygen = nowMs - this.onOxygenMs <= ctxMaxAgeMs ? this.onOxygen : undefined
     s.spo2Scale = this.spo2Scale
     return s
   }

@@ -6,7 +6,7 @@
  * commit ACK (CA). We answer with the original-mode AA/AE/AR that issue 4 asks for and that
  * gateways in the field accept; CA/CE/CR would be a small change here if a sender insists.
  */
-import type { DecodeError } from '../../errors.js'
+
 import { mllpFrame } from './mllp.js'
 import { escape, reencode, STANDARD_DELIMITERS, type Hl7Message } from './message.js'
 import { formatDtmUtc } from './time.js'
@@ -31,7 +31,7 @@ const ERR_0357: Record<string, string> = {
   'bad-escape': '102^Data type error',
 }
 
-export function ackCodeFor(err: DecodeError): 'AE' | 'AR' {
+export function ackCodeFor(err: { readonly reason: string }): 'AE' | 'AR' {
   return AR_REASONS.has(err.reason) ? 'AR' : 'AE'
 }
 
@@ -41,10 +41,17 @@ export interface AckInput {
   /** Its MSH-10 ('' when unknown). */
   readonly controlId: string
   readonly code: AckCode
-  readonly error?: DecodeError
+  /** What went wrong: `reason` picks ERR-3 (unless `hl7Error`), `message` is ERR-8. */
+  readonly error?: { readonly reason: string; readonly message: string }
   /** MSH-10 of the ACK itself. */
   readonly ackControlId: string
   readonly nowMs: number
+  /** MSH-9 of the ACK; default `ACK^R01^ACK` (ADT answers `ACK^<its trigger>^ACK`). */
+  readonly messageType?: string
+  /** ERR-2 (ERL, wire form: segment ^ sequence ^ field ^ repetition ^ component), e.g. `PV1^1^3`. */
+  readonly errorLocation?: string
+  /** ERR-3 identifier^text from table 0357, instead of the one derived from the error's reason. */
+  readonly hl7Error?: string
 }
 
 /** The ACK message text (segments end with CR, §7.1). */
@@ -52,13 +59,14 @@ export function buildAck(a: AckInput): string {
   const m = a.message
   const f = (n: number) => (m ? safeReencode(m, n) : '')
   const version = m ? safeReencode(m, 12).split('^')[0] || '2.6' : '2.6'
-  const msh = ['MSH', '^~\\&', f(5), f(6), f(3), f(4), formatDtmUtc(a.nowMs), '', 'ACK^R01^ACK', escape(a.ackControlId), 'P', version].join('|')
+  const msh = ['MSH', '^~\\&', f(5), f(6), f(3), f(4), formatDtmUtc(a.nowMs), '', a.messageType ?? 'ACK^R01^ACK', escape(a.ackControlId), 'P', version].join('|')
   let out = `${msh}\rMSA|${a.code}|${escape(a.controlId)}\r`
   if (a.code !== 'AA') {
     const reason = a.error?.reason ?? 'application-error'
-    const err0357 = ERR_0357[reason] ?? '207^Application internal error'
+    const err0357 = a.hl7Error ?? ERR_0357[reason] ?? '207^Application internal error'
     const text = escape(a.error?.message ?? reason, STANDARD_DELIMITERS)
-    out += `ERR|||${err0357}^HL70357|E||||${text}\r`
+    // v2.6 §2.14.5: ERR-2 error location (ERL), ERR-3 HL7 error code (CWE, table 0357), ERR-4 severity, ERR-8 user message.
+    out += `ERR||${a.errorLocation ?? ''}|${err0357}^HL70357|E||||${text}\r`
   }
   return out
 }

@@ -89,11 +89,13 @@ export class MllpDeframer {
   }
 
   private append(b: number): void {
+    // Checked per byte, not only when the buffer grows: a bound below the first buffer's 4 KiB
+    // (the ADT listener's max_message_bytes may be 1 KiB) must hold too.
+    if (this.len >= this.maxMessageBytes) {
+      this.fail('too-long', `message longer than ${this.maxMessageBytes} bytes`)
+      return
+    }
     if (this.len === this.buf.length) {
-      if (this.len >= this.maxMessageBytes) {
-        this.fail('too-long', `message longer than ${this.maxMessageBytes} bytes`)
-        return
-      }
       const grown = Buffer.allocUnsafe(Math.min(this.buf.length * 2, this.maxMessageBytes))
       this.buf.copy(grown, 0, 0, this.len)
       this.buf = grown

@@ -1,0 +1,68 @@
+/**
+ * Config `hl7.adt` (issue 21): the ADT listener is off unless configured, loopback by default,
+ * plain MLLP beyond loopback refused unless TLS or insecure, and the location map checked against
+ * the ward's beds, every problem named by its path.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ConfigError, parseConfig } from '../../agent/config.js'
+
+const base = { hub: { id: 'ward-3a', site: 'general', data_dir: '/tmp/x' }, beds: [{ id: '3a-01' }, { id: '3a-02' }] }
+
+function problems(doc: unknown): string[] {
+  try {
+    parseConfig(doc)
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`)
+    return [...err.problems]
+  }
+  assert.fail('config was accepted')
+}
+
+test('hl7 config: absent means no ADT listener; present listens on loopback 2575 by default', () => {
+  assert.equal(parseConfig(base).hl7, undefined)
+  const cfg = parseConfig({ ...base, hl7: { adt: { locations: [{ point_of_care: '3A', room: '301', bed: '1', bed_id: '3a-01' }, { point_of_care: '3A', room: '302', bed_id: '3a-02' }] } } })
+  assert.equal(cfg.hl7?.adt?.listen, '127.0.0.1:2575')
+  assert.equal(cfg.hl7?.adt?.max_connections, 8)
+  assert.equal(cfg.hl7?.adt?.locations.length, 2)
+  assert.ok(Object.isFrozen(cfg.hl7?.adt?.locations[0]))
+})
+
+test('hl7 config: unknown beds, duplicate locations, a bed without its room, plain MLLP beyond loopback and unknown keys are each named', () => {
+  const p = problems({
+    ...base,
+    hl7: {
+      adt: {
+        listen: '0.0.0.0:2575',
+        locations: [
+          { point_of_care: '3A', room: '301', bed: '1', bed_id: '3a-09' },
+          { point_of_care: '3A', room: '302', bed_id: '3a-02' },
+          { point_of_care: '3A', room: '302', bed_id: '3a-01' },
+          { point_of_care: '3A', bed: '4', bed_id: '3a-01' },
+        ],
+        bogus: 1,
+      },
+      results: {},
+    },
+  })
+  const has = (re: RegExp) => assert.ok(p.some((x) => re.test(x)), `no problem matching ${re} in\n${p.join('\n')}`)
+  has(/^hl7\.adt\.locations\[0\]\.bed_id: unknown bed "3a-09"/)
+  has(/^hl7\.adt\.locations\[2\]: location 3A\^302\^\* is already mapped by locations\[1\]/)
+  has(/^hl7\.adt\.locations\[3\]\.bed: bed needs room/)
+  has(/^hl7\.adt\.listen: "0\.0\.0\.0:2575" is not a loopback address/)
+  has(/^hl7\.adt\.bogus: unknown key/)
+  has(/^hl7\.results: unknown key/)
+})
+
+test('hl7 config: beyond loopback with tls or insecure is accepted; client certificates need a CA', () => {
+  assert.doesNotThrow(() => parseConfig({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', insecure: true } } }))
+  assert.doesNotThrow(() => parseConfig({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', tls: { cert: '/c.pem', key: '/k.pem' } } } }))
+  const p = problems({ ...base, hl7: { adt: { tls: { cert: '/c.pem', key: '/k.pem', client_certs: 'require' } } } })
+  assert.ok(p.some((x) => /^hl7\.adt\.tls\.ca: client_certs optional or require needs ca/.test(x)), p.join('\n'))
+})
+
+test('hl7 config: the ADT listener may not share its port with an hl7-tcp device', () => {
+  const p = problems({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', listen: '0.0.0.0:2575' }] }], hl7: { adt: { insecure: true } } })
+  assert.ok(p.some((x) => /^hl7\.adt\.listen: "127\.0\.0\.1:2575" is also the listen address of HL7 device "gw-1"/.test(x)), p.join('\n'))
+  assert.doesNotThrow(() => parseConfig({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', listen: '0.0.0.0:2575' }] }], hl7: { adt: { listen: '127.0.0.1:2576' } } }))
+})
