@@ -114,7 +114,7 @@ const PREMATURE_FRACTION = 0.85
  * ±15 % of their median, slower than ORGANISED_MAX_RATE (a few false detections in the noise do
  * not hide the rhythm). An oscillation with regular QRS complexes through it is tremor or motion;
  * in VF and flutter the detector finds no regular beats, or waves faster than 150 /min. Measured
- * with rhythm-noise.test.ts: the false VF calls under tremor/motion are 44/29 (103/712 with the
+ * with rhythm-noise.test.ts: the false VF calls under tremor/motion are 46/30 (103/712 with the
  * VF filter's features alone), and VF is called 4–6 s after its onset on the simulated patch.
  * [LOCAL]
  */
