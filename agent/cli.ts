@@ -13,6 +13,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   run: { summary: 'run the agent (demo ward without --config)', load: () => import('./commands/run.js') },
   decode: { summary: 'decode one device payload: decode PROTOCOL HEX', load: () => import('./commands/decode.js') },
   qrs: { summary: 'detect R peaks in a WFDB record: qrs RECORD', load: () => import('./commands/qrs.js') },
+  rhythm: { summary: 'rhythm episodes in a WFDB record: rhythm RECORD', load: () => import('./commands/rhythm.js') },
   config: { summary: 'config check FILE: validate a config file', load: () => import('./commands/config.js') },
   status: { summary: 'status [--config FILE | --url URL] [--json]: ask the running agent', load: () => import('./commands/status.js') },
   cloud: { summary: 'the cloud writer: cloud run|migrate [--config FILE]', load: () => import('../cloud/cli.js') },

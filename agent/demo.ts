@@ -1,7 +1,10 @@
 /**
  * The demo ward: what `bedside-hub run` starts without --config. Eight beds, no external service:
  * - beds 01 and 02 wear simulated Polar H10 ECG patches on the simulated BLE radio (real PMD
- *   control-point exchange and ECG frames); their HR is derived by the agent's QRS detector;
+ *   control-point exchange and ECG frames); their HR and rhythm are derived by the agent's QRS
+ *   detector and rhythm analysis: bed 01 develops atrial fibrillation 2 minutes into the stream
+ *   (a low-priority AF advisory), bed 02 has a brief run of ventricular tachycardia 90 s in and
+ *   every 10 minutes after (a high-priority, latching VT alarm to acknowledge);
  * - bed 03 drifts into tachycardia, bed 05 desaturates, bed 07 develops a fever (alarms fire);
  * - when socat is installed, bed 04 has a Datex S/5 monitor and bed 06 an HL7 (MLLP) monitor, each
  *   an emulator writing real frames into a pseudo-terminal that the agent reads as a serial port;
@@ -12,16 +15,21 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { openPtyLink, socatAvailable, type PtyLink } from '../drivers/serial/index.js'
 import type { NobleLike } from '../drivers/ble/noble-like.js'
-import { createSimBleWard } from '../drivers/sim/ble/index.js'
+import { createSimBleWard, type SynthRhythm } from '../drivers/sim/ble/index.js'
 import type { EmulatorVitals } from '../drivers/sim/datex-record.js'
 import { startDatexEmulator } from '../drivers/sim/datex-emulator.js'
 import { startHl7Emulator } from '../drivers/sim/hl7-emulator.js'
 import { SimPatient } from '../drivers/sim/vitals.js'
 
 const scenarios = ['stable', 'stable', 'tachycardia', 'stable', 'desaturation', 'stable', 'fever', 'stable'] as const
-const PATCHES: Readonly<Record<number, { address: string; hr: number }>> = {
-  1: { address: 'a0:9e:1a:00:00:01', hr: 72 },
-  2: { address: 'a0:9e:1a:00:00:02', hr: 64 },
+/** Seconds since the patch's stream started → its rhythm (drivers/sim/ble/ecg-synth.ts). */
+export type EcgScript = (s: number) => { rhythm: SynthRhythm; heartRateBpm: number }
+export const developsAf: EcgScript = (s) => (s < 120 ? { rhythm: 'sinus', heartRateBpm: 72 } : { rhythm: 'afib', heartRateBpm: 96 })
+/** 4 s of VT at 170 /min (11 beats) at 90 s, then every 10 minutes. */
+export const vtRuns: EcgScript = (s) => (s >= 90 && (s - 90) % 600 < 4 ? { rhythm: 'vt', heartRateBpm: 170 } : { rhythm: 'sinus', heartRateBpm: 64 })
+const PATCHES: Readonly<Record<number, { address: string; hr: number; script: EcgScript }>> = {
+  1: { address: 'a0:9e:1a:00:00:01', hr: 72, script: developsAf },
+  2: { address: 'a0:9e:1a:00:00:02', hr: 64, script: vtRuns },
 }
 const SERIAL_BEDS = { datex: 4, hl7: 6 } as const
 const DEMO_HTTP_PORT = 8080
@@ -77,7 +85,7 @@ export async function prepareDemoWard(dataDir: string): Promise<DemoWard> {
   } else {
     notes.push('socat is not installed: beds 04 and 06 use simulated monitors instead of the Datex and HL7 serial emulators (apt-get install socat)')
   }
-  const ward = createSimBleWard(Object.entries(PATCHES).map(([i, p]) => ({ bed: `demo-${n2(Number(i))}`, patch: p.address, heartRateBpm: p.hr })))
+  const ward = createSimBleWard(Object.entries(PATCHES).map(([i, p]) => ({ bed: `demo-${n2(Number(i))}`, patch: p.address, heartRateBpm: p.hr, ecgScript: p.script })))
   stops.push(async () => ward.stop())
 
   const beds = scenarios.map((scenario, k) => {

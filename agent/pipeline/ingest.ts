@@ -14,7 +14,7 @@ import type { Metrics } from '../serve/metrics.js'
 import type { DeviceRegistry } from './devices.js'
 import type { LatestVitals } from './latest.js'
 import { normalizeObservation } from './normalize.js'
-import { EcgAnalysis, type EcgCondition } from '../signal/index.js'
+import { EcgAnalysis, type EcgCondition, type RhythmEvent } from '../signal/index.js'
 import { isImplausible, plausibleRange } from './plausibility.js'
 import { OutOfRangeCounter, RejectCounter } from './rejects.js'
 
@@ -59,6 +59,7 @@ export class Pipeline {
       sink: {
         observation: (o) => void this.ingestObservation(o),
         condition: (c) => this.ecgCondition(c),
+        rhythm: (e) => this.rhythmEpisode(e),
       },
     })
   }
@@ -74,6 +75,14 @@ export class Pipeline {
 
   private ecgCondition(c: EcgCondition): void {
     this.deviceCondition(c.deviceId, c.condition, c.active, c.detail)
+  }
+
+  /** A rhythm episode of a patch (agent/signal/rhythm.ts) → the alarm engine, on device time. */
+  private rhythmEpisode(e: RhythmEvent): void {
+    const device = this.d.devices.get(e.deviceId)
+    if (!device) return
+    const changes = this.d.engine.rhythm(device.bedId, e.deviceId, e.label, e.phase === 'onset', e.startMs, e.endMs)
+    if (changes.length > 0) this.handleAlarms(changes)
   }
 
   reject(reason: string, source: string, detail?: string): void {

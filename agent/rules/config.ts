@@ -20,6 +20,7 @@
  *       priority: low
  *     - { id: news2, red_priority: medium, max_age_s: 1800 }   # NEWS2: inputs older than 30 min do not count
  *     - { id: tech-no-data, timeout_s: 20 }
+ *     - { id: rhythm-afib, priority: medium }          # rhythm episodes of the ECG analysis (ASYS VF VT AFIB BRADY TACHY)
  *     - id: rr-fall                                    # trend against the patient's own baseline
  *       kind: trend
  *       code: MDC_RESP_RATE
@@ -39,13 +40,14 @@
  *
  * Common fields: id, kind, priority (high|medium|low), latching (never|always|high = latch once
  * high), cooldown_s (300: no new raise of the same condition within it), source (citation).
- * Rule kinds: threshold, window, trend, news2, technical (fields below). Times are in seconds in
+ * Rule kinds: threshold, window, trend, news2, technical, rhythm (fields below; a rhythm rule names
+ * its `rhythm`, one of the labels of `bedside-hub rhythm`). Times are in seconds in
  * YAML (`delay_s`, `window_s`) and milliseconds inside the engine. Every error names the rule id
  * and the field: `rules.set[0].limit: rule "hr-high" field "limit": Expected number, received string`.
  */
 import { z } from 'zod'
 import { termByRef } from '../../drivers/codes.js'
-import { TECHNICAL_CONDITIONS } from './types.js'
+import { RHYTHM_CONDITIONS, TECHNICAL_CONDITIONS } from './types.js'
 
 const ruleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 of A-Z a-z 0-9 _ . - (starting alphanumeric)')
 const priority = z.enum(['high', 'medium', 'low'])
@@ -141,12 +143,22 @@ export const technicalRuleSchema = z
   })
   .strict()
 
+/** A rhythm episode of the bed's ECG analysis (kinds/rhythm.ts); its timing is the analysis's own. */
+export const rhythmRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('rhythm'),
+    rhythm: z.enum(RHYTHM_CONDITIONS as [string, ...string[]]),
+  })
+  .strict()
+
 export const ruleSchema = z.discriminatedUnion('kind', [
   thresholdRuleSchema,
   windowRuleSchema,
   trendRuleSchema,
   news2RuleSchema,
   technicalRuleSchema,
+  rhythmRuleSchema,
 ])
 
 export type ThresholdRuleDef = z.output<typeof thresholdRuleSchema>
@@ -156,7 +168,10 @@ export type News2RuleDef = z.output<typeof news2RuleSchema>
 export type TechnicalRuleDef = Omit<z.output<typeof technicalRuleSchema>, 'condition'> & {
   condition: (typeof TECHNICAL_CONDITIONS)[number]
 }
-export type RuleDef = ThresholdRuleDef | WindowRuleDef | TrendRuleDef | News2RuleDef | TechnicalRuleDef
+export type RhythmRuleDef = Omit<z.output<typeof rhythmRuleSchema>, 'rhythm'> & {
+  rhythm: (typeof RHYTHM_CONDITIONS)[number]
+}
+export type RuleDef = ThresholdRuleDef | WindowRuleDef | TrendRuleDef | News2RuleDef | TechnicalRuleDef | RhythmRuleDef
 /** What YAML may give for a rule: a full rule, or `{ id, ...fields }` patching a rule of that id. */
 export type RuleInput = { id: string } & Record<string, unknown>
 

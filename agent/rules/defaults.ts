@@ -22,6 +22,16 @@
  * - [SPACELABS] Spacelabs Ultraview capnography: apnea default 20 s, RR high 30.
  *   http://38.142.81.21:8001/manual/spacelabs-healthcare/76a90341-wmts/user-s-manual-english/page-37.html
  * - [IEC-8] IEC 60601-1-8 as restated in protocols.md §10 ([S-LUCAS], [S-DRAGER-LATCH]).
+ * - [PHILIPS-MP5] Philips IntelliVue MP5 IFU, ECG alarms: Extreme Tachy/Brady are set by adding a Δ
+ *   to the HR high/low limits; with arrhythmia analysis off, asystole, VF/VT and the extreme rates
+ *   are still detected. https://www.easymanua.ls/philips/intellivue-mp5/manual?p=123
+ * - [PHILIPS-ARRH] Philips IntelliVue configuration guide, Arrhythmia Alarms: V-Tach = run ≥ 5 and
+ *   HR ≥ 100. https://www.manualslib.com/manual/1424773/Philips-Intellivue-Mx800-Intellivue-Mp2.html?page=43
+ * - [MINDRAY-EPM] Mindray ePM arrhythmia thresholds: Asystole Delay 3–10 s, V-Tach rate and PVCs
+ *   settable, "AF/Irr Rhy End Time". https://www.easymanua.ls/mindray/epm-12mc/manual?p=102
+ * - [SPACELABS-ARRH] Spacelabs Ultraview Arrhythmia 9-7: asystole = absence of QRS ≥ 5 s; premature =
+ *   15 % earlier than the average RR.
+ *   http://38.142.81.21:8001/manual/spacelabs-healthcare/76a90341-wmts/2-1-user-s-manual-english/page-7.html
  * - [LOCAL] a local design choice with no published default found; says so. UNVERIFIED.
  * ECG heart-rate defaults: the IFUs above give HR and PR the same limits (PR 50–120 in three of
  * them); no ECG-only HR default table was read, so hr-high/hr-low rest on the PR defaults.
@@ -115,5 +125,27 @@ const technicals: RuleDef[] = [
   { ...technical, id: 'tech-ecg-saturation', condition: 'ecg-saturation', delay_s: 10, priority: 'low', source: 'algorithm cannot interpret the data [IEC-8]; 10 s delay, low [LOCAL]' },
 ]
 
+/**
+ * Rhythm alarms (issue 20): episodes of the per-patch rhythm analysis (agent/signal/rhythm.ts, whose
+ * constants cite the detection thresholds: asystole 4 s without a QRS [MINDRAY-EPM]
+ * [SPACELABS-ARRH]; VT ≥ 5 ventricular beats ≥ 100 /min [PHILIPS-ARRH]; extreme rates < 40 and
+ * > 140 /min, the HR escalations above [NEWS2] [PHILIPS-MP5]). Life-threatening rhythms are high
+ * priority and latching [IEC-8] ("a common design latches high priority", [S-DRAGER-LATCH]);
+ * they have no cooldown: a second asystole is never held back [LOCAL]. AF is not an emergency on a
+ * ward: a low-priority advisory whose raise and clear carry the episode's start and end [LOCAL].
+ */
+const rhythm = { kind: 'rhythm', cooldown_s: 0 } as const
+const rhythms: RuleDef[] = [
+  { ...rhythm, id: 'rhythm-asystole', rhythm: 'ASYS', priority: 'high', latching: 'always', source: 'asystole: no QRS ≥ 4 s [MINDRAY-EPM] [SPACELABS-ARRH]; high, latching [IEC-8]' },
+  { ...rhythm, id: 'rhythm-vf', rhythm: 'VF', priority: 'high', latching: 'always', source: 'VF/VFL from the ECG (Kuo & Dillman VF filter); high, latching [IEC-8]' },
+  { ...rhythm, id: 'rhythm-vt', rhythm: 'VT', priority: 'high', latching: 'always', source: 'V-Tach run ≥ 5, ≥ 100 /min [PHILIPS-ARRH]; high, latching [IEC-8]' },
+  { ...rhythm, id: 'rhythm-extreme-brady', rhythm: 'BRADY', priority: 'high', latching: 'high', cooldown_s: 60,
+    source: 'HR < 40 /min = NEWS2 pulse 3 [NEWS2]; extreme limit = low limit − Δ [PHILIPS-MP5]; 60 s cooldown [LOCAL]' },
+  { ...rhythm, id: 'rhythm-extreme-tachy', rhythm: 'TACHY', priority: 'high', latching: 'high', cooldown_s: 60,
+    source: 'HR > 140 /min = high limit 120 + 20 [PHILIPS-MP5] [LOCAL]; 60 s cooldown [LOCAL]' },
+  { ...rhythm, id: 'rhythm-afib', rhythm: 'AFIB', priority: 'low', latching: 'never', cooldown_s: 300,
+    source: 'AF episode onset/offset as an advisory [MINDRAY-EPM] (AF/Irr Rhy alarm); low, non-latching [LOCAL]' },
+]
+
 /** The default adult rules, complete and validated by the schema tests. */
-export const DEFAULT_RULE_DEFS: readonly RuleDef[] = Object.freeze([...thresholds, ...aggregates, ...technicals])
+export const DEFAULT_RULE_DEFS: readonly RuleDef[] = Object.freeze([...thresholds, ...aggregates, ...technicals, ...rhythms])

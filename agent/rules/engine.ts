@@ -18,17 +18,20 @@ import { news2Group, regroup, UNGROUPED } from './grouping.js'
 import type { RulesConfig } from './config.js'
 import type { Evaluator, Verdict } from './kinds/common.js'
 import { News2Inputs, NEWS2_INPUT_OF_CODE, type News2Rule } from './kinds/news2-rule.js'
+import type { RhythmRule } from './kinds/rhythm.js'
 import { TechState, type TechnicalRule } from './kinds/technical.js'
 import type { News2Result } from './news2.js'
 import { RuleSet, type CompiledRule } from './ruleset.js'
 import { groupingOf, resolveRules } from './schema.js'
 import {
+  RHYTHM_CONDITIONS,
   TECHNICAL_CONDITIONS,
   type AlarmChange,
   type AlarmView,
   type RuleEngine,
   type RuleEngineOptions,
   type RuleEngineStats,
+  type RhythmCondition,
   type TechnicalCondition,
 } from './types.js'
 
@@ -47,6 +50,8 @@ class Bed {
   readonly groups: Int32Array
   readonly news2 = new News2Inputs()
   readonly tech = TECHNICAL_CONDITIONS.map(() => new TechState())
+  /** Rhythm episodes per condition: which ECG devices report one, since when (device time). */
+  readonly rhythm = RHYTHM_CONDITIONS.map(() => new TechState())
   offsetMs = Number.NaN
   /** Newest device time of any of the bed's devices: the bed's "now" on device time. */
   maxDeviceMs = Number.NEGATIVE_INFINITY
@@ -148,6 +153,21 @@ export class Engine implements RuleEngine {
     const ci = TECHNICAL_CONDITIONS.indexOf(condition)
     if (ci < 0) throw new RangeError(`unknown technical condition "${condition}"`)
     this.setTech(this.bed(bedId), ci, deviceId, active, atMs, detail, false)
+    return this.flush()
+  }
+
+  rhythm(bedId: string, deviceId: string, condition: RhythmCondition, active: boolean, sinceMs: number, atMs: number): readonly AlarmChange[] {
+    const ri = RHYTHM_CONDITIONS.indexOf(condition)
+    if (ri < 0) throw new RangeError(`unknown rhythm condition "${condition}"`)
+    const bed = this.bed(bedId)
+    const st = bed.rhythm[ri]!
+    st.set(deviceId, active, sinceMs, undefined, false)
+    const index = bed.set.rhythmIndex[ri]!
+    if (index < 0) return this.flush()
+    const rule = bed.set.rules[index] as RhythmRule
+    const slot = bed.slots[index]!
+    slot.detail = st.active ? st.detail : undefined
+    this.record(bed, index, st.active ? slot.fulfil(rule, bed.id, rule.rank, Number.NaN, st.sinceMs, atMs) : slot.relieve(rule, bed.id, atMs))
     return this.flush()
   }
 

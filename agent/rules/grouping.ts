@@ -28,6 +28,7 @@
  * first" presentation IEC 60601-1-8 asks of simultaneous alarm conditions (protocols.md §10).
  */
 import { MDC } from '../../drivers/codes.js'
+import { RHYTHM_CONDITIONS, type RhythmCondition } from './types.js'
 
 /** Group of an alarm that is never grouped (technical). */
 export const UNGROUPED = -1
@@ -56,6 +57,18 @@ const FAMILY_OF_CODE: ReadonlyMap<number, number> = new Map([
 /** The parameter family of an MDC code (its own family when it is none of the known ones). */
 export function familyOfCode(code: number): number {
   return FAMILY_OF_CODE.get(code) ?? OWN_FAMILY_BASE + code
+}
+
+/** Rhythm groups (below NEWS2_GROUP): one per rhythm condition. */
+const RHYTHM_GROUP_BASE = -16
+
+/**
+ * Rhythm alarms (kinds/rhythm.ts): the extreme rates join the pulse family (one tachycardia is one
+ * event, whether a threshold or the rhythm analysis saw it); the other rhythms are groups of their
+ * own: a rhythm is not a rate, an AF advisory is not folded under a tachycardia alarm. [LOCAL]
+ */
+export function familyOfRhythm(condition: RhythmCondition): number {
+  return condition === 'BRADY' || condition === 'TACHY' ? PULSE : RHYTHM_GROUP_BASE - RHYTHM_CONDITIONS.indexOf(condition)
 }
 
 /** Family of each NEWS2 device input slot (news2-rule.ts: RR, SpO2, SBP, pulse, temp). */

@@ -19,9 +19,10 @@ export type {
   RuleEngineOptions,
   RuleEngineStats,
   TechnicalCondition,
+  RhythmCondition,
 } from './types.js'
-export { TECHNICAL_CONDITIONS, PRIORITY_RANK } from './types.js'
-export type { RulesConfig, RuleDef, BedRulesConfig, ThresholdRuleDef, WindowRuleDef, TrendRuleDef, News2RuleDef, TechnicalRuleDef } from './config.js'
+export { TECHNICAL_CONDITIONS, RHYTHM_CONDITIONS, PRIORITY_RANK } from './types.js'
+export type { RulesConfig, RuleDef, BedRulesConfig, ThresholdRuleDef, WindowRuleDef, TrendRuleDef, News2RuleDef, TechnicalRuleDef, RhythmRuleDef } from './config.js'
 export { RulesConfigError, ruleSchema } from './config.js'
 export { DEFAULT_RULES, resolveRules } from './schema.js'
 export { DEFAULT_RULE_DEFS } from './defaults.js'

@@ -5,16 +5,17 @@
  */
 import type { RuleDef } from './config.js'
 import { assertValidRule } from './schema.js'
-import { familyOfCode, NEWS2_GROUP, UNGROUPED } from './grouping.js'
+import { familyOfCode, familyOfRhythm, NEWS2_GROUP, UNGROUPED } from './grouping.js'
 import type { Evaluator } from './kinds/common.js'
 import { News2Rule } from './kinds/news2-rule.js'
+import { RhythmRule } from './kinds/rhythm.js'
 import { TechnicalRule } from './kinds/technical.js'
 import { ThresholdRule } from './kinds/threshold.js'
 import { TrendRule } from './kinds/trend.js'
 import { WindowRule } from './kinds/window.js'
-import { TECHNICAL_CONDITIONS } from './types.js'
+import { RHYTHM_CONDITIONS, TECHNICAL_CONDITIONS } from './types.js'
 
-export type CompiledRule = ThresholdRule | WindowRule | TrendRule | News2Rule | TechnicalRule
+export type CompiledRule = ThresholdRule | WindowRule | TrendRule | News2Rule | TechnicalRule | RhythmRule
 type ValueRule = ThresholdRule | WindowRule | TrendRule
 
 const EMPTY_INDICES: readonly number[] = Object.freeze([])
@@ -24,6 +25,8 @@ export class RuleSet {
   private readonly byCode = new Map<number, number[]>()
   /** Technical condition index → rule index (−1: no rule for it). */
   readonly technicalIndex: Int16Array
+  /** Rhythm condition index → rule index (−1: no rule for it). */
+  readonly rhythmIndex: Int16Array
   readonly news2Index: number
   /** Alarm grouping (grouping.ts): each rule's initial group; NEWS2's moves with its inputs. */
   readonly initialGroups: Int32Array
@@ -32,6 +35,7 @@ export class RuleSet {
   constructor(defs: readonly RuleDef[], readonly grouping = true) {
     const rules: CompiledRule[] = []
     this.technicalIndex = new Int16Array(TECHNICAL_CONDITIONS.length).fill(-1)
+    this.rhythmIndex = new Int16Array(RHYTHM_CONDITIONS.length).fill(-1)
     let news2Index = -1
     for (const def of defs) {
       assertValidRule(def)
@@ -39,6 +43,7 @@ export class RuleSet {
       const idx = rules.push(rule) - 1
       if (rule.kind === 'news2') news2Index = idx
       else if (rule.kind === 'technical') this.technicalIndex[rule.conditionIndex] = idx
+      else if (rule.kind === 'rhythm') this.rhythmIndex[rule.rhythmIndex] = idx
       else {
         const list = this.byCode.get(rule.code) ?? []
         list.push(idx)
@@ -48,7 +53,7 @@ export class RuleSet {
     this.rules = rules
     this.news2Index = news2Index
     this.initialGroups = Int32Array.from(rules, (r) =>
-      !grouping || r.kind === 'technical' ? UNGROUPED : r.kind === 'news2' ? NEWS2_GROUP : familyOfCode(r.code))
+      !grouping || r.kind === 'technical' ? UNGROUPED : r.kind === 'news2' ? NEWS2_GROUP : r.kind === 'rhythm' ? familyOfRhythm(r.rhythm) : familyOfCode(r.code))
   }
 
   /** Indices of the value rules that watch `code` (a shared empty array when none). */
@@ -76,6 +81,8 @@ function compile(def: RuleDef): CompiledRule {
       return new TrendRule(def)
     case 'news2':
       return new News2Rule(def)
+    case 'rhythm':
+      return new RhythmRule(def)
     default:
       return new TechnicalRule(def)
   }

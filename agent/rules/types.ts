@@ -46,6 +46,14 @@ export const TECHNICAL_CONDITIONS: readonly TechnicalCondition[] = [
   'self-test-failed',
 ]
 
+/**
+ * Rhythm episodes from the per-patch ECG analysis (agent/signal/rhythm.ts, the same labels as
+ * `bedside-hub rhythm`): asystole, ventricular fibrillation/flutter, ventricular tachycardia,
+ * atrial fibrillation, extreme bradycardia and tachycardia.
+ */
+export type RhythmCondition = 'ASYS' | 'VF' | 'VT' | 'AFIB' | 'BRADY' | 'TACHY'
+export const RHYTHM_CONDITIONS: readonly RhythmCondition[] = ['ASYS', 'VF', 'VT', 'AFIB', 'BRADY', 'TACHY']
+
 /** Priority as a rank so comparisons on the hot path are integer compares. */
 export const PRIORITY_RANK: Readonly<Record<AlarmPriority, number>> = { low: 0, medium: 1, high: 2 }
 export const PRIORITY_BY_RANK: readonly AlarmPriority[] = ['low', 'medium', 'high']
@@ -116,6 +124,12 @@ export interface RuleEngine {
     atMs: number,
     detail?: string,
   ): readonly AlarmChange[]
+  /**
+   * A rhythm episode of one of the bed's ECG devices starts (`active`, since device time
+   * `sinceMs`) or ends, decided at device time `atMs`. Physiological: raised at once at the
+   * rule's priority, cleared at the episode's end (or, latching, on acknowledgement).
+   */
+  rhythm(bedId: string, deviceId: string, condition: RhythmCondition, active: boolean, sinceMs: number, atMs: number): readonly AlarmChange[]
   /** Clock tick (hub time, about every 250 ms): condition delays that elapse without new data, no-data timeouts, cooldown expiry. */
   tick(nowMs: number): readonly AlarmChange[]
   /**

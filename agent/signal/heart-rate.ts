@@ -32,6 +32,7 @@ import { Quality, type Observation, type WaveformChunk } from '../../drivers/rec
 import type { DeviceSequence } from '../../drivers/types.js'
 import { BlockConditions, type EcgCondition } from './conditions.js'
 import { QrsDetector, type BeatSink } from './qrs.js'
+import { RhythmAnalyzer, type RhythmEpisodeEvent, type RhythmLabel } from './rhythm.js'
 import { SignalQualityMeter } from './quality.js'
 
 export type { EcgCondition } from './conditions.js'
@@ -44,10 +45,25 @@ export interface BeatEvent {
   readonly rrMs: number
 }
 
+/** A rhythm episode's onset or offset (rhythm.ts), with device times. */
+export interface RhythmEvent {
+  readonly deviceId: string
+  readonly label: RhythmLabel
+  readonly phase: 'onset' | 'offset'
+  /** Device time of the episode's first sample, whole ms since the Unix epoch. */
+  readonly startMs: number
+  /** Device time of the decision (onset) or of the episode's last sample (offset). */
+  readonly endMs: number
+  /** The same as sample indices counted from the start of the stream (a restart after a gap starts again at 0). */
+  readonly startSample: number
+  readonly endSample: number
+}
+
 export interface EcgSink {
   observation(o: Observation): void
   beat?(b: BeatEvent): void
   condition(c: EcgCondition): void
+  rhythm?(e: RhythmEvent): void
 }
 
 export interface EcgAnalyzerOptions {
@@ -61,6 +77,8 @@ export interface EcgAnalyzerOptions {
   readonly maxGapMs?: number
   /** The patch's sequence, continued by the HR observations (a reconnect makes a new analyzer, not new numbers). */
   readonly seq?: DeviceSequence
+  /** Rhythm analysis (rhythm.ts) beside QRS detection (default true). */
+  readonly rhythm?: boolean
 }
 
 const HEART_RATE_CODE = codeOf('MDC_ECG_HEART_RATE')
@@ -81,6 +99,8 @@ export class EcgAnalyzer implements BeatSink {
   private readonly meter: SignalQualityMeter
   private readonly conditions: BlockConditions
   private detector: QrsDetector | undefined
+  private rhythm: RhythmAnalyzer | undefined
+  private readonly rhythmOn: boolean
   private rateHz = 0
   private originUs = 0
   private nextTickMs = 0
@@ -103,6 +123,7 @@ export class EcgAnalyzer implements BeatSink {
     this.seq = opts.seq ?? { nextSeq: 0 }
     this.cadenceMs = opts.cadenceMs ?? 1000
     this.maxGapMs = opts.maxGapMs ?? 1000
+    this.rhythmOn = opts.rhythm ?? true
     if (!(this.cadenceMs >= 100)) throw new RangeError(`ECG analyzer: cadenceMs ${this.cadenceMs} below 100`)
     this.meter = new SignalQualityMeter(opts.railUv)
     this.conditions = new BlockConditions(this.deviceId, opts.sink)
@@ -133,7 +154,9 @@ export class EcgAnalyzer implements BeatSink {
   /** The stream ended: judges and delivers the last beats; the unfinished block is dropped. A later push starts afresh. */
   finish(): void {
     this.detector?.finish()
+    this.rhythm?.finish()
     this.detector = undefined
+    this.rhythm = undefined
   }
 
   /** BeatSink: called by the detector with the R-peak sample index. */
@@ -142,6 +165,7 @@ export class EcgAnalyzer implements BeatSink {
     const prev = this.beatCount > 0 ? this.beatMs[(this.beatCount - 1) % this.beatMs.length]! : NaN
     this.beatMs[this.beatCount % this.beatMs.length] = tMs
     this.beatCount++
+    this.rhythm?.onBeat(rPeakIndex)
     this.sink.beat?.({ deviceId: this.deviceId, deviceTimeMs: tMs, rrMs: tMs - prev })
     if (!Number.isNaN(prev)) this.emitRrInterval(tMs, tMs - prev, prev)
   }
@@ -162,8 +186,10 @@ export class EcgAnalyzer implements BeatSink {
 
   private start(chunk: WaveformChunk): void {
     this.detector?.finish()
+    this.rhythm?.finish()
     this.rateHz = chunk.rateHz
     this.detector = new QrsDetector(chunk.rateHz, this)
+    this.rhythm = this.rhythmOn ? new RhythmAnalyzer(chunk.rateHz, { rhythm: (e) => this.onRhythm(e) }, this.detector.releaseDelaySamples) : undefined
     this.originUs = chunk.t0Us
     this.streamStartMs = chunk.t0Us / 1000
     this.beatCount = 0
@@ -183,6 +209,7 @@ export class EcgAnalyzer implements BeatSink {
       const tickIndex = Math.ceil(((this.nextTickMs * 1000 - this.originUs) * this.rateHz) / 1e6)
       const end = Math.min(to, Math.max(from, tickIndex - detector.sampleCount + from))
       if (samples) {
+        this.rhythm?.push(samples, from, end) // first: the ring must hold the signal around a beat when it is delivered
         detector.push(samples.subarray(from, end))
         this.meter.add(samples, from, end)
         if (end > from) this.lastSample = samples[end - 1]!
@@ -200,7 +227,10 @@ export class EcgAnalyzer implements BeatSink {
   private hold(count: number): void {
     const detector = this.detector!
     this.heldSample[0] = this.lastSample
-    for (let i = 0; i < count; i++) detector.push(this.heldSample)
+    for (let i = 0; i < count; i++) {
+      this.rhythm?.push(this.heldSample)
+      detector.push(this.heldSample)
+    }
     if (count > 0) this.blockQuality |= Quality.QUESTIONABLE
   }
 
@@ -216,7 +246,14 @@ export class EcgAnalyzer implements BeatSink {
     this.blockFlags[this.blockCount % this.blockFlags.length] = flags
     this.blockCount++
     this.conditions.update(flags, tickMs)
+    this.rhythm?.block(flags)
     this.emitHeartRate(tickMs)
+  }
+
+  private onRhythm(e: RhythmEpisodeEvent): void {
+    // whole ms: alarm ids and the stored int64 times carry them
+    const ms = (sample: number) => Math.round((this.originUs + (sample * 1e6) / this.rateHz) / 1000)
+    this.sink.rhythm?.({ deviceId: this.deviceId, label: e.label, phase: e.phase, startMs: ms(e.startSample), endMs: ms(e.endSample), startSample: e.startSample, endSample: e.endSample })
   }
 
   private emitHeartRate(tickMs: number): void {

@@ -11,7 +11,8 @@ import type { WaveformChunk } from '../../drivers/records.js'
 import type { DeviceSequence } from '../../drivers/types.js'
 import { EcgAnalyzer, type EcgSink } from './heart-rate.js'
 
-export { EcgAnalyzer, NOISE_RATIO_LIMIT, NOISE_REJECTS_PER_S, type BeatEvent, type EcgAnalyzerOptions, type EcgCondition, type EcgSink } from './heart-rate.js'
+export { EcgAnalyzer, NOISE_RATIO_LIMIT, NOISE_REJECTS_PER_S, type BeatEvent, type EcgAnalyzerOptions, type EcgCondition, type EcgSink, type RhythmEvent } from './heart-rate.js'
+export { RhythmAnalyzer, RHYTHM_LABELS, type RhythmLabel } from './rhythm.js'
 export { QrsDetector, type BeatSink } from './qrs.js'
 
 /** MDC_ECG_ELEC_POTL (partition 2, term 256) plus the lead: 131328 + lead number (I = 1, II = 2, …, V6 = 8 and beyond). */

@@ -37,7 +37,7 @@ describe('rules: config schema', () => {
       ids.add(def.id)
     }
     const kinds = new Set(DEFAULT_RULE_DEFS.map((d) => d.kind))
-    assert.deepEqual([...kinds].sort(), ['news2', 'technical', 'threshold', 'trend', 'window'])
+    assert.deepEqual([...kinds].sort(), ['news2', 'rhythm', 'technical', 'threshold', 'trend', 'window'])
     const hrHigh = DEFAULT_RULE_DEFS.find((d) => d.id === 'hr-high')
     assert.ok(hrHigh?.kind === 'threshold' && hrHigh.op === '>' && hrHigh.limit === 120 && hrHigh.delay_s === 10)
   })

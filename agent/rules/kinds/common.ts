@@ -63,7 +63,7 @@ export interface Evaluator {
 /** The compiled-rule members every kind shares (also what AlarmSlot needs). */
 export interface CompiledBase {
   readonly id: string
-  readonly kind: 'threshold' | 'window' | 'trend' | 'news2' | 'technical'
+  readonly kind: 'threshold' | 'window' | 'trend' | 'news2' | 'technical' | 'rhythm'
   readonly category: AlarmCategory
   readonly codeRef?: string
   readonly cooldownMs: number

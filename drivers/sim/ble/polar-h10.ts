@@ -14,7 +14,7 @@ import { GATT } from '../../ble/gatt-uuids.js'
 import { PmdOp } from '../../ble/pmd/control-point.js'
 import { POLAR_EPOCH_OFFSET_NS } from '../../ble/pmd/ecg-frame.js'
 import { parsePmdSettings } from '../../ble/pmd/settings.js'
-import { EcgSynth } from './ecg-synth.js'
+import { EcgSynth, type SynthRhythm } from './ecg-synth.js'
 import { encodeEcgFrame } from './encode.js'
 import { commonServices, SimBleDevice, type SimDeviceOptions } from './sim-device.js'
 import { SimPeripheral, type SimCharacteristic } from './sim-radio.js'
@@ -31,6 +31,8 @@ export interface SimPolarH10Options extends SimDeviceOptions {
   frameIntervalMs?: number
   /** Sensor time (ns since 2000-01-01) at the first sample of the stream; default: now. */
   sensorStartNs?: bigint
+  /** The patient's rhythm at `seconds` since the stream started (demo arrhythmias, tests); default sinus at heartRateBpm. */
+  script?: (seconds: number) => { rhythm: SynthRhythm; heartRateBpm: number }
 }
 
 export class SimPolarH10 extends SimBleDevice {
@@ -38,6 +40,8 @@ export class SimPolarH10 extends SimBleDevice {
   readonly synth: EcgSynth
   streaming = false
   framesSent = 0
+  /** Wall clock (ms) when the current stream started: frames go out every frameIntervalMs from here. */
+  streamWallStartMs = 0
   private sampleIndex = 0
   private streamStartNs = 0n
   private frameTimer: NodeJS.Timeout | null = null
@@ -69,6 +73,11 @@ export class SimPolarH10 extends SimBleDevice {
 
   /** Sends one ECG frame now (tests drive the stream frame by frame with this). */
   emitFrame(): Buffer {
+    const scripted = this.o.script?.(this.sampleIndex / RATE_HZ)
+    if (scripted) {
+      this.synth.rhythm = scripted.rhythm
+      this.synth.heartRateBpm = scripted.heartRateBpm
+    }
     const samples = this.synth.next(new Int32Array(H10_SAMPLES_PER_FRAME))
     const lastIndex = this.sampleIndex + H10_SAMPLES_PER_FRAME - 1
     const tsNs = this.streamStartNs + (BigInt(lastIndex) * 1_000_000_000n) / BigInt(RATE_HZ)
@@ -111,6 +120,7 @@ export class SimPolarH10 extends SimBleDevice {
   private startStream(): void {
     this.streaming = true
     this.sampleIndex = 0
+    this.streamWallStartMs = Date.now()
     this.streamStartNs = this.o.sensorStartNs ?? BigInt(Date.now()) * 1_000_000n - POLAR_EPOCH_OFFSET_NS
     this.frameTimer = setInterval(() => this.emitFrame(), this.o.frameIntervalMs ?? (H10_SAMPLES_PER_FRAME / RATE_HZ) * 1000)
     this.frameTimer.unref()

@@ -8,7 +8,7 @@
  *   …
  *   ward.stop()
  */
-import { SimPolarH10 } from './polar-h10.js'
+import { SimPolarH10, type SimPolarH10Options } from './polar-h10.js'
 import { SimRadio } from './sim-radio.js'
 import { SimHrsSensor, SimHtsSensor, SimPlxSensor } from './sensors.js'
 import type { SimBleDevice } from './sim-device.js'
@@ -18,6 +18,8 @@ export interface SimBedSpec {
   /** Address of the bed's Polar H10 patch. */
   readonly patch?: string
   readonly heartRateBpm?: number
+  /** The patch's rhythm over time (SimPolarH10Options.script): the demo's arrhythmias. */
+  readonly ecgScript?: SimPolarH10Options['script']
   readonly oximeter?: string
   readonly spo2Pct?: number
   readonly hrStrap?: string
@@ -43,7 +45,7 @@ export function createSimBleWard(beds: readonly SimBedSpec[], vitalsIntervalMs =
   const seed = { s: 12345 }
   for (const b of beds) {
     const hr = b.heartRateBpm ?? 72
-    if (b.patch) devices.set(b.patch, new SimPolarH10({ address: b.patch, heartRateBpm: hr, noiseUv: 15 }))
+    if (b.patch) devices.set(b.patch, new SimPolarH10({ address: b.patch, heartRateBpm: hr, noiseUv: 15, ...(b.ecgScript ? { script: b.ecgScript } : {}) }))
     if (b.oximeter) {
       const ox = new SimPlxSensor({ address: b.oximeter })
       ox.every(vitalsIntervalMs, () => ox.sendContinuous({ spo2Pct: (b.spo2Pct ?? 97) + wobble(seed, 1), pulseRateBpm: hr + wobble(seed, 2), pulseAmplitudeIndexPct: 4.2 }))
