@@ -250,6 +250,8 @@ export class Engine implements RuleEngine {
     const fresh = bed.set.newStates()
     for (let i = 0; i < rules.length; i++) if (rules[i]!.category !== 'technical') bed.evals[i] = fresh[i]!
     bed.news2.reset()
+    // The rhythm episodes were the last patient's: the next one's are reported afresh by the analysis.
+    for (let i = 0; i < bed.rhythm.length; i++) bed.rhythm[i] = new TechState()
     bed.groups.set(bed.set.initialGroups)
     return this.flush()
   }
