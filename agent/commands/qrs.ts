@@ -29,20 +29,28 @@ export function detectBeats(samplesUv: Int32Array, rateHz: number, chunkSamples 
   return beats
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * The one RECORD argument of `qrs` and `rhythm`, read as the first signal in µV; undefined (with
+ * one line on stderr, for exit 2) when it is missing or the record cannot be read.
+ */
+export function recordArg(command: string, argv: string[], example: string): { rateHz: number; samplesUv: Int32Array } | undefined {
   const record = argv[0]
   if (!record || argv.length > 1) {
-    process.stderr.write('usage: bedside-hub qrs RECORD (path without extension, e.g. data/mitdb/100)\n')
-    return 2
+    process.stderr.write(`usage: bedside-hub ${command} RECORD (path without extension, e.g. ${example})\n`)
+    return undefined
   }
-  let signal: { rateHz: number; samplesUv: Int32Array }
   try {
-    signal = readFirstSignalUv(record.replace(/\.(hea|dat)$/, ''))
+    return readFirstSignalUv(record.replace(/\.(hea|dat)$/, ''))
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err)
-    process.stderr.write(`qrs ${record}: ${msg.split('\n')[0]}\n`)
-    return 2
+    process.stderr.write(`${command} ${record}: ${msg.split('\n')[0]}\n`)
+    return undefined
   }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const signal = recordArg('qrs', argv, 'data/mitdb/100')
+  if (!signal) return 2
   const beats = detectBeats(signal.samplesUv, signal.rateHz)
   process.stdout.write(beats.length === 0 ? '' : beats.join('\n') + '\n')
   return 0

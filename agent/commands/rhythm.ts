@@ -7,7 +7,7 @@
  * agent would alarm on.
  */
 import { EcgAnalyzer, type RhythmEvent } from '../signal/heart-rate.js'
-import { readFirstSignalUv } from './qrs.js'
+import { recordArg } from './qrs.js'
 
 /** MDC_ECG_ELEC_POTL_II: the record's first signal stands for lead II (the analyzer does not care which). */
 const LEAD_II = 131330
@@ -39,19 +39,8 @@ export function detectRhythm(samplesUv: Int32Array, rateHz: number, chunkSamples
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const record = argv[0]
-  if (!record || argv.length > 1) {
-    process.stderr.write('usage: bedside-hub rhythm RECORD (path without extension, e.g. data/mitdb/201)\n')
-    return 2
-  }
-  let signal: { rateHz: number; samplesUv: Int32Array }
-  try {
-    signal = readFirstSignalUv(record.replace(/\.(hea|dat)$/, ''))
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err)
-    process.stderr.write(`rhythm ${record}: ${msg.split('\n')[0]}\n`)
-    return 2
-  }
+  const signal = recordArg('rhythm', argv, 'data/mitdb/201')
+  if (!signal) return 2
   const lines = detectRhythm(signal.samplesUv, signal.rateHz).map((e) => `${e.start} ${e.end} ${e.label}\n`)
   process.stdout.write(lines.join(''))
   return 0

@@ -7,22 +7,11 @@
 import { MDC } from '../codes.js'
 import { Quality, type Observation } from '../records.js'
 import type { DeviceSequence, Driver, DriverContext } from '../types.js'
+import { prng } from './prng.js'
 
 export type Scenario = 'stable' | 'tachycardia' | 'desaturation' | 'fever'
 export type SimParameter = 'hr' | 'spo2' | 'rr' | 'temp' | 'nibp'
 const ALL_PARAMETERS: readonly SimParameter[] = ['hr', 'spo2', 'rr', 'temp', 'nibp']
-
-/** Deterministic PRNG (mulberry32) so a demo bed behaves the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export class SimPatient {
   private readonly rnd: () => number

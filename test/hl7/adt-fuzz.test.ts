@@ -10,6 +10,7 @@ import { formatErrorLocation, readAdt } from '../../agent/hl7/adt-message.js'
 import { LocationMap } from '../../agent/hl7/locations.js'
 import { buildAck } from '../../drivers/serial/hl7/ack.js'
 import { parseMessage } from '../../drivers/serial/hl7/message.js'
+import { prng } from '../../drivers/sim/prng.js'
 
 const RUNS = 20_000
 const REASONS = new Set(['missing-msh', 'bad-msh', 'bad-segment', 'missing-control-id', 'unsupported-version', 'unsupported-message-type', 'unsupported-event',
@@ -19,17 +20,6 @@ const SEEDS = [
   'MSH|^~\\&|EPIC|GH|BEDHUB|3A|20261205120000||ADT^A01^ADT_A01|MSG1|P|2.6\rEVN|A01|20261205120000\rPID|1||123456^^^GH^MR~9^^^SSA^SS||Doe^Jane^Q||19700131|F\rPV1|1|I|3A^301^1^GH||||||||||||||||V1\r',
   'MSH|^~\\&|EPIC|GH|BEDHUB|3A|20261205120000||ADT^A40^ADT_A39|MSG2|P|2.6\rEVN|A40|20261205120000\rPID|1||2^^^GH^MR||O\\S\\Brien^Pat\rMRG|1^^^GH^MR\r',
 ]
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SPECIAL = '|^~\\&\r\nA0123456789MSHPIDPV1MRG'
 

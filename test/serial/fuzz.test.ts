@@ -14,6 +14,7 @@ import { decodeHl7Frame, processMessage } from '../../drivers/serial/hl7/decode.
 import { MllpDeframer, mllpFrame } from '../../drivers/serial/hl7/mllp.js'
 import { buildBasicRecord, DatexMarker } from '../../drivers/sim/datex-record.js'
 import { buildOru } from '../../drivers/sim/hl7-message.js'
+import { prng } from '../../drivers/sim/prng.js'
 
 const RUNS = 100_000
 
@@ -22,18 +23,6 @@ const HL7_REASONS = new Set([
   'truncated', 'bad-end-block', 'too-long', 'no-start-block', 'trailing-bytes', 'missing-msh', 'bad-msh', 'bad-segment',
   'bad-escape', 'bad-value', 'bad-time', 'unsupported-message-type', 'unsupported-version', 'unsupported-processing-id', 'missing-control-id',
 ])
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function mutate(buf: Buffer, rnd: () => number, special: readonly number[]): Buffer {
   const int = (n: number) => Math.floor(rnd() * n)

@@ -6,11 +6,10 @@
  * Format: shared/data/README.md §1.6 (MIT annotation format), §1.7 (scoring).
  */
 import { readFileSync } from 'node:fs'
+import { parseAtrAux } from '../../scripts/testkit/ec57-rhythm.js'
 
 /** WFDB isqrs(): annotation codes that are beats. */
 const QRS_CODES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 25, 30, 31, 34, 35, 38, 41])
-const SKIP = 59
-const AUX = 63
 const FLUTTER_START = 32
 const FLUTTER_END = 33
 
@@ -19,27 +18,9 @@ export interface Annotation {
   readonly code: number
 }
 
-/** Parses MIT-format annotation bytes (16-bit little-endian words; SKIP, AUX, SUB, CHN, NUM handled). */
+/** Parses MIT-format annotation bytes (the one reader: scripts/testkit/ec57-rhythm.ts), keeping sample and code. */
 export function parseAtr(b: Uint8Array): Annotation[] {
-  const out: Annotation[] = []
-  let t = 0
-  for (let i = 0; i + 1 < b.length; ) {
-    const w = b[i]! | (b[i + 1]! << 8)
-    i += 2
-    const a = w >> 10
-    const v = w & 0x3ff
-    if (a === 0 && v === 0) break
-    if (a === SKIP) {
-      // 32-bit interval, high 16-bit word first, each word little-endian ("PDP-11" order)
-      t += (((b[i]! | (b[i + 1]! << 8)) << 16) | (b[i + 2]! | (b[i + 3]! << 8))) | 0
-      i += 4
-    } else if (a === AUX) i += v + (v & 1)
-    else if (a < 59) {
-      t += v
-      out.push({ sample: t, code: a })
-    }
-  }
-  return out
+  return parseAtrAux(b).map(({ sample, code }) => ({ sample, code }))
 }
 
 export function readAtr(record: string): Annotation[] {
