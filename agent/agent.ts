@@ -16,7 +16,10 @@ import type { DriverContext } from '../drivers/types.js'
 import { AgentApiImpl } from './api.js'
 import type { Config } from './config.js'
 import { DeviceRunner, type DeviceHost } from './device-drivers.js'
+import { AuditAction } from './audit-actions.js'
 import { AdtListener } from './hl7/adt-listener.js' // issue 21
+import type { Hl7Outbound } from './hl7/outbound.js'
+import { createHl7Outputs } from './hl7/outputs.js'
 import type { AgentEvents } from './events.js'
 import { Durability } from './housekeeping/wire.js' // issue 7
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
@@ -107,6 +110,8 @@ class Agent implements RunningAgent {
   adtPort = 0
   /** The hospital's ADT feed (issue 21), when hl7.adt is configured. */
   private adt: AdtListener | null = null
+  /** PCD-01 results and PCD-04 alarms to the hospital (issue 21), when hl7.results / hl7.alarms are configured. */
+  private hl7Out: Hl7Outbound[] = []
   /** The redelivery window: device messages and ADT control ids already applied. */
   private readonly seen: SeenMessages
   private readonly abort = new AbortController()
@@ -120,7 +125,7 @@ class Agent implements RunningAgent {
   constructor(private readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
     // Issue 18: the TLS private keys are secrets like the config (refused where installed, warned about elsewhere).
-    for (const [file, what] of [[cfg.http.tls?.key, 'http.tls.key'], [cfg.mqtt.tls?.key, 'mqtt.tls.key'], [cfg.hl7?.adt?.tls?.key, 'hl7.adt.tls.key']] as const) {
+    for (const [file, what] of [[cfg.http.tls?.key, 'http.tls.key'], [cfg.mqtt.tls?.key, 'mqtt.tls.key'], [cfg.hl7?.adt?.tls?.key, 'hl7.adt.tls.key'], [cfg.hl7?.results?.tls?.key, 'hl7.results.tls.key'], [cfg.hl7?.alarms?.tls?.key, 'hl7.alarms.tls.key']] as const) {
       if (file) checkSecretFile(file, what, permissionPolicy(), (m) => this.log.warn({ event: 'secret_file_exposed', file, what }, `WARNING: ${m}`))
     }
     // The store: records, their identities and sequences, all in one group commit.
@@ -131,6 +136,7 @@ class Agent implements RunningAgent {
         this.outbox.committed(n) // issue 7: running outbox depth
         this.metrics.commitLatency.observe(s)
         this.sync?.notify()
+        for (const o of this.hl7Out) o.wake()
       },
       onError: (err, n) => {
         this.metrics.commitFailures.inc()
@@ -238,6 +244,7 @@ class Agent implements RunningAgent {
     if (metricsListen) await this.startMetricsHttp(api, metricsListen)
     this.startSync()
     await this.startAdt() // issue 21
+    this.startHl7Out() // issue 21
     this.durability.housekeeping.start() // issue 7
     await this.startDrivers()
     this.every(250, () => this.pipeline.handleAlarms(this.engine.tick(Date.now())))
@@ -279,6 +286,15 @@ class Agent implements RunningAgent {
     })
     await this.adt.start()
     this.adtPort = this.adt.address()?.port ?? 0
+  }
+
+  /** Issue 21: results (PCD-01) and alarms (PCD-04) to the hospital over MLLP, each through its own cursor. */
+  private startHl7Out(): void {
+    this.hl7Out = createHl7Outputs(this.cfg, {
+      db: this.db, admissions: this.admissions, metrics: this.metrics, log: this.log,
+      audit: (detail) => void this.pipeline.audit(AuditAction.HL7_REJECTED, 'bedside-hub', null, detail),
+    })
+    for (const o of this.hl7Out) o.start()
   }
 
   private startSync(): void {
@@ -372,6 +388,7 @@ class Agent implements RunningAgent {
     for (const t of this.timers) clearInterval(t)
     await this.runner?.stopAll()
     await this.adt?.stop() // issue 21
+    await Promise.all(this.hl7Out.map((o) => o.stop())) // issue 21: the message in flight is answered or abandoned (re-sent at the next start)
     this.live?.close()
     await this.http?.close()
     await this.metricsHttp?.close()
