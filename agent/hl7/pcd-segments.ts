@@ -67,5 +67,5 @@ export function equipment(deviceId: string | null, hubId: string): string {
 
 /** One message: segments joined and terminated by CR (protocols.md §7.1). */
 export function message(segments: readonly string[]): string {
-  return segments.join('\r') + '\r'
+  return segments.map((s) => s.replace(/\|+$/, '')).join('\r') + '\r' // trailing empty fields left out (HL7 v2 §2.5.3)
 }
