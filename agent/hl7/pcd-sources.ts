@@ -69,10 +69,17 @@ type ObsRow = [hubSeq: number, admissionId: number | null, code: number, value: 
 const CHARTABLE_FLAGS = Quality.QUESTIONABLE | Quality.RETIMED
 /** Records are committed within a group-commit interval of their hub time; a period is closed this long after its end. */
 const CLOSE_GRACE_MS = 2_000
+/**
+ * A destination whose bed (or the ward) has nothing for it moves its cursor over the other records
+ * once this many lie behind it: every look is a range scan from the cursor, and a bed without a
+ * device for a week must not make each look read the week. (A skip is a write; not on every look.)
+ */
+const SKIP_IDLE_RECORDS = 1_000
 
 export class ResultsSource implements PcdSource {
   private readonly firstAfter: Statement<[string, number], ObsRow>
-  private readonly period: Statement<[string, number, number], ObsRow>
+  private readonly after: Statement<[string, number], ObsRow>
+  private readonly maxSeq: Statement<[], { s: number | null }>
   private readonly waiting: Statement<[string, number], { n: number; oldest: number | null }>
   private readonly periodMs: number
   private turn = 0
@@ -80,7 +87,8 @@ export class ResultsSource implements PcdSource {
   constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions) {
     const cols = 'hub_seq, admission_id, code, value, unit, device_id, device_time_ms, hub_time_ms, quality'
     this.firstAfter = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? ORDER BY hub_seq LIMIT 1`).raw(true)
-    this.period = db.prepare<[string, number, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? AND hub_time_ms < ? ORDER BY hub_seq`).raw(true)
+    this.after = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? ORDER BY hub_seq`).raw(true)
+    this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS s FROM records')
     this.waiting = db.prepare('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ?')
     this.periodMs = cfg.hl7!.results!.period_s * 1000
   }
@@ -103,15 +111,16 @@ export class ResultsSource implements PcdSource {
     const dest = `results/${bedId}`
     const cursor = this.cursors.get(dest)
     const first = this.firstAfter.get(bedId, cursor)
-    if (!first) return null
+    if (!first) return idleSkip(dest, cursor, this.maxSeq.get()!.s)
     const endMs = (Math.floor(first[7] / this.periodMs) + 1) * this.periodMs
     if (nowMs < endMs + CLOSE_GRACE_MS) return null
-    const rows = this.period.all(bedId, cursor, endMs)
-    const admissionId = rows[0]![1]
+    const admissionId = first[1]
     let toSeq = cursor
     const latest = new Map<number, ChartedValue>()
-    for (const r of rows) {
-      if (r[1] !== admissionId) break // one patient per message: the next admission's values start the next one
+    // Read in hub_seq order up to the first record of a later period or another admission (one
+    // patient per message): a scan bounded by one period, whatever the backlog behind it.
+    for (const r of this.after.iterate(bedId, cursor)) {
+      if (r[7] >= endMs || r[1] !== admissionId) break
       toSeq = r[0]
       const q = r[8] ?? 0
       if (r[3] === null || !Number.isFinite(r[3]) || (q & ~CHARTABLE_FLAGS) !== 0) continue
@@ -145,16 +154,19 @@ type AlarmRow = [hubSeq: number, bedId: string | null, admissionId: number | nul
 
 export class AlarmsSource implements PcdSource {
   private readonly nextAlarm: Statement<[number], AlarmRow>
+  private readonly maxSeq: Statement<[], { s: number | null }>
   private readonly waiting: Statement<[number], { n: number; oldest: number | null }>
 
   constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions) {
     this.nextAlarm = db.prepare<[number], AlarmRow>('SELECT hub_seq, bed_id, admission_id, device_id, hub_time_ms, body FROM records WHERE kind = 3 AND hub_seq > ? ORDER BY hub_seq LIMIT 1').raw(true)
     this.waiting = db.prepare('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE kind = 3 AND hub_seq > ?')
+    this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS s FROM records')
   }
 
   next(): Outgoing | Skip | null {
-    const row = this.nextAlarm.get(this.cursors.get('alarms'))
-    if (!row) return null
+    const cursor = this.cursors.get('alarms')
+    const row = this.nextAlarm.get(cursor)
+    if (!row) return idleSkip('alarms', cursor, this.maxSeq.get()!.s)
     const [hubSeq, bedId, admissionId, deviceId, , body] = row
     let alarm
     try {
@@ -176,4 +188,14 @@ export class AlarmsSource implements PcdSource {
     const w = this.waiting.get(this.cursors.get('alarms'))!
     return { n: w.n, oldestMs: w.oldest }
   }
+}
+
+/**
+ * Nothing for `dest` after its cursor: pass over the records behind it once there are many. Safe
+ * without a transaction: records are committed by this process's event loop, which is not running
+ * while this synchronous look reads the store, so no record of `dest` can land at or below `maxSeq`
+ * afterwards (hub_seq only grows).
+ */
+function idleSkip(dest: string, cursor: number, maxSeq: number | null): Skip | null {
+  return maxSeq !== null && maxSeq - cursor >= SKIP_IDLE_RECORDS ? { dest, skipTo: maxSeq } : null
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { parseConfig } from '../../agent/config.js'
 import { Hl7Outbound } from '../../agent/hl7/outbound.js'
-import { AlarmsSource } from '../../agent/hl7/pcd-sources.js'
+import { AlarmsSource, ResultsSource } from '../../agent/hl7/pcd-sources.js'
 import { Admissions } from '../../agent/store/admissions.js'
 import { alarmBody } from '../../agent/store/bodies.js'
 import { openDatabase } from '../../agent/store/db.js'
@@ -79,4 +79,54 @@ test('hl7 out: AE and no answer retried with the same MSH-10 in order; AR set as
   db = openDatabase(cfg.hub.data_dir)
   assert.equal(new Hl7Cursors(db).get('alarms'), 4, 'durable')
   db.close()
+})
+
+test('hl7 out: results per bed and period, one patient per message, nothing before the period closed; idle destinations pass over the ward\'s records', () => {
+  const dir = tempDir('pcd-res')
+  const cfg = parseConfig({ hub: { id: 'hub', site: 's', data_dir: join(dir, 'data') }, beds: [{ id: 'b1' }, { id: 'b2' }], hl7: { results: { target: '127.0.0.1:2575', period_s: 60 }, alarms: { target: '127.0.0.1:2575' } } })
+  const db = openDatabase(cfg.hub.data_dir)
+  try {
+    const cursors = new Hl7Cursors(db)
+    const admissions = new Admissions(db)
+    assert.equal(cursors.get('results/b1'), 0)
+    assert.equal(cursors.get('alarms'), 0)
+    const a1 = admissions.admit('b1', 'GH1', 'Doe, Jane', '1970-01-31', 0)
+    const obs = db.prepare('INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, quality) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    const P = 60_000
+    obs.run(1, 'b1', 'mon', null, 150456, 95, '%', P + 1_000, P + 1_000, 0) // no patient yet
+    obs.run(2, 'b1', 'mon', a1.id, 150456, 97, '%', P + 2_000, P + 2_000, 0)
+    obs.run(3, 'b1', 'mon', a1.id, 147842, 80, '/min', P + 3_000, P + 3_000, 1) // questionable: R
+    obs.run(4, 'b1', 'mon', a1.id, 150456, 98, '%', P + 4_000, P + 4_000, 0) // newer SpO2 wins
+    obs.run(5, 'b1', 'mon', a1.id, 150456, 50, '%', P + 5_000, P + 5_000, 1 << 1) // leads off: not charted
+    const a2 = admissions.admit('b1', 'GH2', 'Roe, Rick', null, P + 6_000) // another patient, same period
+    obs.run(6, 'b1', 'mon', a2.id, 150456, 93, '%', P + 7_000, P + 7_000, 0)
+    obs.run(7, 'b1', 'mon', a2.id, 150456, 92, '%', 2 * P + 1_000, 2 * P + 1_000, 0) // next period
+    const src = new ResultsSource(db, cfg, cursors, admissions)
+    assert.equal(src.nextOf('b1', 2 * P + 1_000), null, 'period open (grace)')
+    assert.deepEqual(src.nextOf('b1', 2 * P + 5_000), { dest: 'results/b1', skipTo: 1 }, 'no patient: passed over')
+    cursors.advance('results/b1', 1)
+    const m1 = src.nextOf('b1', 2 * P + 5_000)
+    assert.ok(m1 && !('skipTo' in m1))
+    assert.equal(m1.controlId, 'R5')
+    assert.deepEqual([m1.fromSeq, m1.toSeq], [2, 5])
+    const segs = m1.text.split('\r')
+    assert.match(segs[1]!, /^PID\|1\|\|GH1\^\^\^\^MR\|\|Doe\^Jane\|\|19700131$/)
+    assert.deepEqual(segs.filter((x) => x.startsWith('OBX')).map((x) => x.split('|').slice(3, 12).join('|')),
+      ['147842^MDC_ECG_HEART_RATE^MDC|1.0.0.1|80|/min^/min^UCUM|||||R', '150456^MDC_PULS_OXIM_SAT_O2^MDC|1.0.0.2|98|%^%^UCUM|||||F'])
+    assert.equal((src.nextOf('b1', 2 * P + 5_000) as { text: string }).text, m1.text, 'byte for byte')
+    cursors.advance('results/b1', 5)
+    const m2 = src.nextOf('b1', 2 * P + 5_000) as { controlId: string; text: string }
+    assert.equal(m2.controlId, 'R6')
+    assert.match(m2.text.split('\r')[1]!, /\|GH2\^/)
+    cursors.advance('results/b1', 6)
+    assert.equal(src.nextOf('b1', 2 * P + 5_000), null, 'the next period is still open')
+    // b2 has no records: its cursor stays until a thousand records lie behind it.
+    assert.equal(src.nextOf('b2', 10 * P), null)
+    const audit = db.prepare('INSERT INTO records (hub_seq, kind, hub_time_ms) VALUES (?, 4, ?)')
+    for (let i = 8; i < 1_010; i++) audit.run(i, 3 * P)
+    assert.deepEqual(src.nextOf('b2', 10 * P), { dest: 'results/b2', skipTo: 1_009 })
+    assert.deepEqual(new AlarmsSource(db, cfg, cursors, admissions).next(), { dest: 'alarms', skipTo: 1_009 })
+  } finally {
+    db.close()
+  }
 })
