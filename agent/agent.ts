@@ -201,6 +201,7 @@ class Agent implements RunningAgent {
       hubId: cfg.hub.id, http: cfg.http, mqtt: cfg.mqtt, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
       sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening, pseudonyms: this.pseudonyms,
       adtListening: () => (this.cfg.hl7?.adt ? this.adt?.listening ?? false : null), // issue 21
+      requestResults: (bedId, actor) => this.requestResults(bedId, actor), // issue 21
     })
     const source = new MqttDeviceSource({
       sequenceOf: (id) => { const d = this.devices.get(id); return d?.config.type === 'mqtt' ? d : undefined },
@@ -295,6 +296,20 @@ class Agent implements RunningAgent {
       audit: (detail) => void this.pipeline.audit(AuditAction.HL7_REJECTED, 'bedside-hub', null, detail),
     })
     for (const o of this.hl7Out) o.start()
+  }
+
+  /**
+   * Issue 21, PCD-01 on demand: a `results-requested` audit record of the bed, durable before the
+   * answer; the results output ends the bed's current message at it (pcd-sources.ts).
+   */
+  private async requestResults(bedId: string, actor: { role: string; name: string }): Promise<{ ok: true; controlId: string } | { ok: false; status: 404 | 409; error: string; field: string }> {
+    if (!this.cfg.hl7?.results) return { ok: false, status: 409, error: 'hl7.results is not configured', field: 'hl7.results' }
+    if (!this.cfg.beds.some((b) => b.id === bedId)) return { ok: false, status: 404, error: `bedId: unknown bed "${bedId}"`, field: 'bedId' }
+    if (!this.admissions.current(bedId)) return { ok: false, status: 404, error: `bedId: no patient admitted to bed "${bedId}"`, field: 'bedId' }
+    const seq = this.pipeline.audit(AuditAction.RESULTS_REQUESTED, `${actor.role}:${actor.name}`, bedId, `PCD-01 results of bed ${bedId} requested now`)
+    await new Promise<void>((resolve, reject) => this.committer.durableFrom(seq, (err) => (err ? reject(err) : resolve())))
+    for (const o of this.hl7Out) o.wake()
+    return { ok: true, controlId: `R${seq}` }
   }
 
   private startSync(): void {

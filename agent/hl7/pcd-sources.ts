@@ -14,13 +14,19 @@
  * cursor without a message once their period closed. A hub clock stepped back makes a record land
  * in a period already sent: it goes out in a message of its own, late but not lost.
  *
+ * On demand: a `results-requested` audit record of the bed (POST /api/beds/{bed}/results) ends the
+ * message at itself, so the values so far go out at once; the rest of the period makes a message of
+ * its own when the period closes. The request is a record, so the cut is as durable and as
+ * repeatable as the rest.
+ *
  * Alarms (PCD-04): every alarm record after the cursor, one message each, in hub_seq order.
  */
 import type { Statement } from 'better-sqlite3'
 import { Quality } from '../../drivers/records.js'
 import type { Config } from '../config.js'
 import type { Admission, Admissions } from '../store/admissions.js'
-import { readAlarmBody } from '../store/bodies.js'
+import { AuditAction } from '../audit-actions.js'
+import { readAlarmBody, readAuditBody } from '../store/bodies.js'
 import type { Db } from '../store/db.js'
 import type { Hl7Cursors } from '../store/hl7-cursor.js'
 import { buildPcd01, type ChartedValue } from './pcd01.js'
@@ -64,7 +70,7 @@ export function locationOf(cfg: Config, bedId: string): BedLocation {
   return best ? { pointOfCare: best.point_of_care, room: best.room ?? '', bed: best.bed ?? '' } : { pointOfCare: cfg.hub.id, room: '', bed: bedId }
 }
 
-type ObsRow = [hubSeq: number, admissionId: number | null, code: number, value: number | null, unit: string | null, deviceId: string | null, deviceTimeMs: number | null, hubTimeMs: number, quality: number | null]
+type ObsRow = [hubSeq: number, admissionId: number | null, code: number, value: number | null, unit: string | null, deviceId: string | null, deviceTimeMs: number | null, hubTimeMs: number, quality: number | null, kind: number, body: Buffer | null]
 /** Questionable and re-timed values are charted as unverified (OBX-11 R); any other flag keeps a value out. */
 const CHARTABLE_FLAGS = Quality.QUESTIONABLE | Quality.RETIMED
 /** Records are committed within a group-commit interval of their hub time; a period is closed this long after its end. */
@@ -85,9 +91,10 @@ export class ResultsSource implements PcdSource {
   private turn = 0
 
   constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions) {
-    const cols = 'hub_seq, admission_id, code, value, unit, device_id, device_time_ms, hub_time_ms, quality'
+    const cols = 'hub_seq, admission_id, code, value, unit, device_id, device_time_ms, hub_time_ms, quality, kind, body'
     this.firstAfter = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? ORDER BY hub_seq LIMIT 1`).raw(true)
-    this.after = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? ORDER BY hub_seq`).raw(true)
+    // Observations and the bed's audit records: a `results-requested` one ends the message early (on demand).
+    this.after = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind IN (1, 4) AND hub_seq > ? ORDER BY hub_seq`).raw(true)
     this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS s FROM records')
     this.waiting = db.prepare('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ?')
     this.periodMs = cfg.hl7!.results!.period_s * 1000
@@ -112,28 +119,43 @@ export class ResultsSource implements PcdSource {
     const cursor = this.cursors.get(dest)
     const first = this.firstAfter.get(bedId, cursor)
     if (!first) return idleSkip(dest, cursor, this.maxSeq.get()!.s)
-    const endMs = (Math.floor(first[7] / this.periodMs) + 1) * this.periodMs
-    if (nowMs < endMs + CLOSE_GRACE_MS) return null
+    let endMs = (Math.floor(first[7] / this.periodMs) + 1) * this.periodMs
     const admissionId = first[1]
     let toSeq = cursor
+    let requested = false
     const latest = new Map<number, ChartedValue>()
     // Read in hub_seq order up to the first record of a later period or another admission (one
-    // patient per message): a scan bounded by one period, whatever the backlog behind it.
+    // patient per message), or a request for the results now after the first value: a scan
+    // bounded by one period, whatever the backlog behind it.
     for (const r of this.after.iterate(bedId, cursor)) {
-      if (r[7] >= endMs || r[1] !== admissionId) break
+      if (r[9] === 4) {
+        // A request ends the message at itself, also one that came just after the period closed
+        // (the first record past it): the nurse gets the answer now, not at the next look.
+        if (r[0] > first[0] && isResultsRequest(r)) {
+          toSeq = r[0]
+          endMs = r[7]
+          requested = true
+          break
+        }
+        if (r[7] >= endMs) break
+        continue
+      }
+      if (r[7] >= endMs) break
+      if (r[1] !== admissionId) break
       toSeq = r[0]
       const q = r[8] ?? 0
       if (r[3] === null || !Number.isFinite(r[3]) || (q & ~CHARTABLE_FLAGS) !== 0) continue
       latest.delete(r[2]) // keep the order of the newest values
       latest.set(r[2], { code: r[2], value: r[3], unit: r[4], deviceId: r[5], timeMs: r[6] ?? r[7], final: q === 0 })
     }
+    if (!requested && nowMs < endMs + CLOSE_GRACE_MS) return null
     const admission = admissionId === null ? undefined : this.admissions.get(admissionId)
     if (!admission || latest.size === 0) return { dest, skipTo: toSeq }
     const controlId = `R${toSeq}`
     const text = buildPcd01({
       header: { ...headerOf(this.cfg, this.cfg.hl7!.results!), controlId, timeMs: endMs },
       hubId: this.cfg.hub.id, admission, location: locationOf(this.cfg, bedId),
-      fromMs: endMs - this.periodMs, toMs: endMs, values: [...latest.values()].sort((a, b) => a.code - b.code),
+      fromMs: Math.floor(first[7] / this.periodMs) * this.periodMs, toMs: endMs, values: [...latest.values()].sort((a, b) => a.code - b.code),
     })
     return { dest, bedId, controlId, text, fromSeq: cursor + 1, toSeq }
   }
@@ -187,6 +209,14 @@ export class AlarmsSource implements PcdSource {
   depth(): { n: number; oldestMs: number | null } {
     const w = this.waiting.get(this.cursors.get('alarms'))!
     return { n: w.n, oldestMs: w.oldest }
+  }
+}
+
+function isResultsRequest(r: ObsRow): boolean {
+  try {
+    return r[10] !== null && readAuditBody(r[10], r[7]).action === AuditAction.RESULTS_REQUESTED
+  } catch {
+    return false // an unreadable audit body is the sync's dead letter's business
   }
 }
 

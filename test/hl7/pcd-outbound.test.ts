@@ -13,7 +13,7 @@ import { parseConfig } from '../../agent/config.js'
 import { Hl7Outbound } from '../../agent/hl7/outbound.js'
 import { AlarmsSource, ResultsSource } from '../../agent/hl7/pcd-sources.js'
 import { Admissions } from '../../agent/store/admissions.js'
-import { alarmBody } from '../../agent/store/bodies.js'
+import { alarmBody, auditBody } from '../../agent/store/bodies.js'
 import { openDatabase } from '../../agent/store/db.js'
 import { Hl7Cursors } from '../../agent/store/hl7-cursor.js'
 import { MllpDeframer, mllpFrame } from '../../drivers/serial/hl7/mllp.js'
@@ -120,10 +120,17 @@ test('hl7 out: results per bed and period, one patient per message, nothing befo
     assert.match(m2.text.split('\r')[1]!, /\|GH2\^/)
     cursors.advance('results/b1', 6)
     assert.equal(src.nextOf('b1', 2 * P + 5_000), null, 'the next period is still open')
+    // On demand: a results-requested record ends the message at itself, before the period closes.
+    db.prepare('INSERT INTO records (hub_seq, kind, bed_id, admission_id, hub_time_ms, body) VALUES (?, 4, ?, ?, ?, ?)').run(8, 'b1', a2.id, 2 * P + 2_000, auditBody('results-requested', 'nurse:ann', 2 * P + 2_000, 'now'))
+    const od = src.nextOf('b1', 2 * P + 2_001) as { controlId: string; fromSeq: number; toSeq: number; text: string }
+    assert.deepEqual([od.controlId, od.fromSeq, od.toSeq], ['R8', 7, 8])
+    assert.match(od.text, /\|92\|%\^%\^UCUM/)
+    cursors.advance('results/b1', 8)
+    assert.equal(src.nextOf('b1', 10 * P), null, 'nothing after the request')
     // b2 has no records: its cursor stays until a thousand records lie behind it.
     assert.equal(src.nextOf('b2', 10 * P), null)
     const audit = db.prepare('INSERT INTO records (hub_seq, kind, hub_time_ms) VALUES (?, 4, ?)')
-    for (let i = 8; i < 1_010; i++) audit.run(i, 3 * P)
+    for (let i = 9; i < 1_010; i++) audit.run(i, 3 * P)
     assert.deepEqual(src.nextOf('b2', 10 * P), { dest: 'results/b2', skipTo: 1_009 })
     assert.deepEqual(new AlarmsSource(db, cfg, cursors, admissions).next(), { dest: 'alarms', skipTo: 1_009 })
   } finally {

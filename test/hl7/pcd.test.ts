@@ -8,7 +8,7 @@
  * Three admitted beds, an MQTT monitor each publishing vitals that raise and clear alarms (four
  * episodes per bed, one rule each, device time running 1 s per reading); the agent runs as its own
  * process (so that it can be SIGKILLed) with results (period 5 s) and alarms pointing at the
- * receiver. Mid-run the receiver is stopped for 8 s (outage) and restarted on its port, and the
+ * receiver; one bed's results are also asked for on demand. Mid-run the receiver is stopped for 8 s (outage) and restarted on its port, and the
  * agent is SIGKILLed in the middle of the catch-up that follows, and restarted. Asserted: every message parsed clean;
  * after dropping repeats of one MSH-10 (the receiver's duplicate check), the R40s are exactly the
  * store's alarm records, one per state change, in hub_seq order per bed, and the R01s exactly the
@@ -162,6 +162,14 @@ test('hl7 pcd: HAPI as interface engine and alert manager parses every PCD-01 an
   await ready()
   await episode(2)
   await episode(3)
+  // PCD-01 on demand: bed 1's values so far go out now, not when the period closes.
+  const asked = Date.now()
+  const od = await fetch(`${http}/api/beds/${bed(0)}/results`, { method: 'POST', headers: { authorization: `Bearer ${NURSE}` } })
+  assert.equal(od.status, 202, await od.clone().text())
+  const onDemand = ((await od.json()) as { control_id: string }).control_id
+  const odLine = await waitFor('the on-demand R01 at HAPI', async () => receiver.lines.find((l) => l.id === onDemand), 20_000, 20)
+  assert.equal(odLine.type, 'ORU^R01')
+  const onDemandMs = odLine.atMs - asked
   // Drained: every period closed and acknowledged, every alarm change acknowledged.
   await sleep(8_000)
   await waitFor('HL7 outputs drained', async () => (await metricValue(http, 'bedside_hl7_out_depth')) === 0, 90_000, 500)
@@ -225,6 +233,7 @@ test('hl7 pcd: HAPI as interface engine and alert manager parses every PCD-01 an
   while (end + 1 < back.length && back[end + 1]!.atMs - back[end]!.atMs < 1_000) end++
   const rate = end > 0 ? (end + 1) / ((back[end]!.atMs - back[0]!.atMs) / 1000 || 0.001) : 0
   console.log(`# R40 latency to HAPI (not held by the outage or the kill, ${lat.length} messages): median ${pct(0.5)} ms, p95 ${pct(0.95)} ms; catch-up after the outage, until the kill: ${end + 1} messages at ${rate.toFixed(0)}/s; ${aa} AA counted by the agent after its restart`)
+  console.log(`# on-demand R01 ${onDemand} at HAPI ${onDemandMs} ms after the request`)
   console.log(`# HAPI received ${receiver.lines.length} messages (${r40} ORU^R40, ${r01} ORU^R01, ${duplicates} repeats of an MSH-10 after the SIGKILL or a lost ACK); parsed clean ${receiver.lines.length - bad.length}; lost 0; receiver outage ${(outageMs / 1000).toFixed(1)} s`)
 })
 
