@@ -15,7 +15,8 @@ import { AlarmsSource, ResultsSource } from '../../agent/hl7/pcd-sources.js'
 import { Admissions } from '../../agent/store/admissions.js'
 import { alarmBody, auditBody } from '../../agent/store/bodies.js'
 import { openDatabase } from '../../agent/store/db.js'
-import { Hl7Cursors } from '../../agent/store/hl7-cursor.js'
+import { formatHl7Queue } from '../../agent/commands/queue.js'
+import { Hl7Cursors, hl7QueueReport } from '../../agent/store/hl7-cursor.js'
 import { MllpDeframer, mllpFrame } from '../../drivers/serial/hl7/mllp.js'
 import { tempDir, waitFor } from '../support/agent-process.js'
 
@@ -75,6 +76,10 @@ test('hl7 out: AE and no answer retried with the same MSH-10 in order; AR set as
   assert.deepEqual(events, ['A1:AA', 'A2:AE', 'A2:no-answer', 'A2:AA', 'A3:AR', 'A3:rejected:refused by test (AR)', 'A4:AA'])
   assert.deepEqual(db.prepare('SELECT dest, control_id, from_seq, to_seq, reason FROM hl7_dead_letter').all(), [{ dest: 'alarms', control_id: 'A3', from_seq: 3, to_seq: 3, reason: 'refused by test (AR)' }])
   assert.equal(cursors.rejected('alarms'), 1)
+  // bedside-hub queue: the destination's cursor, nothing waiting, one rejected.
+  const report = hl7QueueReport(db)
+  assert.deepEqual(report, [{ dest: 'alarms', cursor: 4, waiting: 0, oldestMs: null, rejected: 1 }])
+  assert.match(formatHl7Queue(report, Date.now()), /alarms\s+0\s+none waiting, cursor hub_seq 4, rejected \(AR\) 1/)
   db.close()
   db = openDatabase(cfg.hub.data_dir)
   assert.equal(new Hl7Cursors(db).get('alarms'), 4, 'durable')

@@ -130,21 +130,34 @@ test('hl7 pcd: HAPI as interface engine and alert manager parses every PCD-01 an
   // The monitors: device time starts 5 min back and runs 1 s per reading (inside the 10 min drift bound).
   const t0 = Date.now() - 300_000
   const seq = Array.from({ length: BEDS }, () => 0)
-  async function episode(k: number): Promise<void> {
+  const nurse = { authorization: `Bearer ${NURSE}`, 'content-type': 'application/json' }
+  let acked = 0
+  /** With `ack`: halfway, while the alarms are active, a nurse acknowledges every one of them (an "acknowledged" R40 each). */
+  async function episode(k: number, ack = false): Promise<void> {
     const e = EPISODES[k]!
-    await Promise.all(Array.from({ length: BEDS }, async (_, i) => {
-      const mon = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: dev(i), password: secret(i), clientId: `${dev(i)}-${k}`, reconnectPeriod: 0, protocolVersion: 4 })
-      for (let n = 0; n < 40; n++) {
+    const mons = await Promise.all(Array.from({ length: BEDS }, (_, i) => mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: dev(i), password: secret(i), clientId: `${dev(i)}-${k}`, reconnectPeriod: 0, protocolVersion: 4 })))
+    const half = (from: number) => Promise.all(mons.map(async (mon, i) => {
+      for (let n = from; n < from + 20; n++) {
         const s = ++seq[i]!
         const v = n < 20 ? e.bad : e.good
         const obs = [{ code: e.code, value: v, unit: e.unit }, { code: 'MDC_PULS_OXIM_SAT_O2', value: 96 + (n % 3), unit: '%' }]
         await mon.publishAsync(`bedside/v1/devices/${dev(i)}/obs`, JSON.stringify({ ts: t0 + s * 1000, seq: s, obs }), { qos: 1 })
       }
-      await mon.endAsync()
     }))
+    await half(0)
+    if (ack) {
+      const active = (await (await fetch(`${http}/api/alarms?state=active`, { headers: nurse })).json()) as { alarms: { alarmId: string }[] }
+      for (const a of active.alarms) {
+        const r = await fetch(`${http}/api/alarms/${encodeURIComponent(a.alarmId)}/ack`, { method: 'POST', headers: nurse, body: '{}' })
+        if (r.status === 200) acked++
+      }
+      assert.ok(acked >= BEDS, `acknowledged ${acked} alarms`)
+    }
+    await half(20)
+    await Promise.all(mons.map((m) => m.endAsync()))
   }
 
-  await episode(0)
+  await episode(0, true)
   await sleep(6_000) // a charting period closes, alarms go out
   await receiver.stop() // receiver outage
   const outageFrom = Date.now()
@@ -174,6 +187,9 @@ test('hl7 pcd: HAPI as interface engine and alert manager parses every PCD-01 an
   await sleep(8_000)
   await waitFor('HL7 outputs drained', async () => (await metricValue(http, 'bedside_hl7_out_depth')) === 0, 90_000, 500)
   const aa = await metricValue(http, 'bedside_hl7_out_messages_total', 'outcome="AA"')
+  const retried = await metricValue(http, 'bedside_hl7_out_messages_total', 'outcome="no-answer"') + await metricValue(http, 'bedside_hl7_out_messages_total', 'outcome="AE"')
+  console.log(`# after the restart: ${aa} AA, ${retried} AE or unanswered sends (retried)`)
+  for (const l of agent.output().split('\n').filter((x) => x.includes('hl7_out_retry')).slice(0, 5)) console.log(`# ${l.slice(0, 300)}`)
   agent.proc.kill('SIGTERM')
   assert.equal(await agent.exited, 0, agent.output())
   await receiver.stop()
@@ -233,6 +249,7 @@ test('hl7 pcd: HAPI as interface engine and alert manager parses every PCD-01 an
   while (end + 1 < back.length && back[end + 1]!.atMs - back[end]!.atMs < 1_000) end++
   const rate = end > 0 ? (end + 1) / ((back[end]!.atMs - back[0]!.atMs) / 1000 || 0.001) : 0
   console.log(`# R40 latency to HAPI (not held by the outage or the kill, ${lat.length} messages): median ${pct(0.5)} ms, p95 ${pct(0.95)} ms; catch-up after the outage, until the kill: ${end + 1} messages at ${rate.toFixed(0)}/s; ${aa} AA counted by the agent after its restart`)
+  console.log(`# alarms acknowledged through the API: ${acked} (each an R40 with event phase "update")`)
   console.log(`# on-demand R01 ${onDemand} at HAPI ${onDemandMs} ms after the request`)
   console.log(`# HAPI received ${receiver.lines.length} messages (${r40} ORU^R40, ${r01} ORU^R01, ${duplicates} repeats of an MSH-10 after the SIGKILL or a lost ACK); parsed clean ${receiver.lines.length - bad.length}; lost 0; receiver outage ${(outageMs / 1000).toFixed(1)} s`)
 })
