@@ -16,7 +16,10 @@ import type { DriverContext } from '../drivers/types.js'
 import { AgentApiImpl } from './api.js'
 import type { Config } from './config.js'
 import { DeviceRunner, type DeviceHost } from './device-drivers.js'
+import { AuditAction } from './audit-actions.js'
 import { AdtListener } from './hl7/adt-listener.js' // issue 21
+import type { Hl7Outbound } from './hl7/outbound.js'
+import { createHl7Outputs } from './hl7/outputs.js'
 import type { AgentEvents } from './events.js'
 import { Durability } from './housekeeping/wire.js' // issue 7
 import { alarmJson, alarmTopic, vitalsJson, vitalsTopic } from './outputs.js'
@@ -107,6 +110,8 @@ class Agent implements RunningAgent {
   adtPort = 0
   /** The hospital's ADT feed (issue 21), when hl7.adt is configured. */
   private adt: AdtListener | null = null
+  /** PCD-01 results and PCD-04 alarms to the hospital (issue 21), when hl7.results / hl7.alarms are configured. */
+  private hl7Out: Hl7Outbound[] = []
   /** The redelivery window: device messages and ADT control ids already applied. */
   private readonly seen: SeenMessages
   private readonly abort = new AbortController()
@@ -120,7 +125,7 @@ class Agent implements RunningAgent {
   constructor(private readonly cfg: Readonly<Config>, private readonly opts: AgentOptions) {
     this.log = opts.log ?? pino({ level: cfg.log.level, base: { hub: cfg.hub.id } })
     // Issue 18: the TLS private keys are secrets like the config (refused where installed, warned about elsewhere).
-    for (const [file, what] of [[cfg.http.tls?.key, 'http.tls.key'], [cfg.mqtt.tls?.key, 'mqtt.tls.key'], [cfg.hl7?.adt?.tls?.key, 'hl7.adt.tls.key']] as const) {
+    for (const [file, what] of [[cfg.http.tls?.key, 'http.tls.key'], [cfg.mqtt.tls?.key, 'mqtt.tls.key'], [cfg.hl7?.adt?.tls?.key, 'hl7.adt.tls.key'], [cfg.hl7?.results?.tls?.key, 'hl7.results.tls.key'], [cfg.hl7?.alarms?.tls?.key, 'hl7.alarms.tls.key']] as const) {
       if (file) checkSecretFile(file, what, permissionPolicy(), (m) => this.log.warn({ event: 'secret_file_exposed', file, what }, `WARNING: ${m}`))
     }
     // The store: records, their identities and sequences, all in one group commit.
@@ -131,6 +136,7 @@ class Agent implements RunningAgent {
         this.outbox.committed(n) // issue 7: running outbox depth
         this.metrics.commitLatency.observe(s)
         this.sync?.notify()
+        for (const o of this.hl7Out) o.wake()
       },
       onError: (err, n) => {
         this.metrics.commitFailures.inc()
@@ -195,6 +201,7 @@ class Agent implements RunningAgent {
       hubId: cfg.hub.id, http: cfg.http, mqtt: cfg.mqtt, startedMs: this.startedMs, ward: this.ward, registry: this.devices, devices: this.status, engine: this.engine, outbox: this.outbox,
       sync: () => this.sync, storeOpen: () => this.db.open, brokerListening: () => this.mqtt.listening, pseudonyms: this.pseudonyms,
       adtListening: () => (this.cfg.hl7?.adt ? this.adt?.listening ?? false : null), // issue 21
+      requestResults: (bedId, actor) => this.requestResults(bedId, actor), // issue 21
     })
     const source = new MqttDeviceSource({
       sequenceOf: (id) => { const d = this.devices.get(id); return d?.config.type === 'mqtt' ? d : undefined },
@@ -238,6 +245,7 @@ class Agent implements RunningAgent {
     if (metricsListen) await this.startMetricsHttp(api, metricsListen)
     this.startSync()
     await this.startAdt() // issue 21
+    this.startHl7Out() // issue 21
     this.durability.housekeeping.start() // issue 7
     await this.startDrivers()
     this.every(250, () => this.pipeline.handleAlarms(this.engine.tick(Date.now())))
@@ -279,6 +287,29 @@ class Agent implements RunningAgent {
     })
     await this.adt.start()
     this.adtPort = this.adt.address()?.port ?? 0
+  }
+
+  /** Issue 21: results (PCD-01) and alarms (PCD-04) to the hospital over MLLP, each through its own cursor. */
+  private startHl7Out(): void {
+    this.hl7Out = createHl7Outputs(this.cfg, {
+      db: this.db, admissions: this.admissions, metrics: this.metrics, log: this.log,
+      audit: (detail) => void this.pipeline.audit(AuditAction.HL7_REJECTED, 'bedside-hub', null, detail),
+    })
+    for (const o of this.hl7Out) o.start()
+  }
+
+  /**
+   * Issue 21, PCD-01 on demand: a `results-requested` audit record of the bed, durable before the
+   * answer; the results output ends the bed's current message at it (pcd-sources.ts).
+   */
+  private async requestResults(bedId: string, actor: { role: string; name: string }): Promise<{ ok: true; controlId: string } | { ok: false; status: 404 | 409; error: string; field: string }> {
+    if (!this.cfg.hl7?.results) return { ok: false, status: 409, error: 'hl7.results is not configured', field: 'hl7.results' }
+    if (!this.cfg.beds.some((b) => b.id === bedId)) return { ok: false, status: 404, error: `bedId: unknown bed "${bedId}"`, field: 'bedId' }
+    if (!this.admissions.current(bedId)) return { ok: false, status: 404, error: `bedId: no patient admitted to bed "${bedId}"`, field: 'bedId' }
+    const seq = this.pipeline.audit(AuditAction.RESULTS_REQUESTED, `${actor.role}:${actor.name}`, bedId, `PCD-01 results of bed ${bedId} requested now`)
+    await new Promise<void>((resolve, reject) => this.committer.durableFrom(seq, (err) => (err ? reject(err) : resolve())))
+    for (const o of this.hl7Out) o.wake()
+    return { ok: true, controlId: `R${seq}` }
   }
 
   private startSync(): void {
@@ -372,6 +403,7 @@ class Agent implements RunningAgent {
     for (const t of this.timers) clearInterval(t)
     await this.runner?.stopAll()
     await this.adt?.stop() // issue 21
+    await Promise.all(this.hl7Out.map((o) => o.stop())) // issue 21: the message in flight is answered or abandoned (re-sent at the next start)
     this.live?.close()
     await this.http?.close()
     await this.metricsHttp?.close()

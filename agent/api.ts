@@ -38,6 +38,8 @@ export interface ApiDeps {
   readonly adtListening: () => boolean | null
   /** Issue 24: the pseudonym key policy, shown by `bedside-hub status`. */
   readonly pseudonyms: Pseudonymizer
+  /** Issue 21: PCD-01 on demand (agent.ts), when hl7.results is configured. */
+  readonly requestResults?: AgentApi['requestResults']
 }
 
 /** A listener without TLS on an address other hosts reach (allowed only with `insecure: true`). */
@@ -88,6 +90,10 @@ export class AgentApiImpl implements AgentApi, LiveState {
 
   transfer(req: TransferRequest, actor: Actor) {
     return this.d.ward.transfer(req, actor)
+  }
+
+  requestResults(bedId: string, actor: Actor) {
+    return this.d.requestResults ? this.d.requestResults(bedId, actor) : Promise.resolve({ ok: false as const, status: 409 as const, error: 'hl7.results is not configured', field: 'hl7.results' })
   }
 
   setContext(bedId: string, input: BedContextInput, actor: Actor) {

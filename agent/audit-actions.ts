@@ -30,6 +30,10 @@ export const AuditAction = {
   SELF_TEST: 'self-test',
   /** A stored record set aside in the local dead-letter. */
   SYNC_REJECTED: 'sync-rejected',
+  /** An HL7 message (PCD-01 results, PCD-04 alarm) the receiver rejected with AR, set aside in the HL7 dead letter (issue 21). */
+  HL7_REJECTED: 'hl7-rejected',
+  /** A nurse asked for the bed's results now (PCD-01 on demand): the record ends the bed's current charting message (issue 21). */
+  RESULTS_REQUESTED: 'results-requested',
   /** A new pseudonym key epoch in force (a gateway rotation, or the site bundle's next epoch); ids only. */
   KEY_ROTATION: 'key-rotation',
   /** A site key bundle imported (`bedside-hub keys import`, or `pseudonyms.key_file` changed); epoch ids only. */

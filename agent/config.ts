@@ -154,9 +154,54 @@ const hl7Adt = z.object({
   })
 })
 
+/** TLS toward the interface engine or alert manager (we are the client): PEM files, reloaded at each connect. */
+const hl7ClientTls = z.object({
+  /** CA bundle that signs the receiver's certificate; absent: the system's CAs. */
+  ca: z.string().min(1).optional(),
+  /** Our client certificate and key, when the receiver asks for one (both or neither). */
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  /** Name to verify the receiver's certificate against; default: the target host. */
+  servername: z.string().min(1).optional(),
+}).strict().refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key go together (the client certificate and its private key)', path: ['cert'] })
+
+/** One outbound HL7 destination (agent/hl7/outbound.ts): MLLP client, one message at a time, removed after AA. */
+const hl7Outbound = {
+  /** host:port of the receiver's MLLP listener (the interface engine's channel). */
+  target: hostPort,
+  tls: hl7ClientTls.optional(),
+  /** Plain MLLP to a non-loopback target anyway (names, MRNs and values in clear on the network). */
+  insecure: z.boolean().default(false),
+  /** MSH-3 sending application (default: the hub id) and MSH-5/-6 receiving application and facility. */
+  sending_application: z.string().min(1).regex(/^[^|^~\\&\r\n]+$/, 'no HL7 delimiters').optional(),
+  receiving_application: z.string().min(1).regex(/^[^|^~\\&\r\n]+$/, 'no HL7 delimiters').default('CIS'),
+  receiving_facility: z.string().min(1).regex(/^[^|^~\\&\r\n]+$/, 'no HL7 delimiters').optional(),
+  /** Seconds to wait for the ACK before the message counts as unanswered (retried). */
+  ack_timeout_s: z.number().min(1).max(600).default(30),
+  /** Retry backoff after AE, no answer or a lost connection: doubling from 1 s up to this. */
+  max_backoff_s: z.number().min(1).max(3600).default(60),
+}
+function insecureTarget(what: string) {
+  return (o: { target: string; tls?: unknown; insecure: boolean }, ctx: z.RefinementCtx) => {
+    if (!o.tls && !o.insecure && !isLoopback(o.target.slice(0, o.target.lastIndexOf(':')))) {
+      ctx.addIssue({ code: 'custom', path: ['target'], message: `"${o.target}" is not a loopback address and hl7.${what}.tls is not set: names, MRNs and ${what} would cross the network in clear. Set hl7.${what}.tls, send to 127.0.0.1 through a TLS tunnel, or set hl7.${what}.insecure: true to send plain MLLP knowingly` })
+    }
+  }
+}
+const hl7Results = z.object({
+  ...hl7Outbound,
+  /** Seconds per charting period: each bed's latest valid observations of the period go out once it closes (IHE PCD-01). */
+  period_s: z.number().int().min(5).max(86_400).default(60),
+}).strict().superRefine(insecureTarget('results'))
+const hl7Alarms = z.object(hl7Outbound).strict().superRefine(insecureTarget('alarms'))
+
 const hl7Section = z.object({
   /** ADT^A01…A40 in (agent/hl7/adt-listener.ts); absent: no listener, admissions only through the API. */
   adt: hl7Adt.optional(),
+  /** ORU^R01 out (IHE PCD-01, agent/hl7/pcd01.ts); absent: no results sent. */
+  results: hl7Results.optional(),
+  /** ORU^R40 out (IHE PCD-04, agent/hl7/pcd04.ts): every alarm state change; absent: none sent. */
+  alarms: hl7Alarms.optional(),
 }).strict()
 // --- end issue 21 ---
 

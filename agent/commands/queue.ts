@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from '../config.js'
 import { StoreError } from '../store/db.js'
+import { hl7QueueReport, type Hl7QueueEntry } from '../store/hl7-cursor.js'
 import { openReadOnly, queueReport, type QueueReport } from '../store/inspect.js'
 import { TOPIC_OF_KIND } from '../sync/envelope.js'
 import { PACKAGED_CONFIG, formatDuration } from './status.js'
@@ -25,6 +26,14 @@ export function formatQueue(r: QueueReport, nowMs: number): string {
   const dead = r.deadLetter.reduce((a, d) => a + d.n, 0)
   lines.push(`dead-letter (records that can never be sent): ${dead}`)
   for (const d of r.deadLetter) lines.push(`  ${d.reason.padEnd(13)} ${String(d.n).padStart(9)}   last hub_seq ${d.lastHubSeq}, ${ago(d.lastAtMs, nowMs)}`)
+  return lines.join('\n') + '\n'
+}
+
+/** Issue 21: what waits for the hospital's interface engine and alert manager (HL7 out). */
+export function formatHl7Queue(entries: readonly Hl7QueueEntry[], nowMs: number): string {
+  if (entries.length === 0) return ''
+  const lines = ['HL7 out (records waiting per destination, messages the receiver rejected):']
+  for (const e of entries) lines.push(`  ${e.dest.padEnd(20)} ${String(e.waiting).padStart(9)}   ${e.oldestMs !== null ? `oldest ${ago(e.oldestMs, nowMs)}` : 'none waiting'}, cursor hub_seq ${e.cursor}, rejected (AR) ${e.rejected}`)
   return lines.join('\n') + '\n'
 }
 
@@ -46,8 +55,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const db = openReadOnly(dataDir)
     const r = queueReport(db)
+    const hl7 = hl7QueueReport(db)
     db.close()
-    process.stdout.write(values.json ? JSON.stringify({ ...r, byTopic: r.byKind.map((k) => ({ topic: TOPIC_OF_KIND[k.kind], records: k.n, oldestMs: k.oldestMs })) }) + '\n' : formatQueue(r, Date.now()))
+    process.stdout.write(values.json ? JSON.stringify({ ...r, byTopic: r.byKind.map((k) => ({ topic: TOPIC_OF_KIND[k.kind], records: k.n, oldestMs: k.oldestMs })), hl7 }) + '\n' : formatQueue(r, Date.now()) + formatHl7Queue(hl7, Date.now()))
     return 0
   } catch (err) {
     if (!(err instanceof StoreError)) throw err

@@ -52,6 +52,8 @@ export interface AgentApi {
   readiness(): { ready: boolean; parts: Record<string, { ok: boolean; detail?: string }> }
   /** The NEWS2 inputs a nurse sets for the patient in a bed (consciousness, oxygen, SpO2 scale). */
   setContext(bedId: string, input: BedContextInput, actor: Actor): Promise<{ ok: true; context: unknown; news2: unknown } | Refusal<404>>
+  /** PCD-01 on demand (issue 21): the bed's results so far go to the interface engine now; absent or 409 when hl7.results is not configured. */
+  requestResults?(bedId: string, actor: Actor): Promise<{ ok: true; controlId: string } | Refusal<404 | 409>>
   /** Audit (issue 18): a sign-in on the page (`explicit`) or a token's first request since start. */
   signedIn(actor: Actor, detail: string, explicit: boolean): void
   /** Audit (issue 18): `actor` was shown the patients of these beds ('all': the ward); the API records the first view per token, bed and admission. */
@@ -385,6 +387,11 @@ function registerWrites(app: FastifyInstance, api: AgentApi): void {
     if (!id.success) return reply.code(400).send({ error: 'id: must be 1-200 characters', fields: [{ field: 'id', message: 'must be 1-200 characters' }] })
     const r = await api.acknowledge(id.data, req.actor!)
     return r.ok ? reply.send({ alarm: r.alarm }) : refusal(reply, r)
+  })
+  app.post('/api/beds/:bedId/results', writer, async (req, reply) => { // issue 21: PCD-01 on demand
+    const bedId = (req.params as { bedId: string }).bedId
+    const r = api.requestResults ? await api.requestResults(bedId, req.actor!) : { ok: false as const, status: 409 as const, error: 'hl7.results is not configured', field: 'hl7.results' }
+    return r.ok ? reply.code(202).send({ bed_id: bedId, control_id: r.controlId }) : refusal(reply, r)
   })
   app.post('/api/admissions', writer, async (req, reply) => {
     const actor = req.actor!

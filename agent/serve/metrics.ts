@@ -55,6 +55,9 @@ export function createMetrics() {
     mqttRefused: new client.Counter({ name: 'bedside_mqtt_refused_total', help: 'MQTT connections, logins, publishes and subscriptions refused by the listener limits and ACLs, by reason (issue 16)', labelNames: ['reason'] as const, registers: [registry] }),
     // issue 21: the hospital's ADT feed; event "?" for a message whose type could not be read.
     adtMessages: new client.Counter({ name: 'bedside_hl7_adt_messages_total', help: 'ADT messages from the interface engine answered, by trigger event and acknowledgement code (AA applied or ignored, AE fix and re-send, AR refused)', labelNames: ['event', 'ack'] as const, registers: [registry] }),
+    // issue 21: HL7 out (PCD-01 results, PCD-04 alarms) by destination and the receiver's answer (AA, AE, AR, no-answer).
+    hl7OutMessages: new client.Counter({ name: 'bedside_hl7_out_messages_total', help: 'HL7 messages sent to the interface engine or alert manager, by destination (results, alarms) and outcome (AA, AE, AR, no-answer)', labelNames: ['dest', 'outcome'] as const, registers: [registry] }),
+    hl7OutAckSeconds: new client.Histogram({ name: 'bedside_hl7_out_ack_seconds', help: 'Time from sending an HL7 message to the receiver\'s answer, by destination', labelNames: ['dest'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     deviceConditions: new client.Counter({ name: 'bedside_device_conditions_total', help: 'Technical conditions reported by devices and the ECG analysis, by condition', labelNames: ['condition'] as const, registers: [registry] }),
   }
   return m

@@ -25,7 +25,7 @@ import { FieldCipher, fieldPurpose, type KeyRing } from './crypto.js'
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 6
+export const SCHEMA_VERSION = 7
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -148,6 +148,26 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
       ALTER TABLE admissions ADD COLUMN mrn_authority TEXT;
       ALTER TABLE admissions ADD COLUMN visit BLOB;
       ALTER TABLE admissions ADD COLUMN adt_event_ms INTEGER;
+    `)
+  },
+  // v6 → v7 (issue 21): HL7 out (agent/hl7/outbound.ts). One cursor per destination over `records`
+  // ('alarms': the last alarm record the alert manager answered AA; 'results/<bed>': the last record
+  // of that bed covered by an acknowledged PCD-01 message); moved only after AA, so a crash re-sends.
+  // hl7_dead_letter: messages the receiver rejected (AR) with its reason; the message itself is
+  // rebuilt from the records between from_seq and to_seq (the builders are deterministic), so no
+  // name or MRN is written here in clear.
+  (db) => {
+    db.exec(`
+      CREATE TABLE hl7_cursor (dest TEXT PRIMARY KEY, hub_seq INTEGER NOT NULL) STRICT;
+      CREATE TABLE hl7_dead_letter (
+        dest TEXT NOT NULL,
+        control_id TEXT NOT NULL,       -- MSH-10
+        from_seq INTEGER NOT NULL,
+        to_seq INTEGER NOT NULL,
+        reason TEXT NOT NULL,           -- the receiver's MSA-3 / ERR text
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (dest, control_id)
+      ) STRICT;
     `)
   },
 ]

@@ -42,7 +42,9 @@ test('hl7 config: unknown beds, duplicate locations, a bed without its room, pla
         ],
         bogus: 1,
       },
-      results: {},
+      results: { target: '10.0.0.5:2575', period_s: 1, bogus_r: 1 },
+      alarms: { target: '127.0.0.1:2577', tls: { cert: '/c.pem' } },
+      orders: {},
     },
   })
   const has = (re: RegExp) => assert.ok(p.some((x) => re.test(x)), `no problem matching ${re} in\n${p.join('\n')}`)
@@ -51,7 +53,22 @@ test('hl7 config: unknown beds, duplicate locations, a bed without its room, pla
   has(/^hl7\.adt\.locations\[3\]\.bed: bed needs room/)
   has(/^hl7\.adt\.listen: "0\.0\.0\.0:2575" is not a loopback address/)
   has(/^hl7\.adt\.bogus: unknown key/)
-  has(/^hl7\.results: unknown key/)
+  has(/^hl7\.orders: unknown key/)
+  // issue 21 part 2: the outputs' fields, each named
+  has(/^hl7\.results\.target: "10\.0\.0\.5:2575" is not a loopback address and hl7\.results\.tls is not set/)
+  has(/^hl7\.results\.period_s: /)
+  has(/^hl7\.results\.bogus_r: unknown key/)
+  has(/^hl7\.alarms\.tls\.cert: cert and key go together/)
+})
+
+test('hl7 config: results and alarms targets with their defaults (period 60 s, ACK timeout 30 s, backoff up to 60 s)', () => {
+  const cfg = parseConfig({ ...base, hl7: { results: { target: '127.0.0.1:2575' }, alarms: { target: 'am.hospital.example:2575', tls: { ca: '/ca.pem' }, receiving_application: 'ACM' } } })
+  assert.equal(cfg.hl7?.results?.period_s, 60)
+  assert.equal(cfg.hl7?.results?.ack_timeout_s, 30)
+  assert.equal(cfg.hl7?.alarms?.max_backoff_s, 60)
+  assert.equal(cfg.hl7?.alarms?.receiving_application, 'ACM')
+  const p = problems({ ...base, hl7: { alarms: { target: '127.0.0.1:2575', sending_application: 'A^B' } } })
+  assert.ok(p.some((x) => /^hl7\.alarms\.sending_application: no HL7 delimiters/.test(x)), p.join('\n'))
 })
 
 test('hl7 config: beyond loopback with tls or insecure is accepted; client certificates need a CA', () => {
