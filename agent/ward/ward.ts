@@ -119,9 +119,10 @@ export class Ward {
     const active = this.d.engine.active()
     const folded = new Map<string, unknown[]>()
     for (const v of active) if (v.foldedInto !== undefined) (folded.get(v.foldedInto) ?? folded.set(v.foldedInto, []).get(v.foldedInto)!).push(alarmJson(v))
+    const open = new Set(active.map((v) => v.alarmId))
     const out: unknown[] = []
     for (const v of active) {
-      if (v.foldedInto !== undefined && active.some((x) => x.alarmId === v.foldedInto)) continue
+      if (v.foldedInto !== undefined && open.has(v.foldedInto)) continue
       out.push({ ...alarmJson(v), folded: folded.get(v.alarmId) ?? [] })
     }
     return out
