@@ -147,6 +147,7 @@ main_log_name() {
   case "$1" in
     kafka | kafka-secure) echo server.log ;;
     cassandra) echo system.log ;;
+    registry) echo stdout.log ;;
   esac
 }
 
@@ -165,6 +166,7 @@ wait_ready() {
   case "$svc" in
     kafka | kafka-secure) timeout_s=$KAFKA_START_TIMEOUT_S ;;
     cassandra) timeout_s=$CASSANDRA_START_TIMEOUT_S ;;
+    registry) timeout_s=$REGISTRY_START_TIMEOUT_S ;;
   esac
   start=$(now_s)
   pid=$(cat "$(pid_file "$svc")")

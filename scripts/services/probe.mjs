@@ -4,6 +4,7 @@
 //   node probe.mjs ports N            -> N distinct free loopback ports, one per line
 //   node probe.mjs kafka 127.0.0.1:P  -> a metadata request (admin.describeCluster) succeeds
 //   node probe.mjs cassandra 127.0.0.1:P -> SELECT release_version FROM system.local succeeds
+//   node probe.mjs registry 127.0.0.1:P  -> the Confluent-compatible API lists its subjects
 import net from 'node:net';
 
 // Below the kernel's ephemeral range (32768-60999 by default), so an outgoing connection
@@ -72,6 +73,14 @@ async function probeCassandra(contact) {
   }
 }
 
+// Apicurio's Confluent-compatible API answers only once storage is up: a real request, not a port check.
+async function probeRegistry(endpoint) {
+  const res = await fetch(`http://${endpoint}/apis/ccompat/v7/subjects`, { signal: AbortSignal.timeout(3000) });
+  if (!res.ok) throw new Error(`GET /apis/ccompat/v7/subjects answered ${res.status}`);
+  const body = await res.json();
+  if (!Array.isArray(body)) throw new Error('GET /apis/ccompat/v7/subjects did not answer a list');
+}
+
 // kafka-secure: TLS verified against the generated CA, client certificate, SCRAM-SHA-512.
 async function secureOptions(stateDir) {
   const { readFileSync } = await import('node:fs');
@@ -91,6 +100,8 @@ async function main([command, arg, stateDir]) {
     await probeKafka(arg, await secureOptions(stateDir));
   } else if (command === 'cassandra') {
     await probeCassandra(arg);
+  } else if (command === 'registry') {
+    await probeRegistry(arg);
   } else {
     throw new Error(`usage: probe.mjs ports N | kafka HOST:PORT | cassandra HOST:PORT (got ${command})`);
   }

@@ -11,11 +11,14 @@
 #   services.sh classpath hapi             the HAPI HL7 v2 jars' classpath for test/hl7/hapi (issue 21; fetched when missing)
 #   services.sh start|stop kafka-secure    a separate SASL_SSL Kafka for the security test (never in "all");
 #                                          once started, env also exports KAFKA_SECURE_BROKERS, KAFKA_SECURE_TLS_DIR
+#   services.sh start|stop registry        Apicurio Registry, Confluent-compatible, in memory (issue 24; never in "all");
+#                                          once started, env also exports SCHEMA_REGISTRY_URL
+#   services.sh python                     the Python venv of the stock-tools consumer test; prints its python (issue 24)
 #
 # Environment:
 #   BEDSIDE_CACHE         jar cache, outside the repo (default ~/.cache/bedside-hub)
 #   BEDSIDE_SERVICES_DIR  state: configs, data, logs, pids, ports (default <repo>/.services)
-#   KAFKA_START_TIMEOUT_S / CASSANDRA_START_TIMEOUT_S  readiness timeouts (90 / 240)
+#   KAFKA_START_TIMEOUT_S / CASSANDRA_START_TIMEOUT_S / REGISTRY_START_TIMEOUT_S  readiness timeouts (90 / 240 / 120)
 #
 # Ports are picked once, at a service's first start, and kept in the state dir so that
 # `stop kafka; start kafka` (the outage tests) comes back on the same address with the same data.
@@ -31,6 +34,7 @@ STATE=$(cd "$STATE" && pwd) # configs and argfiles need absolute paths
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 KAFKA_START_TIMEOUT_S=${KAFKA_START_TIMEOUT_S:-90}
 CASSANDRA_START_TIMEOUT_S=${CASSANDRA_START_TIMEOUT_S:-240}
+REGISTRY_START_TIMEOUT_S=${REGISTRY_START_TIMEOUT_S:-120}
 STOP_GRACE_S=${STOP_GRACE_S:-30}
 
 # shellcheck source=lib.sh
@@ -43,18 +47,24 @@ source "$HERE/kafka-secure.sh"
 source "$HERE/cassandra.sh"
 # shellcheck source=hapi.sh
 source "$HERE/hapi.sh"
+# shellcheck source=apicurio.sh
+source "$HERE/apicurio.sh"
+# shellcheck source=python.sh
+source "$HERE/python.sh"
 
 services_of() {
   case "${1:-all}" in
     all) echo "kafka cassandra" ;;
-    kafka | cassandra | kafka-secure) echo "$1" ;;
-    *) die "unknown service '$1' (kafka, cassandra, kafka-secure or all)" ;;
+    kafka | cassandra | kafka-secure | registry) echo "$1" ;;
+    *) die "unknown service '$1' (kafka, cassandra, kafka-secure, registry or all)" ;;
   esac
 }
 
 cmd_fetch() {
   local svc
   for svc in kafka cassandra hapi; do fetch_classpath "$svc" >/dev/null; done
+  apicurio_home >/dev/null
+  python_venv >/dev/null
 }
 
 # Jars only (no server): the classpath of a test harness.
@@ -86,6 +96,7 @@ cmd_stop() {
   for svc in $(services_of "${1:-all}"); do stop_service "$svc"; done
   # "all" also ends a kafka-secure left behind by an interrupted security test (once ever started).
   if [[ "${1:-all}" == all && -f "$(ports_file kafka-secure)" ]] && is_running kafka-secure; then stop_service kafka-secure; fi
+  if [[ "${1:-all}" == all && -f "$(ports_file registry)" ]] && is_running registry; then stop_service registry; fi
 }
 
 cmd_status() {
@@ -102,6 +113,9 @@ cmd_status() {
   if [[ -f "$(ports_file kafka-secure)" ]]; then
     if is_running kafka-secure; then echo "kafka-secure: running pid $(cat "$(pid_file kafka-secure)") on $(endpoint_of kafka-secure)"; else echo "kafka-secure: stopped"; fi
   fi
+  if [[ -f "$(ports_file registry)" ]]; then
+    if is_running registry; then echo "registry: running pid $(cat "$(pid_file registry)") on $(endpoint_of registry)"; else echo "registry: stopped"; fi
+  fi
 }
 
 cmd_env() {
@@ -117,6 +131,9 @@ cmd_env() {
   if [[ -f "$(ports_file kafka-secure)" ]]; then
     echo "export KAFKA_SECURE_BROKERS=$(endpoint_of kafka-secure)"
     echo "export KAFKA_SECURE_TLS_DIR=$(svc_dir kafka-secure)/tls"
+  fi
+  if [[ -f "$(ports_file registry)" ]]; then
+    echo "export SCHEMA_REGISTRY_URL=http://$(endpoint_of registry)/apis/ccompat/v7"
   fi
   [[ $printed == 1 ]] || die "no service has been started in $STATE yet (run: $0 start)"
 }
@@ -142,7 +159,8 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     classpath) cmd_classpath "$@" ;;
-    *) die "usage: $0 fetch | start [kafka|cassandra|all] | stop [kafka|cassandra|all] | status | env | classpath hapi" ;;
+    python) python_venv ;;
+    *) die "usage: $0 fetch | start [kafka|cassandra|kafka-secure|registry|all] | stop [...] | status | env | classpath hapi | python" ;;
   esac
 }
 
