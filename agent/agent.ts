@@ -50,6 +50,7 @@ import { createKafka } from './sync/kafka.js'
 import { Pseudonymizer, pseudonymPolicyWarning } from './sync/pseudonym.js'
 import { kafkaSecurity } from './sync/security.js' // issue 7
 import { CloudSync } from './sync/sync.js'
+import { WireFormat } from './sync/wire-format.js' // issue 24
 import { Ward } from './ward/ward.js'
 import { checkSecretFile, permissionPolicy } from './secrets/permissions.js'
 
@@ -323,6 +324,11 @@ class Agent implements RunningAgent {
     this.sync = new CloudSync(kafka, this.outbox, encoder, {
       topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms, observationsPerRecord: kcfg.observations_per_record,
       onError: (e) => this.durability.syncError(e), // issue 7
+      wire: new WireFormat({ // issue 24
+        format: kcfg.wire_format, hubId: this.cfg.hub.id, site: this.cfg.hub.site,
+        topics: [kcfg.topics.raw_vitals, kcfg.topics.waveforms, kcfg.topics.alert_events, kcfg.topics.audit_log],
+        registry: kcfg.schema_registry ? { url: kcfg.schema_registry.url, timeoutMs: kcfg.schema_registry.timeout_ms } : undefined,
+      }),
       deadLetter: {
         store: new LocalDeadLetter(this.db),
         rejected: (entries) => {

@@ -68,9 +68,26 @@ const kafka = z.object({
   /** Allow `sasl` without `ssl` (a lab broker); never on a ward network. */
   allow_plaintext_sasl: z.boolean().default(false),
   // --- end issue 18 ---
+  // --- issue 24: values a schema registry's stock deserializers read ---
+  /**
+   * `plain`: each value is a bedside.v1.Envelope in protobuf. `confluent`: the same bytes in the
+   * Confluent wire format (magic byte, schema id, message index), the schema registered at start
+   * under `<topic>-value` in `schema_registry`. Headers (content-type, schema-version, hub-id,
+   * site) go with every record either way (docs/analytics-stock-tools.md).
+   */
+  wire_format: z.enum(['plain', 'confluent']).default('plain'),
+  schema_registry: z.object({
+    /** Base of the Confluent-compatible REST API, e.g. http://registry:8080/apis/ccompat/v7 (Apicurio). */
+    url: z.string().url(),
+    timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+  }).strict().optional(),
+  // --- end issue 24 ---
 }).strict().superRefine((k, ctx) => { // issue 18
   if (k.sasl && !k.ssl && !k.allow_plaintext_sasl) {
     ctx.addIssue({ code: 'custom', path: ['sasl'], message: 'SASL without TLS is refused: the credentials and every record would cross the network in clear; add cloud.kafka.ssl (ca_file), or set cloud.kafka.allow_plaintext_sasl: true for a lab broker' })
+  }
+  if (k.wire_format === 'confluent' && !k.schema_registry) { // issue 24
+    ctx.addIssue({ code: 'custom', path: ['schema_registry'], message: 'wire_format confluent needs schema_registry.url (the registry that assigns the schema ids the values carry)' })
   }
 })
 

@@ -4,6 +4,7 @@
  * (docs/analytics.md, "dead-letter").
  */
 import { decodeEnvelope, EnvelopeError, SCHEMA_VERSION_RUN, type EnvelopeMsg } from '../proto/codec.js'
+import { unframeEnvelope } from './wire-format.js'
 
 export type InvalidReason =
   | 'empty-value' // tombstone or empty message
@@ -43,7 +44,7 @@ export function decodeChecked(value: Buffer | null): EnvelopeMsg {
   if (!value || value.length === 0) throw new InvalidMessage('empty-value', 'message has no value')
   let e: EnvelopeMsg
   try {
-    e = decodeEnvelope(value)
+    e = decodeEnvelope(unframeEnvelope(value))
   } catch (err) {
     throw new InvalidMessage(classifyDecodeError(err), (err as Error).message, { cause: err })
   }

@@ -100,7 +100,8 @@ export function observationEvents(e: EnvelopeMsg): ObservationEvent[] {
   return run.items.map((observation, i) => ({ hubSeq: run.hubSeq[i]!, observation }))
 }
 
-function protoRoot(): string {
+/** The directory holding bedside/v1/*.proto (also what the agent registers with a schema registry). */
+export function protoRoot(): string {
   // Source layout (tsx): proto/codec.ts beside proto/bedside; built layout: dist/proto/codec.js.
   for (const rel of ['./', '../../proto/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url))

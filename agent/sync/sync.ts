@@ -31,10 +31,12 @@ import type { Metrics } from '../serve/metrics.js'
 import type { DeadLetterEntry, LocalDeadLetter } from '../store/dead-letter.js'
 import { RecordKind } from '../store/commit.js'
 import { Col, type Outbox, type OutboxRow } from '../store/outbox.js'
+import { SCHEMA_VERSION, SCHEMA_VERSION_RUN } from '../../proto/codec.js'
 import { SyncRejectError, TOPIC_OF_KIND, type EnvelopeEncoder, type ObservationItem, type TopicName } from './envelope.js'
 import { AdaptiveBatch, SyncRate } from './flow.js'
 import { MemoizedDefaultPartitioner } from './kafka.js'
 import { ObservationRuns } from './runs.js'
+import type { WireFormat } from './wire-format.js'
 
 /** Rows read and encoded between two turns of the event loop (about 2.6 ms of observations). */
 const PREPARE_SLICE = 1000
@@ -84,6 +86,11 @@ export interface SyncOptions {
   readonly onError?: (e: { atMs: number; message: string }) => void
   /** Where rows that can never be encoded go; without it such a row fails its batch (retried). */
   readonly deadLetter?: { readonly store: LocalDeadLetter; rejected(entries: readonly DeadLetterEntry[]): void }
+  /**
+   * Headers and framing of each record (issue 24, wire-format.ts); its schema registration runs
+   * before every connect until it succeeds. Absent: plain values without headers (unit tests).
+   */
+  readonly wire?: WireFormat
 }
 
 export type SyncState = { state: 'idle' | 'sending' } | { state: 'failing'; since: number; cause: string }
@@ -148,7 +155,9 @@ export class CloudSync {
       }
       try {
         // Connect first, then read: rows read while the broker is unreachable would sit "in flight"
-        // and be spared by the quota out of order, or shed and still sent.
+        // and be spared by the quota out of order, or shed and still sent. Likewise the schema
+        // registration (confluent wire format) before anything is read.
+        await this.opts.wire?.ready()
         const producer = await this.ensureProducer()
         const batch: PreparedBatch | null = next ?? (await this.prepare(this.outbox.cursor))
         next = null
@@ -227,9 +236,13 @@ export class CloudSync {
         weight++
         const e = this.encodeOrReject(row, rejected)
         if (e === null) continue
-        push(byTopic, e.topic, { key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength), headers: e.headers })
+        if (e.deadLetter) {
+          push(byTopic, e.topic, { key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength), headers: e.headers })
+          continue
+        }
+        push(byTopic, e.topic, this.record(e.topic, e.key, e.value, SCHEMA_VERSION))
         const name = TOPIC_OF_KIND[row[Col.KIND]]
-        if (e.headers === undefined && name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1)
+        if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1)
       }
       records += rows.length
       if (rows.length < want) break
@@ -257,8 +270,7 @@ export class CloudSync {
       }
       sinceTurn += run.length
       try {
-        const v = this.encoder.encodeRun(run)
-        push(byTopic, topic, { key: run[0]!.subject, value: Buffer.from(v.buffer, v.byteOffset, v.byteLength) })
+        push(byTopic, topic, this.record(topic, run[0]!.subject, this.encoder.encodeRun(run), SCHEMA_VERSION_RUN))
         sent += run.length
       } catch (err) {
         if (!(err instanceof SyncRejectError)) throw err
@@ -271,8 +283,7 @@ export class CloudSync {
   /** One observation of a run that could not be encoded whole: its version 1 Envelope, or set aside. */
   private encodeItemOrReject(item: ObservationItem, byTopic: Map<string, Message[]>, rejected: DeadLetterEntry[]): boolean {
     try {
-      const v = this.encoder.encodeItem(item)
-      push(byTopic, this.opts.topics.raw_vitals, { key: item.subject, value: Buffer.from(v.buffer, v.byteOffset, v.byteLength) })
+      push(byTopic, this.opts.topics.raw_vitals, this.record(this.opts.topics.raw_vitals, item.subject, this.encoder.encodeItem(item), SCHEMA_VERSION))
       return true
     } catch (err) {
       if (!(err instanceof SyncRejectError) || this.opts.deadLetter === undefined) throw err
@@ -288,7 +299,7 @@ export class CloudSync {
    * aside) or retry (anything else, e.g. the store busy while reading an admission: the batch fails
    * and is read again after the backoff).
    */
-  private encodeOrReject(row: OutboxRow, rejected: DeadLetterEntry[]): { topic: string; key: string; value: Uint8Array; headers?: Record<string, string> } | null {
+  private encodeOrReject(row: OutboxRow, rejected: DeadLetterEntry[]): { topic: string; key: string; value: Uint8Array; headers?: Record<string, string>; deadLetter?: true } | null {
     try {
       const e = this.encoder.encode(row)
       return { topic: this.opts.topics[e.topic], key: e.key, value: e.value }
@@ -298,8 +309,15 @@ export class CloudSync {
       const topic = this.opts.deadLetterTopic
       if (topic === undefined) return null
       // Sent with its batch, so the notice is in Kafka exactly when the cursor passes the record.
-      return { topic, key: `${this.encoder.hubId}/${row[Col.HUB_SEQ]}`, value: this.encoder.rejectedNotice(row), headers: { 'bedside-reason': err.reason, 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' } }
+      return { topic, key: `${this.encoder.hubId}/${row[Col.HUB_SEQ]}`, value: this.encoder.rejectedNotice(row), headers: { 'bedside-reason': err.reason, 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' }, deadLetter: true }
     }
+  }
+
+  /** One Envelope as a Kafka record: framed and with the shared headers when a wire format is set (wire-format.ts). */
+  private record(topic: string, key: string, value: Uint8Array, schemaVersion: number): Message {
+    const wire = this.opts.wire
+    if (wire === undefined) return { key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }
+    return { key, value: wire.value(topic, value), headers: wire.headers(topic, schemaVersion) }
   }
 
   private setAside(rejected: readonly DeadLetterEntry[]): void {
