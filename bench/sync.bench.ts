@@ -24,6 +24,7 @@ import { createRequire } from 'node:module'
 import { GZIP_LEVEL, createKafka } from '../agent/sync/kafka.js'
 import { Pseudonymizer } from '../agent/sync/pseudonym.js'
 import { CloudSync } from '../agent/sync/sync.js'
+import { WireFormat } from '../agent/sync/wire-format.js'
 import { runEncoders, SCHEMA_VERSION_RUN, waveformEncoders, type EnvelopeMsg, type WaveformMsg } from '../proto/codec.js'
 import type { BenchFigure } from './harness.js'
 
@@ -79,6 +80,20 @@ const SCENARIOS: Record<'obs' | 'runs' | 'wave' | 'ward', Scenario> = {
   },
 }
 
+/**
+ * Issue 24: the records as the agent sends them, with headers (BENCH_SYNC_WIRE=plain, the default),
+ * framed for a schema registry (=confluent, needs SCHEMA_REGISTRY_URL: services.sh start registry),
+ * or bare as before issue 24 (=none), to measure what the headers and the framing cost.
+ */
+function benchWire(topics: string[]): WireFormat | null {
+  const mode = process.env.BENCH_SYNC_WIRE ?? 'plain'
+  if (mode === 'none') return null
+  if (mode !== 'plain' && mode !== 'confluent') throw new Error(`BENCH_SYNC_WIRE must be none, plain or confluent, not ${mode}`)
+  const url = process.env.SCHEMA_REGISTRY_URL
+  if (mode === 'confluent' && !url) throw new Error('BENCH_SYNC_WIRE=confluent needs SCHEMA_REGISTRY_URL (scripts/services/services.sh start registry; eval its env)')
+  return new WireFormat({ format: mode, topics, hubId: 'bench-hub', site: 'bench', registry: url ? { url } : undefined })
+}
+
 async function drain(brokers: string[], scenario: Scenario): Promise<BenchFigure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-sync-'))
   const db = openDatabase(dir)
@@ -99,7 +114,8 @@ async function drain(brokers: string[], scenario: Scenario): Promise<BenchFigure
   const log = pino({ level: 'error' })
   const outbox = new Outbox(db)
   if (outbox.depth() !== n) throw new Error(`${scenario.name}: ${outbox.depth()} records queued, expected ${n}`)
-  const sync = new CloudSync(createKafka({ brokers, clientId: 'bench', log }), outbox, new EnvelopeEncoder('bench-hub', admissions, new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 'bench', now - OUTAGE_S * 2000)), { topics, maxBatchRecords: 5000, observationsPerRecord: scenario.perRecord }, createMetrics(), log)
+  const wire = benchWire(Object.values(topics))
+  const sync = new CloudSync(createKafka({ brokers, clientId: 'bench', log }), outbox, new EnvelopeEncoder('bench-hub', admissions, new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 'bench', now - OUTAGE_S * 2000)), { topics, maxBatchRecords: 5000, observationsPerRecord: scenario.perRecord, ...(wire ? { wire } : {}) }, createMetrics(), log)
   const t0 = process.hrtime.bigint()
   sync.start()
   while (outbox.depth() > 0) await new Promise((r) => setTimeout(r, 20))
@@ -110,7 +126,7 @@ async function drain(brokers: string[], scenario: Scenario): Promise<BenchFigure
   await admin.disconnect()
   db.close()
   rmSync(dir, { recursive: true, force: true })
-  const how = `acks=all, idempotent, 1 batch in flight + 1 prepared, gzip level ${GZIP_LEVEL}; batch size settled at ${batch}`
+  const how = `acks=all, idempotent, 1 batch in flight + 1 prepared, gzip level ${GZIP_LEVEL}; batch size settled at ${batch}; wire ${process.env.BENCH_SYNC_WIRE ?? 'plain'}`
   if (scenario === SCENARIOS.ward) {
     return [{ name: scenario.name, value: s, unit: 's', note: `outbox empty after ${n} records (${Math.round(n / s).toLocaleString('en-US')} records/s), from a running broker; ${how}${scenario.note}; goal ≤ 60 s` }]
   }
@@ -180,5 +196,9 @@ export default async function bench(): Promise<BenchFigure[]> {
     console.log('# sync: KAFKA_BROKERS not set, skipped (start scripts/services/services.sh and eval its env)')
     return [...recordEncoding(), ...waveformEncoding(), ...runEncoding()]
   }
-  return [...recordEncoding(), ...waveformEncoding(), ...runEncoding(), ...(await drain(brokers, SCENARIOS.obs)), ...(await drain(brokers, SCENARIOS.runs)), ...(await drain(brokers, SCENARIOS.wave)), ...(await drain(brokers, SCENARIOS.ward))]
+  // BENCH_SYNC_DRAINS picks drain scenarios (obs,runs,wave,ward; default all).
+  const picked = (process.env.BENCH_SYNC_DRAINS ?? 'obs,runs,wave,ward').split(',') as (keyof typeof SCENARIOS)[]
+  const drains: BenchFigure[] = []
+  for (const k of picked) drains.push(...(await drain(brokers, SCENARIOS[k])))
+  return [...recordEncoding(), ...waveformEncoding(), ...runEncoding(), ...drains]
 }
