@@ -35,7 +35,8 @@ export interface WireFormatOptions {
 export class WireFormat {
   /** Per Kafka topic: the magic byte, schema id and index path; null until registered (or plain). */
   private prefixes: Map<string, Buffer> | null = null
-  private readonly headerSets = new Map<string, IHeaders>()
+  /** Per Kafka topic, the headers of each schema version (index = version): looked up, never built, per record. */
+  private readonly headerSets = new Map<string, IHeaders[]>()
 
   constructor(private readonly opts: WireFormatOptions) {
     if (opts.format === 'confluent' && !opts.registry) throw new Error('BEDSIDE_ERR_CONFIG: wire_format confluent needs cloud.kafka.schema_registry.url')
@@ -75,19 +76,23 @@ export class WireFormat {
 
   /** The shared, frozen headers of a record of `topic` whose Envelope has `schemaVersion`. */
   headers(topic: string, schemaVersion: number): IHeaders {
-    const key = `${schemaVersion}\u0000${topic}`
-    let h = this.headerSets.get(key)
+    let byVersion = this.headerSets.get(topic)
+    if (byVersion === undefined) this.headerSets.set(topic, (byVersion = []))
+    let h = byVersion[schemaVersion]
     if (h === undefined) {
       const id = this.prefixes?.get(topic)?.readUInt32BE(1)
-      h = Object.freeze({
+      // Values as Buffers, encoded once: the record encoder then copies bytes instead of measuring
+      // and writing UTF-8 per record (patches/kafkajs+2.2.4.patch writes such headers in one pass).
+      const text: Record<string, string> = {
         'content-type': CONTENT_TYPE,
         'schema-version': String(schemaVersion),
         'wire-format': this.opts.format,
         ...(id !== undefined ? { 'schema-id': String(id) } : {}),
         'hub-id': this.opts.hubId,
         site: this.opts.site,
-      }) as IHeaders
-      this.headerSets.set(key, h)
+      }
+      h = Object.freeze(Object.fromEntries(Object.entries(text).map(([k, v]) => [k, Buffer.from(v, 'utf8')]))) as IHeaders
+      byVersion[schemaVersion] = h
     }
     return h
   }
