@@ -192,7 +192,7 @@ class Agent implements RunningAgent {
     this.ward = new Ward({
       beds: cfg.beds, db: this.db, admissions: this.admissions, engine: this.engine, latest: this.latest, devices: this.status, pseudonyms: this.pseudonyms,
       alarms: (changes) => this.pipeline.handleAlarms(changes),
-      audit: (action, actor, bedId, detail) => void this.pipeline.audit(action, actor, bedId, detail),
+      audit: (action, actor, bedId, detail, admissionId) => void this.pipeline.audit(action, actor, bedId, detail, admissionId),
       nextSeq: () => this.committer.peekHubSeq,
       durable: (from) => new Promise((resolve, reject) => this.committer.durableFrom(from, (err) => (err ? reject(err) : resolve()))),
       bedChanged: (bedId) => void this.events.emit('vitals', bedId),

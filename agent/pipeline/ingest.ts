@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import { Quality, type Observation, type WaveformChunk } from '../../drivers/records.js'
 import type { Admissions } from '../store/admissions.js'
+import type { AuditAction } from '../audit-actions.js'
 import { alarmBody, auditBody } from '../store/bodies.js'
 import { RecordKind, type GroupCommitter } from '../store/commit.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
@@ -163,8 +164,12 @@ export class Pipeline {
   }
 
   /** Appends an audit event (admission, acknowledgement, key rotation…) to the durable log. */
-  audit(action: string, actor: string, bedId: string | null, detail: string): number {
-    const admission = bedId ? this.d.admissions.current(bedId) : undefined
+  /**
+   * Appends an audit event keyed to `admissionId`'s patient and stay when given (a discharge: the
+   * admission it closes, no longer current), else to the bed's current admission, else the bed or the hub.
+   */
+  audit(action: AuditAction, actor: string, bedId: string | null, detail: string, admissionId?: number): number {
+    const admission = admissionId !== undefined ? { id: admissionId } : bedId ? this.d.admissions.current(bedId) : undefined
     const nowMs = Date.now()
     return this.d.committer.append({
       kind: RecordKind.AUDIT, bedId, deviceId: null, admissionId: admission ? admission.id : null, code: null, value: null, unit: null,

@@ -72,7 +72,7 @@ test('adt decision: out-of-order and off-ward events as the engine sends them', 
   assert.equal(decide(ev('ADT^A02^ADT_A02', '3A^302'), map, byMrn).kind, 'place', 'transfer before admit admits at the destination')
   assert.equal(decide(ev('ADT^A04^ADT_A01', 'ED^^'), map, byMrn).kind, 'ignore', 'outpatient registration')
   assert.equal(decide(ev('ADT^A02^ADT_A02', '4B^401^1'), map, byMrn).kind, 'ignore', 'transfer between other wards')
-  lying.set('123456', { id: 7, bedId: 'b1', mrn: '123456', name: null, birthDate: null, admittedMs: 0, source: 'adt', authority: 'GH', visit: 'V1', eventMs: ok(msg(MSH('ADT^A01^ADT_A01'), PID, PV1('3A^301^1'))).eventMs })
+  lying.set('123456', { id: 7, bedId: 'b1', mrn: '123456', name: null, birthDate: null, admittedMs: 0, source: 'adt', authority: 'GH', visit: 'V1', stayOf: 7, stayStartMs: 0, eventMs: ok(msg(MSH('ADT^A01^ADT_A01'), PID, PV1('3A^301^1'))).eventMs })
   assert.deepEqual(decide(ev('ADT^A02^ADT_A02', '4B^401^1'), map, byMrn), { kind: 'leave', bedId: 'b1', action: 'transfer-out', cause: 'ADT^A02 MSG1: to 4B^401^1, off this ward' })
   assert.equal(decide(ev('ADT^A03^ADT_A03', '3A^301^1', 'V0'), map, byMrn).kind, 'ignore', 'late discharge of an earlier visit')
   assert.equal(decide(ev('ADT^A03^ADT_A03', '3A^301^1'), map, byMrn).kind, 'leave')
