@@ -15,6 +15,7 @@ import type { Metrics } from '../serve/metrics.js'
 import type { DeviceRegistry } from './devices.js'
 import type { LatestVitals } from './latest.js'
 import { normalizeObservation } from './normalize.js'
+import type { AlarmCodes } from './alarm-codes.js'
 import { EcgAnalysis, type EcgCondition, type RhythmEvent } from '../signal/index.js'
 import { isImplausible, plausibleRange } from './plausibility.js'
 import { OutOfRangeCounter, RejectCounter } from './rejects.js'
@@ -36,6 +37,8 @@ export interface PipelineDeps {
   readonly clockDriftBoundMs?: number
   /** issue 7: while `refusing`, the store's quota holds only numerics, alarms and audit: non-alarm input is refused, alarming continues. */
   readonly storeGate?: { readonly refusing: boolean }
+  /** Issue 24: the numeric code of each alarm (Alarm.mdc_code); absent: 0 (tests that do not sync). */
+  readonly alarmCodes?: AlarmCodes
 }
 
 /**
@@ -153,7 +156,7 @@ export class Pipeline {
       const hubSeq = this.d.committer.append({
         kind: RecordKind.ALARM, bedId: c.bedId, deviceId: null, admissionId: admission ? admission.id : null,
         code: null, value: c.value ?? null, unit: null, deviceTimeMs: c.atMs, hubTimeMs: Date.now(), deviceSeq: null, quality: null,
-        body: alarmBody(c),
+        body: alarmBody(c, this.d.alarmCodes?.of(c.ruleId, c.code) ?? 0),
       })
       this.d.publishAlarm(c, hubSeq)
       this.d.metrics.alarmChanges.inc({ state: c.state })
