@@ -35,6 +35,11 @@ test('adt message: MSH, PID-3 (MR by type, or by authority), PID-5, PID-7, PV1-3
   assert.deepEqual(e.patient, { mrn: '123456', authority: 'GH', name: 'Doe, Jane Q', birthDate: '1970-01-31' })
   assert.deepEqual(e.location, { pointOfCare: '3A', room: '301', bed: '1' })
   assert.equal(e.visit, 'V1')
+  assert.ok(Number.isNaN(e.admitMs), 'no PV1-44')
+  // Issue 24: PV1-44 (admit date/time), when the visit began: the encounter's key epoch on every ward.
+  const pv1With44 = `${PV1('3A^301^1')}${'|'.repeat(25)}20261201083000+0000`
+  assert.equal(ok(msg(MSH('ADT^A02^ADT_A02'), PID, pv1With44)).admitMs, Date.UTC(2026, 11, 1, 8, 30))
+  assert.ok(Number.isNaN(ok(msg(MSH('ADT^A02^ADT_A02'), PID, `${PV1('3A^301^1')}${'|'.repeat(25)}yesterday`)).admitMs), 'a malformed PV1-44 is no refusal')
   assert.equal(ok(msg(MSH('ADT^A01^ADT_A01'), PID, PV1('3A^301^1')), 'SSA').patient.mrn, '999')
   // Escapes are decoded in leaf values.
   assert.equal(ok(msg(MSH('ADT^A08^ADT_A01'), 'PID|1||1^^^GH^MR||O\\S\\Brien^Pat')).patient.name, 'O^Brien, Pat')
