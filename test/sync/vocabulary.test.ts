@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { relink } from '../../agent/commands/relink.js'
 import { parseConfig } from '../../agent/config.js'
 import { AlarmCodes, alarmCodeOfRule } from '../../agent/pipeline/alarm-codes.js'
 import { DeviceRegistry } from '../../agent/pipeline/devices.js'
@@ -57,7 +58,7 @@ function gateway(hubId: string, bundle: string, context?: Partial<EnvelopeContex
     const e = encoder()
     return new Outbox(db).read(1000).map((r) => decodeEnvelope(e.encode(r).value))
   }
-  return { db, admissions, rec, envelopes }
+  return { db, cfg, admissions, rec, envelopes }
 }
 
 test('subjects: a bed without a patient keys its readings and alarms alike, {hub}/{bed} of kind bed; a hub-wide audit is keyed to the hub', () => {
@@ -103,6 +104,10 @@ test('encounters: one stay across a transfer within the hub and a key epoch boun
   assert.equal(discharge!.subject, transfer!.subject)
   assert.equal(discharge!.audit!.action, 'discharge')
   assert.notEqual(r2!.encounter, r1!.encounter, 'a new admission is a new stay')
+  // The gateway re-links a stay's pseudonym to its admissions (bedside-hub relink), and only to them.
+  const hits = relink(r1!.encounter!, g.cfg).filter((h) => h.kind === 'encounter')
+  assert.deepEqual(hits.map((h) => h.admission!.id).sort(), [first.id, moved.id])
+  assert.ok(hits.every((h) => h.epoch === 'site-general-e1'))
   g.db.close()
 })
 
