@@ -91,7 +91,18 @@ export interface ObservationItem {
   readonly provenance?: Provenance
 }
 
-const NO_ENCOUNTER = { encounter: '', encounterKeyEpoch: '' } as const
+/**
+ * A stay's encounter (or none), with the Provenance objects of its records made once per device
+ * and demo flag: the sync path takes one from a map per record instead of building one.
+ */
+interface EncounterRef {
+  readonly encounter: string
+  readonly encounterKeyEpoch: string
+  /** [not demo, demo]: device id ('' for none) → Provenance. */
+  readonly provenances: readonly [Map<string, Provenance>, Map<string, Provenance>]
+}
+
+const encounterRef = (encounter: string, encounterKeyEpoch: string): EncounterRef => ({ encounter, encounterKeyEpoch, provenances: [new Map(), new Map()] })
 
 export class EnvelopeEncoder {
   constructor(
@@ -110,13 +121,16 @@ export class EnvelopeEncoder {
   }
 
   /** The stay, demo flag and device type of a record: demo when the hub runs the demo ward or the reading says so (quality bit 128). */
-  private provenance(row: OutboxRow, encounter: { encounter: string; encounterKeyEpoch: string }): Provenance {
-    const deviceId = row[Col.DEVICE_ID]
-    return {
-      ...encounter,
-      demo: this.context.demo || ((row[Col.QUALITY] ?? 0) & Quality.DEMO) !== 0,
-      deviceType: deviceId ? (this.devices.get(deviceId)?.config.type ?? '') : '',
+  private provenance(row: OutboxRow, ref: EncounterRef): Provenance {
+    const demo = this.context.demo || ((row[Col.QUALITY] ?? 0) & Quality.DEMO) !== 0
+    const deviceId = row[Col.DEVICE_ID] ?? ''
+    const byDevice = ref.provenances[demo ? 1 : 0]
+    let p = byDevice.get(deviceId)
+    if (p === undefined) {
+      p = { encounter: ref.encounter, encounterKeyEpoch: ref.encounterKeyEpoch, demo, deviceType: deviceId ? (this.devices.get(deviceId)?.config.type ?? '') : '' }
+      byDevice.set(deviceId, p)
     }
+    return p
   }
 
   /** The identity a device had when record `hubSeq` was accepted, however it changed since (or was unpaired). */
@@ -252,36 +266,42 @@ export class EnvelopeEncoder {
    * encounter; else the bed, `{hub_id}/{bed_id}` in clear (a bed is no person; one subject for its
    * readings and alarms alike, stable across key epochs); else the device of no bed; else the hub.
    */
-  private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number; encounter: { encounter: string; encounterKeyEpoch: string } } {
+  private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number; encounter: EncounterRef } {
     const admissionId = row[Col.ADMISSION_ID]
     if (admissionId !== null) {
       const a = this.admissions.get(admissionId)
       if (a) return { subject: this.pseudonyms.pseudonymIn(epoch, 'patient', a.mrn), kind: SubjectKind.PATIENT, encounter: this.encounterOf(a) }
     }
     const bedId = row[Col.BED_ID]
-    if (bedId) return { subject: `${this.hubId}/${bedId}`, kind: SubjectKind.BED, encounter: NO_ENCOUNTER }
+    if (bedId) {
+      let subject = this.bedSubjects.get(bedId)
+      if (subject === undefined) this.bedSubjects.set(bedId, (subject = `${this.hubId}/${bedId}`))
+      return { subject, kind: SubjectKind.BED, encounter: this.noEncounter }
+    }
     const deviceId = row[Col.DEVICE_ID]
     if (deviceId !== null) {
       const identity = this.deviceIdentity(deviceId, row[Col.HUB_SEQ])
-      return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE, encounter: NO_ENCOUNTER }
+      return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE, encounter: this.noEncounter }
     }
-    return { subject: this.hubId, kind: SubjectKind.HUB, encounter: NO_ENCOUNTER }
+    return { subject: this.hubId, kind: SubjectKind.HUB, encounter: this.noEncounter }
   }
 
   /**
    * The stay's encounter pseudonym (encounter.ts): under the key of the epoch in force when the stay
    * began, so a rotation during the stay does not change it. Cached per admission: one HMAC per stay.
    */
-  private encounterOf(a: Admission): { encounter: string; encounterKeyEpoch: string } {
+  private encounterOf(a: Admission): EncounterRef {
     let e = this.encounters.get(a.id)
     if (e === undefined) {
       const epoch = this.pseudonyms.epochAt(a.stayStartMs)
-      e = { encounter: this.pseudonyms.pseudonymIn(epoch, 'encounter', encounterIdentifier(this.hubId, a)), encounterKeyEpoch: epoch.id }
+      e = encounterRef(this.pseudonyms.pseudonymIn(epoch, 'encounter', encounterIdentifier(this.hubId, a)), epoch.id)
       if (this.encounters.size >= 4096) this.encounters.clear()
       this.encounters.set(a.id, e)
     }
     return e
   }
 
-  private readonly encounters = new Map<number, { encounter: string; encounterKeyEpoch: string }>()
+  private readonly encounters = new Map<number, EncounterRef>()
+  private readonly noEncounter = encounterRef('', '')
+  private readonly bedSubjects = new Map<string, string>()
 }
