@@ -288,20 +288,23 @@ export class EnvelopeEncoder {
 
   /**
    * The stay's encounter pseudonym (encounter.ts): under the key of the epoch in force when the stay
-   * began, so a rotation during the stay does not change it. Cached per admission: one HMAC per stay.
+   * began, so a rotation during the stay does not change it. Cached: one HMAC per admission.
    */
   private encounterOf(a: Admission): EncounterRef {
-    let e = this.encounters.get(a.id)
+    let e = this.encounters.get(a)
     if (e === undefined) {
       const epoch = this.pseudonyms.epochAt(a.stayStartMs)
       e = encounterRef(this.pseudonyms.pseudonymIn(epoch, 'encounter', encounterIdentifier(this.hubId, a)), epoch.id)
-      if (this.encounters.size >= 4096) this.encounters.clear()
-      this.encounters.set(a.id, e)
+      this.encounters.set(a, e)
     }
     return e
   }
 
-  private readonly encounters = new Map<number, EncounterRef>()
+  /**
+   * Per Admission object: Admissions hands out one object per admission until it changes (an ADT
+   * update of the visit number makes a new one), so a changed visit is never served from here.
+   */
+  private readonly encounters = new WeakMap<Admission, EncounterRef>()
   private readonly noEncounter = encounterRef('', '')
   private readonly bedSubjects = new Map<string, string>()
 }
