@@ -12,8 +12,8 @@
  *  - ASYS: no QRS for ASYSTOLE_MS while the last ASYS_CLEAN_BLOCKS quality blocks were clean
  *    (leads on, not noise, not saturated). Checked on every sample: raised as soon as the
  *    detector would have delivered a beat inside the pause (its fixed release delay).
- *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-detector.ts), judged at each
- *    block; not while the QRS detector sees an organised rhythm (ORGANISED_BEATS).
+ *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-detector.ts), judged every
+ *    0.5 s on its samples; not while the QRS detector sees an organised rhythm (ORGANISED_BEATS).
  *  - VT: a run of at least VT_MIN_BEATS ventricular beats (beat-classifier.ts) faster than VT_MIN_RATE.
  *  - BRADY, TACHY: extreme bradycardia and tachycardia of the mean of the last 8 RR intervals.
  *  - AFIB: af-detector.ts.
@@ -146,7 +146,7 @@ export class RhythmAnalyzer {
   private dcPole: number
   private dcX = 0
   private dcY = 0
-  // per quality block: largest and summed |step| of the baseline-free ECG, for VF_MAX_PEAKINESS
+  // per quality block: the mean of the raw ECG, for baselineStepped
   private rawSum = 0
   private rawCount = 0
   private lastBlockMean = Number.NaN
@@ -189,6 +189,10 @@ export class RhythmAnalyzer {
   private cleanBlocks = 0
   private lastBlockBad = false
   private badBlocks = 0
+  /** The last quality block had no ECG (leads off, saturation): VF is not judged until a block has. */
+  private noEcg = false
+  /** The last quality block had high-frequency noise: no VF episode starts until a block without. */
+  private hfNoise = false
   private readonly af = new AfDetector()
   // open episodes: start sample, or −1
   private readonly open = new Float64Array(RHYTHM_LABELS.length).fill(-1)
@@ -240,7 +244,6 @@ export class RhythmAnalyzer {
     const y = v - this.dcX + this.dcPole * this.dcY
     this.rawSum += v
     this.rawCount++
-    this.vf.addSample(y)
     this.dcY = y
     this.dcX = v
     const k = this.maIndex
@@ -249,6 +252,7 @@ export class RhythmAnalyzer {
     this.ma[k] = this.dcY
     const f = this.maSum / this.maLength
     this.ring[this.n & this.mask] = f
+    this.vf.addSample(f)
     // the pause is judged up to n − releaseDelay, where the detector has delivered every beat
     const seen = this.n - this.releaseDelaySamples
     if (seen - this.lastBeat >= this.pauseStart && seen >= 0) {
@@ -256,6 +260,7 @@ export class RhythmAnalyzer {
       if ((g < 0 ? -g : g) > this.pauseMax) this.pauseMax = g < 0 ? -g : g
     }
     this.n++
+    if (this.n % this.vf.stepSamples === 0) this.checkVf()
     this.checkAsystole()
   }
 
@@ -308,18 +313,25 @@ export class RhythmAnalyzer {
     this.asysWait = this.pauseSamples(k > 0 ? this.rrMedian.median() : 0)
   }
 
-  /** End of a quality block (now, at sampleCount) with its quality flags. */
-  block(flags: number): void {
+  /**
+   * End of a quality block (now, at sampleCount) with its quality flags; `hfNoise`: its
+   * high-frequency noise (above the QRS band: muscle, electrode crackle) is over the quality
+   * limit, which VF, a low-frequency signal, does not cause by itself.
+   */
+  block(flags: number, hfNoise = false): void {
     const bad = (flags & BAD_SIGNAL) !== 0
     this.lastBlockBad = bad
     if (this.baselineStepped()) this.resumedAt = this.n
-    // VF is judged on the raw ECG, whose broadband noise its filter rejects by itself; the QRS
-    // detector's noise flag (many rejected candidates) is what VF looks like to it. Leads off and
-    // saturation do stop it: there is no ECG to judge.
-    if ((flags & NO_ECG) !== 0) {
-      this.vf.skip()
+    // VF is judged on the raw ECG (every VF_STEP_MS, in step), whose broadband noise its features
+    // reject by themselves; the QRS detector's noise flag (many rejected candidates) is what VF
+    // looks like to it. Leads off and saturation do stop it: there is no ECG to judge.
+    this.noEcg = (flags & NO_ECG) !== 0
+    this.hfNoise = hfNoise
+    if (this.noEcg || hfNoise) this.vf.reset()
+    if (this.noEcg) {
+      this.vf.reset()
       this.closeEpisode(VF, Math.max(0, this.n - 1))
-    } else this.checkVf()
+    }
     if (bad) {
       this.cleanBlocks = 0
       // one bad second only spoils the intervals it touches; a second one in a row ends the
@@ -436,7 +448,8 @@ export class RhythmAnalyzer {
   }
 
   private checkVf(): void {
-    const verdict = this.vf.judge(this.ring, this.mask, this.n, this.open[VF]! >= 0, this.organised())
+    if (this.noEcg) return this.vf.skip()
+    const verdict = this.vf.judge(this.ring, this.mask, this.n, this.open[VF]! >= 0, this.organised() || this.hfNoise)
     if (verdict === 'onset') {
       this.onset(VF, this.vf.firstAt, this.n - 1)
       this.closeEpisode(TACHY, this.n - 1)

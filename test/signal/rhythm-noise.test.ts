@@ -7,8 +7,9 @@
  *  - motion: 1.5 mV swings at 0.5–2.5 Hz plus ±200 µV white (walking, turning in bed).
  * A false call is any asystole or VF that the unmodified record's reference does not have
  * (rhythm-score.ts); VT calls are counted (the records have some true VT).
- * Goal: none. White noise and motion reach it for asystole; VF under tremor and motion does not
- * yet: the thresholds below guard today's figures (see BENCHMARKS.md), they are not the goal.
+ * Goal: none, and it is met: no false asystole or VF under any of the three (VF needs a window
+ * without QRS complexes, without high-frequency artefact, held for 1.5 s: vf-detector.ts).
+ * VT calls are reported, not asserted: tremor makes beats look ventricular (BENCHMARKS.md).
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -66,7 +67,5 @@ test('rhythm: noise on real ECG: false asystole and VF calls, MIT-BIH with noise
   }
   console.log(lines.join('\n'))
   for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].asys, 0, `${kind}: no false asystole`)
-  assert.equal(totals.white.vf, 0, 'white noise: no false VF')
-  assert.ok(totals.tremor.vf <= 48, `tremor: false VF ${totals.tremor.vf} (goal 0)`)
-  assert.ok(totals.motion.vf <= 32, `motion: false VF ${totals.motion.vf} (goal 0)`)
+  for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].vf, 0, `${kind}: no false VF`)
 })
