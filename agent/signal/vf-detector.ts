@@ -74,6 +74,8 @@ export class VfDetector {
   lastLeakage = 1
   /** Sharpness of the last judged window (tests, tuning). */
   lastSharpness = Infinity
+  /** The last window was dominated by an oscillation in the VF band (leakage and crossings), QRS complexes or not. */
+  oscillation = false
   /** Where the episode that is starting began: half a window before its first VF-like analysis. */
   firstAt = 0
   private vfCount = 0
@@ -137,9 +139,10 @@ export class VfDetector {
     const leak = vfLeakage(ring, mask, n, length, this.stride)
     this.lastLeakage = leak
     this.lastSharpness = this.sharpness()
+    this.oscillation = leak < VF_LEAKAGE_HOLD && this.oscillating(ring, mask, n, length)
     const vfLike =
       leak < (inEpisode ? VF_LEAKAGE_HOLD : VF_LEAKAGE_MAX) &&
-      this.oscillating(ring, mask, n, length) &&
+      this.oscillation &&
       (inEpisode || (this.lastSharpness < VF_MAX_SHARPNESS && !notVf))
     if (vfLike) {
       if (this.vfCount === 0) this.firstAt = n - length / 2 // VF took at least half the window to pull the leakage down
