@@ -48,7 +48,12 @@ export const VF_STEP_MS = 500
  * disclose their time to alarm for its ventricular tachycardia waveforms; Mindray discloses
  * < 11 s (uMEC10 operator's manual A-8, easymanua.ls/mindray/umec10/manual?p=232). Measured with
  * rhythm-noise.test.ts (no false VF under tremor and motion): 1 s (3 analyses) is already
- * enough; without the artefact rule 2 s is; 1.5 s leaves a step of margin [LOCAL].
+ * enough; without the artefact rule 2 s is. On noise the guards were not measured with (tremor
+ * at 4 Hz 600 µV, 6.5 Hz 300 µV, 5 Hz 800 µV + white; motion 2 mV at 1.5–3 Hz + white; every
+ * other minute of the 34 records), 1.5 s leaves 2, 8, 12 and 4 false VF calls, 2 s 0, 4, 8 and 0
+ * (the code before these guards: 67, 49, 189, 292); but 2 s misses one of 207's short flutter
+ * episodes (4 of 6 over the whole record, 1.5 s 5 of 6). 1.5 s: a missed VF is the worse error
+ * [LOCAL].
  */
 export const VF_PERSIST_MS = 1500
 const VF_END_MS = 2000
