@@ -20,11 +20,13 @@
  * Bad signal suppresses rhythm calls: no episode starts on a block flagged leads-off, noise or
  * saturation, nor do the RR intervals it touches count; two such blocks in a row end the open
  * episodes (they cannot be judged) and the beat history starts afresh. Asystole needs the last
- * three blocks clean. VF alone is judged through the noise flag (its own features reject noise;
- * to the QRS detector VF looks like noise), not through leads off or saturation.
+ * three blocks clean. VF is judged apart: through the noise flag's rejected candidates (to the
+ * QRS detector VF looks like noise), but no VF episode starts after a block with high-frequency
+ * noise (artefact; VF has none), nor while leads are off or the signal saturates.
  *
  * Memory: one Float32Array ring of RING_SECONDS of filtered signal, small fixed windows; nothing
- * grows with time. Hot path: a DC-blocking high-pass and a 20 ms moving average per sample.
+ * grows with time. Hot path: a DC-blocking high-pass, a 20 ms moving average and VF's second
+ * difference per sample.
  */
 import { Quality } from '../../drivers/records.js'
 import { AfDetector } from './af-detector.js'
