@@ -27,6 +27,7 @@ import { MessageIntake } from './pipeline/deliver.js'
 import { DeviceStatus } from './pipeline/device-status.js'
 import { DeviceRegistry } from './pipeline/devices.js'
 import { Pipeline, type IngestResult } from './pipeline/ingest.js'
+import { AlarmCodes } from './pipeline/alarm-codes.js'
 import { LatestVitals } from './pipeline/latest.js'
 import { createRuleEngine, rulesConfigSchema, type RuleEngine } from './rules/index.js'
 import { allowedHosts } from './serve/access.js'
@@ -92,6 +93,8 @@ class Agent implements RunningAgent {
   /** Link and battery of each device, and the technical conditions its link state means. */
   private readonly status: DeviceStatus
   private readonly pseudonyms: Pseudonymizer
+  /** The demo ward (opts.demo or `demo: true`): every event it sends is flagged demo (issue 24). */
+  private readonly demo: boolean
   private readonly engine: RuleEngine
   private readonly latest = new LatestVitals()
   private readonly pipeline: Pipeline
@@ -159,7 +162,8 @@ class Agent implements RunningAgent {
     const keyWarning = pseudonymPolicyWarning(this.pseudonyms)
     // A warning where pseudonyms leave the gateway (a cloud is configured); without one, a note.
     if (keyWarning) this.log[cfg.cloud ? 'warn' : 'info']({ event: 'pseudonym_policy', policy: this.pseudonyms.policy }, keyWarning)
-    this.engine = createRuleEngine(cfg.rules ?? rulesConfigSchema.parse({}), { validQualityMask: Quality.RETIMED | (opts.demo || cfg.demo ? Quality.DEMO : 0) })
+    this.demo = opts.demo === true || cfg.demo
+    this.engine = createRuleEngine(cfg.rules ?? rulesConfigSchema.parse({}), { validQualityMask: Quality.RETIMED | (this.demo ? Quality.DEMO : 0) })
     observeSourceCounters(this.metrics, () => this.runner?.factory.linkCounters ?? [], () => this.engine.stats())
     this.durability = new Durability({ // issue 7: before the pipeline, which reads its quota gate
       cfg, db: this.db, outbox: this.outbox, pseudonyms: this.pseudonyms, metrics: this.metrics, log: this.log, engine: this.engine,
@@ -171,6 +175,7 @@ class Agent implements RunningAgent {
     this.pipeline = new Pipeline({
       devices: this.devices, admissions: this.admissions, committer: this.committer, engine: this.engine, latest: this.latest,
       metrics: this.metrics, log: this.log.child({ component: 'pipeline' }), storeGate: this.durability.quota,
+      alarmCodes: new AlarmCodes(cfg.rules ?? rulesConfigSchema.parse({}), cfg.beds.map((b) => b.id)),
       publishAlarm: (c, hubSeq) => {
         this.mqtt.publish(alarmTopic(c.bedId), JSON.stringify(alarmJson(c, hubSeq)), 1, false)
         this.events.emit('alarm', c, hubSeq)
@@ -193,7 +198,7 @@ class Agent implements RunningAgent {
     this.ward = new Ward({
       beds: cfg.beds, db: this.db, admissions: this.admissions, engine: this.engine, latest: this.latest, devices: this.status, pseudonyms: this.pseudonyms,
       alarms: (changes) => this.pipeline.handleAlarms(changes),
-      audit: (action, actor, bedId, detail) => void this.pipeline.audit(action, actor, bedId, detail),
+      audit: (action, actor, bedId, detail, admissionId) => void this.pipeline.audit(action, actor, bedId, detail, admissionId),
       nextSeq: () => this.committer.peekHubSeq,
       durable: (from) => new Promise((resolve, reject) => this.committer.durableFrom(from, (err) => (err ? reject(err) : resolve()))),
       bedChanged: (bedId) => void this.events.emit('vitals', bedId),
@@ -320,7 +325,10 @@ class Agent implements RunningAgent {
       return
     }
     const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
-    const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms, this.identities)
+    const bedLabels = new Map(this.cfg.beds.map((b) => [b.id, b.label ?? b.id]))
+    const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms, this.identities, {
+      site: this.cfg.hub.site, demo: this.demo, wardLabel: this.cfg.hub.label ?? this.cfg.hub.id, bedLabel: (id) => bedLabels.get(id) ?? id,
+    })
     this.sync = new CloudSync(kafka, this.outbox, encoder, {
       topics: kcfg.topics, deadLetterTopic: kcfg.topics.dead_letter, maxBatchRecords: kcfg.max_batch_records, targetAckMs: kcfg.target_ack_ms, observationsPerRecord: kcfg.observations_per_record,
       onError: (e) => this.durability.syncError(e), // issue 7

@@ -8,8 +8,13 @@
 export const AuditAction = {
   /** A patient admitted to a bed (detail: admission id and pseudonym). */
   ADMISSION: 'admission',
+  /** A stay ended in this bed (the Envelope names the patient and the encounter it closes). */
   DISCHARGE: 'discharge',
   TRANSFER: 'transfer',
+  /** ADT A11: an admission cancelled; the patient leaves the bed (issue 21). */
+  ADMISSION_CANCELLED: 'admission-cancelled',
+  /** ADT A02 to a location off this ward: the patient leaves this ward, the stay goes on elsewhere (issue 21). */
+  TRANSFER_OUT: 'transfer-out',
   ALARM_ACK: 'alarm-ack',
   /** A patient's data shown to a signed-in user. */
   PATIENT_VIEW: 'patient-view',

@@ -21,6 +21,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   pair: { summary: 'pair scan|add|remove|list: BLE pairing (the allowlist beyond the config)', load: () => import('./commands/pair.js') },
   devices: { summary: 'devices [--config FILE] [--json]: configured and paired devices with their link state', load: () => import('./commands/devices.js') },
   keys: { summary: 'keys status|create|export|import|rekey: the site\'s pseudonym keys (one pseudonym per patient per hospital)', load: () => import('./commands/keys.js') },
+  codes: { summary: 'codes [--json | --markdown]: the code dictionary of the wire schema (MDC and private codes, audit actions)', load: () => import('./commands/codes.js') },
   relink: { summary: 'relink PSEUDONYM [--config FILE]: which admission or device a pseudonym stands for', load: () => import('./commands/relink.js') },
 }
 

@@ -20,7 +20,8 @@ const id = deviceId
 
 export { deviceSchema }
 
-const bed = z.object({ id, devices: z.array(deviceSchema).default([]) }).strict()
+/** label (issue 24): the bed's human-readable name for analytics (Envelope.bed_label); default its id. Not a person's name. */
+const bed = z.object({ id, label: z.string().min(1).max(64).optional(), devices: z.array(deviceSchema).default([]) }).strict()
 
 const kafka = z.object({
   brokers: z.array(hostPort).min(1),
@@ -226,6 +227,8 @@ export const configSchema = z.object({
   hub: z.object({
     id,
     site: z.string().min(1),
+    /** Issue 24: the ward's human-readable name for analytics (Envelope.ward_label); default hub.id. */
+    label: z.string().min(1).max(64).optional(),
     data_dir: z.string().min(1),
   }).strict(),
   http: httpSection, // issue 18

@@ -17,6 +17,8 @@
  * BENCH_E2E_NODE_FLAGS adds node flags to the child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`);
  * BENCH_E2E_WORKLOADS picks workloads by observations per message (default `100,1`);
  * BENCH_E2E_KAFKA, JSON, is merged into the agent's `cloud.kafka` (e.g. `{"observations_per_record":1}`).
+ * BENCH_E2E_MEM=1 preloads bench/e2e-mem.ts into the agent and adds a `.peak-memory` figure: where
+ * the resident memory was at the RSS peak (V8 heap, ArrayBuffers, glibc's arena, the binary).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -28,6 +30,7 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs'
 import YAML from 'yaml'
 import { decodeEnvelope, observationEvents } from '../proto/codec.js'
 import { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../scripts/testkit/runtime.js'
+import type { PeakSample } from './e2e-mem.js'
 import type { BenchFigure } from './harness.js'
 
 const run = promisify(execFile)
@@ -62,6 +65,8 @@ interface E2eRun {
   /** Group commits, and their mean wall time (transaction + fsync). */
   readonly commits: number
   readonly commitMs: number
+  /** BENCH_E2E_MEM=1: the agent's memory at its RSS peak. */
+  readonly peakMemory?: PeakSample
 }
 
 /**
@@ -186,8 +191,10 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
   writeFileSync(join(dir, 'config.yaml'), YAML.stringify(config), { mode: 0o600 })
   const runtime = deployedAgentRuntime()
   const extra = (process.env.BENCH_E2E_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+  const memFile = join(dir, 'peak-memory.json')
+  const probe = process.env.BENCH_E2E_MEM === '1' ? ['--import', fileURLToPath(new URL('./e2e-mem.ts', import.meta.url))] : []
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
-  const child = spawn(process.execPath, [...runtime.nodeFlags, ...extra, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, [...runtime.nodeFlags, ...probe, ...extra, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env, ...(probe.length ? { E2E_MEM_OUT: memFile } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] })
   const total = DEVICES * w.messagesPerDevice * w.obsPerMessage
   const http = `http://127.0.0.1:${httpPort}`
   try {
@@ -209,9 +216,10 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
     const [mqttMs, startAt, publisherCpuMs] = (await published).stdout.trim().split(' ').map(Number) as [number, number, number]
     const peak = peakRssMb(child.pid!)
     await stopChild(child)
+    const peakMemory = probe.length ? (JSON.parse(readFileSync(memFile, 'utf8')) as PeakSample) : undefined
     const inKafka = await retrying('reading the topic back', () => countInKafka(brokers, topics.raw_vitals))
     if (inKafka.observations !== total) throw new Error(`Kafka holds ${inKafka.observations} observations of ${total}`)
-    return { total, mqttMs, e2eMs: doneAt - startAt, cpuS, peakRssMb: peak, kafkaRecords: inKafka.records, publisherCpuS: publisherCpuMs / 1000, commits, commitMs }
+    return { total, mqttMs, e2eMs: doneAt - startAt, cpuS, peakRssMb: peak, kafkaRecords: inKafka.records, publisherCpuS: publisherCpuMs / 1000, commits, commitMs, ...(peakMemory ? { peakMemory } : {}) }
   } finally {
     await stopChild(child)
     await deleteTopics(brokers, topics)
@@ -227,7 +235,14 @@ function figures(w: Workload, r: E2eRun, cli: string): BenchFigure[] {
     { name: `${name}.mqtt-acked`, value: (r.total / r.mqttMs) * 1000, unit: 'observations/s', note: `every PUBACK (durable commit) in ${(r.mqttMs / 1000).toFixed(1)} s; ${r.commits.toLocaleString('en-US')} group commits of ${r.commitMs.toFixed(1)} ms on average; the publisher process used ${r.publisherCpuS.toFixed(1)} CPU s` },
     { name: `${name}.cpu`, value: r.cpuS / (r.total / 1e6), unit: 'CPU s per million observations', note: `agent process user+system, ${r.cpuS.toFixed(1)} s` },
     { name: `${name}.peak-rss`, value: r.peakRssMb, unit: 'MB', note: 'agent process VmHWM' },
+    ...(r.peakMemory ? [peakMemoryFigure(name, r.peakMemory)] : []),
   ]
+}
+
+/** Where the resident memory was at the RSS peak; the value is V8's committed heap. */
+function peakMemoryFigure(name: string, m: PeakSample): BenchFigure {
+  const mappings = Object.entries(m.residentMiB).slice(0, 5).map(([k, v]) => `${k} ${v}`).join(', ')
+  return { name: `${name}.peak-memory`, value: m.heapTotalMb, unit: 'MB V8 heap committed', note: `at the RSS peak (${m.rssMb} MB, ${(m.atMs / 1000).toFixed(1)} s after start): V8 heap used ${m.heapUsedMb} MB, external ${m.externalMb} MB (ArrayBuffers ${m.arrayBuffersMb}); resident MiB by mapping: ${mappings}` }
 }
 
 export default async function bench(): Promise<BenchFigure[]> {

@@ -2,6 +2,9 @@
  * pipeline: decoded records → validate/normalize → association → rules → durable group commit,
  * in process, one core. Beside it, the raw limit: better-sqlite3 inserting the same rows in the
  * same transaction sizes with nothing else, so the ratio shows what the pipeline costs.
+ * pipeline.commit-batch.rows-N: the group commit alone (agent/store/commit.ts) writing the same rows
+ * with N rows per INSERT statement (1: one statement per row, as before issue 23); CPU per record
+ * (user + system) beside the rate, since the rate on a shared machine moves with the fsyncs.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -73,12 +76,51 @@ function rawRate(obs: Observation[]): number {
   return obs.length / s
 }
 
+/** The group commit alone: `rowsPerInsert` rows per INSERT, best of `reps` rounds alternated with the others. */
+function commitOnly(obs: Observation[], rowsPerInsert: number): { rate: number; cpuUsPerRecord: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-commit-'))
+  const db = openDatabase(dir)
+  const committer = new GroupCommitter(db, { intervalMs: 2, maxRecords: BATCH, rowsPerInsert })
+  const t0 = Date.now()
+  const cpu0 = process.cpuUsage()
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < obs.length; i++) {
+    const o = obs[i]!
+    committer.appendRecord(RecordKind.OBSERVATION, `bed-${i % BEDS}`, o.deviceId, null, o.code, o.value, o.unit, o.deviceTimeMs, t0, o.deviceSeq ?? null, o.quality ?? null, null)
+  }
+  committer.flush()
+  const s = Number(process.hrtime.bigint() - start) / 1e9
+  const cpu = process.cpuUsage(cpu0)
+  db.close()
+  rmSync(dir, { recursive: true, force: true })
+  return { rate: obs.length / s, cpuUsPerRecord: (cpu.user + cpu.system) / obs.length }
+}
+
+const ROWS_PER_INSERT = [1, 8, 32, 64]
+
+function commitBatchFigures(obs: Observation[]): BenchFigure[] {
+  const best = new Map<number, { rate: number; cpuUsPerRecord: number }>()
+  for (let round = 0; round < 3; round++) {
+    for (const k of ROWS_PER_INSERT) {
+      const r = commitOnly(obs, k)
+      const b = best.get(k)
+      best.set(k, { rate: Math.max(b?.rate ?? 0, r.rate), cpuUsPerRecord: Math.min(b?.cpuUsPerRecord ?? Infinity, r.cpuUsPerRecord) })
+    }
+  }
+  return ROWS_PER_INSERT.map((k) => {
+    const r = best.get(k)!
+    return { name: `pipeline.commit-batch.rows-${k}`, value: r.rate, unit: 'records/s', note: `${r.cpuUsPerRecord.toFixed(2)} CPU µs per record; group commit alone, ${BATCH} records per transaction, ${k} per INSERT, WAL synchronous=FULL, best of 3 alternated` }
+  })
+}
+
 export default async function bench(): Promise<BenchFigure[]> {
   const obs = observations()
   pipelineRate(obs.slice(0, 50_000)) // warm-up
   const raw = rawRate(obs)
   const pipe = pipelineRate(obs)
+  const commitBatch = commitBatchFigures(obs)
   return [
+    ...commitBatch,
     { name: 'pipeline.commit', value: pipe, unit: 'records/s', note: `${BEDS} beds, default rules, group commit ${BATCH} records, WAL synchronous=FULL; goal ≥ 500,000` },
     { name: 'pipeline.raw-sqlite', value: raw, unit: 'records/s', note: `same rows, same transaction size, nothing else; pipeline/raw = ${(pipe / raw).toFixed(2)}` },
   ]

@@ -52,6 +52,8 @@ export interface AlarmMsg {
   ackBy: string
   /** Alarm grouping: the alarm it was folded under at this change ('' = shown). Absent in stores before issue 19. */
   foldedInto?: string
+  /** Issue 24: numeric code of the alarm (MDC, or a private code of drivers/codes.ts); 0 in stores before. */
+  mdcCode?: number
 }
 export interface AuditMsg {
   action: string
@@ -64,7 +66,7 @@ export interface ObservationRunMsg {
   items: ObservationMsg[]
   hubSeq: number[]
 }
-export const SubjectKind = { UNSPECIFIED: 0, PATIENT: 1, DEVICE: 2 } as const
+export const SubjectKind = { UNSPECIFIED: 0, PATIENT: 1, DEVICE: 2, BED: 3, HUB: 4 } as const
 
 export interface EnvelopeMsg {
   schemaVersion: number
@@ -81,6 +83,15 @@ export interface EnvelopeMsg {
   audit?: AuditMsg | null
   /** schema_version 2 only. */
   observations?: ObservationRunMsg | null
+  // Issue 24 (envelope.proto fields 15–22; '' / false in records written before).
+  site?: string
+  encounter?: string
+  encounterKeyEpoch?: string
+  demo?: boolean
+  deviceType?: string
+  deviceModel?: string
+  wardLabel?: string
+  bedLabel?: string
 }
 
 /** One observation and its own hub_seq, as a consumer of either schema version sees it. */
@@ -175,18 +186,28 @@ export const waveformEncoders = {
 
 export function encodeEnvelope(msg: EnvelopeMsg): Uint8Array {
   if (msg.observations) {
-    // The run in one pass (run-encoder.ts), after the head as protobufjs writes it; protobuf
-    // fields may come in any order, and the body is the last field the generated encoder writes.
+    // The run in one pass (run-encoder.ts), where the generated encoder writes it: after the head
+    // (fields 1–8) and before the issue 24 fields (15–22), so the bytes are the generated ones.
     const run = encodeRunField(msg.observations)
     if (run !== null) {
-      const head = Envelope.encode({ ...msg, observations: undefined } as unknown as protobuf.Message).finish()
-      const out = Buffer.allocUnsafe(head.length + run.length)
+      const { observations: _, site, encounter, encounterKeyEpoch, demo, deviceType, deviceModel, wardLabel, bedLabel, ...rest } = msg
+      const head = Envelope.encode(rest as unknown as protobuf.Message).finish()
+      const tail = Envelope.encode(definedOnly({ site, encounter, encounterKeyEpoch, demo, deviceType, deviceModel, wardLabel, bedLabel }) as unknown as protobuf.Message).finish()
+      const out = Buffer.allocUnsafe(head.length + run.length + tail.length)
       out.set(head, 0)
       out.set(run, head.length)
+      out.set(tail, head.length + run.length)
       return out
     }
   }
   return Envelope.encode(msg as unknown as protobuf.Message).finish()
+}
+
+/** The keys whose value is set: what the generated encoder would write of them. */
+function definedOnly(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k]
+  return out
 }
 
 /** For the byte-for-byte test: the one-pass run encoder and the generated one it replaces. */

@@ -17,16 +17,20 @@ import { StoreError, storeCipher } from '../store/db.js'
 import { DataKeyError } from '../secrets/data-key.js'
 import { SecretFileError } from '../secrets/permissions.js'
 import { openReadOnly } from '../store/inspect.js'
+import { encounterIdentifier } from '../sync/encounter.js'
 import { Pseudonymizer, pseudonymWith } from '../sync/pseudonym.js'
 import { PACKAGED_CONFIG } from './status.js'
 
 export interface RelinkHit {
-  kind: 'patient' | 'device'
+  /** encounter (issue 24): the pseudonym is the stay of `admission` (every admission of the stay matches). */
+  kind: 'patient' | 'device' | 'encounter'
   epoch: string
   admission?: {
     id: number; bedId: string; mrn: string; name: string | null; birthDate: string | null; admittedMs: number; dischargedMs: number | null
     /** Issue 21: by hand or from the ADT feed, with the MRN's assigning authority and the visit number the feed gave. */
     source: string; mrnAuthority: string | null; visit: string | null
+    /** Issue 24: the stay it belongs to (the admission that opened it) and when that began. */
+    stayOf: number; stayStartMs: number
   }
   device?: { id: string; bedId: string; identity: string }
 }
@@ -45,6 +49,7 @@ function readAdmissions(dataDir: string): Admitted[] {
       .map((r) => ({
         id: r.id, bedId: r.bed_id, ...openAdmissionRow(cipher, r), admittedMs: r.admitted_ms, dischargedMs: r.discharged_ms,
         source: r.source, mrnAuthority: r.mrn_authority, visit: cipher.openNullable(r.visit, fieldPurpose('admissions.visit', r.id)),
+        stayOf: r.stay_of ?? r.id, stayStartMs: r.stay_start_ms ?? r.admitted_ms,
       }))
   } finally {
     db.close()
@@ -67,8 +72,8 @@ export function relink(pseudonym: string, cfg: Readonly<Config>): RelinkHit[] {
   const hits: RelinkHit[] = []
   for (const e of keys.all) {
     for (const a of rows) {
-      if (pseudonymWith(e.key, cfg.hub.site, 'patient', a.mrn) !== pseudonym) continue
-      hits.push({ kind: 'patient', epoch: e.id, admission: a })
+      if (pseudonymWith(e.key, cfg.hub.site, 'patient', a.mrn) === pseudonym) hits.push({ kind: 'patient', epoch: e.id, admission: a })
+      if (pseudonymWith(e.key, cfg.hub.site, 'encounter', encounterIdentifier(cfg.hub.id, a)) === pseudonym) hits.push({ kind: 'encounter', epoch: e.id, admission: a })
     }
     for (const bed of cfg.beds) {
       for (const d of bed.devices) {
@@ -85,7 +90,8 @@ function describe(h: RelinkHit): string {
   const a = h.admission!
   const span = `${new Date(a.admittedMs).toISOString()} – ${a.dischargedMs === null ? 'now' : new Date(a.dischargedMs).toISOString()}`
   const origin = a.source === 'adt' ? `from the ADT feed${a.mrnAuthority ? ` (MRN of ${a.mrnAuthority}${a.visit ? `, visit ${a.visit}` : ''})` : a.visit ? ` (visit ${a.visit})` : ''}` : 'admitted by hand'
-  return `admission ${a.id}: MRN ${a.mrn}${a.name ? `, ${a.name}` : ''}${a.birthDate ? `, born ${a.birthDate}` : ''}; bed ${a.bedId}, ${span}, ${origin}; key epoch ${h.epoch}`
+  const what = h.kind === 'encounter' ? `stay (encounter) of admission ${a.id}` : `admission ${a.id}`
+  return `${what}: MRN ${a.mrn}${a.name ? `, ${a.name}` : ''}${a.birthDate ? `, born ${a.birthDate}` : ''}; bed ${a.bedId}, ${span}, ${origin}; key epoch ${h.epoch}`
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -116,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bedside-hub relink: ${err.message}\n`)
     return 1
   }
-  const line = { atMs: Date.now(), user: userInfo().username, pseudonym, found: hits.map((h) => (h.admission ? `admission:${h.admission.id}` : `device:${h.device!.id}`)) }
+  const line = { atMs: Date.now(), user: userInfo().username, pseudonym, found: hits.map((h) => (h.admission ? `${h.kind === 'encounter' ? 'encounter' : 'admission'}:${h.admission.id}` : `device:${h.device!.id}`)) }
   appendFileSync(join(cfg.hub.data_dir, 'relink-audit.log'), JSON.stringify(line) + '\n', { mode: 0o600 })
   if (values.json) process.stdout.write(JSON.stringify(hits) + '\n')
   else if (hits.length === 0) process.stdout.write(`${pseudonym}: no admission or device under any kept key (unknown, or older than retention)\n`)

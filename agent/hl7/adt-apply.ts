@@ -87,7 +87,7 @@ function locationError(e: AdtEvent): AdtFieldError {
 
 /** The admission's origin as the event gives it. */
 export function originOf(e: AdtEvent): AdmissionOrigin {
-  return { source: 'adt', authority: e.patient.authority || null, visit: e.visit, eventMs: Number.isNaN(e.eventMs) ? null : e.eventMs }
+  return { source: 'adt', authority: e.patient.authority || null, visit: e.visit, eventMs: Number.isNaN(e.eventMs) ? null : e.eventMs, stayStartMs: Number.isNaN(e.admitMs) ? undefined : e.admitMs }
 }
 
 /**

@@ -41,6 +41,11 @@ export interface AdtEvent {
   readonly location: PatientLocation | null
   /** PV1-19.1 visit number; null when absent. */
   readonly visit: string | null
+  /**
+   * PV1-44 admit date/time (v2.6 §3.4.3.44): when the visit began, the same in every message of the
+   * visit, so two wards' gateways agree on it (issue 24: the encounter's key epoch); NaN when absent.
+   */
+  readonly admitMs: number
   /** A40: MRG-1.1, the identifier merged into PID-3. */
   readonly priorMrn: string | null
   /**
@@ -174,7 +179,18 @@ function readParsed(m: Hl7Message, mrnAuthority: string | undefined): AdtEvent {
     sendingApp: safeText(msh, 3, 1, d), sendingFacility: safeText(msh, 4, 1, d),
     patient: readPatient(m, pid, mrnAuthority),
     visit: pv1 ? safeText(pv1, 19, 1, d) || null : null,
+    admitMs: pv1 ? dtmOrNaN(component(pv1, 44, 1, d)) : NaN,
     eventMs: eventTime(m),
+  }
+}
+
+/** A DTM field in ms, NaN when empty or malformed (a bad PV1-44 is not worth an AE). */
+function dtmOrNaN(raw: string): number {
+  if (!raw) return NaN
+  try {
+    return parseDtm(raw, -new Date().getTimezoneOffset())
+  } catch {
+    return NaN
   }
 }
 

@@ -11,7 +11,7 @@ export interface SelfTestHost {
   readonly db: Db
   readonly log: Logger
   /** Appends an audit event and returns its hub_seq. */
-  audit(action: string, detail: string): number
+  audit(action: 'self-test', detail: string): number
   /** Calls back once everything appended so far is durable (or failed). */
   whenCommitted(cb: (err: Error | null) => void): void
   /** The technical condition of every bed (hub-level): active while the self-test fails. */

@@ -5,6 +5,7 @@
 import { statfsSync } from 'node:fs'
 import client from 'prom-client'
 import type { Logger } from 'pino'
+import type { AuditAction } from '../audit-actions.js'
 import type { Config } from '../config.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
 import type { Metrics } from '../serve/metrics.js'
@@ -32,7 +33,7 @@ export interface DurabilityHost {
   /** Cloud sync when configured (it starts after housekeeping is built). */
   readonly sync: () => CloudSync | null
   /** The pipeline's audit and alarm paths (constructed after the quota, hence functions). */
-  audit(action: string, detail: string): number
+  audit(action: AuditAction, detail: string): number
   handleAlarms(changes: readonly AlarmChange[]): void
   /** Calls back once everything appended so far is durable (the self-test's read-back). */
   whenCommitted(cb: (err: Error | null) => void): void

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import { Quality, type Observation, type WaveformChunk } from '../../drivers/records.js'
 import type { Admissions } from '../store/admissions.js'
+import type { AuditAction } from '../audit-actions.js'
 import { alarmBody, auditBody } from '../store/bodies.js'
 import { RecordKind, type GroupCommitter } from '../store/commit.js'
 import type { AlarmChange, RuleEngine } from '../rules/index.js'
@@ -14,6 +15,7 @@ import type { Metrics } from '../serve/metrics.js'
 import type { DeviceRegistry } from './devices.js'
 import type { LatestVitals } from './latest.js'
 import { normalizeObservation } from './normalize.js'
+import type { AlarmCodes } from './alarm-codes.js'
 import { EcgAnalysis, type EcgCondition, type RhythmEvent } from '../signal/index.js'
 import { isImplausible, plausibleRange } from './plausibility.js'
 import { OutOfRangeCounter, RejectCounter } from './rejects.js'
@@ -35,6 +37,8 @@ export interface PipelineDeps {
   readonly clockDriftBoundMs?: number
   /** issue 7: while `refusing`, the store's quota holds only numerics, alarms and audit: non-alarm input is refused, alarming continues. */
   readonly storeGate?: { readonly refusing: boolean }
+  /** Issue 24: the numeric code of each alarm (Alarm.mdc_code); absent: 0 (tests that do not sync). */
+  readonly alarmCodes?: AlarmCodes
 }
 
 /**
@@ -152,7 +156,7 @@ export class Pipeline {
       const hubSeq = this.d.committer.append({
         kind: RecordKind.ALARM, bedId: c.bedId, deviceId: null, admissionId: admission ? admission.id : null,
         code: null, value: c.value ?? null, unit: null, deviceTimeMs: c.atMs, hubTimeMs: Date.now(), deviceSeq: null, quality: null,
-        body: alarmBody(c),
+        body: alarmBody(c, this.d.alarmCodes?.of(c.ruleId, c.code) ?? 0),
       })
       this.d.publishAlarm(c, hubSeq)
       this.d.metrics.alarmChanges.inc({ state: c.state })
@@ -163,8 +167,12 @@ export class Pipeline {
   }
 
   /** Appends an audit event (admission, acknowledgement, key rotation…) to the durable log. */
-  audit(action: string, actor: string, bedId: string | null, detail: string): number {
-    const admission = bedId ? this.d.admissions.current(bedId) : undefined
+  /**
+   * Appends an audit event keyed to `admissionId`'s patient and stay when given (a discharge: the
+   * admission it closes, no longer current), else to the bed's current admission, else the bed or the hub.
+   */
+  audit(action: AuditAction, actor: string, bedId: string | null, detail: string, admissionId?: number): number {
+    const admission = admissionId !== undefined ? { id: admissionId } : bedId ? this.d.admissions.current(bedId) : undefined
     const nowMs = Date.now()
     return this.d.committer.append({
       kind: RecordKind.AUDIT, bedId, deviceId: null, admissionId: admission ? admission.id : null, code: null, value: null, unit: null,

@@ -22,6 +22,8 @@ export type NormalizeResult = Observation | { readonly reject: string; readonly 
 export function normalizeObservation(obs: Observation): NormalizeResult {
   const term = termByCode(obs.code)
   if (!term) return { reject: 'unknown-code', detail: `MDC code ${obs.code} is not known` }
+  // An alarm's event code (NEWS2, rhythm, technical: drivers/codes.ts) is no reading a device sends.
+  if (term.kind === 'event') return { reject: 'unknown-code', detail: `code ${obs.code} (${term.ref}) names an alarm condition, not a measurement` }
   if (obs.unit === term.unit) return obs
   const convert = conversions[term.unit]?.[obs.unit]
   if (!convert) return { reject: 'unit-mismatch', detail: `${term.ref} in "${obs.unit}", expected "${term.unit}"` }

@@ -32,6 +32,8 @@
  * - [SPACELABS-ARRH] Spacelabs Ultraview Arrhythmia 9-7: asystole = absence of QRS ≥ 5 s; premature =
  *   15 % earlier than the average RR.
  *   http://38.142.81.21:8001/manual/spacelabs-healthcare/76a90341-wmts/2-1-user-s-manual-english/page-7.html
+ * - [MINDRAY-UMEC] Mindray uMEC10 Operator's Manual A-8: time to alarm for the tachycardia waveforms
+ *   of IEC 60601-2-27 201.7.9.2.9.101 b) 6) < 11 s. https://www.easymanua.ls/mindray/umec10/manual?p=232
  * - [LOCAL] a local design choice with no published default found; says so. UNVERIFIED.
  * ECG heart-rate defaults: the IFUs above give HR and PR the same limits (PR 50–120 in three of
  * them); no ECG-only HR default table was read, so hr-high/hr-low rest on the PR defaults.
@@ -137,7 +139,7 @@ const technicals: RuleDef[] = [
 const rhythm = { kind: 'rhythm', cooldown_s: 0 } as const
 const rhythms: RuleDef[] = [
   { ...rhythm, id: 'rhythm-asystole', rhythm: 'ASYS', priority: 'high', latching: 'always', source: 'asystole: no QRS ≥ 4 s [MINDRAY-EPM] [SPACELABS-ARRH]; high, latching [IEC-8]' },
-  { ...rhythm, id: 'rhythm-vf', rhythm: 'VF', priority: 'high', latching: 'always', source: 'VF/VFL from the ECG (Kuo & Dillman VF filter); high, latching [IEC-8]' },
+  { ...rhythm, id: 'rhythm-vf', rhythm: 'VF', priority: 'high', latching: 'always', source: 'VF/VFL from the ECG (Kuo & Dillman VF filter): a 4 s window VF-like for 1.5 s, called ≤ 6 s after onset [LOCAL], within the < 11 s time to alarm disclosed for tachycardia [MINDRAY-UMEC]; high, latching [IEC-8]' },
   { ...rhythm, id: 'rhythm-vt', rhythm: 'VT', priority: 'high', latching: 'always', source: 'V-Tach run ≥ 5, ≥ 100 /min [PHILIPS-ARRH]; high, latching [IEC-8]' },
   { ...rhythm, id: 'rhythm-extreme-brady', rhythm: 'BRADY', priority: 'high', latching: 'high', cooldown_s: 60,
     source: 'HR < 40 /min = NEWS2 pulse 3 [NEWS2]; extreme limit = low limit − Δ [PHILIPS-MP5]; 60 s cooldown [LOCAL]' },

@@ -246,7 +246,7 @@ export class EcgAnalyzer implements BeatSink {
     this.blockFlags[this.blockCount % this.blockFlags.length] = flags
     this.blockCount++
     this.conditions.update(flags, tickMs)
-    this.rhythm?.block(flags)
+    this.rhythm?.block(flags, noise > NOISE_RATIO_LIMIT)
     this.emitHeartRate(tickMs)
   }
 

@@ -12,19 +12,21 @@
  *  - ASYS: no QRS for ASYSTOLE_MS while the last ASYS_CLEAN_BLOCKS quality blocks were clean
  *    (leads on, not noise, not saturated). Checked on every sample: raised as soon as the
  *    detector would have delivered a beat inside the pause (its fixed release delay).
- *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-detector.ts), judged at each
- *    block; not while the QRS detector sees an organised rhythm (ORGANISED_BEATS).
+ *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-detector.ts), judged every
+ *    0.5 s on its samples; not while the QRS detector sees an organised rhythm (ORGANISED_BEATS).
  *  - VT: a run of at least VT_MIN_BEATS ventricular beats (beat-classifier.ts) faster than VT_MIN_RATE.
  *  - BRADY, TACHY: extreme bradycardia and tachycardia of the mean of the last 8 RR intervals.
  *  - AFIB: af-detector.ts.
  * Bad signal suppresses rhythm calls: no episode starts on a block flagged leads-off, noise or
  * saturation, nor do the RR intervals it touches count; two such blocks in a row end the open
  * episodes (they cannot be judged) and the beat history starts afresh. Asystole needs the last
- * three blocks clean. VF alone is judged through the noise flag (its own features reject noise;
- * to the QRS detector VF looks like noise), not through leads off or saturation.
+ * three blocks clean. VF is judged apart: through the noise flag's rejected candidates (to the
+ * QRS detector VF looks like noise), but no VF episode starts after a block with high-frequency
+ * noise (artefact; VF has none), nor while leads are off or the signal saturates.
  *
  * Memory: one Float32Array ring of RING_SECONDS of filtered signal, small fixed windows; nothing
- * grows with time. Hot path: a DC-blocking high-pass and a 20 ms moving average per sample.
+ * grows with time. Hot path: a DC-blocking high-pass, a 20 ms moving average and VF's second
+ * difference per sample.
  */
 import { Quality } from '../../drivers/records.js'
 import { AfDetector } from './af-detector.js'
@@ -146,7 +148,7 @@ export class RhythmAnalyzer {
   private dcPole: number
   private dcX = 0
   private dcY = 0
-  // per quality block: largest and summed |step| of the baseline-free ECG, for VF_MAX_PEAKINESS
+  // per quality block: the mean of the raw ECG, for baselineStepped
   private rawSum = 0
   private rawCount = 0
   private lastBlockMean = Number.NaN
@@ -189,6 +191,10 @@ export class RhythmAnalyzer {
   private cleanBlocks = 0
   private lastBlockBad = false
   private badBlocks = 0
+  /** The last quality block had no ECG (leads off, saturation): VF is not judged until a block has. */
+  private noEcg = false
+  /** The last quality block had high-frequency noise: no VF episode starts until a block without. */
+  private hfNoise = false
   private readonly af = new AfDetector()
   // open episodes: start sample, or −1
   private readonly open = new Float64Array(RHYTHM_LABELS.length).fill(-1)
@@ -240,7 +246,6 @@ export class RhythmAnalyzer {
     const y = v - this.dcX + this.dcPole * this.dcY
     this.rawSum += v
     this.rawCount++
-    this.vf.addSample(y)
     this.dcY = y
     this.dcX = v
     const k = this.maIndex
@@ -249,6 +254,7 @@ export class RhythmAnalyzer {
     this.ma[k] = this.dcY
     const f = this.maSum / this.maLength
     this.ring[this.n & this.mask] = f
+    this.vf.addSample(f)
     // the pause is judged up to n − releaseDelay, where the detector has delivered every beat
     const seen = this.n - this.releaseDelaySamples
     if (seen - this.lastBeat >= this.pauseStart && seen >= 0) {
@@ -256,6 +262,7 @@ export class RhythmAnalyzer {
       if ((g < 0 ? -g : g) > this.pauseMax) this.pauseMax = g < 0 ? -g : g
     }
     this.n++
+    if (this.n % this.vf.stepSamples === 0) this.checkVf()
     this.checkAsystole()
   }
 
@@ -308,18 +315,25 @@ export class RhythmAnalyzer {
     this.asysWait = this.pauseSamples(k > 0 ? this.rrMedian.median() : 0)
   }
 
-  /** End of a quality block (now, at sampleCount) with its quality flags. */
-  block(flags: number): void {
+  /**
+   * End of a quality block (now, at sampleCount) with its quality flags; `hfNoise`: its
+   * high-frequency noise (above the QRS band: muscle, electrode crackle) is over the quality
+   * limit, which VF, a low-frequency signal, does not cause by itself.
+   */
+  block(flags: number, hfNoise = false): void {
     const bad = (flags & BAD_SIGNAL) !== 0
     this.lastBlockBad = bad
     if (this.baselineStepped()) this.resumedAt = this.n
-    // VF is judged on the raw ECG, whose broadband noise its filter rejects by itself; the QRS
-    // detector's noise flag (many rejected candidates) is what VF looks like to it. Leads off and
-    // saturation do stop it: there is no ECG to judge.
-    if ((flags & NO_ECG) !== 0) {
-      this.vf.skip()
+    // VF is judged on the raw ECG (every VF_STEP_MS, in step), whose broadband noise its features
+    // reject by themselves; the QRS detector's noise flag (many rejected candidates) is what VF
+    // looks like to it. Leads off and saturation do stop it: there is no ECG to judge.
+    this.noEcg = (flags & NO_ECG) !== 0
+    this.hfNoise = hfNoise
+    if (this.noEcg || hfNoise) this.vf.reset()
+    if (this.noEcg) {
+      this.vf.reset()
       this.closeEpisode(VF, Math.max(0, this.n - 1))
-    } else this.checkVf()
+    }
     if (bad) {
       this.cleanBlocks = 0
       // one bad second only spoils the intervals it touches; a second one in a row ends the
@@ -402,8 +416,11 @@ export class RhythmAnalyzer {
     this.runLast = r
     this.runBeats++
     if (this.classifier.lastWide) this.runWide++
-    // not while the ECG looks like VF (the detector's "beats" are then its waves)
-    if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vf.pending) return
+    // not while the ECG looks like VF (the detector's "beats" are then its waves), nor while an
+    // oscillation in the VF band dominates the window with QRS complexes on it (tremor: each beat
+    // is distorted by it and looks ventricular; MIT-BIH under a 5 Hz tremor, 211 VT calls in its
+    // noisy minutes → 13, rhythm-noise.test.ts; none lost on the clean records' VT)
+    if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vf.pending || this.vf.oscillation) return
     // VT is a wide-complex tachycardia: most of the run wide, not only of another shape (aberrant supraventricular runs)
     if (this.runWide * 2 < this.runBeats) return
     const rate = (60 * this.rateHz * (this.runBeats - 1)) / (r - this.runStart)
@@ -436,7 +453,8 @@ export class RhythmAnalyzer {
   }
 
   private checkVf(): void {
-    const verdict = this.vf.judge(this.ring, this.mask, this.n, this.open[VF]! >= 0, this.organised())
+    if (this.noEcg) return this.vf.skip()
+    const verdict = this.vf.judge(this.ring, this.mask, this.n, this.open[VF]! >= 0, this.organised() || this.hfNoise)
     if (verdict === 'onset') {
       this.onset(VF, this.vf.firstAt, this.n - 1)
       this.closeEpisode(TACHY, this.n - 1)

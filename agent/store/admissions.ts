@@ -26,12 +26,22 @@ export interface AdmissionOrigin {
   readonly visit: string | null
   /** When the newest ADT event applied to the admission happened (EVN-6, else EVN-2, else MSH-7; ms); null when unknown or manual. */
   readonly eventMs: number | null
+  /**
+   * Issue 24, the stay this admission continues (a transfer: the admission it came from's stay);
+   * absent: a new stay opened by this admission.
+   */
+  readonly stayOf?: number | undefined
+  /** When the stay began: PV1-44 (admit date/time) when ADT sends it; absent: the admission time. */
+  readonly stayStartMs?: number | undefined
 }
 
 export const MANUAL: AdmissionOrigin = Object.freeze({ source: 'manual', authority: null, visit: null, eventMs: null })
 
 export interface Admission extends AdmissionOrigin {
   readonly id: number
+  /** The admission that opened this stay (itself for a new stay): what the encounter is minted from without PV1-19. */
+  readonly stayOf: number
+  readonly stayStartMs: number
   readonly bedId: string
   readonly mrn: string
   readonly name: string | null
@@ -44,6 +54,8 @@ export interface SealedAdmissionRow {
   id: number; bed_id: string; mrn: Uint8Array; name: Uint8Array | null; birth_date: Uint8Array | null; admitted_ms: number; discharged_ms: number | null
   /** Issue 21 (schema v6). */
   source: string; mrn_authority: string | null; visit: Uint8Array | null; adt_event_ms: number | null
+  /** Issue 24 (schema v8); NULL: this admission opened its stay, at admitted_ms. */
+  stay_of: number | null; stay_start_ms: number | null
 }
 
 /** The identifying columns of `admissions`, each sealed under `fieldPurpose(column, id)`. */
@@ -77,6 +89,7 @@ export class Admissions {
     return {
       id: r.id, bedId: r.bed_id, ...openAdmissionRow(this.cipher, r), admittedMs: r.admitted_ms,
       source: r.source === 'adt' ? 'adt' : 'manual', authority: r.mrn_authority, visit: this.cipher.openNullable(r.visit, fieldPurpose('admissions.visit', r.id)), eventMs: r.adt_event_ms,
+      stayOf: r.stay_of ?? r.id, stayStartMs: r.stay_start_ms ?? r.admitted_ms,
     }
   }
 
@@ -111,14 +124,18 @@ export class Admissions {
     const run = this.db.transaction(() => {
       this.db.prepare('UPDATE admissions SET discharged_ms = ? WHERE bed_id = ? AND discharged_ms IS NULL').run(atMs, bedId)
       const id = (this.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM admissions').get() as { id: number }).id
-      this.db.prepare('INSERT INTO admissions (id, bed_id, mrn, name, birth_date, admitted_ms, source, mrn_authority, visit, adt_event_ms) VALUES (?,?,?,?,?,?,?,?,?,?)')
+      this.db.prepare('INSERT INTO admissions (id, bed_id, mrn, name, birth_date, admitted_ms, source, mrn_authority, visit, adt_event_ms, stay_of, stay_start_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)')
         .run(id, bedId, c.seal(mrn, fieldPurpose('admissions.mrn', id)), c.sealNullable(name, fieldPurpose('admissions.name', id)), c.sealNullable(birthDate, fieldPurpose('admissions.birth_date', id)), atMs,
-          origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', id)), origin.eventMs)
+          origin.source, origin.authority, c.sealNullable(origin.visit, fieldPurpose('admissions.visit', id)), origin.eventMs, origin.stayOf ?? null, origin.stayStartMs ?? null)
       return id
     })
     const previous = this.byBed.get(bedId)
     if (previous) this.byId.delete(previous.id)
-    const a: Admission = { id: run(), bedId, mrn, name, birthDate, admittedMs: atMs, source: origin.source, authority: origin.authority, visit: origin.visit, eventMs: origin.eventMs }
+    const id = run()
+    const a: Admission = {
+      id, bedId, mrn, name, birthDate, admittedMs: atMs, source: origin.source, authority: origin.authority, visit: origin.visit, eventMs: origin.eventMs,
+      stayOf: origin.stayOf ?? id, stayStartMs: origin.stayStartMs ?? atMs,
+    }
     this.remember(a)
     return a
   }

@@ -13,11 +13,12 @@ import type { AlarmChange } from '../rules/index.js'
 
 const LEGACY_JSON = 0x7b
 
-export function alarmBody(c: AlarmChange): Buffer {
+/** `mdcCode`: the alarm's numeric code (pipeline/alarm-codes.ts). */
+export function alarmBody(c: AlarmChange, mdcCode = 0): Buffer {
   const m: AlarmMsg = {
     alarmId: c.alarmId, ruleId: c.ruleId, state: c.state, priority: c.priority, category: c.category, code: c.code ?? '',
     value: c.value ?? Number.NaN, message: c.message, conditionSinceMs: c.conditionSinceMs, atMs: c.atMs, latching: c.latching, ackBy: c.ackBy ?? '',
-    foldedInto: c.foldedInto ?? '',
+    foldedInto: c.foldedInto ?? '', mdcCode,
   }
   return asBuffer(encodeAlarm(m))
 }

@@ -25,7 +25,7 @@ import { FieldCipher, fieldPurpose, type KeyRing } from './crypto.js'
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 7
+export const SCHEMA_VERSION = 8
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -168,6 +168,15 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
         at_ms INTEGER NOT NULL,
         PRIMARY KEY (dest, control_id)
       ) STRICT;
+    `)
+  },
+  // v7 → v8 (issue 24): the stay (encounter) an admission belongs to, so a transfer keeps it: the id
+  // of the admission that opened the stay (NULL: this one) and when the stay began (PV1-44 when ADT
+  // sends it, else that admission's time; NULL: admitted_ms). Neither identifies a person.
+  (db) => {
+    db.exec(`
+      ALTER TABLE admissions ADD COLUMN stay_of INTEGER;
+      ALTER TABLE admissions ADD COLUMN stay_start_ms INTEGER;
     `)
   },
 ]

@@ -6,7 +6,9 @@ import { SCHEMA_VERSION, SCHEMA_VERSION_RUN, SubjectKind, encodeEnvelope, encode
 import { isTypedBody, readAlarmBody, readAuditBody } from '../store/bodies.js'
 import { RecordKind } from '../store/commit.js'
 import { Col, type OutboxRow } from '../store/outbox.js'
-import type { Admissions } from '../store/admissions.js'
+import type { Admission, Admissions } from '../store/admissions.js'
+import { Quality } from '../../drivers/records.js'
+import { encounterIdentifier } from './encounter.js'
 import type { DeviceRegistry } from '../pipeline/devices.js'
 import type { DeviceIdentities } from '../store/device-identities.js'
 import type { EpochKey, Pseudonymizer } from './pseudonym.js'
@@ -44,6 +46,30 @@ export const TOPIC_OF_KIND: Readonly<Record<number, TopicName>> = {
   [RecordKind.AUDIT]: 'audit_log',
 }
 
+/**
+ * What the Envelope says about where an event comes from (issue 24), from the config: the site,
+ * whether the hub runs the demo ward, human-readable labels. Absent (tests, benches): site and
+ * labels empty, demo only where a reading's own quality says so.
+ */
+export interface EnvelopeContext {
+  readonly site: string
+  /** The hub runs the demo ward (`demo: true`, or `bedside-hub run` without a config): every event is demo data. */
+  readonly demo: boolean
+  readonly wardLabel: string
+  /** A bed's label (beds[].label, default its id). */
+  readonly bedLabel: (bedId: string) => string
+}
+
+const NO_CONTEXT: EnvelopeContext = { site: '', demo: false, wardLabel: '', bedLabel: () => '' }
+
+/** The Envelope fields of issue 24 that one record shares with its run. */
+export interface Provenance {
+  readonly encounter: string
+  readonly encounterKeyEpoch: string
+  readonly demo: boolean
+  readonly deviceType: string
+}
+
 export interface EncodedRecord {
   readonly topic: TopicName
   /** Kafka key: the subject pseudonym, so one patient's events stay ordered in one partition. */
@@ -61,7 +87,22 @@ export interface ObservationItem {
   readonly bedId: string
   readonly hubTimeMs: number
   readonly observation: ObservationMsg
+  /** Issue 24: the stay, demo flag and device type (run heads differ when these do). */
+  readonly provenance?: Provenance
 }
+
+/**
+ * A stay's encounter (or none), with the Provenance objects of its records made once per device
+ * and demo flag: the sync path takes one from a map per record instead of building one.
+ */
+interface EncounterRef {
+  readonly encounter: string
+  readonly encounterKeyEpoch: string
+  /** [not demo, demo]: device id ('' for none) → Provenance. */
+  readonly provenances: readonly [Map<string, Provenance>, Map<string, Provenance>]
+}
+
+const encounterRef = (encounter: string, encounterKeyEpoch: string): EncounterRef => ({ encounter, encounterKeyEpoch, provenances: [new Map(), new Map()] })
 
 export class EnvelopeEncoder {
   constructor(
@@ -71,7 +112,26 @@ export class EnvelopeEncoder {
     private readonly pseudonyms: Pseudonymizer,
     /** The identity each device had when a record was accepted (without it: the registry's current one). */
     private readonly identities?: DeviceIdentities,
+    private readonly context: EnvelopeContext = NO_CONTEXT,
   ) {}
+
+  /** The Envelope fields of issue 24 that do not vary per record of a run (site, labels). */
+  private where(bedId: string): Pick<EnvelopeMsg, 'site' | 'wardLabel' | 'bedLabel' | 'deviceModel'> {
+    return { site: this.context.site, wardLabel: this.context.wardLabel, bedLabel: bedId ? this.context.bedLabel(bedId) : '', deviceModel: '' }
+  }
+
+  /** The stay, demo flag and device type of a record: demo when the hub runs the demo ward or the reading says so (quality bit 128). */
+  private provenance(row: OutboxRow, ref: EncounterRef): Provenance {
+    const demo = this.context.demo || ((row[Col.QUALITY] ?? 0) & Quality.DEMO) !== 0
+    const deviceId = row[Col.DEVICE_ID] ?? ''
+    const byDevice = ref.provenances[demo ? 1 : 0]
+    let p = byDevice.get(deviceId)
+    if (p === undefined) {
+      p = { encounter: ref.encounter, encounterKeyEpoch: ref.encounterKeyEpoch, demo, deviceType: deviceId ? (this.devices.get(deviceId)?.config.type ?? '') : '' }
+      byDevice.set(deviceId, p)
+    }
+    return p
+  }
 
   /** The identity a device had when record `hubSeq` was accepted, however it changed since (or was unpaired). */
   private deviceIdentity(deviceId: string, hubSeq: number): string {
@@ -84,10 +144,10 @@ export class EnvelopeEncoder {
     const deviceId = row[Col.DEVICE_ID]
     // The epoch in force when the record was accepted: an observation's subject time is its hub time (subject-time.ts).
     const epoch = this.pseudonyms.epochAt(hubTimeMs)
-    const { subject, kind } = this.subjectOf(row, epoch)
+    const { subject, kind, encounter } = this.subjectOf(row, epoch)
     const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     return {
-      hubSeq: row[Col.HUB_SEQ], subject, subjectKind: kind, keyEpoch: epoch.id, bedId: row[Col.BED_ID] ?? '', hubTimeMs,
+      hubSeq: row[Col.HUB_SEQ], subject, subjectKind: kind, keyEpoch: epoch.id, bedId: row[Col.BED_ID] ?? '', hubTimeMs, provenance: this.provenance(row, encounter),
       observation: { code: row[Col.CODE] ?? 0, value: row[Col.VALUE] ?? Number.NaN, unit: row[Col.UNIT] ?? '', deviceTimeMs: row[Col.DEVICE_TIME_MS] ?? 0, hubTimeMs, deviceSeq: row[Col.DEVICE_SEQ] ?? 0, quality: row[Col.QUALITY] ?? 0, device },
     }
   }
@@ -103,6 +163,9 @@ export class EnvelopeEncoder {
       schemaVersion: SCHEMA_VERSION_RUN, hubId: this.hubId, hubSeq: first.hubSeq, subject: first.subject, subjectKind: first.subjectKind,
       keyEpoch: first.keyEpoch, bedId: first.bedId, hubTimeMs: first.hubTimeMs,
       observations: { items: items.map((i) => i.observation), hubSeq: items.map((i) => i.hubSeq) },
+      ...this.where(first.bedId), ...first.provenance,
+      // One device type for the run, or '' when its items come from devices of several types.
+      deviceType: items.every((i) => i.provenance?.deviceType === first.provenance?.deviceType) ? (first.provenance?.deviceType ?? '') : '',
     }
     try {
       return encodeEnvelope(env)
@@ -113,7 +176,10 @@ export class EnvelopeEncoder {
 
   /** A schema_version 1 Envelope of one observation item (what `encode` sends for an observation row). */
   encodeItem(item: ObservationItem): Uint8Array {
-    const env: EnvelopeMsg = { schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq: item.hubSeq, subject: item.subject, subjectKind: item.subjectKind, keyEpoch: item.keyEpoch, bedId: item.bedId, hubTimeMs: item.hubTimeMs, observation: item.observation }
+    const env: EnvelopeMsg = {
+      schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq: item.hubSeq, subject: item.subject, subjectKind: item.subjectKind, keyEpoch: item.keyEpoch, bedId: item.bedId, hubTimeMs: item.hubTimeMs, observation: item.observation,
+      ...this.where(item.bedId), ...item.provenance,
+    }
     try {
       return encodeEnvelope(env)
     } catch (err) {
@@ -130,7 +196,7 @@ export class EnvelopeEncoder {
     const deviceId = row[Col.DEVICE_ID]
     // The key of the epoch in force when the record was accepted, or its alarm episode started (subject-time.ts).
     const epoch = this.pseudonyms.epochAt(subjectTimeMs(row))
-    const { subject, kind } = this.subjectOf(row, epoch)
+    const { subject, kind, encounter } = this.subjectOf(row, epoch)
     const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     const env: EnvelopeMsg = {
       schemaVersion: SCHEMA_VERSION,
@@ -141,6 +207,7 @@ export class EnvelopeEncoder {
       keyEpoch: epoch.id,
       bedId: row[Col.BED_ID] ?? '',
       hubTimeMs,
+      ...this.where(row[Col.BED_ID] ?? ''), ...this.provenance(row, encounter),
     }
     let typed: { kind: 'alarm' | 'audit'; bytes: Uint8Array } | null = null
     switch (row[Col.KIND]) {
@@ -194,18 +261,50 @@ export class EnvelopeEncoder {
     return encodeEnvelope({ schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq, subject: '', subjectKind: SubjectKind.UNSPECIFIED, keyEpoch: '', bedId, hubTimeMs })
   }
 
-  private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number } {
+  /**
+   * Who a record is about (docs/analytics.md, "Subjects"): the admitted patient, with the stay's
+   * encounter; else the bed, `{hub_id}/{bed_id}` in clear (a bed is no person; one subject for its
+   * readings and alarms alike, stable across key epochs); else the device of no bed; else the hub.
+   */
+  private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number; encounter: EncounterRef } {
     const admissionId = row[Col.ADMISSION_ID]
     if (admissionId !== null) {
       const a = this.admissions.get(admissionId)
-      if (a) return { subject: this.pseudonyms.pseudonymIn(epoch, 'patient', a.mrn), kind: SubjectKind.PATIENT }
+      if (a) return { subject: this.pseudonyms.pseudonymIn(epoch, 'patient', a.mrn), kind: SubjectKind.PATIENT, encounter: this.encounterOf(a) }
+    }
+    const bedId = row[Col.BED_ID]
+    if (bedId) {
+      let subject = this.bedSubjects.get(bedId)
+      if (subject === undefined) this.bedSubjects.set(bedId, (subject = `${this.hubId}/${bedId}`))
+      return { subject, kind: SubjectKind.BED, encounter: this.noEncounter }
     }
     const deviceId = row[Col.DEVICE_ID]
     if (deviceId !== null) {
       const identity = this.deviceIdentity(deviceId, row[Col.HUB_SEQ])
-      return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE }
+      return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE, encounter: this.noEncounter }
     }
-    // Bed- or hub-level events with nobody admitted: keyed by the bed label (not an identifier of a person).
-    return { subject: `bed/${row[Col.BED_ID] ?? ''}`, kind: SubjectKind.UNSPECIFIED }
+    return { subject: this.hubId, kind: SubjectKind.HUB, encounter: this.noEncounter }
   }
+
+  /**
+   * The stay's encounter pseudonym (encounter.ts): under the key of the epoch in force when the stay
+   * began, so a rotation during the stay does not change it. Cached: one HMAC per admission.
+   */
+  private encounterOf(a: Admission): EncounterRef {
+    let e = this.encounters.get(a)
+    if (e === undefined) {
+      const epoch = this.pseudonyms.epochAt(a.stayStartMs)
+      e = encounterRef(this.pseudonyms.pseudonymIn(epoch, 'encounter', encounterIdentifier(this.hubId, a)), epoch.id)
+      this.encounters.set(a, e)
+    }
+    return e
+  }
+
+  /**
+   * Per Admission object: Admissions hands out one object per admission until it changes (an ADT
+   * update of the visit number makes a new one), so a changed visit is never served from here.
+   */
+  private readonly encounters = new WeakMap<Admission, EncounterRef>()
+  private readonly noEncounter = encounterRef('', '')
+  private readonly bedSubjects = new Map<string, string>()
 }

@@ -37,6 +37,9 @@ export interface EpochKey {
 
 export type PseudonymPolicy = 'site' | 'gateway'
 
+/** What a pseudonym stands for; part of the HMAC input, so the same string never collides across kinds. Encounter: encounter.ts. */
+export type PseudonymKind = 'patient' | 'device' | 'encounter'
+
 export interface PseudonymOptions {
   /** The configured policy; absent: `site` when the gateway holds site keys, else `gateway`. */
   readonly policy?: PseudonymPolicy | undefined
@@ -271,10 +274,10 @@ export class Pseudonymizer {
   }
 
   /** Pseudonym of `identifier` under `epoch`'s key. Cached per epoch (bounded). */
-  pseudonymIn(epoch: EpochKey, kind: 'patient' | 'device', identifier: string): string {
+  pseudonymIn(epoch: EpochKey, kind: PseudonymKind, identifier: string): string {
     let cache = this.caches.get(epoch.id)
     if (!cache) this.caches.set(epoch.id, (cache = new Map()))
-    const cacheKey = kind === 'patient' ? `p\u001f${identifier}` : `d\u001f${identifier}`
+    const cacheKey = `${kind[0]}\u001f${identifier}`
     let p = cache.get(cacheKey)
     if (p === undefined) {
       p = pseudonymWith(epoch.key, this.site, kind, identifier)

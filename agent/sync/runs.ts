@@ -9,15 +9,25 @@
  * its observations in hub_seq order; `runs` is in that order, and so is each key's partition.
  * Other subjects' records in between do not close a run (nothing orders one key against another,
  * docs/analytics.md), nor do waveforms, alarms or audit events (other topics). A run closes when
- * it is full, when the subject's Envelope fields change (key epoch, subject kind, bed: a transfer),
+ * it is full, when the subject's Envelope fields change (key epoch, subject kind, bed: a transfer;
+ * encounter, demo flag: issue 24),
  * and at the end of the read batch, which is also the end of every run: a batch is acknowledged
  * whole, so a run never spans two cursor positions.
  * Pure: the sync feeds items in hub_seq order and encodes `runs` when the batch is read.
  */
-import type { ObservationItem } from './envelope.js'
+import type { ObservationItem, Provenance } from './envelope.js'
 
 const sameHead = (a: ObservationItem, b: ObservationItem): boolean =>
-  a.keyEpoch === b.keyEpoch && a.subjectKind === b.subjectKind && a.bedId === b.bedId
+  a.keyEpoch === b.keyEpoch && a.subjectKind === b.subjectKind && a.bedId === b.bedId && sameProvenance(a.provenance, b.provenance)
+
+/** Issue 24: a run's head carries one encounter, one demo flag and one device type. */
+function sameProvenance(a: Provenance | undefined, b: Provenance | undefined): boolean {
+  if (a === b) return true
+  if (!a || !b) return false
+  // Not the device type: a patient's patch and monitor interleave, and a run per switch would undo
+  // issue 23; a run of mixed types says device_type '' (envelope.ts encodeRun).
+  return a.encounter === b.encounter && a.encounterKeyEpoch === b.encounterKeyEpoch && a.demo === b.demo
+}
 
 export class ObservationRuns {
   /** Runs in the order they were opened; each non-empty, items in hub_seq order. */

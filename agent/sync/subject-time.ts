@@ -5,8 +5,8 @@
  *   `condition_since_ms`, at most its hub time), so an episode raised before an epoch boundary and
  *   acknowledged or cleared after it keeps one subject: `alerts_by_patient` holds the whole
  *   episode in one partition, and the cloud sees it end.
- * - (issue 24, part 2, not built yet) the stay's encounter pseudonym: the epoch in force at the
- *   admission would be chosen here, from the row's admission, for the field that carries it.
+ * The stay's encounter pseudonym is under the epoch in force when the stay began, chosen from
+ * the row's admission by the encoder (envelope.ts encounterOf, encounter.ts).
  * Runs on the sync path once per record; only alarm rows (rare) decode their body here, again.
  */
 import { readAlarmBody } from '../store/bodies.js'

@@ -13,6 +13,7 @@ import type { Admission, AdmissionOrigin } from '../store/admissions.js'
 import type { BedContext } from './context.js'
 import { unknownBed, who, type Actor } from './actor.js'
 import type { WardDeps } from './ward.js'
+import type { AuditAction } from '../audit-actions.js'
 
 /** What the ward does around a change of a bed's patient (ward.ts). */
 export interface BedHooks {
@@ -70,7 +71,10 @@ export class AdtCases {
       const now = Date.now()
       a = this.d.db.transaction(() => {
         if (here) this.d.admissions.discharge(here.bedId, now)
-        return this.d.admissions.admit(req.bed_id, req.mrn, req.name, req.birth_date, now, { ...req.origin, visit: req.origin.visit ?? here?.visit ?? null, eventMs: newest(req.origin.eventMs, here?.eventMs ?? null) })
+        const visit = req.origin.visit ?? here?.visit ?? null
+        // A move within the same visit continues its stay (issue 24: one encounter); another visit number opens a new one.
+        const stay = here && visit === here.visit ? { stayOf: here.stayOf, stayStartMs: req.origin.stayStartMs ?? here.stayStartMs } : {}
+        return this.d.admissions.admit(req.bed_id, req.mrn, req.name, req.birth_date, now, { ...req.origin, visit, eventMs: newest(req.origin.eventMs, here?.eventMs ?? null), ...stay })
       })()
       if (carried) this.bed.carryContext(req.bed_id, a.id, carried)
       if (here) this.d.bedChanged(here.bedId)
@@ -86,14 +90,14 @@ export class AdtCases {
   }
 
   /** Ends a current admission (ADT discharge, cancelled admission, transfer off the ward), audited as `action`. */
-  async leave(bedId: string, action: string, cause: string, actor: Actor) {
+  async leave(bedId: string, action: AuditAction, cause: string, actor: Actor) {
     const a = this.d.admissions.current(bedId)
     if (!a) return { ok: false as const, status: 404 as const, error: `bed_id: no patient admitted to bed "${bedId}"`, field: 'bed_id' }
     const fromSeq = this.d.nextSeq()
     this.bed.reset(bedId)
     this.d.admissions.discharge(bedId, Date.now())
     this.d.bedChanged(bedId)
-    this.d.audit(action, who(actor), bedId, `admission ${a.id} discharged from bed ${bedId} (${cause})`)
+    this.d.audit(action, who(actor), bedId, `admission ${a.id} discharged from bed ${bedId} (${cause})`, a.id)
     await this.d.durable(fromSeq)
     return { ok: true as const }
   }
@@ -105,7 +109,7 @@ export class AdtCases {
     const fromSeq = this.d.nextSeq()
     const carried = this.bed.contextOf(bedId) // the same person: their NEWS2 context stays
     this.bed.reset(bedId)
-    const a = this.d.admissions.admit(bedId, mrn, old.name, old.birthDate, Date.now(), { ...origin, visit: origin.visit ?? old.visit })
+    const a = this.d.admissions.admit(bedId, mrn, old.name, old.birthDate, Date.now(), { ...origin, visit: origin.visit ?? old.visit, stayOf: old.stayOf, stayStartMs: old.stayStartMs })
     this.bed.carryContext(bedId, a.id, carried)
     this.d.bedChanged(bedId)
     const before = this.d.pseudonyms.pseudonym('patient', old.mrn)
@@ -126,7 +130,7 @@ export class AdtCases {
   private displace(occupant: Admission, by: string, cause: string): void {
     this.bed.reset(occupant.bedId)
     this.d.admissions.discharge(occupant.bedId, Date.now())
-    this.d.audit('discharge', by, occupant.bedId, `admission ${occupant.id} discharged from bed ${occupant.bedId}: the bed was given to another patient (${cause})`)
+    this.d.audit('discharge', by, occupant.bedId, `admission ${occupant.id} discharged from bed ${occupant.bedId}: the bed was given to another patient (${cause})`, occupant.id)
   }
 }
 

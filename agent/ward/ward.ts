@@ -6,6 +6,7 @@
  *
  * Every write is audited and resolves only once durable (its audit event committed).
  */
+import type { AuditAction } from '../audit-actions.js'
 import type { Config } from '../config.js'
 import { alarmJson, vitalJson } from '../outputs.js'
 import type { DeviceStatus } from '../pipeline/device-status.js'
@@ -35,7 +36,7 @@ export interface WardDeps {
   /** Records and publishes alarm changes (Pipeline.handleAlarms). */
   readonly alarms: (changes: readonly AlarmChange[]) => void
   /** Appends an audit event (Pipeline.audit). */
-  readonly audit: (action: string, actor: string, bedId: string | null, detail: string) => void
+  readonly audit: (action: AuditAction, actor: string, bedId: string | null, detail: string, admissionId?: number) => void
   /** The hub_seq the next appended record gets (GroupCommitter.peekHubSeq). */
   readonly nextSeq: () => number
   /** Resolves once the records appended from `fromSeq` on are durable; rejects with their commit's error. */
@@ -196,7 +197,7 @@ export class Ward {
     this.resetBed(bedId)
     const a = this.d.admissions.discharge(bedId, Date.now())!
     this.d.bedChanged(bedId)
-    this.d.audit('discharge', who(actor), bedId, `admission ${a.id} discharged from bed ${bedId}`)
+    this.d.audit('discharge', who(actor), bedId, `admission ${a.id} discharged from bed ${bedId}`, a.id)
     await this.d.durable(from)
     return { ok: true as const }
   }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
 import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
@@ -15,6 +16,8 @@ import { TEST_VIEWER, tempDir, waitFor } from '../support/agent-process.js'
 
 const NURSE = 'history-nurse-token'
 let agent: RunningAgent
+let dataDir: string
+const logged: Array<{ event?: string; rows?: number }> = []
 const http = () => `http://127.0.0.1:${agent.httpPort}`
 const broker = () => `mqtt://127.0.0.1:${agent.mqttPort}`
 const bearer = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' })
@@ -38,7 +41,7 @@ async function tachycardia(deviceId: string, secret: string): Promise<void> {
 
 describe('alarm grouping, history and discharge through the agent', () => {
   before(async () => {
-    const dataDir = join(tempDir('alarm-history'), 'data')
+    dataDir = join(tempDir('alarm-history'), 'data')
     agent = await startAgent(
       parseConfig({
         hub: { id: 'hist-hub', site: 's', data_dir: dataDir },
@@ -46,7 +49,7 @@ describe('alarm grouping, history and discharge through the agent', () => {
         mqtt: { listen: '127.0.0.1:0', clients: [{ username: 'station-1', password: 'station-pass-1', role: 'nurse' }] },
         beds: [{ id: 'h-01', devices: [{ id: 'h-mon', type: 'mqtt', secret: 'h-mon-secret' }] }],
       }),
-      { log: pino({ level: 'silent' }) },
+      { log: pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as { event?: string; rows?: number }) }) },
     )
   })
   after(async () => {
@@ -106,5 +109,29 @@ describe('alarm grouping, history and discharge through the agent', () => {
     assert.equal(big.status, 400)
     assert.match(big.body.error, /^limit/)
     assert.equal((await get('/api/alarms?state=everything')).status, 400)
+  })
+
+  test('alarms: a stored change that cannot be decoded is left out, counted in the answer and logged', async () => {
+    const since = Date.now()
+    await tachycardia('h-mon', 'h-mon-secret')
+    const before = await waitFor('alarm changes in the history', async () => {
+      const { body } = await get<{ alarms: Alarm[]; unreadable: number }>(`/api/alarms?state=all&since=${since}`)
+      return body.alarms.some((a) => a.bedId === 'h-01' && a.history!.length > 0) ? body : undefined
+    }, 10_000)
+    assert.equal(before.unreadable, 0)
+    // Damage one stored alarm change behind the agent's back (a bad sector, a hand-edited file).
+    const db = new Database(join(dataDir, 'bedside.db'))
+    try {
+      const row = db.prepare('SELECT hub_seq FROM records WHERE kind = 3 AND hub_time_ms >= ? ORDER BY hub_seq LIMIT 1').get(since) as { hub_seq: number }
+      db.prepare('UPDATE records SET body = ? WHERE hub_seq = ?').run(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), row.hub_seq)
+    } finally {
+      db.close()
+    }
+    const { status, body } = await get<{ alarms: Alarm[]; unreadable: number }>(`/api/alarms?state=all&since=${since}`)
+    assert.equal(status, 200)
+    assert.equal(body.unreadable, 1)
+    const line = logged.find((l) => l.event === 'alarm_history_unreadable')
+    assert.ok(line, 'the agent logs the damaged row for hospital IT')
+    assert.equal(line.rows, 1)
   })
 })

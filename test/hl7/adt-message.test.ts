@@ -35,6 +35,11 @@ test('adt message: MSH, PID-3 (MR by type, or by authority), PID-5, PID-7, PV1-3
   assert.deepEqual(e.patient, { mrn: '123456', authority: 'GH', name: 'Doe, Jane Q', birthDate: '1970-01-31' })
   assert.deepEqual(e.location, { pointOfCare: '3A', room: '301', bed: '1' })
   assert.equal(e.visit, 'V1')
+  assert.ok(Number.isNaN(e.admitMs), 'no PV1-44')
+  // Issue 24: PV1-44 (admit date/time), when the visit began: the encounter's key epoch on every ward.
+  const pv1With44 = `${PV1('3A^301^1')}${'|'.repeat(25)}20261201083000+0000`
+  assert.equal(ok(msg(MSH('ADT^A02^ADT_A02'), PID, pv1With44)).admitMs, Date.UTC(2026, 11, 1, 8, 30))
+  assert.ok(Number.isNaN(ok(msg(MSH('ADT^A02^ADT_A02'), PID, `${PV1('3A^301^1')}${'|'.repeat(25)}yesterday`)).admitMs), 'a malformed PV1-44 is no refusal')
   assert.equal(ok(msg(MSH('ADT^A01^ADT_A01'), PID, PV1('3A^301^1')), 'SSA').patient.mrn, '999')
   // Escapes are decoded in leaf values.
   assert.equal(ok(msg(MSH('ADT^A08^ADT_A01'), 'PID|1||1^^^GH^MR||O\\S\\Brien^Pat')).patient.name, 'O^Brien, Pat')
@@ -72,7 +77,7 @@ test('adt decision: out-of-order and off-ward events as the engine sends them', 
   assert.equal(decide(ev('ADT^A02^ADT_A02', '3A^302'), map, byMrn).kind, 'place', 'transfer before admit admits at the destination')
   assert.equal(decide(ev('ADT^A04^ADT_A01', 'ED^^'), map, byMrn).kind, 'ignore', 'outpatient registration')
   assert.equal(decide(ev('ADT^A02^ADT_A02', '4B^401^1'), map, byMrn).kind, 'ignore', 'transfer between other wards')
-  lying.set('123456', { id: 7, bedId: 'b1', mrn: '123456', name: null, birthDate: null, admittedMs: 0, source: 'adt', authority: 'GH', visit: 'V1', eventMs: ok(msg(MSH('ADT^A01^ADT_A01'), PID, PV1('3A^301^1'))).eventMs })
+  lying.set('123456', { id: 7, bedId: 'b1', mrn: '123456', name: null, birthDate: null, admittedMs: 0, source: 'adt', authority: 'GH', visit: 'V1', stayOf: 7, stayStartMs: 0, eventMs: ok(msg(MSH('ADT^A01^ADT_A01'), PID, PV1('3A^301^1'))).eventMs })
   assert.deepEqual(decide(ev('ADT^A02^ADT_A02', '4B^401^1'), map, byMrn), { kind: 'leave', bedId: 'b1', action: 'transfer-out', cause: 'ADT^A02 MSG1: to 4B^401^1, off this ward' })
   assert.equal(decide(ev('ADT^A03^ADT_A03', '3A^301^1', 'V0'), map, byMrn).kind, 'ignore', 'late discharge of an earlier visit')
   assert.equal(decide(ev('ADT^A03^ADT_A03', '3A^301^1'), map, byMrn).kind, 'leave')

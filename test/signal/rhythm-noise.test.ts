@@ -7,8 +7,11 @@
  *  - motion: 1.5 mV swings at 0.5–2.5 Hz plus ±200 µV white (walking, turning in bed).
  * A false call is any asystole or VF that the unmodified record's reference does not have
  * (rhythm-score.ts); VT calls are counted (the records have some true VT).
- * Goal: none. White noise and motion reach it for asystole; VF under tremor and motion does not
- * yet: the thresholds below guard today's figures (see BENCHMARKS.md), they are not the goal.
+ * Goal: none, and it is met: no false asystole or VF under any of the three (VF needs a window
+ * without QRS complexes, without high-frequency artefact, held for 1.5 s: vf-detector.ts).
+ * VT calls are counted beside those on the records without noise (true VT and the analysis's own
+ * false VT): noise on a beat makes it look ventricular, so VT waits while the window is dominated
+ * by an oscillation in the VF band (rhythm.ts); the bounds guard today's figures.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -50,6 +53,12 @@ test('rhythm: noise on real ECG: false asystole and VF calls, MIT-BIH with noise
   const lines = ['noise    false ASYS  false VF  VT calls  (noisy hours)']
   const totals: Record<Kind, { asys: number; vf: number; vt: number }> = { white: { asys: 0, vf: 0, vt: 0 }, tremor: { asys: 0, vf: 0, vt: 0 }, motion: { asys: 0, vf: 0, vt: 0 } }
   let hours = 0
+  let cleanVt = 0
+  for (const rec of records) {
+    const { rateHz, samplesUv } = readFirstSignalUv(`${MITDB}${rec}`)
+    cleanVt += detectRhythm(samplesUv, rateHz).filter((e) => e.label === 'VT').length
+  }
+  lines.push(`(none)   ${'-'.padStart(10)} ${'-'.padStart(9)} ${String(cleanVt).padStart(9)}`)
   for (const kind of ['white', 'tremor', 'motion'] as const) {
     hours = 0
     for (const rec of records) {
@@ -66,7 +75,7 @@ test('rhythm: noise on real ECG: false asystole and VF calls, MIT-BIH with noise
   }
   console.log(lines.join('\n'))
   for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].asys, 0, `${kind}: no false asystole`)
-  assert.equal(totals.white.vf, 0, 'white noise: no false VF')
-  assert.ok(totals.tremor.vf <= 48, `tremor: false VF ${totals.tremor.vf} (goal 0)`)
-  assert.ok(totals.motion.vf <= 32, `motion: false VF ${totals.motion.vf} (goal 0)`)
+  for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].vf, 0, `${kind}: no false VF`)
+  // measured: 13 without noise; white 5, tremor 18, motion 5
+  for (const kind of ['white', 'tremor', 'motion'] as const) assert.ok(totals[kind].vt <= cleanVt + 6, `${kind}: ${totals[kind].vt} VT calls against ${cleanVt} without noise`)
 })

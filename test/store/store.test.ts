@@ -75,6 +75,50 @@ test('store: every column round-trips through the batch, NULLs included, with hu
   db.close()
 })
 
+/** Row `i` of a batch that mixes kinds, NULLs, bodies and t0_us, as `records` holds it (with hub_seq). */
+function mixedRow(i: number): unknown[] {
+  const body = i % 3 === 0 ? Buffer.from([i & 255, 1, 2]) : null
+  const nullable = <T>(x: T): T | null => (i % 5 === 0 ? null : x)
+  return [i + 1, i % 4 === 0 ? RecordKind.WAVEFORM : RecordKind.OBSERVATION, nullable(`bed-${i % 7}`), nullable(`dev-${i % 3}`), nullable(i % 2), 150456 + i, i % 5 === 0 ? null : i / 8, nullable('%'),
+    nullable(1_764_120_000_000 + i), 1_764_120_100_000 + i, nullable(i * 2), nullable(i % 2), body, i % 4 === 0 ? 1_764_120_000_000_123 + i : null]
+}
+
+test('store: a batch written as multi-row INSERTs and a one-by-one rest keeps every column and hub_seq order (32 rows per statement, and 5)', () => {
+  for (const rowsPerInsert of [undefined, 5]) {
+    const db = openDatabase(tempDir('store'))
+    // 75 records in one held message (the batch grows past maxRecords): 2 × 32 + 11 rows, or 15 × 5.
+    const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 16, ...(rowsPerInsert ? { rowsPerInsert } : {}) })
+    const want = Array.from({ length: 75 }, (_, i) => mixedRow(i))
+    c.hold(want.length)
+    const seqs = want.map((r) => c.appendRecord(r[1] as 1, r[2] as string, r[3] as string, r[4] as number, r[5] as number, r[6] as number, r[7] as string, r[8] as number, r[9] as number, r[10] as number, r[11] as number, r[12] as Buffer, r[13] as number))
+    c.release()
+    assert.equal(c.pendingCount, 0, 'the held message filled the batch: committed at release')
+    assert.deepEqual(seqs, want.map((r) => r[0]))
+    const rows = db.prepare('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us FROM records ORDER BY hub_seq').raw().all()
+    assert.deepEqual(rows, want)
+    c.close()
+    db.close()
+  }
+})
+
+test('store: a multi-row INSERT that fails rolls the whole batch back, and its waiters get the error', async () => {
+  const db = openDatabase(tempDir('store'))
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 100 })
+  // A row already holding hub_seq 40: the batch's second 32-row statement (hub_seq 33–64) collides.
+  db.prepare('INSERT INTO records (hub_seq, kind, hub_time_ms) VALUES (40, 4, 1)').run()
+  for (let i = 0; i < 70; i++) {
+    const r = mixedRow(i)
+    c.appendRecord(RecordKind.OBSERVATION, r[2] as string, r[3] as string, null, 1, 2, null, null, 3, null, null, null)
+  }
+  const outcome = new Promise<Error | null>((resolve) => c.whenCommitted(resolve))
+  c.flush()
+  const err = await outcome
+  assert.match(String(err), /UNIQUE constraint failed: records\.hub_seq/)
+  assert.deepEqual(db.prepare('SELECT hub_seq FROM records').raw().all(), [[40]], 'none of the batch was written, not even the first statement\'s 32 rows')
+  c.close()
+  db.close()
+})
+
 test('store: the outbox reads in hub_seq order and its cursor survives a restart', async () => {
   const dir = tempDir('store')
   let db = openDatabase(dir)

@@ -109,7 +109,7 @@ test('codec: alarm and audit records are stored typed and enter the Envelope as 
   c.close()
   const encoder = new EnvelopeEncoder('hub-c', new Admissions(db), new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 's', 1000))
   const [typedAlarm, typedAudit, jsonAlarm, jsonAudit] = new Outbox(db).read(10).map((r) => decodeEnvelope(encoder.encode(r).value))
-  const expectAlarm = { alarmId: change.alarmId, ruleId: 'hr-high', state: 'raised', priority: 'high', category: 'physiological', code: 'MDC_ECG_HEART_RATE', value: 185, message: change.message, conditionSinceMs: change.conditionSinceMs, atMs: change.atMs, latching: false, ackBy: '', foldedInto: '' }
+  const expectAlarm = { alarmId: change.alarmId, ruleId: 'hr-high', state: 'raised', priority: 'high', category: 'physiological', code: 'MDC_ECG_HEART_RATE', value: 185, message: change.message, conditionSinceMs: change.conditionSinceMs, atMs: change.atMs, latching: false, ackBy: '', foldedInto: '', mdcCode: 0 }
   assert.deepEqual({ ...typedAlarm!.alarm }, expectAlarm)
   assert.deepEqual({ ...jsonAlarm!.alarm }, expectAlarm)
   assert.deepEqual({ ...typedAudit!.audit }, { action: 'alarm-ack', actor: 'nurse:ann', atMs: 1_764_120_011_000, detail: 'alarm acknowledged' })

@@ -56,7 +56,8 @@ test('identity: a queued backlog keeps the device pseudonyms it was accepted und
   assert.equal(device(before[1]!), expect('hrs-1'), 'the sensor under its id before it told its serial')
   assert.equal(device(afterSerial), expect('SN-HRS-77'), 'then under the serial it reported, although unpaired since')
   assert.equal(device(afterConfig), expect('SN-C-0002'), 'the new configured serial only from the restart on')
-  assert.equal(bySeq.get(afterSerial)!.subject, expect('SN-HRS-77'), 'the Kafka key (subject) too')
+  // Issue 24: nobody admitted, so the subject is the bed (its readings and alarms keyed alike); the device stays in the observation.
+  assert.equal(bySeq.get(afterSerial)!.subject, `id-hub/${bySeq.get(afterSerial)!.bedId}`, 'the Kafka key (subject) is the bed')
   // Serials are sealed at rest (issue 18): the history table holds none in clear.
   const raw = s.db.prepare('SELECT identity FROM device_identities').raw().all() as [Buffer][]
   assert.equal(raw.length, 4)

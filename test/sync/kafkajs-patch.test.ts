@@ -114,3 +114,40 @@ test('kafkajs patch: messages are grouped per partition in their order', () => {
     assert.deepEqual(list, messages.filter((m) => Number(m.key.slice(1)) % 3 === Number(partition)))
   }
 })
+
+interface QueueLike {
+  throttleCheckTimeoutId: unknown
+  pending: unknown[]
+  push(r: { entry: { correlationId: number; apiKey: number; apiName: string; apiVersion: number; resolve: () => void; reject: () => void }; expectResponse: boolean; sendRequest: () => void }): void
+  fulfillRequest(r: { correlationId: number; payload: unknown; size: number }): void
+  maybeThrottle(ms: number): void
+  destroy(): void
+}
+const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as new (o: Record<string, unknown>) => QueueLike
+const quietLogger = { debug() {}, info() {}, warn() {}, error() {} }
+
+test('kafkajs patch: an idle connection schedules no timer (the unpatched queue spun a 1 ms loop per broker)', async () => {
+  const q = new RequestQueue({ maxInFlightRequests: 1, requestTimeout: 30_000, enforceRequestTimeout: false, clientId: 't', broker: 'b:1', logger: quietLogger })
+  try {
+    let sent = 0
+    const entry = (correlationId: number) => ({ correlationId, apiKey: 0, apiName: 'Produce', apiVersion: 7, resolve: () => {}, reject: () => {} })
+    q.push({ entry: entry(1), expectResponse: true, sendRequest: () => sent++ })
+    assert.equal(sent, 1)
+    q.fulfillRequest({ correlationId: 1, payload: null, size: 0 })
+    // Nothing pending: no check is scheduled (unpatched: a timer with a negative delay, re-armed forever).
+    assert.equal(q.throttleCheckTimeoutId, null)
+    await new Promise((r) => setTimeout(r, 20))
+    assert.equal(q.throttleCheckTimeoutId, null)
+
+    // A request that has to wait for a broker's throttle is still sent when the throttle ends.
+    q.maybeThrottle(30)
+    q.push({ entry: entry(2), expectResponse: true, sendRequest: () => sent++ })
+    assert.equal(sent, 1, 'held back while throttled')
+    assert.notEqual(q.throttleCheckTimeoutId, null)
+    const until = Date.now() + 2000
+    while (sent < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5))
+    assert.equal(sent, 2, 'sent once the throttle ended')
+  } finally {
+    q.destroy()
+  }
+})

@@ -107,8 +107,8 @@ test('codec: an observation row still encodes to the version 1 bytes it did befo
   const { rows, encoder, close } = storedRows()
   for (const r of rows) {
     const it = encoder.observationItem(r)
-    // The Envelope as agent/sync/envelope.ts built it before issue 23, field for field.
-    const before = encodeEnvelope({ schemaVersion: SCHEMA_VERSION, hubId: 'hub-runs', hubSeq: r[Col.HUB_SEQ], subject: it.subject, subjectKind: it.subjectKind, keyEpoch: it.keyEpoch, bedId: r[Col.BED_ID]!, hubTimeMs: r[Col.HUB_TIME_MS], observation: { code: r[Col.CODE]!, value: r[Col.VALUE] ?? Number.NaN, unit: r[Col.UNIT]!, deviceTimeMs: r[Col.DEVICE_TIME_MS]!, hubTimeMs: r[Col.HUB_TIME_MS], deviceSeq: r[Col.DEVICE_SEQ]!, quality: r[Col.QUALITY]!, device: it.observation.device } })
+    // The Envelope as agent/sync/envelope.ts built it before issue 23, field for field (plus issue 24's additive fields).
+    const before = encodeEnvelope({ site: '', wardLabel: '', bedLabel: '', deviceModel: '', encounter: it.provenance!.encounter, encounterKeyEpoch: it.provenance!.encounterKeyEpoch, demo: false, deviceType: it.provenance!.deviceType, schemaVersion: SCHEMA_VERSION, hubId: 'hub-runs', hubSeq: r[Col.HUB_SEQ], subject: it.subject, subjectKind: it.subjectKind, keyEpoch: it.keyEpoch, bedId: r[Col.BED_ID]!, hubTimeMs: r[Col.HUB_TIME_MS], observation: { code: r[Col.CODE]!, value: r[Col.VALUE] ?? Number.NaN, unit: r[Col.UNIT]!, deviceTimeMs: r[Col.DEVICE_TIME_MS]!, hubTimeMs: r[Col.HUB_TIME_MS], deviceSeq: r[Col.DEVICE_SEQ]!, quality: r[Col.QUALITY]!, device: it.observation.device } })
     assert.deepEqual(Buffer.from(encoder.encode(r).value), Buffer.from(before))
   }
   close()

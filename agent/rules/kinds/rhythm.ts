@@ -2,7 +2,7 @@
  * Rhythm alarm conditions: episodes the per-patch rhythm analysis reports (agent/signal/rhythm.ts),
  * asystole, VF, VT, extreme brady/tachycardia and AF. Physiological (from the patient), on device
  * time; the condition holds from the episode's onset to its offset, with no further delay: the
- * analysis has already applied its own (4 s without a QRS, 2 s of VF, 5 ventricular beats, …).
+ * analysis has already applied its own (4 s without a QRS, a 4 s window of VF held 1.5 s, 5 ventricular beats, …).
  * Life-threatening rhythms are configured high and latching (IEC 60601-1-8 [S-LUCAS],
  * defaults.ts), so the alarm stays after the episode until someone acknowledges it.
  * Per bed, the episode state of each rhythm is kept like a technical condition (TechState: which
