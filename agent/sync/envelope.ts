@@ -142,8 +142,8 @@ export class EnvelopeEncoder {
   observationItem(row: OutboxRow): ObservationItem {
     const hubTimeMs = row[Col.HUB_TIME_MS]
     const deviceId = row[Col.DEVICE_ID]
-    // The epoch in force when the record was accepted: an observation's subject time is its hub time (subject-time.ts).
-    const epoch = this.pseudonyms.epochAt(hubTimeMs)
+    // The epoch in force when the record was accepted (subject-time.ts), or when the patient's stay began.
+    const epoch = this.epochOf(row, hubTimeMs)
     const { subject, kind, encounter } = this.subjectOf(row, epoch)
     const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     return {
@@ -194,8 +194,9 @@ export class EnvelopeEncoder {
     }
     const hubTimeMs = row[Col.HUB_TIME_MS]
     const deviceId = row[Col.DEVICE_ID]
-    // The key of the epoch in force when the record was accepted, or its alarm episode started (subject-time.ts).
-    const epoch = this.pseudonyms.epochAt(subjectTimeMs(row))
+    // The key of the epoch in force when the record was accepted, or its alarm episode started
+    // (subject-time.ts), or the patient's stay began.
+    const epoch = this.epochOf(row, subjectTimeMs(row))
     const { subject, kind, encounter } = this.subjectOf(row, epoch)
     const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     const env: EnvelopeMsg = {
@@ -259,6 +260,20 @@ export class EnvelopeEncoder {
 
   private notice(hubSeq: number, bedId: string, hubTimeMs: number): Uint8Array {
     return encodeEnvelope({ schemaVersion: SCHEMA_VERSION, hubId: this.hubId, hubSeq, subject: '', subjectKind: SubjectKind.UNSPECIFIED, keyEpoch: '', bedId, hubTimeMs })
+  }
+
+  /**
+   * The key epoch that names a record's subject. A record of an admitted patient takes the epoch
+   * in force when the STAY began, like its encounter: a rotation during the stay (a week-long stay
+   * crossed every weekly boundary) does not give the patient a second pseudonym mid-stay, and an
+   * alarm episode within the stay cannot be split. This links nothing the encounter does not
+   * already link; the next stay is named under the key then in force. Otherwise: the epoch at
+   * `atMs` (the hub time, or an alarm episode's start: subject-time.ts).
+   */
+  private epochOf(row: OutboxRow, atMs: number): EpochKey {
+    const admissionId = row[Col.ADMISSION_ID]
+    const a = admissionId === null ? undefined : this.admissions.get(admissionId)
+    return this.pseudonyms.epochAt(a ? Math.min(a.stayStartMs, atMs) : atMs)
   }
 
   /**

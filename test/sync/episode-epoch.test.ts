@@ -1,7 +1,8 @@
 /**
  * Issue 24: rotation must not split what belongs together. An alarm episode raised before a site
  * epoch boundary and acknowledged and cleared after it keeps the subject (and key_epoch) it started
- * with, on two gateways of the site alike; the patient's readings after the boundary take the new epoch.
+ * with, on two gateways of the site alike; so do the patient's readings after the boundary while
+ * the stay lasts (the stay's start epoch names its subject); the next stay takes the new epoch.
  */
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
@@ -43,7 +44,12 @@ function ward(hubId: string, bundle: string) {
   alarm('raised', BOUNDARY - 50_000)
   alarm('acknowledged', BOUNDARY + 30_000)
   alarm('cleared', BOUNDARY + 600_000)
-  c.append({ kind: RecordKind.OBSERVATION, bedId: 'b1', deviceId: null, admissionId: a.id, code: 147842, value: 90, unit: '/min', deviceTimeMs: BOUNDARY + 700_000, hubTimeMs: BOUNDARY + 700_000, deviceSeq: 1, quality: 0, body: null })
+  const reading = (admissionId: number, atMs: number, seq: number) => c.append({ kind: RecordKind.OBSERVATION, bedId: 'b1', deviceId: null, admissionId, code: 147842, value: 90, unit: '/min', deviceTimeMs: atMs, hubTimeMs: atMs, deviceSeq: seq, quality: 0, body: null })
+  reading(a.id, BOUNDARY + 700_000, 1)
+  // Discharged after the boundary, re-admitted: a new stay, begun in the new epoch.
+  admissions.discharge('b1', BOUNDARY + 800_000)
+  const next = admissions.admit('b1', 'MRN-7', null, null, BOUNDARY + 900_000)
+  reading(next.id, BOUNDARY + 1_000_000, 2)
   c.close()
   const encoder = new EnvelopeEncoder(hubId, admissions, new DeviceRegistry(cfg.beds), Pseudonymizer.open(dir, 'general', T0, { keyFile: bundle }))
   const out = new Outbox(db).read(10).map((r) => ({ key: encoder.encode(r).key, env: decodeEnvelope(encoder.encode(r).value) }))
@@ -51,18 +57,21 @@ function ward(hubId: string, bundle: string) {
   return out
 }
 
-test('subject: an alarm episode raised before an epoch boundary and cleared after it keeps one subject; later readings take the new epoch', () => {
+test('subject: an alarm episode raised before an epoch boundary and cleared after it keeps one subject, as does the rest of the stay; the next stay takes the new epoch', () => {
   const bundle = bundleFile()
-  const [raised, acked, cleared, reading] = ward('ward-a', bundle)
+  const [raised, acked, cleared, reading, nextStay] = ward('ward-a', bundle)
   assert.equal(raised!.env.keyEpoch, 'site-general-e1')
   assert.equal(acked!.env.keyEpoch, 'site-general-e1', 'acknowledged after the boundary: the epoch the episode started in')
   assert.equal(cleared!.env.keyEpoch, 'site-general-e1')
   assert.equal(new Set([raised!.key, acked!.key, cleared!.key]).size, 1, 'one Kafka key, one alerts_by_patient partition for the whole episode')
   assert.equal(cleared!.env.subject, raised!.env.subject)
-  assert.equal(reading!.env.keyEpoch, 'site-general-e2', 'a reading after the boundary takes the new epoch')
-  assert.notEqual(reading!.env.subject, raised!.env.subject)
+  assert.equal(reading!.env.keyEpoch, 'site-general-e1', 'a reading after the boundary, same stay: the epoch the stay began in')
+  assert.equal(reading!.env.subject, raised!.env.subject, 'one patient subject for the whole stay')
+  assert.equal(nextStay!.env.keyEpoch, 'site-general-e2', 'the next stay, begun after the boundary, takes the new epoch')
+  assert.notEqual(nextStay!.env.subject, raised!.env.subject)
+  assert.notEqual(nextStay!.env.encounter, reading!.env.encounter)
   // Another ward of the site, same bundle, same patient: the same subjects on both sides of the boundary.
   const other = ward('ward-b', bundle)
-  assert.deepEqual(other.map((o) => o.env.subject), [raised, acked, cleared, reading].map((o) => o!.env.subject))
-  assert.deepEqual(other.map((o) => o.env.hubId), ['ward-b', 'ward-b', 'ward-b', 'ward-b'])
+  assert.deepEqual(other.map((o) => o.env.subject), [raised, acked, cleared, reading, nextStay].map((o) => o!.env.subject))
+  assert.deepEqual(other.map((o) => o.env.hubId), ['ward-b', 'ward-b', 'ward-b', 'ward-b', 'ward-b'])
 })
