@@ -135,18 +135,13 @@ def main():
         if e.subject_kind == 1:
             s["patient_subjects_by_epoch"][e.key_epoch].add(e.subject)
             s["hubs_by_patient_subject"][e.subject].add(e.hub_id)
-        if s["encounter_field"] and getattr(e, "encounter"):
+        if s["encounter_field"] and e.subject_kind == 1:
             s["encounters"].add(getattr(e, "encounter"))
         body = e.WhichOneof("body")
-        demo = None
-        if body == "observation":
-            demo = bool(e.observation.quality & 128)
-        elif body == "observations":
-            for o in e.observations.items:
-                s["demo_flags"]["observation"][1 if o.quality & 128 else 0] += 1
-        elif body == "waveform":
-            demo = bool(e.waveform.quality & 128)
-        elif body == "alarm":
+        # The Envelope's demo flag, on every kind (per hub and kind: [unflagged, flagged]).
+        if "demo" in env_fields:
+            s["demo_flags"][f"{e.hub_id}:{body}"][1 if e.demo else 0] += 1
+        if body == "alarm":
             al = e.alarm
             ep = episodes[al.alarm_id]
             ep["subjects"].add(e.subject)
@@ -156,14 +151,11 @@ def main():
             ep["rule"] = al.rule_id
             ep["first_ms"] = e.hub_time_ms if ep["first_ms"] is None else min(ep["first_ms"], e.hub_time_ms)
             ep["last_ms"] = e.hub_time_ms if ep["last_ms"] is None else max(ep["last_ms"], e.hub_time_ms)
-            if not (isinstance(al.code, int) or (isinstance(al.code, str) and al.code.isdigit())):
-                s["non_numeric_codes"].append(f"alarm {al.rule_id}: {al.code!r}")
-            demo = getattr(e, "demo", None) if "demo" in env_fields else None
+            # The alarm's numeric code (alarm.proto mdc_code), in the vocabulary of Observation.code.
+            if getattr(al, "mdc_code", 0) == 0:
+                s["non_numeric_codes"].append(f"alarm {al.rule_id}: no mdc_code ({al.code!r})")
         elif body == "audit":
             s["audit_actions"][e.audit.action] += 1
-            demo = getattr(e, "demo", None) if "demo" in env_fields else None
-        if demo is not None:
-            s["demo_flags"][body][1 if demo else 0] += 1
 
     out = {
         "messages": dict(s["messages"]), "framed": dict(s["framed"]), "decode_failures": s["decode_failures"],

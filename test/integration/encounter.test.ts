@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
-import { connect as netConnect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
@@ -19,9 +18,8 @@ import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
 import { parseConfig } from '../../agent/config.js'
 import { newSiteKeys, toDoc } from '../../agent/sync/site-keys.js'
-import { mllpFrame, MllpDeframer } from '../../drivers/serial/hl7/mllp.js'
-import { parseMessage, text } from '../../drivers/serial/hl7/message.js'
 import { decodeEnvelope, observationEvents, SubjectKind, type EnvelopeMsg } from '../../proto/codec.js'
+import { adtMessage, sendAdt } from '../support/adt.js'
 import { tempDir, waitFor } from '../support/agent-process.js'
 import { readAllMessages } from '../support/kafka-scan.js'
 import { kafkaBrokers } from '../support/services.js'
@@ -29,31 +27,8 @@ import { kafkaBrokers } from '../support/services.js'
 const SITE = 'general-hospital'
 const VISIT = 'V-2026-0077'
 const MRN = 'MRN-PLANT-5150'
-const hl7Time = (ms: number) => new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14) + '+0000'
-
-/** An ADT message as an interface engine sends it; PV1-19 the visit, PV1-44 when it began. */
-function adt(trigger: string, ctl: string, location: string, admitMs: number): string {
-  const now = hl7Time(Date.now())
-  const pv1 = ['PV1', '1', 'I', location, ...Array(15).fill(''), VISIT, ...Array(24).fill(''), hl7Time(admitMs)]
-  return [`MSH|^~\\&|ENGINE|GH|BEDSIDE-HUB|WARD|${now}||ADT^${trigger}^ADT_A01|${ctl}|P|2.6`, `EVN|${trigger}|${now}`,
-    `PID|1||${MRN}^^^GH^MR||Plantagenet^Zebulon||19310111`, pv1.join('|')].join('\r') + '\r'
-}
-
-/** Sends one MLLP frame and waits for its ACK code. */
-async function sendAdt(port: number, message: string): Promise<string> {
-  const socket: Socket = netConnect(port, '127.0.0.1')
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
-  const ack = new Promise<string>((resolve, reject) => {
-    const d = new MllpDeframer({ message: (b) => { const m = parseMessage(b.toString('utf8')); resolve(text(m.segments.find((s) => s.id === 'MSA'), 1, 1, m.delimiters)) }, reject: (e) => reject(e) })
-    socket.on('data', (x: Buffer) => d.push(x))
-  })
-  socket.write(mllpFrame(message))
-  try {
-    return await ack
-  } finally {
-    socket.destroy()
-  }
-}
+const PATIENT = { mrn: MRN, visit: VISIT }
+const adt = (trigger: string, ctl: string, location: string, admitMs: number) => adtMessage(trigger, ctl, location, { ...PATIENT, admitMs })
 
 /** A real MQTT device (QoS 1): HR readings, `hr` each. */
 async function publishHr(url: string, deviceId: string, values: number[], firstSeq: number): Promise<void> {
