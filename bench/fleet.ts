@@ -287,7 +287,9 @@ async function main(): Promise<void> {
   console.log(`fleet ${fleet.id}: ${fleet.wards.length} agents, ${fleet.messageRate} device messages/s, ${fleet.writers.length} writers; started in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   const seconds = Number(values.seconds)
   const pids = () => [...fleet.wards.map((w) => w.agent.proc.pid!), ...fleet.writers.map((w) => w.proc.pid!)]
+  const jvms = clusterJvms()
   const cpu0 = pids().map(cpuSeconds)
+  const jvm0 = jvms.map(([, pid]) => cpuSeconds(pid))
   const rows0 = await rowsWritten(fleet)
   const b0 = await fleet.eventAgeBuckets()
   const tRun = Date.now()
@@ -295,12 +297,15 @@ async function main(): Promise<void> {
   const elapsed = (Date.now() - tRun) / 1000
   const rows1 = await rowsWritten(fleet)
   const cpu1 = pids().map(cpuSeconds)
+  const jvm1 = jvms.map(([, pid]) => cpuSeconds(pid))
   const b1 = await fleet.eventAgeBuckets()
   const agentsCpu = cpu1.slice(0, fleet.wards.length).reduce((a, c, i) => a + c - cpu0[i]!, 0)
   const writersCpu = cpu1.slice(fleet.wards.length).reduce((a, c, i) => a + c - cpu0[fleet.wards.length + i]!, 0)
   const d = bucketDiff(b1, b0)
   console.log(`rows written ${((rows1 - rows0) / elapsed).toFixed(0)}/s over ${elapsed.toFixed(0)} s; event age (hub → row) p50 ≤ ${quantileOf(d, 0.5)} s, p99 ≤ ${quantileOf(d, 0.99)} s`)
   console.log(`cpu: agents ${(agentsCpu / elapsed).toFixed(3)} cores (${((agentsCpu / elapsed) / fleet.wards.length).toFixed(4)} per agent), writers ${(writersCpu / elapsed).toFixed(3)} cores`)
+  if (jvms.length > 0) console.log(`cpu: ${jvms.map(([name], i) => `${name} ${((jvm1[i]! - jvm0[i]!) / elapsed).toFixed(3)}`).join(', ')} cores`)
+  console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`)
   console.log(`agent RSS MB: ${fleet.wards.map((w) => rssMb(w.agent.proc.pid!).toFixed(0)).join(' ')}`)
   fleet.pause()
   const drainMs = await fleet.drain(180_000)
@@ -309,6 +314,23 @@ async function main(): Promise<void> {
   await fleet.stop()
   await fleet.cleanup()
   process.exit(c.missing + c.duplicate + c.notStored === 0 ? 0 : 1)
+}
+
+/** [node, pid] of the running cluster JVMs (CLUSTER_STATE_DIR from `services.sh env cluster`). */
+function clusterJvms(): [string, number][] {
+  const state = process.env.CLUSTER_STATE_DIR
+  if (!state) return []
+  const out: [string, number][] = []
+  for (const node of ['cluster-kafka-1', 'cluster-kafka-2', 'cluster-kafka-3', 'cluster-cassandra-1', 'cluster-cassandra-2', 'cluster-cassandra-3']) {
+    try {
+      const pid = Number(readFileSync(join(state, node, `${node}.pid`), 'utf8').trim())
+      cpuSeconds(pid)
+      out.push([node, pid])
+    } catch {
+      // not running
+    }
+  }
+  return out
 }
 
 /** Rows the writers wrote so far (all tables), from their /metrics. */
