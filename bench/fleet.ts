@@ -215,18 +215,37 @@ export class Fleet {
     return { acked: sum('acked'), stored: sum('stored'), missing: sum('missing'), duplicate: sum('duplicate'), notStored: sum('notStored'), hubs }
   }
 
-  /** Summed histogram buckets of all running writers (to take differences between two moments). */
-  async eventAgeBuckets(): Promise<Map<number, number>> {
-    const buckets = new Map<number, number>()
+  /** Last figures read from each writer: a killed writer's counters still count (they were written). */
+  private readonly lastSeen = new Map<ChildHandle, { rows: number; buckets: Map<number, number> }>()
+
+  /** Reads every running writer's /metrics; returns the figures of all writers ever started. */
+  async writerTotals(): Promise<{ rows: number; buckets: Map<number, number> }> {
     for (const w of this.writers) {
       if (w.proc.exitCode !== null || w.proc.signalCode !== null) continue
-      const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text().catch(() => '')
+      const text = await fetch(`http://127.0.0.1:${w.httpPort}/metrics`).then((r) => r.text(), () => null)
+      if (text === null) continue
+      const buckets = new Map<number, number>()
+      let rows = 0
       for (const line of text.split('\n')) {
         const m = /^bedside_cloud_event_age_seconds_bucket\{le="([^"]+)"\} (\d+)/.exec(line)
-        if (m) buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), (buckets.get(m[1] === '+Inf' ? Infinity : Number(m[1])) ?? 0) + Number(m[2]))
+        if (m) buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]))
+        const r = /^bedside_cloud_rows_written_total\{[^}]*\} (\d+)/.exec(line)
+        if (r) rows += Number(r[1])
       }
+      this.lastSeen.set(w, { rows, buckets })
     }
-    return buckets
+    const buckets = new Map<number, number>()
+    let rows = 0
+    for (const seen of this.lastSeen.values()) {
+      rows += seen.rows
+      for (const [le, n] of seen.buckets) buckets.set(le, (buckets.get(le) ?? 0) + n)
+    }
+    return { rows, buckets }
+  }
+
+  /** Summed event-age histogram of every writer (to take differences between two moments). */
+  async eventAgeBuckets(): Promise<Map<number, number>> {
+    return (await this.writerTotals()).buckets
   }
 
   async stop(): Promise<void> {
@@ -333,14 +352,9 @@ function clusterJvms(): [string, number][] {
   return out
 }
 
-/** Rows the writers wrote so far (all tables), from their /metrics. */
+/** Rows the writers wrote so far (all tables, killed writers' last figures included). */
 export async function rowsWritten(fleet: Fleet): Promise<number> {
-  let n = 0
-  for (const w of fleet.writers) {
-    if (w.proc.exitCode !== null || w.proc.signalCode !== null) continue
-    n += await metricValue(`http://127.0.0.1:${w.httpPort}`, 'bedside_cloud_rows_written_total').catch(() => 0)
-  }
-  return n
+  return (await fleet.writerTotals()).rows
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
