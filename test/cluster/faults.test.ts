@@ -71,10 +71,16 @@ describe('cluster: faults with a fleet of wards', { skip: cluster ? false : 'nee
     const note = await fault()
     const tEnd = Date.now()
     const threshold = Math.max(50, 2 * rate)
-    await waitFor(`${name}: recovered`, async () => {
-      const [outbox, lag] = await Promise.all([fleet.outboxDepth(), fleet.groupLag().catch(() => Infinity)])
-      return outbox <= threshold && lag <= threshold
-    }, 1_200_000, 500)
+    try {
+      await waitFor(`${name}: recovered`, async () => {
+        const [outbox, lag] = await Promise.all([fleet.outboxDepth(), fleet.groupLag().catch(() => Infinity)])
+        return outbox <= threshold && lag <= threshold
+      }, 600_000, 500)
+    } catch (err) {
+      // What the writers said is the first thing to read when the cloud does not catch up.
+      for (const w of fleet.writers) console.log(`# writer on ${w.httpPort}:\n${w.output().slice(-3000)}`)
+      throw err
+    }
     const recoverS = (Date.now() - tEnd) / 1000
     const rowsPerS = ((await rowsWritten(fleet)) - r0) / ((Date.now() - t0) / 1000)
     const p99S = quantileOf(bucketDiff(await fleet.eventAgeBuckets(), b0), 0.99)
