@@ -17,6 +17,13 @@ export const cloudConfigSchema = z.object({
     group_id: z.string().default('bedside-cloud-writer'),
     partitions: z.number().int().min(1).default(6),
     replication_factor: z.number().int().min(1).default(1),
+    /**
+     * Per-topic min.insync.replicas for the topics migrate creates (absent: the broker's default).
+     * With replication_factor 3 use 2: the agent produces with acks=all, so a write is
+     * acknowledged only once two replicas have it, and one broker may be down without stopping
+     * the wards' sync (docs/cluster.md).
+     */
+    min_insync_replicas: z.number().int().min(1).optional(),
     /** A writer that stops heartbeating loses its partitions after this long (takeover time). */
     session_timeout_ms: z.number().int().min(6000).max(300_000).default(30_000),
     heartbeat_interval_ms: z.number().int().min(100).max(60_000).default(3000),
@@ -38,7 +45,28 @@ export const cloudConfigSchema = z.object({
     contact_points: z.array(z.string()).min(1),
     local_datacenter: z.string().default('datacenter1'),
     keyspace: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/).default(DEFAULT_SCHEMA.keyspace),
-    replication: z.string().default(DEFAULT_SCHEMA.replication),
+    /** CQL replication map as text; absent: `datacenters`, else SimpleStrategy RF 1 (single node). */
+    replication: z.string().optional(),
+    /**
+     * Replicas per data centre, e.g. {datacenter1: 3}: the keyspace gets NetworkTopologyStrategy
+     * with these factors (valid on ScyllaDB and Cassandra). Exclusive with `replication`.
+     */
+    datacenters: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.number().int().min(1).max(9)).optional(),
+    /**
+     * Write consistency. LOCAL_QUORUM (2 of 3 replicas in the local DC) keeps writing with one
+     * replica down or hung and, with reads at LOCAL_QUORUM, reads what was written; ONE would
+     * acknowledge a write that lives on a single node until hints or repair copy it.
+     */
+    consistency: z.enum(['one', 'local_one', 'quorum', 'local_quorum', 'each_quorum', 'all']).default('local_quorum'),
+    /**
+     * Speculative execution: after this delay without an answer, the same write goes to the next
+     * replica too (at most `speculative_executions` extra). Safe only because every write is
+     * idempotent (fixed primary key ending in (hub_id, hub_seq), USING TIMESTAMP from the event);
+     * it turns a hung replica-coordinator (GC pause, SIGSTOP) into a delay instead of a timeout.
+     * 0 turns it off.
+     */
+    speculative_delay_ms: z.number().int().min(0).max(60_000).default(500),
+    speculative_executions: z.number().int().min(1).max(4).default(1),
     ttl_raw_days: z.number().positive().default(30),
     ttl_alerts_days: z.number().positive().default(365),
     ttl_audit_days: z.number().positive().default(6 * 365),
@@ -58,13 +86,19 @@ export const cloudConfigSchema = z.object({
     retry_max_ms: z.number().int().min(1).max(600_000).default(5000),
     /** How long a partition whose writes keep failing stays paused before it is tried again. */
     pause_ms: z.number().int().min(10).max(3_600_000).default(10_000),
-  }).strict(),
+  }).strict().refine((c) => !(c.replication !== undefined && c.datacenters !== undefined), { message: 'set either replication or datacenters, not both', path: ['datacenters'] }),
   /** /metrics, /healthz (liveness), /readyz (readiness). Port 0 picks a free port. */
   http: z.object({ listen: z.string().regex(/^[^:]+:\d+$/).default('127.0.0.1:9464') }).strict().default({}),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
 }).strict()
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>
+
+/** The keyspace's replication map: `datacenters` as NetworkTopologyStrategy, else `replication`. */
+export function replicationOf(c: CloudConfig['cassandra']): string {
+  if (c.datacenters) return `{'class': 'NetworkTopologyStrategy', ${Object.entries(c.datacenters).map(([dc, rf]) => `'${dc}': ${rf}`).join(', ')}}`
+  return c.replication ?? DEFAULT_SCHEMA.replication
+}
 
 export function parseCloudConfig(doc: unknown, source: string): CloudConfig {
   const r = cloudConfigSchema.safeParse(doc ?? {})

@@ -2,6 +2,11 @@
  * Consumer lag per owned partition, refreshed on a timer from the broker (high watermark minus the
  * group's committed offset). The per-batch update in writer.ts only runs when a batch completes, so
  * without this a paused or stuck partition — the one to alert on — would show a stale lag.
+ *
+ * Also the whole group's lag, every partition of every source topic whoever owns it (or nobody:
+ * a partition whose writer died shows its growing lag here until another takes it), from the
+ * admin API alone (fetchOffsets + fetchTopicOffsets, no Kafka command-line tools). Every writer
+ * reports the same figures under its own instance label, so a dashboard takes max() by partition.
  */
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
@@ -19,6 +24,7 @@ export class LagMonitor {
     private readonly metrics: WriterMetrics,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    private readonly topics: readonly string[] = [],
   ) {}
 
   async start(): Promise<void> {
@@ -39,17 +45,21 @@ export class LagMonitor {
   }
 
   private async refresh(): Promise<void> {
-    const topics = Object.keys(this.assignment).filter((t) => this.assignment[t]!.length > 0)
+    const owned = Object.keys(this.assignment).filter((t) => this.assignment[t]!.length > 0)
+    const topics = [...new Set([...this.topics, ...owned])]
     if (topics.length === 0 || !this.admin) return
     try {
       const committed = await this.admin.fetchOffsets({ groupId: this.groupId, topics })
       for (const t of committed) {
-        const owned = new Set(this.assignment[t.topic])
+        const mine = new Set(this.assignment[t.topic] ?? [])
         const high = new Map((await this.admin.fetchTopicOffsets(t.topic)).map((p) => [p.partition, Number(p.high)]))
         for (const p of t.partitions) {
-          if (!owned.has(p.partition)) continue
+          // A partition the group never committed (offset -1) is lagging by all it holds: from_beginning.
           const done = Number(p.offset) < 0 ? 0 : Number(p.offset)
-          this.metrics.lag.set({ topic: t.topic, partition: String(p.partition) }, Math.max(0, (high.get(p.partition) ?? 0) - done))
+          const lag = Math.max(0, (high.get(p.partition) ?? 0) - done)
+          const labels = { topic: t.topic, partition: String(p.partition) }
+          this.metrics.groupLag.set({ group: this.groupId, ...labels }, lag)
+          if (mine.has(p.partition)) this.metrics.lag.set(labels, lag)
         }
       }
     } catch (err) {

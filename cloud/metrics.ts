@@ -8,6 +8,8 @@ export class WriterMetrics {
   readonly registry = new Registry()
   /** Messages left to read per partition this writer owns: high watermark − next offset. */
   readonly lag = new Gauge({ name: 'bedside_cloud_consumer_lag', help: 'Consumer lag (messages) per topic partition owned by this writer', labelNames: ['topic', 'partition'], registers: [this.registry] })
+  /** The whole consumer group's lag per partition (every partition, owned by this writer or not), from the admin API. */
+  readonly groupLag = new Gauge({ name: 'bedside_cloud_group_lag', help: 'Consumer lag (messages) of the whole consumer group per topic partition, whoever owns it', labelNames: ['group', 'topic', 'partition'], registers: [this.registry] })
   readonly rows = new Counter({ name: 'bedside_cloud_rows_written_total', help: 'CQL rows written (re-writes of a replay included)', labelNames: ['table'], registers: [this.registry] })
   readonly messages = new Counter({ name: 'bedside_cloud_messages_total', help: 'Kafka messages handled, by outcome', labelNames: ['topic', 'outcome'], registers: [this.registry] })
   readonly deadLettered = new Counter({ name: 'bedside_cloud_dead_lettered_total', help: 'Messages sent to dead-letter, by reason', labelNames: ['reason'], registers: [this.registry] })

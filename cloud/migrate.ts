@@ -5,7 +5,7 @@
  */
 import type cassandra from 'cassandra-driver'
 import type { Kafka } from 'kafkajs'
-import type { CloudConfig } from './config.js'
+import { replicationOf, type CloudConfig } from './config.js'
 import { MIGRATIONS, type SchemaOptions } from './schema.js'
 import { ensureTopics } from './topics.js'
 
@@ -13,7 +13,7 @@ const DAY_S = 86_400
 
 export function schemaOptions(cfg: CloudConfig): SchemaOptions {
   const c = cfg.cassandra
-  return { keyspace: c.keyspace, replication: c.replication, ttlRawS: Math.round(c.ttl_raw_days * DAY_S), ttlAlertsS: Math.round(c.ttl_alerts_days * DAY_S), ttlAuditS: Math.round(c.ttl_audit_days * DAY_S) }
+  return { keyspace: c.keyspace, replication: replicationOf(c), ttlRawS: Math.round(c.ttl_raw_days * DAY_S), ttlAlertsS: Math.round(c.ttl_alerts_days * DAY_S), ttlAuditS: Math.round(c.ttl_audit_days * DAY_S) }
 }
 
 export async function migrateCql(client: cassandra.Client, o: SchemaOptions): Promise<number[]> {
@@ -36,7 +36,11 @@ export async function migrateTopics(kafka: Kafka, cfg: CloudConfig): Promise<str
   try {
     const t = cfg.kafka.topics
     const specs = [t.raw_vitals, t.waveforms, t.alert_events, t.audit_log, t.dead_letter].map((s) => ({ name: s.name, retentionMs: Math.round(s.retention_days * DAY_S * 1000) }))
-    return await ensureTopics(admin, specs, cfg.kafka.partitions, cfg.kafka.replication_factor)
+    const k = cfg.kafka
+    if (k.min_insync_replicas !== undefined && k.min_insync_replicas > k.replication_factor) throw new Error(`kafka.min_insync_replicas (${k.min_insync_replicas}) exceeds kafka.replication_factor (${k.replication_factor}): no acks=all write could ever succeed`)
+    const brokers = (await admin.describeCluster()).brokers.length
+    if (k.replication_factor > brokers) throw new Error(`kafka.replication_factor ${k.replication_factor} needs at least that many brokers; the cluster has ${brokers}`)
+    return await ensureTopics(admin, specs, k.partitions, k.replication_factor, k.min_insync_replicas)
   } finally {
     await admin.disconnect()
   }

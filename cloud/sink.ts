@@ -2,6 +2,12 @@
  * Writes CQL requests to Cassandra/ScyllaDB: prepared statements (routed token-aware by the
  * driver from the partition key), at most `concurrency` requests in flight for the process, and
  * retries with exponential backoff. The sink reports; the writer decides (pause the partition).
+ *
+ * On a replicated cluster (docs/cluster.md): writes at `consistency` (LOCAL_QUORUM by default), and
+ * every request is marked idempotent. That is true here, and it is what makes retries and
+ * speculative execution safe: each row's primary key ends with (hub_id, hub_seq) and its write
+ * timestamp comes from the event (rows.ts, USING TIMESTAMP), so a write applied twice, or by two
+ * coordinators at once, leaves the same cells with the same timestamp.
  */
 import cassandra from 'cassandra-driver'
 import type { CloudConfig } from './config.js'
@@ -22,8 +28,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export class CqlSink {
   private readonly limiter: Limiter
-  private readonly batchOptions: cassandra.QueryOptions = { prepare: true, logged: false }
-  private readonly rowOptions: cassandra.QueryOptions = { prepare: true }
+  private readonly batchOptions: cassandra.QueryOptions
+  private readonly rowOptions: cassandra.QueryOptions
 
   constructor(
     private readonly client: cassandra.Client,
@@ -31,6 +37,9 @@ export class CqlSink {
     private readonly metrics: WriterMetrics,
   ) {
     this.limiter = new Limiter(cfg.concurrency)
+    const consistency = consistencyOf(cfg.consistency)
+    this.rowOptions = { prepare: true, isIdempotent: true, consistency }
+    this.batchOptions = { prepare: true, logged: false, isIdempotent: true, consistency }
   }
 
   /** Writes every request; failed ones are retried up to `write_attempts` in all. */
@@ -76,16 +85,34 @@ export class CqlSink {
   }
 }
 
+const CONSISTENCIES = {
+  one: cassandra.types.consistencies.one,
+  local_one: cassandra.types.consistencies.localOne,
+  quorum: cassandra.types.consistencies.quorum,
+  local_quorum: cassandra.types.consistencies.localQuorum,
+  each_quorum: cassandra.types.consistencies.eachQuorum,
+  all: cassandra.types.consistencies.all,
+} as const
+
+export function consistencyOf(name: CloudConfig['cassandra']['consistency']): cassandra.types.consistencies {
+  return CONSISTENCIES[name]
+}
+
 export function createCqlClient(cfg: CloudConfig): cassandra.Client {
   const c = cfg.cassandra
   const { TokenAwarePolicy, DCAwareRoundRobinPolicy } = cassandra.policies.loadBalancing
+  const { ConstantSpeculativeExecutionPolicy, NoSpeculativeExecutionPolicy } = cassandra.policies.speculativeExecution
   return new cassandra.Client({
     contactPoints: c.contact_points,
     localDataCenter: c.local_datacenter,
     // Token-aware: each prepared insert (and single-partition batch) goes to a replica of its
     // partition, saving the coordinator hop.
-    policies: { loadBalancing: new TokenAwarePolicy(new DCAwareRoundRobinPolicy(c.local_datacenter)) },
-    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
+    // Speculative execution applies only to requests marked idempotent (all of the sink's).
+    policies: {
+      loadBalancing: new TokenAwarePolicy(new DCAwareRoundRobinPolicy(c.local_datacenter)),
+      speculativeExecution: c.speculative_delay_ms > 0 ? new ConstantSpeculativeExecutionPolicy(c.speculative_delay_ms, c.speculative_executions) : new NoSpeculativeExecutionPolicy(),
+    },
+    queryOptions: { prepare: true, consistency: consistencyOf(c.consistency) },
     socketOptions: { readTimeout: c.request_timeout_ms },
     pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
   })

@@ -18,7 +18,7 @@ export const DEFAULT_TOPICS = {
 export type TopicKey = keyof typeof DEFAULT_TOPICS
 
 /** Creates the missing topics; existing ones are left as they are. Returns the names created. */
-export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], partitions: number, replicationFactor: number): Promise<string[]> {
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], partitions: number, replicationFactor: number, minInsyncReplicas?: number): Promise<string[]> {
   const existing = new Set(await admin.listTopics())
   const missing = specs.filter((s) => !existing.has(s.name))
   if (missing.length === 0) return []
@@ -28,7 +28,11 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], pa
       topic: s.name,
       numPartitions: partitions,
       replicationFactor,
-      configEntries: [{ name: 'retention.ms', value: String(s.retentionMs) }, { name: 'compression.type', value: 'producer' }],
+      configEntries: [
+        { name: 'retention.ms', value: String(s.retentionMs) },
+        { name: 'compression.type', value: 'producer' },
+        ...(minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }]),
+      ],
     })),
   })
   return missing.map((s) => s.name)

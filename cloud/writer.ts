@@ -78,7 +78,7 @@ export class CloudWriter {
     this.consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment))
     consumer.on(consumer.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart))
-    this.lagMonitor = new LagMonitor(this.kafka, k.group_id, this.metrics, this.log, k.lag_interval_ms)
+    this.lagMonitor = new LagMonitor(this.kafka, k.group_id, this.metrics, this.log, k.lag_interval_ms, this.sourceTopics)
     await this.lagMonitor.start()
     await consumer.connect()
     await consumer.subscribe({ topics: this.sourceTopics, fromBeginning: k.from_beginning })

@@ -145,8 +145,8 @@ print_log_tail() {
 
 main_log_name() {
   case "$1" in
-    kafka | kafka-secure) echo server.log ;;
-    cassandra) echo system.log ;;
+    kafka | kafka-secure | cluster-kafka-*) echo server.log ;;
+    cassandra | cluster-cassandra-*) echo system.log ;;
     registry) echo stdout.log ;;
   esac
 }
@@ -164,8 +164,8 @@ since_launch() {
 wait_ready() {
   local svc=$1 timeout_s start pid reason
   case "$svc" in
-    kafka | kafka-secure) timeout_s=$KAFKA_START_TIMEOUT_S ;;
-    cassandra) timeout_s=$CASSANDRA_START_TIMEOUT_S ;;
+    kafka | kafka-secure | cluster-kafka-*) timeout_s=$KAFKA_START_TIMEOUT_S ;;
+    cassandra | cluster-cassandra-*) timeout_s=$CASSANDRA_START_TIMEOUT_S ;;
     registry) timeout_s=$REGISTRY_START_TIMEOUT_S ;;
   esac
   start=$(now_s)

@@ -94,11 +94,11 @@ async function secureOptions(stateDir) {
 async function main([command, arg, stateDir]) {
   if (command === 'ports') {
     process.stdout.write((await freePorts(Number(arg))).join('\n') + '\n');
-  } else if (command === 'kafka') {
+  } else if (command === 'kafka' || /^cluster-kafka-\d$/.test(command)) {
     await probeKafka(arg);
   } else if (command === 'kafka-secure') {
     await probeKafka(arg, await secureOptions(stateDir));
-  } else if (command === 'cassandra') {
+  } else if (command === 'cassandra' || /^cluster-cassandra-\d$/.test(command)) {
     await probeCassandra(arg);
   } else if (command === 'registry') {
     await probeRegistry(arg);

@@ -9,6 +9,9 @@
 #   services.sh status                     one line per service
 #   services.sh env                        export lines for eval: KAFKA_BROKERS, CASSANDRA_CONTACT
 #   services.sh classpath hapi             the HAPI HL7 v2 jars' classpath for test/hl7/hapi (issue 21; fetched when missing)
+#   services.sh start|stop|status|env cluster  the 3-broker Kafka + 3-node Cassandra cluster (issue 22, cluster.sh),
+#                                          own ports below 20000; one node: start|stop cluster-kafka-N / cluster-cassandra-N
+#   services.sh nodetool N ARGS...         nodetool against cluster Cassandra node N (e.g. repair bedside)
 #   services.sh start|stop kafka-secure    a separate SASL_SSL Kafka for the security test (never in "all");
 #                                          once started, env also exports KAFKA_SECURE_BROKERS, KAFKA_SECURE_TLS_DIR
 #   services.sh start|stop registry        Apicurio Registry, Confluent-compatible, in memory (issue 24; never in "all");
@@ -45,6 +48,8 @@ source "$HERE/kafka.sh"
 source "$HERE/kafka-secure.sh"
 # shellcheck source=cassandra.sh
 source "$HERE/cassandra.sh"
+# shellcheck source=cluster.sh
+source "$HERE/cluster.sh"
 # shellcheck source=hapi.sh
 source "$HERE/hapi.sh"
 # shellcheck source=apicurio.sh
@@ -55,8 +60,8 @@ source "$HERE/python.sh"
 services_of() {
   case "${1:-all}" in
     all) echo "kafka cassandra" ;;
-    kafka | cassandra | kafka-secure | registry) echo "$1" ;;
-    *) die "unknown service '$1' (kafka, cassandra, kafka-secure, registry or all)" ;;
+    kafka | cassandra | kafka-secure | registry | cluster-kafka-[123] | cluster-cassandra-[123]) echo "$1" ;;
+    *) die "unknown service '$1' (kafka, cassandra, kafka-secure, registry, all, cluster, cluster-kafka-N or cluster-cassandra-N)" ;;
   esac
 }
 
@@ -78,9 +83,16 @@ cmd_classpath() {
 # Launch every requested JVM first, then wait for each: Kafka is ready while Cassandra still boots.
 cmd_start() {
   local svc launched=" "
+  if [[ "${1:-}" == cluster ]]; then
+    cluster_start
+    return
+  fi
   for svc in $(services_of "${1:-all}"); do
     if is_running "$svc"; then
       say "$svc: already running (pid $(cat "$(pid_file "$svc")"))"
+    elif [[ "$svc" == cluster-* ]]; then
+      cluster_launch_node "$svc"
+      launched+="$svc "
     else
       "${svc}_launch"
       launched+="$svc "
@@ -93,6 +105,10 @@ cmd_start() {
 
 cmd_stop() {
   local svc
+  if [[ "${1:-}" == cluster ]]; then
+    cluster_stop
+    return
+  fi
   for svc in $(services_of "${1:-all}"); do stop_service "$svc"; done
   # "all" also ends a kafka-secure left behind by an interrupted security test (once ever started).
   if [[ "${1:-all}" == all && -f "$(ports_file kafka-secure)" ]] && is_running kafka-secure; then stop_service kafka-secure; fi
@@ -101,6 +117,10 @@ cmd_stop() {
 
 cmd_status() {
   local svc
+  if [[ "${1:-}" == cluster ]]; then
+    cluster_status
+    return
+  fi
   for svc in kafka cassandra; do
     if is_running "$svc"; then
       echo "$svc: running pid $(cat "$(pid_file "$svc")") on $(endpoint_of "$svc")"
@@ -120,6 +140,10 @@ cmd_status() {
 
 cmd_env() {
   local printed=0
+  if [[ "${1:-}" == cluster ]]; then
+    cluster_env
+    return
+  fi
   if [[ -f "$(ports_file kafka)" ]]; then
     echo "export KAFKA_BROKERS=$(endpoint_of kafka)"
     printed=1
@@ -156,11 +180,12 @@ main() {
     fetch) cmd_fetch ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
-    status) cmd_status ;;
-    env) cmd_env ;;
+    status) cmd_status "$@" ;;
+    env) cmd_env "$@" ;;
+    nodetool) cluster_nodetool "$@" ;;
     classpath) cmd_classpath "$@" ;;
     python) python_venv ;;
-    *) die "usage: $0 fetch | start [kafka|cassandra|kafka-secure|registry|all] | stop [...] | status | env | classpath hapi | python" ;;
+    *) die "usage: $0 fetch | start [kafka|cassandra|kafka-secure|registry|all] | stop [...] | status [cluster] | env [cluster] | start|stop cluster | nodetool N ARGS | classpath hapi | python" ;;
   esac
 }
 

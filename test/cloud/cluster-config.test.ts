@@ -1,0 +1,36 @@
+/**
+ * The cluster settings of the writer's config (issue 22): keyspace replication per data centre as
+ * NetworkTopologyStrategy, write consistency, speculative execution; defaults keep single-node.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { parseCloudConfig, replicationOf } from '../../cloud/config.js'
+import { consistencyOf } from '../../cloud/sink.js'
+import cassandra from 'cassandra-driver'
+
+const base = { kafka: { brokers: ['127.0.0.1:1'] }, cassandra: { contact_points: ['127.0.0.1:2'] } }
+
+test('cluster config: defaults stay single-node (SimpleStrategy RF 1) and write at LOCAL_QUORUM', () => {
+  const c = parseCloudConfig(base, 't')
+  assert.equal(replicationOf(c.cassandra), "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+  assert.equal(consistencyOf(c.cassandra.consistency), cassandra.types.consistencies.localQuorum)
+  assert.equal(c.kafka.min_insync_replicas, undefined)
+  assert.equal(c.cassandra.speculative_delay_ms, 500)
+})
+
+test('cluster config: datacenters become NetworkTopologyStrategy with a factor per data centre', () => {
+  const c = parseCloudConfig({ ...base, cassandra: { ...base.cassandra, datacenters: { dc1: 3, dc2: 2 } } }, 't')
+  assert.equal(replicationOf(c.cassandra), "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}")
+})
+
+test('cluster config: replication and datacenters together are refused, naming the key', () => {
+  assert.throws(() => parseCloudConfig({ ...base, cassandra: { ...base.cassandra, replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}", datacenters: { dc1: 3 } } }, 'c.yaml'), /c\.yaml[\s\S]*cassandra\.datacenters: set either replication or datacenters, not both/)
+})
+
+test('cluster config: an unknown consistency level is refused with its path', () => {
+  assert.throws(() => parseCloudConfig({ ...base, cassandra: { ...base.cassandra, consistency: 'two' } }, 'c.yaml'), /cassandra\.consistency/)
+})
+
+test('cluster config: a data centre name that could break the CQL map is refused', () => {
+  assert.throws(() => parseCloudConfig({ ...base, cassandra: { ...base.cassandra, datacenters: { "dc1': 3}; DROP": 3 } } }, 'c.yaml'), /cassandra\.datacenters/)
+})
