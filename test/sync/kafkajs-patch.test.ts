@@ -151,3 +151,46 @@ test('kafkajs patch: an idle connection schedules no timer (the unpatched queue 
     q.destroy()
   }
 })
+
+type ProduceArgs = { topicData: { topic: string; partitions: { partition: number; messages: unknown[] }[] }[] }
+const sendMessages = require('kafkajs/src/producer/sendMessages.js') as (o: Record<string, unknown>) => (a: Record<string, unknown>) => Promise<{ topicName: string; partition: number }[]>
+const createRetry = require('kafkajs/src/retry/index.js') as (o: Record<string, unknown>) => unknown
+
+test('kafkajs patch: a retry after a leader change re-sends the partition that moved to a broker which had already answered (kafkajs #1303)', async () => {
+  // Partition 0 led by broker 1, partition 1 by broker 2. Broker 1 fails (it lost leadership); on
+  // the refreshed metadata broker 2 leads both. Unpatched, broker 2 had already answered, so the
+  // retry skipped it and send() resolved without ever writing partition 0.
+  let leaders: Record<number, number> = { 0: 1, 1: 2 }
+  const written: string[] = []
+  const broker = (nodeId: number) => ({
+    nodeId,
+    produce: async ({ topicData }: ProduceArgs) => {
+      if (nodeId === 1) throw Object.assign(new Error('connection to broker 1 lost'), { name: 'KafkaJSConnectionError', retriable: true })
+      for (const t of topicData) for (const p of t.partitions) written.push(`${t.topic}/${p.partition} @${nodeId}: ${p.messages.length}`)
+      return { topics: topicData.map((t) => ({ topicName: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: '0', logAppendTime: '-1', logStartOffset: '0' })) })) }
+    },
+  })
+  const brokers = new Map([[1, broker(1)], [2, broker(2)]])
+  const cluster = {
+    targetTopics: new Set<string>(),
+    refreshMetadataIfNecessary: async () => {},
+    refreshMetadata: async () => { leaders = { 0: 2, 1: 2 } },
+    addMultipleTargetTopics: async () => {},
+    isConnected: () => true,
+    findTopicPartitionMetadata: () => [0, 1].map((p) => ({ partitionId: p, leader: leaders[p] })),
+    findLeaderForPartitions: (_t: string, partitions: string[]) => {
+      const out: Record<number, number[]> = {}
+      for (const p of partitions.map(Number)) (out[leaders[p]!] ??= []).push(p)
+      return out
+    },
+    findBroker: async ({ nodeId }: { nodeId: number }) => brokers.get(Number(nodeId)),
+  }
+  const eosManager = {
+    isTransactional: () => false, getSequence: () => 0, updateSequence: () => {}, getProducerId: () => -1, getProducerEpoch: () => 0,
+    acquireBrokerLock: async () => {}, releaseBrokerLock: async () => {},
+  }
+  const send = sendMessages({ logger: quietLogger, cluster, partitioner: ({ message }: { message: { partition: number } }) => message.partition, eosManager, retrier: createRetry({ initialRetryTime: 1, maxRetryTime: 5, retries: 3 }) })
+  const acks = await send({ acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages: [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }, { value: 'c', partition: 0 }] }] })
+  assert.deepEqual(written.sort(), ['t/0 @2: 2', 't/1 @2: 1'], 'partition 0 re-sent to its new leader; partition 1 not sent twice')
+  assert.deepEqual(acks.map((a) => `${a.topicName}/${a.partition}`).sort(), ['t/0', 't/1'])
+})
