@@ -86,7 +86,8 @@ export const cloudConfigSchema = z.object({
     retry_max_ms: z.number().int().min(1).max(600_000).default(5000),
     /** How long a partition whose writes keep failing stays paused before it is tried again. */
     pause_ms: z.number().int().min(10).max(3_600_000).default(10_000),
-  }).strict().refine((c) => !(c.replication !== undefined && c.datacenters !== undefined), { message: 'set either replication or datacenters, not both', path: ['datacenters'] }),
+  }).strict().refine((c) => !(c.replication !== undefined && c.datacenters !== undefined), { message: 'set either replication or datacenters, not both', path: ['datacenters'] })
+    .refine((c) => new Set(c.contact_points.map(cqlPortOf)).size === 1, { message: 'every contact point must use the same CQL port (the driver reaches the nodes it discovers on one port)', path: ['contact_points'] }),
   /** /metrics, /healthz (liveness), /readyz (readiness). Port 0 picks a free port. */
   http: z.object({ listen: z.string().regex(/^[^:]+:\d+$/).default('127.0.0.1:9464') }).strict().default({}),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
@@ -111,4 +112,15 @@ export function parseCloudConfig(doc: unknown, source: string): CloudConfig {
 
 export function loadCloudConfig(file: string): CloudConfig {
   return parseCloudConfig(YAML.parse(readFileSync(file, 'utf8')), file)
+}
+
+/**
+ * The CQL port of a contact point ("host", "host:port", "[v6]:port"); undefined: the driver's
+ * default. cassandra-driver 4.10 contacts every node it discovers through system.peers at ONE port,
+ * `protocolOptions.port` (default 9042), not at the contact point's: so the port a contact point
+ * names must become that option, or a cluster on another port is reached through one node only.
+ */
+export function cqlPortOf(contactPoint: string): number | undefined {
+  const m = /^(?:\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(contactPoint)
+  return m ? Number(m[1]) : undefined
 }

@@ -10,7 +10,7 @@
  * coordinators at once, leaves the same cells with the same timestamp.
  */
 import cassandra from 'cassandra-driver'
-import type { CloudConfig } from './config.js'
+import { cqlPortOf, type CloudConfig } from './config.js'
 import type { CqlRequest } from './batches.js'
 import { Limiter } from './limiter.js'
 import type { WriterMetrics } from './metrics.js'
@@ -112,6 +112,8 @@ export function createCqlClient(cfg: CloudConfig): cassandra.Client {
       loadBalancing: new TokenAwarePolicy(new DCAwareRoundRobinPolicy(c.local_datacenter)),
       speculativeExecution: c.speculative_delay_ms > 0 ? new ConstantSpeculativeExecutionPolicy(c.speculative_delay_ms, c.speculative_executions) : new NoSpeculativeExecutionPolicy(),
     },
+    // The port of the contact points for the discovered nodes too (cqlPortOf: the driver would use 9042).
+    ...(cqlPortOf(c.contact_points[0]!) !== undefined ? { protocolOptions: { port: cqlPortOf(c.contact_points[0]!)! } } : {}),
     queryOptions: { prepare: true, consistency: consistencyOf(c.consistency) },
     socketOptions: { readTimeout: c.request_timeout_ms },
     pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },

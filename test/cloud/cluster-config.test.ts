@@ -34,3 +34,12 @@ test('cluster config: an unknown consistency level is refused with its path', ()
 test('cluster config: a data centre name that could break the CQL map is refused', () => {
   assert.throws(() => parseCloudConfig({ ...base, cassandra: { ...base.cassandra, datacenters: { "dc1': 3}; DROP": 3 } } }, 'c.yaml'), /cassandra\.datacenters/)
 })
+
+test('cluster config: the contact points\' CQL port is the port of every discovered node (the driver would try 9042)', async () => {
+  const { createCqlClient } = await import('../../cloud/sink.js')
+  const portOf = (contact_points: string[]) => (createCqlClient(parseCloudConfig({ ...base, cassandra: { contact_points } }, 't')) as unknown as { options: { protocolOptions: { port: number } } }).options.protocolOptions.port
+  assert.equal(portOf(['127.0.0.1:19042', '127.0.0.2:19042']), 19042)
+  assert.equal(portOf(['[::1]:19043']), 19043)
+  assert.equal(portOf(['cassandra.local']), 9042, 'no port named: the driver default')
+  assert.throws(() => parseCloudConfig({ ...base, cassandra: { contact_points: ['127.0.0.1:19042', '127.0.0.2:9042'] } }, 'c.yaml'), /cassandra\.contact_points[\s\S]*same CQL port/)
+})
