@@ -98,6 +98,9 @@ export function consistencyOf(name: CloudConfig['cassandra']['consistency']): ca
   return CONSISTENCIES[name]
 }
 
+/** The longest wait between attempts to reach a Cassandra/Scylla node that is down. */
+export const RECONNECT_MAX_MS = 10_000
+
 export function createCqlClient(cfg: CloudConfig): cassandra.Client {
   const c = cfg.cassandra
   const { TokenAwarePolicy, DCAwareRoundRobinPolicy } = cassandra.policies.loadBalancing
@@ -110,6 +113,10 @@ export function createCqlClient(cfg: CloudConfig): cassandra.Client {
     // Speculative execution applies only to requests marked idempotent (all of the sink's).
     policies: {
       loadBalancing: new TokenAwarePolicy(new DCAwareRoundRobinPolicy(c.local_datacenter)),
+      // Back to a node that was down within 10 s of its return. The driver's default backs off
+      // exponentially to 10 minutes: after a whole-cloud outage a writer sat on its paused
+      // partitions for 14 minutes with the ring healthy again (test:cluster, issue 22).
+      reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, RECONNECT_MAX_MS, false),
       speculativeExecution: c.speculative_delay_ms > 0 ? new ConstantSpeculativeExecutionPolicy(c.speculative_delay_ms, c.speculative_executions) : new NoSpeculativeExecutionPolicy(),
     },
     // The port of the contact points for the discovered nodes too (cqlPortOf: the driver would use 9042).

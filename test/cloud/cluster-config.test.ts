@@ -43,3 +43,12 @@ test('cluster config: the contact points\' CQL port is the port of every discove
   assert.equal(portOf(['cassandra.local']), 9042, 'no port named: the driver default')
   assert.throws(() => parseCloudConfig({ ...base, cassandra: { contact_points: ['127.0.0.1:19042', '127.0.0.2:9042'] } }, 'c.yaml'), /cassandra\.contact_points[\s\S]*same CQL port/)
 })
+
+test('cluster config: a node that was down is tried again within 10 s, not after the driver\'s 10-minute back-off', async () => {
+  const { createCqlClient, RECONNECT_MAX_MS } = await import('../../cloud/sink.js')
+  const client = createCqlClient(parseCloudConfig(base, 't')) as unknown as { options: { policies: { reconnection: { newSchedule(): Iterator<number> } } } }
+  const schedule = client.options.policies.reconnection.newSchedule()
+  const delays = Array.from({ length: 30 }, () => schedule.next().value as number)
+  assert.ok(Math.max(...delays) <= RECONNECT_MAX_MS, `delays: ${delays.join(', ')}`)
+  assert.ok(RECONNECT_MAX_MS <= 10_000)
+})
