@@ -3,7 +3,7 @@
 # Sourced by services.sh; uses lib.sh.
 
 cassandra_write_config() {
-  local dir=$1 cp_file=$2 jamm
+  local dir=$1 cp_file=$2
   cat >"$dir/cassandra.yaml" <<YAML
 cluster_name: bedside-hub-test
 num_tokens: 1
@@ -30,6 +30,13 @@ auto_snapshot: false
 concurrent_compactors: 1
 YAML
 
+  cassandra_logback "$dir" 50MB
+  cassandra_jvm_options "$dir" 1g 256m "$cp_file" >"$(jvm_args_file cassandra)"
+}
+
+# The server's logback.xml in node dir $1: system.log rolling at size $2 (e.g. 50MB), two kept.
+cassandra_logback() {
+  local dir=$1 max=$2
   cat >"$dir/logback.xml" <<XML
 <configuration scan="false">
   <appender name="FILE" class="ch.qos.logback.core.rolling.RollingFileAppender">
@@ -40,38 +47,43 @@ YAML
       <maxIndex>2</maxIndex>
     </rollingPolicy>
     <triggeringPolicy class="ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy">
-      <maxFileSize>50MB</maxFileSize>
+      <maxFileSize>$max</maxFileSize>
     </triggeringPolicy>
     <encoder><pattern>%-5level [%thread] %date{ISO8601} %logger{30} - %msg%n</pattern></encoder>
   </appender>
   <root level="INFO"><appender-ref ref="FILE"/></root>
 </configuration>
 XML
+}
 
+# The JVM arguments of a Cassandra node (one per line, for launch_jvm): node dir $1, heap $2,
+# young generation $3, classpath file $4; any further arguments are extra JVM options.
+cassandra_jvm_options() {
+  local dir=$1 heap=$2 young=$3 cp_file=$4 jamm opt
+  shift 4
   jamm=$(tr ':' '\n' <"$cp_file" | grep '/jamm-[^/]*\.jar$' | head -n 1)
-  {
-    echo "-Xms1g"
-    echo "-Xmx1g"
-    echo "-Xmn256m"
-    echo "-Xss256k"
-    echo "-XX:+UseG1GC"
-    echo "-XX:+ParallelRefProcEnabled"
-    echo "-XX:MaxTenuringThreshold=1"
-    echo "-XX:+ExitOnOutOfMemoryError"
-    echo "-XX:+PerfDisableSharedMem"
-    echo "-Djava.net.preferIPv4Stack=true"
-    [[ -n "$jamm" ]] && echo "-javaagent:$jamm"
-    echo "-Dcassandra.config=file://$dir/cassandra.yaml"
-    echo "-Dcassandra.storagedir=$dir/data"
-    echo "-Dcassandra.logdir=$dir/logs"
-    echo "-Dcassandra-foreground=yes"
-    echo "-Dlogback.configurationFile=file://$dir/logback.xml"
-    echo "-Dcassandra.skip_wait_for_gossip_to_settle=0"
-    cassandra_jdk17_flags
-    echo "-cp"
-    tr -d '\n' <"$cp_file"
-    echo
-  } >"$(jvm_args_file cassandra)"
+  echo "-Xms$heap"
+  echo "-Xmx$heap"
+  echo "-Xmn$young"
+  echo "-Xss256k"
+  echo "-XX:+UseG1GC"
+  echo "-XX:+ParallelRefProcEnabled"
+  echo "-XX:MaxTenuringThreshold=1"
+  echo "-XX:+ExitOnOutOfMemoryError"
+  echo "-XX:+PerfDisableSharedMem"
+  echo "-Djava.net.preferIPv4Stack=true"
+  [[ -n "$jamm" ]] && echo "-javaagent:$jamm"
+  echo "-Dcassandra.config=file://$dir/cassandra.yaml"
+  echo "-Dcassandra.storagedir=$dir/data"
+  echo "-Dcassandra.logdir=$dir/logs"
+  echo "-Dcassandra-foreground=yes"
+  echo "-Dlogback.configurationFile=file://$dir/logback.xml"
+  echo "-Dcassandra.skip_wait_for_gossip_to_settle=0"
+  for opt in "$@"; do echo "$opt"; done
+  cassandra_jdk17_flags
+  echo "-cp"
+  tr -d '\n' <"$cp_file"
+  echo
 }
 
 # Cassandra 5.0 conf/jvm17-server.options, JPMS and Netty parts: the server reaches into

@@ -119,7 +119,7 @@ cluster_kafka_launch() {
 }
 
 cluster_cassandra_write_config() {
-  local svc=$1 n=$2 dir=$3 cp_file=$4 jamm
+  local svc=$1 n=$2 dir=$3 cp_file=$4
   # num_tokens 16 with token allocation for RF 3 (the 5.0 default): even ownership with few
   # tokens. Hinted handoff on (a node that was down gets its writes replayed when it is back).
   cat >"$dir/cassandra.yaml" <<YAML
@@ -156,52 +156,12 @@ memtable_heap_space: 96MiB
 memtable_offheap_space: 96MiB
 key_cache_size: 8MiB
 YAML
-  sed -e "s|\$dir|$dir|g" >"$dir/logback.xml" <<'XML'
-<configuration scan="false">
-  <appender name="FILE" class="ch.qos.logback.core.rolling.RollingFileAppender">
-    <file>$dir/logs/system.log</file>
-    <rollingPolicy class="ch.qos.logback.core.rolling.FixedWindowRollingPolicy">
-      <fileNamePattern>$dir/logs/system.log.%i</fileNamePattern>
-      <minIndex>1</minIndex>
-      <maxIndex>2</maxIndex>
-    </rollingPolicy>
-    <triggeringPolicy class="ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy">
-      <maxFileSize>20MB</maxFileSize>
-    </triggeringPolicy>
-    <encoder><pattern>%-5level [%thread] %date{ISO8601} %logger{30} - %msg%n</pattern></encoder>
-  </appender>
-  <root level="INFO"><appender-ref ref="FILE"/></root>
-</configuration>
-XML
-  jamm=$(tr ':' '\n' <"$cp_file" | grep '/jamm-[^/]*\.jar$' | head -n 1)
-  {
-    echo "-Xms640m"
-    echo "-Xmx640m"
-    echo "-Xmn128m"
-    echo "-Xss256k"
-    echo "-XX:+UseG1GC"
-    echo "-XX:+ParallelRefProcEnabled"
-    echo "-XX:MaxTenuringThreshold=1"
-    echo "-XX:+ExitOnOutOfMemoryError"
-    echo "-XX:+PerfDisableSharedMem"
-    echo "-XX:ActiveProcessorCount=1"
-    echo "-Djava.net.preferIPv4Stack=true"
-    [[ -n "$jamm" ]] && echo "-javaagent:$jamm"
-    echo "-Dcassandra.config=file://$dir/cassandra.yaml"
-    echo "-Dcassandra.storagedir=$dir/data"
-    echo "-Dcassandra.logdir=$dir/logs"
-    echo "-Dcassandra-foreground=yes"
-    echo "-Dlogback.configurationFile=file://$dir/logback.xml"
-    echo "-Dcassandra.skip_wait_for_gossip_to_settle=0"
-    # Bootstrap waits one ring delay (30 s) to learn the ring; 5 s is plenty on loopback.
-    echo "-Dcassandra.ring_delay_ms=5000"
-    # JMX on loopback only, one port per node: nodetool (repair, status) needs it.
-    echo "-Dcassandra.jmx.local.port=$(cluster_jmx_port "$n")"
-    cassandra_jdk17_flags
-    echo "-cp"
-    tr -d '\n' <"$cp_file"
-    echo
-  } >"$(jvm_args_file "$svc")"
+  cassandra_logback "$dir" 20MB
+  # Bootstrap waits one ring delay (30 s) to learn the ring; 5 s is plenty on loopback.
+  # JMX on loopback only, one port per node: nodetool (repair, status) needs it.
+  cassandra_jvm_options "$dir" 640m 128m "$cp_file" \
+    -XX:ActiveProcessorCount=1 -Dcassandra.ring_delay_ms=5000 "-Dcassandra.jmx.local.port=$(cluster_jmx_port "$n")" \
+    >"$(jvm_args_file "$svc")"
 }
 
 cluster_cassandra_launch() {
