@@ -2,8 +2,9 @@
  * `bedside-hub cloud migrate|run [--config FILE] [--kafka HOST:PORT,…] [--cassandra HOST:PORT,…]
  *  [--http HOST:PORT] [--group ID]`
  * The cloud tier's own command; it shares only proto/ with the agent.
- * `run` stops gracefully on SIGTERM/SIGINT (in-flight writes finish and are committed) and exits 1
- * when the consumer crashes for good, so that systemd restarts it.
+ * `run` stops gracefully on SIGTERM/SIGINT (in-flight writes finish and are committed). A consumer
+ * that kafkajs gives up on is replaced inside the process (writer.ts), so a long broker outage
+ * needs no supervisor; the process exits 1 only if the writer stops by itself.
  */
 import { parseArgs } from 'node:util'
 import { pino, type Logger } from 'pino'

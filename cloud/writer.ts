@@ -32,9 +32,19 @@ export interface WriterOptions {
   readonly onWritten?: (envelopes: readonly EnvelopeMsg[], writtenAtMs: number) => void
 }
 
-type Phase = 'idle' | 'starting' | 'joined' | 'stopping' | 'stopped' | 'crashed'
+type Phase = 'idle' | 'starting' | 'joined' | 'restarting' | 'stopping' | 'stopped'
 
 const MAX_PAUSE_DOUBLINGS = 4
+/**
+ * kafkajs restarts its consumer after a retriable crash, but gives up on a non-retriable one: after
+ * a long broker outage its own restart meets brokers still down and crashes with "Broker not
+ * connected" for good (the 600 s whole-cloud outage of test/cluster/faults.test.ts, about 45 s in).
+ * Then the writer starts a new consumer itself, 1 s later, doubling to 10 s while it fails, for as
+ * long as the outage lasts: nothing is lost meanwhile (offsets are committed after the writes), and
+ * a writer that waits needs no supervisor to come back, unlike one that exits.
+ */
+const RESTART_INITIAL_MS = 1000
+const RESTART_MAX_MS = 10_000
 
 export class CloudWriter {
   private consumer: Consumer | null = null
@@ -48,6 +58,9 @@ export class CloudWriter {
   private lagMonitor: LagMonitor | null = null
   private phase: Phase = 'idle'
   private crashCause: string | null = null
+  private restartTimer: NodeJS.Timeout | null = null
+  /** Consecutive restarts without a group join in between (the back-off's exponent). */
+  private restarts = 0
 
   constructor(
     private readonly kafka: Kafka,
@@ -74,21 +87,28 @@ export class CloudWriter {
     await this.producer.connect()
     this.deadLetter = new DeadLetter(this.producer, this.cfg.kafka.topics.dead_letter.name, this.metrics, this.log)
     const k = this.cfg.kafka
+    this.lagMonitor = new LagMonitor(this.kafka, k.group_id, this.metrics, this.log, k.lag_interval_ms, this.sourceTopics)
+    await this.lagMonitor.start()
+    await this.runConsumer()
+    this.log.info({ event: 'writer_started', topics: this.sourceTopics, group: k.group_id }, 'cloud writer consuming')
+  }
+
+  /** A new group member: connects, subscribes and starts fetching from the committed offsets. */
+  private async runConsumer(): Promise<void> {
+    const k = this.cfg.kafka
     const consumer = this.kafka.consumer({ groupId: k.group_id, sessionTimeout: k.session_timeout_ms, heartbeatInterval: k.heartbeat_interval_ms, allowAutoTopicCreation: false })
     this.consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment))
-    consumer.on(consumer.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart))
-    this.lagMonitor = new LagMonitor(this.kafka, k.group_id, this.metrics, this.log, k.lag_interval_ms, this.sourceTopics)
-    await this.lagMonitor.start()
+    consumer.on(consumer.events.CRASH, (e) => this.onCrash(consumer, e.payload.error, e.payload.restart))
     await consumer.connect()
     await consumer.subscribe({ topics: this.sourceTopics, fromBeginning: k.from_beginning })
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: k.partitions_consumed_concurrently, eachBatch: (p) => this.onBatch(p) })
-    this.log.info({ event: 'writer_started', topics: this.sourceTopics, group: k.group_id }, 'cloud writer consuming')
   }
 
   private onJoin(assignment: Record<string, number[]>): void {
     this.phase = 'joined'
     this.crashCause = null
+    this.restarts = 0
     this.metrics.lag.reset()
     let n = 0
     for (const parts of Object.values(assignment)) n += parts.length
@@ -97,10 +117,42 @@ export class CloudWriter {
     this.log.info({ event: 'group_joined', assignment }, 'partitions assigned')
   }
 
-  private onCrash(error: Error, restart: boolean): void {
+  private onCrash(consumer: Consumer, error: Error, restart: boolean): void {
+    if (consumer !== this.consumer) return // a replaced consumer's last word
     this.crashCause = error.message
-    this.log.error({ event: 'consumer_crashed', err: error.message, restart }, restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed for good')
-    if (!restart) this.phase = 'crashed'
+    this.log.error({ event: 'consumer_crashed', err: error.message, restart }, restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed and kafkajs gave up; the writer starts a new one')
+    if (!restart && !this.leaving()) this.scheduleRestart()
+  }
+
+  private leaving(): boolean {
+    return this.phase === 'stopping' || this.phase === 'stopped'
+  }
+
+  private scheduleRestart(): void {
+    this.phase = 'restarting'
+    const delayMs = Math.min(RESTART_MAX_MS, RESTART_INITIAL_MS * 2 ** Math.min(this.restarts, 8))
+    this.restarts++
+    this.restartTimer = setTimeout(() => void this.restartConsumer(), delayMs)
+  }
+
+  private async restartConsumer(): Promise<void> {
+    this.restartTimer = null
+    if (this.phase !== 'restarting') return
+    // The old member's pauses end with it: the new one fetches from the committed offsets.
+    for (const t of this.paused.values()) clearTimeout(t)
+    this.metrics.paused.dec(this.paused.size)
+    this.paused.clear()
+    await this.consumer?.disconnect().catch(() => undefined)
+    try {
+      await this.runConsumer()
+      this.log.warn({ event: 'consumer_restarted', attempt: this.restarts }, 'new consumer started; it rejoins the group')
+    } catch (err) {
+      this.log.error({ event: 'consumer_restart_failed', attempt: this.restarts, err: (err as Error).message }, 'could not start a new consumer; trying again')
+      await this.consumer?.disconnect().catch(() => undefined)
+      if (this.phase === 'restarting') this.scheduleRestart()
+      return
+    }
+    if (this.leaving()) await this.consumer?.disconnect().catch(() => undefined) // stop() ran meanwhile
   }
 
   private async onBatch(p: EachBatchPayload): Promise<void> {
@@ -174,7 +226,7 @@ export class CloudWriter {
   }
 
   live(): { ok: boolean; detail: Record<string, unknown> } {
-    return { ok: this.phase !== 'crashed' && this.phase !== 'stopped', detail: { phase: this.phase, crash: this.crashCause } }
+    return { ok: this.phase !== 'stopped', detail: { phase: this.phase, crash: this.crashCause, restarts: this.restarts } }
   }
 
   ready(): { ok: boolean; detail: Record<string, unknown> } {
@@ -189,6 +241,7 @@ export class CloudWriter {
   async stop(): Promise<void> {
     if (this.phase === 'stopped') return
     this.phase = 'stopping'
+    if (this.restartTimer) clearTimeout(this.restartTimer)
     for (const t of this.paused.values()) clearTimeout(t)
     this.paused.clear()
     await this.consumer?.disconnect()
