@@ -35,12 +35,35 @@ export interface HubCheck { hub: string; acked: number; notStored: number; store
 export interface FleetCheck { acked: number; stored: number; missing: number; duplicate: number; notStored: number; hubs: HubCheck[] }
 
 const TABLES = ['vitals_by_patient', 'waveforms_by_patient', 'alerts_by_patient', 'audit_by_day'] as const
-const TOPIC_KEYS = ['raw_vitals', 'waveforms', 'alert_events', 'audit_log', 'dead_letter'] as const
+export const TOPIC_KEYS = ['raw_vitals', 'waveforms', 'alert_events', 'audit_log', 'dead_letter'] as const
 
 export const clusterFromEnv = (): { brokers: string[]; cassandra: string[] } | null => {
   const b = process.env.CLUSTER_KAFKA_BROKERS
   const c = process.env.CLUSTER_CASSANDRA_CONTACT
   return b && c ? { brokers: b.split(','), cassandra: c.split(',') } : null
+}
+
+/**
+ * The writers' config for the cluster: RF 3 topics with min.insync.replicas 2, a keyspace at RF 3
+ * (NetworkTopologyStrategy), fast group membership so a dead writer's partitions move in ~10 s.
+ */
+export function clusterCloudConfig(o: { brokers: readonly string[]; cassandra: readonly string[] }, groupId: string, topics: Record<(typeof TOPIC_KEYS)[number], string>, keyspace: string): Record<string, unknown> {
+  return {
+    kafka: {
+      brokers: o.brokers,
+      group_id: groupId,
+      partitions: 6,
+      replication_factor: Math.min(3, o.brokers.length),
+      min_insync_replicas: Math.min(2, o.brokers.length),
+      session_timeout_ms: 10_000,
+      heartbeat_interval_ms: 1000,
+      lag_interval_ms: 1000,
+      topics: Object.fromEntries(TOPIC_KEYS.map((k) => [k, { name: topics[k] }])),
+    },
+    cassandra: { contact_points: o.cassandra, keyspace, datacenters: { datacenter1: Math.min(3, o.cassandra.length) } },
+    http: { listen: '127.0.0.1:0' },
+    log: { level: 'warn' },
+  }
 }
 
 interface Ward { agent: AgentHandle; hub: string; devices: DevicePublisher[]; dataDir: string }
@@ -64,22 +87,7 @@ export class Fleet {
   async start(): Promise<void> {
     const dir = tempDir('fleet-cloud')
     this.cloudConfig = join(dir, 'cloud.yaml')
-    writeFileSync(this.cloudConfig, YAML.stringify({
-      kafka: {
-        brokers: this.o.brokers,
-        group_id: this.groupId,
-        partitions: 6,
-        replication_factor: Math.min(3, this.o.brokers.length),
-        min_insync_replicas: Math.min(2, this.o.brokers.length),
-        session_timeout_ms: 10_000,
-        heartbeat_interval_ms: 1000,
-        lag_interval_ms: 1000,
-        topics: Object.fromEntries(TOPIC_KEYS.map((k) => [k, { name: this.topics[k] }])),
-      },
-      cassandra: { contact_points: this.o.cassandra, keyspace: this.keyspace, datacenters: { datacenter1: Math.min(3, this.o.cassandra.length) } },
-      http: { listen: '127.0.0.1:0' },
-      log: { level: 'warn' },
-    }))
+    writeFileSync(this.cloudConfig, YAML.stringify(clusterCloudConfig(this.o, this.groupId, this.topics, this.keyspace)))
     const m = spawnCli(['cloud', 'migrate', '--config', this.cloudConfig])
     if ((await m.exited) !== 0) throw new Error(`cloud migrate failed:\n${m.output()}`)
     this.cql = new cassandra.Client({ contactPoints: [...this.o.cassandra], localDataCenter: 'datacenter1', socketOptions: { readTimeout: 60_000 }, queryOptions: { consistency: cassandra.types.consistencies.quorum } })
@@ -140,6 +148,15 @@ export class Fleet {
   async outboxDepth(): Promise<number> {
     const depths = await Promise.all(this.wards.map((w) => metricValue(w.agent.http, 'bedside_outbox_depth').catch(() => Number.NaN)))
     return depths.reduce((a, b) => a + b, 0)
+  }
+
+  /** Each live writer's Cassandra connections (`cqlHosts` of /readyz: hosts with an open pool). */
+  async writerCqlHosts(): Promise<number[]> {
+    const live = this.writers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null)
+    return Promise.all(live.map(async (w) => {
+      const body = await (await fetch(`http://127.0.0.1:${w.httpPort}/readyz`)).json() as { cqlHosts?: number }
+      return body.cqlHosts ?? -1
+    }))
   }
 
   /** The group's lag over the source topics (high watermark − committed, never-committed = all). */
@@ -336,7 +353,7 @@ async function main(): Promise<void> {
 }
 
 /** [node, pid] of the running cluster JVMs (CLUSTER_STATE_DIR from `services.sh env cluster`). */
-function clusterJvms(): [string, number][] {
+export function clusterJvms(): [string, number][] {
   const state = process.env.CLUSTER_STATE_DIR
   if (!state) return []
   const out: [string, number][] = []

@@ -151,28 +151,39 @@ describe('cluster: faults with a fleet of wards', { skip: cluster ? false : 'nee
 
   test('cluster: a Cassandra node SIGKILLed mid-write, back after 30 s, then repaired', async () => {
     let repairS = 0
+    let down: number[] = []
     const r = await phase('Cassandra node SIGKILL + restart + repair', async () => {
       signal('cluster-cassandra-2', 'SIGKILL')
       await sleep(30_000)
+      // The writers noticed: each holds pools to the two live nodes only, and still writes.
+      down = await fleet.writerCqlHosts()
       await services('start', 'cluster-cassandra-2')
+      // Back: every writer reconnects to it (RECONNECT_MAX_MS caps the wait), rather than writing
+      // through two coordinators for the rest of its life.
+      await waitFor('writers reconnected to 127.0.0.2', async () => (await fleet.writerCqlHosts()).every((n) => n === 3), 120_000, 1000)
       const t = Date.now()
       await services('nodetool', '2', 'repair', fleet.keyspace)
       repairS = (Date.now() - t) / 1000
-      return `node 127.0.0.2; hints replayed on return, nodetool repair ${repairS.toFixed(0)} s`
+      return `node 127.0.0.2; writers' cqlHosts while down ${down.join('/')}, 3 after; hints replayed on return, nodetool repair ${repairS.toFixed(0)} s`
     })
     exact(r)
+    assert.ok(down.every((n) => n === 2), `writers' Cassandra pools while 127.0.0.2 was down: ${down.join(', ')} (2 each expected)`)
   })
 
   test('cluster: a Cassandra node paused (SIGSTOP) for 60 s', async () => {
     exact(await phase('Cassandra node SIGSTOP 60 s', async () => {
       signal('cluster-cassandra-3', 'SIGSTOP')
+      let hung: number[] = []
       try {
         await sleep(60_000)
+        hung = await fleet.writerCqlHosts() // a hung node keeps its TCP sockets open: the pool may stay
       } finally {
         signal('cluster-cassandra-3', 'SIGCONT')
       }
-      return 'node 127.0.0.3 hung'
+      return `node 127.0.0.3 hung; writers' cqlHosts during the pause ${hung.join('/')}`
     }))
+    // After the drain (so the recovery time above is not the reconnection's): all 3 nodes in use.
+    await waitFor('writers connected to all 3 nodes', async () => (await fleet.writerCqlHosts()).every((n) => n === 3), 120_000, 1000)
   })
 
   test('cluster: a writer SIGKILLed during a rebalance', async () => {
