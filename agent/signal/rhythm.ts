@@ -14,7 +14,9 @@
  *    detector would have delivered a beat inside the pause (its fixed release delay).
  *  - VF: ventricular fibrillation or flutter from the ECG itself (vf-detector.ts), judged every
  *    0.5 s on its samples; not while the QRS detector sees an organised rhythm (ORGANISED_BEATS).
- *  - VT: a run of at least VT_MIN_BEATS ventricular beats (beat-classifier.ts) faster than VT_MIN_RATE.
+ *  - VT: a run of at least VT_MIN_BEATS ventricular beats (beat-classifier.ts) faster than VT_MIN_RATE
+ *    (the alarm's definition); scoring and `bedside-hub rhythm` ask for EC57's runs of
+ *    EC57_RUN_BEATS instead (the `vtMinBeats` argument).
  *  - BRADY, TACHY: extreme bradycardia and tachycardia of the mean of the last 8 RR intervals.
  *  - AFIB: af-detector.ts.
  * Bad signal suppresses rhythm calls: no episode starts on a block flagged leads-off, noise or
@@ -98,6 +100,13 @@ const SEARCH_BACK_EXTRA_MS = 500
  */
 export const VT_MIN_BEATS = 5
 export const VT_MIN_RATE = 100
+/**
+ * ANSI/AAMI EC57:2012 scores ventricular tachycardia as runs of three or more consecutive
+ * ventricular ectopic beats (its "run" of ≥ 3 beats; the MIT-BIH `(VT` annotations mark such runs,
+ * most of them 3–4 beats): what `bedside-hub rhythm` reports, so that it scores as EC57 does. The
+ * alarm keeps VT_MIN_BEATS.
+ */
+export const EC57_RUN_BEATS = 3
 /**
  * Extreme bradycardia < 40 /min and extreme tachycardia > 140 /min: the high-priority HR
  * escalations of agent/rules/defaults.ts (≤ 40 scores NEWS2 pulse 3 [NEWS2]; 140 = the 120 high
@@ -200,8 +209,13 @@ export class RhythmAnalyzer {
   private readonly open = new Float64Array(RHYTHM_LABELS.length).fill(-1)
   private finished = false
 
-  constructor(rateHz: number, sink: RhythmSink, releaseDelaySamples: number) {
+  /** Ventricular beats a run needs to be VT: VT_MIN_BEATS for the alarm, EC57_RUN_BEATS for scoring. */
+  private readonly vtMinBeats: number
+
+  constructor(rateHz: number, sink: RhythmSink, releaseDelaySamples: number, vtMinBeats = VT_MIN_BEATS) {
     if (!(rateHz >= 50 && rateHz <= 2000)) throw new RangeError(`rhythm analyzer: rateHz ${rateHz} outside 50–2000`)
+    if (!(Number.isInteger(vtMinBeats) && vtMinBeats >= EC57_RUN_BEATS)) throw new RangeError(`rhythm analyzer: vtMinBeats ${vtMinBeats} is not an integer ≥ ${EC57_RUN_BEATS}`)
+    this.vtMinBeats = vtMinBeats
     this.rateHz = rateHz
     this.sink = sink
     this.releaseDelaySamples = releaseDelaySamples
@@ -420,7 +434,7 @@ export class RhythmAnalyzer {
     // oscillation in the VF band dominates the window with QRS complexes on it (tremor: each beat
     // is distorted by it and looks ventricular; MIT-BIH under a 5 Hz tremor, 211 VT calls in its
     // noisy minutes → 13, rhythm-noise.test.ts; none lost on the clean records' VT)
-    if (this.runBeats < VT_MIN_BEATS || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vf.pending || this.vf.oscillation) return
+    if (this.runBeats < this.vtMinBeats || this.open[VT]! >= 0 || this.open[VF]! >= 0 || this.vf.pending || this.vf.oscillation) return
     // VT is a wide-complex tachycardia: most of the run wide, not only of another shape (aberrant supraventricular runs)
     if (this.runWide * 2 < this.runBeats) return
     const rate = (60 * this.rateHz * (this.runBeats - 1)) / (r - this.runStart)
