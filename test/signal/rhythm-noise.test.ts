@@ -78,8 +78,9 @@ test('rhythm: noise on real ECG: false asystole and VF calls, MIT-BIH with noise
   console.log(lines.join('\n'))
   for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].asys, 0, `${kind}: no false asystole`)
   for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].vf, 0, `${kind}: no false VF`)
-  // measured: 8 without noise (13 before the QRS width stopped at the QRS's end, beat-classifier.ts); white 5, tremor 15 (18), motion 5
-  const bound = { white: 6, tremor: 16, motion: 6 }
+  // measured: 8 without noise; white 5, tremor 11, motion 4 (before the QRS width stopped at the
+  // QRS's end and prematurity was judged against the normal beats' RR: 13; 5, 18, 5)
+  const bound = { white: 6, tremor: 12, motion: 5 }
   assert.ok(cleanVt <= 9, `${cleanVt} VT calls without noise`)
   for (const kind of ['white', 'tremor', 'motion'] as const) assert.ok(totals[kind].vt <= bound[kind], `${kind}: ${totals[kind].vt} VT calls (${cleanVt} without noise)`)
 })
