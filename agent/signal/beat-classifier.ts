@@ -37,9 +37,9 @@ const ADAPT = 1 / 8
  * stretch that long is past the QRS (a PVC's slurred limbs have none that long). Before, the width
  * ran to the last fast point within 150 ms of R, so 222's flutter waves made its narrow beats
  * 90–170 ms "wide" (12 false EC57 VT runs). Chosen by two-fold cross-validation over the halves of
- * scripts/qrs-cv.ts (gaps 4–9 points and none; VT episode F-measure, then V-beat errors): tuned on
- * B (18 of the 19 reference VT episodes) 7, scored on A VT +P 1/7 (1/14 before), Se 1/1 as before;
- * tuned on A 5, scored on B Se 9/18 +P 8/8 (the same as before). BENCHMARKS.md, Rhythm analysis.
+ * scripts/qrs-cv.ts (gaps 4–9 points and none; VT episode F-measure, then V-beat errors FN + FP):
+ * tuned on B (18 of the 19 reference VT episodes) 7, scored on A VT +P 1/5 (1/13 with no gap), Se
+ * 1/1; tuned on A 5, scored on B Se 9/18 +P 8/8 (the same as with no gap). BENCHMARKS.md, Rhythm.
  */
 const WIDTH_GAP_POINTS = 7
 const MS_PER_POINT = (TEMPLATE_BEFORE_MS + TEMPLATE_AFTER_MS) / (TEMPLATE_POINTS - 1)
