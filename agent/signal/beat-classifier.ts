@@ -32,6 +32,16 @@ const SWAP_MARGIN_WIDER = 2
 const MIN_BEATS = 4
 /** Weight of a new beat in a template's running average. */
 const ADAPT = 1 / 8
+/**
+ * The QRS ends where the slope has stayed under the width limit for 7 points (56 ms): a slow
+ * stretch that long is past the QRS (a PVC's slurred limbs have none that long). Before, the width
+ * ran to the last fast point within 150 ms of R, so 222's flutter waves made its narrow beats
+ * 90–170 ms "wide" (12 false EC57 VT runs). Chosen by two-fold cross-validation over the halves of
+ * scripts/qrs-cv.ts (gaps 4–9 points and none; VT episode F-measure, then V-beat errors FN + FP):
+ * tuned on B (18 of the 19 reference VT episodes) 7, scored on A VT +P 1/5 (1/13 with no gap), Se
+ * 1/1; tuned on A 5, scored on B Se 9/18 +P 8/8 (the same as with no gap). BENCHMARKS.md, Rhythm.
+ */
+const WIDTH_GAP_POINTS = 7
 const MS_PER_POINT = (TEMPLATE_BEFORE_MS + TEMPLATE_AFTER_MS) / (TEMPLATE_POINTS - 1)
 
 export type BeatClass = 'normal' | 'ventricular' | 'unknown'
@@ -149,7 +159,9 @@ function area(beat: Float64Array): number {
 
 /**
  * QRS width: the span around R where the slope exceeds 1/5 of its maximum (the QRS is where the
- * signal moves fast; P and T waves move slowly), searched from R outwards.
+ * signal moves fast; P and T waves move slowly), searched from R outwards. The span is contiguous:
+ * it ends where the slope stays under the limit for WIDTH_GAP_POINTS points, so that a fast wave
+ * after a pause (flutter waves, noise, a peaked T) does not count as QRS.
  */
 function qrsWidthMs(beat: Float64Array): number {
   let max = 0
@@ -157,12 +169,21 @@ function qrsWidthMs(beat: Float64Array): number {
   if (max === 0) return 0
   const limit = max / 5
   const r = Math.round(TEMPLATE_BEFORE_MS / MS_PER_POINT)
+  // slope i is between points i − 1 and i
+  const fast = (i: number) => Math.abs(beat[i]! - beat[i - 1]!) >= limit
   let first = r
+  for (let i = r, quiet = 0; i >= 1 && quiet < WIDTH_GAP_POINTS; i--) {
+    if (fast(i)) {
+      first = i - 1
+      quiet = 0
+    } else quiet++
+  }
   let last = r
-  for (let i = 1; i < TEMPLATE_POINTS; i++) {
-    if (Math.abs(beat[i]! - beat[i - 1]!) < limit) continue
-    if (i <= r && (r - i) * MS_PER_POINT <= 100) first = Math.min(first, i - 1)
-    if (i > r && (i - r) * MS_PER_POINT <= 150) last = Math.max(last, i)
+  for (let i = r + 1, quiet = 0; i < TEMPLATE_POINTS && quiet < WIDTH_GAP_POINTS; i++) {
+    if (fast(i)) {
+      last = i
+      quiet = 0
+    } else quiet++
   }
   return (last - first) * MS_PER_POINT
 }

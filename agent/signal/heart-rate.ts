@@ -32,7 +32,7 @@ import { Quality, type Observation, type WaveformChunk } from '../../drivers/rec
 import type { DeviceSequence } from '../../drivers/types.js'
 import { BlockConditions, type EcgCondition } from './conditions.js'
 import { QrsDetector, type BeatSink } from './qrs.js'
-import { RhythmAnalyzer, type RhythmEpisodeEvent, type RhythmLabel } from './rhythm.js'
+import { EC57_RUN_BEATS, RhythmAnalyzer, type RhythmEpisodeEvent, type RhythmLabel } from './rhythm.js'
 import { SignalQualityMeter } from './quality.js'
 
 export type { EcgCondition } from './conditions.js'
@@ -79,6 +79,8 @@ export interface EcgAnalyzerOptions {
   readonly seq?: DeviceSequence
   /** Rhythm analysis (rhythm.ts) beside QRS detection (default true). */
   readonly rhythm?: boolean
+  /** Ventricular beats a run needs to be VT (rhythm.ts; default VT_MIN_BEATS, the alarm's). */
+  readonly vtMinBeats?: number
 }
 
 const HEART_RATE_CODE = codeOf('MDC_ECG_HEART_RATE')
@@ -101,6 +103,7 @@ export class EcgAnalyzer implements BeatSink {
   private detector: QrsDetector | undefined
   private rhythm: RhythmAnalyzer | undefined
   private readonly rhythmOn: boolean
+  private readonly vtMinBeats: number | undefined
   private rateHz = 0
   private originUs = 0
   private nextTickMs = 0
@@ -124,6 +127,8 @@ export class EcgAnalyzer implements BeatSink {
     this.cadenceMs = opts.cadenceMs ?? 1000
     this.maxGapMs = opts.maxGapMs ?? 1000
     this.rhythmOn = opts.rhythm ?? true
+    this.vtMinBeats = opts.vtMinBeats
+    if (opts.vtMinBeats !== undefined && !(Number.isInteger(opts.vtMinBeats) && opts.vtMinBeats >= EC57_RUN_BEATS)) throw new RangeError(`ECG analyzer: vtMinBeats ${opts.vtMinBeats} is not an integer ≥ ${EC57_RUN_BEATS}`)
     if (!(this.cadenceMs >= 100)) throw new RangeError(`ECG analyzer: cadenceMs ${this.cadenceMs} below 100`)
     this.meter = new SignalQualityMeter(opts.railUv)
     this.conditions = new BlockConditions(this.deviceId, opts.sink)
@@ -189,7 +194,7 @@ export class EcgAnalyzer implements BeatSink {
     this.rhythm?.finish()
     this.rateHz = chunk.rateHz
     this.detector = new QrsDetector(chunk.rateHz, this)
-    this.rhythm = this.rhythmOn ? new RhythmAnalyzer(chunk.rateHz, { rhythm: (e) => this.onRhythm(e) }, this.detector.releaseDelaySamples) : undefined
+    this.rhythm = this.rhythmOn ? new RhythmAnalyzer(chunk.rateHz, { rhythm: (e) => this.onRhythm(e) }, this.detector.releaseDelaySamples, this.vtMinBeats) : undefined
     this.originUs = chunk.t0Us
     this.streamStartMs = chunk.t0Us / 1000
     this.beatCount = 0

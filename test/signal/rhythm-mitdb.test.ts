@@ -24,9 +24,16 @@ test('rhythm: MIT-BIH AF duration, VT and VF episodes, false asystole (EC57, fro
   assert.ok(t.vfWhole.tp >= 5, `VF episodes over whole records: ${t.vfWhole.tp}`)
   // AF: Se is near the 95 % goal; +P is far below it (222's short paroxysms of flutter, nodal
   // rhythm and atrial bigeminy are irregular without P waves too): this guards the level reached
-  // (93.2 % and 63.3 %), not the goal.
+  // (93.1 % and 63.7 %), not the goal.
   assert.ok(t.af.both / t.af.ref >= 0.9, `AF duration Se ${(100 * t.af.both / t.af.ref).toFixed(1)} %`)
   assert.ok(t.af.both / t.af.det >= 0.6, `AF duration +P ${(100 * t.af.both / t.af.det).toFixed(1)} %`)
+  // VT, as EC57 scores it (runs of ≥ 3 ventricular beats, what `bedside-hub rhythm` reports):
+  // measured 10/19 (52.6 %) and +P 9/13 (69.2 %); most of the misses are 223's runs, whose every
+  // other ventricular beat has the sinus beat's shape and width on lead 0 (BENCHMARKS.md).
+  const vtSe = t.vt.tp / (t.vt.tp + t.vt.fn)
+  const vtPp = t.vt.tpp / (t.vt.tpp + t.vt.fp)
+  assert.ok(vtSe >= 0.5, `VT episode Se ${(100 * vtSe).toFixed(1)} %`)
+  assert.ok(vtPp >= 0.65, `VT episode +P ${(100 * vtPp).toFixed(1)} %`)
   // Asystole on unmodified records: only on 232's sinus pauses of ≥ 4 s, never elsewhere.
   assert.equal(t.asysFalse, 0, 'no false asystole')
   const s232 = scores.find((s) => s.record === '232')!

@@ -11,12 +11,14 @@
  * without QRS complexes, without high-frequency artefact, held for 1.5 s: vf-detector.ts).
  * VT calls are counted beside those on the records without noise (true VT and the analysis's own
  * false VT): noise on a beat makes it look ventricular, so VT waits while the window is dominated
- * by an oscillation in the VF band (rhythm.ts); the bounds guard today's figures.
+ * by an oscillation in the VF band (rhythm.ts); the bounds guard today's figures. VT here is the
+ * alarm's (runs of VT_MIN_BEATS), not the command's EC57 runs of 3: the false alarms are the point.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { readFirstSignalUv } from '../../agent/commands/qrs.js'
 import { detectRhythm } from '../../agent/commands/rhythm.js'
+import { VT_MIN_BEATS } from '../../agent/signal/rhythm.js'
 import { MITDB, publicRecords, scoreRecord } from '../../scripts/testkit/rhythm-score.js'
 
 type Kind = 'white' | 'tremor' | 'motion'
@@ -56,14 +58,14 @@ test('rhythm: noise on real ECG: false asystole and VF calls, MIT-BIH with noise
   let cleanVt = 0
   for (const rec of records) {
     const { rateHz, samplesUv } = readFirstSignalUv(`${MITDB}${rec}`)
-    cleanVt += detectRhythm(samplesUv, rateHz).filter((e) => e.label === 'VT').length
+    cleanVt += detectRhythm(samplesUv, rateHz, rateHz, VT_MIN_BEATS).filter((e) => e.label === 'VT').length
   }
   lines.push(`(none)   ${'-'.padStart(10)} ${'-'.padStart(9)} ${String(cleanVt).padStart(9)}`)
   for (const kind of ['white', 'tremor', 'motion'] as const) {
     hours = 0
     for (const rec of records) {
       const { rateHz, samplesUv } = readFirstSignalUv(`${MITDB}${rec}`)
-      const detected = detectRhythm(addNoise(samplesUv, rateHz, kind, Number(rec)), rateHz)
+      const detected = detectRhythm(addNoise(samplesUv, rateHz, kind, Number(rec)), rateHz, rateHz, VT_MIN_BEATS)
       const s = scoreRecord(rec, detected)
       totals[kind].asys += s.asysFalse
       totals[kind].vf += s.vfWhole.fp
@@ -76,6 +78,9 @@ test('rhythm: noise on real ECG: false asystole and VF calls, MIT-BIH with noise
   console.log(lines.join('\n'))
   for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].asys, 0, `${kind}: no false asystole`)
   for (const kind of ['white', 'tremor', 'motion'] as const) assert.equal(totals[kind].vf, 0, `${kind}: no false VF`)
-  // measured: 13 without noise; white 5, tremor 18, motion 5
-  for (const kind of ['white', 'tremor', 'motion'] as const) assert.ok(totals[kind].vt <= cleanVt + 6, `${kind}: ${totals[kind].vt} VT calls against ${cleanVt} without noise`)
+  // measured: 8 without noise; white 5, tremor 11, motion 4 (before the QRS width stopped at the
+  // QRS's end and prematurity was judged against the normal beats' RR: 13; 5, 18, 5)
+  const bound = { white: 6, tremor: 12, motion: 5 }
+  assert.ok(cleanVt <= 9, `${cleanVt} VT calls without noise`)
+  for (const kind of ['white', 'tremor', 'motion'] as const) assert.ok(totals[kind].vt <= bound[kind], `${kind}: ${totals[kind].vt} VT calls (${cleanVt} without noise)`)
 })

@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm'
 import { Quality } from '../../drivers/records.js'
 import { EcgSynth, type SynthRhythm } from '../../drivers/sim/ble/ecg-synth.js'
 import { EcgAnalyzer, type EcgCondition, type RhythmEvent } from '../../agent/signal/heart-rate.js'
-import { ASYSTOLE_MS } from '../../agent/signal/rhythm.js'
+import { ASYSTOLE_MS, EC57_RUN_BEATS } from '../../agent/signal/rhythm.js'
 import { VF_PERSIST_MS, VF_WINDOW_MS } from '../../agent/signal/vf-detector.js'
 import { developsAf, vtRuns } from '../../agent/demo.js'
 
@@ -27,10 +27,10 @@ interface Run {
  * Feeds `seconds` of ECG in H10 frames; `script(t)` sets the rhythm at each frame, `alter` may
  * change a frame's samples (noise, leads off) and `quality` set its flags. Device time starts at 0.
  */
-function run(seconds: number, script: (t: number) => [SynthRhythm, number], alter?: (t: number, s: Int32Array) => void, quality?: (t: number) => number): Run {
+function run(seconds: number, script: (t: number) => [SynthRhythm, number], alter?: (t: number, s: Int32Array) => void, quality?: (t: number) => number, vtMinBeats?: number): Run {
   const out: Run = { rhythm: [], conditions: [] }
   const synth = new EcgSynth(RATE, 72, 15, 7)
-  const analyzer = new EcgAnalyzer({ deviceId: 'p', sink: { observation: () => {}, condition: (c) => out.conditions.push(c), rhythm: (e) => out.rhythm.push(e) } })
+  const analyzer = new EcgAnalyzer({ deviceId: 'p', vtMinBeats, sink: { observation: () => {}, condition: (c) => out.conditions.push(c), rhythm: (e) => out.rhythm.push(e) } })
   for (let n = 0, k = 0; n < seconds * RATE; n += FRAME, k++) {
     const t = n / RATE
     ;[synth.rhythm, synth.heartRateBpm] = script(t)
@@ -79,6 +79,15 @@ test('rhythm: a run of wide ventricular beats at 160 /min is VT; AF is called fr
   assert.ok(a.startMs >= 25_000 && a.startMs <= 50_000, `AF dated from ${a.startMs}`)
   assert.deepEqual([...onsets(af, 'ASYS'), ...onsets(af, 'VF')], [], 'AF is not a lethal rhythm')
   assert.equal(run(120, () => ['sinus', 72]).rhythm.length, 0, 'steady sinus rhythm: no episode at all')
+})
+
+test('rhythm: a run of 4 ventricular beats at 160 /min is an EC57 VT run (bedside-hub rhythm) but not the VT alarm, which waits for 5', () => {
+  const script = (t: number): [SynthRhythm, number] => (t >= 30 && t < 31.5 ? ['vt', 160] : ['sinus', 72])
+  const ec57 = onsets(run(60, script, undefined, undefined, EC57_RUN_BEATS), 'VT')
+  assert.equal(ec57.length, 1, 'one EC57 run')
+  assert.ok(ec57[0]!.startMs >= 29_500 && ec57[0]!.endMs <= 32_500, `run ${ec57[0]!.startMs}–${ec57[0]!.endMs}`)
+  assert.deepEqual(onsets(run(60, script), 'VT'), [], 'no VT alarm for 4 beats')
+  assert.throws(() => new EcgAnalyzer({ deviceId: 'p', vtMinBeats: 2, sink: { observation: () => {}, condition: () => {} } }), /vtMinBeats 2/)
 })
 
 test('rhythm: extreme bradycardia under 40 /min and tachycardia over 140 /min', () => {
