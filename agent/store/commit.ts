@@ -71,6 +71,12 @@ export class GroupCommitter {
   private deviceSeq: Float64Array
   private quality: Float64Array
   private t0Us: Float64Array
+  /** Records (hub_seqs) per pending row: 1, or a run's length (appendRun). */
+  private runN: Uint32Array
+  /** A run row's packed observations (run-items.ts), else null. */
+  private readonly items: (Buffer | null)[]
+  /** Records in the pending batch: Σ runN over its rows (what the commit makes durable). */
+  private records = 0
   /** Open `hold`s: while > 0 no size-triggered commit splits the batch. */
   private holds = 0
   private readonly companions: BatchCompanion[] = []
@@ -101,19 +107,23 @@ export class GroupCommitter {
     this.deviceSeq = new Float64Array(cap)
     this.quality = new Float64Array(cap)
     this.t0Us = new Float64Array(cap)
+    this.runN = new Uint32Array(cap)
+    this.items = new Array<Buffer | null>(cap).fill(null)
     const k = opts.rowsPerInsert ?? ROWS_PER_INSERT
     const insertOne = db.prepare(insertSql(1))
     const insertRows = db.prepare(insertSql(k))
     const args: unknown[] = new Array<unknown>(k * COLUMNS).fill(null)
     const one: unknown[] = new Array<unknown>(COLUMNS).fill(null)
+    // Rows take consecutive hub_seqs, a run row as many as it holds records.
     this.writeBatch = db.transaction((firstSeq: number, n: number) => {
+      let seq = firstSeq
       let i = 0
       for (; i + k <= n; i += k) {
-        for (let j = 0; j < k; j++) this.bindRow(args, j * COLUMNS, firstSeq + i + j, i + j)
+        for (let j = 0; j < k; j++) seq += this.bindRow(args, j * COLUMNS, seq, i + j)
         insertRows.run(args)
       }
       for (; i < n; i++) {
-        this.bindRow(one, 0, firstSeq + i, i)
+        seq += this.bindRow(one, 0, seq, i)
         insertOne.run(one)
       }
       // Keep no strings or bodies of the batch alive until the next one.
@@ -124,8 +134,8 @@ export class GroupCommitter {
     this.nextSeq = initialHubSeq(db)
   }
 
-  /** Row `i` of the pending batch as the `records` columns, into `args` from `at` (see insertSql). */
-  private bindRow(args: unknown[], at: number, hubSeq: number, i: number): void {
+  /** Row `i` of the pending batch as the `records` columns, into `args` from `at` (see insertSql); returns its hub_seqs. */
+  private bindRow(args: unknown[], at: number, hubSeq: number, i: number): number {
     args[at] = hubSeq
     args[at + 1] = this.kind[i]!
     args[at + 2] = this.bedId[i]!
@@ -140,6 +150,10 @@ export class GroupCommitter {
     args[at + 11] = orNull(this.quality[i]!)
     args[at + 12] = this.body[i]!
     args[at + 13] = orNull(this.t0Us[i]!)
+    const n = this.runN[i]!
+    args[at + 14] = n
+    args[at + 15] = this.items[i]!
+    return n
   }
 
   /** Adds rows that must commit in the same transaction as the records (see BatchCompanion). */
@@ -178,6 +192,8 @@ export class GroupCommitter {
     if (this.count === this.capacity) this.grow() // only inside a hold: otherwise a full batch was committed
     const seq = this.nextSeq++
     const i = this.count++
+    this.records++
+    this.runN[i] = 1
     this.kind[i] = kind
     this.bedId[i] = bedId
     this.deviceId[i] = deviceId
@@ -196,20 +212,57 @@ export class GroupCommitter {
     return seq
   }
 
+  /**
+   * Queues `n` observations of one device message as ONE run row (schema v9) and returns its first
+   * hub_seq; the run takes hub_seq .. hub_seq + n - 1. `items` is their packing (run-items.ts), the
+   * caller's promise that it holds exactly `n` items. A run counts as one row toward `maxRecords`:
+   * the commit's cost is per row (SQLite's B-tree insert), not per observation.
+   * Not called by the ingest yet: the outbox, sync and the other `records` readers read runs first.
+   */
+  appendRun(bedId: string | null, deviceId: string | null, admissionId: number | null, hubTimeMs: number, n: number, items: Buffer): number {
+    if (this.closed) throw new Error('BEDSIDE_ERR_STORE_CLOSED: the store is closed')
+    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new RangeError(`appendRun: a run holds 1 to 2^32-1 observations, not ${n}`)
+    if (this.count === this.capacity) this.grow()
+    const seq = this.nextSeq
+    this.nextSeq += n
+    const i = this.count++
+    this.records += n
+    this.runN[i] = n
+    this.kind[i] = RecordKind.OBSERVATION
+    this.bedId[i] = bedId
+    this.deviceId[i] = deviceId
+    this.admissionId[i] = admissionId ?? NaN
+    this.code[i] = NaN
+    this.value[i] = NaN
+    this.unit[i] = null
+    this.deviceTimeMs[i] = NaN
+    this.hubTimeMs[i] = hubTimeMs
+    this.deviceSeq[i] = NaN
+    this.quality[i] = NaN
+    this.t0Us[i] = NaN
+    this.body[i] = null
+    this.items[i] = items
+    if (this.count >= this.opts.maxRecords && this.holds === 0) this.flush()
+    else if (this.timer === null) this.timer = setTimeout(this.onTimer, this.opts.intervalMs)
+    return seq
+  }
+
   /** Doubles the columns for a message larger than a batch (held together, see `hold`). */
   private grow(): void {
     const cap = (this.capacity *= 2)
-    const widen = <T extends Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    const widen = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap)
       b.set(a)
       return b
     }
     this.kind = widen(this.kind, (n) => new Uint8Array(n))
-    for (const col of [this.bedId, this.deviceId, this.unit, this.body] as (unknown[])[]) col.length = cap
+    for (const col of [this.bedId, this.deviceId, this.unit, this.body, this.items] as (unknown[])[]) col.length = cap
     this.bedId.fill(null, this.count)
     this.deviceId.fill(null, this.count)
     this.unit.fill(null, this.count)
     this.body.fill(null, this.count)
+    this.items.fill(null, this.count)
+    this.runN = widen(this.runN, (n) => new Uint32Array(n))
     const f64 = (n: number) => new Float64Array(n)
     this.admissionId = widen(this.admissionId, f64)
     this.code = widen(this.code, f64)
@@ -248,8 +301,9 @@ export class GroupCommitter {
     this.waiters.push(cb)
   }
 
+  /** Records (hub_seqs) waiting for the next commit. */
   get pendingCount(): number {
-    return this.count
+    return this.records
   }
 
   private readonly onTimer = (): void => {
@@ -265,26 +319,29 @@ export class GroupCommitter {
     }
     const n = this.count
     if (n === 0) return
+    const records = this.records
     const waiters = this.waiters
     this.waiters = []
     const t0 = process.hrtime.bigint()
     let failure: Error | null = null
     try {
-      this.writeBatch(this.nextSeq - n, n)
+      this.writeBatch(this.nextSeq - records, n)
     } catch (err) {
       failure = err as Error
-      this.failures.push({ from: this.nextSeq - n, to: this.nextSeq - 1, error: failure })
+      this.failures.push({ from: this.nextSeq - records, to: this.nextSeq - 1, error: failure })
       if (this.failures.length > 16) this.failures.shift()
-      this.stats.onError?.(failure, n)
+      this.stats.onError?.(failure, records)
     }
     this.count = 0
+    this.records = 0
     // Let go of the strings and buffers of the batch (waveform bodies are large).
     this.bedId.fill(null, 0, n)
     this.deviceId.fill(null, 0, n)
     this.unit.fill(null, 0, n)
     this.body.fill(null, 0, n)
+    this.items.fill(null, 0, n)
     for (let i = 0; i < this.companions.length; i++) this.companions[i]!.settled(failure === null)
-    if (!failure) this.stats.onCommit?.(n, Number(process.hrtime.bigint() - t0) / 1e9)
+    if (!failure) this.stats.onCommit?.(records, Number(process.hrtime.bigint() - t0) / 1e9)
     for (let i = 0; i < waiters.length; i++) waiters[i]!(failure)
   }
 
@@ -296,11 +353,11 @@ export class GroupCommitter {
 }
 
 /** The columns of `records`, in the order `bindRow` fills them. */
-const COLUMNS = 14
+const COLUMNS = 16
 /**
  * Rows per INSERT statement of the group commit. One statement per row cost a call into SQLite and
  * a result object per observation: the commit's INSERT was 21 % of the agent's profile under issue
- * 23's 100-obs load (BENCHMARKS.md). 32 rows (448 parameters, far below SQLite's 32,766) cost the
+ * 23's 100-obs load (BENCHMARKS.md). 32 rows (512 parameters, far below SQLite's 32,766) cost the
  * least CPU of 1, 8, 32 and 64 per statement: 1.35 µs per record against 1.88 one by one
  * (`npm run bench -- pipeline`, pipeline.commit-batch). The rest of a batch goes one by one.
  * A failing statement rolls back the whole transaction, as a failing row did.
@@ -309,7 +366,7 @@ const ROWS_PER_INSERT = 32
 
 function insertSql(rows: number): string {
   const row = `(${new Array(COLUMNS).fill('?').join(',')})`
-  return `INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us) VALUES ${new Array(rows).fill(row).join(',')}`
+  return `INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us, n, items) VALUES ${new Array(rows).fill(row).join(',')}`
 }
 
 /** NaN marks NULL in the numeric columns. */
@@ -317,9 +374,14 @@ function orNull(x: number): number | null {
   return x === x ? x : null
 }
 
-/** Next hub_seq: above every row ever written, even if retention deleted them (meta.hub_seq_floor). */
+/**
+ * Next hub_seq: above every record ever written, even if retention deleted them (meta.hub_seq_floor).
+ * The last row's run ends highest (rows are written in hub_seq order and runs never overlap); one
+ * step down the rowid B-tree, where MAX(hub_seq + n - 1) would scan the table.
+ */
 function initialHubSeq(db: Db): number {
-  const maxRow = db.prepare('SELECT COALESCE(MAX(hub_seq), 0) AS m FROM records').get() as { m: number }
+  const last = db.prepare('SELECT hub_seq + n - 1 AS m FROM records ORDER BY hub_seq DESC LIMIT 1').get() as { m: number } | undefined
+  const maxRow = { m: last?.m ?? 0 }
   const floor = db.prepare("SELECT value FROM meta WHERE key = 'hub_seq_floor'").get() as { value: string } | undefined
   return Math.max(maxRow.m, floor ? Number(floor.value) : 0) + 1
 }
