@@ -77,6 +77,8 @@ export class GroupCommitter {
   private readonly items: (Buffer | null)[]
   /** Records in the pending batch: Σ runN over its rows (what the commit makes durable). */
   private records = 0
+  /** Run rows (n > 1 or packed) in the pending batch: the batch then binds the v9 columns. */
+  private runRows = 0
   /** Open `hold`s: while > 0 no size-triggered commit splits the batch. */
   private holds = 0
   private readonly companions: BatchCompanion[] = []
@@ -110,32 +112,44 @@ export class GroupCommitter {
     this.runN = new Uint32Array(cap)
     this.items = new Array<Buffer | null>(cap).fill(null)
     const k = opts.rowsPerInsert ?? ROWS_PER_INSERT
-    const insertOne = db.prepare(insertSql(1))
-    const insertRows = db.prepare(insertSql(k))
-    const args: unknown[] = new Array<unknown>(k * COLUMNS).fill(null)
-    const one: unknown[] = new Array<unknown>(COLUMNS).fill(null)
+    // Two shapes of statement: batches without run rows bind the 14 columns they always had (the
+    // v9 columns take their defaults), since binding n and items for every single record cost
+    // 1.40 against 1.32 CPU µs per record (pipeline.commit-batch.rows-32); a batch with a run row
+    // binds all 16 for every row.
+    const narrow = { one: db.prepare(insertSql(1, COLUMNS)), rows: db.prepare(insertSql(k, COLUMNS)), width: COLUMNS }
+    const wide = { one: db.prepare(insertSql(1, RUN_COLUMNS)), rows: db.prepare(insertSql(k, RUN_COLUMNS)), width: RUN_COLUMNS }
+    const args: unknown[] = new Array<unknown>(k * RUN_COLUMNS).fill(null)
+    const one: unknown[] = new Array<unknown>(RUN_COLUMNS).fill(null)
+    const narrowArgs = args.slice(0, k * COLUMNS)
+    const narrowOne = one.slice(0, COLUMNS)
     // Rows take consecutive hub_seqs, a run row as many as it holds records.
     this.writeBatch = db.transaction((firstSeq: number, n: number) => {
+      const s = this.runRows > 0 ? wide : narrow
+      const a = this.runRows > 0 ? args : narrowArgs
+      const o = this.runRows > 0 ? one : narrowOne
       let seq = firstSeq
       let i = 0
       for (; i + k <= n; i += k) {
-        for (let j = 0; j < k; j++) seq += this.bindRow(args, j * COLUMNS, seq, i + j)
-        insertRows.run(args)
+        for (let j = 0; j < k; j++) seq += this.bindRow(a, j * s.width, seq, i + j, s === wide)
+        s.rows.run(a)
       }
       for (; i < n; i++) {
-        seq += this.bindRow(one, 0, seq, i)
-        insertOne.run(one)
+        seq += this.bindRow(o, 0, seq, i, s === wide)
+        s.one.run(o)
       }
       // Keep no strings or bodies of the batch alive until the next one.
-      args.fill(null)
-      one.fill(null)
+      a.fill(null)
+      o.fill(null)
       for (let c = 0; c < this.companions.length; c++) this.companions[c]!.write()
     })
     this.nextSeq = initialHubSeq(db)
   }
 
-  /** Row `i` of the pending batch as the `records` columns, into `args` from `at` (see insertSql); returns its hub_seqs. */
-  private bindRow(args: unknown[], at: number, hubSeq: number, i: number): number {
+  /**
+   * Row `i` of the pending batch as the `records` columns, into `args` from `at` (see insertSql),
+   * with the v9 columns n and items when `wide`; returns how many hub_seqs the row takes.
+   */
+  private bindRow(args: unknown[], at: number, hubSeq: number, i: number, wide: boolean): number {
     args[at] = hubSeq
     args[at + 1] = this.kind[i]!
     args[at + 2] = this.bedId[i]!
@@ -150,6 +164,7 @@ export class GroupCommitter {
     args[at + 11] = orNull(this.quality[i]!)
     args[at + 12] = this.body[i]!
     args[at + 13] = orNull(this.t0Us[i]!)
+    if (!wide) return 1
     const n = this.runN[i]!
     args[at + 14] = n
     args[at + 15] = this.items[i]!
@@ -227,6 +242,7 @@ export class GroupCommitter {
     this.nextSeq += n
     const i = this.count++
     this.records += n
+    this.runRows++
     this.runN[i] = n
     this.kind[i] = RecordKind.OBSERVATION
     this.bedId[i] = bedId
@@ -334,6 +350,7 @@ export class GroupCommitter {
     }
     this.count = 0
     this.records = 0
+    this.runRows = 0
     // Let go of the strings and buffers of the batch (waveform bodies are large).
     this.bedId.fill(null, 0, n)
     this.deviceId.fill(null, 0, n)
@@ -352,21 +369,23 @@ export class GroupCommitter {
   }
 }
 
-/** The columns of `records`, in the order `bindRow` fills them. */
-const COLUMNS = 16
+/** The columns of `records` before v9, in the order `bindRow` fills them; then n and items. */
+const COLUMNS = 14
+const RUN_COLUMNS = 16
 /**
  * Rows per INSERT statement of the group commit. One statement per row cost a call into SQLite and
  * a result object per observation: the commit's INSERT was 21 % of the agent's profile under issue
- * 23's 100-obs load (BENCHMARKS.md). 32 rows (512 parameters, far below SQLite's 32,766) cost the
+ * 23's 100-obs load (BENCHMARKS.md). 32 rows (448 parameters, 512 with run rows, far below SQLite's 32,766) cost the
  * least CPU of 1, 8, 32 and 64 per statement: 1.35 µs per record against 1.88 one by one
  * (`npm run bench -- pipeline`, pipeline.commit-batch). The rest of a batch goes one by one.
  * A failing statement rolls back the whole transaction, as a failing row did.
  */
 const ROWS_PER_INSERT = 32
 
-function insertSql(rows: number): string {
-  const row = `(${new Array(COLUMNS).fill('?').join(',')})`
-  return `INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us, n, items) VALUES ${new Array(rows).fill(row).join(',')}`
+function insertSql(rows: number, columns: number): string {
+  const row = `(${new Array(columns).fill('?').join(',')})`
+  const names = 'hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us' + (columns === RUN_COLUMNS ? ', n, items' : '')
+  return `INSERT INTO records (${names}) VALUES ${new Array(rows).fill(row).join(',')}`
 }
 
 /** NaN marks NULL in the numeric columns. */
