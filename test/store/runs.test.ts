@@ -90,6 +90,10 @@ test('store: a run takes n consecutive hub_seqs in one row, between single recor
     assert.deepEqual(unpackRunItems(rows[3]![10] as Buffer), run2)
     assert.equal(rows[0]![10], null)
     assert.equal((db.prepare('SELECT SUM(n) AS s FROM records').get() as { s: number }).s, 109)
+    // The next batch has no run row: the narrow statement, n and items by default.
+    assert.equal(c.appendRecord(RecordKind.OBSERVATION, 'b1', 'd1', null, 1, 2, null, null, 14, null, null, null), 110)
+    c.flush()
+    assert.deepEqual(db.prepare('SELECT hub_seq, value, n, items FROM records WHERE hub_seq > 103').raw().all(), [[110, 2, 1, null]])
     c.close()
     db.close()
   }
