@@ -113,9 +113,8 @@ export class GroupCommitter {
     this.items = new Array<Buffer | null>(cap).fill(null)
     const k = opts.rowsPerInsert ?? ROWS_PER_INSERT
     // Two shapes of statement: batches without run rows bind the 14 columns they always had (the
-    // v9 columns take their defaults), since binding n and items for every single record cost
-    // 1.40 against 1.32 CPU µs per record (pipeline.commit-batch.rows-32); a batch with a run row
-    // binds all 16 for every row.
+    // v9 columns take their defaults); a batch with a run row binds all 16 for every row. (The
+    // wider table costs single rows 0.06-0.1 CPU µs each either way: BENCHMARKS.md, issue 23.)
     const narrow = { one: db.prepare(insertSql(1, COLUMNS)), rows: db.prepare(insertSql(k, COLUMNS)), width: COLUMNS }
     const wide = { one: db.prepare(insertSql(1, RUN_COLUMNS)), rows: db.prepare(insertSql(k, RUN_COLUMNS)), width: RUN_COLUMNS }
     const args: unknown[] = new Array<unknown>(k * RUN_COLUMNS).fill(null)
@@ -179,7 +178,7 @@ export class GroupCommitter {
   /**
    * Keeps everything appended until the matching `release()` in one transaction: one sender
    * message's records and its identity (seen-messages.ts) are durable together or not at all.
-   * Commits the pending batch first when `records` would not fit beside it.
+   * Commits the pending batch first when `records` would not fit beside it (rows: a run counts one).
    */
   hold(records: number): void {
     if (this.holds === 0 && this.count > 0 && this.count + records > this.opts.maxRecords) this.flush()

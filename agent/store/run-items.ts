@@ -7,9 +7,9 @@
  *   byte 0: layout version (1)
  *   then per item: code u32, present u8 (bit 0 value, 1 device time, 2 device seq, 3 quality,
  *   4 unit), value f64, device time ms f64, device seq f64, quality u32, unit length u8, unit UTF-8.
- * Absent fields are written as 0 and read back as null. Not protobuf: the run's items are decoded
- * on the drain's hot path into the one-pass run encoder's arguments, and fixed offsets read with
- * DataView-free Buffer reads are cheaper than a protobufjs Reader per item.
+ * 34 bytes per item plus its unit. Absent fields are written as 0 and read back as null. Not
+ * protobuf: the drain reads the items on its hot path, and reads at fixed offsets need no
+ * varint decoding and no protobufjs Reader or message object per item.
  */
 export const RUN_ITEMS_VERSION = 1
 
