@@ -103,6 +103,8 @@ export const RECONNECT_MAX_MS = 10_000
 
 export function createCqlClient(cfg: CloudConfig): cassandra.Client {
   const c = cfg.cassandra
+  // The contact points' port for the discovered nodes too (cqlPortOf: the driver would use 9042).
+  const port = cqlPortOf(c.contact_points[0]!)
   const { TokenAwarePolicy, DCAwareRoundRobinPolicy } = cassandra.policies.loadBalancing
   const { ConstantSpeculativeExecutionPolicy, NoSpeculativeExecutionPolicy } = cassandra.policies.speculativeExecution
   return new cassandra.Client({
@@ -119,8 +121,7 @@ export function createCqlClient(cfg: CloudConfig): cassandra.Client {
       reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, RECONNECT_MAX_MS, false),
       speculativeExecution: c.speculative_delay_ms > 0 ? new ConstantSpeculativeExecutionPolicy(c.speculative_delay_ms, c.speculative_executions) : new NoSpeculativeExecutionPolicy(),
     },
-    // The port of the contact points for the discovered nodes too (cqlPortOf: the driver would use 9042).
-    ...(cqlPortOf(c.contact_points[0]!) !== undefined ? { protocolOptions: { port: cqlPortOf(c.contact_points[0]!)! } } : {}),
+    ...(port !== undefined ? { protocolOptions: { port } } : {}),
     queryOptions: { prepare: true, consistency: consistencyOf(c.consistency) },
     socketOptions: { readTimeout: c.request_timeout_ms },
     pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },

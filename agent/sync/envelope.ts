@@ -143,8 +143,7 @@ export class EnvelopeEncoder {
     const hubTimeMs = row[Col.HUB_TIME_MS]
     const deviceId = row[Col.DEVICE_ID]
     // The epoch in force when the record was accepted (subject-time.ts), or when the patient's stay began.
-    const epoch = this.epochOf(row, hubTimeMs)
-    const { subject, kind, encounter } = this.subjectOf(row, epoch)
+    const { subject, kind, encounter, epoch } = this.subjectOf(row, hubTimeMs)
     const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     return {
       hubSeq: row[Col.HUB_SEQ], subject, subjectKind: kind, keyEpoch: epoch.id, bedId: row[Col.BED_ID] ?? '', hubTimeMs, provenance: this.provenance(row, encounter),
@@ -196,8 +195,7 @@ export class EnvelopeEncoder {
     const deviceId = row[Col.DEVICE_ID]
     // The key of the epoch in force when the record was accepted, or its alarm episode started
     // (subject-time.ts), or the patient's stay began.
-    const epoch = this.epochOf(row, subjectTimeMs(row))
-    const { subject, kind, encounter } = this.subjectOf(row, epoch)
+    const { subject, kind, encounter, epoch } = this.subjectOf(row, subjectTimeMs(row))
     const device = deviceId ? this.pseudonyms.pseudonymIn(epoch, 'device', this.deviceIdentity(deviceId, row[Col.HUB_SEQ])) : ''
     const env: EnvelopeMsg = {
       schemaVersion: SCHEMA_VERSION,
@@ -263,42 +261,38 @@ export class EnvelopeEncoder {
   }
 
   /**
-   * The key epoch that names a record's subject. A record of an admitted patient takes the epoch
-   * in force when the STAY began, like its encounter: a rotation during the stay (a week-long stay
-   * crossed every weekly boundary) does not give the patient a second pseudonym mid-stay, and an
-   * alarm episode within the stay cannot be split. This links nothing the encounter does not
-   * already link; the next stay is named under the key then in force. Otherwise: the epoch at
-   * `atMs` (the hub time, or an alarm episode's start: subject-time.ts).
+   * Who a record is about (docs/analytics.md, "Subjects"), and the key epoch that names it: the
+   * admitted patient, with the stay's encounter; else the bed, `{hub_id}/{bed_id}` in clear (a bed
+   * is no person; one subject for its readings and alarms alike, stable across key epochs); else the
+   * device of no bed; else the hub.
+   *
+   * A patient's records take the epoch in force when the STAY began, like its encounter: a rotation
+   * during the stay (a week-long stay crossed every weekly boundary) does not give the patient a
+   * second pseudonym mid-stay, and an alarm episode within the stay cannot be split. This links
+   * nothing the encounter does not already link; the next stay is named under the key then in
+   * force. Any other record: the epoch at `atMs` (its hub time, or an alarm episode's start:
+   * subject-time.ts).
    */
-  private epochOf(row: OutboxRow, atMs: number): EpochKey {
+  private subjectOf(row: OutboxRow, atMs: number): { subject: string; kind: number; encounter: EncounterRef; epoch: EpochKey } {
     const admissionId = row[Col.ADMISSION_ID]
     const a = admissionId === null ? undefined : this.admissions.get(admissionId)
-    return this.pseudonyms.epochAt(a ? Math.min(a.stayStartMs, atMs) : atMs)
-  }
-
-  /**
-   * Who a record is about (docs/analytics.md, "Subjects"): the admitted patient, with the stay's
-   * encounter; else the bed, `{hub_id}/{bed_id}` in clear (a bed is no person; one subject for its
-   * readings and alarms alike, stable across key epochs); else the device of no bed; else the hub.
-   */
-  private subjectOf(row: OutboxRow, epoch: EpochKey): { subject: string; kind: number; encounter: EncounterRef } {
-    const admissionId = row[Col.ADMISSION_ID]
-    if (admissionId !== null) {
-      const a = this.admissions.get(admissionId)
-      if (a) return { subject: this.pseudonyms.pseudonymIn(epoch, 'patient', a.mrn), kind: SubjectKind.PATIENT, encounter: this.encounterOf(a) }
+    if (a) {
+      const epoch = this.pseudonyms.epochAt(Math.min(a.stayStartMs, atMs))
+      return { subject: this.pseudonyms.pseudonymIn(epoch, 'patient', a.mrn), kind: SubjectKind.PATIENT, encounter: this.encounterOf(a), epoch }
     }
+    const epoch = this.pseudonyms.epochAt(atMs)
     const bedId = row[Col.BED_ID]
     if (bedId) {
       let subject = this.bedSubjects.get(bedId)
       if (subject === undefined) this.bedSubjects.set(bedId, (subject = `${this.hubId}/${bedId}`))
-      return { subject, kind: SubjectKind.BED, encounter: this.noEncounter }
+      return { subject, kind: SubjectKind.BED, encounter: this.noEncounter, epoch }
     }
     const deviceId = row[Col.DEVICE_ID]
     if (deviceId !== null) {
       const identity = this.deviceIdentity(deviceId, row[Col.HUB_SEQ])
-      return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE, encounter: this.noEncounter }
+      return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE, encounter: this.noEncounter, epoch }
     }
-    return { subject: this.hubId, kind: SubjectKind.HUB, encounter: this.noEncounter }
+    return { subject: this.hubId, kind: SubjectKind.HUB, encounter: this.noEncounter, epoch }
   }
 
   /**

@@ -77,23 +77,7 @@ num.replica.fetchers=1
 num.recovery.threads.per.data.dir=1
 log.retention.hours=24
 PROPS
-  cat >"$dir/log4j2.properties" <<PROPS
-status = warn
-name = bedside-services-$svc
-appender.file.type = RollingFile
-appender.file.name = file
-appender.file.fileName = $dir/logs/server.log
-appender.file.filePattern = $dir/logs/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 20MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-PROPS
+  kafka_log4j2 "$dir" "$svc" 20MB
   {
     echo "-Xms320m"
     echo "-Xmx320m"

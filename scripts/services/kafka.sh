@@ -29,6 +29,28 @@ PROPS
 }
 
 # JVM arguments shared by the plain and the secured Kafka (heap sizes are set by each).
+# The broker's log4j2.properties in node dir $1 for service $2: server.log rolling at size $3, two kept.
+kafka_log4j2() {
+  local dir=$1 svc=$2 max=$3
+  cat >"$dir/log4j2.properties" <<PROPS
+status = warn
+name = bedside-services-$svc
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = $dir/logs/server.log
+appender.file.filePattern = $dir/logs/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = $max
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+PROPS
+}
+
 kafka_jvm_common() {
   local dir=$1 cp_file=$2
   echo "-XX:+UseG1GC"
@@ -60,23 +82,7 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 PROPS
   kafka_single_node_props "$dir" 2 >>"$dir/server.properties"
 
-  cat >"$dir/log4j2.properties" <<PROPS
-status = warn
-name = bedside-services-kafka
-appender.file.type = RollingFile
-appender.file.name = file
-appender.file.fileName = $dir/logs/server.log
-appender.file.filePattern = $dir/logs/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 50MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-PROPS
+  kafka_log4j2 "$dir" kafka 50MB
 
   {
     echo "-Xms512m"
