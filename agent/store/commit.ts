@@ -9,6 +9,13 @@
  * re-sends an unacknowledged PUBLISH).
  */
 import type { Db } from './db.js'
+import { packRunColumns, type RunColumns } from './run-items.js'
+
+/**
+ * How the group commit stores a sender message's observations (config `store.observation_runs`):
+ * 'off', a row each (as before v9); 'per-message', one run row per stretch of one subject (issue 23).
+ */
+export type ObservationRunsMode = 'off' | 'per-message'
 
 export const RecordKind = { OBSERVATION: 1, WAVEFORM: 2, ALARM: 3, AUDIT: 4 } as const
 export type RecordKindCode = (typeof RecordKind)[keyof typeof RecordKind]
@@ -81,6 +88,13 @@ export class GroupCommitter {
   private runRows = 0
   /** Open `hold`s: while > 0 no size-triggered commit splits the batch. */
   private holds = 0
+  /**
+   * The sender message each pending record came in (its `hold`; 0: appended outside one). With
+   * `runs: 'per-message'` a message's consecutive observations of one subject are written as one
+   * run row (coalesce); records of different messages never share a row.
+   */
+  private msg: Uint32Array
+  private msgGen = 0
   private readonly companions: BatchCompanion[] = []
   /** The last failed batches (hub_seq ranges), for `durableFrom` callers whose records were in one. */
   private readonly failures: { from: number; to: number; error: Error }[] = []
@@ -92,7 +106,7 @@ export class GroupCommitter {
 
   constructor(
     db: Db,
-    private readonly opts: { intervalMs: number; maxRecords: number; rowsPerInsert?: number },
+    private readonly opts: { intervalMs: number; maxRecords: number; rowsPerInsert?: number; runs?: ObservationRunsMode },
     private readonly stats: CommitStats = {},
   ) {
     const cap = (this.capacity = opts.maxRecords)
@@ -110,6 +124,7 @@ export class GroupCommitter {
     this.quality = new Float64Array(cap)
     this.t0Us = new Float64Array(cap)
     this.runN = new Uint32Array(cap)
+    this.msg = new Uint32Array(cap)
     this.items = new Array<Buffer | null>(cap).fill(null)
     const k = opts.rowsPerInsert ?? ROWS_PER_INSERT
     // Two shapes of statement: batches without run rows bind the 14 columns they always had (the
@@ -182,6 +197,7 @@ export class GroupCommitter {
    */
   hold(records: number): void {
     if (this.holds === 0 && this.count > 0 && this.count + records > this.opts.maxRecords) this.flush()
+    if (this.holds === 0) this.msgGen = this.msgGen === 0xffffffff ? 1 : this.msgGen + 1
     this.holds++
   }
 
@@ -208,6 +224,7 @@ export class GroupCommitter {
     const i = this.count++
     this.records++
     this.runN[i] = 1
+    this.msg[i] = this.holds > 0 ? this.msgGen : 0
     this.kind[i] = kind
     this.bedId[i] = bedId
     this.deviceId[i] = deviceId
@@ -243,6 +260,7 @@ export class GroupCommitter {
     this.records += n
     this.runRows++
     this.runN[i] = n
+    this.msg[i] = 0
     this.kind[i] = RecordKind.OBSERVATION
     this.bedId[i] = bedId
     this.deviceId[i] = deviceId
@@ -278,6 +296,7 @@ export class GroupCommitter {
     this.body.fill(null, this.count)
     this.items.fill(null, this.count)
     this.runN = widen(this.runN, (n) => new Uint32Array(n))
+    this.msg = widen(this.msg, (n) => new Uint32Array(n))
     const f64 = (n: number) => new Float64Array(n)
     this.admissionId = widen(this.admissionId, f64)
     this.code = widen(this.code, f64)
@@ -340,7 +359,8 @@ export class GroupCommitter {
     const t0 = process.hrtime.bigint()
     let failure: Error | null = null
     try {
-      this.writeBatch(this.nextSeq - records, n)
+      const rows = this.opts.runs === 'per-message' ? this.coalesce(n) : n
+      this.writeBatch(this.nextSeq - records, rows)
     } catch (err) {
       failure = err as Error
       this.failures.push({ from: this.nextSeq - records, to: this.nextSeq - 1, error: failure })
@@ -359,6 +379,72 @@ export class GroupCommitter {
     for (let i = 0; i < this.companions.length; i++) this.companions[i]!.settled(failure === null)
     if (!failure) this.stats.onCommit?.(records, Number(process.hrtime.bigint() - t0) / 1e9)
     for (let i = 0; i < waiters.length; i++) waiters[i]!(failure)
+  }
+
+  /**
+   * Rewrites the first `n` pending records in place so that each stretch of two or more
+   * consecutive observations of one sender message with one subject and hub time (same bed,
+   * device, admission) is ONE run row; returns the rows left. Nothing moves in hub_seq: a run row
+   * takes exactly the hub_seqs its records were given at append, so what the sync sends per
+   * hub_seq is what it sent with a row each (issue 23). Done at commit, not at append, so the
+   * ingest and the alarm path are untouched: the rules still see every observation as it comes.
+   */
+  private coalesce(n: number): number {
+    let dst = 0
+    let cols: RunColumns | null = null
+    for (let i = 0; i < n;) {
+      let j = i + 1
+      if (this.joinable(i)) while (j < n && this.sameRun(i, j)) j++
+      if (j - i >= 2) {
+        cols ??= { code: this.code, value: this.value, unit: this.unit, deviceTimeMs: this.deviceTimeMs, deviceSeq: this.deviceSeq, quality: this.quality }
+        const items = packRunColumns(cols, i, j)
+        this.moveRow(i, dst)
+        this.runN[dst] = j - i
+        this.items[dst] = items
+        // The per-observation columns of a run row are NULL: its items hold them (db.ts, v9).
+        this.code[dst] = this.value[dst] = this.deviceTimeMs[dst] = this.deviceSeq[dst] = this.quality[dst] = NaN
+        this.unit[dst] = null
+        this.runRows++
+      } else if (dst !== i) this.moveRow(i, dst)
+      dst++
+      i = j
+    }
+    return dst
+  }
+
+  /** A record that may open or join a run: an observation appended within a message, packable. */
+  private joinable(i: number): boolean {
+    if (this.msg[i] === 0 || this.kind[i] !== RecordKind.OBSERVATION || this.runN[i] !== 1 || this.items[i] !== null || this.body[i] !== null || this.t0Us[i] === this.t0Us[i]) return false
+    const q = this.quality[i]!
+    return isU32(this.code[i]!) && (q !== q || isU32(q)) && fitsUnit(this.unit[i]!)
+  }
+
+  /** Record `j` continues record `i`'s run: same message, subject and hub time. */
+  private sameRun(i: number, j: number): boolean {
+    const a = this.admissionId[i]!
+    const b = this.admissionId[j]!
+    return this.msg[j] === this.msg[i] && this.hubTimeMs[j] === this.hubTimeMs[i] && this.bedId[j] === this.bedId[i] && this.deviceId[j] === this.deviceId[i] &&
+      (a === b || (a !== a && b !== b)) && this.joinable(j)
+  }
+
+  private moveRow(from: number, to: number): void {
+    if (from === to) return
+    this.kind[to] = this.kind[from]!
+    this.bedId[to] = this.bedId[from]!
+    this.deviceId[to] = this.deviceId[from]!
+    this.admissionId[to] = this.admissionId[from]!
+    this.code[to] = this.code[from]!
+    this.value[to] = this.value[from]!
+    this.unit[to] = this.unit[from]!
+    this.deviceTimeMs[to] = this.deviceTimeMs[from]!
+    this.hubTimeMs[to] = this.hubTimeMs[from]!
+    this.deviceSeq[to] = this.deviceSeq[from]!
+    this.quality[to] = this.quality[from]!
+    this.t0Us[to] = this.t0Us[from]!
+    this.body[to] = this.body[from]!
+    this.runN[to] = this.runN[from]!
+    this.items[to] = this.items[from]!
+    this.msg[to] = this.msg[from]!
   }
 
   /** Commits what is pending and refuses further appends. */
@@ -386,6 +472,11 @@ function insertSql(rows: number, columns: number): string {
   const names = 'hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us' + (columns === RUN_COLUMNS ? ', n, items' : '')
   return `INSERT INTO records (${names}) VALUES ${new Array(rows).fill(row).join(',')}`
 }
+
+const isU32 = (x: number): boolean => x >= 0 && x <= 0xffffffff && Math.floor(x) === x
+
+/** A unit the packed layout holds (≤ 255 bytes of UTF-8); the length test first spares most byteLength calls. */
+const fitsUnit = (u: string | null): boolean => u === null || u.length <= 85 || Buffer.byteLength(u, 'utf8') <= 255
 
 /** NaN marks NULL in the numeric columns. */
 function orNull(x: number): number | null {
