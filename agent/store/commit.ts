@@ -248,7 +248,8 @@ export class GroupCommitter {
    * hub_seq; the run takes hub_seq .. hub_seq + n - 1. `items` is their packing (run-items.ts), the
    * caller's promise that it holds exactly `n` items. A run counts as one row toward `maxRecords`:
    * the commit's cost is per row (SQLite's B-tree insert), not per observation.
-   * Not called by the ingest yet: the outbox, sync and the other `records` readers read runs first.
+   * The ingest does not call it: with `runs: 'per-message'` the commit builds run rows itself from
+   * the records appended one by one (coalesce), so the rules see each observation as before.
    */
   appendRun(bedId: string | null, deviceId: string | null, admissionId: number | null, hubTimeMs: number, n: number, items: Buffer): number {
     if (this.closed) throw new Error('BEDSIDE_ERR_STORE_CLOSED: the store is closed')

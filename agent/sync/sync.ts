@@ -23,6 +23,11 @@
  *   dedupe each by (hub_id, hub_seq)). On issue 23's 100-obs/message MQTT load this cut the Kafka
  *   records 830-fold and the agent's CPU per observation from 8.5 to 6.1 s per million (medians,
  *   `npm run bench -- e2e`, BENCHMARKS.md; 5.3 with the one-pass run encoder of proto/run-encoder.ts).
+ * - Run rows in the store (issue 23, `store.observation_runs`): a row may hold a message's
+ *   observations over consecutive hub_seqs. The sync hands on each of its records as the row it
+ *   would have had (outbox.ts forEachRecord), so the Envelopes per hub_seq are those of a row each;
+ *   a batch takes whole rows only and the cursor moves to a row's last hub_seq, so a run row is
+ *   acknowledged whole or re-sent whole.
  */
 import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
