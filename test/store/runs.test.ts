@@ -140,3 +140,38 @@ test('store: a run counts one row toward the batch size; a held message\'s runs 
   c.close()
   db.close()
 })
+
+test('store: with runs per message, the commit writes a message\'s consecutive observations of one subject as one row over their hub_seqs; anything else between them, another message or no message keeps rows apart', () => {
+  const db = openDatabase(tempDir('runs'))
+  const commits: number[] = []
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 8, runs: 'per-message' }, { onCommit: (n) => commits.push(n) })
+  const obs = (bed: string, i: number, hubTimeMs = 100, unit: string | null = '%') => c.appendRecord(RecordKind.OBSERVATION, bed, `d-${bed}`, null, 150456, 90 + i, unit, 50 + i, hubTimeMs, i, 0, null)
+  const message = (f: () => void) => {
+    c.hold(4)
+    f()
+    c.release()
+  }
+  message(() => { obs('a', 0); obs('a', 1); obs('a', 2) }) // 1..3: one run
+  message(() => { obs('a', 3); obs('a', 4) }) // 4..5: a run of its own, not joined to the message before
+  message(() => {
+    obs('a', 5)
+    c.appendRecord(RecordKind.ALARM, 'a', null, null, null, null, null, null, 100, null, null, Buffer.from('{}')) // 7: an alarm the 6th raised
+    obs('a', 6)
+    obs('a', 7)
+  }) // 6 single, 7 alarm, 8..9 run
+  obs('a', 8) // 10: outside a message
+  obs('a', 9) // 11
+  message(() => { obs('a', 10); obs('b', 11); obs('b', 12); obs('b', 13, 101); obs('b', 14, 101, 'µ'.repeat(200)); obs('b', 15, 101) })
+  // 12 a, 13..14 b run, 15 another hub time, 16 a unit too long to pack, 17 single
+  message(() => { for (let i = 0; i < 20; i++) obs('c', 100 + i) }) // past maxRecords inside a hold: one batch, one run 18..37
+  c.flush()
+  const rows = db.prepare('SELECT hub_seq, kind, n FROM records ORDER BY hub_seq').raw().all()
+  assert.deepEqual(rows, [[1, 1, 3], [4, 1, 2], [6, 1, 1], [7, 3, 1], [8, 1, 2], [10, 1, 1], [11, 1, 1], [12, 1, 1], [13, 1, 2], [15, 1, 1], [16, 1, 1], [17, 1, 1], [18, 1, 20]])
+  assert.equal(commits.reduce((a, b) => a + b, 0), 37, 'commits count records')
+  const run = db.prepare('SELECT bed_id, device_id, hub_time_ms, code, value, unit, items FROM records WHERE hub_seq = 18').raw().get() as unknown[]
+  assert.deepEqual(run.slice(0, 6), ['c', 'd-c', 100, null, null, null], 'a run row\'s per-observation columns are NULL')
+  assert.deepEqual(unpackRunItems(run[6] as Buffer), Array.from({ length: 20 }, (_, i) => ({ code: 150456, value: 190 + i, unit: '%', deviceTimeMs: 150 + i, deviceSeq: 100 + i, quality: 0 })))
+  assert.equal(c.peekHubSeq, 38)
+  c.close()
+  db.close()
+})
