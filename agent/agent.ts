@@ -134,7 +134,7 @@ class Agent implements RunningAgent {
     }
     // The store: records, their identities and sequences, all in one group commit.
     this.db = openDatabase(cfg.hub.data_dir)
-    this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records }, {
+    this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records, runs: cfg.store.observation_runs }, {
       onCommit: (n, s) => {
         this.metrics.recordsCommitted.inc(n)
         this.outbox.committed(n) // issue 7: running outbox depth

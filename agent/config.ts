@@ -291,6 +291,12 @@ export const configSchema = z.object({
      * HL7 after a lost ACK): must cover the most messages a device keeps in flight. Costs ~100 B each.
      */
     redelivery_window: z.number().int().min(16).max(65_536).default(1024),
+    /**
+     * Issue 23: 'per-message' stores a sender message's consecutive observations of one subject as
+     * ONE row over their hub_seqs (store/commit.ts coalesce), 'off' a row per observation. What is
+     * sent to Kafka, per hub_seq, is the same either way; a store may hold both kinds of row.
+     */
+    observation_runs: z.enum(['off', 'per-message']).default('off'),
     // --- issue 7 (durability) ---
     /** Disk quota of the store in MiB; default: half of the data directory's free space at start. */
     quota_mb: z.number().min(1).optional(),

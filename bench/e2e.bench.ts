@@ -16,7 +16,9 @@
  * BENCH_E2E_CLI runs another build of the agent (a `dist/agent/cli.js` of the commit to compare);
  * BENCH_E2E_NODE_FLAGS adds node flags to the child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`);
  * BENCH_E2E_WORKLOADS picks workloads by observations per message (default `100,1`);
- * BENCH_E2E_KAFKA, JSON, is merged into the agent's `cloud.kafka` (e.g. `{"observations_per_record":1}`).
+ * BENCH_E2E_KAFKA, JSON, is merged into the agent's `cloud.kafka` (e.g. `{"observations_per_record":1}`);
+ * BENCH_E2E_STORE, JSON, into its `store` (e.g. `{"observation_runs":"per-message"}`, issue 23: run rows;
+ * leave it unset for a build that predates the key, which its strict config would refuse).
  * BENCH_E2E_MEM=1 preloads bench/e2e-mem.ts into the agent and adds a `.peak-memory` figure: where
  * the resident memory was at the RSS peak (V8 heap, ArrayBuffers, glibc's arena, the binary).
  */
@@ -187,7 +189,7 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
   const topics = await retrying('creating the bench topics', () => createTopics(brokers, id))
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const beds = Array.from({ length: DEVICES }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
-  const config = { hub: { id: 'bench-e2e', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}`, tokens: [TEST_VIEWER] }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, cloud: { kafka: { brokers, topics, ...(JSON.parse(process.env.BENCH_E2E_KAFKA ?? '{}') as object) } } }
+  const config = { hub: { id: 'bench-e2e', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}`, tokens: [TEST_VIEWER] }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, ...(process.env.BENCH_E2E_STORE ? { store: JSON.parse(process.env.BENCH_E2E_STORE) as object } : {}), cloud: { kafka: { brokers, topics, ...(JSON.parse(process.env.BENCH_E2E_KAFKA ?? '{}') as object) } } }
   writeFileSync(join(dir, 'config.yaml'), YAML.stringify(config), { mode: 0o600 })
   const runtime = deployedAgentRuntime()
   const extra = (process.env.BENCH_E2E_NODE_FLAGS ?? '').split(' ').filter(Boolean)

@@ -5,6 +5,10 @@
  * pipeline.commit-batch.rows-N: the group commit alone (agent/store/commit.ts) writing the same rows
  * with N rows per INSERT statement (1: one statement per row, as before issue 23); CPU per record
  * (user + system) beside the rate, since the rate on a shared machine moves with the fsyncs.
+ * pipeline.commit-batch.runs-100: the same observations as run rows (schema v9, appendRun), 100 per
+ * row as a 100-obs device message would give, packing (store/run-items.ts) included, in transactions
+ * of the same ≈4,096 observations. pipeline.store-read.*: reading them all back in hub_seq order in
+ * pages of 5,000 rows, as the outbox does (rows: raw arrays; runs: rows unpacked item by item).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,7 +24,8 @@ import { createRuleEngine, DEFAULT_RULES } from '../agent/rules/index.js'
 import { createMetrics } from '../agent/serve/metrics.js'
 import { Admissions } from '../agent/store/admissions.js'
 import { GroupCommitter, RecordKind } from '../agent/store/commit.js'
-import { openDatabase } from '../agent/store/db.js'
+import { openDatabase, type Db } from '../agent/store/db.js'
+import { forEachRunItem, packRunItems, type RunItem } from '../agent/store/run-items.js'
 import type { BenchFigure } from './harness.js'
 
 const BEDS = 64
@@ -76,41 +81,106 @@ function rawRate(obs: Observation[]): number {
   return obs.length / s
 }
 
-/** The group commit alone: `rowsPerInsert` rows per INSERT, best of `reps` rounds alternated with the others. */
-function commitOnly(obs: Observation[], rowsPerInsert: number): { rate: number; cpuUsPerRecord: number } {
+/** Observations per run row in the runs variant (issue 23's device message). */
+const RUN = 100
+
+type CommitFigure = { rate: number; cpuUsPerRecord: number; readRate: number; readCpuUsPerRecord: number }
+
+/**
+ * The group commit alone: `rowsPerInsert` rows per INSERT, or (`runs`) RUN observations per row;
+ * then the whole store read back as the outbox reads it. Best of `reps` rounds alternated with the others.
+ */
+function commitOnly(obs: Observation[], rowsPerInsert: number, runs = false): CommitFigure {
   const dir = mkdtempSync(join(tmpdir(), 'bench-commit-'))
   const db = openDatabase(dir)
-  const committer = new GroupCommitter(db, { intervalMs: 2, maxRecords: BATCH, rowsPerInsert })
+  const committer = new GroupCommitter(db, { intervalMs: 2, maxRecords: runs ? Math.round(BATCH / RUN) : BATCH, rowsPerInsert })
   const t0 = Date.now()
   const cpu0 = process.cpuUsage()
   const start = process.hrtime.bigint()
-  for (let i = 0; i < obs.length; i++) {
-    const o = obs[i]!
-    committer.appendRecord(RecordKind.OBSERVATION, `bed-${i % BEDS}`, o.deviceId, null, o.code, o.value, o.unit, o.deviceTimeMs, t0, o.deviceSeq ?? null, o.quality ?? null, null)
+  if (runs) {
+    const items: RunItem[] = new Array<RunItem>(RUN)
+    for (let i = 0; i + RUN <= obs.length; i += RUN) {
+      for (let j = 0; j < RUN; j++) {
+        const o = obs[i + j]!
+        items[j] = { code: o.code, value: o.value, unit: o.unit, deviceTimeMs: o.deviceTimeMs, deviceSeq: o.deviceSeq ?? null, quality: o.quality ?? null }
+      }
+      committer.appendRun(`bed-${i % BEDS}`, obs[i]!.deviceId, null, t0, RUN, packRunItems(items))
+    }
+  } else {
+    for (let i = 0; i < obs.length; i++) {
+      const o = obs[i]!
+      committer.appendRecord(RecordKind.OBSERVATION, `bed-${i % BEDS}`, o.deviceId, null, o.code, o.value, o.unit, o.deviceTimeMs, t0, o.deviceSeq ?? null, o.quality ?? null, null)
+    }
   }
   committer.flush()
   const s = Number(process.hrtime.bigint() - start) / 1e9
   const cpu = process.cpuUsage(cpu0)
+  const read = readAll(db, runs)
+  if (read.observations !== obs.length) throw new Error(`bench: read back ${read.observations} observations of ${obs.length}`)
   db.close()
   rmSync(dir, { recursive: true, force: true })
-  return { rate: obs.length / s, cpuUsPerRecord: (cpu.user + cpu.system) / obs.length }
+  return { rate: obs.length / s, cpuUsPerRecord: (cpu.user + cpu.system) / obs.length, readRate: obs.length / read.s, readCpuUsPerRecord: read.cpuUs / obs.length }
 }
 
-const ROWS_PER_INSERT = [1, 8, 32, 64]
+/** Every observation in hub_seq order, 5,000 rows a page, the outbox's columns (and a run's items). */
+function readAll(db: Db, runs: boolean): { observations: number; s: number; cpuUs: number } {
+  const page = db.prepare(`SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us${runs ? ', n, items' : ''} FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 5000`).raw(true)
+  let count = 0
+  let sum = 0
+  const each = (it: RunItem): void => {
+    sum += it.value ?? 0
+    count++
+  }
+  const cpu0 = process.cpuUsage()
+  const start = process.hrtime.bigint()
+  let after = 0
+  for (;;) {
+    const rows = page.all(after) as unknown[][]
+    if (rows.length === 0) break
+    for (const r of rows) {
+      if (runs) forEachRunItem(r[15] as Buffer, each)
+      else {
+        sum += (r[6] as number | null) ?? 0
+        count++
+      }
+    }
+    const last = rows[rows.length - 1]!
+    after = (last[0] as number) + (runs ? (last[14] as number) - 1 : 0)
+  }
+  const s = Number(process.hrtime.bigint() - start) / 1e9
+  const cpu = process.cpuUsage(cpu0)
+  if (!(sum > 0)) throw new Error('bench: nothing read')
+  return { observations: count, s, cpuUs: cpu.user + cpu.system }
+}
+
+/** rows-N: N rows per INSERT, one observation each; runs-100: one row per RUN observations, 32 rows per INSERT. */
+const VARIANTS: { name: string; rowsPerInsert: number; runs: boolean }[] = [
+  ...[1, 8, 32, 64].map((k) => ({ name: `rows-${k}`, rowsPerInsert: k, runs: false })),
+  { name: `runs-${RUN}`, rowsPerInsert: 32, runs: true },
+]
 
 function commitBatchFigures(obs: Observation[]): BenchFigure[] {
-  const best = new Map<number, { rate: number; cpuUsPerRecord: number }>()
+  const best = new Map<string, CommitFigure>()
   for (let round = 0; round < 3; round++) {
-    for (const k of ROWS_PER_INSERT) {
-      const r = commitOnly(obs, k)
-      const b = best.get(k)
-      best.set(k, { rate: Math.max(b?.rate ?? 0, r.rate), cpuUsPerRecord: Math.min(b?.cpuUsPerRecord ?? Infinity, r.cpuUsPerRecord) })
+    for (const v of VARIANTS) {
+      const r = commitOnly(obs, v.rowsPerInsert, v.runs)
+      const b = best.get(v.name)
+      best.set(v.name, {
+        rate: Math.max(b?.rate ?? 0, r.rate), cpuUsPerRecord: Math.min(b?.cpuUsPerRecord ?? Infinity, r.cpuUsPerRecord),
+        readRate: Math.max(b?.readRate ?? 0, r.readRate), readCpuUsPerRecord: Math.min(b?.readCpuUsPerRecord ?? Infinity, r.readCpuUsPerRecord),
+      })
     }
   }
-  return ROWS_PER_INSERT.map((k) => {
-    const r = best.get(k)!
-    return { name: `pipeline.commit-batch.rows-${k}`, value: r.rate, unit: 'records/s', note: `${r.cpuUsPerRecord.toFixed(2)} CPU µs per record; group commit alone, ${BATCH} records per transaction, ${k} per INSERT, WAL synchronous=FULL, best of 3 alternated` }
+  const commit = VARIANTS.map((v) => {
+    const r = best.get(v.name)!
+    const shape = v.runs ? `${RUN} observations per row, packed, ≈${BATCH} observations per transaction` : `${BATCH} records per transaction, ${v.rowsPerInsert} per INSERT`
+    return { name: `pipeline.commit-batch.${v.name}`, value: r.rate, unit: 'records/s', note: `${r.cpuUsPerRecord.toFixed(2)} CPU µs per record; group commit alone, ${shape}, WAL synchronous=FULL, best of 3 alternated` }
   })
+  const read = [best.get('rows-32')!, best.get(`runs-${RUN}`)!].map((r, i) => ({
+    name: `pipeline.store-read.${i === 0 ? 'rows' : `runs-${RUN}`}`, value: r.readRate, unit: 'records/s',
+    note: `${r.readCpuUsPerRecord.toFixed(2)} CPU µs per record; every stored observation in hub_seq order, 5,000 rows a page${i === 0 ? '' : ', items unpacked one by one'}, best of 3`,
+  }))
+  return [...commit, ...read]
 }
 
 export default async function bench(): Promise<BenchFigure[]> {

@@ -29,6 +29,7 @@ import { AuditAction } from '../audit-actions.js'
 import { readAlarmBody, readAuditBody } from '../store/bodies.js'
 import type { Db } from '../store/db.js'
 import type { Hl7Cursors } from '../store/hl7-cursor.js'
+import { forEachRunItem } from '../store/run-items.js'
 import { buildPcd01, type ChartedValue } from './pcd01.js'
 import { buildPcd04 } from './pcd04.js'
 import type { BedLocation } from './pcd-segments.js'
@@ -70,7 +71,7 @@ export function locationOf(cfg: Config, bedId: string): BedLocation {
   return best ? { pointOfCare: best.point_of_care, room: best.room ?? '', bed: best.bed ?? '' } : { pointOfCare: cfg.hub.id, room: '', bed: bedId }
 }
 
-type ObsRow = [hubSeq: number, admissionId: number | null, code: number, value: number | null, unit: string | null, deviceId: string | null, deviceTimeMs: number | null, hubTimeMs: number, quality: number | null, kind: number, body: Buffer | null]
+type ObsRow = [hubSeq: number, admissionId: number | null, code: number, value: number | null, unit: string | null, deviceId: string | null, deviceTimeMs: number | null, hubTimeMs: number, quality: number | null, kind: number, body: Buffer | null, n: number, items: Buffer | null]
 /** Questionable and re-timed values are charted as unverified (OBX-11 R); any other flag keeps a value out. */
 const CHARTABLE_FLAGS = Quality.QUESTIONABLE | Quality.RETIMED
 /** Records are committed within a group-commit interval of their hub time; a period is closed this long after its end. */
@@ -81,6 +82,8 @@ const CLOSE_GRACE_MS = 2_000
  * device for a week must not make each look read the week. (A skip is a write; not on every look.)
  */
 const SKIP_IDLE_RECORDS = 1_000
+/** The newest record's hub_seq: a run row's last, so a skip never leaves a cursor inside a run. */
+const LAST_SEQ = 'SELECT hub_seq + n - 1 AS s FROM records ORDER BY hub_seq DESC LIMIT 1'
 
 export class ResultsSource implements PcdSource {
   private readonly firstAfter: Statement<[string, number], ObsRow>
@@ -91,12 +94,12 @@ export class ResultsSource implements PcdSource {
   private turn = 0
 
   constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions) {
-    const cols = 'hub_seq, admission_id, code, value, unit, device_id, device_time_ms, hub_time_ms, quality, kind, body'
+    const cols = 'hub_seq, admission_id, code, value, unit, device_id, device_time_ms, hub_time_ms, quality, kind, body, n, items'
     this.firstAfter = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? ORDER BY hub_seq LIMIT 1`).raw(true)
     // Observations and the bed's audit records: a `results-requested` one ends the message early (on demand).
     this.after = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind IN (1, 4) AND hub_seq > ? ORDER BY hub_seq`).raw(true)
-    this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS s FROM records')
-    this.waiting = db.prepare('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ?')
+    this.maxSeq = db.prepare(LAST_SEQ)
+    this.waiting = db.prepare('SELECT COALESCE(SUM(n), 0) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ?')
     this.periodMs = cfg.hl7!.results!.period_s * 1000
   }
 
@@ -118,7 +121,7 @@ export class ResultsSource implements PcdSource {
     const dest = `results/${bedId}`
     const cursor = this.cursors.get(dest)
     const first = this.firstAfter.get(bedId, cursor)
-    if (!first) return idleSkip(dest, cursor, this.maxSeq.get()!.s)
+    if (!first) return idleSkip(dest, cursor, this.maxSeq.get()?.s ?? null)
     let endMs = (Math.floor(first[7] / this.periodMs) + 1) * this.periodMs
     const admissionId = first[1]
     let toSeq = cursor
@@ -142,11 +145,11 @@ export class ResultsSource implements PcdSource {
       }
       if (r[7] >= endMs) break
       if (r[1] !== admissionId) break
-      toSeq = r[0]
-      const q = r[8] ?? 0
-      if (r[3] === null || !Number.isFinite(r[3]) || (q & ~CHARTABLE_FLAGS) !== 0) continue
-      latest.delete(r[2]) // keep the order of the newest values
-      latest.set(r[2], { code: r[2], value: r[3], unit: r[4], deviceId: r[5], timeMs: r[6] ?? r[7], final: q === 0 })
+      // A run row (issue 23) is one message's observations with one hub time and admission: it
+      // goes into the message whole, item by item in hub_seq order, as its rows would have.
+      toSeq = r[0] + r[11] - 1
+      if (r[12] === null) chart(latest, r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+      else forEachRunItem(r[12], (it) => chart(latest, it.code, it.value, it.unit, r[5], it.deviceTimeMs, r[7], it.quality))
     }
     if (!requested && nowMs < endMs + CLOSE_GRACE_MS) return null
     const admission = admissionId === null ? undefined : this.admissions.get(admissionId)
@@ -182,13 +185,13 @@ export class AlarmsSource implements PcdSource {
   constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions) {
     this.nextAlarm = db.prepare<[number], AlarmRow>('SELECT hub_seq, bed_id, admission_id, device_id, hub_time_ms, body FROM records WHERE kind = 3 AND hub_seq > ? ORDER BY hub_seq LIMIT 1').raw(true)
     this.waiting = db.prepare('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE kind = 3 AND hub_seq > ?')
-    this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS s FROM records')
+    this.maxSeq = db.prepare(LAST_SEQ)
   }
 
   next(): Outgoing | Skip | null {
     const cursor = this.cursors.get('alarms')
     const row = this.nextAlarm.get(cursor)
-    if (!row) return idleSkip('alarms', cursor, this.maxSeq.get()!.s)
+    if (!row) return idleSkip('alarms', cursor, this.maxSeq.get()?.s ?? null)
     const [hubSeq, bedId, admissionId, deviceId, , body] = row
     let alarm
     try {
@@ -210,6 +213,14 @@ export class AlarmsSource implements PcdSource {
     const w = this.waiting.get(this.cursors.get('alarms'))!
     return { n: w.n, oldestMs: w.oldest }
   }
+}
+
+/** One observation into the message's latest values, when it is chartable. */
+function chart(latest: Map<number, ChartedValue>, code: number, value: number | null, unit: string | null, deviceId: string | null, deviceTimeMs: number | null, hubTimeMs: number, quality: number | null): void {
+  const q = quality ?? 0
+  if (value === null || !Number.isFinite(value) || (q & ~CHARTABLE_FLAGS) !== 0) return
+  latest.delete(code) // keep the order of the newest values
+  latest.set(code, { code, value, unit, deviceId, timeMs: deviceTimeMs ?? hubTimeMs, final: q === 0 })
 }
 
 function isResultsRequest(r: ObsRow): boolean {

@@ -9,6 +9,13 @@
  * re-sends an unacknowledged PUBLISH).
  */
 import type { Db } from './db.js'
+import { packRunColumns, type RunColumns } from './run-items.js'
+
+/**
+ * How the group commit stores a sender message's observations (config `store.observation_runs`):
+ * 'off', a row each (as before v9); 'per-message', one run row per stretch of one subject (issue 23).
+ */
+export type ObservationRunsMode = 'off' | 'per-message'
 
 export const RecordKind = { OBSERVATION: 1, WAVEFORM: 2, ALARM: 3, AUDIT: 4 } as const
 export type RecordKindCode = (typeof RecordKind)[keyof typeof RecordKind]
@@ -71,8 +78,23 @@ export class GroupCommitter {
   private deviceSeq: Float64Array
   private quality: Float64Array
   private t0Us: Float64Array
+  /** Records (hub_seqs) per pending row: 1, or a run's length (appendRun). */
+  private runN: Uint32Array
+  /** A run row's packed observations (run-items.ts), else null. */
+  private readonly items: (Buffer | null)[]
+  /** Records in the pending batch: Σ runN over its rows (what the commit makes durable). */
+  private records = 0
+  /** Run rows (n > 1 or packed) in the pending batch: the batch then binds the v9 columns. */
+  private runRows = 0
   /** Open `hold`s: while > 0 no size-triggered commit splits the batch. */
   private holds = 0
+  /**
+   * The sender message each pending record came in (its `hold`; 0: appended outside one). With
+   * `runs: 'per-message'` a message's consecutive observations of one subject are written as one
+   * run row (coalesce); records of different messages never share a row.
+   */
+  private msg: Uint32Array
+  private msgGen = 0
   private readonly companions: BatchCompanion[] = []
   /** The last failed batches (hub_seq ranges), for `durableFrom` callers whose records were in one. */
   private readonly failures: { from: number; to: number; error: Error }[] = []
@@ -84,7 +106,7 @@ export class GroupCommitter {
 
   constructor(
     db: Db,
-    private readonly opts: { intervalMs: number; maxRecords: number; rowsPerInsert?: number },
+    private readonly opts: { intervalMs: number; maxRecords: number; rowsPerInsert?: number; runs?: ObservationRunsMode },
     private readonly stats: CommitStats = {},
   ) {
     const cap = (this.capacity = opts.maxRecords)
@@ -101,31 +123,47 @@ export class GroupCommitter {
     this.deviceSeq = new Float64Array(cap)
     this.quality = new Float64Array(cap)
     this.t0Us = new Float64Array(cap)
+    this.runN = new Uint32Array(cap)
+    this.msg = new Uint32Array(cap)
+    this.items = new Array<Buffer | null>(cap).fill(null)
     const k = opts.rowsPerInsert ?? ROWS_PER_INSERT
-    const insertOne = db.prepare(insertSql(1))
-    const insertRows = db.prepare(insertSql(k))
-    const args: unknown[] = new Array<unknown>(k * COLUMNS).fill(null)
-    const one: unknown[] = new Array<unknown>(COLUMNS).fill(null)
+    // Two shapes of statement: batches without run rows bind the 14 columns they always had (the
+    // v9 columns take their defaults); a batch with a run row binds all 16 for every row. (The
+    // wider table costs single rows 0.06-0.1 CPU µs each either way: BENCHMARKS.md, issue 23.)
+    const narrow = { one: db.prepare(insertSql(1, COLUMNS)), rows: db.prepare(insertSql(k, COLUMNS)), width: COLUMNS }
+    const wide = { one: db.prepare(insertSql(1, RUN_COLUMNS)), rows: db.prepare(insertSql(k, RUN_COLUMNS)), width: RUN_COLUMNS }
+    const args: unknown[] = new Array<unknown>(k * RUN_COLUMNS).fill(null)
+    const one: unknown[] = new Array<unknown>(RUN_COLUMNS).fill(null)
+    const narrowArgs = args.slice(0, k * COLUMNS)
+    const narrowOne = one.slice(0, COLUMNS)
+    // Rows take consecutive hub_seqs, a run row as many as it holds records.
     this.writeBatch = db.transaction((firstSeq: number, n: number) => {
+      const s = this.runRows > 0 ? wide : narrow
+      const a = this.runRows > 0 ? args : narrowArgs
+      const o = this.runRows > 0 ? one : narrowOne
+      let seq = firstSeq
       let i = 0
       for (; i + k <= n; i += k) {
-        for (let j = 0; j < k; j++) this.bindRow(args, j * COLUMNS, firstSeq + i + j, i + j)
-        insertRows.run(args)
+        for (let j = 0; j < k; j++) seq += this.bindRow(a, j * s.width, seq, i + j, s === wide)
+        s.rows.run(a)
       }
       for (; i < n; i++) {
-        this.bindRow(one, 0, firstSeq + i, i)
-        insertOne.run(one)
+        seq += this.bindRow(o, 0, seq, i, s === wide)
+        s.one.run(o)
       }
       // Keep no strings or bodies of the batch alive until the next one.
-      args.fill(null)
-      one.fill(null)
+      a.fill(null)
+      o.fill(null)
       for (let c = 0; c < this.companions.length; c++) this.companions[c]!.write()
     })
     this.nextSeq = initialHubSeq(db)
   }
 
-  /** Row `i` of the pending batch as the `records` columns, into `args` from `at` (see insertSql). */
-  private bindRow(args: unknown[], at: number, hubSeq: number, i: number): void {
+  /**
+   * Row `i` of the pending batch as the `records` columns, into `args` from `at` (see insertSql),
+   * with the v9 columns n and items when `wide`; returns how many hub_seqs the row takes.
+   */
+  private bindRow(args: unknown[], at: number, hubSeq: number, i: number, wide: boolean): number {
     args[at] = hubSeq
     args[at + 1] = this.kind[i]!
     args[at + 2] = this.bedId[i]!
@@ -140,6 +178,11 @@ export class GroupCommitter {
     args[at + 11] = orNull(this.quality[i]!)
     args[at + 12] = this.body[i]!
     args[at + 13] = orNull(this.t0Us[i]!)
+    if (!wide) return 1
+    const n = this.runN[i]!
+    args[at + 14] = n
+    args[at + 15] = this.items[i]!
+    return n
   }
 
   /** Adds rows that must commit in the same transaction as the records (see BatchCompanion). */
@@ -150,10 +193,11 @@ export class GroupCommitter {
   /**
    * Keeps everything appended until the matching `release()` in one transaction: one sender
    * message's records and its identity (seen-messages.ts) are durable together or not at all.
-   * Commits the pending batch first when `records` would not fit beside it.
+   * Commits the pending batch first when `records` would not fit beside it (rows: a run counts one).
    */
   hold(records: number): void {
     if (this.holds === 0 && this.count > 0 && this.count + records > this.opts.maxRecords) this.flush()
+    if (this.holds === 0) this.msgGen = this.msgGen === 0xffffffff ? 1 : this.msgGen + 1
     this.holds++
   }
 
@@ -178,6 +222,9 @@ export class GroupCommitter {
     if (this.count === this.capacity) this.grow() // only inside a hold: otherwise a full batch was committed
     const seq = this.nextSeq++
     const i = this.count++
+    this.records++
+    this.runN[i] = 1
+    this.msg[i] = this.holds > 0 ? this.msgGen : 0
     this.kind[i] = kind
     this.bedId[i] = bedId
     this.deviceId[i] = deviceId
@@ -196,20 +243,61 @@ export class GroupCommitter {
     return seq
   }
 
+  /**
+   * Queues `n` observations of one device message as ONE run row (schema v9) and returns its first
+   * hub_seq; the run takes hub_seq .. hub_seq + n - 1. `items` is their packing (run-items.ts), the
+   * caller's promise that it holds exactly `n` items. A run counts as one row toward `maxRecords`:
+   * the commit's cost is per row (SQLite's B-tree insert), not per observation.
+   * The ingest does not call it: with `runs: 'per-message'` the commit builds run rows itself from
+   * the records appended one by one (coalesce), so the rules see each observation as before.
+   */
+  appendRun(bedId: string | null, deviceId: string | null, admissionId: number | null, hubTimeMs: number, n: number, items: Buffer): number {
+    if (this.closed) throw new Error('BEDSIDE_ERR_STORE_CLOSED: the store is closed')
+    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new RangeError(`appendRun: a run holds 1 to 2^32-1 observations, not ${n}`)
+    if (this.count === this.capacity) this.grow()
+    const seq = this.nextSeq
+    this.nextSeq += n
+    const i = this.count++
+    this.records += n
+    this.runRows++
+    this.runN[i] = n
+    this.msg[i] = 0
+    this.kind[i] = RecordKind.OBSERVATION
+    this.bedId[i] = bedId
+    this.deviceId[i] = deviceId
+    this.admissionId[i] = admissionId ?? NaN
+    this.code[i] = NaN
+    this.value[i] = NaN
+    this.unit[i] = null
+    this.deviceTimeMs[i] = NaN
+    this.hubTimeMs[i] = hubTimeMs
+    this.deviceSeq[i] = NaN
+    this.quality[i] = NaN
+    this.t0Us[i] = NaN
+    this.body[i] = null
+    this.items[i] = items
+    if (this.count >= this.opts.maxRecords && this.holds === 0) this.flush()
+    else if (this.timer === null) this.timer = setTimeout(this.onTimer, this.opts.intervalMs)
+    return seq
+  }
+
   /** Doubles the columns for a message larger than a batch (held together, see `hold`). */
   private grow(): void {
     const cap = (this.capacity *= 2)
-    const widen = <T extends Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    const widen = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap)
       b.set(a)
       return b
     }
     this.kind = widen(this.kind, (n) => new Uint8Array(n))
-    for (const col of [this.bedId, this.deviceId, this.unit, this.body] as (unknown[])[]) col.length = cap
+    for (const col of [this.bedId, this.deviceId, this.unit, this.body, this.items] as (unknown[])[]) col.length = cap
     this.bedId.fill(null, this.count)
     this.deviceId.fill(null, this.count)
     this.unit.fill(null, this.count)
     this.body.fill(null, this.count)
+    this.items.fill(null, this.count)
+    this.runN = widen(this.runN, (n) => new Uint32Array(n))
+    this.msg = widen(this.msg, (n) => new Uint32Array(n))
     const f64 = (n: number) => new Float64Array(n)
     this.admissionId = widen(this.admissionId, f64)
     this.code = widen(this.code, f64)
@@ -248,8 +336,9 @@ export class GroupCommitter {
     this.waiters.push(cb)
   }
 
+  /** Records (hub_seqs) waiting for the next commit. */
   get pendingCount(): number {
-    return this.count
+    return this.records
   }
 
   private readonly onTimer = (): void => {
@@ -265,27 +354,98 @@ export class GroupCommitter {
     }
     const n = this.count
     if (n === 0) return
+    const records = this.records
     const waiters = this.waiters
     this.waiters = []
     const t0 = process.hrtime.bigint()
     let failure: Error | null = null
     try {
-      this.writeBatch(this.nextSeq - n, n)
+      const rows = this.opts.runs === 'per-message' ? this.coalesce(n) : n
+      this.writeBatch(this.nextSeq - records, rows)
     } catch (err) {
       failure = err as Error
-      this.failures.push({ from: this.nextSeq - n, to: this.nextSeq - 1, error: failure })
+      this.failures.push({ from: this.nextSeq - records, to: this.nextSeq - 1, error: failure })
       if (this.failures.length > 16) this.failures.shift()
-      this.stats.onError?.(failure, n)
+      this.stats.onError?.(failure, records)
     }
     this.count = 0
+    this.records = 0
+    this.runRows = 0
     // Let go of the strings and buffers of the batch (waveform bodies are large).
     this.bedId.fill(null, 0, n)
     this.deviceId.fill(null, 0, n)
     this.unit.fill(null, 0, n)
     this.body.fill(null, 0, n)
+    this.items.fill(null, 0, n)
     for (let i = 0; i < this.companions.length; i++) this.companions[i]!.settled(failure === null)
-    if (!failure) this.stats.onCommit?.(n, Number(process.hrtime.bigint() - t0) / 1e9)
+    if (!failure) this.stats.onCommit?.(records, Number(process.hrtime.bigint() - t0) / 1e9)
     for (let i = 0; i < waiters.length; i++) waiters[i]!(failure)
+  }
+
+  /**
+   * Rewrites the first `n` pending records in place so that each stretch of two or more
+   * consecutive observations of one sender message with one subject and hub time (same bed,
+   * device, admission) is ONE run row; returns the rows left. Nothing moves in hub_seq: a run row
+   * takes exactly the hub_seqs its records were given at append, so what the sync sends per
+   * hub_seq is what it sent with a row each (issue 23). Done at commit, not at append, so the
+   * ingest and the alarm path are untouched: the rules still see every observation as it comes.
+   */
+  private coalesce(n: number): number {
+    let dst = 0
+    let cols: RunColumns | null = null
+    for (let i = 0; i < n;) {
+      let j = i + 1
+      if (this.joinable(i)) while (j < n && this.sameRun(i, j)) j++
+      if (j - i >= 2) {
+        cols ??= { code: this.code, value: this.value, unit: this.unit, deviceTimeMs: this.deviceTimeMs, deviceSeq: this.deviceSeq, quality: this.quality }
+        const items = packRunColumns(cols, i, j)
+        this.moveRow(i, dst)
+        this.runN[dst] = j - i
+        this.items[dst] = items
+        // The per-observation columns of a run row are NULL: its items hold them (db.ts, v9).
+        this.code[dst] = this.value[dst] = this.deviceTimeMs[dst] = this.deviceSeq[dst] = this.quality[dst] = NaN
+        this.unit[dst] = null
+        this.runRows++
+      } else if (dst !== i) this.moveRow(i, dst)
+      dst++
+      i = j
+    }
+    return dst
+  }
+
+  /** A record that may open or join a run: an observation appended within a message, packable. */
+  private joinable(i: number): boolean {
+    if (this.msg[i] === 0 || this.kind[i] !== RecordKind.OBSERVATION || this.runN[i] !== 1 || this.items[i] !== null || this.body[i] !== null || this.t0Us[i] === this.t0Us[i]) return false
+    const q = this.quality[i]!
+    return isU32(this.code[i]!) && (q !== q || isU32(q)) && fitsUnit(this.unit[i]!)
+  }
+
+  /** Record `j` continues record `i`'s run: same message, subject and hub time. */
+  private sameRun(i: number, j: number): boolean {
+    const a = this.admissionId[i]!
+    const b = this.admissionId[j]!
+    return this.msg[j] === this.msg[i] && this.hubTimeMs[j] === this.hubTimeMs[i] && this.bedId[j] === this.bedId[i] && this.deviceId[j] === this.deviceId[i] &&
+      (a === b || (a !== a && b !== b)) && this.joinable(j)
+  }
+
+  private moveRow(from: number, to: number): void {
+    if (from === to) return
+    this.kind[to] = this.kind[from]!
+    this.bedId[to] = this.bedId[from]!
+    this.deviceId[to] = this.deviceId[from]!
+    this.admissionId[to] = this.admissionId[from]!
+    this.code[to] = this.code[from]!
+    this.value[to] = this.value[from]!
+    this.unit[to] = this.unit[from]!
+    this.deviceTimeMs[to] = this.deviceTimeMs[from]!
+    this.hubTimeMs[to] = this.hubTimeMs[from]!
+    this.deviceSeq[to] = this.deviceSeq[from]!
+    this.quality[to] = this.quality[from]!
+    this.t0Us[to] = this.t0Us[from]!
+    this.body[to] = this.body[from]!
+    this.runN[to] = this.runN[from]!
+    this.items[to] = this.items[from]!
+    this.msg[to] = this.msg[from]!
   }
 
   /** Commits what is pending and refuses further appends. */
@@ -295,31 +455,43 @@ export class GroupCommitter {
   }
 }
 
-/** The columns of `records`, in the order `bindRow` fills them. */
+/** The columns of `records` before v9, in the order `bindRow` fills them; then n and items. */
 const COLUMNS = 14
+const RUN_COLUMNS = 16
 /**
  * Rows per INSERT statement of the group commit. One statement per row cost a call into SQLite and
  * a result object per observation: the commit's INSERT was 21 % of the agent's profile under issue
- * 23's 100-obs load (BENCHMARKS.md). 32 rows (448 parameters, far below SQLite's 32,766) cost the
+ * 23's 100-obs load (BENCHMARKS.md). 32 rows (448 parameters, 512 with run rows, far below SQLite's 32,766) cost the
  * least CPU of 1, 8, 32 and 64 per statement: 1.35 µs per record against 1.88 one by one
  * (`npm run bench -- pipeline`, pipeline.commit-batch). The rest of a batch goes one by one.
  * A failing statement rolls back the whole transaction, as a failing row did.
  */
 const ROWS_PER_INSERT = 32
 
-function insertSql(rows: number): string {
-  const row = `(${new Array(COLUMNS).fill('?').join(',')})`
-  return `INSERT INTO records (hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us) VALUES ${new Array(rows).fill(row).join(',')}`
+function insertSql(rows: number, columns: number): string {
+  const row = `(${new Array(columns).fill('?').join(',')})`
+  const names = 'hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us' + (columns === RUN_COLUMNS ? ', n, items' : '')
+  return `INSERT INTO records (${names}) VALUES ${new Array(rows).fill(row).join(',')}`
 }
+
+const isU32 = (x: number): boolean => x >= 0 && x <= 0xffffffff && Math.floor(x) === x
+
+/** A unit the packed layout holds (≤ 255 bytes of UTF-8); the length test first spares most byteLength calls. */
+const fitsUnit = (u: string | null): boolean => u === null || u.length <= 85 || Buffer.byteLength(u, 'utf8') <= 255
 
 /** NaN marks NULL in the numeric columns. */
 function orNull(x: number): number | null {
   return x === x ? x : null
 }
 
-/** Next hub_seq: above every row ever written, even if retention deleted them (meta.hub_seq_floor). */
+/**
+ * Next hub_seq: above every record ever written, even if retention deleted them (meta.hub_seq_floor).
+ * The last row's run ends highest (rows are written in hub_seq order and runs never overlap); one
+ * step down the rowid B-tree, where MAX(hub_seq + n - 1) would scan the table.
+ */
 function initialHubSeq(db: Db): number {
-  const maxRow = db.prepare('SELECT COALESCE(MAX(hub_seq), 0) AS m FROM records').get() as { m: number }
+  const last = db.prepare('SELECT hub_seq + n - 1 AS m FROM records ORDER BY hub_seq DESC LIMIT 1').get() as { m: number } | undefined
+  const maxRow = { m: last?.m ?? 0 }
   const floor = db.prepare("SELECT value FROM meta WHERE key = 'hub_seq_floor'").get() as { value: string } | undefined
   return Math.max(maxRow.m, floor ? Number(floor.value) : 0) + 1
 }

@@ -25,7 +25,7 @@ import { FieldCipher, fieldPurpose, type KeyRing } from './crypto.js'
 export type Db = Database.Database
 
 /** Bump with a migration in `migrations` below. */
-export const SCHEMA_VERSION = 8
+export const SCHEMA_VERSION = 9
 
 export class StoreError extends Error {
   constructor(readonly code: 'BEDSIDE_ERR_STORE_CORRUPT' | 'BEDSIDE_ERR_STORE_NEWER' | 'BEDSIDE_ERR_STORE_OPEN', readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -177,6 +177,15 @@ const migrations: ReadonlyArray<(db: Db) => void> = [
     db.exec(`
       ALTER TABLE admissions ADD COLUMN stay_of INTEGER;
       ALTER TABLE admissions ADD COLUMN stay_start_ms INTEGER;
+    `)
+  },
+  // v8 → v9 (issue 23): run rows. A row may hold a device message's observations as one run
+  // covering hub_seq .. hub_seq + n - 1, packed in `items` (run-items.ts; the per-observation
+  // columns code..quality are then NULL). Existing rows are single records (n 1, items NULL).
+  (db) => {
+    db.exec(`
+      ALTER TABLE records ADD COLUMN n INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE records ADD COLUMN items BLOB;
     `)
   },
 ]

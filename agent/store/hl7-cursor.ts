@@ -21,7 +21,8 @@ export class Hl7Cursors {
     this.setOne = db.prepare('UPDATE hl7_cursor SET hub_seq = ? WHERE dest = ? AND hub_seq < ?')
     this.deadInsert = db.prepare('INSERT OR IGNORE INTO hl7_dead_letter (dest, control_id, from_seq, to_seq, reason, at_ms) VALUES (?, ?, ?, ?, ?, ?)')
     this.deadCount = db.prepare<[string, string], { n: number }>('SELECT COUNT(*) AS n FROM hl7_dead_letter WHERE dest = ? OR dest LIKE ?')
-    this.maxSeq = db.prepare<[], { s: number | null }>('SELECT MAX(hub_seq) AS s FROM records')
+    // The newest record's hub_seq: a run row's last (never a cursor inside a run).
+    this.maxSeq = db.prepare<[], { s: number | null }>('SELECT hub_seq + n - 1 AS s FROM records ORDER BY hub_seq DESC LIMIT 1')
   }
 
   /**
@@ -31,7 +32,7 @@ export class Hl7Cursors {
   get(dest: string): number {
     const row = this.getOne.get(dest)
     if (row) return row.hub_seq
-    this.insertOne.run(dest, this.maxSeq.get()!.s ?? 0)
+    this.insertOne.run(dest, this.maxSeq.get()?.s ?? 0)
     return this.getOne.get(dest)!.hub_seq
   }
 
@@ -60,7 +61,7 @@ export interface Hl7QueueEntry { readonly dest: string; readonly cursor: number;
 export function hl7QueueReport(db: Db): Hl7QueueEntry[] {
   const cursors = db.prepare('SELECT dest, hub_seq FROM hl7_cursor ORDER BY dest').all() as { dest: string; hub_seq: number }[]
   const alarms = db.prepare<[number], { n: number; oldest: number | null }>('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE kind = 3 AND hub_seq > ?')
-  const results = db.prepare<[string, number], { n: number; oldest: number | null }>('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ?')
+  const results = db.prepare<[string, number], { n: number; oldest: number | null }>('SELECT COALESCE(SUM(n), 0) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ?')
   const dead = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM hl7_dead_letter WHERE dest = ?')
   return cursors.map((c) => {
     const w = c.dest === 'alarms' ? alarms.get(c.hub_seq)! : results.get(c.dest.slice('results/'.length), c.hub_seq)!

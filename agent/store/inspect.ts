@@ -36,7 +36,7 @@ export interface QueueReport {
 
 export function queueReport(db: Db): QueueReport {
   const cursor = (db.prepare('SELECT hub_seq FROM sync_cursor WHERE id = 1').get() as { hub_seq: number }).hub_seq
-  const byKind = (db.prepare('SELECT kind, COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind ORDER BY kind').all(cursor) as { kind: number; n: number; oldest: number }[])
+  const byKind = (db.prepare('SELECT kind, SUM(n) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind ORDER BY kind').all(cursor) as { kind: number; n: number; oldest: number }[])
     .map((r) => ({ kind: r.kind, n: r.n, oldestMs: r.oldest }))
   const meta = new Meta(db)
   const json = <T>(key: string): T | null => {

@@ -6,6 +6,7 @@
  */
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
+import { countRunItems, forEachRunItem, RunItemsError } from './run-items.js'
 
 /**
  * One unsynced record as better-sqlite3 returns it in raw mode: an array in the column order of
@@ -27,6 +28,10 @@ export type OutboxRow = [
   quality: number | null,
   body: Buffer | null,
   t0Us: number | null,
+  /** Schema v9: the records (hub_seqs) the row holds; > 1 only for a run row. */
+  n?: number,
+  /** A run row's packed observations (run-items.ts), else null. */
+  items?: Buffer | null,
 ]
 
 /** Positions of the columns in an `OutboxRow`. */
@@ -45,7 +50,51 @@ export const Col = {
   QUALITY: 11,
   BODY: 12,
   T0_US: 13,
+  N: 14,
+  ITEMS: 15,
 } as const
+
+/** Records (hub_seqs) a row holds: 1, or a run row's n. */
+export function recordsOf(row: OutboxRow): number {
+  return row[Col.N] ?? 1
+}
+
+/** The hub_seq of a row's last record (a run row covers hub_seq .. hub_seq + n - 1). */
+export function lastSeqOf(row: OutboxRow): number {
+  return row[Col.HUB_SEQ] + (row[Col.N] ?? 1) - 1
+}
+
+/**
+ * Calls `each` with every record of `row` as a row of its own, in hub_seq order: the row itself,
+ * or, for a run row, one row per packed item with its hub_seq and observation columns, the
+ * rest (kind, bed, device, admission, hub time) the run's. What a reader sees is then what it saw
+ * when the store held a row per observation. The item rows are one array reused between calls:
+ * keep copies, not the array. Throws RunItemsError for a packed run this agent cannot read.
+ */
+export function forEachRecord(row: OutboxRow, each: (record: OutboxRow) => void): void {
+  const items = row[Col.ITEMS]
+  if (items === undefined || items === null) {
+    each(row)
+    return
+  }
+  const first = row[Col.HUB_SEQ]
+  // Checked whole first: a reader acts on all of a run's records or, when it cannot be read, none.
+  const count = countRunItems(items)
+  if (count !== recordsOf(row)) throw new RunItemsError(`run row ${first} says ${recordsOf(row)} observations but packs ${count}`)
+  const r: OutboxRow = [...row]
+  r[Col.N] = 1
+  r[Col.ITEMS] = null
+  forEachRunItem(items, (item, i) => {
+    r[Col.HUB_SEQ] = first + i
+    r[Col.CODE] = item.code
+    r[Col.VALUE] = item.value
+    r[Col.UNIT] = item.unit
+    r[Col.DEVICE_TIME_MS] = item.deviceTimeMs
+    r[Col.DEVICE_SEQ] = item.deviceSeq
+    r[Col.QUALITY] = item.quality
+    each(r)
+  })
+}
 
 export class Outbox {
   private readonly readAfter: Statement<[number, number], OutboxRow>
@@ -63,13 +112,13 @@ export class Outbox {
   private unsynced: number
 
   constructor(db: Db) {
-    this.readAfter = db.prepare<[number, number], OutboxRow>('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?').raw(true)
+    this.readAfter = db.prepare<[number, number], OutboxRow>('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us, n, items FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?').raw(true)
     this.setCursor = db.prepare('UPDATE sync_cursor SET hub_seq = ? WHERE id = 1')
-    this.countAfter = db.prepare('SELECT COUNT(*) AS n FROM records WHERE hub_seq > ?')
+    this.countAfter = db.prepare('SELECT COALESCE(SUM(n), 0) AS n FROM records WHERE hub_seq > ?')
     this.oldestAfter = db.prepare('SELECT MIN(hub_time_ms) AS t FROM (SELECT hub_time_ms FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1)')
     this.unsynced = 0
     this.anyAfter = db.prepare('SELECT 1 AS one FROM records WHERE hub_seq > ? LIMIT 1')
-    this.countByKind = db.prepare('SELECT kind, COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind')
+    this.countByKind = db.prepare('SELECT kind, SUM(n) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind')
     this.cursorSeq = (db.prepare('SELECT hub_seq FROM sync_cursor WHERE id = 1').get() as { hub_seq: number }).hub_seq
     this.unsynced = this.countAfter.get(this.cursorSeq)!.n
   }
@@ -79,14 +128,19 @@ export class Outbox {
     return this.cursorSeq
   }
 
-  /** Up to `limit` unsynced rows after `afterSeq` (default: the cursor), oldest first. */
+  /**
+   * Up to `limit` unsynced rows after `afterSeq` (default: the cursor), oldest first. A run row
+   * holds several records (`recordsOf`, `forEachRecord`); `afterSeq` is always a row's last hub_seq
+   * (the cursor moves to `lastSeqOf` a row), so no run is ever cut by the read.
+   */
   read(limit: number, afterSeq = this.cursorSeq): OutboxRow[] {
     return this.readAfter.all(afterSeq, limit)
   }
 
   /**
-   * Records that Kafka acknowledged everything up to and including `hubSeq` (`records` rows: the
-   * batch just sent; recounted when not given). Durable at return.
+   * Records that Kafka acknowledged everything up to and including `hubSeq` (`records`: the
+   * records, not rows, of the batch just sent; recounted when not given). `hubSeq` is the last
+   * hub_seq of a row (`lastSeqOf`): a run is acknowledged whole or not at all. Durable at return.
    */
   advance(hubSeq: number, records?: number): void {
     if (hubSeq <= this.cursorSeq) return

@@ -29,15 +29,17 @@ export interface QuotaPass { usedBytes: number; deletedSynced: number; shed: num
 
 const CHUNK = 2000
 
-interface Candidate { seq: number; bytes: number }
-interface Pick { n: number; lo: number; hi: number }
+/** A row: its first hub_seq, its last (a run row covers seq .. last), its bytes. */
+interface Candidate { seq: number; last: number; bytes: number }
+/** n rows from lo to hi (first hub_seqs); last: the last hub_seq they cover. */
+interface Pick { n: number; lo: number; hi: number; last: number }
 
 /** The shortest oldest-first prefix of `rows` worth at least `bytes` (all of them if less). */
 function take(rows: readonly Candidate[], bytes: number): Pick {
   let sum = 0
   let n = 0
   while (n < rows.length && sum < bytes) sum += rows[n++]!.bytes
-  return n === 0 ? { n: 0, lo: 0, hi: 0 } : { n, lo: rows[0]!.seq, hi: rows[n - 1]!.seq }
+  return n === 0 ? { n: 0, lo: 0, hi: 0, last: 0 } : { n, lo: rows[0]!.seq, hi: rows[n - 1]!.seq, last: rows[n - 1]!.last }
 }
 
 /** Bytes of the database's live pages (what the quota counts). */
@@ -67,10 +69,12 @@ export class StoreQuota {
     this.pageCount = db.prepare('SELECT page_count AS n FROM pragma_page_count()')
     this.freePages = db.prepare('SELECT freelist_count AS n FROM pragma_freelist_count()')
     this.pageSize = db.pragma('page_size', { simple: true }) as number
-    // Row cost ≈ its blob + ~64 bytes of columns and b-tree overhead: enough to pick how many to delete.
-    this.synced = db.prepare('SELECT hub_seq AS seq, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq <= ? ORDER BY hub_seq LIMIT ?')
+    // Row cost ≈ its blobs (a run row's packed items too) + ~64 bytes of columns and b-tree
+    // overhead: enough to pick how many to delete. The cursor is always a row's last hub_seq
+    // (outbox.ts), so a run row at or below it is acknowledged whole.
+    this.synced = db.prepare('SELECT hub_seq AS seq, hub_seq + n - 1 AS last, COALESCE(length(body), 0) + COALESCE(length(items), 0) + 64 AS bytes FROM records WHERE hub_seq <= ? ORDER BY hub_seq LIMIT ?')
     this.deleteSynced = db.prepare('DELETE FROM records WHERE hub_seq BETWEEN ? AND ?')
-    this.waves = db.prepare(`SELECT hub_seq AS seq, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq > ? AND kind = ${RecordKind.WAVEFORM} ORDER BY hub_seq LIMIT ?`)
+    this.waves = db.prepare(`SELECT hub_seq AS seq, hub_seq AS last, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq > ? AND kind = ${RecordKind.WAVEFORM} ORDER BY hub_seq LIMIT ?`)
     this.deleteWaves = db.prepare(`DELETE FROM records WHERE hub_seq > ? AND hub_seq <= ? AND kind = ${RecordKind.WAVEFORM}`)
     this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS m FROM records')
   }
@@ -124,7 +128,8 @@ export class StoreQuota {
       const pick = take(this.synced.all(this.outbox.cursor, CHUNK), overBytes)
       if (pick.n === 0) return false
       this.deleteSynced.run(pick.lo, pick.hi)
-      this.meta.raise(MetaKey.HUB_SEQ_FLOOR, pick.hi)
+      // The last hub_seq of the last row deleted: a run's end, so none of its hub_seqs is given again.
+      this.meta.raise(MetaKey.HUB_SEQ_FLOOR, pick.last)
       return true
     })()
   }

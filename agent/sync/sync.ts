@@ -23,6 +23,11 @@
  *   dedupe each by (hub_id, hub_seq)). On issue 23's 100-obs/message MQTT load this cut the Kafka
  *   records 830-fold and the agent's CPU per observation from 8.5 to 6.1 s per million (medians,
  *   `npm run bench -- e2e`, BENCHMARKS.md; 5.3 with the one-pass run encoder of proto/run-encoder.ts).
+ * - Run rows in the store (issue 23, `store.observation_runs`): a row may hold a message's
+ *   observations over consecutive hub_seqs. The sync hands on each of its records as the row it
+ *   would have had (outbox.ts forEachRecord), so the Envelopes per hub_seq are those of a row each;
+ *   a batch takes whole rows only and the cursor moves to a row's last hub_seq, so a run row is
+ *   acknowledged whole or re-sent whole.
  */
 import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
@@ -30,12 +35,13 @@ import type { Logger } from 'pino'
 import type { Metrics } from '../serve/metrics.js'
 import type { DeadLetterEntry, LocalDeadLetter } from '../store/dead-letter.js'
 import { RecordKind } from '../store/commit.js'
-import { Col, type Outbox, type OutboxRow } from '../store/outbox.js'
+import { Col, forEachRecord, lastSeqOf, recordsOf, type Outbox, type OutboxRow } from '../store/outbox.js'
 import { SCHEMA_VERSION, SCHEMA_VERSION_RUN } from '../../proto/codec.js'
 import { SyncRejectError, TOPIC_OF_KIND, type EnvelopeEncoder, type ObservationItem, type TopicName } from './envelope.js'
 import { AdaptiveBatch, SyncRate } from './flow.js'
 import { MemoizedDefaultPartitioner } from './kafka.js'
 import { ObservationRuns } from './runs.js'
+import { RunItemsError } from '../store/run-items.js'
 import type { WireFormat } from './wire-format.js'
 
 /** Rows read and encoded between two turns of the event loop (about 2.6 ms of observations). */
@@ -56,7 +62,7 @@ const RUN_ITEM_WEIGHT = 0.25
 /** One batch read from the outbox and encoded, ready for one sendBatch. */
 interface PreparedBatch {
   readonly lastSeq: number
-  /** Outbox rows read. */
+  /** Records (hub_seqs) read: a run row counts its n. */
   readonly records: number
   /** What the batch counts toward the adaptive batch size (RUN_ITEM_WEIGHT). */
   readonly weight: number
@@ -106,6 +112,12 @@ export class CloudSync {
   private failingSince: number | null = null
   private readonly batch: AdaptiveBatch
   readonly rate = new SyncRate(10_000)
+  /**
+   * Records per row in the last slice read (run rows hold many): the next read asks for about as
+   * many rows as the batch still takes. Starting each batch at 1 read five times the rows a batch
+   * of runs of 100 takes, and the read was then 6.7 % of the 100-obs e2e profile.
+   */
+  private recordsPerRow = 1
 
   constructor(
     private readonly kafka: Kafka,
@@ -219,38 +231,69 @@ export class CloudSync {
     const runs = perRecord > 1 ? new ObservationRuns(perRecord) : null
     let lastSeq = afterSeq
     let records = 0
-    /** Toward `limit`: 1 per row, RUN_ITEM_WEIGHT per observation that joins a run. */
+    /** Toward `limit`: 1 per record, RUN_ITEM_WEIGHT per observation that joins a run. */
     let weight = 0
+    const onRecord = (row: OutboxRow): void => {
+      if (runs !== null && row[Col.KIND] === RecordKind.OBSERVATION) {
+        runs.add(this.encoder.observationItem(row))
+        weight += RUN_ITEM_WEIGHT
+        return
+      }
+      weight++
+      const e = this.encodeOrReject(row, rejected)
+      if (e === null) return
+      if (e.deadLetter) {
+        push(byTopic, e.topic, { key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength), headers: e.headers })
+        return
+      }
+      push(byTopic, e.topic, this.record(e.topic, e.key, e.value, SCHEMA_VERSION))
+      const name = TOPIC_OF_KIND[row[Col.KIND]]
+      if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1)
+    }
     while (weight < limit) {
-      const want = Math.min(PREPARE_SLICE, Math.ceil((limit - weight) / (runs === null ? 1 : RUN_ITEM_WEIGHT)))
+      const wantRecords = Math.ceil((limit - weight) / (runs === null ? 1 : RUN_ITEM_WEIGHT))
+      const want = Math.min(PREPARE_SLICE, Math.ceil(wantRecords / this.recordsPerRow))
       const rows = this.outbox.read(want, lastSeq)
       if (rows.length === 0) break
-      lastSeq = rows[rows.length - 1]![Col.HUB_SEQ]
-      this.outbox.markInFlight(lastSeq)
-      for (const row of rows) {
-        if (runs !== null && row[Col.KIND] === RecordKind.OBSERVATION) {
-          runs.add(this.encoder.observationItem(row))
-          weight += RUN_ITEM_WEIGHT
-          continue
-        }
-        weight++
-        const e = this.encodeOrReject(row, rejected)
-        if (e === null) continue
-        if (e.deadLetter) {
-          push(byTopic, e.topic, { key: e.key, value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength), headers: e.headers })
-          continue
-        }
-        push(byTopic, e.topic, this.record(e.topic, e.key, e.value, SCHEMA_VERSION))
-        const name = TOPIC_OF_KIND[row[Col.KIND]]
-        if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1)
+      // Whole rows only, each a record or a whole run (runs.ts: a run never spans two cursor
+      // positions); the batch stops at the row that fills it, so it exceeds `limit` by less than
+      // one run row. Read, taken and marked in flight in one synchronous step (quota.ts).
+      let taken = 0
+      let sliceRecords = 0
+      while (taken < rows.length && weight < limit) {
+        const row = rows[taken++]!
+        this.eachRecordOrReject(row, onRecord, byTopic, rejected)
+        sliceRecords += recordsOf(row)
       }
-      records += rows.length
-      if (rows.length < want) break
+      lastSeq = lastSeqOf(rows[taken - 1]!)
+      this.outbox.markInFlight(lastSeq)
+      records += sliceRecords
+      this.recordsPerRow = Math.max(1, sliceRecords / taken)
+      if (taken < rows.length || rows.length < want) break
       await setImmediate()
     }
     if (records === 0) return null
     if (runs !== null && runs.size > 0) await this.encodeRuns(runs, byTopic, counts, rejected)
     return { lastSeq, records, weight, counts, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), rejected }
+  }
+
+  /**
+   * `forEachRecord` of a row, or, for a run row whose packed items this agent cannot read (another
+   * layout version, a truncated blob: nothing of it was handed on, forEachRecord checks it whole),
+   * every hub_seq of the run set aside like a row no retry can encode, each with its notice.
+   */
+  private eachRecordOrReject(row: OutboxRow, each: (r: OutboxRow) => void, byTopic: Map<string, Message[]>, rejected: DeadLetterEntry[]): void {
+    try {
+      forEachRecord(row, each)
+    } catch (err) {
+      if (!(err instanceof RunItemsError) || this.opts.deadLetter === undefined) throw err
+      const topic = this.opts.deadLetterTopic
+      const first = row[Col.HUB_SEQ]
+      for (let seq = first; seq <= lastSeqOf(row); seq++) {
+        rejected.push({ hubSeq: seq, kind: row[Col.KIND], reason: 'bad-body', detail: err.message })
+        if (topic !== undefined) push(byTopic, topic, { key: `${this.encoder.hubId}/${seq}`, value: Buffer.from(this.encoder.rejectedNotice([seq, ...row.slice(1)] as OutboxRow)), headers: { 'bedside-reason': 'bad-body', 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' } })
+      }
+    }
   }
 
   /**

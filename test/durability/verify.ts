@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3'
 import type cassandra from 'cassandra-driver'
 import { codeOf } from '../../drivers/codes.js'
 import { decodeEnvelope } from '../../proto/codec.js'
+import { forEachRunItem } from '../../agent/store/run-items.js'
 import { readAllMessages } from '../support/kafka-scan.js'
 import { waitFor, metricValue } from '../support/agent-process.js'
 import { countRows, groupLag, testKafka, type CloudSetup } from '../support/cloud-process.js'
@@ -60,7 +61,11 @@ export async function checkExactlyOnce(cql: cassandra.Client, keyspace: string, 
 /** Per acknowledged message of `load`: its observations in the agent's store, exactly `perMessage` rows each. */
 export function storeExactness(db: Database.Database, load: WardLoad): { acked: number; missing: number; doubled: number } {
   const rows = new Map<string, number>()
-  for (const [device, seq, n] of db.prepare('SELECT device_id, device_seq, COUNT(*) FROM records WHERE kind = 1 GROUP BY device_id, device_seq').raw().iterate() as IterableIterator<[string, number, number]>) rows.set(`${device}/${seq}`, n)
+  for (const [device, seq, n] of db.prepare('SELECT device_id, device_seq, COUNT(*) FROM records WHERE kind = 1 AND items IS NULL GROUP BY device_id, device_seq').raw().iterate() as IterableIterator<[string, number, number]>) rows.set(`${device}/${seq}`, n)
+  // Run rows (store.observation_runs: per-message): each packed observation counts as a row would.
+  for (const [device, items] of db.prepare('SELECT device_id, items FROM records WHERE kind = 1 AND items IS NOT NULL').raw().iterate() as IterableIterator<[string, Buffer]>) {
+    forEachRunItem(items, (it) => rows.set(`${device}/${it.deviceSeq}`, (rows.get(`${device}/${it.deviceSeq}`) ?? 0) + 1))
+  }
   let acked = 0
   let missing = 0
   let doubled = 0
