@@ -26,6 +26,15 @@ export interface RetryHooks {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
+/**
+ * How often a batch being written offers kafkajs a heartbeat (kafkajs sends one only when its
+ * heartbeat_interval has passed). kafkajs heartbeats from its fetch loop, which waits while
+ * eachBatch runs: a batch whose writes outlast session_timeout_ms (a full 1 MB fetch caught up
+ * after an outage, on a loaded cluster) got the writer evicted from its group, its offsets refused,
+ * the batch re-delivered and written again, over and over (the 600 s outage of the cluster faults).
+ */
+const HEARTBEAT_EVERY_MS = 500
+
 export class CqlSink {
   private readonly limiter: Limiter
   private readonly batchOptions: cassandra.QueryOptions
@@ -44,6 +53,17 @@ export class CqlSink {
 
   /** Writes every request; failed ones are retried up to `write_attempts` in all. */
   async write(requests: readonly CqlRequest[], hooks: RetryHooks): Promise<SinkResult> {
+    // A rebalance or a stopped consumer makes heartbeat() throw; the batch then sees isRunning()/
+    // isStale() false and its offsets are not committed, so nothing is lost by ignoring it here.
+    const beat = setInterval(() => void hooks.heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS)
+    try {
+      return await this.writeWithRetries(requests, hooks)
+    } finally {
+      clearInterval(beat)
+    }
+  }
+
+  private async writeWithRetries(requests: readonly CqlRequest[], hooks: RetryHooks): Promise<SinkResult> {
     let pending = requests
     let backoffMs = this.cfg.retry_initial_ms
     for (let attempt = 1; ; attempt++) {

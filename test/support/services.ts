@@ -75,3 +75,14 @@ export async function stopKafka(): Promise<void> {
 export async function startKafka(): Promise<void> {
   await runServices('start', 'kafka')
 }
+
+/**
+ * The JVM pid of the Cassandra node at CASSANDRA_CONTACT (the single node of `services.sh`), for
+ * tests that hang it with SIGSTOP: its sockets stay open and nothing answers.
+ */
+export async function cassandraPid(): Promise<number> {
+  const { stdout } = await execFileAsync('bash', [SERVICES_SCRIPT, 'status'], { timeout: SCRIPT_TIMEOUT_MS })
+  const m = /^cassandra: running pid (\d+) on (\S+)$/m.exec(stdout)
+  if (!m || m[2] !== cassandraContact()) throw new ServicesError('SERVICES_SCRIPT_FAILED', `no running single-node Cassandra at CASSANDRA_CONTACT=${cassandraContact()}`)
+  return Number(m[1])
+}
