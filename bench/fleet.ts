@@ -15,12 +15,12 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import Database from 'better-sqlite3'
 import cassandra from 'cassandra-driver'
 import { Kafka, logLevel } from 'kafkajs'
 import YAML from 'yaml'
 import { freePort, metricValue, spawnCli, startAgentProcess, tempDir, waitFor, type AgentHandle, type ChildHandle } from '../test/support/agent-process.js'
 import { DevicePublisher } from './fleet-publisher.js'
+import { openRecordView } from '../test/support/records.js'
 
 export interface FleetOptions {
   readonly agents: number
@@ -200,10 +200,11 @@ export class Fleet {
     }
     const hubs: HubCheck[] = []
     for (const w of this.wards) {
-      const db = new Database(join(w.dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
+      // record_view: one row per hub_seq, a run row (store.observation_runs) read as its records.
+      const db = openRecordView(join(w.dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
       try {
         const seen = new Set<string>()
-        for (const [dev, seq] of db.prepare('SELECT DISTINCT device_id, device_seq FROM records WHERE kind IN (1, 2) AND device_seq IS NOT NULL').raw().iterate() as IterableIterator<[string, number]>) seen.add(`${dev}/${seq}`)
+        for (const [dev, seq] of db.prepare('SELECT DISTINCT device_id, device_seq FROM record_view WHERE kind IN (1, 2) AND device_seq IS NOT NULL').raw().iterate() as IterableIterator<[string, number]>) seen.add(`${dev}/${seq}`)
         let acked = 0
         let notStored = 0
         for (const d of w.devices) {
@@ -216,7 +217,7 @@ export class Fleet {
         const cql = inCql.get(w.hub) ?? new Map<number, number>()
         let stored = 0
         let missing = 0
-        for (const [seq] of db.prepare('SELECT hub_seq FROM records').raw().iterate() as IterableIterator<[number]>) {
+        for (const [seq] of db.prepare('SELECT hub_seq FROM record_view').raw().iterate() as IterableIterator<[number]>) {
           if (dead.has(seq)) continue
           stored++
           if (!cql.has(seq)) missing++

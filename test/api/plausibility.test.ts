@@ -8,7 +8,6 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
-import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
 import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
@@ -16,6 +15,7 @@ import { parseConfig } from '../../agent/config.js'
 import { codeOf } from '../../drivers/codes.js'
 import { Quality } from '../../drivers/records.js'
 import { tempDir, waitFor } from '../support/agent-process.js'
+import { openRecordView } from '../support/records.js'
 
 const BED = 'pl-01'
 const DEVICE = 'pl-mon-01'
@@ -46,9 +46,9 @@ async function publishSeconds(fromS: number, obs: (s: number) => unknown[]): Pro
 }
 
 function storedRows(): { code: number; value: number | null; quality: number }[] {
-  const db = new Database(join(dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
+  const db = openRecordView(join(dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
   try {
-    return db.prepare('SELECT code, value, quality FROM records WHERE kind = 1 AND bed_id = ? ORDER BY hub_seq').all(BED) as { code: number; value: number | null; quality: number }[]
+    return db.prepare('SELECT code, value, quality FROM record_view WHERE kind = 1 AND bed_id = ? ORDER BY hub_seq').all(BED) as { code: number; value: number | null; quality: number }[]
   } finally {
     db.close()
   }

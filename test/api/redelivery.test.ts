@@ -7,7 +7,6 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
 import { pino } from 'pino'
 import { startAgent, type RunningAgent } from '../../agent/agent.js'
@@ -15,6 +14,7 @@ import { parseConfig } from '../../agent/config.js'
 import { mllpFrame } from '../../drivers/serial/hl7/mllp.js'
 import { buildOru } from '../../drivers/sim/hl7-message.js'
 import { freePort, metricValue, TEST_VIEWER, tempDir, waitFor } from '../support/agent-process.js'
+import { openRecordView } from '../support/records.js'
 
 const TOKEN = 'redelivery-nurse-token'
 let agent: RunningAgent
@@ -26,11 +26,14 @@ const http = () => `http://127.0.0.1:${agent.httpPort}`
 const broker = () => `mqtt://127.0.0.1:${agent.mqttPort}`
 const device = (clientId: string) => mqtt.connectAsync(broker(), { username: 'rd-mon', password: 'rd-mon-secret', clientId, reconnectPeriod: 0, protocolVersion: 4 })
 
-/** Rows of `device` in the store matching a condition (the agent keeps writing; WAL lets us read). */
+/**
+ * Records in the store matching a condition, one per hub_seq (a run row counts as its records);
+ * the agent keeps writing, WAL lets us read.
+ */
 function count(where: string, ...args: unknown[]): number {
-  const db = new Database(join(dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
+  const db = openRecordView(join(dataDir, 'bedside.db'), { readonly: true, fileMustExist: true })
   try {
-    return (db.prepare(`SELECT COUNT(*) AS n FROM records WHERE ${where}`).get(...args) as { n: number }).n
+    return (db.prepare(`SELECT COUNT(*) AS n FROM record_view WHERE ${where}`).get(...args) as { n: number }).n
   } finally {
     db.close()
   }
@@ -173,8 +176,8 @@ describe('device sequence', () => {
     a = await startAgent(cfg, { log: pino({ level: 'silent' }) })
     await publish(a, [13])
     await a.stop()
-    const db = new Database(join(dir, 'bedside.db'), { readonly: true })
-    const seqs = (db.prepare("SELECT device_seq FROM records WHERE device_id = 'sq-mon' ORDER BY hub_seq").raw().all() as [number][]).map(([s]) => s)
+    const db = openRecordView(join(dir, 'bedside.db'), { readonly: true })
+    const seqs = (db.prepare("SELECT device_seq FROM record_view WHERE device_id = 'sq-mon' ORDER BY hub_seq").raw().all() as [number][]).map(([s]) => s)
     db.close()
     assert.deepEqual(seqs, [1, 2, 3])
   })

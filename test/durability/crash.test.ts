@@ -4,7 +4,8 @@
  * in `npm run soak`). The devices behave like real MQTT clients: after each reconnect they re-send,
  * with DUP, every message whose PUBACK they did not get (load.ts). Afterwards every acknowledged
  * observation is in the store and in Cassandra exactly once, and the store passes PRAGMA
- * integrity_check.
+ * integrity_check. The store here keeps a row per observation (`store.observation_runs: off`, the
+ * fallback); crash-runs.test.ts is the same loop with run rows, the default.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -35,7 +36,8 @@ after(async () => {
 })
 
 test(`durability: ${KILLS} SIGKILLs under a ${BEDS}-bed load lose no acknowledged record and duplicate none`, { skip: needsServices }, async () => {
-  const config = { beds: wardBeds(BEDS), cloud: { kafka: { brokers: kafkaBrokers(), topics: cloud.agentTopics } } }
+  // The fallback store layout, a row per observation: run rows (the default) have crash-runs.test.ts.
+  const config = { beds: wardBeds(BEDS), store: { observation_runs: 'off' }, cloud: { kafka: { brokers: kafkaBrokers(), topics: cloud.agentTopics } } }
   agent = await startAgentProcess(config)
   const where = { dir: agent.dir, httpPort: Number(new URL(agent.http).port), mqttPort: Number(new URL(agent.mqtt).port) }
   await admitAll(agent.http, BEDS)

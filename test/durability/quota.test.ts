@@ -10,6 +10,7 @@ import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { codeOf } from '../../drivers/codes.js'
 import { metricValue, spawnCli, startAgentProcess, waitFor } from '../support/agent-process.js'
+import { openRecordView } from '../support/records.js'
 import type { MqttClient } from 'mqtt'
 import { admitAll, connectDevice, wardBeds } from '../support/ward.js'
 import { readAlarmBody, readAuditBody } from '../../agent/store/bodies.js'
@@ -85,11 +86,11 @@ test('durability: a small quota filled by an outage sheds waveforms oldest-first
     c.end(true)
     await agent.stop()
 
-    const db = new Database(join(agent.dir, 'data', 'bedside.db'), { readonly: true })
+    const db = openRecordView(join(agent.dir, 'data', 'bedside.db'), { readonly: true })
     const n = (sql: string, ...p: unknown[]) => (db.prepare(sql).get(...p) as { n: number }).n
     const keptWaves = n('SELECT COUNT(*) n FROM records WHERE kind = 2')
     const shedMeta = Number((db.prepare("SELECT value FROM meta WHERE key = 'shed_waveform_chunks'").get() as { value: string }).value)
-    const phase1 = n('SELECT COUNT(*) n FROM records WHERE kind = 1 AND device_seq BETWEEN 100000 AND 199999 AND code IN (?, ?)', codeOf('MDC_PULS_OXIM_SAT_O2'), codeOf('MDC_RESP_RATE'))
+    const phase1 = n('SELECT COUNT(*) n FROM record_view WHERE kind = 1 AND device_seq BETWEEN 100000 AND 199999 AND code IN (?, ?)', codeOf('MDC_PULS_OXIM_SAT_O2'), codeOf('MDC_RESP_RATE'))
     const alarms = db.prepare('SELECT body FROM records WHERE kind = 3').all().map((r) => readAlarmBody((r as { body: Buffer }).body))
     const audits = db.prepare('SELECT body FROM records WHERE kind = 4').all().map((r) => readAuditBody((r as { body: Buffer }).body, 0))
     console.log(`# quota 3 MB: ${CHUNKS} waveform chunks acknowledged, ${block.n} kept after phase 1 (the newest), ${keptWaves} kept at the end, ${shedMeta} shed (metric ${shedMetric}+); ${phase1} of ${2 * NUMERIC_MESSAGES} phase-1 numerics kept; ${refused} observations refused once full; ${audits.filter((a) => a.action === 'store.shed').length} shed audits; store ${(used / 1048576).toFixed(2)} MB`)

@@ -13,9 +13,9 @@ import { readFileSync } from 'node:fs'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
 import { metricValue, startAgentProcess, type AgentHandle } from '../support/agent-process.js'
+import { openRecordView } from '../support/records.js'
 import { bedId, deviceId, secret, wardBeds } from '../support/ward.js'
 import { closedWithin, fixedHeader, openSocket, rawConnect } from '../support/mqtt-raw.js'
 
@@ -354,12 +354,12 @@ describe('hostile ward', () => {
     assert.equal(agent.proc.pid, pid)
     clearInterval(rssTimer)
     await agent.stop()
-    const db = new Database(join(agent.dir, 'data', 'bedside.db'), { readonly: true, fileMustExist: true })
+    const db = openRecordView(join(agent.dir, 'data', 'bedside.db'), { readonly: true, fileMustExist: true })
     let stored = 0
     let dupes = 0
     let missing = 0
     try {
-      const rows = db.prepare(`SELECT device_id d, device_seq s, COUNT(*) n FROM records WHERE kind = 1 AND device_id LIKE 'mon-%' AND device_id != ? GROUP BY device_id, device_seq`).all(ROGUE.username) as { d: string; s: number; n: number }[]
+      const rows = db.prepare(`SELECT device_id d, device_seq s, COUNT(*) n FROM record_view WHERE kind = 1 AND device_id LIKE 'mon-%' AND device_id != ? GROUP BY device_id, device_seq`).all(ROGUE.username) as { d: string; s: number; n: number }[]
       const have = new Set(rows.map((r) => `${r.d}/${r.s}`))
       for (const r of rows) { stored++; if (r.n > 1) dupes++ }
       for (const [d, seqs] of ward.acked) for (const s of seqs) if (!have.has(`${d}/${s}`)) missing++
