@@ -23,6 +23,12 @@ import { SimPolarH10, SimRadio, type SynthRhythm } from '../../drivers/sim/ble/i
 import { TEST_VIEWER, VIEWER_AUTH, tempDir, waitFor } from '../support/agent-process.js'
 
 const SPEEDUP = 4
+/**
+ * Wall time from the frame that completes a condition to the alarm on the WebSocket: the issue's
+ * 1 s. (It was 1000 / SPEEDUP + 500 = 750 ms, which a loaded CI machine missed once at 954 ms;
+ * the device-time bound below stays 1 s.)
+ */
+const WALL_LIMIT_MS = 1000
 const FRAME_MS = (73 / 130) * 1000
 const ASYS_FROM_S = 25
 const ASYS_TO_S = 35
@@ -95,7 +101,7 @@ test('agent: a patch in asystole, then VF, raises high-priority latching alarms 
   const wallLateMs = seenAt.get(asys.alarmId)! - frameWallMs(patches[0]!, conditionMetMs)
   console.log(`asystole: device time from the last beat ${((asys.conditionSinceMs - startMs) / 1000).toFixed(2)} s, raised ${deviceLateMs.toFixed(0)} ms (device time) after 4 s without a QRS; seen ${wallLateMs.toFixed(0)} ms (wall) after the frame that completed the 4 s`)
   assert.ok(deviceLateMs <= 1000, `raised ${deviceLateMs} ms after the condition`)
-  assert.ok(wallLateMs <= 1000 / SPEEDUP + 500, `seen ${wallLateMs} ms after the frame`)
+  assert.ok(wallLateMs <= WALL_LIMIT_MS, `seen ${wallLateMs} ms after the frame`)
 
   const vf = await waitFor('the VF alarm', async () => alarms.find((a) => a.bedId === 'rh-1' && a.ruleId === 'rhythm-vf'), 60_000, 100)
   assert.equal(vf.priority, 'high')
@@ -107,7 +113,7 @@ test('agent: a patch in asystole, then VF, raises high-priority latching alarms 
   const vfWallMs = seenAt.get(vf.alarmId)! - frameWallMs(patches[0]!, vf.atMs)
   console.log(`VF: raised ${(vf.atMs - vfOnsetMs).toFixed(0)} ms (device time) after its onset, ${vfLateMs.toFixed(0)} ms after its condition (onset + ${VF_WINDOW_MS + VF_PERSIST_MS} ms); seen ${vfWallMs.toFixed(0)} ms (wall) after the frame that completed it`)
   assert.ok(vfLateMs <= 1000, `VF raised ${vfLateMs} ms after its condition`)
-  assert.ok(vfWallMs <= 1000 / SPEEDUP + 500, `VF seen ${vfWallMs} ms after the frame`)
+  assert.ok(vfWallMs <= WALL_LIMIT_MS, `VF seen ${vfWallMs} ms after the frame`)
   // latching: the asystole ended 10 s (device) ago, its alarm is still there
   assert.ok(alarms.some((a) => a.alarmId === asys.alarmId), 'the asystole alarm stays until acknowledged')
 })
