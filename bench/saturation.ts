@@ -25,12 +25,13 @@ import { parseArgs } from 'node:util'
 import cassandra from 'cassandra-driver'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import YAML from 'yaml'
-import { encodeEnvelope, SCHEMA_VERSION, type EnvelopeMsg, type ObservationMsg } from '../proto/codec.js'
+import { encodeEnvelope, SCHEMA_VERSION, SCHEMA_VERSION_RUN, type EnvelopeMsg, type ObservationMsg } from '../proto/codec.js'
 import { spawnCli, tempDir, waitFor, freePort, type ChildHandle } from '../test/support/agent-process.js'
 import { clusterCloudConfig, clusterFromEnv, clusterJvms, cpuSeconds, TOPIC_KEYS } from './fleet.js'
 
 const SUBJECTS = 64
-const BATCH = 2_000
+/** Observations per producer send (about 100 KB of records, under the broker's 1 MB request limit). */
+const BATCH_OBSERVATIONS = 2_000
 const IN_FLIGHT = 4
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0)
@@ -40,8 +41,8 @@ function envelope(first: number, run: number, t: number): { key: string; value: 
   const obs = (seq: number): ObservationMsg => ({ code: 147842, value: 60 + (seq % 40), unit: '/min', deviceTimeMs: t, hubTimeMs: t, deviceSeq: seq, quality: 128, device: 'mon' })
   const base = { hubId: 'hub-sat', hubSeq: first, subject, subjectKind: 1, keyEpoch: 'e1', bedId: `b-${first % SUBJECTS}`, hubTimeMs: t }
   const e: EnvelopeMsg = run === 1
-    ? { schemaVersion: 1, ...base, observation: obs(first) }
-    : { schemaVersion: SCHEMA_VERSION, ...base, observations: { items: Array.from({ length: run }, (_, i) => obs(first + i)), hubSeq: Array.from({ length: run }, (_, i) => first + i) } }
+    ? { schemaVersion: SCHEMA_VERSION, ...base, observation: obs(first) }
+    : { schemaVersion: SCHEMA_VERSION_RUN, ...base, observations: { items: Array.from({ length: run }, (_, i) => obs(first + i)), hubSeq: Array.from({ length: run }, (_, i) => first + i) } }
   return { key: subject, value: Buffer.from(encodeEnvelope(e)) }
 }
 
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   const sendBatch = async (): Promise<void> => {
     while (next < records) {
       const from = next
-      next = Math.min(records, next + BATCH)
+      next = Math.min(records, next + Math.max(1, Math.floor(BATCH_OBSERVATIONS / run)))
       const messages = []
       for (let r = from; r < next; r++) messages.push(envelope(r * run + 1, Math.min(run, observations - r * run), t0 + r))
       await producer.send({ topic: topics.raw_vitals, acks: -1, messages })
