@@ -29,7 +29,7 @@ import { AuditAction } from '../audit-actions.js'
 import { readAlarmBody, readAuditBody } from '../store/bodies.js'
 import type { Db } from '../store/db.js'
 import type { Hl7Cursors } from '../store/hl7-cursor.js'
-import { forEachRunItem } from '../store/run-items.js'
+import { forEachRunItem, RunItemsError, type RunItem } from '../store/run-items.js'
 import { buildPcd01, type ChartedValue } from './pcd01.js'
 import { buildPcd04 } from './pcd04.js'
 import type { BedLocation } from './pcd-segments.js'
@@ -149,7 +149,7 @@ export class ResultsSource implements PcdSource {
       // goes into the message whole, item by item in hub_seq order, as its rows would have.
       toSeq = r[0] + r[11] - 1
       if (r[12] === null) chart(latest, r[2], r[3], r[4], r[5], r[6], r[7], r[8])
-      else forEachRunItem(r[12], (it) => chart(latest, it.code, it.value, it.unit, r[5], it.deviceTimeMs, r[7], it.quality))
+      else chartRun(latest, r)
     }
     if (!requested && nowMs < endMs + CLOSE_GRACE_MS) return null
     const admission = admissionId === null ? undefined : this.admissions.get(admissionId)
@@ -239,4 +239,22 @@ function isResultsRequest(r: ObsRow): boolean {
  */
 function idleSkip(dest: string, cursor: number, maxSeq: number | null): Skip | null {
   return maxSeq !== null && maxSeq - cursor >= SKIP_IDLE_RECORDS ? { dest, skipTo: maxSeq } : null
+}
+
+/**
+ * A run row's items into the chart. A run whose packed items cannot be read (a damaged store page)
+ * charts nothing and is passed over: the sync sets the same run aside into the dead letter with its
+ * reason, hub_seq by hub_seq, and one unreadable row must not stop this bed's charting for good by
+ * throwing at every look. The items are read whole before any is charted, so that none of a
+ * damaged run is.
+ */
+function chartRun(latest: Map<number, ChartedValue>, r: ObsRow): void {
+  const items: RunItem[] = []
+  try {
+    forEachRunItem(r[12]!, (it) => items.push(it)) // a fresh object per item
+  } catch (err) {
+    if (err instanceof RunItemsError) return
+    throw err
+  }
+  for (const it of items) chart(latest, it.code, it.value, it.unit, r[5], it.deviceTimeMs, r[7], it.quality)
 }

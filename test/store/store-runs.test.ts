@@ -172,3 +172,25 @@ test('store runs, quota: deleting acknowledged run rows raises the hub_seq floor
     runs.db.close()
   }
 })
+
+test('store runs, PCD-01: a run row whose packed items are damaged charts nothing and is passed over; the bed\'s charting goes on', () => {
+  const root = tempDir('pcd-runs-damaged')
+  const runs = open(root, 'per-message')
+  try {
+    const damaged = runs.db.prepare("SELECT hub_seq AS s, n FROM records WHERE bed_id = 'b1' AND n > 1 ORDER BY hub_seq LIMIT 1 OFFSET 3").get() as { s: number; n: number }
+    runs.db.prepare('UPDATE records SET items = ? WHERE hub_seq = ?').run(Buffer.from([1, 0xff, 0xff]), damaged.s) // ends inside item 0
+    const src = new ResultsSource(runs.db, runs.cfg, runs.cursors, runs.admissions)
+    const out: (Outgoing | Skip)[] = []
+    for (let next = src.nextOf('b1', T + 10 * P); next !== null; next = src.nextOf('b1', T + 10 * P)) {
+      out.push(next)
+      runs.cursors.advance('results/b1', 'skipTo' in next ? next.skipTo : next.toSeq)
+    }
+    const last = (runs.db.prepare("SELECT MAX(hub_seq + n - 1) AS e FROM records WHERE bed_id = 'b1' AND kind = 1").get() as { e: number }).e
+    assert.ok(runs.cursors.get('results/b1') >= last, `the cursor passed the damaged run and every period of b1 after it (${runs.cursors.get('results/b1')} < ${last})`)
+    assert.ok(out.filter((x) => 'text' in x).length >= 6, 'a message per period and patient, as without the damage')
+    const covering = out.find((x) => 'text' in x && x.fromSeq <= damaged.s && damaged.s <= x.toSeq) as Outgoing | undefined
+    assert.ok(covering, 'the period holding the damaged run is still sent, with the values of its other messages')
+  } finally {
+    runs.db.close()
+  }
+})
