@@ -143,6 +143,7 @@ export class CloudWriter {
     this.metrics.paused.dec(this.paused.size)
     this.paused.clear()
     await this.consumer?.disconnect().catch(() => undefined)
+    if (this.leaving()) return // stop() came while the old member left
     try {
       await this.runConsumer()
       this.log.warn({ event: 'consumer_restarted', attempt: this.restarts }, 'new consumer started; it rejoins the group')
