@@ -31,7 +31,7 @@ export interface FleetOptions {
   readonly cassandra: readonly string[]
 }
 
-export interface HubCheck { hub: string; acked: number; notStored: number; stored: number; inCassandra: number; missing: number; duplicate: number }
+export interface HubCheck { hub: string; acked: number; notStored: number; stored: number; inCassandra: number; missing: number; duplicate: number; /** The first missing records: hub_seq, kind, and its run's first hub_seq and size. */ missingSample: string[] }
 export interface FleetCheck { acked: number; stored: number; missing: number; duplicate: number; notStored: number; hubs: HubCheck[] }
 
 const TABLES = ['vitals_by_patient', 'waveforms_by_patient', 'alerts_by_patient', 'audit_by_day'] as const
@@ -217,19 +217,27 @@ export class Fleet {
         const cql = inCql.get(w.hub) ?? new Map<number, number>()
         let stored = 0
         let missing = 0
-        for (const [seq] of db.prepare('SELECT hub_seq FROM record_view').raw().iterate() as IterableIterator<[number]>) {
+        const missingSample: string[] = []
+        for (const [seq, kind] of db.prepare('SELECT hub_seq, kind FROM record_view').raw().iterate() as IterableIterator<[number, number]>) {
           if (dead.has(seq)) continue
           stored++
-          if (!cql.has(seq)) missing++
+          if (cql.has(seq)) continue
+          missing++
+          if (missingSample.length < 10) missingSample.push(`${seq} kind ${kind}`)
+        }
+        for (let i = 0; i < missingSample.length; i++) {
+          const seq = Number(missingSample[i]!.split(' ')[0])
+          const row = db.prepare('SELECT hub_seq, n FROM records WHERE hub_seq <= ? ORDER BY hub_seq DESC LIMIT 1').get(seq) as { hub_seq: number; n: number } | undefined
+          if (row) missingSample[i] += ` (row ${row.hub_seq} of ${row.n})`
         }
         let duplicate = 0
         for (const n of cql.values()) if (n > 1) duplicate += n - 1
-        hubs.push({ hub: w.hub, acked, notStored, stored, inCassandra: cql.size, missing, duplicate })
+        hubs.push({ hub: w.hub, acked, notStored, stored, inCassandra: cql.size, missing, duplicate, missingSample })
       } finally {
         db.close()
       }
     }
-    const sum = (k: keyof Omit<HubCheck, 'hub'>) => hubs.reduce((n, h) => n + h[k], 0)
+    const sum = (k: keyof Omit<HubCheck, 'hub' | 'missingSample'>) => hubs.reduce((n, h) => n + h[k], 0)
     return { acked: sum('acked'), stored: sum('stored'), missing: sum('missing'), duplicate: sum('duplicate'), notStored: sum('notStored'), hubs }
   }
 

@@ -99,7 +99,7 @@ describe('cluster: faults with a fleet of wards', { skip: cluster ? false : 'nee
   const exact = (r: Row) => {
     const prev = table[table.indexOf(r) - 1]?.check ?? { acked: 0, stored: 0, missing: 0, duplicate: 0, notStored: 0 }
     assert.equal(r.check.notStored - prev.notStored, 0, `${r.fault}: acknowledged messages missing from the agents' stores`)
-    assert.equal(r.check.missing - prev.missing, 0, `${r.fault}: records missing from Cassandra: ${JSON.stringify(r.check.hubs.filter((h) => h.missing > 0).map((h) => [h.hub, h.missing]))}`)
+    assert.equal(r.check.missing - prev.missing, 0, `${r.fault}: records missing from Cassandra: ${JSON.stringify(r.check.hubs.filter((h) => h.missing > 0).map((h) => [h.hub, h.missing, h.missingSample]))}`)
     assert.equal(r.check.duplicate - prev.duplicate, 0, `${r.fault}: duplicates in Cassandra`)
     assert.ok(r.check.acked > prev.acked && r.check.stored > prev.stored, 'the fleet sent nothing during the phase')
   }
