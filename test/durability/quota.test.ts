@@ -93,7 +93,7 @@ test('durability: a small quota filled by an outage sheds waveforms oldest-first
     const phase1 = n('SELECT COUNT(*) n FROM record_view WHERE kind = 1 AND device_seq BETWEEN 100000 AND 199999 AND code IN (?, ?)', codeOf('MDC_PULS_OXIM_SAT_O2'), codeOf('MDC_RESP_RATE'))
     const alarms = db.prepare('SELECT body FROM records WHERE kind = 3').all().map((r) => readAlarmBody((r as { body: Buffer }).body))
     const audits = db.prepare('SELECT body FROM records WHERE kind = 4').all().map((r) => readAuditBody((r as { body: Buffer }).body, 0))
-    console.log(`# quota 3 MB: ${CHUNKS} waveform chunks acknowledged, ${block.n} kept after phase 1 (the newest), ${keptWaves} kept at the end, ${shedMeta} shed (metric ${shedMetric}+); ${phase1} of ${2 * NUMERIC_MESSAGES} phase-1 numerics kept; ${refused} observations refused once full; ${audits.filter((a) => a.action === 'store.shed').length} shed audits; store ${(used / 1048576).toFixed(2)} MB`)
+    console.log(`# quota 3 MB: ${CHUNKS} waveform chunks acknowledged, ${block.n} kept after phase 1 (the newest), ${keptWaves} kept at the end, ${shedMeta} shed (metric ${shedMetric}+); ${phase1} of ${2 * NUMERIC_MESSAGES} phase-1 numerics kept; ${refused} observations refused once full (${unacked} filler messages unacknowledged); ${audits.filter((a) => a.action === 'store.shed').length} shed audits; store ${(used / 1048576).toFixed(2)} MB`)
     assert.equal(keptWaves + shedMeta, CHUNKS, 'each waveform chunk is either kept or counted as shed')
     assert.ok(shedMeta > 0)
     assert.equal(phase1, 2 * NUMERIC_MESSAGES, 'no numeric is ever shed')
@@ -101,7 +101,8 @@ test('durability: a small quota filled by an outage sheds waveforms oldest-first
     assert.ok(alarms.some((a) => a.ruleId === 'tech-queue-over-quota' && a.state === 'raised'), `the technical alarm was raised and stored (alarms: ${[...new Set(alarms.map((a) => a.ruleId + ':' + a.state))].join(', ')})`)
     assert.ok(alarms.some((a) => a.ruleId === 'sbp-low' && a.state === 'raised'), 'alarming continued while input was refused')
     assert.ok(refused > 0, 'refusals are counted')
-    assert.ok(unacked > 0, 'the publish that hit the full store was not acknowledged')
+    // Whether a filler message itself hit the boundary depends on when the quota check flips the
+    // store to refusing (0 or more of them: `unacked`); the probe above always does, and is asserted.
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
     db.close()
     // The operator's view of the same store: per-topic depth, shed count, last sync error.
