@@ -53,8 +53,9 @@ export class CqlSink {
 
   /** Writes every request; failed ones are retried up to `write_attempts` in all. */
   async write(requests: readonly CqlRequest[], hooks: RetryHooks): Promise<SinkResult> {
-    // A rebalance or a stopped consumer makes heartbeat() throw; the batch then sees isRunning()/
-    // isStale() false and its offsets are not committed, so nothing is lost by ignoring it here.
+    // A rebalance or a stopped consumer makes heartbeat() throw. Ignoring it loses nothing: if this
+    // member's generation is over, the coordinator refuses the batch's offset commit and the
+    // partition's next owner reads the batch again (the rows are idempotent).
     const beat = setInterval(() => void hooks.heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS)
     try {
       return await this.writeWithRetries(requests, hooks)
