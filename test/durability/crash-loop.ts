@@ -25,6 +25,12 @@ export interface CrashLoopOptions {
   /** Observations per device message (load.ts default when absent). */
   readonly perMessage?: number
   readonly observationRuns: 'off' | 'per-message'
+  /**
+   * Require that the kills left messages the devices re-sent with DUP (default true). The 32-bed
+   * run-row loop of 8 kills left none in one CI rehearsal; crash.test.ts (64 beds, 20 kills)
+   * asserts the re-send path, and every other check here holds either way.
+   */
+  readonly requireResends?: boolean
   /** Extra checks of the stopped agent's store (opened read-only). */
   readonly checkStore?: (db: Database.Database) => void
 }
@@ -80,7 +86,7 @@ export function crashLoopTest(o: CrashLoopOptions): void {
     assert.equal(ex.doubled, 0, 'none is there twice')
     assert.equal(ex.unknown, 0)
     assert.ok(ex.rows >= ex.acked && ex.rows <= load.published * load.perMessage, 'unacknowledged-but-committed records may land, nothing else')
-    assert.ok(load.resent > 0, 'the kills left unacknowledged messages that the devices re-sent')
+    if (o.requireResends !== false) assert.ok(load.resent > 0, 'the kills left unacknowledged messages that the devices re-sent')
     await agent.stop()
     const db = new Database(join(agent.dir, 'data', 'bedside.db'), { readonly: true })
     try {

@@ -17,6 +17,7 @@ crashLoopTest({
   kills: KILLS,
   perMessage: 50,
   observationRuns: 'per-message',
+  requireResends: false,
   checkStore: (db) => {
     const runRows = db.prepare('SELECT COUNT(*) AS k, SUM(n) AS records FROM records WHERE n > 1').get() as { k: number; records: number }
     console.log(`# crash loop (run rows), store: ${runRows.k} rows holding ${runRows.records} observations`)
