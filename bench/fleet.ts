@@ -15,6 +15,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import Database from 'better-sqlite3'
 import cassandra from 'cassandra-driver'
 import { Kafka, logLevel } from 'kafkajs'
 import YAML from 'yaml'
@@ -122,6 +123,8 @@ export class Fleet {
       hub: { id: hub, site: 'fleet-site', data_dir: dataDir },
       beds,
       cloud: { kafka: { brokers: this.o.brokers, client_id: `bedside-hub-${hub}`, topics: this.topics } },
+      // FLEET_STORE_RUNS=per-message: the agents keep run rows (store.observation_runs, issue 23).
+      ...(process.env.FLEET_STORE_RUNS ? { store: { observation_runs: process.env.FLEET_STORE_RUNS } } : {}),
     })
     const devices = beds.flatMap((b) => b.devices.map((d) => new DevicePublisher(agent.mqtt, d.id, d.secret, d.id.includes('-ecg-') ? 'patch' : 'monitor')))
     return { agent, hub, devices, dataDir }
@@ -185,8 +188,17 @@ export class Fleet {
     return Date.now() - t0
   }
 
-  /** Exactly once, per hub: acknowledged ⊆ store, and store hub_seqs = Cassandra hub_seqs, each once. */
+  /**
+   * Exactly once, per hub: acknowledged ⊆ store, and store hub_seqs = Cassandra hub_seqs, each once.
+   * Call after `drain`. A paused fleet is not a silent one: 30 s after its last reading each bed
+   * raises its no-data technical alarm (rules/defaults.ts), a record committed after the drain. So
+   * the check takes each store's highest hub_seq, drains again (that record reaches Cassandra too)
+   * and judges only records up to that mark; what a store commits later is the next check's.
+   */
   async check(): Promise<FleetCheck> {
+    const marks = new Map<string, number>()
+    for (const w of this.wards) marks.set(w.hub, highestHubSeq(join(w.dataDir, 'bedside.db')))
+    await this.drain(600_000)
     const inCql = new Map<string, Map<number, number>>()
     for (const table of TABLES) {
       const rows = this.cql.stream(`SELECT hub_id, hub_seq FROM ${this.keyspace}.${table}`, [], { prepare: true, fetchSize: 5000, readTimeout: 120_000, consistency: cassandra.types.consistencies.quorum }) as unknown as AsyncIterable<cassandra.types.Row>
@@ -218,7 +230,7 @@ export class Fleet {
         let stored = 0
         let missing = 0
         const missingSample: string[] = []
-        for (const [seq, kind] of db.prepare('SELECT hub_seq, kind FROM record_view').raw().iterate() as IterableIterator<[number, number]>) {
+        for (const [seq, kind] of db.prepare('SELECT hub_seq, kind FROM record_view WHERE hub_seq <= ?').raw().iterate(marks.get(w.hub)!) as IterableIterator<[number, number]>) {
           if (dead.has(seq)) continue
           stored++
           if (cql.has(seq)) continue
@@ -237,8 +249,52 @@ export class Fleet {
         db.close()
       }
     }
+    if (hubs.some((h) => h.missing > 0)) await this.locateMissing(hubs)
     const sum = (k: keyof Omit<HubCheck, 'hub' | 'missingSample'>) => hubs.reduce((n, h) => n + h[k], 0)
     return { acked: sum('acked'), stored: sum('stored'), missing: sum('missing'), duplicate: sum('duplicate'), notStored: sum('notStored'), hubs }
+  }
+
+  /**
+   * For each missing sample, where it got to: the topic, partition and offset holding its hub_seq,
+   * or "in no topic" (lost between the agent and Kafka, not between Kafka and Cassandra).
+   */
+  private async locateMissing(hubs: HubCheck[]): Promise<void> {
+    const wanted = new Map<string, number>() // `${hub}/${seq}` → index into its sample list
+    for (const h of hubs) h.missingSample.forEach((s, i) => wanted.set(`${h.hub}/${Number(s.split(' ')[0])}`, i))
+    const found = new Map<string, string>()
+    const admin = this.kafka.admin()
+    await admin.connect()
+    const ends = new Map<string, number>()
+    const topics = [this.topics.raw_vitals, this.topics.waveforms, this.topics.alert_events, this.topics.audit_log]
+    for (const t of topics) for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}/${p.partition}`, Number(p.high))
+    await admin.disconnect()
+    const consumer = this.kafka.consumer({ groupId: `locate-${this.id}-${Date.now()}` })
+    await consumer.connect()
+    for (const t of topics) await consumer.subscribe({ topic: t, fromBeginning: true })
+    const { decodeEnvelope } = await import('../proto/codec.js')
+    const { unframeEnvelope } = await import('../cloud/wire-format.js')
+    const done = new Set<string>()
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 120_000)
+      void consumer.run({
+        eachMessage: async ({ topic, partition, message }) => {
+          try {
+            const e = decodeEnvelope(unframeEnvelope(message.value!))
+            const seqs = e.observations ? e.observations.hubSeq : [e.hubSeq]
+            for (const s of seqs) {
+              const k = `${e.hubId}/${s}`
+              if (wanted.has(k)) found.set(k, `${topic} p${partition} @${message.offset}${e.observations ? ` (run of ${seqs.length})` : ''}`)
+            }
+          } catch { /* not ours to judge here */ }
+          if (Number(message.offset) + 1 >= (ends.get(`${topic}/${partition}`) ?? 0)) done.add(`${topic}/${partition}`)
+          if ([...ends].every(([k, end]) => end === 0 || done.has(k))) { clearTimeout(timer); resolve() }
+        },
+      })
+    })
+    await consumer.disconnect()
+    for (const h of hubs) {
+      h.missingSample = h.missingSample.map((s) => `${s}: ${found.get(`${h.hub}/${Number(s.split(' ')[0])}`) ?? 'in no topic'}`)
+    }
   }
 
   /** Last figures read from each writer: a killed writer's counters still count (they were written). */
@@ -294,6 +350,16 @@ export class Fleet {
     await c.connect()
     await c.execute(`DROP KEYSPACE IF EXISTS ${this.keyspace}`).catch(() => undefined)
     await c.shutdown()
+  }
+}
+
+/** The highest hub_seq a store holds (a run row's last), 0 for none. */
+function highestHubSeq(path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return (db.prepare('SELECT COALESCE(MAX(hub_seq + n - 1), 0) AS m FROM records').get() as { m: number }).m
+  } finally {
+    db.close()
   }
 }
 
