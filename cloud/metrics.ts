@@ -28,6 +28,8 @@ export class WriterMetrics {
   readonly writeRetries = new Counter({ name: 'bedside_cloud_write_retries_total', help: 'CQL requests retried after a failure', registers: [this.registry] })
   readonly pauses = new Counter({ name: 'bedside_cloud_partition_pauses_total', help: 'Partitions paused because their writes kept failing', labelNames: ['topic'], registers: [this.registry] })
   readonly paused = new Gauge({ name: 'bedside_cloud_partitions_paused', help: 'Partitions paused right now', registers: [this.registry] })
+  /** Consumers the writer started itself after kafkajs gave one up (writer.ts scheduleRestart). */
+  readonly consumerRestarts = new Counter({ name: 'bedside_cloud_consumer_restarts_total', help: 'Consumers the writer replaced after kafkajs gave one up (a non-retriable crash)', registers: [this.registry] })
   readonly assigned = new Gauge({ name: 'bedside_cloud_partitions_assigned', help: 'Partitions assigned to this writer', registers: [this.registry] })
 
   constructor() {

@@ -146,6 +146,7 @@ export class CloudWriter {
     if (this.leaving()) return // stop() came while the old member left
     try {
       await this.runConsumer()
+      this.metrics.consumerRestarts.inc()
       this.log.warn({ event: 'consumer_restarted', attempt: this.restarts }, 'new consumer started; it rejoins the group')
     } catch (err) {
       this.log.error({ event: 'consumer_restart_failed', attempt: this.restarts, err: (err as Error).message }, 'could not start a new consumer; trying again')

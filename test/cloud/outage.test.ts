@@ -85,6 +85,7 @@ describe('cloud: a consumer kafkajs gives up on', { skip: NEEDS_SERVICES }, () =
     assert.notEqual(inside.consumer, gaveUp, 'a new consumer')
     assert.equal(await countRows(cloud.cql, table), 80, 'every record once')
     assert.ok(lines.some((l) => l.includes('"event":"consumer_restarted"')), 'the restart is logged')
+    assert.match(await writer.metrics.registry.metrics(), /^bedside_cloud_consumer_restarts_total 1$/m, 'and counted')
     // A late event of the replaced consumer changes nothing.
     inside.onCrash(gaveUp, new Error('late'), false)
     assert.equal(writer.ready().ok, true)
