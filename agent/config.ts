@@ -295,12 +295,12 @@ export const configSchema = z.object({
      * Issue 23: 'per-message' stores a sender message's consecutive observations of one subject as
      * ONE row over their hub_seqs (store/commit.ts coalesce), 'off' a row per observation. What is
      * sent to Kafka, per hub_seq, is the same either way; a store may hold both kinds of row.
-     * 'per-message' costs the 100-obs/message ingest ~30 % less CPU per observation. Default 'off'
-     * until the one record the reduced cluster fault found missing with run rows on (a partition
-     * leader SIGKILLed, 1 of 9,141; not reproduced in 4 more runs; BENCHMARKS.md, issue 23) is
-     * explained: nothing lost outranks the CPU.
+     * Default 'per-message' (the 100-obs/message ingest costs ~30 % less CPU per observation);
+     * 'off' stays as the fallback, e.g. for a store read by tools that expect a row per observation.
+     * (The one record a cluster fault run found "missing" with run rows on was the fleet check's
+     * race with a no-data alarm committed after its drain, not a loss: BENCHMARKS.md, issue 23.)
      */
-    observation_runs: z.enum(['off', 'per-message']).default('off'),
+    observation_runs: z.enum(['off', 'per-message']).default('per-message'),
     // --- issue 7 (durability) ---
     /** Disk quota of the store in MiB; default: half of the data directory's free space at start. */
     quota_mb: z.number().min(1).optional(),

@@ -123,7 +123,7 @@ export class Fleet {
       hub: { id: hub, site: 'fleet-site', data_dir: dataDir },
       beds,
       cloud: { kafka: { brokers: this.o.brokers, client_id: `bedside-hub-${hub}`, topics: this.topics } },
-      // FLEET_STORE_RUNS=per-message: the agents keep run rows (store.observation_runs, issue 23).
+      // FLEET_STORE_RUNS=off: the agents keep a row per observation (store.observation_runs, issue 23).
       ...(process.env.FLEET_STORE_RUNS ? { store: { observation_runs: process.env.FLEET_STORE_RUNS } } : {}),
     })
     const devices = beds.flatMap((b) => b.devices.map((d) => new DevicePublisher(agent.mqtt, d.id, d.secret, d.id.includes('-ecg-') ? 'patch' : 'monitor')))

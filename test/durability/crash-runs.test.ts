@@ -1,5 +1,5 @@
 /**
- * crash.test.ts with run rows (issue 23, `store.observation_runs: per-message`): each
+ * crash.test.ts with run rows (issue 23, `store.observation_runs: per-message`, the default): each
  * device message carries 50 observations, committed as one run row, while the agent is killed with
  * SIGKILL at random moments (mid-commit, mid-sync) and restarted (8 kills;
  * BEDSIDE_CRASH_RUNS_KILLS). The loop and its checks: crash-loop.ts.

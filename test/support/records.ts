@@ -1,7 +1,7 @@
 /**
  * The store's records as tests read them: one row per hub_seq, whatever the store holds.
  *
- * With run rows (issue 23, `store.observation_runs: per-message`) one `records` row
+ * With run rows (issue 23, `store.observation_runs: per-message`, the default) one `records` row
  * may cover n consecutive hub_seqs, its observations packed in `items`. A test that counts or
  * reads observations with SQL reads the virtual table `record_view` instead of `records`: the
  * same columns, a row per record, expanded by the outbox's own `forEachRecord` (the reader the
