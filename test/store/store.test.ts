@@ -129,6 +129,8 @@ test('store: the outbox reads in hub_seq order and its cursor survives a restart
   assert.deepEqual(ob.read(4).map((r) => r[Col.HUB_SEQ]), [1, 2, 3, 4])
   ob.advance(4)
   assert.equal(ob.depth(), 6)
+  // The cursor alone is committed without an fsync; every other commit keeps synchronous=FULL (2).
+  assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL again after the cursor update')
   db.close()
   db = openDatabase(dir)
   ob = new Outbox(db)
