@@ -11,14 +11,14 @@
  */
 import type { ObservationMsg, ObservationRunMsg } from './codec.js'
 
-const ENVELOPE_RUN_FIELD = 14
+export const ENVELOPE_RUN_FIELD = 14
 const isVarint32 = (n: number) => n >>> 0 === n
 /** Within the one-pass path: what protobufjs writes as a plain varint from a number (no sign extension, no fraction). */
-const isVarint64 = (n: number) => Number.isSafeInteger(n) && n >= 0
+export const isVarint64 = (n: number) => Number.isSafeInteger(n) && n >= 0
 
 /** UTF-8 of the few distinct strings of runs (units, device pseudonyms), bounded. */
 const utf8Cache = new Map<string, Buffer>()
-function utf8(s: string): Buffer {
+export function utf8(s: string): Buffer {
   let b = utf8Cache.get(s)
   if (b === undefined) {
     if (utf8Cache.size >= 4096) utf8Cache.clear()
@@ -27,7 +27,7 @@ function utf8(s: string): Buffer {
   return b
 }
 
-function varintBytes(n: number): number {
+export function varintBytes(n: number): number {
   let bytes = 1
   while (n >= 128) {
     n = Math.floor(n / 128)
@@ -36,7 +36,7 @@ function varintBytes(n: number): number {
   return bytes
 }
 
-function writeVarint(b: Buffer, p: number, n: number): number {
+export function writeVarint(b: Buffer, p: number, n: number): number {
   while (n >= 128) {
     b[p++] = (n % 128) | 128
     n = Math.floor(n / 128)
@@ -46,7 +46,7 @@ function writeVarint(b: Buffer, p: number, n: number): number {
 }
 
 /** Encoded size of an Observation, or -1 when a field is outside the one-pass path. */
-function observationBytes(o: ObservationMsg): number {
+export function observationBytes(o: ObservationMsg): number {
   if (!isVarint32(o.code) || !isVarint32(o.quality) || !isVarint64(o.deviceTimeMs) || !isVarint64(o.hubTimeMs) || !isVarint64(o.deviceSeq)) return -1
   const unit = utf8(o.unit).length
   const device = utf8(o.device).length
@@ -55,7 +55,7 @@ function observationBytes(o: ObservationMsg): number {
 }
 
 /** Observation fields 1–8 in order: code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, device. */
-function writeObservation(b: Buffer, p: number, o: ObservationMsg): number {
+export function writeObservation(b: Buffer, p: number, o: ObservationMsg): number {
   b[p++] = 8
   p = writeVarint(b, p, o.code)
   b[p++] = 17
