@@ -27,19 +27,36 @@ export function utf8(s: string): Buffer {
   return b
 }
 
+/** Bytes of `n` as a varint (0 ≤ n < 2^53, an integer): by comparison, no division. */
 export function varintBytes(n: number): number {
-  let bytes = 1
-  while (n >= 128) {
-    n = Math.floor(n / 128)
-    bytes++
-  }
-  return bytes
+  if (n < 0x80) return 1
+  if (n < 0x4000) return 2
+  if (n < 0x200000) return 3
+  if (n < 0x10000000) return 4
+  if (n < 0x800000000) return 5
+  if (n < 0x40000000000) return 6
+  if (n < 0x2000000000000) return 7
+  return 8
 }
 
-export function writeVarint(b: Buffer, p: number, n: number): number {
+/**
+ * Writes `n` (0 ≤ n < 2^53, an integer) as a varint at `p`; returns the position after it. Below
+ * 2^28 with 32-bit operations only; above (times in ms are ≈ 2^41), the low 28 bits as four bytes
+ * and the rest likewise: one division instead of one per byte.
+ */
+export function writeVarint(b: Uint8Array, p: number, n: number): number {
+  if (n >= 0x10000000) {
+    const hi = Math.floor(n / 0x10000000)
+    const lo = n - hi * 0x10000000
+    b[p++] = (lo & 127) | 128
+    b[p++] = ((lo >>> 7) & 127) | 128
+    b[p++] = ((lo >>> 14) & 127) | 128
+    b[p++] = ((lo >>> 21) & 127) | 128
+    n = hi // < 2^25, as n < 2^53
+  }
   while (n >= 128) {
-    b[p++] = (n % 128) | 128
-    n = Math.floor(n / 128)
+    b[p++] = (n & 127) | 128
+    n >>>= 7
   }
   b[p++] = n
   return p

@@ -19,17 +19,21 @@ export const isPacked = (e: RunEntry): e is PackedObservations => (e as PackedOb
 /** Observations an entry holds. */
 export const entryCount = (e: RunEntry): number => (isPacked(e) ? e.count : 1)
 
-/** Each item's encoded size between the two passes; grown as needed, never per run. */
+/**
+ * Between the two passes: each item's encoded size, and each packed item's device time and seq
+ * (read once). Grown as needed, never per run.
+ */
 let sizes = new Int32Array(1024)
+let numbers = new Float64Array(2048)
 
-/** Bytes of a packed item's device time or device seq: the f64 at `off`, or 0 when absent. */
+/** A packed item's device time or device seq: the f64 at `off`, or 0 when absent. */
 function u64At(blob: Buffer, at: number, off: number, bit: number): number {
   return (blob[at + L.PRESENT]! & bit) !== 0 ? blob.readDoubleLE(at + off) : 0
 }
 
 /**
- * Sizes the items of `e` into `sizes` from index `k`; returns their bytes (tags and lengths
- * included) or -1 when a value is outside the one-pass path.
+ * Sizes the items of `e` into `sizes` (and their device times and seqs into `numbers`) from index
+ * `k`; returns their bytes (tags and lengths included) or -1 when a value is outside the one-pass path.
  */
 function sizePacked(e: PackedObservations, k: number): number {
   if (!isVarint64(e.hubTimeMs)) return -1
@@ -48,16 +52,30 @@ function sizePacked(e: PackedObservations, k: number): number {
     const n = base + varintBytes(blob.readUInt32LE(at + L.CODE)) + varintBytes(unit) + unit + varintBytes(dt) + varintBytes(seq) +
       varintBytes(present & P.QUALITY ? blob.readUInt32LE(at + L.QUALITY) : 0)
     sizes[k + i] = n
+    numbers[2 * (k + i)] = dt
+    numbers[2 * (k + i) + 1] = seq
     total += 1 + varintBytes(n) + n
     at += L.FIXED + blob[at + L.UNIT_LENGTH]!
   }
   return total
 }
 
+/** What every item of a stretch writes alike: hub time (field 5) and device (field 8), tags included. */
+function constantsOf(e: PackedObservations): { hub: Uint8Array; device: Uint8Array } {
+  const hub = new Uint8Array(1 + varintBytes(e.hubTimeMs))
+  hub[0] = 40
+  writeVarint(hub, 1, e.hubTimeMs)
+  const d = utf8(e.device)
+  const device = new Uint8Array(1 + varintBytes(d.length) + d.length)
+  device[0] = 66
+  device.set(d, writeVarint(device, 1, d.length))
+  return { hub, device }
+}
+
 /** Writes the items of `e` (sized from index `k`) at `p`; returns the position after them. */
 function writePacked(out: Buffer, p: number, e: PackedObservations, k: number): number {
   const blob = e.blob
-  const device = utf8(e.device)
+  const { hub, device } = constantsOf(e)
   let at = e.at
   for (let i = 0; i < e.count; i++) {
     const present = blob[at + L.PRESENT]!
@@ -79,16 +97,13 @@ function writePacked(out: Buffer, p: number, e: PackedObservations, k: number): 
       p += unitLength
     } else out[p++] = 0
     out[p++] = 32
-    p = writeVarint(out, p, u64At(blob, at, L.DEVICE_TIME_MS, P.DEVICE_TIME_MS))
-    out[p++] = 40
-    p = writeVarint(out, p, e.hubTimeMs)
+    p = writeVarint(out, p, numbers[2 * (k + i)]!)
+    for (let j = 0; j < hub.length; j++) out[p++] = hub[j]!
     out[p++] = 48
-    p = writeVarint(out, p, u64At(blob, at, L.DEVICE_SEQ, P.DEVICE_SEQ))
+    p = writeVarint(out, p, numbers[2 * (k + i) + 1]!)
     out[p++] = 56
     p = writeVarint(out, p, present & P.QUALITY ? blob.readUInt32LE(at + L.QUALITY) : 0)
-    out[p++] = 66
-    p = writeVarint(out, p, device.length)
-    p += device.copy(out, p)
+    for (let j = 0; j < device.length; j++) out[p++] = device[j]!
     at += L.FIXED + unitLength
   }
   return p
@@ -102,7 +117,10 @@ function writePacked(out: Buffer, p: number, e: PackedObservations, k: number): 
 export function encodeRunEntries(entries: readonly RunEntry[]): Buffer | null {
   let items = 0
   for (const e of entries) items += entryCount(e)
-  if (sizes.length < items) sizes = new Int32Array(items * 2)
+  if (sizes.length < items) {
+    sizes = new Int32Array(items * 2)
+    numbers = new Float64Array(items * 4)
+  }
   let runBytes = 0
   let seqBytes = 0
   let k = 0
