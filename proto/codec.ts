@@ -189,18 +189,26 @@ export function encodeEnvelope(msg: EnvelopeMsg): Uint8Array {
     // The run in one pass (run-encoder.ts), where the generated encoder writes it: after the head
     // (fields 1–8) and before the issue 24 fields (15–22), so the bytes are the generated ones.
     const run = encodeRunField(msg.observations)
-    if (run !== null) {
-      const { observations: _, site, encounter, encounterKeyEpoch, demo, deviceType, deviceModel, wardLabel, bedLabel, ...rest } = msg
-      const head = Envelope.encode(rest as unknown as protobuf.Message).finish()
-      const tail = Envelope.encode(definedOnly({ site, encounter, encounterKeyEpoch, demo, deviceType, deviceModel, wardLabel, bedLabel }) as unknown as protobuf.Message).finish()
-      const out = Buffer.allocUnsafe(head.length + run.length + tail.length)
-      out.set(head, 0)
-      out.set(run, head.length)
-      out.set(tail, head.length + run.length)
-      return out
-    }
+    if (run !== null) return encodeEnvelopeAroundRun(msg, run)
   }
   return Envelope.encode(msg as unknown as protobuf.Message).finish()
+}
+
+/**
+ * An Envelope whose field 14 (`observations`) is already encoded (`run`: tag, length and
+ * ObservationRun, as run-encoder.ts writes it); `msg.observations` is ignored. The head
+ * (fields 1–8) before it and the issue 24 fields (15–22) after it, as the generated encoder
+ * orders them, so the bytes are the generated ones.
+ */
+export function encodeEnvelopeAroundRun(msg: EnvelopeMsg, run: Uint8Array): Uint8Array {
+  const { observations: _, site, encounter, encounterKeyEpoch, demo, deviceType, deviceModel, wardLabel, bedLabel, ...rest } = msg
+  const head = Envelope.encode(rest as unknown as protobuf.Message).finish()
+  const tail = Envelope.encode(definedOnly({ site, encounter, encounterKeyEpoch, demo, deviceType, deviceModel, wardLabel, bedLabel }) as unknown as protobuf.Message).finish()
+  const out = Buffer.allocUnsafe(head.length + run.length + tail.length)
+  out.set(head, 0)
+  out.set(run, head.length)
+  out.set(tail, head.length + run.length)
+  return out
 }
 
 /** The keys whose value is set: what the generated encoder would write of them. */

@@ -25,6 +25,31 @@ export interface RunItem {
 
 const FIXED = 4 + 1 + 8 + 8 + 8 + 4 + 1
 
+/**
+ * Byte offsets within a packed item, for readers that write straight from the blob (the sync's
+ * run Envelopes, agent/sync/run-field.ts) instead of building a RunItem each.
+ */
+export const RunItemLayout = {
+  CODE: 0,
+  PRESENT: 4,
+  VALUE: 5,
+  DEVICE_TIME_MS: 13,
+  DEVICE_SEQ: 21,
+  QUALITY: 29,
+  UNIT_LENGTH: 33,
+  /** Bytes before the unit; the item ends at FIXED + its unit length. */
+  FIXED,
+} as const
+
+/** `present` bits of a packed item. */
+export const RunItemPresent = { VALUE: 1, DEVICE_TIME_MS: 2, DEVICE_SEQ: 4, QUALITY: 8, UNIT: 16 } as const
+
+/** Byte offset after `count` items from byte `at` of a blob countRunItems has checked. */
+export function skipRunItems(blob: Buffer, at: number, count: number): number {
+  for (let i = 0; i < count; i++) at += FIXED + blob[at + 33]!
+  return at
+}
+
 export class RunItemsError extends Error {
   constructor(message: string) {
     super(`BEDSIDE_ERR_RUN_ITEMS: ${message}`)
@@ -118,9 +143,13 @@ export function packRunColumns(cols: RunColumns, from: number, to: number): Buff
  */
 export function forEachRunItem(blob: Buffer, each: (item: RunItem, i: number) => void): number {
   if (blob.length < 1 || blob[0] !== RUN_ITEMS_VERSION) throw new RunItemsError(`packed run of layout version ${blob[0] ?? 'none'}, this agent reads ${RUN_ITEMS_VERSION}`)
-  let at = 1
+  return forEachRunItemFrom(blob, 1, Number.POSITIVE_INFINITY, each)
+}
+
+/** `forEachRunItem` over at most `count` items from byte `at` (an item's start) of a version-checked blob. */
+export function forEachRunItemFrom(blob: Buffer, at: number, count: number, each: (item: RunItem, i: number) => void): number {
   let i = 0
-  while (at < blob.length) {
+  while (at < blob.length && i < count) {
     if (at + FIXED > blob.length) throw new RunItemsError(`packed run ends inside item ${i} (${blob.length} bytes)`)
     const present = blob[at + 4]!
     const unitLen = blob[at + 33]!

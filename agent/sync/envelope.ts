@@ -2,10 +2,11 @@
  * Outbox row → wire Envelope, pseudonymizing on the way out: the patient by MRN, the device by its
  * serial (or configured id), never either in clear. Runs on the sync path, off the ingest path.
  */
-import { SCHEMA_VERSION, SCHEMA_VERSION_RUN, SubjectKind, encodeEnvelope, encodeEnvelopeWithBody, type AlarmMsg, type AuditMsg, type EnvelopeMsg, type ObservationMsg } from '../../proto/codec.js'
+import { SCHEMA_VERSION, SCHEMA_VERSION_RUN, SubjectKind, encodeEnvelope, encodeEnvelopeAroundRun, encodeEnvelopeWithBody, type AlarmMsg, type AuditMsg, type EnvelopeMsg, type ObservationMsg } from '../../proto/codec.js'
 import { isTypedBody, readAlarmBody, readAuditBody } from '../store/bodies.js'
 import { RecordKind } from '../store/commit.js'
-import { Col, type OutboxRow } from '../store/outbox.js'
+import { Col, recordsOf, type OutboxRow } from '../store/outbox.js'
+import { countRunItems, forEachRunItemFrom, RunItemLayout, RunItemPresent, RunItemsError } from '../store/run-items.js'
 import type { Admission, Admissions } from '../store/admissions.js'
 import { Quality } from '../../drivers/records.js'
 import { encounterIdentifier } from './encounter.js'
@@ -13,6 +14,7 @@ import type { DeviceRegistry } from '../pipeline/devices.js'
 import type { DeviceIdentities } from '../store/device-identities.js'
 import type { EpochKey, Pseudonymizer } from './pseudonym.js'
 import { subjectTimeMs } from './subject-time.js'
+import { encodeRunEntries, entryCount, isPacked } from './run-field.js'
 
 export type TopicName = 'raw_vitals' | 'waveforms' | 'alert_events' | 'audit_log'
 
@@ -92,6 +94,36 @@ export interface ObservationItem {
 }
 
 /**
+ * Consecutive observations of one run row that share every Envelope field but their own: `count`
+ * packed items from byte `at` of the row's `blob` (store/run-items.ts), hub_seqs `hubSeq` ..
+ * `hubSeq + count - 1`. The head is worked out once for them and the items are written into the
+ * run straight from the blob (run-field.ts): no object per observation.
+ */
+export interface PackedObservations {
+  /** The first item's; the others follow one by one. */
+  readonly hubSeq: number
+  readonly subject: string
+  readonly subjectKind: number
+  readonly keyEpoch: string
+  readonly bedId: string
+  readonly hubTimeMs: number
+  readonly provenance?: Provenance
+  /** Every item's device pseudonym. */
+  readonly device: string
+  readonly blob: Buffer
+  readonly at: number
+  readonly count: number
+}
+
+/** What a run holds: observations of single rows, and stretches of run rows. */
+export type RunEntry = ObservationItem | PackedObservations
+
+/** Where `observationSpans` hands its stretches (ObservationRuns). */
+export interface RunSink {
+  add(entry: RunEntry): void
+}
+
+/**
  * A stay's encounter (or none), with the Provenance objects of its records made once per device
  * and demo flag: the sync path takes one from a map per record instead of building one.
  */
@@ -122,8 +154,10 @@ export class EnvelopeEncoder {
 
   /** The stay, demo flag and device type of a record: demo when the hub runs the demo ward or the reading says so (quality bit 128). */
   private provenance(row: OutboxRow, ref: EncounterRef): Provenance {
-    const demo = this.context.demo || ((row[Col.QUALITY] ?? 0) & Quality.DEMO) !== 0
-    const deviceId = row[Col.DEVICE_ID] ?? ''
+    return this.provenanceOf(row[Col.DEVICE_ID] ?? '', this.context.demo || ((row[Col.QUALITY] ?? 0) & Quality.DEMO) !== 0, ref)
+  }
+
+  private provenanceOf(deviceId: string, demo: boolean, ref: EncounterRef): Provenance {
     const byDevice = ref.provenances[demo ? 1 : 0]
     let p = byDevice.get(deviceId)
     if (p === undefined) {
@@ -152,24 +186,91 @@ export class EnvelopeEncoder {
   }
 
   /**
-   * One schema_version 2 Envelope for a run of observation items of one subject (same subject,
-   * subject_kind, key_epoch and bed_id; hub_seq increasing): the head is the first item's.
+   * A run row's observations (kind observation, `items` set) handed to `sink` in hub_seq order as
+   * PackedObservations: the whole row as one, unless what the head holds changes within it, which
+   * the expanded rows would have shown per record: the demo flag (quality bit 128 of an item) or
+   * the device's identity (a re-pairing recorded inside the row's hub_seqs: deviceIdentity is per
+   * hub_seq). Each stretch gets its head as `observationItem` would give its first record; the
+   * Envelopes per hub_seq are the expanded path's. Throws RunItemsError, having handed on nothing,
+   * for packed items this agent cannot read.
+   */
+  observationSpans(row: OutboxRow, sink: RunSink): void {
+    const blob = row[Col.ITEMS]!
+    const first = row[Col.HUB_SEQ]
+    const n = recordsOf(row)
+    const count = countRunItems(blob)
+    if (count !== n) throw new RunItemsError(`run row ${first} says ${n} observations but packs ${count}`)
+    const deviceId = row[Col.DEVICE_ID]
+    let start = 0
+    let startAt = 1
+    let demo = false
+    let identity: string | null = null
+    let at = 1
+    for (let i = 0; i < n; i++) {
+      const d = this.context.demo || ((blob[at + RunItemLayout.PRESENT]! & RunItemPresent.QUALITY) !== 0 && (blob.readUInt32LE(at + RunItemLayout.QUALITY) & Quality.DEMO) !== 0)
+      const id = deviceId === null ? null : this.deviceIdentity(deviceId, first + i)
+      if (i === 0) {
+        demo = d
+        identity = id
+      } else if (d !== demo || id !== identity) {
+        sink.add(this.span(row, first + start, startAt, i - start, demo, identity))
+        start = i
+        startAt = at
+        demo = d
+        identity = id
+      }
+      at += RunItemLayout.FIXED + blob[at + RunItemLayout.UNIT_LENGTH]!
+    }
+    sink.add(this.span(row, first + start, startAt, n - start, demo, identity))
+  }
+
+  /** The head of a run row's items from `hubSeq` on, sharing one demo flag and device identity. */
+  private span(row: OutboxRow, hubSeq: number, at: number, count: number, demo: boolean, identity: string | null): PackedObservations {
+    const hubTimeMs = row[Col.HUB_TIME_MS]
+    const deviceId = row[Col.DEVICE_ID]
+    const { subject, kind, encounter, epoch } = this.subjectOf(row, hubTimeMs, hubSeq)
+    return {
+      hubSeq, subject, subjectKind: kind, keyEpoch: epoch.id, bedId: row[Col.BED_ID] ?? '', hubTimeMs,
+      provenance: this.provenanceOf(deviceId ?? '', demo, encounter),
+      device: deviceId && identity !== null ? this.pseudonyms.pseudonymIn(epoch, 'device', identity) : '',
+      blob: row[Col.ITEMS]!, at, count,
+    }
+  }
+
+  /** A run entry as the observation items `observationItem` gives for its expanded rows (the fallbacks). */
+  itemsOf(e: RunEntry): ObservationItem[] {
+    if (!isPacked(e)) return [e]
+    const out: ObservationItem[] = []
+    forEachRunItemFrom(e.blob, e.at, e.count, (it, i) => out.push({
+      hubSeq: e.hubSeq + i, subject: e.subject, subjectKind: e.subjectKind, keyEpoch: e.keyEpoch, bedId: e.bedId, hubTimeMs: e.hubTimeMs, provenance: e.provenance,
+      observation: { code: it.code, value: it.value ?? Number.NaN, unit: it.unit ?? '', deviceTimeMs: it.deviceTimeMs ?? 0, hubTimeMs: e.hubTimeMs, deviceSeq: it.deviceSeq ?? 0, quality: it.quality ?? 0, device: e.device },
+    }))
+    return out
+  }
+
+  /**
+   * One schema_version 2 Envelope for a run of one subject (same subject, subject_kind, key_epoch
+   * and bed_id; hub_seq increasing): the head is the first entry's. Run rows' stretches are
+   * written from their packed items (run-field.ts), or, with a value outside that one-pass path,
+   * expanded and encoded as the observations of rows would be: the same bytes either way.
    * Throws a SyncRejectError('encode-failed') naming the first item when protobuf refuses it.
    */
-  encodeRun(items: readonly ObservationItem[]): Uint8Array {
-    const first = items[0]!
+  encodeRun(entries: readonly RunEntry[]): Uint8Array {
+    const first = entries[0]!
     const env: EnvelopeMsg = {
       schemaVersion: SCHEMA_VERSION_RUN, hubId: this.hubId, hubSeq: first.hubSeq, subject: first.subject, subjectKind: first.subjectKind,
       keyEpoch: first.keyEpoch, bedId: first.bedId, hubTimeMs: first.hubTimeMs,
-      observations: { items: items.map((i) => i.observation), hubSeq: items.map((i) => i.hubSeq) },
       ...this.where(first.bedId), ...first.provenance,
       // One device type for the run, or '' when its items come from devices of several types.
-      deviceType: items.every((i) => i.provenance?.deviceType === first.provenance?.deviceType) ? (first.provenance?.deviceType ?? '') : '',
+      deviceType: entries.every((i) => i.provenance?.deviceType === first.provenance?.deviceType) ? (first.provenance?.deviceType ?? '') : '',
     }
     try {
-      return encodeEnvelope(env)
+      const field = encodeRunEntries(entries)
+      if (field !== null) return encodeEnvelopeAroundRun(env, field)
+      const items = entries.flatMap((e) => this.itemsOf(e))
+      return encodeEnvelope({ ...env, observations: { items: items.map((i) => i.observation), hubSeq: items.map((i) => i.hubSeq) } })
     } catch (err) {
-      throw new SyncRejectError('encode-failed', first.hubSeq, `protobuf encoding of a run of ${items.length} observations failed (${(err as Error).message})`, { cause: err })
+      throw new SyncRejectError('encode-failed', first.hubSeq, `protobuf encoding of a run of ${entries.reduce((n, e) => n + entryCount(e), 0)} observations failed (${(err as Error).message})`, { cause: err })
     }
   }
 
@@ -273,7 +374,7 @@ export class EnvelopeEncoder {
    * force. Any other record: the epoch at `atMs` (its hub time, or an alarm episode's start:
    * subject-time.ts).
    */
-  private subjectOf(row: OutboxRow, atMs: number): { subject: string; kind: number; encounter: EncounterRef; epoch: EpochKey } {
+  private subjectOf(row: OutboxRow, atMs: number, hubSeq = row[Col.HUB_SEQ]): { subject: string; kind: number; encounter: EncounterRef; epoch: EpochKey } {
     const admissionId = row[Col.ADMISSION_ID]
     const a = admissionId === null ? undefined : this.admissions.get(admissionId)
     if (a) {
@@ -289,7 +390,7 @@ export class EnvelopeEncoder {
     }
     const deviceId = row[Col.DEVICE_ID]
     if (deviceId !== null) {
-      const identity = this.deviceIdentity(deviceId, row[Col.HUB_SEQ])
+      const identity = this.deviceIdentity(deviceId, hubSeq)
       return { subject: this.pseudonyms.pseudonymIn(epoch, 'device', identity), kind: SubjectKind.DEVICE, encounter: this.noEncounter, epoch }
     }
     return { subject: this.hubId, kind: SubjectKind.HUB, encounter: this.noEncounter, epoch }

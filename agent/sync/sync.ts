@@ -27,7 +27,10 @@
  *   observations over consecutive hub_seqs. The sync hands on each of its records as the row it
  *   would have had (outbox.ts forEachRecord), so the Envelopes per hub_seq are those of a row each;
  *   a batch takes whole rows only and the cursor moves to a row's last hub_seq, so a run row is
- *   acknowledged whole or re-sent whole.
+ *   acknowledged whole or re-sent whole. With runs on (observationsPerRecord > 1) a run row joins
+ *   its subject's run without being expanded: its head worked out once, its items written from
+ *   the packed blob (envelope.ts observationSpans, run-field.ts); the bytes per hub_seq are those
+ *   of the expanded path (test/sync/run-field.test.ts).
  */
 import { setImmediate } from 'node:timers/promises'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
@@ -37,7 +40,7 @@ import type { DeadLetterEntry, LocalDeadLetter } from '../store/dead-letter.js'
 import { RecordKind } from '../store/commit.js'
 import { Col, forEachRecord, lastSeqOf, recordsOf, type Outbox, type OutboxRow } from '../store/outbox.js'
 import { SCHEMA_VERSION, SCHEMA_VERSION_RUN } from '../../proto/codec.js'
-import { SyncRejectError, TOPIC_OF_KIND, type EnvelopeEncoder, type ObservationItem, type TopicName } from './envelope.js'
+import { SyncRejectError, TOPIC_OF_KIND, type EnvelopeEncoder, type ObservationItem, type RunEntry, type TopicName } from './envelope.js'
 import { AdaptiveBatch, SyncRate } from './flow.js'
 import { MemoizedDefaultPartitioner } from './kafka.js'
 import { ObservationRuns } from './runs.js'
@@ -262,7 +265,9 @@ export class CloudSync {
       let sliceRecords = 0
       while (taken < rows.length && weight < limit) {
         const row = rows[taken++]!
-        this.eachRecordOrReject(row, onRecord, byTopic, rejected)
+        if (runs !== null && row[Col.ITEMS] != null && row[Col.KIND] === RecordKind.OBSERVATION) {
+          if (this.eachRecordOrReject(row, null, runs, byTopic, rejected)) weight += RUN_ITEM_WEIGHT * recordsOf(row)
+        } else this.eachRecordOrReject(row, onRecord, null, byTopic, rejected)
         sliceRecords += recordsOf(row)
       }
       lastSeq = lastSeqOf(rows[taken - 1]!)
@@ -278,13 +283,16 @@ export class CloudSync {
   }
 
   /**
-   * `forEachRecord` of a row, or, for a run row whose packed items this agent cannot read (another
-   * layout version, a truncated blob: nothing of it was handed on, forEachRecord checks it whole),
-   * every hub_seq of the run set aside like a row no retry can encode, each with its notice.
+   * `forEachRecord` of a row into `each`, or a run row's stretches into `runs`; or, for a run row
+   * whose packed items this agent cannot read (another layout version, a truncated blob: nothing
+   * of it was handed on, both check it whole), every hub_seq of the run set aside like a row no
+   * retry can encode, each with its notice. False when the row was set aside.
    */
-  private eachRecordOrReject(row: OutboxRow, each: (r: OutboxRow) => void, byTopic: Map<string, Message[]>, rejected: DeadLetterEntry[]): void {
+  private eachRecordOrReject(row: OutboxRow, each: ((r: OutboxRow) => void) | null, runs: ObservationRuns | null, byTopic: Map<string, Message[]>, rejected: DeadLetterEntry[]): boolean {
     try {
-      forEachRecord(row, each)
+      if (each !== null) forEachRecord(row, each)
+      else this.encoder.observationSpans(row, runs!)
+      return true
     } catch (err) {
       if (!(err instanceof RunItemsError) || this.opts.deadLetter === undefined) throw err
       const topic = this.opts.deadLetterTopic
@@ -293,6 +301,7 @@ export class CloudSync {
         rejected.push({ hubSeq: seq, kind: row[Col.KIND], reason: 'bad-body', detail: err.message })
         if (topic !== undefined) push(byTopic, topic, { key: `${this.encoder.hubId}/${seq}`, value: Buffer.from(this.encoder.rejectedNotice([seq, ...row.slice(1)] as OutboxRow)), headers: { 'bedside-reason': 'bad-body', 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' } })
       }
+      return false
     }
   }
 
@@ -306,18 +315,20 @@ export class CloudSync {
     const topic = this.opts.topics.raw_vitals
     let sent = 0
     let sinceTurn = 0
-    for (const run of runs.runs) {
+    for (let i = 0; i < runs.runs.length; i++) {
+      const run: RunEntry[] = runs.runs[i]!
+      const size = runs.sizes[i]!
       if (sinceTurn >= PREPARE_SLICE) {
         sinceTurn = 0
         await setImmediate()
       }
-      sinceTurn += run.length
+      sinceTurn += size
       try {
         push(byTopic, topic, this.record(topic, run[0]!.subject, this.encoder.encodeRun(run), SCHEMA_VERSION_RUN))
-        sent += run.length
+        sent += size
       } catch (err) {
         if (!(err instanceof SyncRejectError)) throw err
-        for (const item of run) if (this.encodeItemOrReject(item, byTopic, rejected)) sent++
+        for (const entry of run) for (const item of this.encoder.itemsOf(entry)) if (this.encodeItemOrReject(item, byTopic, rejected)) sent++
       }
     }
     if (sent > 0) counts.set('raw_vitals', (counts.get('raw_vitals') ?? 0) + sent)

@@ -25,7 +25,7 @@ function item(hubSeq: number, subject: string, over: Partial<ObservationItem> = 
     ...over,
   }
 }
-const seqs = (runs: ObservationItem[][]) => runs.map((r) => r.map((i) => i.hubSeq))
+const seqs = (runs: readonly (readonly { hubSeq: number }[])[]) => runs.map((r) => r.map((i) => i.hubSeq))
 
 test('sync runs: observations of one subject share a run while others interleave; the runs come in the order they were opened', () => {
   const runs = new ObservationRuns(1000)
