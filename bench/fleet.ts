@@ -22,6 +22,8 @@ import YAML from 'yaml'
 import { freePort, metricValue, spawnCli, startAgentProcess, tempDir, waitFor, type AgentHandle, type ChildHandle } from '../test/support/agent-process.js'
 import { DevicePublisher } from './fleet-publisher.js'
 import { openRecordView } from '../test/support/records.js'
+import { unframeEnvelope } from '../cloud/wire-format.js'
+import { decodeEnvelope } from '../proto/codec.js'
 
 export interface FleetOptions {
   readonly agents: number
@@ -259,8 +261,8 @@ export class Fleet {
    * or "in no topic" (lost between the agent and Kafka, not between Kafka and Cassandra).
    */
   private async locateMissing(hubs: HubCheck[]): Promise<void> {
-    const wanted = new Map<string, number>() // `${hub}/${seq}` → index into its sample list
-    for (const h of hubs) h.missingSample.forEach((s, i) => wanted.set(`${h.hub}/${Number(s.split(' ')[0])}`, i))
+    const wanted = new Set<string>() // `${hub}/${seq}`
+    for (const h of hubs) for (const s of h.missingSample) wanted.add(`${h.hub}/${Number(s.split(' ')[0])}`)
     const found = new Map<string, string>()
     const admin = this.kafka.admin()
     await admin.connect()
@@ -271,8 +273,6 @@ export class Fleet {
     const consumer = this.kafka.consumer({ groupId: `locate-${this.id}-${Date.now()}` })
     await consumer.connect()
     for (const t of topics) await consumer.subscribe({ topic: t, fromBeginning: true })
-    const { decodeEnvelope } = await import('../proto/codec.js')
-    const { unframeEnvelope } = await import('../cloud/wire-format.js')
     const done = new Set<string>()
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 120_000)
