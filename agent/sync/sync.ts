@@ -89,7 +89,7 @@ export class CloudSync {
   constructor(
     private readonly kafka: Kafka,
     private readonly outbox: Outbox,
-    private readonly encoder: EnvelopeEncoder,
+    encoder: EnvelopeEncoder,
     private readonly opts: SyncOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
