@@ -37,7 +37,7 @@ cluster_cassandra_contacts() {
 # The cluster id is shared by the three brokers: written once, reused by every format.
 cluster_kafka_id() {
   local file="$STATE/cluster-kafka.id"
-  [[ -s "$file" ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$file"
+  [[ -s "$file" ]] || new_cluster_id >"$file"
   cat "$file"
 }
 

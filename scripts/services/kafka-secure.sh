@@ -89,7 +89,7 @@ PROPS
 kafka_secure_format() {
   local dir=$1 cluster_id
   [[ -f "$dir/data/meta.properties" ]] && return 0
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  cluster_id=$(new_cluster_id)
   if ! "$JAVA" "@$(jvm_args_file kafka-secure)" kafka.tools.StorageTool format --ignore-formatted \
     -t "$cluster_id" -c "$dir/server.properties" \
     --add-scram "SCRAM-SHA-512=[name=$(cat "$dir/tls/sasl-user"),password=$(cat "$dir/tls/sasl-password")]" \

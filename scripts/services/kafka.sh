@@ -96,7 +96,7 @@ PROPS
 kafka_format() {
   local dir=$1 cluster_id
   [[ -f "$dir/data/meta.properties" ]] && return 0
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  cluster_id=$(new_cluster_id)
   if ! "$JAVA" "@$(jvm_args_file kafka)" kafka.tools.StorageTool format --ignore-formatted \
     -t "$cluster_id" -c "$dir/server.properties" >>"$dir/logs/format.log" 2>&1; then
     tail -n 30 "$dir/logs/format.log" >&2

@@ -220,3 +220,16 @@ any_alive() {
   done
   return 1
 }
+
+# A KRaft cluster id: 16 random bytes in URL-safe base64 without padding (what Kafka's Uuid makes).
+# Never one that starts with '-': kafka-storage would read it as an option and fail the format
+# ("argument --cluster-id/-t: expected one argument"), one start in 64. Kafka's own
+# Uuid.randomUuid() redraws such ids for the same reason.
+new_cluster_id() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    [[ $id == -* ]] || break
+  done
+  printf '%s\n' "$id"
+}
