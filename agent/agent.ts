@@ -71,6 +71,11 @@ export interface RunningAgent {
   /** The ADT listener's port (issue 21); 0 when hl7.adt is not configured. */
   readonly adtPort: number
   readonly metrics: Metrics
+  /**
+   * `cb` is called once if the store can no longer make records durable (the WAL's fsync failed,
+   * store/wal-fsync.ts): the caller should stop the agent and exit non-zero for a restart.
+   */
+  onFatal(cb: (err: Error) => void): void
   stop(): Promise<void>
 }
 
@@ -84,6 +89,7 @@ class Agent implements RunningAgent {
   readonly metrics = createMetrics()
   private readonly events = new EventEmitter<AgentEvents>()
   private readonly startedMs = Date.now()
+  private fatal: { err: Error | null; cbs: ((err: Error) => void)[] } = { err: null, cbs: [] }
   private readonly log: Logger
   private readonly db: Db
   private readonly committer: GroupCommitter
@@ -134,7 +140,7 @@ class Agent implements RunningAgent {
     }
     // The store: records, their identities and sequences, all in one group commit.
     this.db = openDatabase(cfg.hub.data_dir)
-    this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records, runs: cfg.store.observation_runs }, {
+    this.committer = new GroupCommitter(this.db, { intervalMs: cfg.store.commit_interval_ms, maxRecords: cfg.store.commit_max_records, runs: cfg.store.observation_runs, fsync: cfg.store.commit_fsync }, {
       onCommit: (n, s) => {
         this.metrics.recordsCommitted.inc(n)
         this.outbox.committed(n) // issue 7: running outbox depth
@@ -146,8 +152,13 @@ class Agent implements RunningAgent {
         this.metrics.commitFailures.inc()
         this.log.error({ event: 'commit_failed', records: n, err: err.message }, `group commit of ${n} records failed; none of them was acknowledged`)
       },
+      onFatal: (err) => {
+        this.log.fatal({ event: 'store_fsync_failed', err: err.message }, `${err.message}. Stopping: check the data directory's disk (dmesg), then let the service restart`)
+        this.fatal.err = err
+        for (const cb of this.fatal.cbs) cb(err)
+      },
     })
-    this.outbox = new Outbox(this.db)
+    this.outbox = new Outbox(this.db, () => this.committer.durableSeq)
     this.admissions = new Admissions(this.db)
     const deviceSeqs = new DeviceSeqStore(this.db, () => this.devices.all())
     this.identities = new DeviceIdentities(this.db)
@@ -298,7 +309,7 @@ class Agent implements RunningAgent {
   /** Issue 21: results (PCD-01) and alarms (PCD-04) to the hospital over MLLP, each through its own cursor. */
   private startHl7Out(): void {
     this.hl7Out = createHl7Outputs(this.cfg, {
-      db: this.db, admissions: this.admissions, metrics: this.metrics, log: this.log,
+      db: this.db, admissions: this.admissions, metrics: this.metrics, log: this.log, durableSeq: () => this.committer.durableSeq,
       audit: (detail) => void this.pipeline.audit(AuditAction.HL7_REJECTED, 'bedside-hub', null, detail),
     })
     for (const o of this.hl7Out) o.start()
@@ -410,6 +421,11 @@ class Agent implements RunningAgent {
         this.log.error({ event: 'timer_failed', err: (err as Error).message }, 'periodic task failed')
       }
     }, ms))
+  }
+
+  onFatal(cb: (err: Error) => void): void {
+    if (this.fatal.err) queueMicrotask(() => cb(this.fatal.err!))
+    else this.fatal.cbs.push(cb)
   }
 
   async stop(): Promise<void> {

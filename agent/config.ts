@@ -301,6 +301,13 @@ export const configSchema = z.object({
      * race with a no-data alarm committed after its drain, not a loss: BENCHMARKS.md, issue 23.)
      */
     observation_runs: z.enum(['off', 'per-message']).default('per-message'),
+    /**
+     * Issue 23: where the group commit's fsync runs. 'background': COMMIT writes the WAL frames and a
+     * thread-pool thread fsyncs them while the event loop goes on (store/wal-fsync.ts); every
+     * acknowledgement still waits for that fsync, and nothing unsynced leaves the gateway.
+     * 'inline': SQLite's synchronous=FULL fsync inside COMMIT, on the event loop (before issue 23).
+     */
+    commit_fsync: z.enum(['background', 'inline']).default('background'),
     // --- issue 7 (durability) ---
     /** Disk quota of the store in MiB; default: half of the data directory's free space at start. */
     quota_mb: z.number().min(1).optional(),

@@ -131,13 +131,13 @@ export async function main(argv: string[]): Promise<number> {
     for (const t of cfg.http.tokens) process.stderr.write(`demo ward: sign in on the page with the token "${t.token}" (role ${t.role})\n`)
   }
   let stopping = false
-  const stop = (signal: string) => {
+  const stop = (signal: string, code = 0) => {
     if (stopping) return
     stopping = true
     process.stderr.write(`bedside-hub: ${signal}, stopping\n`)
     if (watchdog) clearInterval(watchdog)
     sdNotify('STOPPING=1')
-    agent.stop().then(() => demo?.stop()).then(() => process.exit(0), (err: Error) => {
+    agent.stop().then(() => demo?.stop()).then(() => process.exit(code), (err: Error) => {
       process.stderr.write(`bedside-hub: stop failed: ${err.message}\n`)
       process.exit(1)
     })
@@ -146,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
   process.off('SIGTERM', earlyTerm)
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  // The store can no longer make records durable: exit 1, so that the service manager restarts us.
+  agent.onFatal((err) => stop(`store failed (${err.message})`, 1))
   if (early) stop(early)
   return -1 // keep running
 }

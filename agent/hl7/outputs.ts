@@ -18,6 +18,8 @@ export interface Hl7OutputsDeps {
   readonly admissions: Admissions
   readonly metrics: Metrics
   readonly log: Logger
+  /** Highest fsynced hub_seq (GroupCommitter.durableSeq): nothing above it is sent. */
+  readonly durableSeq: () => number
   /** Writes an audit record (a message the receiver rejected). */
   audit(detail: string): void
 }
@@ -41,7 +43,7 @@ export function createHl7Outputs(cfg: Config, d: Hl7OutputsDeps): Hl7Outbound[] 
   for (const [name, o] of [['results', h?.results], ['alarms', h?.alarms]] as const) {
     if (!o) continue
     if (!o.tls && o.insecure) log.warn({ event: 'hl7_out_insecure', dest: name, target: o.target }, `INSECURE: hl7.${name}.insecure is set: names, MRNs and ${name} travel in clear to ${o.target}; set hl7.${name}.tls`)
-    const source = name === 'results' ? new ResultsSource(d.db, cfg, cursors, d.admissions) : new AlarmsSource(d.db, cfg, cursors, d.admissions)
+    const source = name === 'results' ? new ResultsSource(d.db, cfg, cursors, d.admissions, d.durableSeq) : new AlarmsSource(d.db, cfg, cursors, d.admissions, d.durableSeq)
     out.push(new Hl7Outbound(name, o, source, cursors, events))
   }
   if (out.length > 0) observeDepth(d.metrics, out)

@@ -86,18 +86,19 @@ const SKIP_IDLE_RECORDS = 1_000
 const LAST_SEQ = 'SELECT hub_seq + n - 1 AS s FROM records ORDER BY hub_seq DESC LIMIT 1'
 
 export class ResultsSource implements PcdSource {
-  private readonly firstAfter: Statement<[string, number], ObsRow>
-  private readonly after: Statement<[string, number], ObsRow>
+  private readonly firstAfter: Statement<[string, number, number], ObsRow>
+  private readonly after: Statement<[string, number, number], ObsRow>
   private readonly maxSeq: Statement<[], { s: number | null }>
   private readonly waiting: Statement<[string, number], { n: number; oldest: number | null }>
   private readonly periodMs: number
   private turn = 0
 
-  constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions) {
+  constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions, private readonly durableSeq: () => number = () => Number.MAX_SAFE_INTEGER) {
     const cols = 'hub_seq, admission_id, code, value, unit, device_id, device_time_ms, hub_time_ms, quality, kind, body, n, items'
-    this.firstAfter = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? ORDER BY hub_seq LIMIT 1`).raw(true)
+    // Only durable records leave the gateway (store/wal-fsync.ts): the bound is the committer's durableSeq.
+    this.firstAfter = db.prepare<[string, number, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ? AND hub_seq <= ? ORDER BY hub_seq LIMIT 1`).raw(true)
     // Observations and the bed's audit records: a `results-requested` one ends the message early (on demand).
-    this.after = db.prepare<[string, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind IN (1, 4) AND hub_seq > ? ORDER BY hub_seq`).raw(true)
+    this.after = db.prepare<[string, number, number], ObsRow>(`SELECT ${cols} FROM records WHERE bed_id = ? AND kind IN (1, 4) AND hub_seq > ? AND hub_seq <= ? ORDER BY hub_seq`).raw(true)
     this.maxSeq = db.prepare(LAST_SEQ)
     this.waiting = db.prepare('SELECT COALESCE(SUM(n), 0) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE bed_id = ? AND kind = 1 AND hub_seq > ?')
     this.periodMs = cfg.hl7!.results!.period_s * 1000
@@ -120,8 +121,9 @@ export class ResultsSource implements PcdSource {
   nextOf(bedId: string, nowMs: number): Outgoing | Skip | null {
     const dest = `results/${bedId}`
     const cursor = this.cursors.get(dest)
-    const first = this.firstAfter.get(bedId, cursor)
-    if (!first) return idleSkip(dest, cursor, this.maxSeq.get()?.s ?? null)
+    const durable = this.durableSeq()
+    const first = this.firstAfter.get(bedId, cursor, durable)
+    if (!first) return idleSkip(dest, cursor, this.maxSeq.get()?.s ?? null, durable)
     let endMs = (Math.floor(first[7] / this.periodMs) + 1) * this.periodMs
     const admissionId = first[1]
     let toSeq = cursor
@@ -130,7 +132,7 @@ export class ResultsSource implements PcdSource {
     // Read in hub_seq order up to the first record of a later period or another admission (one
     // patient per message), or a request for the results now after the first value: a scan
     // bounded by one period, whatever the backlog behind it.
-    for (const r of this.after.iterate(bedId, cursor)) {
+    for (const r of this.after.iterate(bedId, cursor, durable)) {
       if (r[9] === 4) {
         // A request ends the message at itself, also one that came just after the period closed
         // (the first record past it): the nurse gets the answer now, not at the next look.
@@ -178,20 +180,21 @@ export class ResultsSource implements PcdSource {
 type AlarmRow = [hubSeq: number, bedId: string | null, admissionId: number | null, deviceId: string | null, hubTimeMs: number, body: Buffer | null]
 
 export class AlarmsSource implements PcdSource {
-  private readonly nextAlarm: Statement<[number], AlarmRow>
+  private readonly nextAlarm: Statement<[number, number], AlarmRow>
   private readonly maxSeq: Statement<[], { s: number | null }>
   private readonly waiting: Statement<[number], { n: number; oldest: number | null }>
 
-  constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions) {
-    this.nextAlarm = db.prepare<[number], AlarmRow>('SELECT hub_seq, bed_id, admission_id, device_id, hub_time_ms, body FROM records WHERE kind = 3 AND hub_seq > ? ORDER BY hub_seq LIMIT 1').raw(true)
+  constructor(db: Db, private readonly cfg: Config, private readonly cursors: Hl7Cursors, private readonly admissions: Admissions, private readonly durableSeq: () => number = () => Number.MAX_SAFE_INTEGER) {
+    this.nextAlarm = db.prepare<[number, number], AlarmRow>('SELECT hub_seq, bed_id, admission_id, device_id, hub_time_ms, body FROM records WHERE kind = 3 AND hub_seq > ? AND hub_seq <= ? ORDER BY hub_seq LIMIT 1').raw(true)
     this.waiting = db.prepare('SELECT COUNT(*) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE kind = 3 AND hub_seq > ?')
     this.maxSeq = db.prepare(LAST_SEQ)
   }
 
   next(): Outgoing | Skip | null {
     const cursor = this.cursors.get('alarms')
-    const row = this.nextAlarm.get(cursor)
-    if (!row) return idleSkip('alarms', cursor, this.maxSeq.get()?.s ?? null)
+    const durable = this.durableSeq()
+    const row = this.nextAlarm.get(cursor, durable)
+    if (!row) return idleSkip('alarms', cursor, this.maxSeq.get()?.s ?? null, durable)
     const [hubSeq, bedId, admissionId, deviceId, , body] = row
     let alarm
     try {
@@ -237,8 +240,10 @@ function isResultsRequest(r: ObsRow): boolean {
  * while this synchronous look reads the store, so no record of `dest` can land at or below `maxSeq`
  * afterwards (hub_seq only grows).
  */
-function idleSkip(dest: string, cursor: number, maxSeq: number | null): Skip | null {
-  return maxSeq !== null && maxSeq - cursor >= SKIP_IDLE_RECORDS ? { dest, skipTo: maxSeq } : null
+/** `durable` ends a commit, so it never falls inside a run row either. */
+function idleSkip(dest: string, cursor: number, maxSeq: number | null, durable: number): Skip | null {
+  const to = maxSeq === null ? null : Math.min(maxSeq, durable)
+  return to !== null && to - cursor >= SKIP_IDLE_RECORDS ? { dest, skipTo: to } : null
 }
 
 /**

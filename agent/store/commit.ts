@@ -4,12 +4,15 @@
  * record, whichever comes first. One fsync then covers the whole batch (synchronous=FULL, db.ts).
  *
  * Acknowledgements (MQTT PUBACK, HTTP 2xx) wait for `whenCommitted`: accepted means durable.
+ * With `fsync: 'background'` (the default) the fsync runs on a pool thread after COMMIT returns
+ * (wal-fsync.ts) and `whenCommitted` waits for it; `durableSeq` bounds what may leave the gateway.
  * If a commit fails (disk full, I/O error) its waiters get the error, nothing of the batch is
  * acknowledged, and the records are not retried here: the sender still holds them (MQTT QoS 1
  * re-sends an unacknowledged PUBLISH).
  */
 import type { Db } from './db.js'
 import { packRunColumns, type RunColumns } from './run-items.js'
+import { WalFsync, type CommitFsyncMode, type FsyncFn } from './wal-fsync.js'
 
 /**
  * How the group commit stores a sender message's observations (config `store.observation_runs`):
@@ -43,6 +46,8 @@ export interface CommitStats {
   /** Called after each successful commit with its size and wall time. */
   onCommit?(records: number, seconds: number): void
   onError?(err: Error, records: number): void
+  /** The WAL's fsync failed: no batch is made durable any more (wal-fsync.ts); the agent must stop. */
+  onFatal?(err: Error): void
 }
 
 type Waiter = (err: Error | null) => void
@@ -99,6 +104,19 @@ export class GroupCommitter {
   /** The last failed batches (hub_seq ranges), for `durableFrom` callers whose records were in one. */
   private readonly failures: { from: number; to: number; error: Error }[] = []
   private waiters: Waiter[] = []
+  /** fsync off the event loop (wal-fsync.ts), or null: FULL's fsync inside COMMIT. */
+  private readonly wal: WalFsync | null
+  private readonly syncNormal: { run(): unknown } | null = null
+  private readonly syncFull: { run(): unknown } | null = null
+  /** Every hub_seq up to here is durable (fsynced) or was in a batch that failed. */
+  private durable: number
+  /** Committed batches waiting for their fsync: last hub_seq, records, commit start (for onCommit). */
+  private readonly unsyncedBatches: { last: number; records: number; t0: bigint }[] = []
+  /** Waiters for those batches, with the hub_seq each waits for (non-decreasing). */
+  private syncWaiterSeq: number[] = []
+  private syncWaiters: Waiter[] = []
+  /** The fsync failed: every later batch fails with this (see wal-fsync.ts on why it is final). */
+  private broken: Error | null = null
   private timer: NodeJS.Timeout | null = null
   private nextSeq: number
   private readonly writeBatch: (firstSeq: number, n: number) => void
@@ -106,7 +124,7 @@ export class GroupCommitter {
 
   constructor(
     db: Db,
-    private readonly opts: { intervalMs: number; maxRecords: number; rowsPerInsert?: number; runs?: ObservationRunsMode },
+    private readonly opts: { intervalMs: number; maxRecords: number; rowsPerInsert?: number; runs?: ObservationRunsMode; fsync?: CommitFsyncMode; fsyncFn?: FsyncFn },
     private readonly stats: CommitStats = {},
   ) {
     const cap = (this.capacity = opts.maxRecords)
@@ -157,6 +175,17 @@ export class GroupCommitter {
       for (let c = 0; c < this.companions.length; c++) this.companions[c]!.write()
     })
     this.nextSeq = initialHubSeq(db)
+    this.durable = this.nextSeq - 1
+    this.wal = (opts.fsync ?? 'background') === 'background' ? WalFsync.open(db, this.onSynced, opts.fsyncFn) : null
+    if (this.wal) {
+      this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL')
+      this.syncFull = db.prepare('PRAGMA synchronous = FULL')
+    }
+  }
+
+  /** Highest hub_seq below which every record is durable: what may leave the gateway (Kafka, HL7). */
+  get durableSeq(): number {
+    return this.durable
   }
 
   /**
@@ -329,11 +358,23 @@ export class GroupCommitter {
 
   /** Calls `cb` once everything appended so far is durable (or failed). */
   whenCommitted(cb: Waiter): void {
-    if (this.count === 0) {
+    const broken = this.broken
+    if (broken) {
+      queueMicrotask(() => cb(broken))
+      return
+    }
+    if (this.count > 0) {
+      this.waiters.push(cb)
+      return
+    }
+    const upTo = this.nextSeq - 1
+    if (upTo <= this.durable) {
       queueMicrotask(() => cb(null))
       return
     }
-    this.waiters.push(cb)
+    // Committed, its fsync not done yet.
+    this.syncWaiterSeq.push(upTo)
+    this.syncWaiters.push(cb)
   }
 
   /** Records (hub_seqs) waiting for the next commit. */
@@ -358,12 +399,22 @@ export class GroupCommitter {
     const waiters = this.waiters
     this.waiters = []
     const t0 = process.hrtime.bigint()
-    let failure: Error | null = null
-    try {
-      const rows = this.opts.runs === 'per-message' ? this.coalesce(n) : n
-      this.writeBatch(this.nextSeq - records, rows)
-    } catch (err) {
-      failure = err as Error
+    let failure: Error | null = this.broken
+    if (!failure) {
+      try {
+        const rows = this.opts.runs === 'per-message' ? this.coalesce(n) : n
+        // Background fsync: this transaction's COMMIT only writes its frames (wal-fsync.ts).
+        this.syncNormal?.run()
+        try {
+          this.writeBatch(this.nextSeq - records, rows)
+        } finally {
+          this.syncFull?.run()
+        }
+      } catch (err) {
+        failure = err as Error
+      }
+    }
+    if (failure) {
       this.failures.push({ from: this.nextSeq - records, to: this.nextSeq - 1, error: failure })
       if (this.failures.length > 16) this.failures.shift()
       this.stats.onError?.(failure, records)
@@ -378,8 +429,60 @@ export class GroupCommitter {
     this.body.fill(null, 0, n)
     this.items.fill(null, 0, n)
     for (let i = 0; i < this.companions.length; i++) this.companions[i]!.settled(failure === null)
-    if (!failure) this.stats.onCommit?.(records, Number(process.hrtime.bigint() - t0) / 1e9)
-    for (let i = 0; i < waiters.length; i++) waiters[i]!(failure)
+    const last = this.nextSeq - 1
+    if (failure) {
+      for (let i = 0; i < waiters.length; i++) waiters[i]!(failure)
+      // The failed hub_seqs hold nothing; once the batches before them are synced, they are settled too.
+      if (!this.broken) this.settle(last)
+      return
+    }
+    if (!this.wal) {
+      this.durable = last
+      this.stats.onCommit?.(records, Number(process.hrtime.bigint() - t0) / 1e9)
+      for (let i = 0; i < waiters.length; i++) waiters[i]!(null)
+      return
+    }
+    this.unsyncedBatches.push({ last, records, t0 })
+    for (let i = 0; i < waiters.length; i++) {
+      this.syncWaiterSeq.push(last)
+      this.syncWaiters.push(waiters[i]!)
+    }
+    this.wal.request(last)
+  }
+
+  /** Hub_seqs up to `last` hold no record to sync: durable once the fsync before them is. */
+  private settle(last: number): void {
+    if (this.wal && this.unsyncedBatches.length > 0) this.wal.request(last)
+    else this.onSynced(last, null)
+  }
+
+  /** The WAL fsync covering every frame up to hub_seq `upTo` returned (wal-fsync.ts). */
+  private readonly onSynced = (upTo: number, err: Error | null): void => {
+    if (this.broken) return
+    if (err) {
+      const broken = (this.broken = new Error(`BEDSIDE_ERR_STORE_IO: ${err.message}; nothing after hub_seq ${this.durable} is acknowledged or sent, and the store takes no more records until the agent restarts`, { cause: err }))
+      this.unsyncedBatches.length = 0
+      const waiters = this.syncWaiters
+      this.syncWaiters = []
+      this.syncWaiterSeq = []
+      this.stats.onFatal?.(broken)
+      for (let i = 0; i < waiters.length; i++) waiters[i]!(broken)
+      return
+    }
+    if (upTo > this.durable) this.durable = upTo
+    const now = process.hrtime.bigint()
+    let b = 0
+    for (; b < this.unsyncedBatches.length && this.unsyncedBatches[b]!.last <= upTo; b++) {
+      const batch = this.unsyncedBatches[b]!
+      this.stats.onCommit?.(batch.records, Number(now - batch.t0) / 1e9)
+    }
+    if (b > 0) this.unsyncedBatches.splice(0, b)
+    let w = 0
+    while (w < this.syncWaiters.length && this.syncWaiterSeq[w]! <= upTo) w++
+    if (w === 0) return
+    const ready = this.syncWaiters.splice(0, w)
+    this.syncWaiterSeq.splice(0, w)
+    for (let i = 0; i < ready.length; i++) ready[i]!(null)
   }
 
   /**
@@ -448,10 +551,20 @@ export class GroupCommitter {
     this.msg[to] = this.msg[from]!
   }
 
-  /** Commits what is pending and refuses further appends. */
+  /** Commits what is pending, makes it durable and refuses further appends. */
   close(): void {
     this.flush()
     this.closed = true
+    if (this.wal) {
+      if (!this.broken && this.durable < this.nextSeq - 1) {
+        try {
+          this.onSynced(this.wal.syncNow(), null)
+        } catch (err) {
+          this.onSynced(0, err as Error)
+        }
+      }
+      this.wal.close()
+    }
   }
 }
 

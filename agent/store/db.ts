@@ -5,10 +5,14 @@
  * - journal_mode=WAL, synchronous=FULL: every COMMIT appends the transaction's pages to the WAL and
  *   fsyncs the WAL before COMMIT returns. better-sqlite3 would default to NORMAL in WAL mode, which
  *   skips that fsync and can lose the last transactions on power loss; FULL cannot.
+ *   The group commit's own transaction is the one exception (`store.commit_fsync: background`, the
+ *   default): it runs with NORMAL and its fsync follows on a pool thread (wal-fsync.ts); nothing of
+ *   the batch is acknowledged or read for Kafka or HL7 before that fsync returned, so what is
+ *   acknowledged is exactly as durable, and what a power cut can take was never shown to anyone.
  * - Process crash (kill -9, OOM, segfault) at any moment: every transaction that returned from COMMIT
  *   survives; a transaction in progress is rolled back on the next open (its frames in the WAL have
  *   no commit marker). A record is never half-written. The agent acknowledges a record only after
- *   its group commit returned, so every acknowledged record survives.
+ *   its group commit and its fsync returned, so every acknowledged record survives.
  * - Power cut / kernel panic: the same holds as long as the disk honours fsync (no volatile write
  *   cache that lies). A gateway with such a disk can lose acknowledged data; hospital IT must use
  *   disks with power-loss protection or write-through caching (README, hospital IT section).

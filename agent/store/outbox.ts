@@ -97,13 +97,13 @@ export function forEachRecord(row: OutboxRow, each: (record: OutboxRow) => void)
 }
 
 export class Outbox {
-  private readonly readAfter: Statement<[number, number], OutboxRow>
+  private readonly readAfter: Statement<[number, number, number], OutboxRow>
   private readonly setCursor: Statement<[number]>
   private readonly syncNormal: Statement
   private readonly syncFull: Statement
   private readonly countAfter: Statement<[number], { n: number }>
   private readonly oldestAfter: Statement<[number], { t: number | null }>
-  private readonly anyAfter: Statement<[number], { one: number }>
+  private readonly anyAfter: Statement<[number, number], { one: number }>
   private readonly countByKind: Statement<[number], { kind: number; n: number; oldest: number }>
   private cursorSeq: number
   private inFlightSeq = 0
@@ -113,15 +113,20 @@ export class Outbox {
    */
   private unsynced: number
 
-  constructor(db: Db) {
-    this.readAfter = db.prepare<[number, number], OutboxRow>('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us, n, items FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?').raw(true)
+  /**
+   * `durableSeq`: the highest hub_seq that is fsynced (GroupCommitter.durableSeq). Rows above it are
+   * committed but could still be lost to a power cut, and their hub_seqs then given to other
+   * records: they must not reach Kafka before (wal-fsync.ts). Offline tools read a closed store.
+   */
+  constructor(db: Db, private readonly durableSeq: () => number = () => Number.MAX_SAFE_INTEGER) {
+    this.readAfter = db.prepare<[number, number, number], OutboxRow>('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us, n, items FROM records WHERE hub_seq > ? AND hub_seq <= ? ORDER BY hub_seq LIMIT ?').raw(true)
     this.setCursor = db.prepare('UPDATE sync_cursor SET hub_seq = ? WHERE id = 1')
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL')
     this.syncFull = db.prepare('PRAGMA synchronous = FULL')
     this.countAfter = db.prepare('SELECT COALESCE(SUM(n), 0) AS n FROM records WHERE hub_seq > ?')
     this.oldestAfter = db.prepare('SELECT MIN(hub_time_ms) AS t FROM (SELECT hub_time_ms FROM records WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1)')
     this.unsynced = 0
-    this.anyAfter = db.prepare('SELECT 1 AS one FROM records WHERE hub_seq > ? LIMIT 1')
+    this.anyAfter = db.prepare('SELECT 1 AS one FROM records WHERE hub_seq > ? AND hub_seq <= ? LIMIT 1')
     this.countByKind = db.prepare('SELECT kind, SUM(n) AS n, MIN(hub_time_ms) AS oldest FROM records WHERE hub_seq > ? GROUP BY kind')
     this.cursorSeq = (db.prepare('SELECT hub_seq FROM sync_cursor WHERE id = 1').get() as { hub_seq: number }).hub_seq
     this.unsynced = this.countAfter.get(this.cursorSeq)!.n
@@ -138,7 +143,7 @@ export class Outbox {
    * (the cursor moves to `lastSeqOf` a row), so no run is ever cut by the read.
    */
   read(limit: number, afterSeq = this.cursorSeq): OutboxRow[] {
-    return this.readAfter.all(afterSeq, limit)
+    return this.readAfter.all(afterSeq, this.durableSeq(), limit)
   }
 
   /**
@@ -149,7 +154,7 @@ export class Outbox {
    * Committed without an fsync of its own (synchronous=NORMAL for this one statement): a cursor
    * lost to a power cut only re-sends what Kafka already has, which consumers drop by (hub_id,
    * hub_seq), the same as a crash between the send and this update. It becomes durable with the
-   * next FULL commit (a group commit's fsync covers every WAL frame before it), and SQLite's
+   * next fsync of the WAL (a group commit's covers every WAL frame before it), and SQLite's
    * recovery never keeps a later frame without the earlier ones. An fsync per Kafka batch was
    * 180–620 µs of the event loop on this machine's disk (10–20 µs without; a gateway's eMMC takes
    * milliseconds), and as many fsyncs as the group commit itself on the 1-obs/message load.
@@ -166,9 +171,9 @@ export class Outbox {
     this.unsynced = records === undefined ? this.countAfter.get(hubSeq)!.n : Math.max(0, this.unsynced - records)
   }
 
-  /** At least one record waits for Kafka (one index probe, unlike a count). */
+  /** At least one durable record waits for Kafka (one index probe, unlike a count). */
   hasUnsynced(): boolean {
-    return this.anyAfter.get(this.cursorSeq) !== undefined
+    return this.anyAfter.get(this.cursorSeq, this.durableSeq()) !== undefined
   }
 
   /** `n` records were durably committed (GroupCommitter.onCommit). */

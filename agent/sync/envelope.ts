@@ -80,7 +80,9 @@ export interface EncodedRecord {
 }
 
 /** What an observation row becomes: the Envelope fields it shares with its run, and its body. */
-export interface ObservationItem {
+/** What every observation of a run shares with the run's other entries: its Envelope head. */
+export interface RunHead {
+  /** The (first) observation's hub_seq. */
   readonly hubSeq: number
   /** Kafka key and Envelope.subject. */
   readonly subject: string
@@ -88,9 +90,13 @@ export interface ObservationItem {
   readonly keyEpoch: string
   readonly bedId: string
   readonly hubTimeMs: number
-  readonly observation: ObservationMsg
   /** Issue 24: the stay, demo flag and device type (run heads differ when these do). */
   readonly provenance?: Provenance
+}
+
+/** One observation of a single row. */
+export interface ObservationItem extends RunHead {
+  readonly observation: ObservationMsg
 }
 
 /**
@@ -99,15 +105,7 @@ export interface ObservationItem {
  * `hubSeq + count - 1`. The head is worked out once for them and the items are written into the
  * run straight from the blob (run-field.ts): no object per observation.
  */
-export interface PackedObservations {
-  /** The first item's; the others follow one by one. */
-  readonly hubSeq: number
-  readonly subject: string
-  readonly subjectKind: number
-  readonly keyEpoch: string
-  readonly bedId: string
-  readonly hubTimeMs: number
-  readonly provenance?: Provenance
+export interface PackedObservations extends RunHead {
   /** Every item's device pseudonym. */
   readonly device: string
   readonly blob: Buffer

@@ -61,7 +61,7 @@ test('store v9: a v8 store migrates with its rows as single records (n 1, no ite
   db.close()
 })
 
-test('store: a run takes n consecutive hub_seqs in one row, between single records, and the commit counts its records', () => {
+test('store: a run takes n consecutive hub_seqs in one row, between single records, and the commit counts its records', async () => {
   for (const rowsPerInsert of [undefined, 2]) {
     const db = openDatabase(tempDir('runs'))
     const commits: number[] = []
@@ -78,6 +78,7 @@ test('store: a run takes n consecutive hub_seqs in one row, between single recor
     assert.equal(c.pendingCount, 109, 'pending records, not rows')
     assert.equal(c.peekHubSeq, 110)
     c.flush()
+    await new Promise((resolve) => c.whenCommitted(resolve)) // onCommit follows the WAL's fsync
     assert.deepEqual(commits, [109])
     const rows = db.prepare('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, hub_time_ms, n, items FROM records ORDER BY hub_seq').raw().all() as unknown[][]
     assert.deepEqual(rows.map((r) => r.slice(0, 10)), [
@@ -141,7 +142,7 @@ test('store: a run counts one row toward the batch size; a held message\'s runs 
   db.close()
 })
 
-test('store: with runs per message, the commit writes a message\'s consecutive observations of one subject as one row over their hub_seqs; anything else between them, another message or no message keeps rows apart', () => {
+test('store: with runs per message, the commit writes a message\'s consecutive observations of one subject as one row over their hub_seqs; anything else between them, another message or no message keeps rows apart', async () => {
   const db = openDatabase(tempDir('runs'))
   const commits: number[] = []
   const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 8, runs: 'per-message' }, { onCommit: (n) => commits.push(n) })
@@ -165,6 +166,7 @@ test('store: with runs per message, the commit writes a message\'s consecutive o
   // 12 a, 13..14 b run, 15 another hub time, 16 a unit too long to pack, 17 single
   message(() => { for (let i = 0; i < 20; i++) obs('c', 100 + i) }) // past maxRecords inside a hold: one batch, one run 18..37
   c.flush()
+  await new Promise((resolve) => c.whenCommitted(resolve)) // onCommit follows the WAL's fsync
   const rows = db.prepare('SELECT hub_seq, kind, n FROM records ORDER BY hub_seq').raw().all()
   assert.deepEqual(rows, [[1, 1, 3], [4, 1, 2], [6, 1, 1], [7, 3, 1], [8, 1, 2], [10, 1, 1], [11, 1, 1], [12, 1, 1], [13, 1, 2], [15, 1, 1], [16, 1, 1], [17, 1, 1], [18, 1, 20]])
   assert.equal(commits.reduce((a, b) => a + b, 0), 37, 'commits count records')

@@ -1,0 +1,100 @@
+/**
+ * The group commit's fsync on the libuv thread pool instead of the event loop (issue 23, "both
+ * cores"; config `store.commit_fsync: background`).
+ *
+ * With synchronous=FULL, SQLite fsyncs the WAL inside COMMIT: 1.4–2.4 ms here (milliseconds more on
+ * a gateway's eMMC) during which the one thread that parses MQTT, runs the alarm rules and encodes
+ * for Kafka does nothing. Under issue 23's loads that was 11–20 % of the agent's time. Instead the
+ * group commit's transaction runs with synchronous=NORMAL (its frames go to the WAL file, no fsync)
+ * and this module fsyncs the WAL file on a pool thread; the event loop parses the next messages
+ * meanwhile, and the next batch's frames are written while the previous fsync runs (one fsync in
+ * flight at a time; each covers every frame written before it was issued).
+ *
+ * What "durable" means is unchanged: an acknowledgement waits for the fsync that covers its frames,
+ * exactly what FULL's fsync inside COMMIT gave. SQLite's WAL recovery keeps a commit only with every
+ * frame before it (checksums chain the frames), so a power cut keeps a prefix of the commits, and
+ * every commit whose fsync completed is in that prefix. Records that are committed but not yet
+ * fsynced must not leave the gateway (Kafka, HL7): after a power cut their hub_seqs would be given
+ * to other records. So every reader that sends records out is bounded to `durableSeq` (outbox.ts,
+ * pcd-sources.ts).
+ *
+ * One file descriptor for the WAL, opened once and kept: Linux reports a writeback error to the
+ * descriptors open when it happened, so a descriptor opened per fsync could miss an error of a
+ * write-back that ran before it. The WAL file keeps its inode while the store is open (SQLite
+ * truncates it and rewrites it in place; it deletes it only when the last connection closes).
+ *
+ * A failed fsync is final: after it the kernel may have dropped the dirty pages (and marked them
+ * clean), so no later fsync can say what reached the disk. The committer then refuses every batch
+ * and the agent stops (agent.ts); SQLite's recovery on the next start decides what was kept, and
+ * nothing after the last good fsync was acknowledged or sent.
+ */
+import { closeSync, fsync as fsFsync, fsyncSync, openSync } from 'node:fs'
+import type { Db } from './db.js'
+
+export type CommitFsyncMode = 'background' | 'inline'
+
+/** `fs.fsync`'s shape, so tests can hold an fsync or fail it. */
+export type FsyncFn = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void
+
+export class WalFsync {
+  private inFlight = false
+  /** Highest hub_seq written (or settled) that the next fsync must cover. */
+  private wanted = 0
+  private closing = false
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    private readonly done: (upTo: number, err: Error | null) => void,
+    private readonly fsync: FsyncFn,
+  ) {}
+
+  /**
+   * The WAL of `db`, or null when the database has none to sync (in memory, not in WAL mode): the
+   * committer then keeps FULL's fsync inside COMMIT.
+   */
+  static open(db: Db, done: (upTo: number, err: Error | null) => void, fsync: FsyncFn = fsFsync): WalFsync | null {
+    if (db.memory || db.name === '' || String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') return null
+    const path = `${db.name}-wal`
+    let fd: number
+    try {
+      fd = openSync(path, 'r')
+    } catch {
+      return null // no WAL file yet (nothing written): FULL inside COMMIT is the safe choice
+    }
+    return new WalFsync(path, fd, done, fsync)
+  }
+
+  /** Frames up to `upTo` (a hub_seq) were written: fsync them, now or after the fsync in flight. */
+  request(upTo: number): void {
+    if (upTo > this.wanted) this.wanted = upTo
+    if (!this.inFlight) this.start()
+  }
+
+  private start(): void {
+    const upTo = this.wanted
+    this.inFlight = true
+    this.fsync(this.fd, (err) => {
+      this.inFlight = false
+      if (this.closing) {
+        closeSync(this.fd)
+        return
+      }
+      this.done(upTo, err ? new Error(`fsync of ${this.path} failed: ${err.message}`) : null)
+      if (!err && this.wanted > upTo) this.start()
+    })
+  }
+
+  /** Everything written so far, synchronously (shutdown); returns the hub_seq now durable. */
+  syncNow(): number {
+    fsyncSync(this.fd)
+    return this.wanted
+  }
+
+  /** Closes the descriptor (after the fsync in flight, if any). A second call does nothing. */
+  close(): void {
+    if (this.closing) return
+    this.closing = true
+    if (!this.inFlight) closeSync(this.fd)
+  }
+}
