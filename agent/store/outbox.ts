@@ -118,7 +118,7 @@ export class Outbox {
    * committed but could still be lost to a power cut, and their hub_seqs then given to other
    * records: they must not reach Kafka before (wal-fsync.ts). Offline tools read a closed store.
    */
-  constructor(db: Db, private readonly durableSeq: () => number = () => Number.MAX_SAFE_INTEGER) {
+  constructor(db: Db, private readonly fsyncedUpTo: () => number = () => Number.MAX_SAFE_INTEGER) {
     this.readAfter = db.prepare<[number, number, number], OutboxRow>('SELECT hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us, n, items FROM records WHERE hub_seq > ? AND hub_seq <= ? ORDER BY hub_seq LIMIT ?').raw(true)
     this.setCursor = db.prepare('UPDATE sync_cursor SET hub_seq = ? WHERE id = 1')
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL')
@@ -132,6 +132,11 @@ export class Outbox {
     this.unsynced = this.countAfter.get(this.cursorSeq)!.n
   }
 
+  /** Highest fsynced hub_seq: rows above it are not read for Kafka, nor counted as unsynced yet. */
+  get durableSeq(): number {
+    return this.fsyncedUpTo()
+  }
+
   /** Highest hub_seq that Kafka has acknowledged. */
   get cursor(): number {
     return this.cursorSeq
@@ -143,7 +148,7 @@ export class Outbox {
    * (the cursor moves to `lastSeqOf` a row), so no run is ever cut by the read.
    */
   read(limit: number, afterSeq = this.cursorSeq): OutboxRow[] {
-    return this.readAfter.all(afterSeq, this.durableSeq(), limit)
+    return this.readAfter.all(afterSeq, this.fsyncedUpTo(), limit)
   }
 
   /**
@@ -173,7 +178,7 @@ export class Outbox {
 
   /** At least one durable record waits for Kafka (one index probe, unlike a count). */
   hasUnsynced(): boolean {
-    return this.anyAfter.get(this.cursorSeq, this.durableSeq()) !== undefined
+    return this.anyAfter.get(this.cursorSeq, this.fsyncedUpTo()) !== undefined
   }
 
   /** `n` records were durably committed (GroupCommitter.onCommit). */

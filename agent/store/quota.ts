@@ -58,7 +58,7 @@ export class StoreQuota {
   private readonly pageSize: number
   private readonly synced: Statement<[number, number], Candidate>
   private readonly deleteSynced: Statement<[number, number]>
-  private readonly waves: Statement<[number, number], Candidate>
+  private readonly waves: Statement<[number, number, number], Candidate>
   private readonly deleteWaves: Statement<[number, number]>
   private readonly maxSeq: Statement<[], { m: number | null }>
   /** No unsynced waveform at or below this hub_seq: later passes start above it instead of rescanning millions of numerics. */
@@ -74,7 +74,7 @@ export class StoreQuota {
     // (outbox.ts), so a run row at or below it is acknowledged whole.
     this.synced = db.prepare('SELECT hub_seq AS seq, hub_seq + n - 1 AS last, COALESCE(length(body), 0) + COALESCE(length(items), 0) + 64 AS bytes FROM records WHERE hub_seq <= ? ORDER BY hub_seq LIMIT ?')
     this.deleteSynced = db.prepare('DELETE FROM records WHERE hub_seq BETWEEN ? AND ?')
-    this.waves = db.prepare(`SELECT hub_seq AS seq, hub_seq AS last, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq > ? AND kind = ${RecordKind.WAVEFORM} ORDER BY hub_seq LIMIT ?`)
+    this.waves = db.prepare(`SELECT hub_seq AS seq, hub_seq AS last, COALESCE(length(body), 0) + 64 AS bytes FROM records WHERE hub_seq > ? AND hub_seq <= ? AND kind = ${RecordKind.WAVEFORM} ORDER BY hub_seq LIMIT ?`)
     this.deleteWaves = db.prepare(`DELETE FROM records WHERE hub_seq > ? AND hub_seq <= ? AND kind = ${RecordKind.WAVEFORM}`)
     this.maxSeq = db.prepare('SELECT MAX(hub_seq) AS m FROM records')
   }
@@ -148,9 +148,11 @@ export class StoreQuota {
       // whose waveforms become sheddable again if its send fails.
       const contiguous = this.outbox.sentUpTo <= Math.max(this.outbox.cursor, this.noWavesUpTo)
       // Half the estimate per step: a chunk may free a whole page of its own, and the loop re-measures.
-      const pick = take(this.waves.all(after, CHUNK), overBytes / 2)
+      // Only fsynced rows (outbox.durableSeq): a batch still syncing is not yet counted as unsynced.
+      const durable = this.outbox.durableSeq
+      const pick = take(this.waves.all(after, durable, CHUNK), overBytes / 2)
       if (pick.n === 0) {
-        if (contiguous) this.noWavesUpTo = this.maxSeq.get()!.m ?? 0
+        if (contiguous) this.noWavesUpTo = Math.min(this.maxSeq.get()!.m ?? 0, durable)
         return pick
       }
       if (contiguous) this.noWavesUpTo = pick.hi
