@@ -174,10 +174,13 @@ test('wal fsync: with the real fsync, and inline (FULL inside COMMIT) where aske
   const db = openDatabase(join(tempDir('wal-real'), 'data'))
   const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 1000 })
   obs(c, 1)
-  await new Promise<void>((resolve, reject) => {
-    c.whenCommitted((err) => (err ? reject(err) : resolve()))
+  let answered = false
+  const durable = new Promise<void>((resolve, reject) => {
+    c.whenCommitted((err) => (answered = true, err ? reject(err) : resolve()))
     c.flush()
   })
+  assert.ok(!answered, 'the store\'s WAL file was found: the fsync runs in the background, not inside flush')
+  await durable
   assert.equal(c.durableSeq, 1)
   c.close()
   const inline = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 1000, fsync: 'inline' })
