@@ -158,6 +158,9 @@ class Agent implements RunningAgent {
         for (const cb of this.fatal.cbs) cb(err)
       },
     })
+    if (cfg.store.commit_fsync === 'background' && !this.committer.fsyncInBackground) {
+      this.log.warn({ event: 'commit_fsync_inline' }, 'store.commit_fsync is background, but the store has no WAL file to fsync apart: the fsync stays inside COMMIT (inline)')
+    }
     this.outbox = new Outbox(this.db, () => this.committer.durableSeq)
     this.admissions = new Admissions(this.db)
     const deviceSeqs = new DeviceSeqStore(this.db, () => this.devices.all())
@@ -440,9 +443,11 @@ class Agent implements RunningAgent {
     this.tls?.close()
     await this.mqtt.stop()
     await this.durability.housekeeping.stop() // issue 7
-    this.committer.close()
+    await this.committer.close()
     await this.sync?.stop()
-    this.db.close()
+    // After a failed fsync the page cache cannot be trusted: no closing checkpoint may copy
+    // possibly lost WAL pages into the main file. The next start's recovery decides instead.
+    if (!this.fatal.err) this.db.close()
     this.log.info({ event: 'stopped' }, 'bedside-hub stopped')
   }
 }

@@ -131,13 +131,16 @@ export async function main(argv: string[]): Promise<number> {
     for (const t of cfg.http.tokens) process.stderr.write(`demo ward: sign in on the page with the token "${t.token}" (role ${t.role})\n`)
   }
   let stopping = false
+  let exitCode = 0
   const stop = (signal: string, code = 0) => {
+    // A failure during a stop already under way (the last fsync) still makes the exit code 1.
+    exitCode = Math.max(exitCode, code)
     if (stopping) return
     stopping = true
     process.stderr.write(`bedside-hub: ${signal}, stopping\n`)
     if (watchdog) clearInterval(watchdog)
     sdNotify('STOPPING=1')
-    agent.stop().then(() => demo?.stop()).then(() => process.exit(code), (err: Error) => {
+    agent.stop().then(() => demo?.stop()).then(() => process.exit(exitCode), (err: Error) => {
       process.stderr.write(`bedside-hub: stop failed: ${err.message}\n`)
       process.exit(1)
     })

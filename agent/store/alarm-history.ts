@@ -2,8 +2,9 @@
  * The alarm history (issue 19): every alarm state change the agent recorded, read back from the
  * store by time for GET /api/alarms?state=all&since=…. The changes are the records of kind 3 that
  * the pipeline appends with every alarm it publishes (the same rows the sync sends to
- * alert-events), so the history is exactly what left the gateway; it reaches back as far as the
- * store keeps records (retention, DESIGN.md delivery semantics).
+ * alert-events), so the history is what leaves the gateway (its newest changes may be a group
+ * commit's fsync ahead of the sync, store/wal-fsync.ts); it reaches back as far as the store keeps
+ * records (retention, DESIGN.md delivery semantics).
  *
  * Read through the partial index records_alarms_by_time (schema v5): observation rows are never
  * scanned. Bounded by `limit` rows per call.

@@ -12,7 +12,7 @@
  */
 import type { Db } from './db.js'
 import { packRunColumns, type RunColumns } from './run-items.js'
-import { WalFsync, type CommitFsyncMode, type FsyncFn } from './wal-fsync.js'
+import { syncWalAtOpen, WalFsync, type CommitFsyncMode, type FsyncFn } from './wal-fsync.js'
 
 /**
  * How the group commit stores a sender message's observations (config `store.observation_runs`):
@@ -175,12 +175,19 @@ export class GroupCommitter {
       for (let c = 0; c < this.companions.length; c++) this.companions[c]!.write()
     })
     this.nextSeq = initialHubSeq(db)
+    // What the last process committed may not have reached its fsync (it died in between).
+    syncWalAtOpen(db)
     this.durable = this.nextSeq - 1
     this.wal = (opts.fsync ?? 'background') === 'background' ? WalFsync.open(db, this.onSynced, opts.fsyncFn) : null
     if (this.wal) {
       this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL')
       this.syncFull = db.prepare('PRAGMA synchronous = FULL')
     }
+  }
+
+  /** True when the fsync runs on the thread pool (wal-fsync.ts), false when inside COMMIT. */
+  get fsyncInBackground(): boolean {
+    return this.wal !== null
   }
 
   /** Highest hub_seq below which every record is durable: what may leave the gateway (Kafka, HL7). */
@@ -408,10 +415,10 @@ export class GroupCommitter {
         try {
           this.writeBatch(this.nextSeq - records, rows)
         } finally {
-          this.syncFull?.run()
+          this.restoreFull()
         }
       } catch (err) {
-        failure = err as Error
+        failure = this.broken ?? (err as Error)
       }
     }
     if (failure) {
@@ -450,6 +457,19 @@ export class GroupCommitter {
     this.wal.request(last)
   }
 
+  /**
+   * Back to FULL after the batch's NORMAL transaction. If that fails (it cannot, outside a
+   * transaction, short of a broken connection) every later write would skip its fsync: final.
+   */
+  private restoreFull(): void {
+    try {
+      this.syncFull?.run()
+    } catch (err) {
+      this.fail(new Error(`BEDSIDE_ERR_STORE_IO: cannot set synchronous=FULL again after a group commit: ${(err as Error).message}`, { cause: err }))
+      throw this.broken
+    }
+  }
+
   /** Hub_seqs up to `last` hold no record to sync: durable once the fsync before them is. */
   private settle(last: number): void {
     if (this.wal && this.unsyncedBatches.length > 0) this.wal.request(last)
@@ -460,13 +480,7 @@ export class GroupCommitter {
   private readonly onSynced = (upTo: number, err: Error | null): void => {
     if (this.broken) return
     if (err) {
-      const broken = (this.broken = new Error(`BEDSIDE_ERR_STORE_IO: ${err.message}; nothing after hub_seq ${this.durable} is acknowledged or sent, and the store takes no more records until the agent restarts`, { cause: err }))
-      this.unsyncedBatches.length = 0
-      const waiters = this.syncWaiters
-      this.syncWaiters = []
-      this.syncWaiterSeq = []
-      this.stats.onFatal?.(broken)
-      for (let i = 0; i < waiters.length; i++) waiters[i]!(broken)
+      this.fail(new Error(`BEDSIDE_ERR_STORE_IO: ${err.message}; nothing after hub_seq ${this.durable} is acknowledged or sent, and the store takes no more records until the agent restarts`, { cause: err }))
       return
     }
     if (upTo > this.durable) this.durable = upTo
@@ -483,6 +497,18 @@ export class GroupCommitter {
     const ready = this.syncWaiters.splice(0, w)
     this.syncWaiterSeq.splice(0, w)
     for (let i = 0; i < ready.length; i++) ready[i]!(null)
+  }
+
+  /** The store can no longer make records durable: every waiter, now and later, gets `broken`. */
+  private fail(broken: Error): void {
+    if (this.broken) return
+    this.broken = broken
+    this.unsyncedBatches.length = 0
+    const waiters = this.syncWaiters
+    this.syncWaiters = []
+    this.syncWaiterSeq = []
+    this.stats.onFatal?.(broken)
+    for (let i = 0; i < waiters.length; i++) waiters[i]!(broken)
   }
 
   /**
@@ -551,20 +577,20 @@ export class GroupCommitter {
     this.msg[to] = this.msg[from]!
   }
 
-  /** Commits what is pending, makes it durable and refuses further appends. */
-  close(): void {
+  /**
+   * Commits what is pending and refuses further appends; resolves once all of it is durable (or
+   * the store failed: its waiters have the error). The fsync in flight is waited for, not doubled
+   * by a synchronous one: Linux reports a write-back error to only one of two fsyncs.
+   */
+  close(): Promise<void> {
     this.flush()
     this.closed = true
-    if (this.wal) {
-      if (!this.broken && this.durable < this.nextSeq - 1) {
-        try {
-          this.onSynced(this.wal.syncNow(), null)
-        } catch (err) {
-          this.onSynced(0, err as Error)
-        }
-      }
-      this.wal.close()
-    }
+    const wal = this.wal
+    if (!wal) return Promise.resolve()
+    return new Promise((resolve) => this.whenCommitted(() => {
+      wal.close()
+      resolve()
+    }))
   }
 }
 

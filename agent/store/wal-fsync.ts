@@ -31,6 +31,40 @@
 import { closeSync, fsync as fsFsync, fsyncSync, openSync } from 'node:fs'
 import type { Db } from './db.js'
 
+/**
+ * The WAL file SQLite really uses: beside the main file as SQLite resolved it (a symlinked
+ * `bedside.db` has its WAL beside the target), or null for an in-memory or non-WAL database.
+ */
+export function walPathOf(db: Db): string | null {
+  if (db.memory || String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') return null
+  const main = (db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'main')?.file
+  return main ? `${main}-wal` : null
+}
+
+/**
+ * Fsyncs the WAL once, synchronously, before anything of the store is trusted as durable: a
+ * process that died between a COMMIT and its background fsync left frames that are in the page
+ * cache only; this process reads them back as committed and would otherwise send them on.
+ * Throws when the fsync fails (the store must not open then).
+ */
+export function syncWalAtOpen(db: Db): void {
+  const path = walPathOf(db)
+  if (path === null) return
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return // no WAL file: nothing was committed past the main file
+  }
+  try {
+    fsyncSync(fd)
+  } catch (err) {
+    throw new Error(`BEDSIDE_ERR_STORE_IO: fsync of ${path} at start failed: ${(err as Error).message}`, { cause: err })
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export type CommitFsyncMode = 'background' | 'inline'
 
 /** `fs.fsync`'s shape, so tests can hold an fsync or fail it. */
@@ -54,8 +88,8 @@ export class WalFsync {
    * committer then keeps FULL's fsync inside COMMIT.
    */
   static open(db: Db, done: (upTo: number, err: Error | null) => void, fsync: FsyncFn = fsFsync): WalFsync | null {
-    if (db.memory || db.name === '' || String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') return null
-    const path = `${db.name}-wal`
+    const path = walPathOf(db)
+    if (path === null) return null
     let fd: number
     try {
       fd = openSync(path, 'r')
@@ -75,20 +109,13 @@ export class WalFsync {
     const upTo = this.wanted
     this.inFlight = true
     this.fsync(this.fd, (err) => {
-      this.inFlight = false
-      if (this.closing) {
-        closeSync(this.fd)
-        return
-      }
+      // Still in flight while the waiters run: a batch they commit only raises `wanted`, so no
+      // second fsync ever runs beside this one (Linux reports a write-back error to one of them).
       this.done(upTo, err ? new Error(`fsync of ${this.path} failed: ${err.message}`) : null)
-      if (!err && this.wanted > upTo) this.start()
+      this.inFlight = false
+      if (this.closing) closeSync(this.fd)
+      else if (!err && this.wanted > upTo) this.start()
     })
-  }
-
-  /** Everything written so far, synchronously (shutdown); returns the hub_seq now durable. */
-  syncNow(): number {
-    fsyncSync(this.fd)
-    return this.wanted
   }
 
   /** Closes the descriptor (after the fsync in flight, if any). A second call does nothing. */

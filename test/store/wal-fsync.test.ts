@@ -6,6 +6,7 @@
  * is final.
  */
 import assert from 'node:assert/strict'
+import { mkdirSync, realpathSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { DeviceRecord } from '../../drivers/records.js'
@@ -14,7 +15,7 @@ import { GroupCommitter, RecordKind } from '../../agent/store/commit.js'
 import { openDatabase, type Db } from '../../agent/store/db.js'
 import { Outbox } from '../../agent/store/outbox.js'
 import { SeenMessages } from '../../agent/store/seen-messages.js'
-import type { FsyncFn } from '../../agent/store/wal-fsync.js'
+import { walPathOf, type FsyncFn } from '../../agent/store/wal-fsync.js'
 import { tempDir } from '../support/agent-process.js'
 
 /** An fsync the test completes by hand, in order; `real` runs the real one first. */
@@ -87,7 +88,7 @@ test('wal fsync: a batch is committed at once but acknowledged, counted and read
   c.whenCommitted(() => (quiet = true))
   await settledTurn()
   assert.ok(quiet, 'with nothing unsynced a waiter is answered at once')
-  c.close()
+  await c.close()
   db.close()
 })
 
@@ -116,7 +117,7 @@ test('wal fsync: a re-sent message that is already committed is acknowledged onl
   await fsync.complete()
   assert.deepEqual(acks, ['original ok', 're-send ok'])
   assert.equal((db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n, 1, 'stored once')
-  c.close()
+  await c.close()
   db.close()
 })
 
@@ -150,11 +151,11 @@ test('wal fsync: a failed fsync is final: its waiters and every later one get th
   assert.equal((db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n, 2, 'the refused batch was not written')
   assert.deepEqual(commits, [1])
   assert.equal(fatal.length, 1, 'told once')
-  c.close()
+  await c.close()
   db.close()
 })
 
-test('wal fsync: close() syncs what is committed before it returns, with an fsync still in flight', async () => {
+test('wal fsync: close() resolves once what is committed is durable, waiting for the fsync in flight instead of racing it', async () => {
   const fsync = new HeldFsync()
   const { db, c } = store('wal-close', fsync)
   const acks: string[] = []
@@ -162,11 +163,50 @@ test('wal fsync: close() syncs what is committed before it returns, with an fsyn
   c.flush()
   obs(c, 2)
   c.whenCommitted((err) => acks.push(err?.message ?? 'ok'))
-  c.close()
+  let closed = false
+  const closing = c.close().then(() => (closed = true))
+  await settledTurn()
+  assert.equal(closed, false, 'not before the fsync in flight returned')
+  assert.equal(fsync.pending.length, 1, 'no second fsync beside the one in flight')
+  await fsync.complete() // covers hub_seq 1; the close's batch (2) gets its own fsync next
+  assert.equal(closed, false)
+  await fsync.complete()
+  await closing
   assert.deepEqual(acks, ['ok'])
   assert.equal(c.durableSeq, 2)
-  await fsync.complete() // the pool's fsync returns after the close: nothing more happens
+  await c.close() // a second close does nothing
+  db.close()
+})
+
+test('wal fsync: a batch committed by a waiter of the fsync that just returned gets the next fsync, never one beside it', async () => {
+  const fsync = new HeldFsync()
+  const { db, c } = store('wal-reentrant', fsync)
+  obs(c, 1)
+  c.whenCommitted(() => {
+    obs(c, 2)
+    c.flush()
+  })
+  c.flush()
+  await fsync.complete()
+  assert.equal(fsync.pending.length, 1, 'one fsync in flight')
+  assert.equal(fsync.calls, 2)
+  await fsync.complete()
   assert.equal(c.durableSeq, 2)
+  await c.close()
+  db.close()
+})
+
+test('wal fsync: the WAL is found where SQLite keeps it, beside the target of a symlinked database file', () => {
+  const real = join(tempDir('wal-target'), 'data')
+  openDatabase(real).close()
+  const linked = join(tempDir('wal-link'), 'data')
+  mkdirSync(linked, { recursive: true, mode: 0o700 })
+  symlinkSync(join(real, 'bedside.db'), join(linked, 'bedside.db'))
+  const db = openDatabase(linked)
+  assert.equal(walPathOf(db), join(realpathSync(real), 'bedside.db-wal'))
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 10 })
+  assert.ok(c.fsyncInBackground)
+  void c.close()
   db.close()
 })
 
@@ -190,7 +230,7 @@ test('wal fsync: with the real fsync, and inline (FULL inside COMMIT) where aske
   inline.flush()
   assert.ok(acked, 'inline: acknowledged inside flush, after FULL\'s fsync')
   assert.equal(inline.durableSeq, 2)
-  inline.close()
+  await inline.close()
   db.close()
   const rollback = openDatabase(join(tempDir('wal-none'), 'data'))
   rollback.pragma('journal_mode = DELETE')
@@ -200,6 +240,6 @@ test('wal fsync: with the real fsync, and inline (FULL inside COMMIT) where aske
   r.whenCommitted(() => (acked = true))
   r.flush()
   assert.ok(acked, 'not in WAL mode: inline')
-  r.close()
+  await r.close()
   rollback.close()
 })
