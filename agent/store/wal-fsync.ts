@@ -23,6 +23,10 @@
  * write-back that ran before it. The WAL file keeps its inode while the store is open (SQLite
  * truncates it and rewrites it in place; it deletes it only when the last connection closes).
  *
+ * At open the WAL is fsynced once before anything in it is trusted (`syncWalAtOpen`): a process
+ * killed between a COMMIT and its fsync leaves frames that the next one reads as committed, but
+ * that sit in the page cache only.
+ *
  * A failed fsync is final: after it the kernel may have dropped the dirty pages (and marked them
  * clean), so no later fsync can say what reached the disk. The committer then refuses every batch
  * and the agent stops (agent.ts); SQLite's recovery on the next start decides what was kept, and
