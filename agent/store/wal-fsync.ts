@@ -115,10 +115,14 @@ export class WalFsync {
     this.fsync(this.fd, (err) => {
       // Still in flight while the waiters run: a batch they commit only raises `wanted`, so no
       // second fsync ever runs beside this one (Linux reports a write-back error to one of them).
-      this.done(upTo, err ? new Error(`fsync of ${this.path} failed: ${err.message}`) : null)
-      this.inFlight = false
-      if (this.closing) closeSync(this.fd)
-      else if (!err && this.wanted > upTo) this.start()
+      try {
+        this.done(upTo, err ? new Error(`fsync of ${this.path} failed: ${err.message}`) : null)
+      } finally {
+        // Even if a waiter threw: the next batches must still get their fsync.
+        this.inFlight = false
+        if (this.closing) closeSync(this.fd)
+        else if (!err && this.wanted > upTo) this.start()
+      }
     })
   }
 
