@@ -24,8 +24,8 @@ const PREPARE_SLICE = 1000
  * own. An item of a run is about 66 bytes before compression against about 170 for a version 1
  * record with its Kafka framing, and costs none of the per-record work; at 1/4 a full batch of
  * runs is 4 × max_batch_records observations (20,000 by default, about 1.3 MB before gzip) in
- * one request, and the fixed cost of a batch (the acks=all round trip, the cursor's fsync, about
- * 33 ms on the 2-core bench machine under load) is shared by four times as many observations.
+ * one request, and the fixed cost of a batch (the acks=all round trip and the cursor's update,
+ * about 33 ms on the 2-core bench machine under load then) is shared by four times as many observations.
  * On issue 23's 100-obs load (`npm run bench -- e2e`), two runs each gave 65–68k obs/s end to end
  * at 5,000 observations per batch against 86–104k at 20,000 and 0.5 fewer CPU s per million; a
  * later set of six on the same loaded machine did not separate them (BENCHMARKS.md).
@@ -152,7 +152,7 @@ export class BatchReader {
       const first = row[Col.HUB_SEQ]
       for (let seq = first; seq <= lastSeqOf(row); seq++) {
         rejected.push({ hubSeq: seq, kind: row[Col.KIND], reason: 'bad-body', detail: err.message })
-        if (topic !== undefined) push(byTopic, topic, { key: `${this.encoder.hubId}/${seq}`, value: Buffer.from(this.encoder.rejectedNotice([seq, ...row.slice(1)] as OutboxRow)), headers: { 'bedside-reason': 'bad-body', 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' } })
+        if (topic !== undefined) push(byTopic, topic, { key: `${this.encoder.hubId}/${seq}`, value: Buffer.from(this.encoder.rejectedNotice([seq, ...row.slice(1)] as OutboxRow)), headers: deadLetterHeaders('bad-body', err.message) })
       }
       return false
     }
@@ -196,7 +196,7 @@ export class BatchReader {
       if (!(err instanceof SyncRejectError) || !this.opts.setAside) throw err
       rejected.push({ hubSeq: item.hubSeq, kind: RecordKind.OBSERVATION, reason: err.reason, detail: err.message })
       const topic = this.opts.deadLetterTopic
-      if (topic !== undefined) push(byTopic, topic, { key: `${this.encoder.hubId}/${item.hubSeq}`, value: Buffer.from(this.encoder.rejectedItemNotice(item)), headers: { 'bedside-reason': err.reason, 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' } })
+      if (topic !== undefined) push(byTopic, topic, { key: `${this.encoder.hubId}/${item.hubSeq}`, value: Buffer.from(this.encoder.rejectedItemNotice(item)), headers: deadLetterHeaders(err.reason, err.message) })
       return false
     }
   }
@@ -216,7 +216,7 @@ export class BatchReader {
       const topic = this.opts.deadLetterTopic
       if (topic === undefined) return null
       // Sent with its batch, so the notice is in Kafka exactly when the cursor passes the record.
-      return { topic, key: `${this.encoder.hubId}/${row[Col.HUB_SEQ]}`, value: this.encoder.rejectedNotice(row), headers: { 'bedside-reason': err.reason, 'bedside-detail': err.message.slice(0, 500), 'bedside-source': 'agent' }, deadLetter: true }
+      return { topic, key: `${this.encoder.hubId}/${row[Col.HUB_SEQ]}`, value: this.encoder.rejectedNotice(row), headers: deadLetterHeaders(err.reason, err.message), deadLetter: true }
     }
   }
 
@@ -226,6 +226,11 @@ export class BatchReader {
     if (wire === undefined) return { key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }
     return { key, value: wire.value(topic, value), headers: wire.headers(topic, schemaVersion) }
   }
+}
+
+/** The headers of a notice on the dead-letter topic: why the record was set aside, and by whom. */
+function deadLetterHeaders(reason: string, detail: string): Record<string, string> {
+  return { 'bedside-reason': reason, 'bedside-detail': detail.slice(0, 500), 'bedside-source': 'agent' }
 }
 
 function push(byTopic: Map<string, Message[]>, topic: string, m: Message): void {
