@@ -89,7 +89,7 @@ class Agent implements RunningAgent {
   readonly metrics = createMetrics()
   private readonly events = new EventEmitter<AgentEvents>()
   private readonly startedMs = Date.now()
-  private fatal: { err: Error | null; cbs: ((err: Error) => void)[] } = { err: null, cbs: [] }
+  private readonly fatal: { err: Error | null; cbs: ((err: Error) => void)[] } = { err: null, cbs: [] }
   private readonly log: Logger
   private readonly db: Db
   private readonly committer: GroupCommitter
