@@ -103,6 +103,8 @@ const CONTEXT_TOPIC = /^bedside\/v1\/beds\/([^/]+)\/context$/
 /** Acknowledges an alarm of `bedId` for a nurse client; resolves once the ack and its audit event are durable. */
 export type AlarmAckHandler = (alarmId: string, bedId: string, actor: { role: 'nurse'; name: string }) => Promise<{ ok: boolean; error?: string }>
 /** Read-only ward feeds any authenticated client may subscribe to (no patient identity is ever published). */
+/** What a device packet carries on through aedes once its payload is ingested (authorizePublish). */
+const NO_PAYLOAD = Buffer.alloc(0)
 const FEED_FILTER = /^bedside\/v1\/(beds|alarms)(\/|$)/
 /** A filter whose last level is `ack` names acknowledgement topics only (nurse stations). */
 const ACK_FILTER = /\/ack$/
@@ -333,6 +335,12 @@ export class MqttServer {
       this.ingest.unknownTopic(p.id, packet.topic)
       result = 'rejected'
     } else result = m[2] === 'obs' ? this.ingest.deviceObs(p.id, payload, durable) : this.ingest.deviceWave(p.id, payload, durable)
+    // Decoded and stored: nothing needs the bytes again (no client may subscribe to device
+    // topics, maySubscribe), yet aedes holds the packet until the PUBACK, after the commit's
+    // fsync. The payload is a view into the socket's read chunk (up to 64 KB), so holding it
+    // kept whole chunks alive into the old generation, freed only by a full GC: issue 23's peak
+    // RSS under load.
+    packet.payload = NO_PAYLOAD
     // Store full: no PUBACK. The error disconnects the device (aedes 1.2; MQTT 3.1.1 has no negative
     // acknowledgement), which keeps the unacknowledged QoS 1 message and re-sends it on reconnect.
     if (result === 'refused') return cb(packet.qos === 0 ? null : new Error('store full: input refused, re-send later'))
