@@ -2,7 +2,7 @@
  * Outbox row → wire Envelope, pseudonymizing on the way out: the patient by MRN, the device by its
  * serial (or configured id), never either in clear. Runs on the sync path, off the ingest path.
  */
-import { SCHEMA_VERSION, SCHEMA_VERSION_RUN, SubjectKind, encodeEnvelope, encodeEnvelopeAroundRun, encodeEnvelopeWithBody, type AlarmMsg, type AuditMsg, type EnvelopeMsg, type ObservationMsg } from '../../proto/codec.js'
+import { SCHEMA_VERSION, SCHEMA_VERSION_RUN, SubjectKind, encodeEnvelope, encodeEnvelopeWithBody, envelopeAroundRun, type AlarmMsg, type AuditMsg, type EnvelopeMsg, type ObservationMsg } from '../../proto/codec.js'
 import { isTypedBody, readAlarmBody, readAuditBody } from '../store/bodies.js'
 import { RecordKind } from '../store/commit.js'
 import { Col, recordsOf, type OutboxRow } from '../store/outbox.js'
@@ -263,8 +263,9 @@ export class EnvelopeEncoder {
       deviceType: entries.every((i) => i.provenance?.deviceType === first.provenance?.deviceType) ? (first.provenance?.deviceType ?? '') : '',
     }
     try {
-      const field = encodeRunEntries(entries)
-      if (field !== null) return encodeEnvelopeAroundRun(env, field)
+      const { head, tail } = envelopeAroundRun(env)
+      const whole = encodeRunEntries(entries, head, tail)
+      if (whole !== null) return whole
       const items = entries.flatMap((e) => this.itemsOf(e))
       return encodeEnvelope({ ...env, observations: { items: items.map((i) => i.observation), hubSeq: items.map((i) => i.hubSeq) } })
     } catch (err) {

@@ -109,12 +109,17 @@ function writePacked(out: Buffer, p: number, e: PackedObservations, k: number): 
   return p
 }
 
+const NO_BYTES = new Uint8Array(0)
+
 /**
  * Field 14 (tag, length, ObservationRun) of a run of `entries` (items in hub_seq order, packed
  * entries' hub_seqs consecutive), or null when a value is outside the one-pass path (a negative
  * or fractional 64-bit field): the caller then expands the entries and encodes them as before.
+ * `head` and `tail` are written before and after it in the same buffer (the rest of the Envelope,
+ * codec.ts envelopeAroundRun): a run is tens of KB, and copying it into a second buffer was
+ * a fifth of the sync's allocation (issue 23, peak RSS).
  */
-export function encodeRunEntries(entries: readonly RunEntry[]): Buffer | null {
+export function encodeRunEntries(entries: readonly RunEntry[], head: Uint8Array = NO_BYTES, tail: Uint8Array = NO_BYTES): Buffer | null {
   let items = 0
   for (const e of entries) items += entryCount(e)
   if (sizes.length < items) {
@@ -140,8 +145,10 @@ export function encodeRunEntries(entries: readonly RunEntry[]): Buffer | null {
     }
   }
   runBytes += 1 + varintBytes(seqBytes) + seqBytes
-  const out = Buffer.allocUnsafe(1 + varintBytes(runBytes) + runBytes)
-  let p = 0
+  const field = 1 + varintBytes(runBytes) + runBytes
+  const out = Buffer.allocUnsafe(head.length + field + tail.length)
+  out.set(head, 0)
+  let p = head.length
   out[p++] = (ENVELOPE_RUN_FIELD << 3) | 2
   p = writeVarint(out, p, runBytes)
   k = 0
@@ -161,5 +168,6 @@ export function encodeRunEntries(entries: readonly RunEntry[]): Buffer | null {
     if (isPacked(e)) for (let i = 0; i < e.count; i++) p = writeVarint(out, p, e.hubSeq + i)
     else p = writeVarint(out, p, e.hubSeq)
   }
+  out.set(tail, p)
   return out
 }
