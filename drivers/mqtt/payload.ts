@@ -7,6 +7,7 @@
  */
 import { termByRef } from '../codes.js'
 import { DecodeError } from '../errors.js'
+import { scanObsPayload } from './obs-scan.js'
 import { Quality, qualityFromNames, type Observation, type WaveformChunk } from '../records.js'
 
 const MAX_OBS_PER_MESSAGE = 10_000
@@ -113,6 +114,12 @@ export interface PayloadContext {
 
 /** Decodes an `/obs` payload into observations (appended to `out`, which is returned). */
 export function decodeObsPayload(payload: Buffer, ctx: PayloadContext, out: Observation[] = []): Observation[] {
+  if (scanObsPayload(payload, ctx, out)) return out // the common shape, without JSON.parse (obs-scan.ts)
+  return decodeObsGeneral(payload, ctx, out)
+}
+
+/** The general path: any JSON, the structure bounds, every error (exported for obs-scan's differential test). */
+export function decodeObsGeneral(payload: Buffer, ctx: PayloadContext, out: Observation[] = []): Observation[] {
   const doc = parseJson(payload, OBS_SHAPE)
   const ts = timeMs(doc.ts, 'ts')
   const sentSeq = seqOf(doc.seq)
