@@ -25,6 +25,13 @@ import type { Db } from './db.js'
 /** Messages remembered per device by default. */
 export const DEFAULT_REDELIVERY_WINDOW = 1024
 
+/**
+ * Keys per INSERT statement, as the group commit does for its records (commit.ts ROWS_PER_INSERT):
+ * a statement per key was 5.6 % of the agent's CPU under issue 23's 1-obs load (a key per
+ * message, BENCHMARKS.md). The rest of a batch goes one by one.
+ */
+const KEYS_PER_INSERT = 32
+
 interface DeviceWindow {
   /** key → hub_seq of the message's first record, oldest first. */
   readonly keys: Map<string, number>
@@ -40,11 +47,15 @@ export class SeenMessages implements BatchCompanion {
   private pendingSeq: number[] = []
   private readonly pruned = new Set<string>()
   private readonly insert
+  private readonly insertMany
+  /** The bound values of `insertMany`, reused. */
+  private readonly manyArgs: unknown[] = new Array<unknown>(3 * KEYS_PER_INSERT).fill(null)
   private readonly prune
 
   constructor(db: Db, private readonly perDevice = DEFAULT_REDELIVERY_WINDOW) {
     if (!Number.isInteger(perDevice) || perDevice < 1) throw new RangeError(`redelivery window must be a positive integer, got ${perDevice}`)
     this.insert = db.prepare('INSERT OR REPLACE INTO seen_messages (device_id, hub_seq, msg_key) VALUES (?, ?, ?)')
+    this.insertMany = db.prepare(`INSERT OR REPLACE INTO seen_messages (device_id, hub_seq, msg_key) VALUES ${new Array(KEYS_PER_INSERT).fill('(?, ?, ?)').join(', ')}`)
     this.prune = db.prepare('DELETE FROM seen_messages WHERE device_id = ? AND hub_seq < ?')
     const rows = db.prepare('SELECT device_id, hub_seq, msg_key FROM seen_messages ORDER BY device_id, hub_seq').raw().iterate() as IterableIterator<[string, number, string]>
     for (const [device, hubSeq, key] of rows) this.windowOf(device).keys.set(key, hubSeq)
@@ -78,7 +89,20 @@ export class SeenMessages implements BatchCompanion {
 
   /** BatchCompanion: inside the batch's transaction, after its records. */
   write(): void {
-    for (let i = 0; i < this.pendingKey.length; i++) this.insert.run(this.pendingDevice[i]!, this.pendingSeq[i]!, this.pendingKey[i]!)
+    const n = this.pendingKey.length
+    const a = this.manyArgs
+    let i = 0
+    // in order: a later row of the same (device, hub_seq) replaces an earlier one, as one by one
+    for (; i + KEYS_PER_INSERT <= n; i += KEYS_PER_INSERT) {
+      for (let k = 0; k < KEYS_PER_INSERT; k++) {
+        a[3 * k] = this.pendingDevice[i + k]
+        a[3 * k + 1] = this.pendingSeq[i + k]
+        a[3 * k + 2] = this.pendingKey[i + k]
+      }
+      this.insertMany.run(a)
+    }
+    for (; i < n; i++) this.insert.run(this.pendingDevice[i]!, this.pendingSeq[i]!, this.pendingKey[i]!)
+    a.fill(null) // holds no key past the commit
     for (const device of this.pruned) {
       const w = this.windows.get(device)
       if (w && w.pruneBelow === w.pruneBelow) this.prune.run(device, w.pruneBelow)

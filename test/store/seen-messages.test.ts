@@ -46,6 +46,25 @@ test('seen messages: a key is remembered with its records and again after a rest
   s.db.close()
 })
 
+test('seen messages: a batch of 75 keys (two statements of 32, then one by one) is on disk whole, and after a restart', () => {
+  const dir = join(tempDir('seen-many'), 'data')
+  let s = open(dir, 1024, 1000)
+  const keys: [string, string][] = []
+  for (let k = 0; k < 75; k++) keys.push([`mon-${k % 3}`, `o${k}/${1000 + k}`])
+  for (const [device, key] of keys) message(s, device, key, 1)
+  s.committer.flush()
+  const onDisk = s.db.prepare('SELECT device_id, hub_seq, msg_key FROM seen_messages ORDER BY hub_seq').raw().all() as [string, number, string][]
+  const first = rows(s.db, 'SELECT MIN(hub_seq) AS n FROM records')
+  assert.deepEqual(onDisk, keys.map(([device, key], i) => [device, first + i, key]), 'every key, with its message\'s hub_seq, in order')
+  s.committer.close()
+  s.db.close()
+  s = open(dir, 1024, 1000)
+  assert.ok(keys.every(([device, key]) => s.seen.has(device, key)))
+  assert.equal(s.seen.size, 75)
+  s.committer.close()
+  s.db.close()
+})
+
 test('seen messages: the window is bounded per device, on disk as in memory', () => {
   const dir = join(tempDir('seen-bound'), 'data')
   let s = open(dir, 8)
