@@ -102,9 +102,9 @@ const CONTEXT_TOPIC = /^bedside\/v1\/beds\/([^/]+)\/context$/
 
 /** Acknowledges an alarm of `bedId` for a nurse client; resolves once the ack and its audit event are durable. */
 export type AlarmAckHandler = (alarmId: string, bedId: string, actor: { role: 'nurse'; name: string }) => Promise<{ ok: boolean; error?: string }>
-/** Read-only ward feeds any authenticated client may subscribe to (no patient identity is ever published). */
 /** What a device packet carries on through aedes once its payload is ingested (authorizePublish). */
 const NO_PAYLOAD = Buffer.alloc(0)
+/** Read-only ward feeds any authenticated client may subscribe to (no patient identity is ever published). */
 const FEED_FILTER = /^bedside\/v1\/(beds|alarms)(\/|$)/
 /** A filter whose last level is `ack` names acknowledgement topics only (nurse stations). */
 const ACK_FILTER = /\/ack$/

@@ -18,6 +18,9 @@
  * - It accepts only what the general path accepts and gives the same observations in the same
  *   order (test/mqtt/obs-scan.test.ts compares both on generated and mutated payloads); when it
  *   returns false `out` is as it was.
+ * - Its cost on a payload it declines is one pass up to the first byte it does not take; the
+ *   worst is a fault at the end of a large payload, then parsed again by the general path
+ *   (about 2 ms more for a 256 KiB packet, measured in review).
  */
 import { MDC_TERMS, type MdcTerm } from '../codes.js'
 import { Quality, type Observation } from '../records.js'
@@ -306,8 +309,12 @@ export function scanObsPayload(payload: Buffer, ctx: PayloadContext, out: Observ
   const start = out.length
   scanner.p = payload
   scanner.i = 0
-  const ok = scanner.document(ctx, out)
-  scanner.p = EMPTY
-  if (!ok) out.length = start
+  let ok = false
+  try {
+    ok = scanner.document(ctx, out)
+  } finally {
+    scanner.p = EMPTY // keeps no view of the socket's read chunk
+    if (!ok) out.length = start
+  }
   return ok
 }
