@@ -4,6 +4,9 @@
  * arrived, and a PUBACK means the group commit is durable (DESIGN.md, Delivery semantics).
  * mqtt.raw-aedes, in the same run with the same publisher: a bare aedes broker whose
  * authorizePublish only parses the JSON and acknowledges, the limit of the broker and the parse.
+ * mqtt.decode-obs.{100,1}: the `/obs` decoder alone on the bench publisher's messages, the byte
+ * scanner (drivers/mqtt/obs-scan.ts, the default path) against the general path (JSON.parse) it
+ * short-cuts, alternated, best of 3 (issue 23).
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -16,7 +19,9 @@ import { Aedes } from 'aedes'
 import { pino } from 'pino'
 import { parseConfig } from '../agent/config.js'
 import { startAgent } from '../agent/agent.js'
-import type { BenchFigure } from './harness.js'
+import { decodeObsGeneral, decodeObsPayload } from '../drivers/mqtt/payload.js'
+import type { Observation } from '../drivers/records.js'
+import { opsPerSecond, type BenchFigure } from './harness.js'
 
 const run = promisify(execFile)
 const DEVICES = 8
@@ -67,12 +72,32 @@ async function bareAedesMs(): Promise<number> {
   }
 }
 
+/** Observations per second decoded by the scanner path and by the general path, best of 3 alternated. */
+function decodeRates(obsPerMessage: number): { scan: number; general: number } {
+  const items = Array.from({ length: obsPerMessage }, (_, k) => ({ code: k % 2 ? 'MDC_PULS_OXIM_SAT_O2' : 'MDC_ECG_HEART_RATE', value: k % 2 ? 97 : 76.5, unit: k % 2 ? '%' : '/min' }))
+  const payload = Buffer.from(JSON.stringify({ ts: 1_796_000_000_000, seq: 12_345, obs: items }))
+  const ctx = { deviceId: 'bench-mon', hubTimeMs: 1_796_000_000_100, nextSeq: 1 }
+  const out: Observation[] = []
+  let scan = 0
+  let general = 0
+  for (let round = 0; round < 3; round++) {
+    scan = Math.max(scan, opsPerSecond(() => { out.length = 0; decodeObsPayload(payload, ctx, out) }, obsPerMessage, 500))
+    general = Math.max(general, opsPerSecond(() => { out.length = 0; decodeObsGeneral(payload, ctx, out) }, obsPerMessage, 500))
+  }
+  return { scan, general }
+}
+
 export default async function bench(): Promise<BenchFigure[]> {
+  const decode = [100, 1].map((n) => {
+    const r = decodeRates(n)
+    return { name: `mqtt.decode-obs.${n}`, value: r.scan, unit: 'observations/s', note: `${n} obs/message, the byte scanner; the general path (JSON.parse) ${Math.round(r.general).toLocaleString('en-US')}/s, scanner/general = ${(r.scan / r.general).toFixed(2)}` }
+  })
   const raw = (TOTAL / (await bareAedesMs())) * 1000
   const ms = await agentMs()
   const rate = (TOTAL / ms) * 1000
   return [
     { name: 'mqtt.ingest', value: rate, unit: 'observations/s', note: `${DEVICES} QoS 1 clients in one process, ${OBS} obs/message, ${WINDOW} in flight each, PUBACK after durable commit; ${TOTAL} obs in ${ms} ms; goal ≥ 300,000` },
     { name: 'mqtt.raw-aedes', value: raw, unit: 'observations/s', note: `same publisher, a bare aedes broker that only parses the JSON; ingest/raw = ${(rate / raw).toFixed(2)}` },
+    ...decode,
   ]
 }
