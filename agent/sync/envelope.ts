@@ -79,7 +79,6 @@ export interface EncodedRecord {
   readonly value: Uint8Array
 }
 
-/** What an observation row becomes: the Envelope fields it shares with its run, and its body. */
 /** What every observation of a run shares with the run's other entries: its Envelope head. */
 export interface RunHead {
   /** The (first) observation's hub_seq. */
