@@ -23,7 +23,7 @@ import { createWriterKafka } from '../cloud/kafka.js'
 import { migrateCql, migrateTopics, schemaOptions } from '../cloud/migrate.js'
 import { createCqlClient } from '../cloud/sink.js'
 import { CloudWriter } from '../cloud/writer.js'
-import { encodeEnvelope, SCHEMA_VERSION, type EnvelopeMsg } from '../proto/codec.js'
+import { encodeEnvelope, observationEvents, SCHEMA_VERSION, type EnvelopeMsg } from '../proto/codec.js'
 import { deployedAgentRuntime, freePort } from '../scripts/testkit/runtime.js'
 import type { BenchFigure } from './harness.js'
 
@@ -131,7 +131,8 @@ async function endToEnd(): Promise<BenchFigure[]> {
   const { log, kafka, cql } = await prepare(cfg)
   const latenciesMs: number[] = []
   const writer = new CloudWriter(kafka, cql, cfg, log, undefined, {
-    onWritten: (envs, atMs) => { for (const e of envs) if (e.observation) latenciesMs.push(atMs - e.observation.deviceTimeMs) },
+    // Every observation of an Envelope, version 1 (one) or 2 (a run): the agent sends runs by default.
+    onWritten: (envs, atMs) => { for (const e of envs) for (const o of observationEvents(e)) latenciesMs.push(atMs - o.observation.deviceTimeMs) },
   })
   await writer.start()
   const agent = await startAgent(cfg)
@@ -145,6 +146,7 @@ async function endToEnd(): Promise<BenchFigure[]> {
     }
     for (let i = 0; i < 100 && latenciesMs.length < total; i++) await new Promise((r) => setTimeout(r, 100))
     await Promise.all(clients.map((c) => c.endAsync()))
+    if (latenciesMs.length === 0) throw new Error(`no observation of the ${total} sent reached Cassandra`)
     const sorted = [...latenciesMs].sort((a, b) => a - b)
     const note = `${sorted.length}/${total} observations, ${E2E_DEVICES} devices × ${E2E_RATE_HZ} msg/s for ${E2E_SECONDS} s; MQTT QoS 1 → agent commit → Kafka → writer → Cassandra`
     return [
