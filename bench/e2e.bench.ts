@@ -21,6 +21,8 @@
  * leave it unset for a build that predates the key, which its strict config would refuse).
  * BENCH_E2E_MEM=1 preloads bench/e2e-mem.ts into the agent and adds a `.peak-memory` figure: where
  * the resident memory was at the RSS peak (V8 heap, ArrayBuffers, glibc's arena, the binary).
+ * BENCH_E2E_BUFFERS=1 preloads bench/e2e-buffers.ts and adds a `.buffers` figure: the MB of Buffers
+ * allocated per million observations, and where (it slows the agent: read no speed beside it).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -32,6 +34,7 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs'
 import YAML from 'yaml'
 import { decodeEnvelope, observationEvents } from '../proto/codec.js'
 import { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../scripts/testkit/runtime.js'
+import type { BufferSites } from './e2e-buffers.js'
 import type { PeakSample } from './e2e-mem.js'
 import type { BenchFigure } from './harness.js'
 
@@ -71,6 +74,8 @@ interface E2eRun {
   readonly commitMs: number
   /** BENCH_E2E_MEM=1: the agent's memory at its RSS peak. */
   readonly peakMemory?: PeakSample
+  /** BENCH_E2E_BUFFERS=1: the Buffers the agent allocated, by call site. */
+  readonly buffers?: BufferSites
 }
 
 /**
@@ -197,8 +202,11 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
   const extra = (process.env.BENCH_E2E_NODE_FLAGS ?? '').split(' ').filter(Boolean)
   const memFile = join(dir, 'peak-memory.json')
   const probe = process.env.BENCH_E2E_MEM === '1' ? ['--import', fileURLToPath(new URL('./e2e-mem.ts', import.meta.url))] : []
+  const bufFile = join(dir, 'buffers.json')
+  const bufProbe = process.env.BENCH_E2E_BUFFERS === '1' ? ['--import', fileURLToPath(new URL('./e2e-buffers.ts', import.meta.url))] : []
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
-  const child = spawn(process.execPath, [...runtime.nodeFlags, ...probe, ...extra, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env, ...(probe.length ? { E2E_MEM_OUT: memFile } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const probeEnv = { ...(probe.length ? { E2E_MEM_OUT: memFile } : {}), ...(bufProbe.length ? { E2E_BUF_OUT: bufFile } : {}) }
+  const child = spawn(process.execPath, [...runtime.nodeFlags, ...probe, ...bufProbe, ...extra, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env, ...probeEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
   const total = DEVICES * w.messagesPerDevice * w.obsPerMessage
   const http = `http://127.0.0.1:${httpPort}`
   try {
@@ -226,9 +234,10 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
     const peak = peakRssMb(child.pid!)
     await stopChild(child)
     const peakMemory = probe.length ? (JSON.parse(readFileSync(memFile, 'utf8')) as PeakSample) : undefined
+    const buffers = bufProbe.length ? (JSON.parse(readFileSync(bufFile, 'utf8')) as BufferSites) : undefined
     const inKafka = await retrying('reading the topic back', () => countInKafka(brokers, topics.raw_vitals))
     if (inKafka.observations !== total) throw new Error(`Kafka holds ${inKafka.observations} observations of ${total}`)
-    return { total, mqttMs, e2eMs: doneAt - startAt, cpuS, peakRssMb: peak, kafkaRecords: inKafka.records, publisherCpuS: publisherCpuMs / 1000, commits, commitMs, ...(peakMemory ? { peakMemory } : {}) }
+    return { total, mqttMs, e2eMs: doneAt - startAt, cpuS, peakRssMb: peak, kafkaRecords: inKafka.records, publisherCpuS: publisherCpuMs / 1000, commits, commitMs, ...(peakMemory ? { peakMemory } : {}), ...(buffers ? { buffers } : {}) }
   } finally {
     await stopChild(child)
     await deleteTopics(brokers, topics)
@@ -245,6 +254,7 @@ function figures(w: Workload, r: E2eRun, cli: string): BenchFigure[] {
     { name: `${name}.cpu`, value: r.cpuS / (r.total / 1e6), unit: 'CPU s per million observations', note: `agent process user+system, ${r.cpuS.toFixed(1)} s` },
     { name: `${name}.peak-rss`, value: r.peakRssMb, unit: 'MB', note: 'agent process VmHWM' },
     ...(r.peakMemory ? [peakMemoryFigure(name, r.peakMemory)] : []),
+    ...(r.buffers ? [buffersFigure(name, r.total, r.buffers)] : []),
   ]
 }
 
@@ -252,6 +262,13 @@ function figures(w: Workload, r: E2eRun, cli: string): BenchFigure[] {
 function peakMemoryFigure(name: string, m: PeakSample): BenchFigure {
   const mappings = Object.entries(m.residentMiB).slice(0, 5).map(([k, v]) => `${k} ${v}`).join(', ')
   return { name: `${name}.peak-memory`, value: m.heapTotalMb, unit: 'MB V8 heap committed', note: `at the RSS peak (${m.rssMb} MB, ${(m.atMs / 1000).toFixed(1)} s after start): V8 heap used ${m.heapUsedMb} MB, external ${m.externalMb} MB (ArrayBuffers ${m.arrayBuffersMb}); resident MiB by mapping: ${mappings}` }
+}
+
+/** The MB of Buffers allocated per million observations; the note names the largest call sites. */
+function buffersFigure(name: string, total: number, b: BufferSites): BenchFigure {
+  const perM = (bytes: number) => bytes / 1e6 / (total / 1e6)
+  const top = b.sites.slice(0, 6).map((s) => `${perM(s.bytes).toFixed(1)} MB ${s.site.slice(0, 120)}`).join('; ')
+  return { name: `${name}.buffers`, value: perM(b.totalBytes), unit: 'MB of Buffers ≥ 256 B allocated per million observations', note: top }
 }
 
 export default async function bench(): Promise<BenchFigure[]> {
