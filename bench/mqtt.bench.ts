@@ -11,7 +11,6 @@
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -73,30 +72,8 @@ async function bareAedesMs(): Promise<number> {
   }
 }
 
-/**
- * Young-generation allocation per observation of `decode`: scavenges over `obs` observations
- * times the semi-space (`npm run bench` caps it at 4 MB; after the rate runs it has grown to it).
- */
-async function decodeAllocation(decode: () => void, obsPerMessage: number): Promise<number> {
-  let scavenges = 0
-  const gc = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) scavenges++
-  })
-  gc.observe({ entryTypes: ['gc'] })
-  const turn = () => new Promise((r) => setImmediate(r))
-  await turn()
-  scavenges = 0
-  const messages = Math.ceil(2_000_000 / obsPerMessage)
-  for (let i = 0; i < messages; i++) decode()
-  await turn()
-  await turn()
-  gc.disconnect()
-  return (scavenges * SEMI_SPACE_BYTES) / (messages * obsPerMessage)
-}
-const SEMI_SPACE_BYTES = 4 * 1024 * 1024
-
 /** Observations per second decoded by the scanner path and by the general path, best of 3 alternated. */
-async function decodeRates(obsPerMessage: number): Promise<{ scan: number; general: number; scanBytes: number; generalBytes: number }> {
+function decodeRates(obsPerMessage: number): { scan: number; general: number } {
   const items = Array.from({ length: obsPerMessage }, (_, k) => ({ code: k % 2 ? 'MDC_PULS_OXIM_SAT_O2' : 'MDC_ECG_HEART_RATE', value: k % 2 ? 97 : 76.5, unit: k % 2 ? '%' : '/min' }))
   const payload = Buffer.from(JSON.stringify({ ts: 1_796_000_000_000, seq: 12_345, obs: items }))
   const ctx = { deviceId: 'bench-mon', hubTimeMs: 1_796_000_000_100, nextSeq: 1 }
@@ -109,14 +86,14 @@ async function decodeRates(obsPerMessage: number): Promise<{ scan: number; gener
     scan = Math.max(scan, opsPerSecond(viaScan, obsPerMessage, 500))
     general = Math.max(general, opsPerSecond(viaGeneral, obsPerMessage, 500))
   }
-  return { scan, general, scanBytes: await decodeAllocation(viaScan, obsPerMessage), generalBytes: await decodeAllocation(viaGeneral, obsPerMessage) }
+  return { scan, general }
 }
 
 export default async function bench(): Promise<BenchFigure[]> {
   const decode: BenchFigure[] = []
   for (const n of [100, 1]) {
-    const r = await decodeRates(n)
-    decode.push({ name: `mqtt.decode-obs.${n}`, value: r.scan, unit: 'observations/s', note: `${n} obs/message, the byte scanner; the general path (JSON.parse) ${Math.round(r.general).toLocaleString('en-US')}/s, scanner/general = ${(r.scan / r.general).toFixed(2)}; young-generation allocation ≈ ${Math.round(r.scanBytes)} B per observation against ${Math.round(r.generalBytes)} (scavenges × 4 MB)` })
+    const r = decodeRates(n)
+    decode.push({ name: `mqtt.decode-obs.${n}`, value: r.scan, unit: 'observations/s', note: `${n} obs/message, the byte scanner; the general path (JSON.parse) ${Math.round(r.general).toLocaleString('en-US')}/s, scanner/general = ${(r.scan / r.general).toFixed(2)}; allocation per observation: bench/decode-alloc.ts` })
   }
   const raw = (TOTAL / (await bareAedesMs())) * 1000
   const ms = await agentMs()
