@@ -56,7 +56,8 @@ async function runWard(runtime: AgentRuntime, durationS: number): Promise<WardRu
   const beds = Array.from({ length: BEDS }, (_, i) => ({ id: `bed-${i}`, devices: [{ id: `mon-${i}`, type: 'mqtt', secret: `secret-of-mon-${i}` }] }))
   const cloud = await cloudConfig()
   writeFileSync(join(dir, 'config.yaml'), YAML.stringify({ hub: { id: 'bench-ward', site: 's', data_dir: join(dir, 'data') }, http: { listen: `127.0.0.1:${httpPort}`, tokens: [TEST_VIEWER] }, mqtt: { listen: `127.0.0.1:${mqttPort}` }, log: { level: 'warn' }, beds, ...cloud }), { mode: 0o600 })
-  const cli = fileURLToPath(new URL('../dist/agent/cli.js', import.meta.url))
+  // BENCH_WARD_CLI: another build's dist/agent/cli.js, to compare (as BENCH_E2E_CLI does)
+  const cli = process.env.BENCH_WARD_CLI ?? fileURLToPath(new URL('../dist/agent/cli.js', import.meta.url))
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
   const agent = spawn(process.execPath, [...runtime.nodeFlags, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env }, stdio: 'ignore' })
   const samples: number[] = []
