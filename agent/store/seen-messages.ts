@@ -12,15 +12,17 @@
  * a sender re-sends only its unacknowledged messages and keeps at most its in-flight window of them
  * (mqtt.js, Paho and the test publishers keep ≤ 64; the default keeps 1024).
  *
- * Where it lives: in memory for the lookup (a Map per device, insertion-ordered, so eviction drops
- * the oldest), and in the `seen_messages` table written in the same transaction as the records it
- * covers (GroupCommitter companion): after a crash, a key is on disk exactly when its records are.
+ * Where it lives: in memory for the lookup (a KeyRing of key fingerprints per device, in arrival
+ * order, so eviction drops the oldest; key-ring.ts says why not a Map of strings), and in the
+ * `seen_messages` table written in the same transaction as the records it covers (GroupCommitter
+ * companion): after a crash, a key is on disk exactly when its records are.
  * A failed commit rolls back both, and the keys of that batch are forgotten here too, so the
  * sender's re-send is stored then. Bounded: at most `perDevice` (+ one batch) rows per device; the
  * rows of evicted keys are deleted in the next commit.
  */
 import type { BatchCompanion } from './commit.js'
 import type { Db } from './db.js'
+import { KeyRing } from './key-ring.js'
 
 /** Messages remembered per device by default. */
 export const DEFAULT_REDELIVERY_WINDOW = 1024
@@ -32,15 +34,8 @@ export const DEFAULT_REDELIVERY_WINDOW = 1024
  */
 const KEYS_PER_INSERT = 32
 
-interface DeviceWindow {
-  /** key → hub_seq of the message's first record, oldest first. */
-  readonly keys: Map<string, number>
-  /** Lowest hub_seq still remembered after evictions not yet deleted on disk; NaN when none. */
-  pruneBelow: number
-}
-
 export class SeenMessages implements BatchCompanion {
-  private readonly windows = new Map<string, DeviceWindow>()
+  private readonly windows = new Map<string, KeyRing>()
   // Keys added since the last commit, in columns (device, key, hub_seq).
   private pendingDevice: string[] = []
   private pendingKey: string[] = []
@@ -58,13 +53,12 @@ export class SeenMessages implements BatchCompanion {
     this.insertMany = db.prepare(`INSERT OR REPLACE INTO seen_messages (device_id, hub_seq, msg_key) VALUES ${new Array(KEYS_PER_INSERT).fill('(?, ?, ?)').join(', ')}`)
     this.prune = db.prepare('DELETE FROM seen_messages WHERE device_id = ? AND hub_seq < ?')
     const rows = db.prepare('SELECT device_id, hub_seq, msg_key FROM seen_messages ORDER BY device_id, hub_seq').raw().iterate() as IterableIterator<[string, number, string]>
-    for (const [device, hubSeq, key] of rows) this.windowOf(device).keys.set(key, hubSeq)
-    for (const [device, w] of this.windows) this.evict(device, w)
+    for (const [device, hubSeq, key] of rows) if (this.windowOf(device).add(key, hubSeq)) this.pruned.add(device)
   }
 
   /** True when `deviceId` already had the message `key` accepted (committed, or in the pending batch). */
   has(deviceId: string, key: string): boolean {
-    return this.windows.get(deviceId)?.keys.has(key) === true
+    return this.windows.get(deviceId)?.has(key) === true
   }
 
   /**
@@ -72,18 +66,16 @@ export class SeenMessages implements BatchCompanion {
    * turn as the records' appends, inside the committer's `hold`, so that both share one transaction.
    */
   add(deviceId: string, key: string, hubSeq: number): void {
-    const w = this.windowOf(deviceId)
-    w.keys.set(key, hubSeq)
+    if (this.windowOf(deviceId).add(key, hubSeq)) this.pruned.add(deviceId)
     this.pendingDevice.push(deviceId)
     this.pendingKey.push(key)
     this.pendingSeq.push(hubSeq)
-    this.evict(deviceId, w)
   }
 
   /** Remembered keys over all devices (for tests and /metrics). */
   get size(): number {
     let n = 0
-    for (const w of this.windows.values()) n += w.keys.size
+    for (const w of this.windows.values()) n += w.size
     return n
   }
 
@@ -119,29 +111,19 @@ export class SeenMessages implements BatchCompanion {
       this.pruned.clear()
     } else {
       // Rolled back: the records of these messages are not stored, so their re-sends must be.
-      for (let i = 0; i < this.pendingKey.length; i++) this.windows.get(this.pendingDevice[i]!)?.keys.delete(this.pendingKey[i]!)
+      for (let i = 0; i < this.pendingKey.length; i++) this.windows.get(this.pendingDevice[i]!)?.forget(this.pendingKey[i]!)
     }
     this.pendingDevice = []
     this.pendingKey = []
     this.pendingSeq = []
   }
 
-  private windowOf(deviceId: string): DeviceWindow {
+  private windowOf(deviceId: string): KeyRing {
     let w = this.windows.get(deviceId)
     if (!w) {
-      w = { keys: new Map(), pruneBelow: NaN }
+      w = new KeyRing(this.perDevice)
       this.windows.set(deviceId, w)
     }
     return w
-  }
-
-  /** Drops the oldest keys past the window; their rows go in the next commit. */
-  private evict(deviceId: string, w: DeviceWindow): void {
-    if (w.keys.size <= this.perDevice) return
-    const it = w.keys.keys()
-    while (w.keys.size > this.perDevice) w.keys.delete(it.next().value!)
-    const oldestKept = w.keys.values().next().value!
-    w.pruneBelow = oldestKept
-    this.pruned.add(deviceId)
   }
 }
