@@ -47,10 +47,9 @@ import { Outbox } from './store/outbox.js'
 import { Pairings } from './store/pairings.js'
 import { SeenMessages } from './store/seen-messages.js'
 import { EnvelopeEncoder } from './sync/envelope.js'
-import { createKafka } from './sync/kafka.js'
 import { Pseudonymizer, pseudonymPolicyWarning } from './sync/pseudonym.js'
 import { kafkaSecurity } from './sync/security.js' // issue 7
-import { CloudSync } from './sync/sync.js'
+import type { CloudSync } from './sync/sync.js'
 import { WireFormat } from './sync/wire-format.js' // issue 24
 import { Ward } from './ward/ward.js'
 import { checkSecretFile, permissionPolicy } from './secrets/permissions.js'
@@ -263,7 +262,7 @@ class Agent implements RunningAgent {
     const addr = this.http.server.address()
     this.httpPort = typeof addr === 'object' && addr ? addr.port : hp.port
     if (metricsListen) await this.startMetricsHttp(api, metricsListen)
-    this.startSync()
+    await this.startSync()
     await this.startAdt() // issue 21
     this.startHl7Out() // issue 21
     this.durability.housekeeping.start() // issue 7
@@ -332,12 +331,14 @@ class Agent implements RunningAgent {
     return { ok: true, controlId: `R${seq}` }
   }
 
-  private startSync(): void {
+  private async startSync(): Promise<void> {
     const kcfg = this.cfg.cloud?.kafka
     if (!kcfg) {
       this.log.info({ event: 'sync_disabled' }, 'no cloud.kafka configured: records are queued locally and never sent')
       return
     }
+    // kafkajs is loaded only by a ward that syncs: its 142 modules are ~2 MB of heap (BENCHMARKS.md, Session 8).
+    const [{ createKafka }, { CloudSync }] = await Promise.all([import('./sync/kafka.js'), import('./sync/sync.js')])
     const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
     const bedLabels = new Map(this.cfg.beds.map((b) => [b.id, b.label ?? b.id]))
     const encoder = new EnvelopeEncoder(this.cfg.hub.id, this.admissions, this.devices, this.pseudonyms, this.identities, {
