@@ -12,8 +12,8 @@
  * a sender re-sends only its unacknowledged messages and keeps at most its in-flight window of them
  * (mqtt.js, Paho and the test publishers keep ≤ 64; the default keeps 1024).
  *
- * Where it lives: in memory for the lookup (a KeyRing of key fingerprints per device, in arrival
- * order, so eviction drops the oldest; key-ring.ts says why not a Map of strings), and in the
+ * Where it lives: in memory for the lookup (a KeyWindow of key fingerprints per device, in arrival
+ * order, so eviction drops the oldest; key-window.ts says why not a Map of strings), and in the
  * `seen_messages` table written in the same transaction as the records it covers (GroupCommitter
  * companion): after a crash, a key is on disk exactly when its records are.
  * A failed commit rolls back both, and the keys of that batch are forgotten here too, so the
@@ -22,7 +22,7 @@
  */
 import type { BatchCompanion } from './commit.js'
 import type { Db } from './db.js'
-import { KeyRing } from './key-ring.js'
+import { KeyWindow } from './key-window.js'
 
 /** Messages remembered per device by default. */
 export const DEFAULT_REDELIVERY_WINDOW = 1024
@@ -35,7 +35,7 @@ export const DEFAULT_REDELIVERY_WINDOW = 1024
 const KEYS_PER_INSERT = 32
 
 export class SeenMessages implements BatchCompanion {
-  private readonly windows = new Map<string, KeyRing>()
+  private readonly windows = new Map<string, KeyWindow>()
   // Keys added since the last commit, in columns (device, key, hub_seq).
   private pendingDevice: string[] = []
   private pendingKey: string[] = []
@@ -118,10 +118,10 @@ export class SeenMessages implements BatchCompanion {
     this.pendingSeq = []
   }
 
-  private windowOf(deviceId: string): KeyRing {
+  private windowOf(deviceId: string): KeyWindow {
     let w = this.windows.get(deviceId)
     if (!w) {
-      w = new KeyRing(this.perDevice)
+      w = new KeyWindow(this.perDevice)
       this.windows.set(deviceId, w)
     }
     return w

@@ -44,7 +44,7 @@ function fingerprint(key: string): void {
 
 const INITIAL_CAPACITY = 16
 
-export class KeyRing {
+export class KeyWindow {
   private mask: number
   private lo: Int32Array
   private hi: Int32Array

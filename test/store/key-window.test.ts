@@ -1,11 +1,11 @@
 /**
- * The redelivery window's ring (agent/store/key-ring.ts) against the insertion-ordered Map it
+ * The redelivery window's ring (agent/store/key-window.ts) against the insertion-ordered Map it
  * replaced: the same answers to `has`, the same size and the same prune bound, over random adds,
  * re-asks and rolled-back keys, through growth, eviction, wrap-around and index deletions.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { KeyRing } from '../../agent/store/key-ring.js'
+import { KeyWindow } from '../../agent/store/key-window.js'
 
 /** The window as seen-messages.ts kept it before the ring: a Map, oldest first. */
 class MapWindow {
@@ -33,9 +33,9 @@ function prng(seed: number): () => number {
 }
 
 for (const limit of [1, 2, 7, 16, 100, 1024]) {
-  test(`key ring: the same answers as a Map window, limit ${limit}`, () => {
+  test(`key window: the same answers as a Map window, limit ${limit}`, () => {
     const rand = prng(limit * 7919)
-    const ring = new KeyRing(limit)
+    const ring = new KeyWindow(limit)
     const ref = new MapWindow(limit)
     let hubSeq = 1
     let msg = 0
@@ -75,8 +75,8 @@ for (const limit of [1, 2, 7, 16, 100, 1024]) {
   })
 }
 
-test('key ring: a full window of 1024 keys holds every one of them and none evicted', () => {
-  const ring = new KeyRing(1024)
+test('key window: a full window of 1024 keys holds every one of them and none evicted', () => {
+  const ring = new KeyWindow(1024)
   for (let k = 0; k < 5000; k++) ring.add(`w${k}/${k * 100}`, k)
   assert.equal(ring.size, 1024)
   for (let k = 0; k < 5000; k++) assert.equal(ring.has(`w${k}/${k * 100}`), k >= 5000 - 1024, `key ${k}`)
