@@ -268,8 +268,11 @@ export class GroupCommitter {
     this.code[i] = code ?? NaN
     this.value[i] = value ?? NaN
     this.unit[i] = unit
-    this.deviceTimeMs[i] = deviceTimeMs ?? NaN
-    this.hubTimeMs[i] = hubTimeMs
+    // Times are whole milliseconds (STRICT INTEGER columns): a sub-millisecond time (an MQTT "ts"
+    // with decimals, an HL7 TS with 4 decimals, a beat's time at 130 Hz, an alarm at that beat) is
+    // floored, as a waveform's t0 is. A REAL there failed the whole group commit, every bed's records with it.
+    this.deviceTimeMs[i] = Math.floor(deviceTimeMs ?? NaN)
+    this.hubTimeMs[i] = Math.floor(hubTimeMs)
     this.deviceSeq[i] = deviceSeq ?? NaN
     this.quality[i] = quality ?? NaN
     this.t0Us[i] = t0Us ?? NaN
