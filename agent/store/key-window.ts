@@ -10,8 +10,8 @@
  *
  * A key is remembered by a 64-bit fingerprint, two independent 32-bit hashes of its UTF-16 code
  * units. Two different keys of one device are taken for one only if both hashes collide: with a
- * window of n keys, about n / 2^64 per message (≈ 5.6e-17 at 1024, once in 10^8 years for a
- * 64-bed ward's 700 messages/s). A sender can only make its own messages collide, which drops no
+ * window of n keys, about n / 2^64 per message (≈ 5.6e-17 at 1024: for a 64-bed ward's 700
+ * messages/s, once in about 800,000 years). A sender can only make its own messages collide, which drops no
  * one else's data.
  */
 
