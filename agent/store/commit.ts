@@ -269,8 +269,8 @@ export class GroupCommitter {
     this.value[i] = value ?? NaN
     this.unit[i] = unit
     // Times are whole milliseconds (STRICT INTEGER columns): a sub-millisecond time (an MQTT "ts"
-    // with decimals, an HL7 TS with 4 decimals, a beat's time at 130 Hz, an alarm at that beat) is
-    // floored, as a waveform's t0 is. A REAL there failed the whole group commit, every bed's records with it.
+    // with decimals, a beat's time at 130 Hz, an alarm raised at either) is floored, as a waveform's
+    // t0 is. A REAL there failed the whole group commit, every bed's records with it.
     this.deviceTimeMs[i] = Math.floor(deviceTimeMs ?? NaN)
     this.hubTimeMs[i] = Math.floor(hubTimeMs)
     this.deviceSeq[i] = deviceSeq ?? NaN
