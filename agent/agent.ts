@@ -337,7 +337,7 @@ class Agent implements RunningAgent {
       this.log.info({ event: 'sync_disabled' }, 'no cloud.kafka configured: records are queued locally and never sent')
       return
     }
-    // kafkajs is loaded only by a ward that syncs: its 142 modules are ~2 MB of heap (BENCHMARKS.md, Session 8).
+    // kafkajs is loaded only by a ward that syncs: its 143 modules are ~2 MB of heap (BENCHMARKS.md, Session 8).
     const [{ createKafka }, { CloudSync }] = await Promise.all([import('./sync/kafka.js'), import('./sync/sync.js')])
     const kafka = createKafka({ brokers: kcfg.brokers, clientId: kcfg.client_id, log: this.log, ...kafkaSecurity(kcfg) })
     const bedLabels = new Map(this.cfg.beds.map((b) => [b.id, b.label ?? b.id]))

@@ -8,8 +8,8 @@
  * memory growth since it came in (ward RSS 119 → 128 MB, BENCHMARKS.md "Session 8"). Here a key
  * costs 16 bytes in the ring and 8 in the index, off the V8 heap, allocated when the ring grows.
  *
- * A key is remembered by a 64-bit fingerprint, two independent 32-bit hashes of its UTF-16 code
- * units. Two different keys of one device are taken for one only if both hashes collide: with a
+ * A key is remembered by a 64-bit fingerprint, two different 32-bit hashes of its UTF-16 code
+ * units (FNV-1a and a murmur2-style one, each finalised; no 64-bit collision in 8.4 M realistic keys). Two different keys of one device are taken for one only if both hashes collide: with a
  * window of n keys, about n / 2^64 per message (≈ 5.6e-17 at 1024: for a 64-bed ward's 700
  * messages/s, once in about 800,000 years). A sender can only make its own messages collide, which drops no
  * one else's data.
@@ -81,7 +81,8 @@ export class KeyWindow {
   /**
    * Remembers `key` (its message's first record is `hubSeq`). When the window is full the oldest key
    * goes first, and `pruneBelow` becomes the oldest kept hub_seq: returns true then, so the caller
-   * deletes the evicted rows in the next commit.
+   * deletes the evicted rows in the next commit. `key` must not be remembered already (callers ask
+   * `has` first): unlike Map.set, a second add keeps two slots, and one `forget` leaves the other.
    */
   add(key: string, hubSeq: number): boolean {
     let evicted = false

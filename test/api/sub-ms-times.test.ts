@@ -52,7 +52,7 @@ describe('sub-millisecond times', () => {
     const [odd, ok] = await Promise.all([device('sm-mon'), device('sm-ok')])
     try {
       const spo2 = codeOf('MDC_PULS_OXIM_SAT_O2')
-      // Both in flight at once, so that they share a group commit; each publishAsync waits for its PUBACK.
+      // Both in flight at once, so that they likely share a group commit; each publishAsync waits for its PUBACK.
       await Promise.all([
         odd.publishAsync('bedside/v1/devices/sm-mon/obs', JSON.stringify({ ts: T0 + 0.25, seq: 1, obs: [
           { code: 'MDC_PULS_OXIM_SAT_O2', value: 97, unit: '%' },

@@ -33,7 +33,7 @@ function prng(seed: number): () => number {
 }
 
 for (const limit of [1, 2, 7, 16, 100, 1024]) {
-  test(`key window: the same answers as a Map window, limit ${limit}`, () => {
+  test(`key window: the same answers as a Map window, limit ${limit}`, { timeout: 60_000 }, () => {
     const rand = prng(limit * 7919)
     const ring = new KeyWindow(limit)
     const ref = new MapWindow(limit)

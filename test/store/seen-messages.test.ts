@@ -86,6 +86,23 @@ test('seen messages: the window is bounded per device, on disk as in memory', ()
   s.db.close()
 })
 
+test('seen messages: reopened with a smaller window, the newest keys are kept and the rest leave the disk on the next commit', () => {
+  const dir = join(tempDir('seen-shrink'), 'data')
+  let s = open(dir, 8)
+  for (let k = 0; k < 8; k++) message(s, 'mon-1', `o${k}/1000`, 1)
+  s.committer.close()
+  s.db.close()
+  s = open(dir, 3)
+  assert.equal(s.seen.size, 3)
+  assert.ok(s.seen.has('mon-1', 'o5/1000') && s.seen.has('mon-1', 'o7/1000') && !s.seen.has('mon-1', 'o4/1000'))
+  message(s, 'mon-1', 'o8/1000', 1)
+  s.committer.flush()
+  assert.equal(rows(s.db, "SELECT COUNT(*) AS n FROM seen_messages WHERE device_id = 'mon-1'"), 3, 'exactly the window: the evictions of the load and of this batch deleted with it')
+  assert.ok(s.seen.has('mon-1', 'o8/1000') && !s.seen.has('mon-1', 'o5/1000'))
+  s.committer.close()
+  s.db.close()
+})
+
 test('seen messages: a failed commit forgets the keys of its batch, so the re-send is stored', () => {
   const dir = join(tempDir('seen-fail'), 'data')
   const s = open(dir)
