@@ -13,6 +13,7 @@ import { isDecodeError } from '../../drivers/errors.js'
 import { scanObsPayload } from '../../drivers/mqtt/obs-scan.js'
 import { decodeObsGeneral, decodeObsPayload, type PayloadContext } from '../../drivers/mqtt/payload.js'
 import type { Observation } from '../../drivers/records.js'
+import { seededRandom } from '../support/random.js'
 
 type Outcome = { obs: Observation[]; identity: string | undefined } | { reason: string }
 
@@ -28,16 +29,6 @@ function outcome(decode: typeof decodeObsPayload, p: Buffer): Outcome {
   } catch (err) {
     if (!isDecodeError(err)) throw err
     return { reason: err.reason }
-  }
-}
-
-/** mulberry32: seeded, and with no short cycle in the bits the generator picks by. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
   }
 }
 
@@ -146,7 +137,7 @@ function compare(p: Buffer, tally: Map<string, number>): void {
 }
 
 test('obs scanner: 60,000 generated payloads decode exactly as the general path decodes them, or are refused alike', () => {
-  const r = random(0x23)
+  const r = seededRandom(0x23)
   const tally = new Map<string, number>()
   for (let n = 0; n < 60_000; n++) compare(Buffer.from(payload(r)), tally)
   console.log(`  ${[...tally].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`)
@@ -157,7 +148,7 @@ test('obs scanner: 60,000 generated payloads decode exactly as the general path 
 })
 
 test('obs scanner: 60,000 byte mutations of scanned payloads decode or are refused exactly as the general path does', () => {
-  const r = random(0x2301)
+  const r = seededRandom(0x2301)
   const bases: Buffer[] = []
   for (let tries = 0; bases.length < 200 && tries < 100_000; tries++) {
     const p = Buffer.from(payload(r))
@@ -175,7 +166,7 @@ test('obs scanner: 60,000 byte mutations of scanned payloads decode or are refus
 })
 
 test('obs scanner: numbers of up to 15 significant digits are the doubles JSON.parse gives, bit for bit', () => {
-  const r = random(0x2302)
+  const r = seededRandom(0x2302)
   const view = new DataView(new ArrayBuffer(16))
   let scanned = 0
   for (let n = 0; n < 200_000; n++) {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { KeyWindow } from '../../agent/store/key-window.js'
+import { seededRandom } from '../support/random.js'
 
 /** The window as seen-messages.ts kept it before the ring: a Map, oldest first. */
 class MapWindow {
@@ -22,19 +23,9 @@ class MapWindow {
   }
 }
 
-/** mulberry32: a small seeded PRNG, so a failure replays. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
-
 for (const limit of [1, 2, 7, 16, 100, 1024]) {
   test(`key window: the same answers as a Map window, limit ${limit}`, { timeout: 60_000 }, () => {
-    const rand = prng(limit * 7919)
+    const rand = seededRandom(limit * 7919)
     const ring = new KeyWindow(limit)
     const ref = new MapWindow(limit)
     let hubSeq = 1
