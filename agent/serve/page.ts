@@ -3,7 +3,7 @@
  * module, read once at start-up. `npm run build` copies the folder into dist/ (scripts/copy-assets.mjs),
  * so the same code serves it from dist/ and, via tsx, from source. No build step, no bundler.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -30,7 +30,7 @@ export class PageAssetsError extends Error {
  * Missing files do not stop the agent (alarms, ingest and the API matter more than the page): `/`
  * then answers with a stand-in that says what is wrong, and carries `error` for the log.
  */
-export function loadPageAssets(dir = fileURLToPath(new URL('./public/', import.meta.url))): ReadonlyMap<string, StaticAsset> {
+export function loadPageAssets(dir = defaultPageDir()): ReadonlyMap<string, StaticAsset> {
   try {
     return readPageAssets(dir)
   } catch (err) {
@@ -38,6 +38,13 @@ export function loadPageAssets(dir = fileURLToPath(new URL('./public/', import.m
     const body = Buffer.from(`<!doctype html><meta charset="utf-8"><title>bedside-hub</title><h1>Central-station page unavailable</h1><p>${err.message.replace(/[<>&]/g, '')}</p><p>Alarms and the API at /api/alarms keep working.</p>`)
     return new Map([['/', { contentType: TYPES['.html']!, body, error: err.message }]])
   }
+}
+
+/** `public/` beside this module; in the bundle (scripts/bundle.mjs) this code sits in dist/agent/. */
+function defaultPageDir(): string {
+  const beside = fileURLToPath(new URL('./public/', import.meta.url))
+  const bundled = fileURLToPath(new URL('./serve/public/', import.meta.url))
+  return existsSync(beside) || !existsSync(bundled) ? beside : bundled
 }
 
 function readPageAssets(dir: string): ReadonlyMap<string, StaticAsset> {

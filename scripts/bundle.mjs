@@ -1,0 +1,37 @@
+// Bundles the built agent (tsc's dist/agent/cli.js and everything it imports, node_modules included)
+// into dist/agent/cli.js and its chunks dist/agent/bundle-*.js, minified. Everything that runs the
+// agent (the .deb, `npm start`, the tests, the benches) runs this bundle.
+//
+// Why (issue 23, BENCHMARKS.md "Session 9"): V8 keeps the source text of every loaded module on the
+// heap for lazy compilation. The agent loads ~240 of its own modules and ~300 of its dependencies';
+// one minified file per chunk holds the same code in about half the bytes (2.1 MB against 4.4 MB
+// for every chunk), and the 64-bed ward's heap fell 5.7 MB.
+//
+// Kept outside the bundle: the native modules (their .node files are found by path from their own
+// package), and the cloud writer (cloud/, loaded only by `bedside-hub cloud`, from tsc's output).
+// Names are kept (--keep-names): error messages, logs and stack traces name classes and functions.
+import { readdirSync, rmSync } from 'node:fs'
+import { build } from 'esbuild'
+
+const out = 'dist/agent'
+for (const f of readdirSync(out)) if (f.startsWith('bundle-') && f.endsWith('.js')) rmSync(`${out}/${f}`)
+rmSync(`${out}/cli.js.map`, { force: true }) // tsc's map of the file the bundle replaces
+
+await build({
+  entryPoints: { cli: `${out}/cli.js` },
+  outdir: out,
+  allowOverwrite: true,
+  bundle: true,
+  splitting: true, // commands stay lazily loaded: `bedside-hub decode` does not load SQLite or Kafka
+  chunkNames: 'bundle-[name]-[hash]',
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  external: ['better-sqlite3', 'serialport', '@serialport/*', '@stoprocent/noble', '@stoprocent/*', 'bindings', '../cloud/*'],
+  // Dependencies written as CommonJS call require(): give every ESM chunk one.
+  banner: { js: "import{createRequire as __bundleRequire}from'node:module';const require=__bundleRequire(import.meta.url);" },
+  logLevel: 'warning',
+})
