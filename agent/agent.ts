@@ -38,7 +38,7 @@ import { loadPageAssets } from './serve/page.js'
 import { createTlsOptionsReloader, type TlsReloader } from './serve/tls.js'
 import { LiveFeed } from './serve/ws.js'
 import { Admissions } from './store/admissions.js'
-import { GroupCommitter } from './store/commit.js'
+import { GroupCommitter, STORE_REJECTED } from './store/commit.js'
 import { openDatabase, type Db } from './store/db.js'
 import { LocalDeadLetter } from './store/dead-letter.js'
 import { DeviceIdentities } from './store/device-identities.js'
@@ -150,6 +150,16 @@ class Agent implements RunningAgent {
       onError: (err, n) => {
         this.metrics.commitFailures.inc()
         this.log.error({ event: 'commit_failed', records: n, err: err.message }, `group commit of ${n} records failed; none of them was acknowledged`)
+      },
+      onSetAside: (refused) => {
+        // Rare by construction (the decoders bound every value): each record is audited, each batch logged once.
+        for (const r of refused) {
+          this.metrics.storeRejected.inc({ code: r.code }, r.records)
+          this.pipeline.audit('sync-rejected', 'bedside-hub', null, `record ${r.hubSeq} (kind ${r.kind}) set aside in the local dead-letter: ${STORE_REJECTED} (${r.code})`)
+        }
+        const first = refused[0]!
+        this.log.error({ event: 'records_set_aside', rows: refused.length, hub_seq: first.hubSeq, code: first.code, err: first.message },
+          `the store refused ${refused.length} row(s) of a group commit (first: record ${first.hubSeq}, ${first.message}); they are kept whole in the local dead-letter (bedside-hub queue), the rest of the batch is stored and acknowledged`)
       },
       onFatal: (err) => {
         this.log.fatal({ event: 'store_fsync_failed', err: err.message }, `${err.message}. Stopping: check the data directory's disk (dmesg), then let the service restart`)

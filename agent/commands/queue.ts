@@ -25,7 +25,7 @@ export function formatQueue(r: QueueReport, nowMs: number): string {
   lines.push(`last sync error: ${r.lastSyncError ? `${ago(r.lastSyncError.atMs, nowMs)}: ${r.lastSyncError.message}` : 'none'}`)
   const dead = r.deadLetter.reduce((a, d) => a + d.n, 0)
   lines.push(`dead-letter (records that can never be sent): ${dead}`)
-  for (const d of r.deadLetter) lines.push(`  ${d.reason.padEnd(13)} ${String(d.n).padStart(9)}   last hub_seq ${d.lastHubSeq}, ${ago(d.lastAtMs, nowMs)}`)
+  for (const d of r.deadLetter) lines.push(`  ${d.reason.padEnd(14)} ${String(d.n).padStart(9)}   last hub_seq ${d.lastHubSeq}, ${ago(d.lastAtMs, nowMs)}`)
   return lines.join('\n') + '\n'
 }
 

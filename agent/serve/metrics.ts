@@ -38,6 +38,7 @@ export function createMetrics() {
     httpRefused: new client.Counter({ name: 'bedside_http_refused_total', help: 'HTTP requests and WebSocket upgrades refused, by reason (host, origin, no-token, unknown-token, role)', labelNames: ['reason'] as const, registers: [registry] }),
     recordsCommitted: new client.Counter({ name: 'bedside_records_committed_total', help: 'Records durably committed to the local store', registers: [registry] }),
     commitFailures: new client.Counter({ name: 'bedside_commit_failures_total', help: 'Group commits that failed (nothing of them was acknowledged)', registers: [registry] }),
+    storeRejected: new client.Counter({ name: 'bedside_store_rejected_total', help: 'Accepted records the store refused (a value its column does not take), kept whole in the local dead-letter while the rest of their batch committed, by error code', labelNames: ['code'] as const, registers: [registry] }),
     commitLatency: new client.Histogram({ name: 'bedside_commit_latency_seconds', help: 'Wall time of one group commit, from its transaction to the fsync that makes it durable (acknowledgements wait for both)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [registry] }),
     outboxDepth: new client.Gauge({ name: 'bedside_outbox_depth', help: 'Committed records not yet acknowledged by Kafka', registers: [registry] }),
     oldestUnsyncedAge: new client.Gauge({ name: 'bedside_oldest_unsynced_age_seconds', help: 'Age of the oldest record not yet acknowledged by Kafka (0 when none)', registers: [registry] }),

@@ -8,8 +8,11 @@
  * (wal-fsync.ts) and `whenCommitted` waits for it; `durableSeq` bounds what may leave the gateway.
  * If a commit fails (disk full, I/O error) its waiters get the error, nothing of the batch is
  * acknowledged, and the records are not retried here: the sender still holds them (MQTT QoS 1
- * re-sends an unacknowledged PUBLISH).
+ * re-sends an unacknowledged PUBLISH). A record the store itself refuses (a value its column's
+ * type or constraint does not take) fails only itself: it is set aside in the local dead-letter,
+ * whole, in the same transaction as the rest of the batch (see `writeIsolated`).
  */
+import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
 import { packRunColumns, type RunColumns } from './run-items.js'
 import { syncWalAtOpen, WalFsync, type CommitFsyncMode, type FsyncFn } from './wal-fsync.js'
@@ -46,11 +49,26 @@ export interface CommitStats {
   /** Called after each successful commit with its size and wall time. */
   onCommit?(records: number, seconds: number): void
   onError?(err: Error, records: number): void
+  /** Records of a committed batch the store refused, kept in the local dead-letter instead (after onCommit). */
+  onSetAside?(records: readonly SetAsideRecord[]): void
   /** The WAL's fsync failed: no batch is made durable any more (wal-fsync.ts); the agent must stop. */
   onFatal?(err: Error): void
 }
 
 type Waiter = (err: Error | null) => void
+
+/** A row the store refused: its hub_seqs (`records` of them from `hubSeq`) are in `dead_letter`. */
+export interface SetAsideRecord {
+  readonly hubSeq: number
+  readonly records: number
+  readonly kind: number
+  /** The error's code (SQLITE_CONSTRAINT_DATATYPE, TypeError, …): a bounded label. */
+  readonly code: string
+  readonly message: string
+}
+
+/** The dead_letter reason of a record the store refused (beside the sync's SyncRejectReason). */
+export const STORE_REJECTED = 'store-rejected'
 
 /** Rows written in the same transaction as each batch of records (the redelivery window). */
 export interface BatchCompanion {
@@ -120,6 +138,8 @@ export class GroupCommitter {
   private timer: NodeJS.Timeout | null = null
   private nextSeq: number
   private readonly writeBatch: (firstSeq: number, n: number) => void
+  /** `writeBatch` a row at a time, setting aside the rows the store refuses (see flush). */
+  private readonly writeIsolated: (firstSeq: number, n: number) => SetAsideRecord[]
   private closed = false
 
   constructor(
@@ -173,6 +193,33 @@ export class GroupCommitter {
       a.fill(null)
       o.fill(null)
       for (let c = 0; c < this.companions.length; c++) this.companions[c]!.write()
+    })
+    // Nested in writeIsolated's transaction, better-sqlite3 runs this one as a SAVEPOINT: a row
+    // that throws is rolled back alone.
+    const insertRow = db.transaction((stmt: Statement, rowArgs: unknown[]) => stmt.run(rowArgs))
+    const setAside = db.prepare('INSERT INTO dead_letter (hub_seq, kind, reason, detail, at_ms) VALUES (?, ?, ?, ?, ?)')
+    this.writeIsolated = db.transaction((firstSeq: number, n: number) => {
+      const s = this.runRows > 0 ? wide : narrow
+      const o = this.runRows > 0 ? one : narrowOne
+      const refused: SetAsideRecord[] = []
+      let seq = firstSeq
+      for (let i = 0; i < n; i++) {
+        const hubSeq = seq
+        const records = this.bindRow(o, 0, seq, i, s === wide)
+        seq += records
+        try {
+          insertRow(s.one, o)
+        } catch (err) {
+          if (!isRecordError(err)) throw err
+          const e = err as Error & { code?: string }
+          const code = typeof e.code === 'string' ? e.code : e.name
+          setAside.run(hubSeq, this.kind[i]!, STORE_REJECTED, rowDetail(o, s.width, code, e.message), Date.now())
+          refused.push({ hubSeq, records, kind: this.kind[i]!, code, message: e.message })
+        }
+      }
+      o.fill(null)
+      for (let c = 0; c < this.companions.length; c++) this.companions[c]!.write()
+      return refused
     })
     this.nextSeq = initialHubSeq(db)
     // What the last process committed may not have reached its fsync (it died in between).
@@ -410,13 +457,21 @@ export class GroupCommitter {
     this.waiters = []
     const t0 = process.hrtime.bigint()
     let failure: Error | null = this.broken
+    let refused: SetAsideRecord[] = NONE_REFUSED
     if (!failure) {
       try {
         const rows = this.opts.runs === 'per-message' ? this.coalesce(n) : n
         // Background fsync: this transaction's COMMIT only writes its frames (wal-fsync.ts).
         this.syncNormal?.run()
         try {
-          this.writeBatch(this.nextSeq - records, rows)
+          try {
+            this.writeBatch(this.nextSeq - records, rows)
+          } catch (err) {
+            // One record the store refuses must not fail every bed's records with it (and again on
+            // every re-send): the batch is written again row by row, the refused rows set aside.
+            if (!isRecordError(err)) throw err
+            refused = this.writeIsolated(this.nextSeq - records, rows)
+          }
         } finally {
           this.restoreFull()
         }
@@ -446,13 +501,16 @@ export class GroupCommitter {
       if (!this.broken) this.settle(last)
       return
     }
+    let stored = records
+    for (let i = 0; i < refused.length; i++) stored -= refused[i]!.records
+    if (refused.length > 0) this.stats.onSetAside?.(refused)
     if (!this.wal) {
       this.durable = last
-      this.stats.onCommit?.(records, Number(process.hrtime.bigint() - t0) / 1e9)
+      this.stats.onCommit?.(stored, Number(process.hrtime.bigint() - t0) / 1e9)
       for (let i = 0; i < waiters.length; i++) waiters[i]!(null)
       return
     }
-    this.unsyncedBatches.push({ last, records, t0 })
+    this.unsyncedBatches.push({ last, records: stored, t0 })
     for (let i = 0; i < waiters.length; i++) {
       this.syncWaiterSeq.push(last)
       this.syncWaiters.push(waiters[i]!)
@@ -614,6 +672,32 @@ function insertSql(rows: number, columns: number): string {
   const row = `(${new Array(columns).fill('?').join(',')})`
   const names = 'hub_seq, kind, bed_id, device_id, admission_id, code, value, unit, device_time_ms, hub_time_ms, device_seq, quality, body, t0_us' + (columns === RUN_COLUMNS ? ', n, items' : '')
   return `INSERT INTO records (${names}) VALUES ${new Array(rows).fill(row).join(',')}`
+}
+
+const NONE_REFUSED: SetAsideRecord[] = []
+
+/**
+ * An error of the record, not of the store: a value its column does not take (STRICT type, NOT
+ * NULL, CHECK), one SQLite or better-sqlite3 cannot bind, or one too big. Disk full, I/O errors and
+ * a duplicate hub_seq (the committer's own bug) still fail the whole batch.
+ */
+function isRecordError(err: unknown): boolean {
+  if (err instanceof TypeError || err instanceof RangeError) return true
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'SQLITE_CONSTRAINT_DATATYPE' || code === 'SQLITE_CONSTRAINT_NOTNULL' || code === 'SQLITE_CONSTRAINT_CHECK' ||
+    code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG' || code === 'SQLITE_RANGE'
+}
+
+const COLUMN_NAMES = ['hub_seq', 'kind', 'bed_id', 'device_id', 'admission_id', 'code', 'value', 'unit', 'device_time_ms', 'hub_time_ms', 'device_seq', 'quality', 'body', 't0_us', 'n', 'items']
+
+/** A refused row as the dead-letter keeps it: every column (BLOBs in base64, odd numbers as text) and the error. */
+function rowDetail(args: readonly unknown[], width: number, code: string, message: string): string {
+  const row: Record<string, unknown> = { error: `${code}: ${message}` }
+  for (let c = 0; c < width; c++) {
+    const v = args[c]
+    row[COLUMN_NAMES[c]!] = Buffer.isBuffer(v) ? v.toString('base64') : typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'bigint' ? v.toString() : v
+  }
+  return JSON.stringify(row)
 }
 
 const isU32 = (x: number): boolean => x >= 0 && x <= 0xffffffff && Math.floor(x) === x

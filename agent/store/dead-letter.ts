@@ -3,6 +3,8 @@
  * not parse, an unknown kind). Without it one such row would stop replication for ever: the loop
  * would re-read the same cursor and fail again. Instead the row is set aside here (it stays in
  * `records` for audit), counted, audited, shown by `bedside-hub queue`, and the cursor moves on.
+ * The group commit sets aside here too (reason `store-rejected`, commit.ts): a record the store
+ * refused, which is not in `records`; its detail holds every column of it.
  */
 import type { Db } from './db.js'
 

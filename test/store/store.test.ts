@@ -3,7 +3,7 @@ import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
-import { GroupCommitter, RecordKind } from '../../agent/store/commit.js'
+import { GroupCommitter, RecordKind, STORE_REJECTED, type SetAsideRecord } from '../../agent/store/commit.js'
 import { openDatabase, SCHEMA_VERSION, StoreError } from '../../agent/store/db.js'
 import { Col, Outbox } from '../../agent/store/outbox.js'
 import { Pseudonymizer } from '../../agent/sync/pseudonym.js'
@@ -167,4 +167,72 @@ test('pseudonym: the key file is created 0600, pseudonyms are stable and keyed, 
   const b = p.pseudonym('patient', 'MRN-1')
   assert.notEqual(b, a)
   assert.deepEqual(p.allPseudonyms('patient', 'MRN-1').map((x) => x.pseudonym), [a, b])
+})
+
+test('store: a record the store refuses is set aside whole in the dead-letter; the rest of its batch commits and every waiter succeeds', async () => {
+  for (const runs of ['off', 'per-message'] as const) {
+    const db = openDatabase(tempDir('store'))
+    const setAside: SetAsideRecord[][] = []
+    const committed: number[] = []
+    const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 100, runs }, { onCommit: (n) => committed.push(n), onSetAside: (r) => setAside.push([...r]) })
+    // A companion's rows must commit with the batch (the redelivery window's keys do).
+    db.exec('CREATE TABLE companion (n INTEGER) STRICT')
+    const companionInsert = db.prepare('INSERT INTO companion (n) VALUES (1)')
+    c.attach({ write: () => companionInsert.run(), settled: () => {} })
+    // 70 records from two "messages" (multi-row statements of 32, then one by one). Two carry values
+    // no decoder lets through today, which STRICT columns refuse: a time beyond int64 and a
+    // fractional code. Before, each failed the whole batch: every bed's records, on every re-send.
+    const bad = new Map([[5, { deviceTimeMs: 1e300 }], [50, { code: 1.5 }]])
+    c.hold(35)
+    for (let i = 0; i < 70; i++) {
+      if (i === 35) {
+        c.release()
+        c.hold(35)
+      }
+      const b = bad.get(i)
+      c.appendRecord(RecordKind.OBSERVATION, `bed-${i >> 4}`, 'mon', null, b?.code ?? 147842, i, '/min', b?.deviceTimeMs ?? 1000 + i, 2000, i, null, null)
+    }
+    c.release()
+    const outcome = new Promise<Error | null>((resolve) => c.whenCommitted(resolve))
+    c.flush()
+    assert.equal(await outcome, null, `${runs}: the batch's waiters succeed`)
+    const stored = db.prepare('SELECT hub_seq, n FROM records ORDER BY hub_seq').all() as { hub_seq: number; n: number }[]
+    const seqs = stored.flatMap((r) => Array.from({ length: r.n }, (_, k) => r.hub_seq + k))
+    // With runs, the far time is one of a run row's packed items (doubles, run-items.ts): stored.
+    const refusedSeqs = runs === 'off' ? [6, 51] : [51]
+    assert.deepEqual(seqs, Array.from({ length: 70 }, (_, i) => i + 1).filter((s) => !refusedSeqs.includes(s)), `${runs}: every other record stored at its hub_seq`)
+    assert.deepEqual(committed, [70 - refusedSeqs.length], `${runs}: onCommit counts the stored records only (the outbox depth)`)
+    assert.deepEqual(setAside.flat().map((r) => [r.hubSeq, r.records, r.code]), refusedSeqs.map((s) => [s, 1, 'SQLITE_CONSTRAINT_DATATYPE']))
+    const dead = db.prepare('SELECT hub_seq, kind, reason, detail FROM dead_letter ORDER BY hub_seq').all() as { hub_seq: number; kind: number; reason: string; detail: string }[]
+    assert.deepEqual(dead.map((d) => [d.hub_seq, d.kind, d.reason]), refusedSeqs.map((s) => [s, 1, STORE_REJECTED]))
+    const last = JSON.parse(dead.at(-1)!.detail) as Record<string, unknown>
+    assert.deepEqual({ bed: last.bed_id, device: last.device_id, code: last.code, value: last.value, unit: last.unit, t: last.device_time_ms, seq: last.device_seq, hubSeq: last.hub_seq },
+      { bed: 'bed-3', device: 'mon', code: 1.5, value: 50, unit: '/min', t: 1050, seq: 50, hubSeq: 51 }, `${runs}: the refused record is kept whole`)
+    assert.match(String(last.error), /SQLITE_CONSTRAINT_DATATYPE: cannot store REAL value in INTEGER column/)
+    if (runs === 'off') assert.equal(JSON.parse(dead[0]!.detail).device_time_ms, 1e300)
+    assert.equal((db.prepare('SELECT COUNT(*) n FROM companion').get() as { n: number }).n, 1, `${runs}: the companion's rows committed once, with the batch`)
+    // The next batch is untouched by the set-aside.
+    c.append(row(1))
+    c.flush()
+    assert.equal((db.prepare('SELECT MAX(hub_seq) m FROM records').get() as { m: number }).m, 71)
+    await c.close()
+    db.close()
+  }
+})
+
+test('store: an I/O-class error still fails the whole batch; nothing is set aside for it', () => {
+  const db = openDatabase(tempDir('store'))
+  const setAside: unknown[] = []
+  const c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 100 }, { onSetAside: (r) => setAside.push(r) })
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 1.5, 1, null, 1, 2, null, null, null) // refused by its column
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 1, 1, null, 1, 2, null, null, null)
+  db.exec('DROP TABLE dead_letter') // the set-aside itself cannot be written: the batch must fail whole, not lose the record
+  const errors: (Error | null)[] = []
+  c.whenCommitted((err) => errors.push(err))
+  c.flush()
+  assert.equal(errors.length, 1)
+  assert.match(String(errors[0]), /no such table: dead_letter/)
+  assert.equal((db.prepare('SELECT COUNT(*) n FROM records').get() as { n: number }).n, 0, 'nothing of the batch was written')
+  assert.deepEqual(setAside, [])
+  db.close()
 })
