@@ -4,12 +4,16 @@
 //
 // Why (issue 23, BENCHMARKS.md "Session 9"): V8 keeps the source text of every loaded module on the
 // heap for lazy compilation. The agent loads ~240 of its own modules and ~300 of its dependencies';
-// one minified file per chunk holds the same code in about half the bytes (2.1 MB against 4.4 MB
-// for every chunk), and the 64-bed ward's heap fell 5.7 MB.
+// the bundle holds the same code in 2.9 MB against 4.4 MB for every chunk, and the 64-bed ward's
+// old generation fell from 21-23 to 17-18 MB (RSS 127-131 → 121-123 MB side by side, 150 s).
+//
+// Whitespace and syntax only: identifiers keep their names, so error messages, logs and stack
+// traces still name classes and functions. Renaming them too saves 0.8 MB more of source but needs
+// esbuild's keepNames to keep `.name`, and keepNames cost the ward 22 MB of RSS (a defineProperty on
+// every function object, closures made per message included; measured, BENCHMARKS.md).
 //
 // Kept outside the bundle: the native modules (their .node files are found by path from their own
 // package), and the cloud writer (cloud/, loaded only by `bedside-hub cloud`, from tsc's output).
-// Names are kept (--keep-names): error messages, logs and stack traces name classes and functions.
 import { readdirSync, rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
@@ -27,8 +31,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node24',
-  minify: true,
-  keepNames: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'none',
   external: ['better-sqlite3', 'serialport', '@serialport/*', '@stoprocent/noble', '@stoprocent/*', 'bindings', '../cloud/*'],
   // Dependencies written as CommonJS call require(): give every ESM chunk one.

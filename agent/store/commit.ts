@@ -49,7 +49,7 @@ export interface CommitStats {
   /** Called after each successful commit with its size and wall time. */
   onCommit?(records: number, seconds: number): void
   onError?(err: Error, records: number): void
-  /** Records of a committed batch the store refused, kept in the local dead-letter instead (after onCommit). */
+  /** Records of a batch the store refused, kept in the local dead-letter instead: called once the batch committed, before its fsync. */
   onSetAside?(records: readonly SetAsideRecord[]): void
   /** The WAL's fsync failed: no batch is made durable any more (wal-fsync.ts); the agent must stop. */
   onFatal?(err: Error): void
