@@ -38,7 +38,7 @@ import { loadPageAssets } from './serve/page.js'
 import { createTlsOptionsReloader, type TlsReloader } from './serve/tls.js'
 import { LiveFeed } from './serve/ws.js'
 import { Admissions } from './store/admissions.js'
-import { GroupCommitter, STORE_REJECTED } from './store/commit.js'
+import { GroupCommitter, RecordKind, STORE_REJECTED } from './store/commit.js'
 import { openDatabase, type Db } from './store/db.js'
 import { LocalDeadLetter } from './store/dead-letter.js'
 import { DeviceIdentities } from './store/device-identities.js'
@@ -155,7 +155,8 @@ class Agent implements RunningAgent {
         // Rare by construction (the decoders bound every value): each record is audited, each batch logged once.
         for (const r of refused) {
           this.metrics.storeRejected.inc({ code: r.code }, r.records)
-          this.pipeline.audit('sync-rejected', 'bedside-hub', null, `record ${r.hubSeq} (kind ${r.kind}) set aside in the local dead-letter: ${STORE_REJECTED} (${r.code})`)
+          // Not for a refused audit record: its audit could be refused in turn, and so on.
+          if (r.kind !== RecordKind.AUDIT) this.pipeline.audit('sync-rejected', 'bedside-hub', null, `record ${r.hubSeq} (kind ${r.kind}) set aside in the local dead-letter: ${STORE_REJECTED} (${r.code})`)
         }
         const first = refused[0]!
         this.log.error({ event: 'records_set_aside', rows: refused.length, hub_seq: first.hubSeq, code: first.code, err: first.message },

@@ -1,7 +1,8 @@
 /**
  * The central-station page at GET / (issue 9): plain HTML, CSS and JS from `public/` next to this
  * module, read once at start-up. `npm run build` copies the folder into dist/ (scripts/copy-assets.mjs),
- * so the same code serves it from dist/ and, via tsx, from source. No build step, no bundler.
+ * so the same code serves it from dist/ and, via tsx, from source. The page itself has no build step
+ * and no bundler; the agent's bundle (scripts/bundle.mjs) reads it from dist/agent/serve/public/.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { extname } from 'node:path'

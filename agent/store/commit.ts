@@ -14,6 +14,7 @@
  */
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
+import { Meta, MetaKey } from './meta.js'
 import { packRunColumns, type RunColumns } from './run-items.js'
 import { syncWalAtOpen, WalFsync, type CommitFsyncMode, type FsyncFn } from './wal-fsync.js'
 
@@ -49,7 +50,7 @@ export interface CommitStats {
   /** Called after each successful commit with its size and wall time. */
   onCommit?(records: number, seconds: number): void
   onError?(err: Error, records: number): void
-  /** Records of a batch the store refused, kept in the local dead-letter instead: called once the batch committed, before its fsync. */
+  /** Records of a batch the store refused, kept in the local dead-letter instead: called (in a microtask) once the batch committed. */
   onSetAside?(records: readonly SetAsideRecord[]): void
   /** The WAL's fsync failed: no batch is made durable any more (wal-fsync.ts); the agent must stop. */
   onFatal?(err: Error): void
@@ -198,6 +199,7 @@ export class GroupCommitter {
     // that throws is rolled back alone.
     const insertRow = db.transaction((stmt: Statement, rowArgs: unknown[]) => stmt.run(rowArgs))
     const setAside = db.prepare('INSERT INTO dead_letter (hub_seq, kind, reason, detail, at_ms) VALUES (?, ?, ?, ?, ?)')
+    const meta = new Meta(db)
     this.writeIsolated = db.transaction((firstSeq: number, n: number) => {
       const s = this.runRows > 0 ? wide : narrow
       const o = this.runRows > 0 ? one : narrowOne
@@ -218,6 +220,11 @@ export class GroupCommitter {
         }
       }
       o.fill(null)
+      // Every row refused is a fault of the statement or the schema, not of the records: fail the
+      // batch whole (nothing acknowledged, the senders keep their data) rather than set it all aside.
+      if (refused.length === n && n > 1) throw new Error(`BEDSIDE_ERR_STORE_REFUSED: every row of a group commit was refused (${refused[0]!.code}: ${refused[0]!.message})`)
+      // A refused hub_seq is not in records: keep the next process from giving it out again.
+      if (refused.length > 0) meta.raise(MetaKey.HUB_SEQ_FLOOR, seq - 1)
       for (let c = 0; c < this.companions.length; c++) this.companions[c]!.write()
       return refused
     })
@@ -503,9 +510,10 @@ export class GroupCommitter {
     }
     let stored = records
     for (let i = 0; i < refused.length; i++) stored -= refused[i]!.records
-    if (refused.length > 0) this.stats.onSetAside?.(refused)
+    // After this flush has settled its batch: the callback may append (an audit) and so commit.
+    if (refused.length > 0) queueMicrotask(() => this.stats.onSetAside?.(refused))
     if (!this.wal) {
-      this.durable = last
+      if (last > this.durable) this.durable = last
       this.stats.onCommit?.(stored, Number(process.hrtime.bigint() - t0) / 1e9)
       for (let i = 0; i < waiters.length; i++) waiters[i]!(null)
       return
@@ -678,14 +686,15 @@ const NONE_REFUSED: SetAsideRecord[] = []
 
 /**
  * An error of the record, not of the store: a value its column does not take (STRICT type, NOT
- * NULL, CHECK), one SQLite or better-sqlite3 cannot bind, or one too big. Disk full, I/O errors and
- * a duplicate hub_seq (the committer's own bug) still fail the whole batch.
+ * NULL, CHECK) or one too big, or one better-sqlite3 cannot bind. Disk full, I/O errors, a
+ * duplicate hub_seq (the committer's own bug) and a statement that does not fit its arguments
+ * (RangeError, SQLITE_RANGE: a fault of the code, for every row) still fail the whole batch.
  */
 function isRecordError(err: unknown): boolean {
-  if (err instanceof TypeError || err instanceof RangeError) return true
+  if (err instanceof TypeError) return /can only bind/.test(err.message)
   const code = (err as { code?: unknown } | null)?.code
   return code === 'SQLITE_CONSTRAINT_DATATYPE' || code === 'SQLITE_CONSTRAINT_NOTNULL' || code === 'SQLITE_CONSTRAINT_CHECK' ||
-    code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG' || code === 'SQLITE_RANGE'
+    code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG'
 }
 
 const COLUMN_NAMES = ['hub_seq', 'kind', 'bed_id', 'device_id', 'admission_id', 'code', 'value', 'unit', 'device_time_ms', 'hub_time_ms', 'device_seq', 'quality', 'body', 't0_us', 'n', 'items']

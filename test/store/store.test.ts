@@ -236,3 +236,48 @@ test('store: an I/O-class error still fails the whole batch; nothing is set asid
   assert.deepEqual(setAside, [])
   db.close()
 })
+
+test('store: a set-aside hub_seq is never given out again, after a restart either; a batch whose every row is refused fails whole', async () => {
+  const dir = tempDir('store')
+  let db = openDatabase(dir)
+  let c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 100 })
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 1, 1, null, 1, 2, null, null, null)
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 1.5, 1, null, 1, 2, null, null, null) // refused, and the last hub_seq
+  const first = new Promise<Error | null>((resolve) => c.whenCommitted(resolve))
+  c.flush()
+  assert.equal(await first, null)
+  await c.close()
+  db.close()
+  db = openDatabase(dir)
+  c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 100 })
+  assert.equal(c.peekHubSeq, 3, 'hub_seq 2 is in the dead-letter: the next record is 3')
+  // A fault that refuses every row (here two bad rows stand for it) is not set aside wholesale.
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 2.5, 1, null, 1, 2, null, null, null)
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 3.5, 1, null, 1, 2, null, null, null)
+  const second = new Promise<Error | null>((resolve) => c.whenCommitted(resolve))
+  c.flush()
+  assert.match(String(await second), /BEDSIDE_ERR_STORE_REFUSED: every row of a group commit was refused/)
+  assert.deepEqual(db.prepare('SELECT hub_seq FROM dead_letter').raw().all(), [[2]])
+  await c.close()
+  db.close()
+})
+
+test('store: the set-aside callback may append and commit again; durableSeq never goes back', async () => {
+  const db = openDatabase(tempDir('store'))
+  let c: GroupCommitter
+  const durable: number[] = []
+  c = new GroupCommitter(db, { intervalMs: 10_000, maxRecords: 2, fsync: 'inline' }, {
+    onCommit: () => durable.push(c.durableSeq),
+    // as the agent's audit does: one record per refused row, here enough to fill a batch
+    onSetAside: (refused) => { for (let i = 0; i < refused.length + 1; i++) c.append(row(100 + i)) },
+  })
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 1, 1, null, 1, 2, null, null, null)
+  c.appendRecord(RecordKind.OBSERVATION, 'b', 'd', null, 1.5, 1, null, 1, 2, null, null, null)
+  await new Promise((r) => setImmediate(r))
+  c.flush()
+  assert.deepEqual(durable, [2, 4], 'the callback\'s batch committed after the set-aside batch, in order')
+  assert.equal(c.durableSeq, 4)
+  assert.equal(await new Promise<Error | null>((resolve) => c.whenCommitted(resolve)), null)
+  await c.close()
+  db.close()
+})
