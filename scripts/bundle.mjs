@@ -1,11 +1,13 @@
 // Bundles the built agent (tsc's dist/agent/cli.js and everything it imports, node_modules included)
-// into dist/agent/cli.js and its chunks dist/agent/bundle-*.js, minified. Everything that runs the
+// into dist/agent/cli.js and its chunks dist/agent/bundle-*.js. Everything that runs the
 // agent (the .deb, `npm start`, the tests, the benches) runs this bundle.
 //
 // Why (issue 23, BENCHMARKS.md "Session 9"): V8 keeps the source text of every loaded module on the
 // heap for lazy compilation. The agent loads ~240 of its own modules and ~300 of its dependencies';
-// the bundle holds the same code in 2.9 MB against 4.4 MB for every chunk, and the 64-bed ward's
-// old generation fell from 21-23 to 17-18 MB (RSS 127-131 → 121-123 MB side by side, 150 s).
+// the bundle holds the same code in 2.9 MB against 4.4 MB for every chunk. Side by side the 64-bed
+// ward's old generation fell from 21-23 to 17-18 MB and its RSS by 3-5 MB at 600 s, and the 1-obs
+// end-to-end peak by 17 MB; alone, the ward's 600 s figure stayed at 125 MB (the freed heap shows up
+// as external memory and malloc instead).
 //
 // Whitespace and syntax only: identifiers keep their names, so error messages, logs and stack
 // traces still name classes and functions. Renaming them too saves 0.8 MB more of source but needs
@@ -34,7 +36,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
-  external: ['better-sqlite3', 'serialport', '@serialport/*', '@stoprocent/noble', '@stoprocent/*', 'bindings', '../cloud/*'],
+  external: ['better-sqlite3', 'serialport', '@serialport/*', '@stoprocent/*', 'bindings', '../cloud/*'],
   // Dependencies written as CommonJS call require(): give every ESM chunk one.
   banner: { js: "import{createRequire as __bundleRequire}from'node:module';const require=__bundleRequire(import.meta.url);" },
   logLevel: 'warning',
