@@ -14,12 +14,42 @@
 // esbuild's keepNames to keep `.name`, and keepNames cost the ward 22 MB of RSS (a defineProperty on
 // every function object, closures made per message included; measured, BENCHMARKS.md).
 //
+// Node's TLS, HTTPS, HTTP/2 and DNS modules are loaded on first use when a dependency require()s
+// them (lazyBuiltins below). fastify requires https and http2 at load for servers the agent makes
+// only with TLS (or never), ws requires tls and https for its client, which the agent never uses.
+// Loading node:tls alone costs ~5 MB of resident memory (OpenSSL's TLS code paged in, Node's tls
+// modules on the heap); the ward without TLS never needs it (BENCHMARKS.md, session 10). The agent's
+// own modules load them with process.getBuiltinModule() where TLS is configured.
+//
 // Kept outside the bundle: the native modules (their .node files are found by path from their own
 // package), and the cloud writer (cloud/, loaded only by `bedside-hub cloud`, from tsc's output).
 import { readdirSync, rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
 const out = 'dist/agent'
+
+/** Builtins that dependencies' require() calls get as a proxy that loads the module on first use. */
+const LAZY_BUILTINS = ['tls', 'https', 'http2', 'dns', 'zlib']
+
+/**
+ * require('tls') (or 'node:tls') from a dependency resolves to a module whose exports forward every
+ * access to process.getBuiltinModule('node:tls'), called at the first access. A dependency that
+ * destructures the module at load (`const { connect } = require('tls')`) loads it then, as before:
+ * the proxy changes when a builtin loads, never what the code sees.
+ */
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`)
+    b.onResolve({ filter }, (args) => (args.kind === 'require-call' ? { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' } : undefined))
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      loader: 'js',
+      contents: `let m;const load=()=>(m??=process.getBuiltinModule(${JSON.stringify(`node:${args.path}`)}));
+module.exports=new Proxy({},{get:(_,k)=>load()[k],has:(_,k)=>k in load(),set:(_,k,v)=>((load()[k]=v),true),
+ownKeys:()=>Reflect.ownKeys(load()),getOwnPropertyDescriptor:(_,k)=>{const d=Reflect.getOwnPropertyDescriptor(load(),k);if(d)d.configurable=true;return d}});`,
+    }))
+  },
+}
 for (const f of readdirSync(out)) if (f.startsWith('bundle-') && f.endsWith('.js')) rmSync(`${out}/${f}`)
 rmSync(`${out}/cli.js.map`, { force: true }) // tsc's map of the file the bundle replaces
 
@@ -39,5 +69,6 @@ await build({
   external: ['better-sqlite3', 'serialport', '@serialport/*', '@stoprocent/*', 'bindings', '../cloud/*'],
   // Dependencies written as CommonJS call require(): give every ESM chunk one.
   banner: { js: "import{createRequire as __bundleRequire}from'node:module';const require=__bundleRequire(import.meta.url);" },
+  plugins: [lazyBuiltins],
   logLevel: 'warning',
 })

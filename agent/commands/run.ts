@@ -4,7 +4,6 @@
  * readiness and feeds the watchdog (packaging/bedside-hub.service).
  */
 import { execFile } from 'node:child_process'
-import { get as httpsGet } from 'node:https'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile, parseConfig } from '../config.js'
@@ -57,11 +56,13 @@ function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
  * Status of GET `url`. Over HTTPS the certificate is not verified: this is the agent probing its own
  * liveness on its own address, with no token and no data, and a hospital CA the process does not
  * know (or a certificate that just expired) must not stop the watchdog from seeing a live agent.
+ * node:http rather than fetch(): fetch loads undici, ~6 MB of resident memory for one request every
+ * few seconds (BENCHMARKS.md, session 10); node:https is loaded only for an HTTPS listener.
  */
 function probeHealth(url: string, timeoutMs: number): Promise<number> {
-  if (!url.startsWith('https:')) return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then((res) => res.status)
+  const { get } = process.getBuiltinModule(url.startsWith('https:') ? 'node:https' : 'node:http')
   return new Promise((resolve, reject) => {
-    const req = httpsGet(url, { rejectUnauthorized: false, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+    const req = get(url, { rejectUnauthorized: false, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
       res.resume()
       resolve(res.statusCode ?? 0)
     })

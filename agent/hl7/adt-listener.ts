@@ -24,7 +24,7 @@
  * (their ACK is not sent), and the engine re-sends them, recognised as re-sends.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { buildAckFrame } from '../../drivers/serial/hl7/ack.js'
 import { MllpDeframer } from '../../drivers/serial/hl7/mllp.js'
@@ -85,7 +85,8 @@ export class AdtListener {
     let server: Server
     if (t) {
       this.tls = createTlsOptionsReloader({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), requestCert: t.client_certs === 'require' }, this.d.log)
-      const tlsServer = createTlsServer({ ...this.tls.options, allowHalfOpen: true, requestCert: t.client_certs !== 'off', rejectUnauthorized: t.client_certs === 'require', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => this.accept(s))
+      // node:tls on first use only (serve/tls.ts says why)
+      const tlsServer = process.getBuiltinModule('node:tls').createServer({ ...this.tls.options, allowHalfOpen: true, requestCert: t.client_certs !== 'off', rejectUnauthorized: t.client_certs === 'require', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => this.accept(s))
       this.tls.attach(tlsServer)
       tlsServer.on('tlsClientError', (err: Error, s: TLSSocket) => this.d.reject('adt-tls-failed', `${s.remoteAddress ?? '?'}: ${err.message}`))
       server = tlsServer

@@ -8,7 +8,6 @@
  */
 import { readFileSync } from 'node:fs'
 import { connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
 import { component, parseMessage, text } from '../../drivers/serial/hl7/message.js'
 import { MllpDeframer, mllpFrame } from '../../drivers/serial/hl7/mllp.js'
 
@@ -72,7 +71,7 @@ export class MllpClient {
       const t = this.tls
       // Files are read at each connect, so a renewed certificate is used without a restart.
       const socket = t
-        ? tlsConnect({ host, port, servername: t.servername ?? host, ca: t.ca ? readFileSync(t.ca) : undefined, cert: t.cert ? readFileSync(t.cert) : undefined, key: t.key ? readFileSync(t.key) : undefined }, () => done())
+        ? process.getBuiltinModule('node:tls').connect({ host, port, servername: t.servername ?? host, ca: t.ca ? readFileSync(t.ca) : undefined, cert: t.cert ? readFileSync(t.cert) : undefined, key: t.key ? readFileSync(t.key) : undefined }, () => done())
         : netConnect({ host, port }, () => done())
       const done = () => {
         socket.off('error', fail)

@@ -26,7 +26,7 @@
  * polling and closes connections still in their handshake.
  */
 import type { Socket } from 'node:net'
-import { createServer, TLSSocket, type Server as TlsServer } from 'node:tls'
+import type { Server as TlsServer, TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { createTlsOptionsReloader, type TlsReloader } from './tls.js'
 
@@ -66,7 +66,8 @@ export class MqttTls {
   static open(cfg: MqttTlsConfig, log: Logger, handlers: TlsHandlers, opts: { pollMs?: number } = {}): MqttTls {
     // The reloader's `requestCert` means "refuse clients without one" (require); optional is set here.
     const reloader = createTlsOptionsReloader({ cert: cfg.cert, key: cfg.key, ...(cfg.ca ? { ca: cfg.ca } : {}), requestCert: cfg.client_certs === 'require' }, log, opts)
-    const server = createServer({ ...reloader.options, requestCert: cfg.client_certs !== 'off', rejectUnauthorized: cfg.client_certs === 'require' })
+    // node:tls on first use only (serve/tls.ts says why)
+    const server = process.getBuiltinModule('node:tls').createServer({ ...reloader.options, requestCert: cfg.client_certs !== 'off', rejectUnauthorized: cfg.client_certs === 'require' })
     reloader.attach(server)
     const tls = new MqttTls(reloader, server, cfg.client_certs)
     server.on('secureConnection', (stream: TLSSocket) => tls.secured(stream, handlers.onSecure))
@@ -101,7 +102,7 @@ export class MqttTls {
    * null without a certificate, with one the CA did not sign, or one naming no device.
    */
   deviceOf(stream: Socket, isDevice: (id: string) => boolean): string | null {
-    if (this.mode === 'off' || !(stream instanceof TLSSocket) || !stream.authorized) return null
+    if (this.mode === 'off' || !(stream instanceof process.getBuiltinModule('node:tls').TLSSocket) || !stream.authorized) return null
     const cn = stream.getPeerCertificate().subject?.CN
     // A subject may carry several CNs (RFC 5280 allows repeated attributes): ambiguous, not a device.
     return typeof cn === 'string' && isDevice(cn) ? cn : null

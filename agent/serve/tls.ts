@@ -14,7 +14,7 @@
  * servers keep their last context.
  */
 import { readFileSync, statSync } from 'node:fs'
-import { createSecureContext, type SecureContext, type SecureContextOptions, type Server, type TlsOptions } from 'node:tls'
+import type { SecureContext, SecureContextOptions, Server, TlsOptions } from 'node:tls'
 import { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
 
@@ -93,7 +93,9 @@ function load(paths: TlsPaths): Loaded {
   const options: SecureContextOptions = { cert, key, ...(ca ? { ca } : {}), minVersion: TLS_MIN_VERSION, ciphers: TLS12_CIPHERS, honorCipherOrder: true }
   try {
     // createSecureContext fails on unparsable PEM and on a key that does not match the certificate.
-    return { options, context: createSecureContext(options), stamp }
+    // node:tls is loaded on first use, never by an agent without TLS: loading it costs a ward ~5 MB
+    // of resident memory (OpenSSL's TLS code and Node's tls modules; BENCHMARKS.md, session 10).
+    return { options, context: process.getBuiltinModule('node:tls').createSecureContext(options), stamp }
   } catch (err) {
     throw new TlsError(`TLS certificate ${paths.cert} with key ${paths.key} does not load: ${(err as Error).message}`, { cause: err })
   }

@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import mqtt from 'mqtt'
+import WebSocket from 'ws'
+import { startAgentProcess, tempDir, VIEWER_AUTH, waitFor } from '../support/agent-process.js'
 
 const AGENT = fileURLToPath(new URL('../../dist/agent/', import.meta.url))
 const NATIVE = /^(better-sqlite3|serialport|@serialport\/[\w-]+|@stoprocent\/[\w-]+|bindings)$/
@@ -49,4 +52,35 @@ test('bundle: names are kept without esbuild\'s keepNames helper, and the bundle
   assert.doesNotMatch(all, /"name",\s*\{\s*value(:\s*\w+)?,\s*configurable:\s*(!0|true)\s*\}/, 'esbuild\'s keepNames helper is in the bundle')
   const out = execFileSync(process.execPath, [join(AGENT, 'cli.js'), '--version'], { encoding: 'utf8' })
   assert.match(out, /^bedside-hub \d+\.\d+\.\d+/)
+})
+
+test('bundle: an agent without TLS never loads node:tls, https, http2 or zlib, through a device, an alarm, the API and the WebSocket', async () => {
+  // They cost a ward ~5 MB of resident memory (scripts/bundle.mjs); dependencies require() them at
+  // load for features the agent uses only with TLS, or never. Node's list of the builtins it loaded
+  // is written by a preloaded module when the agent exits.
+  const dir = tempDir('builtins')
+  const listFile = join(dir, 'loaded.json')
+  const preload = join(dir, 'record-builtins.mjs')
+  writeFileSync(preload, `import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(listFile)}, JSON.stringify(process.moduleLoadList)))\n`)
+  const agent = await startAgentProcess(
+    { beds: [{ id: 'b-01', devices: [{ id: 'b-mon', type: 'mqtt', secret: 'b-mon-secret-1' }] }] },
+    undefined,
+    { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` },
+  )
+  try {
+    const monitor = await mqtt.connectAsync(agent.mqtt, { username: 'b-mon', password: 'b-mon-secret-1', reconnectPeriod: 0, protocolVersion: 4 })
+    // 39.9 °C raises the default temp-high alarm at once
+    await monitor.publishAsync('bedside/v1/devices/b-mon/obs', JSON.stringify({ ts: Date.now(), obs: [{ code: 'MDC_TEMP_BODY', value: 39.9, unit: 'Cel' }] }), { qos: 1 })
+    await monitor.endAsync()
+    await waitFor('the temp-high alarm', async () => ((await (await fetch(`${agent.http}/api/alarms?state=active`, VIEWER_AUTH)).json()) as { alarms: { ruleId: string }[] }).alarms.some((a) => a.ruleId === 'temp-high'), 5000, 50)
+    assert.equal((await fetch(`${agent.http}/metrics`, VIEWER_AUTH)).status, 200)
+    const ws = new WebSocket(`${agent.http.replace('http', 'ws')}/ws`, { headers: { ...VIEWER_AUTH.headers, origin: agent.http } })
+    await new Promise((resolve, reject) => ws.once('message', resolve).once('error', reject))
+    ws.close()
+  } finally {
+    await agent.stop()
+  }
+  const loaded = new Set((JSON.parse(readFileSync(listFile, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)))
+  assert.ok(loaded.has('net') && loaded.has('http'), 'the list of loaded builtins is not what it should be')
+  assert.deepEqual(['tls', 'https', 'http2', 'zlib'].filter((m) => loaded.has(m)), [], 'builtins loaded by an agent without TLS')
 })

@@ -44,8 +44,8 @@ export interface AgentHandle extends ChildHandle {
   kill(): Promise<void>
 }
 
-/** Starts an agent with `config` (hub/http/mqtt sections are filled in when absent). */
-export async function startAgentProcess(config: Record<string, unknown>, existing?: { dir: string; httpPort: number; mqttPort: number }): Promise<AgentHandle> {
+/** Starts an agent with `config` (hub/http/mqtt sections are filled in when absent); `env` adds to the child's environment. */
+export async function startAgentProcess(config: Record<string, unknown>, existing?: { dir: string; httpPort: number; mqttPort: number }, env: Record<string, string> = {}): Promise<AgentHandle> {
   const dir = existing?.dir ?? tempDir('agent')
   const httpPort = existing?.httpPort ?? (await freePort())
   const mqttPort = existing?.mqttPort ?? (await freePort())
@@ -58,7 +58,7 @@ export async function startAgentProcess(config: Record<string, unknown>, existin
   }
   const configFile = join(dir, 'config.yaml')
   writeFileSync(configFile, YAML.stringify(full), { mode: 0o600 }) // issue 18: a config readable by others is refused
-  const child = spawnCli(['run', '--config', configFile])
+  const child = spawnCli(['run', '--config', configFile], env)
   const http = `http://127.0.0.1:${httpPort}`
   const died = child.exited.then((code) => {
     throw new Error(`agent exited with ${code} before it was ready:\n${child.output()}`)
