@@ -15,6 +15,7 @@
  * Needs KAFKA_BROKERS (scripts/services/services.sh start kafka; eval "$(… env)"); skipped without.
  * BENCH_E2E_CLI runs another build of the agent (a `dist/agent/cli.js` of the commit to compare);
  * BENCH_E2E_NODE_FLAGS adds node flags to the child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`);
+ * BENCH_AGENT_ENV adds to the agent's environment, space-separated K=V (as in ward.bench.ts: e.g. another malloc);
  * BENCH_E2E_WORKLOADS picks workloads by observations per message (default `100,1`);
  * BENCH_E2E_KAFKA, JSON, is merged into the agent's `cloud.kafka` (e.g. `{"observations_per_record":1}`);
  * BENCH_E2E_STORE, JSON, into its `store` (e.g. `{"observation_runs":"per-message"}`, issue 23: run rows;
@@ -206,7 +207,8 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
   const bufProbe = process.env.BENCH_E2E_BUFFERS === '1' ? ['--import', fileURLToPath(new URL('./e2e-buffers.ts', import.meta.url))] : []
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
   const probeEnv = { ...(probe.length ? { E2E_MEM_OUT: memFile } : {}), ...(bufProbe.length ? { E2E_BUF_OUT: bufFile } : {}) }
-  const child = spawn(process.execPath, [...runtime.nodeFlags, ...probe, ...bufProbe, ...extra, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env, ...probeEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const extraEnv = Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  const child = spawn(process.execPath, [...runtime.nodeFlags, ...probe, ...bufProbe, ...extra, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env, ...extraEnv, ...probeEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
   const total = DEVICES * w.messagesPerDevice * w.obsPerMessage
   const http = `http://127.0.0.1:${httpPort}`
   try {
