@@ -14,12 +14,13 @@
 // esbuild's keepNames to keep `.name`, and keepNames cost the ward 22 MB of RSS (a defineProperty on
 // every function object, closures made per message included; measured, BENCHMARKS.md).
 //
-// Node's TLS, HTTPS, HTTP/2 and DNS modules are loaded on first use when a dependency require()s
-// them (lazyBuiltins below). fastify requires https and http2 at load for servers the agent makes
-// only with TLS (or never), ws requires tls and https for its client, which the agent never uses.
-// Loading node:tls alone costs ~5 MB of resident memory (OpenSSL's TLS code paged in, Node's tls
-// modules on the heap); the ward without TLS never needs it (BENCHMARKS.md, session 10). The agent's
-// own modules load them with process.getBuiltinModule() where TLS is configured.
+// Node's TLS, HTTPS, HTTP/2, DNS and zlib modules are loaded on first use when a dependency
+// require()s them (lazyBuiltins below). fastify requires https and http2 at load for servers the
+// agent makes only with TLS (or never); ws requires tls, https and zlib for its client and for
+// permessage-deflate, which the agent never uses. tls, https and http2 cost a bare node with the
+// agent's other builtins 2.9 MB (OpenSSL's TLS code paged in, Node's modules compiled), and the
+// 64-bed ward 2-4 MB of resident memory, side by side (BENCHMARKS.md, session 10). The agent's own modules load node:tls and node:https with
+// process.getBuiltinModule() where TLS is configured.
 //
 // Kept outside the bundle: the native modules (their .node files are found by path from their own
 // package), and the cloud writer (cloud/, loaded only by `bedside-hub cloud`, from tsc's output).
@@ -34,8 +35,9 @@ const LAZY_BUILTINS = ['tls', 'https', 'http2', 'dns', 'zlib']
 /**
  * require('tls') (or 'node:tls') from a dependency resolves to a module whose exports forward every
  * access to process.getBuiltinModule('node:tls'), called at the first access. A dependency that
- * destructures the module at load (`const { connect } = require('tls')`) loads it then, as before:
- * the proxy changes when a builtin loads, never what the code sees.
+ * destructures the module at load (`const { connect } = require('tls')`) loads it then, as before.
+ * What differs from the module itself: its identity (the proxy is not the builtin's object), and
+ * freezing or sealing the proxy, which no dependency does.
  */
 const lazyBuiltins = {
   name: 'lazy-builtins',
@@ -46,6 +48,7 @@ const lazyBuiltins = {
       loader: 'js',
       contents: `let m;const load=()=>(m??=process.getBuiltinModule(${JSON.stringify(`node:${args.path}`)}));
 module.exports=new Proxy({},{get:(_,k)=>load()[k],has:(_,k)=>k in load(),set:(_,k,v)=>((load()[k]=v),true),
+defineProperty:(_,k,d)=>Reflect.defineProperty(load(),k,d),deleteProperty:(_,k)=>Reflect.deleteProperty(load(),k),
 ownKeys:()=>Reflect.ownKeys(load()),getOwnPropertyDescriptor:(_,k)=>{const d=Reflect.getOwnPropertyDescriptor(load(),k);if(d)d.configurable=true;return d}});`,
     }))
   },

@@ -57,7 +57,8 @@ function startWatchdog(healthUrl: string): NodeJS.Timeout | null {
  * liveness on its own address, with no token and no data, and a hospital CA the process does not
  * know (or a certificate that just expired) must not stop the watchdog from seeing a live agent.
  * node:http rather than fetch(): fetch loads undici, ~6 MB of resident memory for one request every
- * few seconds (BENCHMARKS.md, session 10); node:https is loaded only for an HTTPS listener.
+ * few seconds (BENCHMARKS.md, session 10); node:https is loaded only for an HTTPS listener. (The
+ * schema registry client still uses fetch, where one is configured.)
  */
 function probeHealth(url: string, timeoutMs: number): Promise<number> {
   const { get } = process.getBuiltinModule(url.startsWith('https:') ? 'node:https' : 'node:http')

@@ -93,8 +93,9 @@ function load(paths: TlsPaths): Loaded {
   const options: SecureContextOptions = { cert, key, ...(ca ? { ca } : {}), minVersion: TLS_MIN_VERSION, ciphers: TLS12_CIPHERS, honorCipherOrder: true }
   try {
     // createSecureContext fails on unparsable PEM and on a key that does not match the certificate.
-    // node:tls is loaded on first use, never by an agent without TLS: loading it costs a ward ~5 MB
-    // of resident memory (OpenSSL's TLS code and Node's tls modules; BENCHMARKS.md, session 10).
+    // node:tls is loaded on first use, never by an agent without TLS: with https and http2 it cost the
+    // 64-bed ward 2-4 MB of resident memory (OpenSSL's TLS code and Node's modules; BENCHMARKS.md,
+    // session 10, and scripts/bundle.mjs for the dependencies that require it).
     return { options, context: process.getBuiltinModule('node:tls').createSecureContext(options), stamp }
   } catch (err) {
     throw new TlsError(`TLS certificate ${paths.cert} with key ${paths.key} does not load: ${(err as Error).message}`, { cause: err })

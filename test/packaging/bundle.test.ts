@@ -55,9 +55,10 @@ test('bundle: names are kept without esbuild\'s keepNames helper, and the bundle
 })
 
 test('bundle: an agent without TLS never loads node:tls, https, http2 or zlib, through a device, an alarm, the API and the WebSocket', async () => {
-  // They cost a ward ~5 MB of resident memory (scripts/bundle.mjs); dependencies require() them at
-  // load for features the agent uses only with TLS, or never. Node's list of the builtins it loaded
-  // is written by a preloaded module when the agent exits.
+  // They cost a ward a few MB of resident memory (scripts/bundle.mjs); dependencies require() them at
+  // load for features the agent uses only with TLS, or never. (dns, also deferred, is not checked:
+  // fastify's listen looks the host up with it.) Node's list of the builtins it loaded is written by
+  // a preloaded module when the agent exits.
   const dir = tempDir('builtins')
   const listFile = join(dir, 'loaded.json')
   const preload = join(dir, 'record-builtins.mjs')

@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { pathToFileURL } from 'node:url'
 import { freePort, hasCommand, REPO } from './support.js'
 
 const SINK = `
@@ -65,8 +66,13 @@ test('packaging: under systemd the agent reports READY=1 once serving, feeds the
   const config = join(work, 'config.yaml')
   mkdirSync(join(work, 'data'))
   writeFileSync(config, `hub: { id: ward-notify, site: s, data_dir: ${join(work, 'data')} }\nhttp: { listen: "127.0.0.1:${httpPort}" }\nmqtt: { listen: "127.0.0.1:${mqttPort}" }\n`, { mode: 0o600 })
+  // Node's list of the builtins it loaded, written by a preloaded module when the agent exits: the
+  // watchdog's probes must not load undici (fetch), ~6 MB of resident memory (agent/commands/run.ts).
+  const loadedFile = join(work, 'loaded.json')
+  const preload = join(work, 'record-builtins.mjs')
+  writeFileSync(preload, `import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(loadedFile)}, JSON.stringify(process.moduleLoadList)))\n`)
   const agent = spawn(process.execPath, [cli, 'run', '--config', config], {
-    env: { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '2000000', WATCHDOG_PID: '' },
+    env: { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '2000000', WATCHDOG_PID: '', NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   children.push(agent)
@@ -83,6 +89,9 @@ test('packaging: under systemd the agent reports READY=1 once serving, feeds the
   agent.kill('SIGTERM')
   assert.equal(await exited, 0, log())
   await waitFor('STOPPING=1', () => messages().includes('STOPPING=1'), 5000, log)
+  const loaded = JSON.parse(readFileSync(loadedFile, 'utf8')) as string[]
+  assert.ok(loaded.includes('NativeModule http'), 'the list of loaded builtins is not what it should be')
+  assert.deepEqual(loaded.filter((m) => m.includes('undici')), [], 'the watchdog probe loaded undici')
 })
 
 test('packaging: while devices hold the start-up, the agent asks systemd for more time (EXTEND_TIMEOUT_USEC)', { skip }, async () => {
