@@ -13,16 +13,15 @@ node="$here/../lib/bedside-hub/node/bin/node"
 #   capped at 4 MB the 64-bed agent holds 113 MB instead of 125 MB after ten minutes and no longer
 #   grows, for about a tenth less peak MQTT ingest.
 # - glibc gives every thread that allocates (V8's GC and compiler threads) an arena of its own;
-#   two arenas in all held 7 MB less than Node's default, and one arena 5 MB less again (the
-#   64-bed ward at 118 instead of 123 MB after five minutes, side by side; peak under full MQTT
-#   load 2-5 MB lower), at the same throughput and CPU per observation (BENCHMARKS.md, session 10).
-#   The freed memory is the arenas' fragmentation: free chunks between live ones that glibc never
-#   returns to the kernel (malloc_trim(0) in a running ward freed 9 MB of them).
+#   two arenas in all hold 7 MB less than Node's default. One arena would hold 5 MB less again, at
+#   the same throughput, but the alarm latency's p99 under load rose (4.7 against 3.6 ms, mean of
+#   8-9 runs each; the main thread waits on the one arena's lock while V8's and libuv's threads
+#   allocate), and alarms come first (BENCHMARKS.md, session 10).
 # An operator's own MALLOC_ARENA_MAX or BEDSIDE_HUB_NODE_FLAGS (empty: Node's defaults) wins.
 # The start script of package.json uses the same settings; the benches that start the CLI, and
 # the packaging test, read these two lines (test/support/agent-process.ts).
 AGENT_NODE_FLAGS="--max-semi-space-size=4"
-AGENT_MALLOC_ARENA_MAX="1"
+AGENT_MALLOC_ARENA_MAX="2"
 
 # Issue 18: the installed agent refuses a config (or key file) that other users can read; a run
 # from a checkout only warns (agent/secrets/permissions.ts). An operator's own setting wins.
