@@ -19,8 +19,8 @@
 // agent makes only with TLS (or never); ws requires tls, https and zlib for its client and for
 // permessage-deflate, which the agent never uses. tls, https and http2 cost a bare node with the
 // agent's other builtins 2.9 MB (OpenSSL's TLS code paged in, Node's modules compiled), and the
-// 64-bed ward 2-4 MB of resident memory, side by side (BENCHMARKS.md, session 10). The agent's own modules load node:tls and node:https with
-// process.getBuiltinModule() where TLS is configured.
+// 64-bed ward 2-4 MB of resident memory, side by side (BENCHMARKS.md, session 10). The agent's
+// own modules load node:tls and node:https with process.getBuiltinModule() where TLS is configured.
 //
 // Kept outside the bundle: the native modules (their .node files are found by path from their own
 // package), and the cloud writer (cloud/, loaded only by `bedside-hub cloud`, from tsc's output).
