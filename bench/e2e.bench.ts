@@ -34,7 +34,7 @@ import { promisify } from 'node:util'
 import { Kafka, logLevel, type Consumer } from 'kafkajs'
 import YAML from 'yaml'
 import { decodeEnvelope, observationEvents } from '../proto/codec.js'
-import { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../scripts/testkit/runtime.js'
+import { benchAgentEnv, deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../scripts/testkit/runtime.js'
 import type { BufferSites } from './e2e-buffers.js'
 import type { PeakSample } from './e2e-mem.js'
 import type { BenchFigure } from './harness.js'
@@ -207,7 +207,7 @@ async function runOnce(brokers: string[], w: Workload, cli: string): Promise<E2e
   const bufProbe = process.env.BENCH_E2E_BUFFERS === '1' ? ['--import', fileURLToPath(new URL('./e2e-buffers.ts', import.meta.url))] : []
   const { MALLOC_ARENA_MAX: _, ...env } = process.env
   const probeEnv = { ...(probe.length ? { E2E_MEM_OUT: memFile } : {}), ...(bufProbe.length ? { E2E_BUF_OUT: bufFile } : {}) }
-  const extraEnv = Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  const extraEnv = benchAgentEnv()
   const child = spawn(process.execPath, [...runtime.nodeFlags, ...probe, ...bufProbe, ...extra, cli, 'run', '--config', join(dir, 'config.yaml')], { env: { ...env, ...runtime.env, ...extraEnv, ...probeEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
   const total = DEVICES * w.messagesPerDevice * w.obsPerMessage
   const http = `http://127.0.0.1:${httpPort}`

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import YAML from 'yaml'
-import { deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor, type AgentRuntime } from '../scripts/testkit/runtime.js'
+import { benchAgentEnv, deployedAgentRuntime, freePort, TEST_VIEWER, VIEWER_AUTH, waitFor, type AgentRuntime } from '../scripts/testkit/runtime.js'
 import type { BenchFigure } from './harness.js'
 
 const BEDS = 64
@@ -123,7 +123,7 @@ export default async function bench(): Promise<BenchFigure[]> {
   const deployed = deployedAgentRuntime()
   const arenas = process.env.BENCH_AGENT_MALLOC_ARENA_MAX
   // BENCH_AGENT_ENV: more of the variant's environment, space-separated K=V (e.g. glibc's GLIBC_TUNABLES)
-  const extraEnv = Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  const extraEnv = benchAgentEnv()
   const other: AgentRuntime = { nodeFlags: (process.env.BENCH_AGENT_NODE_OPTIONS ?? '').split(' ').filter(Boolean), env: { ...(arenas ? { MALLOC_ARENA_MAX: arenas } : {}), ...extraEnv } }
   const [a, b] = await Promise.all([runWard(deployed, durationS), runWard(other, durationS)])
   const otherName = other.nodeFlags.length || Object.keys(other.env).length ? 'ward.rss.variant' : 'ward.rss.defaults'

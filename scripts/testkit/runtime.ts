@@ -28,6 +28,11 @@ export function deployedAgentRuntime(): AgentRuntime {
   return { nodeFlags: line('AGENT_NODE_FLAGS').split(' ').filter(Boolean), env: { MALLOC_ARENA_MAX: line('AGENT_MALLOC_ARENA_MAX') } }
 }
 
+/** BENCH_AGENT_ENV: more of a bench agent's environment, space-separated K=V (e.g. another malloc); entries without `=` are skipped. */
+export function benchAgentEnv(): Record<string, string> {
+  return Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+}
+
 /**
  * The read token every test agent is given (issue 18: no patient data without a token): pass
  * `VIEWER_AUTH` as fetch init, or `authHeaders()` to add it to other headers.

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import WebSocket from 'ws'
-import { startAgentProcess, tempDir, VIEWER_AUTH, waitFor } from '../support/agent-process.js'
+import { recordBuiltins, startAgentProcess, tempDir, VIEWER_AUTH, waitFor } from '../support/agent-process.js'
 
 const AGENT = fileURLToPath(new URL('../../dist/agent/', import.meta.url))
 const NATIVE = /^(better-sqlite3|serialport|@serialport\/[\w-]+|@stoprocent\/[\w-]+|bindings)$/
@@ -59,14 +59,11 @@ test('bundle: an agent without TLS never loads node:tls, https, http2 or zlib, t
   // load for features the agent uses only with TLS, or never. (dns, also deferred, is not checked:
   // fastify's listen looks the host up with it.) Node's list of the builtins it loaded is written by
   // a preloaded module when the agent exits.
-  const dir = tempDir('builtins')
-  const listFile = join(dir, 'loaded.json')
-  const preload = join(dir, 'record-builtins.mjs')
-  writeFileSync(preload, `import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(listFile)}, JSON.stringify(process.moduleLoadList)))\n`)
+  const builtins = recordBuiltins(tempDir('builtins'))
   const agent = await startAgentProcess(
     { beds: [{ id: 'b-01', devices: [{ id: 'b-mon', type: 'mqtt', secret: 'b-mon-secret-1' }] }] },
     undefined,
-    { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` },
+    builtins.env,
   )
   try {
     const monitor = await mqtt.connectAsync(agent.mqtt, { username: 'b-mon', password: 'b-mon-secret-1', reconnectPeriod: 0, protocolVersion: 4 })
@@ -81,7 +78,7 @@ test('bundle: an agent without TLS never loads node:tls, https, http2 or zlib, t
   } finally {
     await agent.stop()
   }
-  const loaded = new Set((JSON.parse(readFileSync(listFile, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)))
+  const loaded = new Set((builtins.loaded()).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)))
   assert.ok(loaded.has('net') && loaded.has('http'), 'the list of loaded builtins is not what it should be')
   assert.deepEqual(['tls', 'https', 'http2', 'zlib'].filter((m) => loaded.has(m)), [], 'builtins loaded by an agent without TLS')
 })

@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { pathToFileURL } from 'node:url'
+import { recordBuiltins } from '../support/agent-process.js'
 import { freePort, hasCommand, REPO } from './support.js'
 
 const SINK = `
@@ -68,11 +68,9 @@ test('packaging: under systemd the agent reports READY=1 once serving, feeds the
   writeFileSync(config, `hub: { id: ward-notify, site: s, data_dir: ${join(work, 'data')} }\nhttp: { listen: "127.0.0.1:${httpPort}" }\nmqtt: { listen: "127.0.0.1:${mqttPort}" }\n`, { mode: 0o600 })
   // Node's list of the builtins it loaded, written by a preloaded module when the agent exits: the
   // watchdog's probes must not load undici (fetch), ~6 MB of resident memory (agent/commands/run.ts).
-  const loadedFile = join(work, 'loaded.json')
-  const preload = join(work, 'record-builtins.mjs')
-  writeFileSync(preload, `import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(loadedFile)}, JSON.stringify(process.moduleLoadList)))\n`)
+  const builtins = recordBuiltins(work)
   const agent = spawn(process.execPath, [cli, 'run', '--config', config], {
-    env: { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '2000000', WATCHDOG_PID: '', NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` },
+    env: { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '2000000', WATCHDOG_PID: '', ...builtins.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   children.push(agent)
@@ -89,7 +87,7 @@ test('packaging: under systemd the agent reports READY=1 once serving, feeds the
   agent.kill('SIGTERM')
   assert.equal(await exited, 0, log())
   await waitFor('STOPPING=1', () => messages().includes('STOPPING=1'), 5000, log)
-  const loaded = JSON.parse(readFileSync(loadedFile, 'utf8')) as string[]
+  const loaded = builtins.loaded()
   assert.ok(loaded.includes('NativeModule http'), 'the list of loaded builtins is not what it should be')
   assert.deepEqual(loaded.filter((m) => m.includes('undici')), [], 'the watchdog probe loaded undici')
 })

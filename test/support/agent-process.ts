@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import YAML from 'yaml'
 import { freePort, TEST_VIEWER, VIEWER_AUTH, waitFor } from '../../scripts/testkit/runtime.js'
 
@@ -94,4 +94,16 @@ export async function metricValue(http: string, name: string, labelFilter = ''):
     sum += Number(line.slice(line.lastIndexOf(' ') + 1))
   }
   return sum
+}
+
+/**
+ * Node's list of the builtins a child process loaded (`process.moduleLoadList`), written by a
+ * preloaded module when it exits: put `env` into the child's environment, call `loaded()` after it
+ * has exited.
+ */
+export function recordBuiltins(dir: string): { env: { NODE_OPTIONS: string }; loaded(): string[] } {
+  const file = join(dir, 'loaded.json')
+  const preload = join(dir, 'record-builtins.mjs')
+  writeFileSync(preload, `import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(file)}, JSON.stringify(process.moduleLoadList)))\n`)
+  return { env: { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` }, loaded: () => JSON.parse(readFileSync(file, 'utf8')) as string[] }
 }
