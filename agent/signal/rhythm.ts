@@ -66,6 +66,15 @@ const CLEAN_BLOCKS_FOR_BEATS = 2
 /** Consecutive bad blocks that end the open episodes (conditions.ts raises its technical conditions after 2 too). */
 const SUSPEND_AFTER_BAD_BLOCKS = 2
 /**
+ * An open AF episode outlasts up to this many bad blocks in a row (10 s at the default 1 s
+ * cadence); a longer stretch ends it where the other episodes ended (the second bad block). AF does not stop for a few
+ * seconds of artefact, and ending the episode there split it in two: the detector needs 32 usable
+ * intervals (20–30 s) to call it again. On the public records this was 221 at 19:44, 24 s of its
+ * AF lost (AF duration Se 93.1 → 94.0 %, +P unchanged at 63.7 %); any hold of 1 to 30 blocks gives
+ * the same figures there. Not a lethal call: asystole, VF and VT still end at the second bad block.
+ */
+const AF_HOLD_BAD_BLOCKS = 10
+/**
  * A pause is only asystole if nothing QRS-like happened in it: its largest deflection (from
  * PAUSE_AFTER_BEAT_MS after the last beat, past that beat's QRS and T wave: QT is ≤ 0.55 s down to
  * 40 /min by Bazett's 0.44 s QTc) stays under PAUSE_MAX_FRACTION of the median R amplitude (both
@@ -205,6 +214,8 @@ export class RhythmAnalyzer {
   private cleanBlocks = 0
   private lastBlockBad = false
   private badBlocks = 0
+  /** Where the current stretch of bad signal suspended the analysis (its second bad block), to date a held AF episode's end. */
+  private suspendedAt = 0
   /** The last quality block had no ECG (leads off, saturation): VF is not judged until a block has. */
   private noEcg = false
   /** The last quality block had high-frequency noise: no VF episode starts until a block without. */
@@ -529,11 +540,18 @@ export class RhythmAnalyzer {
     return this.vf.lastLeakage
   }
 
-  /** Bad signal: open episodes (but VF, judged apart) end here and the beat history is forgotten. */
+  /** Bad signal: open episodes (but VF, judged apart, and AF, held for a while) end here and the beat history is forgotten. */
   private suspend(): void {
     const at = Math.max(0, this.n - 1)
-    for (let i = 0; i < RHYTHM_LABELS.length; i++) if (i !== VF) this.closeEpisode(i, at)
-    this.af.reset()
+    if (this.badBlocks === SUSPEND_AFTER_BAD_BLOCKS) this.suspendedAt = at
+    for (let i = 0; i < RHYTHM_LABELS.length; i++) if (i !== VF && i !== AFIB) this.closeEpisode(i, at)
+    if (this.open[AFIB]! >= 0 && this.badBlocks <= AF_HOLD_BAD_BLOCKS) {
+      // held: the intervals before the artefact stay in the window, none spans it
+      this.af.interval(0, this.n, false)
+    } else {
+      this.closeEpisode(AFIB, Math.min(at, this.suspendedAt))
+      this.af.reset()
+    }
     this.runBeats = 0
     // an interval across bad signal is not an RR interval, nor silence
     this.rrCount = 0

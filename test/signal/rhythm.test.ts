@@ -81,6 +81,24 @@ test('rhythm: a run of wide ventricular beats at 160 /min is VT; AF is called fr
   assert.equal(run(120, () => ['sinus', 72]).rhythm.length, 0, 'steady sinus rhythm: no episode at all')
 })
 
+test('rhythm: an AF episode outlasts a few seconds of leads off, and ends where a longer stretch began', () => {
+  const leadsOff = (from: number, seconds: number) => ({
+    alter: (t: number, s: Int32Array) => { if (t >= from && t < from + seconds) s.fill(0) },
+    quality: (t: number) => (t >= from && t < from + seconds ? Quality.LEADS_OFF : 0),
+  })
+  const brief = leadsOff(80, 4)
+  const held = run(150, sinusThen(30, 'afib', 100), brief.alter, brief.quality)
+  assert.equal(onsets(held, 'AFIB').length, 1, 'one AF episode across 4 s of leads off')
+  const end = held.rhythm.find((e) => e.label === 'AFIB' && e.phase === 'offset')!
+  assert.ok(end.endMs >= 149_000, `the episode runs to the end of the record: ${end.endMs}`)
+  const long = leadsOff(80, 20)
+  const split = run(180, sinusThen(30, 'afib', 100), long.alter, long.quality)
+  const ends = split.rhythm.filter((e) => e.label === 'AFIB' && e.phase === 'offset')
+  assert.equal(onsets(split, 'AFIB').length, 2, 'called again after 20 s of leads off')
+  assert.ok(ends[0]!.endMs >= 80_000 && ends[0]!.endMs <= 83_000, `the first episode ends where the leads came off: ${ends[0]!.endMs}`)
+  assert.deepEqual([...onsets(split, 'ASYS'), ...onsets(split, 'VF'), ...onsets(split, 'VT')], [], 'no lethal call')
+})
+
 test('rhythm: a run of 4 ventricular beats at 160 /min is an EC57 VT run (bedside-hub rhythm) but not the VT alarm, which waits for 5', () => {
   const script = (t: number): [SynthRhythm, number] => (t >= 30 && t < 31.5 ? ['vt', 160] : ['sinus', 72])
   const ec57 = onsets(run(60, script, undefined, undefined, EC57_RUN_BEATS), 'VT')
