@@ -123,7 +123,10 @@ export const news2RuleSchema = z
     kind: z.literal('news2'),
     /** Device inputs older than this do not count (protocols.md §9 asks for the latest valid values). */
     max_age_s: z.number().finite().positive().default(3600),
-    /** Consciousness and oxygen set at the bedside count for this long (the SpO2 scale stays until changed). */
+    /**
+     * Consciousness and oxygen set at the bedside count until changed; older than this, the alarm
+     * message and the dashboard ask a nurse to confirm them (the SpO2 scale stays until changed).
+     */
     context_max_age_s: z.number().finite().positive().default(43200),
     /** Priority of a single-parameter 3 ("red score", RCP Chart 2: urgent ward-based response). */
     red_priority: priority.default('medium'),

@@ -142,7 +142,7 @@ const rhythms: RuleDef[] = [
   { ...rhythm, id: 'rhythm-vf', rhythm: 'VF', priority: 'high', latching: 'always', source: 'VF/VFL from the ECG (Kuo & Dillman VF filter): a 4 s window VF-like for 1.5 s, called ≤ 6 s after onset [LOCAL], within the < 11 s time to alarm disclosed for tachycardia [MINDRAY-UMEC]; high, latching [IEC-8]' },
   { ...rhythm, id: 'rhythm-vt', rhythm: 'VT', priority: 'high', latching: 'always', source: 'V-Tach run ≥ 5, ≥ 100 /min [PHILIPS-ARRH]; high, latching [IEC-8]' },
   { ...rhythm, id: 'rhythm-extreme-brady', rhythm: 'BRADY', priority: 'high', latching: 'high', cooldown_s: 60,
-    source: 'HR < 40 /min = NEWS2 pulse 3 [NEWS2]; extreme limit = low limit − Δ [PHILIPS-MP5]; 60 s cooldown [LOCAL]' },
+    source: 'HR < 40 /min, inside NEWS2 pulse 3 (≤ 40) [NEWS2]; extreme limit = low limit − Δ [PHILIPS-MP5]; 60 s cooldown [LOCAL]' },
   { ...rhythm, id: 'rhythm-extreme-tachy', rhythm: 'TACHY', priority: 'high', latching: 'high', cooldown_s: 60,
     source: 'HR > 140 /min = high limit 120 + 20 [PHILIPS-MP5] [LOCAL]; 60 s cooldown [LOCAL]' },
   { ...rhythm, id: 'rhythm-afib', rhythm: 'AFIB', priority: 'low', latching: 'never', cooldown_s: 300,

@@ -8,8 +8,10 @@
  * - The "air or oxygen" row scores only when the engine knows it (patient context). Scale 2 with
  *   SpO2 ≥ 93 and unknown oxygen is scored as on air: the lower bound, so an alarm on a partial
  *   score is never a false high.
- * - A missing or too-old input is left out and named in `missing`: a partial score is a lower
- *   bound of the full one.
+ * - A missing or too-old device input is left out and named in `missing`: a partial score is a
+ *   lower bound of the full one. Consciousness and oxygen, set at the bedside, are states, not
+ *   readings: they count until changed, and past the rule's `context_max_age_s` they are named in
+ *   `unconfirmed` for a nurse to confirm (news2-rule.ts).
  */
 export type News2Param = 'rr' | 'spo2' | 'air' | 'sbp' | 'pulse' | 'consciousness' | 'temp'
 export type News2Band = 'low' | 'low-medium' | 'medium' | 'high'
@@ -32,10 +34,19 @@ export interface News2Result {
   readonly parts: readonly News2Part[]
   readonly used: readonly News2Param[]
   readonly missing: readonly News2Param[]
+  /** Bedside inputs (consciousness, air) set longer ago than the rule's context_max_age_s: still counted, to be confirmed. */
+  readonly unconfirmed: readonly News2Param[]
   readonly complete: boolean
   /** Evaluation time (device-time frame of the bed). */
   readonly atMs: number
 }
+
+/**
+ * The value a chart row is read with: an integer, temperature to 0.1 °C, half up. The 1e-9 keeps
+ * half up for temperatures whose binary fraction falls just short of it (36.05 × 10 is
+ * 360.4999…), as it already is for 35.05; nothing measured is that close to a half otherwise.
+ */
+export const news2Rounded = (param: News2Param, v: number): number => (param === 'temp' ? Math.round(v * 10 + 1e-9) / 10 : Math.round(v))
 
 export const rrPoints = (rr: number): number => {
   const v = Math.round(rr)
@@ -64,7 +75,7 @@ export const pulsePoints = (pulse: number): number => {
 }
 export const consciousnessPoints = (c: Acvpu): number => (c === 'A' ? 0 : 3)
 export const tempPoints = (celsius: number): number => {
-  const v = Math.round(celsius * 10) / 10
+  const v = news2Rounded('temp', celsius)
   return v <= 35.0 ? 3 : v <= 36.0 ? 1 : v <= 38.0 ? 0 : v <= 39.0 ? 1 : 2
 }
 
@@ -133,5 +144,5 @@ export function scoreNews2(input: News2Input, times?: Partial<Record<News2Param,
     parts.push({ param, value, points, atMs: times?.[param] ?? input.atMs ?? Number.NaN })
   }
   const spo2Scale = input.spo2Scale ?? 1
-  return { total, band: news2Band(total, red), redScore: red, spo2Scale, parts, used, missing, complete: missing.length === 0, atMs: input.atMs ?? Number.NaN }
+  return { total, band: news2Band(total, red), redScore: red, spo2Scale, parts, used, missing, unconfirmed: [], complete: missing.length === 0, atMs: input.atMs ?? Number.NaN }
 }

@@ -2,8 +2,9 @@
  * The NEWS2 inputs a nurse sets for a patient, which no device sends (RCP NEWS2 2017, Chart 1):
  * consciousness on the ACVPU scale, supplemental oxygen, and the SpO2 scale (scale 2 only for a
  * patient with hypercapnic respiratory failure, set by a clinician). Each value keeps the time it
- * was set; the engine ages consciousness out like any input (rules `context_max_age_s`); the SpO2
- * scale is a clinical decision and stays until changed or the patient leaves the bed.
+ * was set; consciousness and oxygen count until changed, and past the rule's `context_max_age_s`
+ * they are marked for a nurse to confirm; the SpO2 scale is a clinical decision and stays until
+ * changed or the patient leaves the bed.
  */
 import { z } from 'zod'
 import type { Db } from '../store/db.js'
@@ -76,7 +77,7 @@ export class BedContexts {
     return this.byBed.get(bedId) ?? {}
   }
 
-  /** The patient changed: the next one starts on scale 1, air, consciousness unknown. */
+  /** The patient changed: the next one starts on scale 1, oxygen and consciousness unknown. */
   clear(bedId: string): void {
     this.byBed.delete(bedId)
     this.remove.run(bedId)

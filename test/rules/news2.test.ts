@@ -66,6 +66,8 @@ const EDGES: ReadonlyArray<[string, (v: number) => number, ReadonlyArray<[number
   // Rounding before banding (local policy, protocols.md §9): integers, temperature to 0.1 °C.
   ['pulse, rounded', pulsePoints, [[90.4, 0], [90.5, 1], [130.4, 2], [130.6, 3]]],
   ['temperature, rounded', tempPoints, [[35.04, 3], [35.06, 1], [38.04, 0], [38.06, 1]]],
+  // Half up at every edge, though 36.05 × 10 and 39.05 × 10 fall just short of a half in binary.
+  ['temperature, halves', tempPoints, [[35.05, 1], [36.05, 0], [38.05, 1], [39.05, 2]]],
 ]
 
 describe('rules: NEWS2 band edges (RCP Chart 1)', () => {
@@ -74,6 +76,12 @@ describe('rules: NEWS2 band edges (RCP Chart 1)', () => {
       assert.deepEqual(cases.map(([v]) => [v, fn(v)]), cases)
     })
   }
+  test('rules: the NEWS2 alarm message shows each value as the chart read it (35.05 °C scored as 35.1)', () => {
+    const engine = createRuleEngine(config({ set: [{ id: 'news2', kind: 'news2', low_priority: 'low' }] }))
+    engine.observe('b', obs('MDC_TEMP_BODY', 35.05, 0))
+    const a = engine.active().find((x) => x.ruleId === 'news2')!
+    assert.match(a.message, /\(temp 35\.1: 1; missing/)
+  })
   test('rules: NEWS2 consciousness and air/oxygen rows', () => {
     assert.deepEqual((['A', 'C', 'V', 'P', 'U'] as const).map(consciousnessPoints), [0, 3, 3, 3, 3])
     assert.deepEqual([airPoints(false), airPoints(true)], [0, 2])
@@ -97,7 +105,7 @@ describe('rules: NEWS2 band edges (RCP Chart 1)', () => {
 })
 
 describe('rules: NEWS2 input age', () => {
-  test('rules: NEWS2 inputs older than max_age_s and stale consciousness do not count', () => {
+  test('rules: NEWS2 device inputs older than max_age_s do not count; consciousness set long ago still does, marked unconfirmed', () => {
     const engine = createRuleEngine(config({ set: [{ id: 'news2', kind: 'news2', max_age_s: 600, context_max_age_s: 3600 }] }))
     engine.setPatientContext('b', { consciousness: 'V' }, T0)
     engine.observe('b', obs('MDC_TEMP_BODY', 39.5, 0))
@@ -105,24 +113,41 @@ describe('rules: NEWS2 input age', () => {
     assert.deepEqual(engine.news2('b')!.used, ['rr', 'consciousness', 'temp'])
     engine.observe('b', obs('MDC_RESP_RATE', 22, 700))
     assert.deepEqual(engine.news2('b')!.used, ['rr', 'consciousness'])
+    assert.deepEqual(engine.news2('b')!.unconfirmed, [])
     engine.tick(T0 + 3_700_000)
     const r = engine.news2('b')!
-    assert.deepEqual(r.used, [])
-    assert.equal(r.total, 0)
+    assert.deepEqual(r.used, ['consciousness'])
+    assert.deepEqual(r.unconfirmed, ['consciousness'])
+    assert.equal(r.total, 3)
   })
 
-  test('rules: NEWS2 oxygen ages out like consciousness; the SpO2 scale stays until changed', () => {
+  test('rules: NEWS2 oxygen set long ago still counts (a scale-2 alarm stays), marked for a nurse to confirm; the SpO2 scale stays until changed', () => {
     const engine = createRuleEngine(config({ set: [{ id: 'news2', kind: 'news2', max_age_s: 600, context_max_age_s: 3600 }] }))
     engine.setPatientContext('b', { onOxygen: true, spo2Scale: 2 }, T0)
     engine.observe('b', obs('MDC_PULS_OXIM_SAT_O2', 97, 0))
+    const alarm = () => engine.active().find((a) => a.ruleId === 'news2')
+    assert.equal(alarm()?.priority, 'medium', 'scale 2 at 97 % on oxygen: 3 + 2')
     let r = engine.news2('b')!
     assert.deepEqual([r.parts.find((p) => p.param === 'air')?.points, r.parts.find((p) => p.param === 'spo2')?.points], [2, 3])
+    // An hour later (context_max_age_s) the patient is still on oxygen as far as anyone said: the
+    // score and the alarm hold, and the oxygen is named for a nurse to confirm.
     engine.observe('b', obs('MDC_PULS_OXIM_SAT_O2', 97, 3601))
+    assert.equal(alarm()?.priority, 'medium', 'the alarm is not cleared by the age of the context')
+    // the alarm's next change (here an escalation) names the oxygen to confirm
+    engine.observe('b', obs('MDC_RESP_RATE', 26, 3602))
+    assert.equal(alarm()?.priority, 'high')
+    assert.match(alarm()!.message, /^NEWS2 8: .*; O2 not confirmed for 1 h\)$/)
     r = engine.news2('b')!
-    // Oxygen set an hour ago no longer counts (unknown: scored as the lower bound, on air); scale 2 still does.
-    assert.ok(r.missing.includes('air'))
+    assert.equal(r.total, 8)
+    assert.deepEqual(r.unconfirmed, ['air'])
+    assert.ok(!r.missing.includes('air'))
     assert.equal(r.spo2Scale, 2)
-    assert.equal(r.parts.find((p) => p.param === 'spo2')?.points, 0)
+    // Confirmed (set again): no longer marked.
+    engine.setPatientContext('b', { onOxygen: true }, T0 + 3_603_000)
+    assert.deepEqual(engine.news2('b')!.unconfirmed, [])
+    // Taken off oxygen: its points go.
+    engine.setPatientContext('b', { onOxygen: false }, T0 + 3_604_000)
+    assert.equal(engine.news2('b')!.total, 3, 'RR 26 alone')
   })
 })
 

@@ -97,3 +97,7 @@ export function fmt(v: number): string {
 export function fmtSeconds(ms: number): string {
   return `${fmt(ms / 1000)} s`
 }
+/** "12 h", "90 min" */
+export function fmtHours(ms: number): string {
+  return ms >= 3_600_000 ? `${fmt(ms / 3_600_000)} h` : `${fmt(ms / 60_000)} min`
+}

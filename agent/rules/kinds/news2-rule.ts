@@ -2,8 +2,12 @@
  * NEWS2 as an alarm rule, and the per-bed store of its latest valid inputs.
  * Inputs: latest valid RR, SpO2, systolic BP, pulse (any HR/pulse source) and temperature from
  * devices; consciousness (ACVPU), on-oxygen and the SpO2 scale from the patient context.
- * Inputs older than `max_age_s` (consciousness and oxygen: `context_max_age_s`) do not count;
- * the SpO2 scale is a clinical decision and stays until changed.
+ * Device inputs older than `max_age_s` do not count. Consciousness and oxygen are states a nurse
+ * sets, not readings: they count until changed, and past `context_max_age_s` the alarm message
+ * and the dashboard ask for them to be confirmed. Dropping them at that age (as before) cleared a
+ * scale-2 patient's medium alarm on oxygen 12 h after it was set, while the patient was still on
+ * oxygen: a missed alarm is worse than one a nurse resolves by confirming "air". The SpO2 scale is a
+ * clinical decision and stays until changed.
  * Alarm (category clinical-escalation: a call to assess the patient, distinct from a parameter's
  * limit alarm), the RCP Chart 2 response thresholds as priorities (mapping cited in defaults.ts):
  * aggregate ≥ 7 → high; 5–6 → `priority` (medium); a single parameter scoring 3 →
@@ -16,6 +20,7 @@ import {
   airPoints,
   consciousnessPoints,
   news2Band,
+  news2Rounded,
   pulsePoints,
   rrPoints,
   sbpPoints,
@@ -29,7 +34,7 @@ import {
   type News2Result,
 } from '../news2.js'
 import { PRIORITY_RANK } from '../types.js'
-import { fmt, type CompiledBase, type Verdict } from './common.js'
+import { fmt, fmtHours, type CompiledBase, type Verdict } from './common.js'
 
 /** Device inputs of NEWS2, by slot. */
 const RR = 0, SPO2 = 1, SBP = 2, PULSE = 3, TEMP = 4
@@ -50,6 +55,12 @@ export const NEWS2_INPUT_OF_CODE: ReadonlyMap<number, number> = new Map([
   [MDC.MDC_TEMP_BODY!, TEMP],
   [MDC.MDC_TEMP_CORE!, TEMP],
 ])
+
+/** A value as the chart read it (news2Rounded), so that "temp 35.0: 1" cannot appear for 35.05 scored as 35.1. */
+function shown(param: News2Param, v: number): string {
+  const r = news2Rounded(param, v)
+  return param === 'temp' ? r.toFixed(1) : fmt(r)
+}
 
 const PARAM_LABEL: Readonly<Record<News2Param, string>> = {
   rr: 'RR', spo2: 'SpO2', air: 'O2', sbp: 'BP', pulse: 'pulse', consciousness: 'ACVPU', temp: 'temp',
@@ -88,15 +99,16 @@ export class News2Rule implements CompiledBase {
     if (!(detail instanceof News2Inputs)) return head
     const r = detail.result(detail.lastEvalMs, this.maxAgeMs, this.ctxMaxAgeMs)
     const parts = r.parts.map((p) =>
-      p.param === 'air' ? `${p.value}: ${p.points}` : `${PARAM_LABEL[p.param]} ${typeof p.value === 'number' ? fmt(p.value) : p.value}: ${p.points}`,
+      p.param === 'air' ? `${p.value}: ${p.points}` : `${PARAM_LABEL[p.param]} ${typeof p.value === 'number' ? shown(p.param, p.value) : p.value}: ${p.points}`,
     )
     const missing = r.missing.length > 0 ? `; missing ${r.missing.map((m) => PARAM_LABEL[m]).join(', ')}` : ''
-    return `${head} (${parts.join(', ')}${missing})`
+    const unconfirmed = r.unconfirmed.length > 0 ? `; ${r.unconfirmed.map((m) => PARAM_LABEL[m]).join(', ')} not confirmed for ${fmtHours(this.ctxMaxAgeMs)}` : ''
+    return `${head} (${parts.join(', ')}${missing}${unconfirmed})`
   }
 
   /** Fills `out` from the inputs at `nowMs`. */
   decide(inputs: News2Inputs, nowMs: number, out: Verdict): boolean {
-    const total = inputs.aggregate(nowMs, this.maxAgeMs, this.ctxMaxAgeMs)
+    const total = inputs.aggregate(nowMs, this.maxAgeMs)
     const red = inputs.lastRed
     out.active = total >= 5 || red || (total >= 1 && this.lowRank >= 0)
     out.rank = total >= 7 ? 2 : total >= 5 ? this.mediumRank : red ? Math.max(this.redRank, this.lowRank) : this.lowRank
@@ -113,7 +125,7 @@ export class News2Inputs {
   consciousness: Acvpu | undefined = undefined
   consciousnessMs = Number.NEGATIVE_INFINITY
   onOxygen: boolean | undefined = undefined
-  /** When oxygen was last set: like consciousness, it ages out after `context_max_age_s`. */
+  /** When oxygen was last set: like consciousness, to be confirmed after `context_max_age_s`. */
   onOxygenMs = Number.NEGATIVE_INFINITY
   /** A clinical decision: stays until changed (no age). */
   spo2Scale: 1 | 2 = 1
@@ -148,12 +160,12 @@ export class News2Inputs {
    * Aggregate score of the inputs young enough at `nowMs`; sets `lastRed`. Reads the typed arrays
    * directly (no scratch object) so that no number is boxed on the per-record path.
    */
-  aggregate(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): number {
+  aggregate(nowMs: number, maxAgeMs: number): number {
     let total = 0
     let red = false
     let contributors = 0
-    const oxygenKnown = this.onOxygen !== undefined && nowMs - this.onOxygenMs <= ctxMaxAgeMs
-    const onOxygen = oxygenKnown && this.onOxygen === true
+    const oxygenKnown = this.onOxygen !== undefined
+    const onOxygen = this.onOxygen === true
     for (let slot = 0; slot < 5; slot++) {
       const v = this.values[slot]!
       if (Number.isNaN(v) || nowMs - this.timesMs[slot]! > maxAgeMs) continue
@@ -162,7 +174,7 @@ export class News2Inputs {
       if (points > 0) contributors |= 1 << slot
       if (points === 3) red = true
     }
-    if (this.consciousness !== undefined && nowMs - this.consciousnessMs <= ctxMaxAgeMs) {
+    if (this.consciousness !== undefined) {
       const points = consciousnessPoints(this.consciousness)
       total += points
       if (points > 0) contributors |= 1 << 5
@@ -196,23 +208,26 @@ export class News2Inputs {
 
   /** Full result for the dashboard (allocates). */
   result(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Result {
-    const input = this.fill(nowMs, maxAgeMs, ctxMaxAgeMs)
+    const input = this.fill(nowMs, maxAgeMs)
     input.atMs = nowMs
     const times: Partial<Record<News2Param, number>> = { consciousness: this.consciousnessMs, air: this.onOxygenMs }
     DEVICE_PARAMS.forEach((p, i) => (times[p] = this.timesMs[i]!))
     const r = scoreNews2(input, times)
-    return { ...r, band: news2Band(r.total, r.redScore) }
+    const unconfirmed: News2Param[] = []
+    if (this.consciousness !== undefined && nowMs - this.consciousnessMs > ctxMaxAgeMs) unconfirmed.push('consciousness')
+    if (this.onOxygen !== undefined && nowMs - this.onOxygenMs > ctxMaxAgeMs) unconfirmed.push('air')
+    return { ...r, band: news2Band(r.total, r.redScore), unconfirmed }
   }
 
-  private fill(nowMs: number, maxAgeMs: number, ctxMaxAgeMs: number): News2Input {
+  private fill(nowMs: number, maxAgeMs: number): News2Input {
     const s: News2Input = {}
     s.rr = this.fresh(RR, nowMs, maxAgeMs)
     s.spo2 = this.fresh(SPO2, nowMs, maxAgeMs)
     s.sbp = this.fresh(SBP, nowMs, maxAgeMs)
     s.pulse = this.fresh(PULSE, nowMs, maxAgeMs)
     s.temp = this.fresh(TEMP, nowMs, maxAgeMs)
-    s.consciousness = nowMs - this.consciousnessMs <= ctxMaxAgeMs ? this.consciousness : undefined
-    s.onOxygen = nowMs - this.onOxygenMs <= ctxMaxAgeMs ? this.onOxygen : undefined
+    s.consciousness = this.consciousness
+    s.onOxygen = this.onOxygen
     s.spo2Scale = this.spo2Scale
     return s
   }

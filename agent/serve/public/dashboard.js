@@ -381,15 +381,20 @@
     const el = t.el
     const c = bed.context || {}
     const scale = scaleOf(bed)
-    // Consciousness older than the rule's context_max_age_s no longer counts: the engine names it missing.
-    const aged = c.consciousness && bed.news2 && bed.news2.missing.includes('consciousness')
+    // Consciousness and oxygen set longer ago than the rule's context_max_age_s still count, and
+    // are marked for a nurse to confirm (the engine names them in news2.unconfirmed).
+    const unconfirmed = (k) => !!(bed.news2 && bed.news2.unconfirmed && bed.news2.unconfirmed.includes(k))
+    const CONFIRM = ', not confirmed for a long time: NEWS2 still counts it; set it again to confirm'
+    const agedC = c.consciousness && unconfirmed('consciousness')
     setContextValue(el, 'consciousness', c.consciousness,
       c.consciousness ? `ACVPU ${c.consciousness.value}` : 'ACVPU –',
-      c.consciousness ? `Consciousness ${c.consciousness.value} (${ACVPU_TEXT[c.consciousness.value] || '?'})${aged ? ', too old: NEWS2 no longer counts it' : ''}` : 'Consciousness (ACVPU) not set: NEWS2 counts it as missing')
-    el.querySelector('.ctx-val[data-k="consciousness"]').classList.toggle('aged', !!aged)
+      c.consciousness ? `Consciousness ${c.consciousness.value} (${ACVPU_TEXT[c.consciousness.value] || '?'})${agedC ? CONFIRM : ''}` : 'Consciousness (ACVPU) not set: NEWS2 counts it as missing')
+    el.querySelector('.ctx-val[data-k="consciousness"]').classList.toggle('aged', !!agedC)
+    const agedO = c.on_oxygen && unconfirmed('air')
     setContextValue(el, 'on_oxygen', c.on_oxygen,
       c.on_oxygen ? (c.on_oxygen.value ? 'On O₂' : 'Air') : 'O₂ –',
-      c.on_oxygen ? (c.on_oxygen.value ? 'On supplemental oxygen' : 'On air') : 'Air or oxygen not set: NEWS2 counts it as missing')
+      c.on_oxygen ? `${c.on_oxygen.value ? 'On supplemental oxygen' : 'On air'}${agedO ? CONFIRM : ''}` : 'Air or oxygen not set: NEWS2 counts it as missing')
+    el.querySelector('.ctx-val[data-k="on_oxygen"]').classList.toggle('aged', !!agedO)
     setContextValue(el, 'spo2_scale', c.spo2_scale, `SpO₂ scale ${scale}`,
       c.spo2_scale ? `SpO₂ scale ${c.spo2_scale.value}` : 'SpO₂ scale 1 (default, never set)')
     el.querySelector('.ctx-val[data-k="spo2_scale"]').classList.toggle('scale-2', scale === 2)
