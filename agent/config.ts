@@ -360,6 +360,13 @@ export const configSchema = z.object({
   cfg.hl7?.adt?.locations.forEach((l, i) => { // issue 21: every mapped location names a bed of this ward
     if (!seenBeds.has(l.bed_id)) ctx.addIssue({ code: 'custom', path: ['hl7', 'adt', 'locations', i, 'bed_id'], message: `unknown bed "${l.bed_id}" (not in beds)` })
   })
+  cfg.beds.forEach((b, bi) => b.devices.forEach((d, di) => {
+    if (d.type !== 'hl7-tcp' || d.allow_from || d.insecure || isLoopback(d.listen.slice(0, d.listen.lastIndexOf(':')))) return
+    ctx.addIssue({
+      code: 'custom', path: ['beds', bi, 'devices', di, 'listen'],
+      message: `"${d.listen}" is not a loopback address and allow_from is not set: MLLP has no login, so anyone who can reach the port could send (or hide) the vitals of "${d.id}". List the gateways' addresses in allow_from (e.g. ["10.20.4.0/24"]), or set insecure: true to accept every sender knowingly`,
+    })
+  }))
   const adtListen = cfg.hl7?.adt?.listen
   for (const d of adtListen ? cfg.beds.flatMap((b) => b.devices) : []) { // issue 21: 2575 is every HL7 listener's default
     if (d.type === 'hl7-tcp' && sameSocket(d.listen, adtListen!)) {

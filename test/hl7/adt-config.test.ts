@@ -81,5 +81,18 @@ test('hl7 config: beyond loopback with tls or insecure is accepted; client certi
 test('hl7 config: the ADT listener may not share its port with an hl7-tcp device', () => {
   const p = problems({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', listen: '0.0.0.0:2575' }] }], hl7: { adt: { insecure: true } } })
   assert.ok(p.some((x) => /^hl7\.adt\.listen: "127\.0\.0\.1:2575" is also the listen address of HL7 device "gw-1"/.test(x)), p.join('\n'))
-  assert.doesNotThrow(() => parseConfig({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', listen: '0.0.0.0:2575' }] }], hl7: { adt: { listen: '127.0.0.1:2576' } } }))
+  assert.doesNotThrow(() => parseConfig({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', listen: '0.0.0.0:2575', allow_from: ['10.20.4.0/24'] }] }], hl7: { adt: { listen: '127.0.0.1:2576' } } }))
+})
+
+test('hl7 config: an hl7-tcp device beyond loopback needs allow_from (or insecure); allow_from entries are addresses or CIDR ranges', () => {
+  const bed = (device: Record<string, unknown>) => ({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', ...device }] }] })
+  const open = problems(bed({ listen: '0.0.0.0:2575' }))
+  assert.ok(open.some((x) => /^beds\[0\]\.devices\[0\]\.listen: "0\.0\.0\.0:2575" is not a loopback address and allow_from is not set/.test(x)), open.join('\n'))
+  const bad = problems(bed({ listen: '0.0.0.0:2575', allow_from: ['10.20.4.0/33', 'gateway-1'] }))
+  assert.equal(bad.filter((x) => /^beds\[0\]\.devices\[0\]\.allow_from\[[01]\]: must be an IP address or a CIDR range/.test(x)).length, 2, bad.join('\n'))
+  const ok = parseConfig(bed({ listen: '0.0.0.0:2575', allow_from: ['10.20.0.15', '10.20.4.0/24', 'fd00::/8'] }))
+  const d = ok.beds[0]!.devices[0] as { max_connections: number; idle_timeout_s: number; max_message_bytes: number }
+  assert.deepEqual([d.max_connections, d.idle_timeout_s, d.max_message_bytes], [8, 300, 256 << 10])
+  parseConfig(bed({ listen: '0.0.0.0:2575', insecure: true }))
+  parseConfig(bed({ listen: '127.0.0.1:2575' }))
 })

@@ -102,6 +102,52 @@ test('hl7: TCP listener serves several gateways, each frame split or batched, on
   assert.deepEqual(lastStatus(ctx), { state: 'disconnected', cause: 'no-peer' })
 })
 
+test('hl7: TCP listener bounds what a sender without a login can hold: allow_from, max_connections, one frame, silence', async (t) => {
+  const cleanup = cleanupStack(t)
+  const ctx = recordingContext()
+  const driver = new Hl7TcpDriver({ deviceId: 'gw-b', port: 0, allowFrom: ['127.0.0.2', '10.0.0.0/8'], maxConnections: 2, idleTimeoutMs: 400, maxMessageBytes: 4096 })
+  cleanup(() => driver.stop())
+  await driver.start(ctx)
+  const port = driver.address()!.port
+  const open = async (localAddress: string) => {
+    const sock = connect({ port, host: '127.0.0.1', localAddress })
+    cleanup(() => sock.destroy())
+    const data: Buffer[] = []
+    let closedAt = 0
+    sock.on('data', (d: Buffer) => data.push(d)).on('close', () => (closedAt = Date.now())).on('error', () => {})
+    await new Promise((r) => sock.once('connect', r))
+    return { sock, text: () => Buffer.concat(data).toString(), closed: () => closedAt > 0 }
+  }
+  const m = (id: string) => mllpFrame(buildOru({ hrPerMin: 77 }, { controlId: id, timeMs: Date.now() }))
+
+  // an address outside allow_from: closed on accept, its message never read
+  const stranger = await open('127.0.0.1')
+  stranger.sock.write(m('X1'))
+  await waitFor('the stranger closed', () => stranger.closed(), 2000)
+  assert.ok(ctx.rejects.some((r) => r.reason === 'source-refused' && /127\.0\.0\.1 is not in allow_from/.test(r.detail ?? '')))
+  assert.equal(stranger.text(), '')
+
+  // two connections at once; a third is closed on accept
+  const a = await open('127.0.0.2')
+  const b = await open('127.0.0.2')
+  a.sock.write(m('A1'))
+  await waitFor('A1 acknowledged', () => /MSA\|AA\|A1\r/.test(a.text()))
+  const c = await open('127.0.0.2')
+  await waitFor('the third connection closed', () => c.closed(), 2000)
+  assert.ok(ctx.rejects.some((r) => r.reason === 'too-many-connections'))
+
+  // a frame that never ends holds at most max_message_bytes; the connection goes on
+  b.sock.write(Buffer.concat([Buffer.from([0x0b]), Buffer.alloc(20_000, 0x41)]))
+  b.sock.write(m('B1'))
+  await waitFor('B1 acknowledged after the endless frame', () => /MSA\|AA\|B1\r/.test(b.text()))
+  assert.ok((driver.counters.rejected['too-long'] ?? 0) >= 1, `rejected ${JSON.stringify(driver.counters.rejected)}`)
+
+  // silence: both are closed after idle_timeout (400 ms here)
+  await waitFor('silent connections closed', () => a.closed() && b.closed(), 3000)
+  assert.ok(ctx.rejects.some((r) => r.reason === 'idle-timeout'))
+  assert.equal(ctx.records.filter((r) => r.code === MDC.MDC_ECG_HEART_RATE && r.value === 77).length, 2, 'A1 and B1 only')
+})
+
 test('hl7: TCP listener start rejects when the port is taken (a configuration error)', async (t) => {
   const cleanup = cleanupStack(t)
   const first = new Hl7TcpDriver({ deviceId: 'gw-a', port: 0 })

@@ -38,8 +38,10 @@ export class Hl7Session implements MllpSink {
     /** Where ACKs go; the bytes are counted as bytesOut by the caller's transport. */
     private readonly write: (bytes: Buffer) => void,
     private readonly label: string,
+    /** Bound on one frame (a sender that never sends FS holds at most this much). */
+    maxMessageBytes?: number,
   ) {
-    this.deframer = new MllpDeframer(this, host.counters)
+    this.deframer = new MllpDeframer(this, host.counters, maxMessageBytes)
   }
 
   /** Bytes from the transport (which counts bytesIn itself). */

@@ -3,6 +3,11 @@
  * One listener per configured device id; each connection gets its own Hl7Session (own
  * deframer and ACK stream) over the shared device counters, sequence and silence watch.
  *
+ * Hostile input (MLLP has no login): a sender outside `allowFrom` is closed on accept; past
+ * `maxConnections` Node closes new connections on accept; a connection silent for `idleTimeoutMs`
+ * is closed; one frame holds at most `maxMessageBytes`. So a flood of connections or of endless
+ * frames costs at most maxConnections × maxMessageBytes, and never the ward's file descriptors.
+ *
  * Lifecycle: start() resolves once listening and rejects if the address cannot be bound (a
  * configuration error); status is `connected` while at least one peer is connected.
  * stop() closes the listener and every connection.
@@ -10,14 +15,25 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Driver, DriverContext } from '../../types.js'
 import { newLinkCounters, type LinkCounters } from '../counters.js'
+import { SourceAllowlist } from './allow.js'
 import { Hl7Device, type Hl7DeviceOptions } from './host.js'
 import { Hl7Session } from './session.js'
+
+/** The defaults of the hl7-tcp device's config (drivers/serial/family.ts). */
+const DEFAULT_MAX_CONNECTIONS = 8
+const DEFAULT_IDLE_TIMEOUT_MS = 300_000
+const DEFAULT_MAX_MESSAGE_BYTES = 256 << 10
 
 export interface Hl7TcpDriverOptions extends Hl7DeviceOptions {
   /** Default 127.0.0.1; use 0.0.0.0 to accept gateways on the ward network. */
   readonly host?: string
   /** 0 picks a free port (tests); `address()` tells which. */
   readonly port: number
+  /** Addresses or CIDR ranges allowed to connect; unset: any (config allows that on loopback, or with `insecure`). */
+  readonly allowFrom?: readonly string[] | undefined
+  readonly maxConnections?: number
+  readonly idleTimeoutMs?: number
+  readonly maxMessageBytes?: number
 }
 
 export class Hl7TcpDriver implements Driver {
@@ -26,9 +42,11 @@ export class Hl7TcpDriver implements Driver {
   private server: Server | undefined
   private readonly sockets = new Set<Socket>()
   private readonly emptyCounters = newLinkCounters()
+  private readonly allow: SourceAllowlist | undefined
 
   constructor(private readonly o: Hl7TcpDriverOptions) {
     this.deviceId = o.deviceId
+    this.allow = o.allowFrom ? new SourceAllowlist(o.allowFrom) : undefined
   }
 
   get counters(): LinkCounters {
@@ -44,6 +62,9 @@ export class Hl7TcpDriver implements Driver {
     this.device = new Hl7Device(this.o, ctx)
     ctx.status({ state: 'connecting' })
     const server = (this.server = createServer((socket) => this.accept(socket)))
+    const max = this.o.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    server.maxConnections = max
+    server.on('drop', (info) => ctx.reject('too-many-connections', `${this.deviceId}: ${info?.remoteAddress ?? '?'} refused, ${max} connections already (max_connections)`))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.o.port, this.o.host ?? '127.0.0.1', () => {
@@ -67,13 +88,22 @@ export class Hl7TcpDriver implements Driver {
 
   private accept(socket: Socket): void {
     const device = this.device!
+    if (this.allow && !this.allow.allows(socket.remoteAddress)) {
+      device.ctx.reject('source-refused', `${this.deviceId}: ${socket.remoteAddress ?? '?'} is not in allow_from`)
+      socket.destroy()
+      return
+    }
     this.sockets.add(socket)
     device.counters.opens++
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
     const session = new Hl7Session(device, (ack) => {
       device.counters.bytesOut += ack.length
       socket.write(ack)
-    }, `${this.deviceId} ${peer}`)
+    }, `${this.deviceId} ${peer}`, this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES)
+    socket.setTimeout(this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
+      device.ctx.reject('idle-timeout', `${this.deviceId} ${peer}: nothing received for ${Math.round((this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS) / 1000)} s (idle_timeout_s), closed`)
+      socket.destroy()
+    })
     socket.on('data', (chunk: Buffer) => {
       device.counters.bytesIn += chunk.length
       session.push(chunk)

@@ -1,0 +1,37 @@
+/**
+ * Who may connect to an HL7 listener: MLLP has no login, so the sender's address is the check
+ * (the allow_from of an hl7-tcp device). Addresses and CIDR ranges, IPv4 and IPv6; an IPv4
+ * client on a dual-stack socket (::ffff:10.0.0.5) is checked as its IPv4 address.
+ */
+import { BlockList, isIP } from 'node:net'
+
+/** "10.20.0.15", "10.20.4.0/24", "fd00::/8". */
+export function isAddressOrCidr(s: string): boolean {
+  const slash = s.indexOf('/')
+  const address = slash < 0 ? s : s.slice(0, slash)
+  const family = isIP(address)
+  if (family === 0) return false
+  if (slash < 0) return true
+  const bits = s.slice(slash + 1)
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
+}
+
+export class SourceAllowlist {
+  private readonly list = new BlockList()
+
+  constructor(entries: readonly string[]) {
+    for (const e of entries) {
+      const slash = e.indexOf('/')
+      const address = slash < 0 ? e : e.slice(0, slash)
+      const type = isIP(address) === 6 ? 'ipv6' : 'ipv4'
+      if (slash < 0) this.list.addAddress(address, type)
+      else this.list.addSubnet(address, Number(e.slice(slash + 1)), type)
+    }
+  }
+
+  allows(remoteAddress: string | undefined): boolean {
+    if (!remoteAddress) return false
+    const v4 = remoteAddress.startsWith('::ffff:') && isIP(remoteAddress.slice(7)) === 4 ? remoteAddress.slice(7) : remoteAddress
+    return this.list.check(v4, isIP(v4) === 6 ? 'ipv6' : 'ipv4')
+  }
+}
