@@ -33,6 +33,7 @@ export type RefusalReason =
   | 'connections-total' | 'connections-per-source' | 'connections-pending' | 'connect-timeout'
   | 'client-id-taken' | 'login-throttled' | 'bad-login' | 'retained' | 'subscribe-denied' | 'publish-denied'
   | 'tls-handshake' | 'cert-mismatch' // issue 18
+  | 'connections-per-identity'
 
 export interface GuardLimits {
   readonly maxPacketBytes: number

@@ -62,6 +62,14 @@ export interface MqttCredentials {
 /** Limits of the listener (config `mqtt.*`, issue 16). */
 export interface MqttLimits extends GuardLimits {
   readonly loginThrottle: ThrottleOptions
+  /**
+   * Logged-in connections of one device, and of one station username, at once. Logged-in
+   * connections only count against max_connections, so one device's secret (stolen, or a device
+   * reconnecting in a loop) could otherwise hold every connection and keep the ward's other
+   * devices and stations out (red-team finding, session 11).
+   */
+  readonly maxConnectionsPerDevice: number
+  readonly maxConnectionsPerClient: number
 }
 
 export const DEFAULT_MQTT_LIMITS: MqttLimits = {
@@ -71,10 +79,12 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxPendingPerSource: 32,
   connectTimeoutMs: 5000,
   loginThrottle: { maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000, maxLockoutMs: 900_000 },
+  maxConnectionsPerDevice: 4,
+  maxConnectionsPerClient: 32,
 }
 
 /** The limits of the config's `mqtt` section. */
-export function mqttLimits(c: { max_packet_bytes: number; max_connections: number; max_pending: number; max_pending_per_source: number; connect_timeout_s: number; login_throttle: { max_failures: number; window_s: number; lockout_s: number; max_lockout_s: number } }): MqttLimits {
+export function mqttLimits(c: { max_packet_bytes: number; max_connections: number; max_pending: number; max_pending_per_source: number; connect_timeout_s: number; max_connections_per_device: number; max_connections_per_client: number; login_throttle: { max_failures: number; window_s: number; lockout_s: number; max_lockout_s: number } }): MqttLimits {
   const t = c.login_throttle
   return {
     maxPacketBytes: c.max_packet_bytes,
@@ -83,6 +93,8 @@ export function mqttLimits(c: { max_packet_bytes: number; max_connections: numbe
     maxPendingPerSource: c.max_pending_per_source,
     connectTimeoutMs: c.connect_timeout_s * 1000,
     loginThrottle: { maxFailures: t.max_failures, windowMs: t.window_s * 1000, lockoutMs: t.lockout_s * 1000, maxLockoutMs: t.max_lockout_s * 1000 },
+    maxConnectionsPerDevice: c.max_connections_per_device,
+    maxConnectionsPerClient: c.max_connections_per_client,
   }
 }
 
@@ -125,6 +137,8 @@ export class MqttServer {
   private broker: Aedes | null = null
   private server: Server | null = null
   private readonly principals = new WeakMap<Client, Principal>()
+  /** Logged-in connections per `kind:id` (limits.maxConnectionsPerDevice / PerClient). */
+  private readonly perIdentity = new Map<string, number>()
   /** Client id → the identity (username) holding it and the client that does (identity binding). */
   private readonly holders = new Map<string, { identity: string; client: Client }>()
   private readonly guard: ConnectionGuard
@@ -247,15 +261,15 @@ export class MqttServer {
       done(Object.assign(new Error(message), { returnCode }), null)
     }
     // Locked out: refused without looking at the password, so guessing costs the guesser time.
-    if (this.throttle.locked(source)) {
-      this.throttle.failed(source)
-      return refuse('login-throttled', 5, 'too many failed logins from this address: try later')
+    if (this.throttle.locked(source, username)) {
+      this.throttle.failed(source, username)
+      return refuse('login-throttled', 5, 'too many failed logins for this name from this address: try later')
     }
     const certDevice = this.transport?.deviceOf(client.conn as Socket, (id) => this.creds.devices.has(id)) ?? null
     // A certificate proves one device: a login under another name with it is refused whatever the
     // password (a device cannot lend its certificate to another identity). CONNACK 5, not authorized.
     if (certDevice !== null && username !== undefined && username !== certDevice) {
-      this.throttle.failed(source)
+      this.throttle.failed(source, username)
       this.log.warn({ event: 'mqtt_cert_mismatch', username, certificate: certDevice, client: client.id, source }, 'MQTT connection refused: the client certificate names another device')
       return refuse('cert-mismatch', 5, 'the client certificate names another device')
     }
@@ -263,7 +277,7 @@ export class MqttServer {
     if (!identity) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-auth' })
       // One line for the first failure of an address per window; the rest in reportFailedLogins().
-      if (this.throttle.failed(source)) this.log.warn({ event: 'mqtt_auth_refused', username, client: client.id, source }, 'MQTT connection refused: bad username or password')
+      if (this.throttle.failed(source, username)) this.log.warn({ event: 'mqtt_auth_refused', username, client: client.id, source }, 'MQTT connection refused: bad username or password')
       return refuse('bad-login', 4, 'bad username or password')
     }
     // A client id is bound to its identity: a configured device id or station username is reserved
@@ -276,11 +290,24 @@ export class MqttServer {
       this.log.warn({ event: 'mqtt_client_id_refused', username, client: id, holder: holder?.identity, source }, 'MQTT connection refused: client id belongs to another identity')
       return refuse('client-id-taken', 2, 'client id belongs to another identity')
     }
-    this.throttle.succeeded(source)
+    // Connections per identity; one that takes over its own client id replaces a connection
+    // (aedes closes the old one), so that one does not count.
+    const key = `${identity.kind}:${identity.id}`
+    const max = identity.kind === 'device' ? this.limits.maxConnectionsPerDevice : this.limits.maxConnectionsPerClient
+    const held = (this.perIdentity.get(key) ?? 0) - (holder !== undefined ? 1 : 0)
+    if (held >= max) {
+      this.log.warn({ event: 'mqtt_identity_connections', username, client: id, source, max }, `MQTT connection refused: ${identity.id} already holds ${max} connections (mqtt.max_connections_per_${identity.kind})`)
+      return refuse('connections-per-identity', 3, `${identity.id} already holds ${max} connections`)
+    }
+    this.perIdentity.set(key, (this.perIdentity.get(key) ?? 0) + 1)
+    this.throttle.succeeded(source, username)
     this.holders.set(id, { identity: identity.id, client })
     // Also when the socket dies between login and registration (no 'clientDisconnect' then).
     client.conn.once('close', () => {
       if (this.holders.get(id)?.client === client) this.holders.delete(id)
+      const n = (this.perIdentity.get(key) ?? 1) - 1
+      if (n > 0) this.perIdentity.set(key, n)
+      else this.perIdentity.delete(key)
     })
     this.principals.set(client, identity)
     this.guard.authenticated(client.conn as Socket)
@@ -296,17 +323,20 @@ export class MqttServer {
     return c && secretMatches(c.password, password) ? { kind: 'client', id: username, role: c.role } : null
   }
 
-  /** Per window: one WARN line per address that failed logins (address, failures, lockout), one line summing other refusals. */
+  /** Per window: one WARN line per address that failed logins (at most 20, then their sum), one line summing other refusals. */
   private reportFailedLogins(): void {
     if ([...this.refusedInWindow.values()].some((n) => n > 1)) {
       const counts = Object.fromEntries(this.refusedInWindow)
       this.log.warn({ event: 'mqtt_refused_summary', counts }, `MQTT refusals in the last window: ${Object.entries(counts).map(([r, n]) => `${r} ${n}`).join(', ')}`)
     }
     this.refusedInWindow.clear()
-    for (const r of this.throttle.flush()) {
-      this.log.warn({ event: 'mqtt_auth_failures', source: r.source, failures: r.failures, lockedUntil: r.lockedUntilMs ? new Date(r.lockedUntilMs).toISOString() : undefined },
-        `MQTT: ${r.failures} failed logins from ${r.source}${r.lockedUntilMs ? `; locked out until ${new Date(r.lockedUntilMs).toISOString()}` : ''}`)
+    const f = this.throttle.flush()
+    for (const r of f.reports) {
+      const names = `${r.identities.map((n) => `"${n}"`).join(', ')}${r.nameCount > r.identities.length ? ` and ${r.nameCount - r.identities.length} more` : ''}`
+      this.log.warn({ event: 'mqtt_auth_failures', source: r.source, failures: r.failures, usernames: r.identities, usernameCount: r.nameCount, lockedUntil: r.lockedUntilMs ? new Date(r.lockedUntilMs).toISOString() : undefined },
+        `MQTT: ${r.failures} failed logins from ${r.source} as ${names}${r.lockedUntilMs ? `; locked out until ${new Date(r.lockedUntilMs).toISOString()}` : ''}`)
     }
+    if (f.moreSources > 0) this.log.warn({ event: 'mqtt_auth_failures_more', sources: f.moreSources, failures: f.moreFailures }, `MQTT: ${f.moreFailures} more failed logins from ${f.moreSources} more addresses`)
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
+import type { Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import mqtt from 'mqtt'
 import type { ISubackPacket } from 'mqtt-packet'
@@ -64,10 +65,12 @@ describe('mqtt limits', () => {
         clients: [{ username: 'station-1', password: 'station-pass-1', role: 'nurse' }, { username: 'screen-1', password: 'screen-pass-1', role: 'viewer' }],
         max_packet_bytes: MAX_PACKET, max_pending: 8, max_pending_per_source: 4, connect_timeout_s: 1,
         login_throttle: { max_failures: 10, window_s: 60, lockout_s: 3 },
+        max_connections_per_device: 3,
       },
       beds: [
         { id: 'lim-01', devices: [{ id: 'lim-mon-1', type: 'mqtt', secret: 'lim-secret-1' }] },
         { id: 'lim-02', devices: [{ id: 'lim-mon-2', type: 'mqtt', secret: 'lim-secret-2' }] },
+        { id: 'lim-03', devices: [{ id: 'lim-mon-3', type: 'mqtt', secret: 'lim-secret-3' }] },
       ],
     }), { log: pino({ level: 'info' }, { write: (s: string) => void logLines.push(JSON.parse(s)) }) })
     http = `http://127.0.0.1:${agent.httpPort}`
@@ -168,6 +171,35 @@ describe('mqtt limits', () => {
     assert.equal(await refused('client-id-taken'), before + 4)
   })
 
+  test('mqtt limits: one device holds at most max_connections_per_device logged-in connections; the others still get in', async () => {
+    const before = await refused('connections-per-identity')
+    const held: Socket[] = []
+    const codes: (number | string)[] = []
+    for (let i = 0; i < 5; i++) {
+      const r = await rawConnect(port, { clientId: `lim-mon-3-c${i}`, username: 'lim-mon-3', password: 'lim-secret-3' })
+      codes.push(r.code)
+      if (r.code === 0) held.push(r.socket)
+      else r.socket.destroy()
+    }
+    const other = await rawConnect(port, { clientId: 'lim-mon-1-other', username: 'lim-mon-1', password: 'lim-secret-1' })
+    other.socket.destroy()
+    // Taking over one of its own client ids replaces that connection: not refused at the limit.
+    const takeover = await rawConnect(port, { clientId: 'lim-mon-3-c0', username: 'lim-mon-3', password: 'lim-secret-3' })
+    held.push(takeover.socket)
+    console.log(`  5 connections of one device (max 3): CONNACK ${codes.join(',')}; another device: ${other.code}; taking over its own client id: ${takeover.code}`)
+    assert.deepEqual(codes, [0, 0, 0, 3, 3])
+    assert.equal(other.code, 0)
+    assert.equal(takeover.code, 0)
+    assert.equal(await refused('connections-per-identity'), before + 2)
+    for (const s of held) s.destroy()
+    // Closed connections free their places.
+    await waitFor('places freed', async () => {
+      const r = await rawConnect(port, { clientId: 'lim-mon-3-again', username: 'lim-mon-3', password: 'lim-secret-3' })
+      r.socket.destroy()
+      return r.code === 0
+    }, 3000, 100)
+  })
+
   test('mqtt limits: a retained publish is never stored, on the device prefix or on a refused topic', async () => {
     const before = await refused('retained')
     const d = await device(1, 'lim-ret-1')
@@ -194,7 +226,7 @@ describe('mqtt limits', () => {
     assert.equal(await refused('retained'), before + 1)
   })
 
-  test('mqtt limits: repeated wrong passwords lock the address out, one log line, counted; other addresses unaffected', async () => {
+  test('mqtt limits: repeated wrong passwords lock the address and name out, one log line, counted; other addresses and other devices behind the same address unaffected', async () => {
     const bad0 = await refused('bad-login')
     const thr0 = await refused('login-throttled')
     const lines0 = logLines.filter((l) => l.event?.startsWith('mqtt_auth')).length
@@ -207,15 +239,19 @@ describe('mqtt limits', () => {
     // The right password from the locked address is refused too (without checking it) …
     const right = await rawConnect(port, { clientId: 'lim-mon-2', username: 'lim-mon-2', password: 'lim-secret-2', localAddress: '127.0.0.9' })
     right.socket.destroy()
-    // … while the same device from another address logs in.
+    // … while the same device from another address logs in, and so does another device behind the
+    // guesser's address (a NAT): the lockout is the address and name's, not the address's.
     const other = await rawConnect(port, { clientId: 'lim-mon-2-x', username: 'lim-mon-2', password: 'lim-secret-2', localAddress: '127.0.0.10' })
     other.socket.destroy()
+    const neighbour = await rawConnect(port, { clientId: 'lim-mon-1-nat', username: 'lim-mon-1', password: 'lim-secret-1', localAddress: '127.0.0.9' })
+    neighbour.socket.destroy()
     const lines = logLines.filter((l) => l.event?.startsWith('mqtt_auth')).length - lines0
     console.log(`  25 wrong passwords: CONNACK ${codes.slice(0, 10).join(',')} then ${codes.slice(10).join(',')}; right password while locked: ${right.code}; from another address: ${other.code}; ${lines} log line(s) so far`)
     assert.deepEqual(codes.slice(0, 10), Array(10).fill(4))
     assert.deepEqual(codes.slice(10), Array(15).fill(5))
     assert.equal(right.code, 5)
     assert.equal(other.code, 0)
+    assert.equal(neighbour.code, 0)
     assert.equal(lines, 1)
     assert.equal(await refused('bad-login'), bad0 + 10)
     assert.equal(await refused('login-throttled'), thr0 + 16)

@@ -46,29 +46,71 @@ test('mqtt guard: an announced length over the maximum is refused on its header,
   assert.equal(new PacketBoundaries(2 ** 31).feed(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01])), 'malformed-header')
 })
 
-test('mqtt guard: login throttle locks an address out after max failures, doubling, one report per window', () => {
+test('mqtt guard: login throttle locks an address and name out after max failures, doubling, one report per window', () => {
   let now = 0
   const t = new LoginThrottle({ maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000, maxLockoutMs: 25_000 }, () => now)
-  const firsts = Array.from({ length: 10 }, () => t.failed('10.0.0.9'))
+  const firsts = Array.from({ length: 10 }, () => t.failed('10.0.0.9', 'mon-1'))
   assert.deepEqual(firsts, [true, ...Array(9).fill(false)])
-  assert.ok(t.locked('10.0.0.9'))
-  assert.ok(!t.locked('10.0.0.8'))
+  assert.ok(t.locked('10.0.0.9', 'mon-1'))
+  assert.ok(!t.locked('10.0.0.8', 'mon-1'), 'another address')
+  assert.ok(!t.locked('10.0.0.9', 'mon-2'), 'another device behind the same address (a NAT)')
   now += 10_001
-  assert.ok(!t.locked('10.0.0.9'))
-  for (let i = 0; i < 10; i++) t.failed('10.0.0.9')
+  assert.ok(!t.locked('10.0.0.9', 'mon-1'))
+  for (let i = 0; i < 10; i++) t.failed('10.0.0.9', 'mon-1')
   now += 19_999
-  assert.ok(t.locked('10.0.0.9'), 'second lockout doubles to 20 s')
+  assert.ok(t.locked('10.0.0.9', 'mon-1'), 'second lockout doubles to 20 s')
   now += 2
-  for (let i = 0; i < 10; i++) t.failed('10.0.0.9')
+  for (let i = 0; i < 10; i++) t.failed('10.0.0.9', 'mon-1')
   now += 25_001
-  assert.ok(!t.locked('10.0.0.9'), 'capped at 25 s')
+  assert.ok(!t.locked('10.0.0.9', 'mon-1'), 'capped at 25 s')
   const report = t.flush()
-  assert.deepEqual(report.map((r) => [r.source, r.failures]), [['10.0.0.9', 30]])
-  assert.deepEqual(t.flush(), [])
-  t.failed('10.0.0.7')
-  t.succeeded('10.0.0.7')
-  assert.deepEqual(t.flush(), [])
+  assert.deepEqual(report.reports.map((r) => [r.source, r.identities, r.failures]), [['10.0.0.9', ['mon-1'], 30]])
+  assert.deepEqual(t.flush().reports, [])
+  // a failure then a success: the failure is still reported once, the pair is not locked
+  for (let i = 0; i < 9; i++) t.failed('10.0.0.7', 'mon-7')
+  t.succeeded('10.0.0.7', 'mon-7')
+  t.failed('10.0.0.7', 'mon-7')
+  assert.ok(!t.locked('10.0.0.7', 'mon-7'), 'a success clears the count')
+  assert.deepEqual(t.flush().reports.map((r) => [r.source, r.identities, r.failures]), [['10.0.0.7', ['mon-7'], 10]])
+  assert.deepEqual(t.flush().reports, [])
   console.log(`  lockouts 10 s, 20 s, then capped at 25 s; one report line for 30 failures`)
+})
+
+test('mqtt guard: a guesser spraying many names from one address is locked out there, except for names that logged in from it before', () => {
+  let now = 0
+  const t = new LoginThrottle({ maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000, maxLockoutMs: 900_000 }, () => now)
+  t.succeeded('10.0.0.9', 'mon-1') // a device behind the guesser's NAT, connected before
+  // 5 × 10 failures, each name under its own 10
+  for (let i = 0; i < 50; i++) t.failed('10.0.0.9', `mon-${(i % 7) + 2}`)
+  assert.ok(t.locked('10.0.0.9', 'mon-2'), 'a sprayed name')
+  assert.ok(t.locked('10.0.0.9', 'mon-99'), 'a name first seen there during the attack')
+  assert.ok(!t.locked('10.0.0.9', 'mon-1'), 'the device that logged in from there before')
+  assert.ok(!t.locked('10.0.0.8', 'mon-2'), 'another address')
+  const f = t.flush()
+  assert.deepEqual(f.reports.map((r) => [r.source, r.failures, r.identities.length, r.nameCount]), [['10.0.0.9', 50, 5, 7]], 'one line for the address')
+  now += 10_001
+  assert.ok(!t.locked('10.0.0.9', 'mon-99'), 'the lockout runs out')
+})
+
+test('mqtt guard: a full throttle table evicts its oldest entry; addresses past it are never locked together', () => {
+  let now = 0
+  const t = new LoginThrottle({ maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000, maxLockoutMs: 900_000 }, () => now)
+  // An attacker with more addresses than the table holds, 10 failures each (the red team's burst).
+  const n = LoginThrottle.MAX_ENTRIES + 40
+  for (let a = 0; a < n; a++) for (let i = 0; i < 10; i++) t.failed(`fd00::${a.toString(16)}`, 'x')
+  now += 1000
+  // A device from an address never seen, and from one that logged in a moment before: not locked.
+  assert.ok(!t.locked('10.0.0.5', 'mon-1'))
+  t.succeeded('10.0.0.6', 'mon-2')
+  assert.ok(!t.locked('10.0.0.6', 'mon-2'))
+  // The newest attacker addresses are locked; the oldest were evicted.
+  assert.ok(t.locked(`fd00::${(n - 1).toString(16)}`, 'x'))
+  assert.ok(!t.locked('fd00::0', 'x'))
+  // The window's report: 20 lines, then one sum.
+  const f = t.flush()
+  assert.equal(f.reports.length, LoginThrottle.MAX_REPORT_LINES)
+  assert.equal(f.moreSources, LoginThrottle.MAX_ENTRIES - LoginThrottle.MAX_REPORT_LINES)
+  assert.equal(f.reports.reduce((s, r) => s + r.failures, 0) + f.moreFailures, LoginThrottle.MAX_ENTRIES * 10)
 })
 
 test('mqtt guard: a connection that has not logged in may send at most max_packet_bytes in all', async () => {
