@@ -54,7 +54,7 @@ test('bundle: names are kept without esbuild\'s keepNames helper, and the bundle
   assert.match(out, /^bedside-hub \d+\.\d+\.\d+/)
 })
 
-test('bundle: an agent without TLS never loads node:tls, https, http2 or zlib, through a device, an alarm, the API and the WebSocket', async () => {
+test('bundle: an agent without TLS never loads node:tls, https, http2 or zlib, nor makes an Intl formatter, through a device, an alarm, the API and the WebSocket', async () => {
   // They cost a ward a few MB of resident memory (scripts/bundle.mjs); dependencies require() them at
   // load for features the agent uses only with TLS, or never. (dns, also deferred, is not checked:
   // fastify's listen looks the host up with it.) Node's list of the builtins it loaded is written by
@@ -81,4 +81,7 @@ test('bundle: an agent without TLS never loads node:tls, https, http2 or zlib, t
   const loaded = new Set((builtins.loaded()).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)))
   assert.ok(loaded.has('net') && loaded.has('http'), 'the list of loaded builtins is not what it should be')
   assert.deepEqual(['tls', 'https', 'http2', 'zlib'].filter((m) => loaded.has(m)), [], 'builtins loaded by an agent without TLS')
+  // node-cron (housekeeping's schedules) read the local time with Intl.DateTimeFormat before its
+  // patch: ICU's locale and time-zone data, about 8 MB resident (BENCHMARKS.md, session 11).
+  assert.deepEqual(builtins.intl(), [], 'Intl formatters made by the agent')
 })

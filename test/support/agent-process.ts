@@ -97,13 +97,22 @@ export async function metricValue(http: string, name: string, labelFilter = ''):
 }
 
 /**
- * Node's list of the builtins a child process loaded (`process.moduleLoadList`), written by a
- * preloaded module when it exits: put `env` into the child's environment, call `loaded()` after it
+ * Node's list of the builtins a child process loaded (`process.moduleLoadList`), and the Intl
+ * formatters it made (each pages in ICU data: BENCHMARKS.md, session 11), written by a preloaded
+ * module when it exits: put `env` into the child's environment, call `loaded()` or `intl()` after it
  * has exited.
  */
-export function recordBuiltins(dir: string): { env: { NODE_OPTIONS: string }; loaded(): string[] } {
+export function recordBuiltins(dir: string): { env: { NODE_OPTIONS: string }; loaded(): string[]; intl(): string[] } {
   const file = join(dir, 'loaded.json')
   const preload = join(dir, 'record-builtins.mjs')
-  writeFileSync(preload, `import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(file)}, JSON.stringify(process.moduleLoadList)))\n`)
-  return { env: { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` }, loaded: () => JSON.parse(readFileSync(file, 'utf8')) as string[] }
+  writeFileSync(preload, `import { writeFileSync } from 'node:fs'
+const intl = []
+for (const name of ['DateTimeFormat', 'NumberFormat', 'Collator', 'PluralRules', 'RelativeTimeFormat', 'ListFormat', 'Segmenter', 'DisplayNames']) {
+  const made = () => intl.push(name + ' ' + (new Error().stack.split('\\n')[3] ?? '').trim())
+  Intl[name] = new Proxy(Intl[name], { construct: (t, a) => (made(), Reflect.construct(t, a)), apply: (t, s, a) => (made(), Reflect.apply(t, s, a)) })
+}
+process.on('exit', () => writeFileSync(${JSON.stringify(file)}, JSON.stringify({ modules: process.moduleLoadList, intl })))
+`)
+  const read = () => JSON.parse(readFileSync(file, 'utf8')) as { modules: string[]; intl: string[] }
+  return { env: { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` }, loaded: () => read().modules, intl: () => read().intl }
 }
