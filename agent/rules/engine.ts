@@ -116,8 +116,6 @@ export class Engine implements RuleEngine {
     const bed = this.bed(bedId)
     const t = obs.deviceTimeMs
     bed.offsetMs = obs.hubTimeMs - t
-    if (!(obs.hubTimeMs <= bed.lastObsHubMs)) bed.lastObsHubMs = obs.hubTimeMs
-    if (bed.silent) this.technicalEval(bed, NO_DATA, obs.hubTimeMs) // the no-data timeout ends
     if (t > bed.maxDeviceMs) bed.maxDeviceMs = t
     const wm = bed.deviceMax(obs.deviceId, t) - this.watermarkMs
     if (t < wm) {
@@ -127,10 +125,16 @@ export class Engine implements RuleEngine {
     const bad = obs.quality & ~this.acceptMask
     if (bad !== 0 || Number.isNaN(obs.value)) {
       this.flaggedIgnored++
+      // Leads or sensor off: the device says why it has no value, and that technical alarm is the
+      // bed's; so it is not "no data" either. A value that is absent or impossible without such a
+      // flag is no data: it used to end the no-data condition, so a failing sensor sending nulls or
+      // garbage left its bed unmonitored without an alarm (red-team finding, session 11).
       if (bad & Quality.LEADS_OFF) this.setTech(bed, LEADS_OFF, obs.deviceId, true, obs.hubTimeMs, undefined, true)
       if (bad & Quality.SENSOR_OFF) this.setTech(bed, SENSOR_OFF, obs.deviceId, true, obs.hubTimeMs, undefined, true)
+      if (bad & (Quality.LEADS_OFF | Quality.SENSOR_OFF)) this.heard(bed, obs.hubTimeMs)
       return this.flush()
     }
+    this.heard(bed, obs.hubTimeMs)
     // A valid value from a device means the leads/sensor its flags reported off are on again.
     if (bed.tech[LEADS_OFF]!.flagged.length > 0) this.setTech(bed, LEADS_OFF, obs.deviceId, false, obs.hubTimeMs, undefined, true)
     if (bed.tech[SENSOR_OFF]!.flagged.length > 0) this.setTech(bed, SENSOR_OFF, obs.deviceId, false, obs.hubTimeMs, undefined, true)
@@ -280,6 +284,12 @@ export class Engine implements RuleEngine {
 
   private setTech(bed: Bed, ci: number, deviceId: string, active: boolean, atMs: number, detail: string | undefined, fromQuality: boolean): void {
     if (bed.tech[ci]!.set(deviceId, active, atMs, detail, fromQuality) || active) this.technicalEval(bed, ci, atMs)
+  }
+
+  /** The bed had data at hub time `atMs`: the no-data timeout starts again (and an open no-data condition ends). */
+  private heard(bed: Bed, atMs: number): void {
+    if (!(atMs <= bed.lastObsHubMs)) bed.lastObsHubMs = atMs
+    if (bed.silent) this.technicalEval(bed, NO_DATA, atMs)
   }
 
   /** Decides technical condition `ci` of a bed at hub time `atMs`. */
