@@ -8,12 +8,14 @@
  */
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Server as NetServer, Socket } from 'node:net'
 import type { Server as TlsServer } from 'node:tls'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { bearerOf, chooseWsProtocol, mayWrite, normalizeHost, originHost, TokenTable, wsBearerOf, type Access, type Actor, type TokenEntry } from './access.js'
+import { bearerOf, chooseWsProtocol, isLoopback, mayWrite, normalizeHost, originHost, TokenTable, wsBearerOf, type Access, type Actor, type TokenEntry } from './access.js'
 import type { Metrics } from './metrics.js'
 import type { StaticAsset } from './page.js'
+import { RefusalLog } from './refusal-log.js'
 import type { TlsReloader } from './tls.js'
 import type { LiveFeed } from './ws.js'
 import { bedContextSchema, type BedContextInput } from '../ward/context.js'
@@ -118,6 +120,13 @@ function refusal(reply: FastifyReply, r: Refusal<number>): FastifyReply {
 export const HTTP_LIMITS = {
   /** Sockets at once; more are closed at accept (net.Server.maxConnections). */
   maxConnections: 512,
+  /**
+   * Sockets at once from one address, loopback (a local TLS proxy, the machine itself) excepted;
+   * more are closed at accept. One host trickling headers could otherwise hold all 512 and keep
+   * every station from loading the page (red-team finding, session 11). A station's browser opens
+   * about six.
+   */
+  maxConnectionsPerSource: 64,
   /** A socket with no traffic either way for this long is closed (before or between requests). */
   connectionTimeoutMs: 10_000,
   /** A request's headers must arrive within this time. */
@@ -169,8 +178,30 @@ export function buildMetricsHttp(api: AgentApi, opts: Omit<HttpOptions, 'assets'
 function createServer(opts: Pick<HttpOptions, 'tls'>): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...serverOptions(opts.tls) }) as unknown as FastifyInstance
   app.server.maxConnections = HTTP_LIMITS.maxConnections
+  limitPerSource(app.server)
   if (opts.tls) opts.tls.attach(app.server as unknown as TlsServer)
   return app
+}
+
+/** HTTP_LIMITS.maxConnectionsPerSource: counted on accept (the TCP socket, before any TLS or HTTP). */
+export function limitPerSource(server: NetServer): void {
+  const open = new Map<string, number>()
+  server.on('connection', (socket: Socket) => {
+    const raw = socket.remoteAddress ?? ''
+    const ip = raw.startsWith('::ffff:') ? raw.slice(7) : raw // an IPv4 client of a dual-stack listener
+    if (isLoopback(ip)) return
+    const n = (open.get(ip) ?? 0) + 1
+    if (n > HTTP_LIMITS.maxConnectionsPerSource) {
+      socket.destroy()
+      return
+    }
+    open.set(ip, n)
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1
+      if (left > 0) open.set(ip, left)
+      else open.delete(ip)
+    })
+  })
 }
 
 /**
@@ -182,6 +213,7 @@ type AccessOptions = Pick<HttpOptions, 'tokens' | 'allowedHosts' | 'log' | 'metr
 
 function registerAccess(app: FastifyInstance, api: AgentApi, opts: AccessOptions): void {
   const guard = new AccessGuard(api, opts)
+  app.addHook('onClose', async () => guard.stop())
   app.decorateRequest('actor', null)
   app.addHook('onRequest', async (req, reply) => guard.check(req, reply))
 }
@@ -191,9 +223,15 @@ class AccessGuard {
   private readonly tokens: TokenTable
   /** Tokens (as role:name) that made a request since start: the first one is audited as a sign-in. */
   private readonly seen = new Set<string>()
+  private readonly refusals: RefusalLog
 
   constructor(private readonly api: AgentApi, private readonly opts: AccessOptions) {
     this.tokens = new TokenTable(opts.tokens)
+    this.refusals = new RefusalLog(opts.log)
+  }
+
+  stop(): void {
+    this.refusals.stop()
   }
 
   /** Undefined when the request may go on (with req.actor set where a token was needed), else the refusal. */
@@ -205,11 +243,11 @@ class AccessGuard {
   private checkPlace(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
     const host = normalizeHost(req.headers.host ?? '')
     if (!req.routeOptions.config.anyHost && !this.opts.allowedHosts.has(host)) {
-      this.opts.log.warn({ event: 'http_host_refused', cause: 'host not allowed', host: host.slice(0, 100), route: req.routeOptions.url, ip: req.ip }, 'request refused: Host header not in http.allowed_hosts')
+      this.refusals.refused('host', req.ip, () => this.opts.log.warn({ event: 'http_host_refused', cause: 'host not allowed', host: host.slice(0, 100), route: req.routeOptions.url, ip: req.ip }, 'request refused: Host header not in http.allowed_hosts'))
       return this.refuse(req, reply, 'host', 421, 'this Host is not served here (http.allowed_hosts)')
     }
     if (isUpgrade(req) && !originAllowed(req.headers.origin, this.opts.allowedHosts)) {
-      this.opts.log.warn({ event: 'ws_origin_refused', cause: 'origin not allowed', origin: String(req.headers.origin).slice(0, 100), ip: req.ip }, 'WebSocket refused: Origin not in http.allowed_hosts')
+      this.refusals.refused('origin', req.ip, () => this.opts.log.warn({ event: 'ws_origin_refused', cause: 'origin not allowed', origin: String(req.headers.origin).slice(0, 100), ip: req.ip }, 'WebSocket refused: Origin not in http.allowed_hosts'))
       return this.refuse(req, reply, 'origin', 403, 'this Origin may not open the live feed')
     }
     return undefined
@@ -222,11 +260,11 @@ class AccessGuard {
     const actor = presented === null ? null : this.tokens.actorOf(presented)
     if (!actor) {
       const cause = presented === null ? 'no-token' : 'unknown-token'
-      this.opts.log.warn({ event: 'auth_refused', cause, route: req.routeOptions.url, ip: req.ip }, 'request refused: missing or unknown bearer token')
+      this.refusals.refused(cause, req.ip, () => this.opts.log.warn({ event: 'auth_refused', cause, route: req.routeOptions.url, ip: req.ip }, 'request refused: missing or unknown bearer token'))
       return this.refuse(req, reply.header('www-authenticate', 'Bearer'), cause, 401, 'missing or unknown bearer token')
     }
     if (access === 'writer' && !mayWrite(actor)) {
-      this.opts.log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`)
+      this.refusals.refused('role', req.ip, () => this.opts.log.warn({ event: 'auth_refused', cause: 'role', role: actor.role, actor: actor.name, route: req.routeOptions.url }, `write refused: role ${actor.role}`))
       return this.refuse(req, reply, 'role', 403, `role "${actor.role}" may not write; needs nurse or admin`)
     }
     req.actor = actor
