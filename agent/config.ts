@@ -13,6 +13,7 @@ import { deviceId, hostPort } from '../drivers/family.js'
 import { rulesConfigSchema } from './rules/index.js'
 import { permissionPolicy, secretFileProblem, type PermissionPolicy } from './secrets/permissions.js' // issue 18
 import { isLoopback } from './serve/access.js' // issue 18
+import { isAddressOrCidr } from '../drivers/serial/hl7/allow.js'
 
 const cronExpr = z.string().refine((s) => cron.validate(s), 'must be a cron expression, e.g. "0 3 * * 1" (seconds field optional)') // issue 7
 
@@ -151,6 +152,8 @@ const hl7Adt = z.object({
     .refine((t) => t.client_certs === 'off' || t.ca !== undefined, { message: 'client_certs optional or require needs ca (the CA bundle that signs the interface engine certificate)', path: ['ca'] }).optional(),
   /** Plain MLLP on a non-loopback address anyway (names, MRNs and birth dates in clear on the network). */
   insecure: z.boolean().default(false),
+  /** Addresses or CIDR ranges of the interface engine; others are closed on accept. */
+  allow_from: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range, e.g. "10.20.0.0/24"')).min(1).optional(),
   /** PID-3 repetition to take as the MRN: the one whose assigning authority (CX-4.1) is this; absent: the first with type MR (CX-5), else the first. */
   mrn_authority: z.string().min(1).optional(),
   /** Where PV1-3 puts a patient on this ward. */
@@ -160,8 +163,13 @@ const hl7Adt = z.object({
   max_message_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
   idle_timeout_s: z.number().min(1).max(86_400).default(600),
 }).strict().superRefine((a, ctx) => {
-  if (!a.tls && !a.insecure && !isLoopback(a.listen.slice(0, a.listen.lastIndexOf(':')))) {
+  const beyondLoopback = !isLoopback(a.listen.slice(0, a.listen.lastIndexOf(':')))
+  if (!a.tls && !a.insecure && beyondLoopback) {
     ctx.addIssue({ code: 'custom', path: ['listen'], message: `"${a.listen}" is not a loopback address and hl7.adt.tls is not set: names, MRNs and birth dates would cross the network in clear. Set hl7.adt.tls (cert and key), listen on 127.0.0.1 behind a TLS tunnel, or set hl7.adt.insecure: true to accept plain MLLP knowingly` })
+  } else if (a.tls && a.tls.client_certs !== 'require' && !a.allow_from && !a.insecure && beyondLoopback) {
+    // TLS hides the messages but names no sender: an ADT message admits, moves and discharges
+    // patients, and a discharge ends the bed's alarms (red-team finding, session 11).
+    ctx.addIssue({ code: 'custom', path: ['tls', 'client_certs'], message: `"${a.listen}" is not a loopback address and nothing says who may send: anyone who reaches the port could admit or discharge patients (and end their alarms). Set hl7.adt.tls.client_certs: require (with ca, the CA of the interface engine's certificate), or hl7.adt.allow_from with the engine's addresses, or hl7.adt.insecure: true to accept every sender knowingly` })
   }
   const seen = new Map<string, number>()
   a.locations.forEach((l, i) => {

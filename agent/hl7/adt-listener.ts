@@ -15,9 +15,11 @@
  * a few messages a minute per ward, so a queue costs nothing; it is bounded per connection
  * (`MAX_PENDING_PER_CONNECTION`, a sender pipelining more is cut off).
  *
- * Hostile input: frame size (`max_message_bytes`), connections at once (`max_connections`, more
- * are closed on accept), silence (`idle_timeout_s`) and TLS handshake time are bounded before they
- * cost memory; bytes outside a frame are dropped.
+ * Hostile input: a sender outside `allow_from` is closed on accept; frame size
+ * (`max_message_bytes`), connections at once (`max_connections`, more are closed on accept), silence
+ * (`idle_timeout_s`) and TLS handshake time are bounded before they cost memory; bytes outside a
+ * frame are dropped. Who may send at all is the config's rule: beyond loopback, client
+ * certificates or allow_from (or `insecure`).
  *
  * Lifecycle: start() resolves once listening, rejects if the address cannot be bound or the TLS
  * files do not load. stop() closes the listener and every connection; messages being applied finish
@@ -27,6 +29,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { buildAckFrame } from '../../drivers/serial/hl7/ack.js'
+import { SourceAllowlist } from '../../drivers/serial/hl7/allow.js'
 import { MllpDeframer } from '../../drivers/serial/hl7/mllp.js'
 import type { Config } from '../config.js'
 import { createTlsOptionsReloader, type TlsReloader } from '../serve/tls.js'
@@ -66,8 +69,11 @@ export class AdtListener {
   private queue: Promise<void> = Promise.resolve()
   private ackSeq = 0
 
+  private readonly allow: SourceAllowlist | undefined
+
   constructor(private readonly cfg: AdtConfig, private readonly d: AdtListenerDeps) {
     this.map = new LocationMap(cfg.locations)
+    this.allow = cfg.allow_from ? new SourceAllowlist(cfg.allow_from) : undefined
   }
 
   /** True between start() and stop() (readiness). */
@@ -121,6 +127,11 @@ export class AdtListener {
   }
 
   private accept(socket: Socket): void {
+    if (this.allow && !this.allow.allows(socket.remoteAddress)) {
+      this.d.reject('adt-source-refused', `${socket.remoteAddress ?? '?'} is not in hl7.adt.allow_from`)
+      socket.destroy()
+      return
+    }
     this.sockets.add(socket)
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
     let pending = 0

@@ -71,9 +71,15 @@ test('hl7 config: results and alarms targets with their defaults (period 60 s, A
   assert.ok(p.some((x) => /^hl7\.alarms\.sending_application: no HL7 delimiters/.test(x)), p.join('\n'))
 })
 
-test('hl7 config: beyond loopback with tls or insecure is accepted; client certificates need a CA', () => {
+test('hl7 config: beyond loopback, TLS with client certificates or allow_from, or insecure, is accepted; client certificates need a CA', () => {
   assert.doesNotThrow(() => parseConfig({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', insecure: true } } }))
-  assert.doesNotThrow(() => parseConfig({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', tls: { cert: '/c.pem', key: '/k.pem' } } } }))
+  assert.doesNotThrow(() => parseConfig({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem', client_certs: 'require' } } } }))
+  assert.doesNotThrow(() => parseConfig({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', tls: { cert: '/c.pem', key: '/k.pem' }, allow_from: ['10.20.0.7'] } } }))
+  // TLS alone names no sender: an anonymous discharge ended a bed's alarms (red-team finding, session 11)
+  const anyone = problems({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', tls: { cert: '/c.pem', key: '/k.pem' } } } })
+  assert.ok(anyone.some((x) => /^hl7\.adt\.tls\.client_certs: "0\.0\.0\.0:2575" is not a loopback address and nothing says who may send/.test(x)), anyone.join('\n'))
+  const bad = problems({ ...base, hl7: { adt: { listen: '0.0.0.0:2575', insecure: true, allow_from: ['engine.hospital'] } } })
+  assert.ok(bad.some((x) => /^hl7\.adt\.allow_from\[0\]: must be an IP address or a CIDR range/.test(x)), bad.join('\n'))
   const p = problems({ ...base, hl7: { adt: { tls: { cert: '/c.pem', key: '/k.pem', client_certs: 'require' } } } })
   assert.ok(p.some((x) => /^hl7\.adt\.tls\.ca: client_certs optional or require needs ca/.test(x)), p.join('\n'))
 })

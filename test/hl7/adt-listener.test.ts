@@ -48,8 +48,8 @@ class Client {
     socket.on('error', () => undefined)
   }
 
-  static async plain(port: number): Promise<Client> {
-    const s = netConnect(port, '127.0.0.1')
+  static async plain(port: number, localAddress?: string): Promise<Client> {
+    const s = netConnect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) })
     await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject))
     return new Client(s)
   }
@@ -121,6 +121,26 @@ test('hl7 adt listener: an oversized frame is dropped unanswered, a connection p
   await waitFor('the silent connections closed', async () => a.closed && b.closed, 5000, 50)
   a.close()
   b.close()
+})
+
+test('hl7 adt listener: a sender outside allow_from is closed on accept, its discharge never applied', async (t) => {
+  const dataDir = join(tempDir('adt-allow'), 'data')
+  const agent = await startAgent(base(dataDir, { allow_from: ['127.0.0.2'] }), { log: quiet() })
+  t.after(() => agent.stop())
+  const engine = await Client.plain(agent.adtPort, '127.0.0.2')
+  assert.equal((await engine.send(adt('A01', 'E1', 'MRN-7', '3A^301^1'))).code, 'AA')
+  const stranger = await Client.plain(agent.adtPort, '127.0.0.1')
+  stranger.socket.write(mllpFrame(adt('A03', 'X1', 'MRN-7', '3A^301^1')))
+  await waitFor('the stranger closed', async () => stranger.closed, 5000, 10)
+  assert.equal(stranger.acks.length, 0)
+  engine.close()
+  await agent.stop()
+  const db = openDatabase(dataDir)
+  try {
+    assert.equal(new Admissions(db).current('b1')?.mrn, 'MRN-7', 'still admitted: the stranger\'s discharge was not applied')
+  } finally {
+    db.close()
+  }
 })
 
 test('hl7 adt listener: MLLP over TLS, the engine\'s client certificate required', async (t) => {
