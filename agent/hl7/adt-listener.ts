@@ -149,6 +149,7 @@ export class AdtListener {
         const text = decodeBody(body) // the view is only valid during this call
         this.queue = this.queue.then(() => this.handle(text, peer)).then((ack) => {
           pending--
+          // at most MAX_PENDING_PER_CONNECTION ACKs are ever owed, so unread ones stay bounded
           if (ack && !socket.destroyed) socket.write(ack)
           settle()
         }, (err: Error) => {

@@ -148,6 +148,35 @@ test('hl7: TCP listener bounds what a sender without a login can hold: allow_fro
   assert.equal(ctx.records.filter((r) => r.code === MDC.MDC_ECG_HEART_RATE && r.value === 77).length, 2, 'A1 and B1 only')
 })
 
+test('hl7: TCP listener stops reading a sender that leaves its ACKs unread, so they cannot pile up', async (t) => {
+  const cleanup = cleanupStack(t)
+  const ctx = recordingContext()
+  const driver = new Hl7TcpDriver({ deviceId: 'gw-r', port: 0 })
+  cleanup(() => driver.stop())
+  await driver.start(ctx)
+  const sock = connect(driver.address()!.port, '127.0.0.1')
+  cleanup(() => sock.destroy())
+  sock.on('error', () => {})
+  await new Promise((r) => sock.once('connect', r))
+  sock.pause() // never reads
+  // tiny frames, each answered (AR: not an ORU): 2,000 per write
+  const one = mllpFrame(`MSH|^~\\&|X|X|X|X|20250101000000||ADT^A01|${'C'.repeat(180)}|P|2.6\r`)
+  const burst = Buffer.concat(Array<Buffer>(2000).fill(one))
+  const deadline = Date.now() + 3000
+  let offered = 0
+  while (Date.now() < deadline) {
+    if (sock.writableLength < 8 << 20) {
+      sock.write(burst)
+      offered += burst.length
+    }
+    await sleep(5)
+  }
+  const read = driver.counters.bytesIn
+  console.log(`  offered ${(offered / 2 ** 20).toFixed(0)} MiB of frames; the listener read ${(read / 2 ** 20).toFixed(1)} MiB while its ACKs went unread`)
+  assert.ok(offered > 4 * read, `read ${read} of ${offered} bytes`)
+  assert.ok(read < 8 << 20, `read ${read} bytes`)
+})
+
 test('hl7: TCP listener start rejects when the port is taken (a configuration error)', async (t) => {
   const cleanup = cleanupStack(t)
   const first = new Hl7TcpDriver({ deviceId: 'gw-a', port: 0 })

@@ -5,8 +5,10 @@
  *
  * Hostile input (MLLP has no login): a sender outside `allowFrom` is closed on accept; past
  * `maxConnections` Node closes new connections on accept; a connection silent for `idleTimeoutMs`
- * is closed; one frame holds at most `maxMessageBytes`. So a flood of connections or of endless
- * frames costs at most maxConnections × maxMessageBytes, and never the ward's file descriptors.
+ * is closed; one frame holds at most `maxMessageBytes`; a sender that leaves its ACKs unread is
+ * no longer read, and closed past MAX_UNSENT_ACK_BYTES. So a flood of connections, of endless
+ * frames or of unread ACKs costs at most maxConnections × (maxMessageBytes + MAX_UNSENT_ACK_BYTES),
+ * and never the ward's file descriptors.
  *
  * Lifecycle: start() resolves once listening and rejects if the address cannot be bound (a
  * configuration error); status is `connected` while at least one peer is connected.
@@ -23,6 +25,8 @@ import { Hl7Session } from './session.js'
 const DEFAULT_MAX_CONNECTIONS = 8
 const DEFAULT_IDLE_TIMEOUT_MS = 300_000
 const DEFAULT_MAX_MESSAGE_BYTES = 256 << 10
+/** ACKs a sender may leave unread: one read of tiny frames answers a few hundred (~200 B each). */
+const MAX_UNSENT_ACK_BYTES = 1 << 20
 
 export interface Hl7TcpDriverOptions extends Hl7DeviceOptions {
   /** Default 127.0.0.1; use 0.0.0.0 to accept gateways on the ward network. */
@@ -98,7 +102,20 @@ export class Hl7TcpDriver implements Driver {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
     const session = new Hl7Session(device, (ack) => {
       device.counters.bytesOut += ack.length
-      socket.write(ack)
+      if (socket.destroyed) return
+      // A sender that does not read its ACKs: reading stops until they drain (the sender's own
+      // TCP window then holds it back), and past MAX_UNSENT_ACK_BYTES the connection goes. Without
+      // this, one allowed gateway streaming tiny frames grew the agent by 50 MB a second
+      // (red-team finding, session 11).
+      if (socket.writableLength > MAX_UNSENT_ACK_BYTES) {
+        device.ctx.reject('ack-backlog', `${this.deviceId} ${peer}: more than ${MAX_UNSENT_ACK_BYTES} bytes of ACKs unread, closed`)
+        socket.destroy()
+        return
+      }
+      if (!socket.write(ack) && !socket.isPaused()) {
+        socket.pause()
+        socket.once('drain', () => socket.resume())
+      }
     }, `${this.deviceId} ${peer}`, this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES)
     socket.setTimeout(this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
       device.ctx.reject('idle-timeout', `${this.deviceId} ${peer}: nothing received for ${Math.round((this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS) / 1000)} s (idle_timeout_s), closed`)
