@@ -269,9 +269,9 @@ export const configSchema = z.object({
     max_pending_per_source: z.number().int().min(1).max(1_000_000).default(128),
     /** A connection that has not logged in (valid CONNECT) within this time is closed. */
     connect_timeout_s: z.number().min(0.1).max(300).default(5),
-    /** Logged-in connections of one device at once (it needs one; a few cover a reconnect before the old one times out); more are refused (CONNACK 3). */
+    /** Logged-in connections of one device at once (it needs one; a few cover a reconnect before the old one times out); a new one closes the oldest. */
     max_connections_per_device: z.number().int().min(1).max(1_000_000).default(4),
-    /** Logged-in connections of one station username at once (several screens may share one); more are refused (CONNACK 3). */
+    /** Logged-in connections of one station username at once (several screens may share one); a new one closes the oldest. */
     max_connections_per_client: z.number().int().min(1).max(1_000_000).default(32),
     /** Failed logins per source address and name: past max_failures within window_s, refused for lockout_s, doubling up to max_lockout_s (agent/serve/login-throttle.ts). */
     login_throttle: z.object({

@@ -63,10 +63,10 @@ export interface MqttCredentials {
 export interface MqttLimits extends GuardLimits {
   readonly loginThrottle: ThrottleOptions
   /**
-   * Logged-in connections of one device, and of one station username, at once. Logged-in
-   * connections only count against max_connections, so one device's secret (stolen, or a device
-   * reconnecting in a loop) could otherwise hold every connection and keep the ward's other
-   * devices and stations out (red-team finding, session 11).
+   * Logged-in connections of one device, and of one station username, at once; a new one closes
+   * the oldest. Logged-in connections only count against max_connections, so one device's secret
+   * (stolen, or a device reconnecting in a loop) could otherwise hold every connection and keep
+   * the ward's other devices and stations out (red-team finding, session 11).
    */
   readonly maxConnectionsPerDevice: number
   readonly maxConnectionsPerClient: number
@@ -137,8 +137,8 @@ export class MqttServer {
   private broker: Aedes | null = null
   private server: Server | null = null
   private readonly principals = new WeakMap<Client, Principal>()
-  /** Logged-in connections per `kind:id` (limits.maxConnectionsPerDevice / PerClient). */
-  private readonly perIdentity = new Map<string, number>()
+  /** Logged-in connections per `kind:id`, oldest first (limits.maxConnectionsPerDevice / PerClient). */
+  private readonly perIdentity = new Map<string, Client[]>()
   /** Client id → the identity (username) holding it and the client that does (identity binding). */
   private readonly holders = new Map<string, { identity: string; client: Client }>()
   private readonly guard: ConnectionGuard
@@ -290,24 +290,32 @@ export class MqttServer {
       this.log.warn({ event: 'mqtt_client_id_refused', username, client: id, holder: holder?.identity, source }, 'MQTT connection refused: client id belongs to another identity')
       return refuse('client-id-taken', 2, 'client id belongs to another identity')
     }
-    // Connections per identity; one that takes over its own client id replaces a connection
-    // (aedes closes the old one), so that one does not count.
+    // Connections per identity: at the limit the oldest goes for the newest. Refusing the newest
+    // let four stale or squatting connections (keepalive 0 never times out) keep the real device
+    // out for good (red-team round 2); a device reconnecting after a half-open link is the newest.
+    // One that takes over its own client id replaces a connection (aedes closes the old one).
     const key = `${identity.kind}:${identity.id}`
     const max = identity.kind === 'device' ? this.limits.maxConnectionsPerDevice : this.limits.maxConnectionsPerClient
-    const held = (this.perIdentity.get(key) ?? 0) - (holder !== undefined ? 1 : 0)
-    if (held >= max) {
-      this.log.warn({ event: 'mqtt_identity_connections', username, client: id, source, max }, `MQTT connection refused: ${identity.id} already holds ${max} connections (mqtt.max_connections_per_${identity.kind})`)
-      return refuse('connections-per-identity', 3, `${identity.id} already holds ${max} connections`)
+    let held = this.perIdentity.get(key)
+    if (!held) this.perIdentity.set(key, (held = []))
+    const others = held.filter((c) => c !== holder?.client)
+    if (others.length >= max) {
+      const oldest = others[0]!
+      this.refused('connections-per-identity', source)
+      this.log.warn({ event: 'mqtt_identity_connections', username, client: id, closed: oldest.id, source, max }, `MQTT: ${identity.id} holds ${max} connections (mqtt.max_connections_per_${identity.kind}); its oldest (${oldest.id}) is closed for the new one`)
+      held.splice(held.indexOf(oldest), 1)
+      oldest.close()
     }
-    this.perIdentity.set(key, (this.perIdentity.get(key) ?? 0) + 1)
+    held.push(client)
     this.throttle.succeeded(source, username)
     this.holders.set(id, { identity: identity.id, client })
     // Also when the socket dies between login and registration (no 'clientDisconnect' then).
     client.conn.once('close', () => {
       if (this.holders.get(id)?.client === client) this.holders.delete(id)
-      const n = (this.perIdentity.get(key) ?? 1) - 1
-      if (n > 0) this.perIdentity.set(key, n)
-      else this.perIdentity.delete(key)
+      const list = this.perIdentity.get(key)
+      const at = list?.indexOf(client) ?? -1
+      if (at >= 0) list!.splice(at, 1)
+      if (list?.length === 0) this.perIdentity.delete(key)
     })
     this.principals.set(client, identity)
     this.guard.authenticated(client.conn as Socket)

@@ -171,33 +171,34 @@ describe('mqtt limits', () => {
     assert.equal(await refused('client-id-taken'), before + 4)
   })
 
-  test('mqtt limits: one device holds at most max_connections_per_device logged-in connections; the others still get in', async () => {
+  test('mqtt limits: one device holds at most max_connections_per_device logged-in connections, the newest closing the oldest; the others still get in', async () => {
     const before = await refused('connections-per-identity')
-    const held: Socket[] = []
+    const held: { socket: Socket; closed: boolean }[] = []
     const codes: (number | string)[] = []
     for (let i = 0; i < 5; i++) {
       const r = await rawConnect(port, { clientId: `lim-mon-3-c${i}`, username: 'lim-mon-3', password: 'lim-secret-3' })
       codes.push(r.code)
-      if (r.code === 0) held.push(r.socket)
-      else r.socket.destroy()
+      const h = { socket: r.socket, closed: false }
+      r.socket.on('close', () => (h.closed = true))
+      held.push(h)
     }
+    // the two oldest were closed for the two newest (keepalive-0 squatters cannot keep the device out)
+    await waitFor('the oldest two closed', async () => held[0]!.closed && held[1]!.closed, 3000, 20)
+    assert.deepEqual(held.map((h) => h.closed), [true, true, false, false, false])
     const other = await rawConnect(port, { clientId: 'lim-mon-1-other', username: 'lim-mon-1', password: 'lim-secret-1' })
     other.socket.destroy()
-    // Taking over one of its own client ids replaces that connection: not refused at the limit.
-    const takeover = await rawConnect(port, { clientId: 'lim-mon-3-c0', username: 'lim-mon-3', password: 'lim-secret-3' })
-    held.push(takeover.socket)
-    console.log(`  5 connections of one device (max 3): CONNACK ${codes.join(',')}; another device: ${other.code}; taking over its own client id: ${takeover.code}`)
-    assert.deepEqual(codes, [0, 0, 0, 3, 3])
+    // Taking over one of its own client ids replaces that connection: nothing else is closed.
+    const takeover = await rawConnect(port, { clientId: 'lim-mon-3-c2', username: 'lim-mon-3', password: 'lim-secret-3' })
+    await waitFor('the taken-over connection closed', async () => held[2]!.closed, 3000, 20)
+    await new Promise((r) => setTimeout(r, 200))
+    console.log(`  5 connections of one device (max 3): CONNACK ${codes.join(',')}, the 2 oldest closed; another device: ${other.code}; taking over its own client id: ${takeover.code}`)
+    assert.deepEqual(codes, [0, 0, 0, 0, 0])
     assert.equal(other.code, 0)
     assert.equal(takeover.code, 0)
+    assert.deepEqual(held.map((h) => h.closed), [true, true, true, false, false])
     assert.equal(await refused('connections-per-identity'), before + 2)
-    for (const s of held) s.destroy()
-    // Closed connections free their places.
-    await waitFor('places freed', async () => {
-      const r = await rawConnect(port, { clientId: 'lim-mon-3-again', username: 'lim-mon-3', password: 'lim-secret-3' })
-      r.socket.destroy()
-      return r.code === 0
-    }, 3000, 100)
+    for (const h of held) h.socket.destroy()
+    takeover.socket.destroy()
   })
 
   test('mqtt limits: a retained publish is never stored, on the device prefix or on a refused topic', async () => {
