@@ -56,6 +56,13 @@ const LEAD_STALE_MS = 5000
 export const PING_EVERY_MS = 15_000
 /** Sockets with more than this buffered are too slow; they are closed and will resync on reconnect. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+/**
+ * Live sockets of one token at once; a new one closes the oldest. Without it one token (a leaked
+ * read-only one, say) held all 512 HTTP sockets with /ws from loopback, where a local TLS proxy puts
+ * every station, and blinded the central station (red-team round 2, session 11). Several screens
+ * sharing one token fit; a page that reconnects is the newest, so it is never the one shut out.
+ */
+export const MAX_SOCKETS_PER_TOKEN = 32
 
 /** Per-bed ECG decimation state: boxcar average of `step` input samples per output sample. */
 class WaveStrip {
@@ -108,6 +115,8 @@ export class LiveFeed {
   private readonly clients = new Set<WebSocket>()
   /** Who opened each socket (the token's actor), for the audit of the beds it is shown. */
   private readonly actors = new WeakMap<WebSocket, Actor>()
+  /** Open sockets per token (its actor: one object per configured token), oldest first. */
+  private readonly byToken = new Map<Actor, WebSocket[]>()
   /** Clients that answered the last ping. */
   private readonly alive = new WeakSet<WebSocket>()
   private readonly strips = new Map<string, WaveStrip>()
@@ -174,12 +183,27 @@ export class LiveFeed {
   }
 
   private accept(ws: WebSocket, actor: Actor): void {
+    let mine = this.byToken.get(actor)
+    if (!mine) this.byToken.set(actor, (mine = []))
+    if (mine.length >= MAX_SOCKETS_PER_TOKEN) {
+      const oldest = mine.shift()!
+      this.log.warn({ event: 'ws_token_limit', actor: `${actor.role}:${actor.name}`, max: MAX_SOCKETS_PER_TOKEN }, `live feed: the token of ${actor.role}:${actor.name} holds ${MAX_SOCKETS_PER_TOKEN} sockets; its oldest is closed for the new one`)
+      oldest.close(1008, 'too many live sockets for this token')
+      oldest.terminate()
+    }
+    mine.push(ws)
     this.actors.set(ws, actor)
     this.state.viewed(actor, 'all', 'GET /ws')
     this.clients.add(ws)
     this.alive.add(ws)
     ws.on('pong', () => this.alive.add(ws))
-    ws.on('close', () => this.clients.delete(ws))
+    ws.on('close', () => {
+      this.clients.delete(ws)
+      const list = this.byToken.get(actor)
+      const at = list?.indexOf(ws) ?? -1
+      if (at >= 0) list!.splice(at, 1)
+      if (list?.length === 0) this.byToken.delete(actor)
+    })
     ws.on('error', (err) => this.log.debug({ event: 'ws_error', cause: err.message }, 'dashboard socket error'))
     // Clients send nothing; anything they do send is ignored rather than parsed.
     ws.on('message', () => undefined)

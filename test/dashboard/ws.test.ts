@@ -15,7 +15,7 @@ import { Quality, type WaveformChunk } from '../../drivers/records.js'
 import { allowedHosts } from '../../agent/serve/access.js'
 import { buildHttp, type AgentApi } from '../../agent/serve/http.js'
 import { createMetrics } from '../../agent/serve/metrics.js'
-import { LiveFeed, WAVE_FLUSH_MS, type LiveEvents, type LiveState } from '../../agent/serve/ws.js'
+import { LiveFeed, MAX_SOCKETS_PER_TOKEN, WAVE_FLUSH_MS, type LiveEvents, type LiveState } from '../../agent/serve/ws.js'
 import type { AlarmChange } from '../../agent/rules/index.js'
 
 const state: LiveState = {
@@ -29,6 +29,7 @@ const state: LiveState = {
 }
 const api = { health: () => ({ live: true }), readiness: () => ({ ready: true, parts: {} }), signedIn: () => undefined } as unknown as AgentApi
 const VIEWER = 'ws-viewer-token'
+const OTHER = 'ws-other-token'
 /** The upgrade request of a signed-in page on this host (the access hook checks Host, Origin and token). */
 const upgrade = { headers: { host: 'localhost', origin: 'http://localhost', authorization: `Bearer ${VIEWER}` } }
 
@@ -69,7 +70,7 @@ describe('ws feed', () => {
   before(async () => {
     events = new EventEmitter<LiveEvents>()
     feed = new LiveFeed(events, state, pino({ level: 'silent' }))
-    app = buildHttp(api, { tokens: [{ token: VIEWER, role: 'viewer' }], allowedHosts: allowedHosts('127.0.0.1', []), metrics: createMetrics(), log: pino({ level: 'silent' }), assets: new Map(), live: feed })
+    app = buildHttp(api, { tokens: [{ token: VIEWER, role: 'viewer' }, { token: OTHER, role: 'viewer', name: 'other-screen' }], allowedHosts: allowedHosts('127.0.0.1', []), metrics: createMetrics(), log: pino({ level: 'silent' }), assets: new Map(), live: feed })
     await app.ready()
   })
   after(async () => {
@@ -93,6 +94,24 @@ describe('ws feed', () => {
     assert.deepEqual(msg.alarm, { ...change, hubSeq: 42 })
     assert.equal((await box.next('bed')).bed.id, 'b1', 'the tile is refreshed with a physiological alarm')
     ws.terminate()
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(feed.clientCount, 0)
+  })
+
+  test('ws feed: one token holds at most MAX_SOCKETS_PER_TOKEN live sockets, the newest closing the oldest; another token is untouched', async () => {
+    const other = await app.injectWS('/ws', { headers: { ...upgrade.headers, authorization: `Bearer ${OTHER}` } })
+    const mine: WebSocket[] = []
+    const closed = new Set<number>()
+    for (let i = 0; i < MAX_SOCKETS_PER_TOKEN + 2; i++) {
+      const ws = await app.injectWS('/ws', upgrade)
+      ws.on('close', () => closed.add(i))
+      mine.push(ws)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+    assert.deepEqual([...closed].sort((a, b) => a - b), [0, 1], 'the two oldest of the token were closed')
+    assert.equal(feed.clientCount, MAX_SOCKETS_PER_TOKEN + 1)
+    assert.equal(other.readyState, other.OPEN, 'the other token\'s socket stays')
+    for (const ws of [...mine, other]) ws.terminate()
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(feed.clientCount, 0)
   })
