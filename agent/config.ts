@@ -13,7 +13,7 @@ import { deviceId, hostPort } from '../drivers/family.js'
 import { rulesConfigSchema } from './rules/index.js'
 import { permissionPolicy, secretFileProblem, type PermissionPolicy } from './secrets/permissions.js' // issue 18
 import { isLoopback } from './serve/access.js' // issue 18
-import { isAddressOrCidr } from '../drivers/serial/hl7/allow.js'
+import { allowFromEntry } from '../drivers/serial/hl7/allow.js'
 
 const cronExpr = z.string().refine((s) => cron.validate(s), 'must be a cron expression, e.g. "0 3 * * 1" (seconds field optional)') // issue 7
 
@@ -153,7 +153,7 @@ const hl7Adt = z.object({
   /** Plain MLLP on a non-loopback address anyway (names, MRNs and birth dates in clear on the network). */
   insecure: z.boolean().default(false),
   /** Addresses or CIDR ranges of the interface engine; others are closed on accept. */
-  allow_from: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range, e.g. "10.20.0.0/24"')).min(1).optional(),
+  allow_from: z.array(allowFromEntry).min(1).optional(),
   /** PID-3 repetition to take as the MRN: the one whose assigning authority (CX-4.1) is this; absent: the first with type MR (CX-5), else the first. */
   mrn_authority: z.string().min(1).optional(),
   /** Where PV1-3 puts a patient on this ward. */

@@ -1,7 +1,7 @@
 /** Serial monitors (Datex-Ohmeda S/5, HL7 v2 over MLLP on a serial line) and HL7 v2 over TCP. */
 import { z } from 'zod'
 import { deviceId, hostPort, serialNumber, splitHostPort, type DriverFamily } from '../family.js'
-import { isAddressOrCidr } from './hl7/allow.js'
+import { allowFromEntry } from './hl7/allow.js'
 
 export const serialDeviceSchema = z.object({
   id: deviceId,
@@ -26,7 +26,7 @@ export const hl7TcpDeviceSchema = z.object({
   // MLLP has no login: who may connect is the sender's address. The bounds hold before a connection
   // costs more than its socket (drivers/serial/hl7/tcp.ts).
   /** Addresses or CIDR ranges of the gateways allowed to connect (e.g. ["10.20.0.15", "10.20.4.0/24"]); others are closed on accept. */
-  allow_from: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range, e.g. "10.20.4.0/24"')).min(1).optional(),
+  allow_from: z.array(allowFromEntry).min(1).optional(),
   /** Accept every address on a non-loopback listen anyway (anyone on the network may send vitals for this device). */
   insecure: z.boolean().default(false),
   /** Connections at once; more are closed on accept. A gateway keeps one (a few across a reconnect). */

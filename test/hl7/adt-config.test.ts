@@ -94,8 +94,9 @@ test('hl7 config: an hl7-tcp device beyond loopback needs allow_from (or insecur
   const bed = (device: Record<string, unknown>) => ({ ...base, beds: [{ id: '3a-01', devices: [{ id: 'gw-1', type: 'hl7-tcp', ...device }] }] })
   const open = problems(bed({ listen: '0.0.0.0:2575' }))
   assert.ok(open.some((x) => /^beds\[0\]\.devices\[0\]\.listen: "0\.0\.0\.0:2575" is not a loopback address and allow_from is not set/.test(x)), open.join('\n'))
-  const bad = problems(bed({ listen: '0.0.0.0:2575', allow_from: ['10.20.4.0/33', 'gateway-1'] }))
+  const bad = problems(bed({ listen: '0.0.0.0:2575', allow_from: ['10.20.4.0/33', 'gateway-1', '10.20.4.7/0'] }))
   assert.equal(bad.filter((x) => /^beds\[0\]\.devices\[0\]\.allow_from\[[01]\]: must be an IP address or a CIDR range/.test(x)).length, 2, bad.join('\n'))
+  assert.ok(bad.some((x) => /^beds\[0\]\.devices\[0\]\.allow_from\[2\]: a \/0 range allows every address: set insecure: true instead/.test(x)), bad.join('\n'))
   const ok = parseConfig(bed({ listen: '0.0.0.0:2575', allow_from: ['10.20.0.15', '10.20.4.0/24', 'fd00::/8'] }))
   const d = ok.beds[0]!.devices[0] as { max_connections: number; idle_timeout_s: number; max_message_bytes: number }
   assert.deepEqual([d.max_connections, d.idle_timeout_s, d.max_message_bytes], [8, 300, 256 << 10])

@@ -4,6 +4,7 @@
  * client on a dual-stack socket (::ffff:10.0.0.5) is checked as its IPv4 address.
  */
 import { BlockList, isIP } from 'node:net'
+import { z } from 'zod'
 
 /** "10.20.0.15", "10.20.4.0/24", "fd00::/8". */
 export function isAddressOrCidr(s: string): boolean {
@@ -15,6 +16,11 @@ export function isAddressOrCidr(s: string): boolean {
   const bits = s.slice(slash + 1)
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
+
+/** One allow_from entry of the config; a /0 range allows everyone, which is `insecure: true` said plainly. */
+export const allowFromEntry = z.string()
+  .refine(isAddressOrCidr, 'must be an IP address or a CIDR range, e.g. "10.20.4.0/24"')
+  .refine((s) => !/\/0+$/.test(s), 'a /0 range allows every address: set insecure: true instead, knowingly')
 
 export class SourceAllowlist {
   private readonly list = new BlockList()
