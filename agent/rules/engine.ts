@@ -12,7 +12,6 @@
  * the shared NONE array is returned when nothing changes (no allocation).
  */
 import type { Observation } from '../../drivers/records.js'
-import { MDC, refOf } from '../../drivers/codes.js'
 import { Quality } from '../../drivers/records.js'
 import { AlarmSlot } from './alarm-slot.js'
 import { news2Group, regroup, UNGROUPED } from './grouping.js'
@@ -41,10 +40,11 @@ const noop = (): void => {}
 const LEADS_OFF = TECHNICAL_CONDITIONS.indexOf('leads-off')
 const SENSOR_OFF = TECHNICAL_CONDITIONS.indexOf('sensor-off')
 const NO_DATA = TECHNICAL_CONDITIONS.indexOf('no-data')
-/** A value that is not there or cannot be (not merely questionable, as noise makes it): no data. */
+/**
+ * A value that is not there or cannot be: no data. A questionable or calibrating value is data
+ * (the device measures; noise and zeroing have their own technical alarms).
+ */
 const ABSENT = Quality.UNAVAILABLE | Quality.OUT_OF_RANGE
-/** The continuously monitored parameters whose stop alone raises no data (the bed's others may still come). */
-const CONTINUOUS: ReadonlySet<number> = new Set([MDC.MDC_ECG_HEART_RATE!, MDC.MDC_PULS_OXIM_SAT_O2!, MDC.MDC_PULS_OXIM_PULS_RATE!, MDC.MDC_PULS_RATE!, MDC.MDC_RESP_RATE!])
 /** NEWS2 input ages when a bed has no NEWS2 rule (dashboard only): the default rule's. */
 const DEFAULT_NEWS2_AGES = { maxAgeMs: 3_600_000, ctxMaxAgeMs: 43_200_000 }
 
@@ -66,15 +66,8 @@ class Bed {
   readonly deviceMaxMs: number[] = []
   lastTickDeviceMs = Number.NEGATIVE_INFINITY
   lastObsHubMs = Number.NaN
-  /** No observation for the no-data timeout (bed-level silence, hub time), or a parameter failing that long. */
+  /** No observation with a value for the no-data timeout (bed-level silence, hub time). */
   silent = false
-  /** Continuously monitored parameters (CONTINUOUS) that had a valid value since the agent started. */
-  readonly delivered = new Set<number>()
-  /**
-   * Those of them whose latest records are absent or impossible: since when (hub time). A valid
-   * record of the code removes it. At most the few CONTINUOUS codes.
-   */
-  readonly failing = new Map<number, number>()
 
   constructor(
     readonly id: string,
@@ -137,29 +130,19 @@ export class Engine implements RuleEngine {
     const bad = obs.quality & ~this.acceptMask
     if (bad !== 0 || Number.isNaN(obs.value)) {
       this.flaggedIgnored++
-      // Leads or sensor off: the device says why it has no value, and that technical alarm is the
-      // bed's; so it is not "no data" either. A value that is absent or impossible without such a
-      // flag is no data: it used to end the no-data condition, so a failing sensor sending nulls or
-      // garbage left its bed unmonitored without an alarm (red-team finding, session 11).
       if (bad & Quality.LEADS_OFF) this.setTech(bed, LEADS_OFF, obs.deviceId, true, obs.hubTimeMs, undefined, true)
       if (bad & Quality.SENSOR_OFF) this.setTech(bed, SENSOR_OFF, obs.deviceId, true, obs.hubTimeMs, undefined, true)
-      if (bad & (Quality.LEADS_OFF | Quality.SENSOR_OFF)) this.heard(bed, obs.hubTimeMs)
-      else {
-        // A bed never heard (since this agent started) starts its no-data clock at its first record
-        // of any kind: else a monitor sending only nulls after a restart would never be "silent".
+      // A value absent or impossible (without leads or sensor off, which say why and have their
+      // own alarm) is no data. It used to end the no-data condition, so a failing sensor sending
+      // nulls or garbage left its bed unmonitored without an alarm (red-team finding, session 11).
+      // A bed never heard since this agent started starts its no-data clock at such a record:
+      // else a monitor sending only nulls after a restart would never be "silent".
+      if ((Number.isNaN(obs.value) || bad & ABSENT) && !(bad & (Quality.LEADS_OFF | Quality.SENSOR_OFF))) {
         if (Number.isNaN(bed.lastObsHubMs)) bed.lastObsHubMs = obs.hubTimeMs
-        // A continuous parameter that stopped (absent or impossible after valid values) while
-        // others still come, such as a monitor whose SpO2 died but that still sends temperature:
-        // its own no-data clock. Only continuous ones, and only once delivered: a channel a
-        // monitor reports but never measured (an unused pressure line), or a spot check between
-        // two readings, is not a failure.
-        if ((Number.isNaN(obs.value) || bad & ABSENT) && bed.delivered.has(obs.code) && !bed.failing.has(obs.code)) bed.failing.set(obs.code, obs.hubTimeMs)
+      } else {
+        this.heard(bed, obs.hubTimeMs)
       }
       return this.flush()
-    }
-    if (CONTINUOUS.has(obs.code)) {
-      bed.delivered.add(obs.code)
-      bed.failing.delete(obs.code) // an open no-data condition is judged again in heard()
     }
     this.heard(bed, obs.hubTimeMs)
     // A valid value from a device means the leads/sensor its flags reported off are on again.
@@ -327,24 +310,14 @@ export class Engine implements RuleEngine {
     const slot = bed.slots[index]!
     const st = bed.tech[ci]!
     let since = st.sinceMs
-    let detail = st.active ? st.detail : undefined
     if (ci === NO_DATA && !st.active) {
-      // Bed-level silence: no valid observation for timeoutMs (hub time); or one parameter absent
-      // or impossible for that long.
+      // Bed-level silence: no observation with a value for timeoutMs (hub time).
       bed.silent = !Number.isNaN(bed.lastObsHubMs) && atMs - bed.lastObsHubMs >= rule.timeoutMs
       since = bed.silent ? bed.lastObsHubMs : Number.NaN
-      if (!bed.silent) {
-        for (const [code, from] of bed.failing) {
-          if (atMs - from < rule.timeoutMs || !(Number.isNaN(since) || from < since)) continue
-          since = from
-          detail = `${refOf(code)} absent or impossible`
-        }
-        bed.silent = !Number.isNaN(since)
-      }
     }
     if (Number.isNaN(since)) return this.record(bed, index, slot.relieve(rule, bed.id, atMs))
     if (atMs - since < rule.delayMs) return
-    slot.detail = detail
+    slot.detail = st.active ? st.detail : undefined
     this.record(bed, index, slot.fulfil(rule, bed.id, rule.rank, Number.NaN, since, atMs))
   }
 

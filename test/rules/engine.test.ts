@@ -62,17 +62,6 @@ describe('rules: engine details', () => {
     assert.equal(engine.active()[0]?.state, 'acknowledged')
   })
 
-  test('rules: the no-data alarm of a failing parameter names it', () => {
-    const engine = createRuleEngine(config({ set: [{ id: 'tech-no-data', kind: 'technical', condition: 'no-data', timeout_s: 30 }] }))
-    engine.observe(BED, obs('MDC_PULS_OXIM_SAT_O2', 97, 0))
-    for (let t = 1; t <= 32; t++) {
-      engine.observe(BED, obs('MDC_TEMP_BODY', 36.9, t))
-      engine.observe(BED, obs('MDC_PULS_OXIM_SAT_O2', Number.NaN, t, Quality.UNAVAILABLE))
-      engine.tick(T0 + t * 1000)
-    }
-    assert.equal(engine.active()[0]?.message, 'No data for 30 s: MDC_PULS_OXIM_SAT_O2 absent or impossible')
-  })
-
   test('rules: late records are counted, flagged ones too', () => {
     const engine = createRuleEngine(config({ set: [hrHigh] }), { watermarkMs: 5000 })
     engine.observe(BED, obs(HR, 80, 100))
