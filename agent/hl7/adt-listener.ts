@@ -64,6 +64,7 @@ export class AdtListener {
   private server: Server | null = null
   private tls: TlsReloader | null = null
   private readonly sockets = new Set<Socket>()
+  private readonly raw = new Set<Socket>()
   private readonly map: LocationMap
   /** The tail of the one queue every message is applied in. */
   private queue: Promise<void> = Promise.resolve()
@@ -94,7 +95,16 @@ export class AdtListener {
       // node:tls on first use only (serve/tls.ts says why)
       const tlsServer = process.getBuiltinModule('node:tls').createServer({ ...this.tls.options, allowHalfOpen: true, requestCert: t.client_certs !== 'off', rejectUnauthorized: t.client_certs === 'require', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => this.accept(s))
       this.tls.attach(tlsServer)
-      tlsServer.on('tlsClientError', (err: Error, s: TLSSocket) => this.d.reject('adt-tls-failed', `${s.remoteAddress ?? '?'}: ${err.message}`))
+      tlsServer.on('tlsClientError', (err: Error, s: TLSSocket) => {
+        this.d.reject('adt-tls-failed', `${s.remoteAddress ?? '?'}: ${err.message}`)
+        // With allowHalfOpen, Node leaves a socket whose peer closed during the handshake open
+        // even after the handshake timeout: it held one of max_connections for good, and stop()
+        // waited for it forever (found testing allow_from, session 11).
+        s.destroy()
+      })
+      // allow_from on the TCP socket, before the handshake: a stranger must not hold one of the
+      // max_connections slots for the handshake's 10 s
+      tlsServer.on('connection', (raw: Socket) => void this.refuseStranger(raw))
       server = tlsServer
     } else {
       // Half-open: a sender that shuts down its side after its last message (socat, nc, scripts) still gets its ACKs.
@@ -102,6 +112,11 @@ export class AdtListener {
     }
     // Past the cap Node closes new connections on accept, before they cost a session.
     server.maxConnections = this.cfg.max_connections
+    // Every TCP connection, handshaking or not, so that stop() ends them all.
+    server.on('connection', (raw: Socket) => {
+      this.raw.add(raw)
+      raw.once('close', () => this.raw.delete(raw))
+    })
     server.on('drop', (info) => this.d.reject('adt-too-many-connections', `${info?.remoteAddress ?? '?'}: more than ${this.cfg.max_connections} connections (hl7.adt.max_connections)`))
     this.server = server
     const i = this.cfg.listen.lastIndexOf(':')
@@ -121,17 +136,22 @@ export class AdtListener {
     if (!server) return
     this.server = null
     for (const s of this.sockets) s.destroy()
+    for (const s of this.raw) s.destroy()
     this.tls?.close()
     await new Promise<void>((resolve) => server.close(() => resolve()))
     await this.queue
   }
 
+  /** True (and the socket destroyed) when allow_from does not list its address. */
+  private refuseStranger(socket: Socket): boolean {
+    if (!this.allow || this.allow.allows(socket.remoteAddress)) return false
+    this.d.reject('adt-source-refused', `${socket.remoteAddress ?? '?'} is not in hl7.adt.allow_from`)
+    socket.destroy()
+    return true
+  }
+
   private accept(socket: Socket): void {
-    if (this.allow && !this.allow.allows(socket.remoteAddress)) {
-      this.d.reject('adt-source-refused', `${socket.remoteAddress ?? '?'} is not in hl7.adt.allow_from`)
-      socket.destroy()
-      return
-    }
+    if (this.refuseStranger(socket)) return
     this.sockets.add(socket)
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
     let pending = 0

@@ -330,7 +330,9 @@ export class Engine implements RuleEngine {
     const now = was === UNGROUPED ? was : news2Group(this.verdict.value, bed.news2.contributors)
     bed.groups[index] = now
     this.apply(bed, index, devNowMs)
-    if (now !== was && bed.slots[index]!.open) {
+    // Also when NEWS2 just cleared: its old group's alarms were folded under it (a property test
+    // found hr-avg-high left folded under a cleared NEWS2 alarm, hidden on the page).
+    if (now !== was) {
       this.regroup(bed, was)
       this.regroup(bed, now)
     }

@@ -12,11 +12,13 @@
  * only for names that have not logged in from it before (the devices behind that NAT reconnect;
  * a name first seen there during the attack waits for the lockout to end).
  *
- * The table holds at most MAX_ENTRIES pairs; when full, the oldest entry goes. It was a shared
- * overflow entry once: an attacker with 4,096 addresses (one IPv6 /64 has plenty) filled the table
- * with failures and locked that entry, which every new address then shared, so every device
- * reconnecting was refused (red-team finding, session 11). Evicting the oldest costs only the
- * evicted pair's count.
+ * The table holds at most MAX_ENTRIES pairs; when full, the oldest entry that is not locked goes
+ * (the oldest of all if the first EVICT_SCAN are locked). It was a shared overflow entry once: an
+ * attacker with 4,096 addresses (one IPv6 /64 has plenty) filled the table with failures and
+ * locked that entry, which every new address then shared, so every device reconnecting was
+ * refused (red-team finding, session 11). The caller passes names it does not know as one name
+ * (the attacker chooses them, up to 64 KiB each), and an attempt refused by a lockout adds no
+ * entry (`refusedWhileLocked`), so a locked guesser cannot churn the table to lift a lockout.
  *
  * Logging: one line per address per window (failures, the names tried, lockout), not one per
  * attempt or per name, and at most MAX_REPORT_LINES of them with a sum of the rest: a guesser
@@ -71,6 +73,7 @@ export class LoginThrottle {
   static readonly MAX_REPORT_LINES = 20
   static readonly MAX_NAMES_REPORTED = 5
   static readonly ADDRESS_FACTOR = 5
+  static readonly EVICT_SCAN = 64
 
   constructor(private readonly opts: ThrottleOptions, private readonly now: () => number = Date.now) {}
 
@@ -84,7 +87,15 @@ export class LoginThrottle {
     return a !== undefined && a.lockedUntil > now && !this.known.has(key)
   }
 
-  /** Records a failed login (a refused attempt while locked out counts too); true for the address's first one since the last flush. */
+  /** An attempt refused by a lockout: counted where it is already tracked, never a new entry. */
+  refusedWhileLocked(source: string, identity: string | undefined): void {
+    const s = this.entries.get(keyOf(source, identity))
+    if (s) s.unreported++
+    const a = this.addresses.get(source)
+    if (a) a.unreported++
+  }
+
+  /** Records a failed login; true for the address's first one since the last flush. */
   failed(source: string, identity: string | undefined): boolean {
     const now = this.now()
     this.count(this.entries, keyOf(source, identity), source, identity ?? '', now, this.opts.maxFailures)
@@ -108,13 +119,14 @@ export class LoginThrottle {
   /** Failures since the last flush, one report per address; forgets quiet entries whose lockout ran out. */
   flush(): ThrottleFlush {
     const now = this.now()
-    const names = new Map<string, { identities: string[]; count: number; lockedUntil: number }>()
+    const names = new Map<string, { identities: string[]; count: number; failures: number; lockedUntil: number }>()
     for (const [key, s] of this.entries) {
       if (s.unreported > 0) {
         let n = names.get(s.source)
-        if (!n) names.set(s.source, (n = { identities: [], count: 0, lockedUntil: 0 }))
+        if (!n) names.set(s.source, (n = { identities: [], count: 0, failures: 0, lockedUntil: 0 }))
         if (n.identities.length < LoginThrottle.MAX_NAMES_REPORTED) n.identities.push(s.identity)
         n.count++
+        n.failures += s.unreported
         if (s.lockedUntil > n.lockedUntil) n.lockedUntil = s.lockedUntil
       }
       s.unreported = 0
@@ -123,6 +135,7 @@ export class LoginThrottle {
     const all: ThrottleReport[] = []
     for (const [source, a] of this.addresses) {
       const n = names.get(source)
+      names.delete(source)
       if (a.unreported > 0) {
         const until = Math.max(a.lockedUntil, n?.lockedUntil ?? 0)
         all.push({ source, failures: a.unreported, identities: n?.identities ?? [], nameCount: n?.count ?? 0, lockedUntilMs: until > now ? until : 0 })
@@ -130,6 +143,8 @@ export class LoginThrottle {
       a.unreported = 0
       if (this.quiet(a, now)) this.addresses.delete(source)
     }
+    // addresses whose own entry was evicted, reported from their pairs
+    for (const [source, n] of names) all.push({ source, failures: n.failures, identities: n.identities, nameCount: n.count, lockedUntilMs: n.lockedUntil > now ? n.lockedUntil : 0 })
     if (all.length <= LoginThrottle.MAX_REPORT_LINES) return { reports: all, moreSources: 0, moreFailures: 0 }
     all.sort((a, b) => b.failures - a.failures)
     const rest = all.slice(LoginThrottle.MAX_REPORT_LINES)
@@ -140,7 +155,7 @@ export class LoginThrottle {
   private count(table: Map<string, SourceState>, key: string, source: string, identity: string, now: number, max: number): SourceState {
     let s = table.get(key)
     if (!s) {
-      if (table.size >= LoginThrottle.MAX_ENTRIES) table.delete(table.keys().next().value!)
+      if (table.size >= LoginThrottle.MAX_ENTRIES) evictOne(table, now)
       table.set(key, (s = { source, identity, windowStart: now, failures: 0, unreported: 0, lockedUntil: 0, lockouts: 0 }))
     }
     if (now - s.windowStart > this.opts.windowMs) {
@@ -162,6 +177,21 @@ export class LoginThrottle {
   private quiet(s: SourceState, now: number): boolean {
     return s.lockedUntil + this.opts.windowMs < now && now - s.windowStart > this.opts.windowMs
   }
+}
+
+/** The oldest entry not locked among the first EVICT_SCAN, else the oldest. */
+function evictOne(table: Map<string, SourceState>, now: number): void {
+  let first: string | undefined
+  let n = 0
+  for (const [key, s] of table) {
+    first ??= key
+    if (s.lockedUntil <= now) {
+      table.delete(key)
+      return
+    }
+    if (++n >= LoginThrottle.EVICT_SCAN) break
+  }
+  if (first !== undefined) table.delete(first)
 }
 
 /** A space never occurs in an address. */

@@ -98,6 +98,13 @@ export function mqttLimits(c: { max_packet_bytes: number; max_connections: numbe
   }
 }
 
+/** The throttle's one name for every username the agent does not know. */
+const UNKNOWN_NAME = '(unknown name)'
+/** A client-chosen string (a username or client id may be 64 KiB) as it goes into the log. */
+function logged(s: string | undefined): string | undefined {
+  return s === undefined || s.length <= 64 ? s : `${s.slice(0, 64)}…`
+}
+
 type Principal = { kind: 'device'; id: string; prefix: string } | { kind: 'client'; id: string; role: 'viewer' | 'nurse' }
 
 // mqtt-packet (aedes' writer) otherwise fills a cache of 65,536 two-byte Buffers, one per packet
@@ -260,24 +267,26 @@ export class MqttServer {
       this.refused(reason, source)
       done(Object.assign(new Error(message), { returnCode }), null)
     }
+    // Names the agent does not know count as one (the attacker chooses them, each up to 64 KiB).
+    const name = username !== undefined && (this.creds.devices.has(username) || this.creds.clients.has(username)) ? username : UNKNOWN_NAME
     // Locked out: refused without looking at the password, so guessing costs the guesser time.
-    if (this.throttle.locked(source, username)) {
-      this.throttle.failed(source, username)
+    if (this.throttle.locked(source, name)) {
+      this.throttle.refusedWhileLocked(source, name)
       return refuse('login-throttled', 5, 'too many failed logins for this name from this address: try later')
     }
     const certDevice = this.transport?.deviceOf(client.conn as Socket, (id) => this.creds.devices.has(id)) ?? null
     // A certificate proves one device: a login under another name with it is refused whatever the
     // password (a device cannot lend its certificate to another identity). CONNACK 5, not authorized.
     if (certDevice !== null && username !== undefined && username !== certDevice) {
-      this.throttle.failed(source, username)
-      this.log.warn({ event: 'mqtt_cert_mismatch', username, certificate: certDevice, client: client.id, source }, 'MQTT connection refused: the client certificate names another device')
+      this.throttle.failed(source, name)
+      this.log.warn({ event: 'mqtt_cert_mismatch', username: logged(username), certificate: certDevice, client: logged(client.id), source }, 'MQTT connection refused: the client certificate names another device')
       return refuse('cert-mismatch', 5, 'the client certificate names another device')
     }
     const identity = certDevice !== null ? devicePrincipal(certDevice) : this.verify(username, password)
     if (!identity) {
       this.metrics.ingestRejected.inc({ reason: 'mqtt-auth' })
       // One line for the first failure of an address per window; the rest in reportFailedLogins().
-      if (this.throttle.failed(source, username)) this.log.warn({ event: 'mqtt_auth_refused', username, client: client.id, source }, 'MQTT connection refused: bad username or password')
+      if (this.throttle.failed(source, name)) this.log.warn({ event: 'mqtt_auth_refused', username: logged(username), client: logged(client.id), source }, 'MQTT connection refused: bad username or password')
       return refuse('bad-login', 4, 'bad username or password')
     }
     // A client id is bound to its identity: a configured device id or station username is reserved
@@ -287,7 +296,7 @@ export class MqttServer {
     const id = client.id
     const holder = this.holders.get(id)
     if ((id !== identity.id && (this.creds.devices.has(id) || this.creds.clients.has(id))) || (holder !== undefined && holder.identity !== identity.id)) {
-      this.log.warn({ event: 'mqtt_client_id_refused', username, client: id, holder: holder?.identity, source }, 'MQTT connection refused: client id belongs to another identity')
+      this.log.warn({ event: 'mqtt_client_id_refused', username: logged(username), client: logged(id), holder: holder?.identity, source }, 'MQTT connection refused: client id belongs to another identity')
       return refuse('client-id-taken', 2, 'client id belongs to another identity')
     }
     // Connections per identity: at the limit the oldest goes for the newest. Refusing the newest
@@ -302,12 +311,12 @@ export class MqttServer {
     if (others.length >= max) {
       const oldest = others[0]!
       this.refused('connections-per-identity', source)
-      this.log.warn({ event: 'mqtt_identity_connections', username, client: id, closed: oldest.id, source, max }, `MQTT: ${identity.id} holds ${max} connections (mqtt.max_connections_per_${identity.kind}); its oldest (${oldest.id}) is closed for the new one`)
+      this.log.warn({ event: 'mqtt_identity_connections', username: logged(username), client: logged(id), closed: logged(oldest.id), source, max }, `MQTT: ${identity.id} holds ${max} connections (mqtt.max_connections_per_${identity.kind}); its oldest (${oldest.id}) is closed for the new one`)
       held.splice(held.indexOf(oldest), 1)
       oldest.close()
     }
     held.push(client)
-    this.throttle.succeeded(source, username)
+    this.throttle.succeeded(source, name)
     this.holders.set(id, { identity: identity.id, client })
     // Also when the socket dies between login and registration (no 'clientDisconnect' then).
     client.conn.once('close', () => {

@@ -168,6 +168,26 @@ test('hl7 adt listener: MLLP over TLS, the engine\'s client certificate required
   assert.ok(refused, 'a client without a certificate got an answer')
 })
 
+test('hl7 adt listener: over TLS, a sender outside allow_from is closed before the handshake (it holds no slot for its 10 s)', async (t) => {
+  const dir = tempDir('adt-tls-allow')
+  makeCa(dir, 'ca')
+  const server = makeLeaf(dir, 'gateway', 'ca')
+  const agent = await startAgent(base(join(dir, 'data'), { tls: server, allow_from: ['127.0.0.2'] }), { log: quiet() })
+  t.after(() => agent.stop())
+  const ca = readFileSync(join(dir, 'ca.crt'))
+  const handshake = (localAddress: string) => new Promise<string>((resolve) => {
+    const t0 = Date.now()
+    const s = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port: agent.adtPort, localAddress }), ca, servername: 'localhost' })
+    s.once('secureConnect', () => (s.destroy(), resolve('handshake')))
+    s.on('error', () => undefined)
+    s.once('close', () => resolve(`closed in ${Date.now() - t0} ms`))
+  })
+  assert.equal(await handshake('127.0.0.2'), 'handshake')
+  const stranger = await handshake('127.0.0.1')
+  assert.match(stranger, /^closed in \d+ ms$/)
+  assert.ok(Number(/\d+/.exec(stranger)![0]) < 1000, stranger)
+})
+
 test('hl7 adt listener: a sender that half-closes after its message (socat, nc) still gets its ACK, then the connection ends', async (t) => {
   const agent = await startAgent(base(join(tempDir('adt-half'), 'data')), { log: quiet() })
   t.after(() => agent.stop())

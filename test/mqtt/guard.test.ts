@@ -92,6 +92,20 @@ test('mqtt guard: a guesser spraying many names from one address is locked out t
   assert.ok(!t.locked('10.0.0.9', 'mon-99'), 'the lockout runs out')
 })
 
+test('mqtt guard: a lockout survives the table filling up: unlocked entries go first, and refused attempts add none', () => {
+  let now = 0
+  const t = new LoginThrottle({ maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000, maxLockoutMs: 900_000 }, () => now)
+  for (let i = 0; i < 10; i++) t.failed('10.0.0.9', 'mon-1')
+  assert.ok(t.locked('10.0.0.9', 'mon-1'))
+  // the locked guesser keeps trying: refused, counted, no new entries
+  for (let i = 0; i < 10_000; i++) t.refusedWhileLocked('10.0.0.9', 'mon-1')
+  // others fill the table with single failures (unlocked entries)
+  for (let a = 0; a < LoginThrottle.MAX_ENTRIES + 100; a++) t.failed(`fd00::${a.toString(16)}`, 'x')
+  assert.ok(t.locked('10.0.0.9', 'mon-1'), 'the lockout was not evicted')
+  const f = t.flush()
+  assert.equal(f.reports.find((r) => r.source === '10.0.0.9')?.failures, 10_010, 'refused attempts are still reported')
+})
+
 test('mqtt guard: a full throttle table evicts its oldest entry; addresses past it are never locked together', () => {
   let now = 0
   const t = new LoginThrottle({ maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000, maxLockoutMs: 900_000 }, () => now)
@@ -103,7 +117,7 @@ test('mqtt guard: a full throttle table evicts its oldest entry; addresses past 
   assert.ok(!t.locked('10.0.0.5', 'mon-1'))
   t.succeeded('10.0.0.6', 'mon-2')
   assert.ok(!t.locked('10.0.0.6', 'mon-2'))
-  // The newest attacker addresses are locked; the oldest were evicted.
+  // The newest attacker addresses are locked; with every entry locked, the oldest were evicted.
   assert.ok(t.locked(`fd00::${(n - 1).toString(16)}`, 'x'))
   assert.ok(!t.locked('fd00::0', 'x'))
   // The window's report: 20 lines, then one sum.

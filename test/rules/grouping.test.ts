@@ -131,6 +131,20 @@ describe('rules: alarm grouping', () => {
     assert.equal(news2.foldedInto, undefined)
   })
 
+  test('rules: an alarm folded under NEWS2 unfolds when NEWS2 clears (found by the property below)', () => {
+    const engine = createRuleEngine(DEFAULT_RULES)
+    // the property's counterexample: HR alone, each alarm acknowledged as it comes
+    for (const v of [20, 20, 155, 192, 186, 88]) {
+      engine.observe(BED, obs(HR, v, 0))
+      engine.tick(T0 + 500)
+      const first = engine.active()[0]
+      if (first) engine.acknowledge(first.alarmId, 'n', T0 + 600)
+    }
+    const open = new Set(engine.active().map((a) => a.alarmId))
+    for (const a of engine.active()) if (a.foldedInto !== undefined) assert.ok(open.has(a.foldedInto), `${a.ruleId} folded under a closed alarm`)
+    assert.ok(engine.active().some((a) => a.ruleId === 'hr-avg-high' && a.foldedInto === undefined), 'hr-avg-high visible')
+  })
+
   test('rules: property: grouping never delays, hides or changes an alarm, and never folds a high one', () => {
     const codes = [HR, PR, SPO2, RR]
     const step = fc.record({ code: fc.constantFrom(...codes), v: fc.integer({ min: 20, max: 220 }), dt: fc.integer({ min: 0, max: 4 }), ack: fc.integer({ min: 0, max: 20 }) })
