@@ -188,8 +188,11 @@ export class LiveFeed {
     if (mine.length >= MAX_SOCKETS_PER_TOKEN) {
       const oldest = mine.shift()!
       this.log.warn({ event: 'ws_token_limit', actor: `${actor.role}:${actor.name}`, max: MAX_SOCKETS_PER_TOKEN }, `live feed: the token of ${actor.role}:${actor.name} holds ${MAX_SOCKETS_PER_TOKEN} sockets; its oldest is closed for the new one`)
+      // no more broadcasts; the close frame first (a page shows why), then the socket itself for
+      // one that does not read
+      this.clients.delete(oldest)
       oldest.close(1008, 'too many live sockets for this token')
-      oldest.terminate()
+      setTimeout(() => oldest.terminate(), 1000).unref()
     }
     mine.push(ws)
     this.actors.set(ws, actor)

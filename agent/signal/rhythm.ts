@@ -214,8 +214,14 @@ export class RhythmAnalyzer {
   private cleanBlocks = 0
   private lastBlockBad = false
   private badBlocks = 0
-  /** Where the current stretch of bad signal suspended the analysis (its second bad block), to date a held AF episode's end. */
-  private suspendedAt = 0
+  /**
+   * Bad blocks since beats last counted (CLEAN_BLOCKS_FOR_BEATS clean blocks in a row): what an
+   * open AF episode is held through. A clean block between bad ones does not restart it, or a
+   * pattern of 8 bad and 1 clean would hold AF for ever without an interval to judge.
+   */
+  private heldBadBlocks = 0
+  /** Where bad signal first suspended the analysis since beats last counted (−1: not since), to date a held AF episode's end. */
+  private suspendedAt = -1
   /** The last quality block had no ECG (leads off, saturation): VF is not judged until a block has. */
   private noEcg = false
   /** The last quality block had high-frequency noise: no VF episode starts until a block without. */
@@ -374,11 +380,16 @@ export class RhythmAnalyzer {
       this.cleanBlocks = 0
       // one bad second only spoils the intervals it touches; a second one in a row ends the
       // episodes (the same 2-block rule as the technical conditions, conditions.ts)
+      this.heldBadBlocks++
       if (++this.badBlocks >= SUSPEND_AFTER_BAD_BLOCKS) this.suspend()
       else this.af.interval(0, this.n, false)
       return
     }
     this.badBlocks = 0
+    if (this.cleanBlocks + 1 >= CLEAN_BLOCKS_FOR_BEATS) {
+      this.heldBadBlocks = 0
+      this.suspendedAt = -1
+    }
     this.cleanBlocks++
     if (this.lastBeat >= 0 && this.open[ASYS]! < 0) this.checkRate(this.n - this.releaseDelaySamples, true)
   }
@@ -543,9 +554,9 @@ export class RhythmAnalyzer {
   /** Bad signal: open episodes (but VF, judged apart, and AF, held for a while) end here and the beat history is forgotten. */
   private suspend(): void {
     const at = Math.max(0, this.n - 1)
-    if (this.badBlocks === SUSPEND_AFTER_BAD_BLOCKS) this.suspendedAt = at
+    if (this.suspendedAt < 0) this.suspendedAt = at
     for (let i = 0; i < RHYTHM_LABELS.length; i++) if (i !== VF && i !== AFIB) this.closeEpisode(i, at)
-    if (this.open[AFIB]! >= 0 && this.badBlocks <= AF_HOLD_BAD_BLOCKS) {
+    if (this.open[AFIB]! >= 0 && this.heldBadBlocks <= AF_HOLD_BAD_BLOCKS) {
       // held: the intervals before the artefact stay in the window, none spans it
       this.af.interval(0, this.n, false)
     } else {

@@ -136,7 +136,7 @@ describe('rules: NEWS2 input age', () => {
     // the alarm's next change (here an escalation) names the oxygen to confirm
     engine.observe('b', obs('MDC_RESP_RATE', 26, 3602))
     assert.equal(alarm()?.priority, 'high')
-    assert.match(alarm()!.message, /^NEWS2 8: .*; O2 not confirmed for 1 h\)$/)
+    assert.match(alarm()!.message, /^NEWS2 8: .*; O2 set over 1 h ago, to confirm\)$/)
     r = engine.news2('b')!
     assert.equal(r.total, 8)
     assert.deepEqual(r.unconfirmed, ['air'])

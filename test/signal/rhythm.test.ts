@@ -97,6 +97,11 @@ test('rhythm: an AF episode outlasts a few seconds of leads off, and ends where 
   assert.equal(onsets(split, 'AFIB').length, 2, 'called again after 20 s of leads off')
   assert.ok(ends[0]!.endMs >= 80_000 && ends[0]!.endMs <= 83_000, `the first episode ends where the leads came off: ${ends[0]!.endMs}`)
   assert.deepEqual([...onsets(split, 'ASYS'), ...onsets(split, 'VF'), ...onsets(split, 'VT')], [], 'no lethal call')
+  // 8 s off, 1 s on, again and again: a clean second between does not restart the hold
+  const off = (t: number) => t >= 80 && t < 140 && (t - 80) % 9 < 8
+  const flicker = run(150, sinusThen(30, 'afib', 100), (t, x) => { if (off(t)) x.fill(0) }, (t) => (off(t) ? Quality.LEADS_OFF : 0))
+  const flickerEnd = flicker.rhythm.find((e) => e.label === 'AFIB' && e.phase === 'offset')!
+  assert.ok(flickerEnd.endMs >= 80_000 && flickerEnd.endMs <= 83_000, `the episode ends where the flicker began: ${flickerEnd.endMs}`)
 })
 
 test('rhythm: a run of 4 ventricular beats at 160 /min is an EC57 VT run (bedside-hub rhythm) but not the VT alarm, which waits for 5', () => {

@@ -3,8 +3,8 @@
  * Inputs: latest valid RR, SpO2, systolic BP, pulse (any HR/pulse source) and temperature from
  * devices; consciousness (ACVPU), on-oxygen and the SpO2 scale from the patient context.
  * Device inputs older than `max_age_s` do not count. Consciousness and oxygen are states a nurse
- * sets, not readings: they count until changed, and past `context_max_age_s` the alarm message
- * and the dashboard ask for them to be confirmed. Dropping them at that age (as before) cleared a
+ * sets, not readings: they count until changed, and past `context_max_age_s` the dashboard marks
+ * them to confirm, as does the alarm's message when it is raised or escalated. Dropping them at that age (as before) cleared a
  * scale-2 patient's medium alarm on oxygen 12 h after it was set, while the patient was still on
  * oxygen: a missed alarm is worse than one a nurse resolves by confirming "air". The SpO2 scale is a
  * clinical decision and stays until changed.
@@ -102,7 +102,7 @@ export class News2Rule implements CompiledBase {
       p.param === 'air' ? `${p.value}: ${p.points}` : `${PARAM_LABEL[p.param]} ${typeof p.value === 'number' ? shown(p.param, p.value) : p.value}: ${p.points}`,
     )
     const missing = r.missing.length > 0 ? `; missing ${r.missing.map((m) => PARAM_LABEL[m]).join(', ')}` : ''
-    const unconfirmed = r.unconfirmed.length > 0 ? `; ${r.unconfirmed.map((m) => PARAM_LABEL[m]).join(', ')} not confirmed for ${fmtHours(this.ctxMaxAgeMs)}` : ''
+    const unconfirmed = r.unconfirmed.length > 0 ? `; ${r.unconfirmed.map((m) => PARAM_LABEL[m]).join(', ')} set over ${fmtHours(this.ctxMaxAgeMs)} ago, to confirm` : ''
     return `${head} (${parts.join(', ')}${missing}${unconfirmed})`
   }
 
