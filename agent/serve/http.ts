@@ -16,6 +16,7 @@ import { bearerOf, chooseWsProtocol, isLoopback, mayWrite, normalizeHost, origin
 import type { Metrics } from './metrics.js'
 import type { StaticAsset } from './page.js'
 import { RefusalLog } from './refusal-log.js'
+import { plainAddress } from '../../drivers/serial/hl7/allow.js'
 import type { TlsReloader } from './tls.js'
 import type { LiveFeed } from './ws.js'
 import { bedContextSchema, type BedContextInput } from '../ward/context.js'
@@ -175,24 +176,30 @@ export function buildMetricsHttp(api: AgentApi, opts: Omit<HttpOptions, 'assets'
 }
 
 /** The fastify instance: HTTPS when a TLS reloader is given, its default context kept current. */
-function createServer(opts: Pick<HttpOptions, 'tls'>): FastifyInstance {
+function createServer(opts: Pick<HttpOptions, 'tls' | 'metrics' | 'log'>): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...serverOptions(opts.tls) }) as unknown as FastifyInstance
   app.server.maxConnections = HTTP_LIMITS.maxConnections
-  limitPerSource(app.server)
+  // counted and logged like the other refusals (once per address per minute, then summed)
+  const refusals = new RefusalLog(opts.log)
+  app.addHook('onClose', async () => refusals.stop())
+  limitPerSource(app.server, (ip) => {
+    opts.metrics.httpRefused.inc({ reason: 'connections-per-source' })
+    refusals.refused('connections-per-source', ip, () => opts.log.warn({ event: 'http_connection_refused', cause: 'connections-per-source', ip, max: HTTP_LIMITS.maxConnectionsPerSource }, `HTTP connection refused: ${ip} holds ${HTTP_LIMITS.maxConnectionsPerSource} sockets already`))
+  })
   if (opts.tls) opts.tls.attach(app.server as unknown as TlsServer)
   return app
 }
 
 /** HTTP_LIMITS.maxConnectionsPerSource: counted on accept (the TCP socket, before any TLS or HTTP). */
-export function limitPerSource(server: NetServer): void {
+export function limitPerSource(server: NetServer, refused: (ip: string) => void = () => {}): void {
   const open = new Map<string, number>()
   server.on('connection', (socket: Socket) => {
-    const raw = socket.remoteAddress ?? ''
-    const ip = raw.startsWith('::ffff:') ? raw.slice(7) : raw // an IPv4 client of a dual-stack listener
+    const ip = plainAddress(socket.remoteAddress)
     if (isLoopback(ip)) return
     const n = (open.get(ip) ?? 0) + 1
     if (n > HTTP_LIMITS.maxConnectionsPerSource) {
       socket.destroy()
+      refused(ip)
       return
     }
     open.set(ip, n)

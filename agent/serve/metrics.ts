@@ -35,7 +35,7 @@ export function createMetrics() {
     // issue 16: stored flagged out-of-range, kept out of alarms and vitals; labelled by MDC reference id.
     ingestOutOfRange: new client.Counter({ name: 'bedside_ingest_out_of_range_total', help: 'Observations outside their code\'s plausible range (stored, flagged out-of-range), by MDC reference id', labelNames: ['code'] as const, registers: [registry] }),
     // issue 18: a rise of unknown-token or host refusals is someone probing the ward's API.
-    httpRefused: new client.Counter({ name: 'bedside_http_refused_total', help: 'HTTP requests and WebSocket upgrades refused, by reason (host, origin, no-token, unknown-token, role)', labelNames: ['reason'] as const, registers: [registry] }),
+    httpRefused: new client.Counter({ name: 'bedside_http_refused_total', help: 'HTTP requests, WebSocket upgrades and connections refused, by reason (host, origin, no-token, unknown-token, role, connections-per-source)', labelNames: ['reason'] as const, registers: [registry] }),
     recordsCommitted: new client.Counter({ name: 'bedside_records_committed_total', help: 'Records durably committed to the local store', registers: [registry] }),
     commitFailures: new client.Counter({ name: 'bedside_commit_failures_total', help: 'Group commits that failed (nothing of them was acknowledged)', registers: [registry] }),
     storeRejected: new client.Counter({ name: 'bedside_store_rejected_total', help: 'Accepted records the store refused (a value its column does not take), kept whole in the local dead-letter while the rest of their batch committed, by error code', labelNames: ['code'] as const, registers: [registry] }),

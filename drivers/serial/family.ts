@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { deviceId, hostPort, serialNumber, splitHostPort, type DriverFamily } from '../family.js'
 import { allowFromEntry } from './hl7/allow.js'
+import { HL7_TCP_DEFAULTS } from './hl7/limits.js'
 
 export const serialDeviceSchema = z.object({
   id: deviceId,
@@ -30,11 +31,11 @@ export const hl7TcpDeviceSchema = z.object({
   /** Accept every address on a non-loopback listen anyway (anyone on the network may send vitals for this device). */
   insecure: z.boolean().default(false),
   /** Connections at once; more are closed on accept. A gateway keeps one (a few across a reconnect). */
-  max_connections: z.number().int().min(1).max(256).default(8),
+  max_connections: z.number().int().min(1).max(256).default(HL7_TCP_DEFAULTS.maxConnections),
   /** A connection silent for this long is closed (PCD-01 gateways send every few seconds to a minute). */
-  idle_timeout_s: z.number().int().min(5).max(86_400).default(300),
+  idle_timeout_s: z.number().int().min(5).max(86_400).default(HL7_TCP_DEFAULTS.idleTimeoutS),
   /** Bound on one MLLP frame; a sender that never ends its frame holds at most this much. */
-  max_message_bytes: z.number().int().min(1024).max(16 << 20).default(256 << 10),
+  max_message_bytes: z.number().int().min(1024).max(16 << 20).default(HL7_TCP_DEFAULTS.maxMessageBytes),
 }).strict() // a non-loopback listen needs allow_from or insecure: agent/config.ts
 
 export const serialFamily: DriverFamily<z.output<typeof serialDeviceSchema>> = {

@@ -25,7 +25,8 @@ function socketFrom(remoteAddress: string): Socket & { destroyed: boolean; close
 
 test('http limits: one address holds at most maxConnectionsPerSource sockets; others and loopback are not limited; a closed socket frees its place', () => {
   const server = new Server()
-  limitPerSource(server)
+  const refused: string[] = []
+  limitPerSource(server, (ip) => refused.push(ip))
   const accept = (ip: string) => {
     const s = socketFrom(ip)
     server.emit('connection', s)
@@ -35,6 +36,7 @@ test('http limits: one address holds at most maxConnectionsPerSource sockets; ot
   const held = Array.from({ length: max }, () => accept('10.0.0.5'))
   assert.ok(held.every((s) => !s.destroyed))
   assert.ok(accept('10.0.0.5').destroyed, 'one more from the same address')
+  assert.deepEqual(refused, ['10.0.0.5'], 'the refusal is reported (counted and logged by the server)')
   assert.ok(accept('::ffff:10.0.0.5').destroyed, 'the same host as a dual-stack listener sees it')
   assert.ok(!accept('10.0.0.6').destroyed, 'another address')
   assert.ok(Array.from({ length: max + 10 }, () => accept('127.0.0.1')).every((s) => !s.destroyed), 'loopback (a local TLS proxy) is not limited')

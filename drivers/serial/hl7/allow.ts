@@ -22,6 +22,12 @@ export const allowFromEntry = z.string()
   .refine(isAddressOrCidr, 'must be an IP address or a CIDR range, e.g. "10.20.4.0/24"')
   .refine((s) => !/\/0+$/.test(s), 'a /0 range allows every address: set insecure: true instead, knowingly')
 
+/** The address as written in config: an IPv4 client of a dual-stack listener (::ffff:10.0.0.5) as its IPv4 address. */
+export function plainAddress(remoteAddress: string | undefined): string {
+  const a = remoteAddress ?? ''
+  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a
+}
+
 export class SourceAllowlist {
   private readonly list = new BlockList()
 
@@ -37,7 +43,7 @@ export class SourceAllowlist {
 
   allows(remoteAddress: string | undefined): boolean {
     if (!remoteAddress) return false
-    const v4 = remoteAddress.startsWith('::ffff:') && isIP(remoteAddress.slice(7)) === 4 ? remoteAddress.slice(7) : remoteAddress
-    return this.list.check(v4, isIP(v4) === 6 ? 'ipv6' : 'ipv4')
+    const a = plainAddress(remoteAddress)
+    return this.list.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4')
   }
 }

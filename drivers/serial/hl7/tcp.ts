@@ -19,12 +19,12 @@ import type { Driver, DriverContext } from '../../types.js'
 import { newLinkCounters, type LinkCounters } from '../counters.js'
 import { SourceAllowlist } from './allow.js'
 import { Hl7Device, type Hl7DeviceOptions } from './host.js'
+import { HL7_TCP_DEFAULTS } from './limits.js'
 import { Hl7Session } from './session.js'
 
-/** The defaults of the hl7-tcp device's config (drivers/serial/family.ts). */
-const DEFAULT_MAX_CONNECTIONS = 8
-const DEFAULT_IDLE_TIMEOUT_MS = 300_000
-const DEFAULT_MAX_MESSAGE_BYTES = 256 << 10
+const DEFAULT_MAX_CONNECTIONS = HL7_TCP_DEFAULTS.maxConnections
+const DEFAULT_IDLE_TIMEOUT_MS = HL7_TCP_DEFAULTS.idleTimeoutS * 1000
+const DEFAULT_MAX_MESSAGE_BYTES = HL7_TCP_DEFAULTS.maxMessageBytes
 /** ACKs a sender may leave unread: one read of tiny frames answers a few hundred (~200 B each). */
 const MAX_UNSENT_ACK_BYTES = 1 << 20
 
